@@ -2,6 +2,7 @@ package dev.segcam.savedmodel;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.segcam.SegcamException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Folding;
 import dev.segcam.ir.Graph;
@@ -84,6 +85,9 @@ public final class SavedModelImporter {
       return s.run(signature, inputShapes);
     } catch (ImportException e) {
       throw e.withFile(s.pbFile);
+    } catch (SegcamException e) {
+      // shape inference and the graph builder do not know the file; the user needs it
+      throw new ImportException(e.getMessage(), s.pbFile, null, null, e);
     }
   }
 

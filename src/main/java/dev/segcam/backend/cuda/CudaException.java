@@ -1,6 +1,7 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.DeviceOutOfMemoryException;
 import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.cuda.global.cudnn;
@@ -25,6 +26,9 @@ public class CudaException extends SegcamException {
 
   /** Checks a CUDA runtime API result (cudaError_t). */
   public static void check(int err, String what) {
+    if (err == cudart.cudaErrorMemoryAllocation) {
+      throw new DeviceOutOfMemoryException(what + " failed: out of device memory", -1);
+    }
     if (err != cudart.cudaSuccess) {
       throw new CudaException(
           what
@@ -58,6 +62,9 @@ public class CudaException extends SegcamException {
 
   /** Checks a cuBLAS status. */
   public static void checkCublas(int status, String what) {
+    if (status == cublas.CUBLAS_STATUS_ALLOC_FAILED) {
+      throw new DeviceOutOfMemoryException(what + " failed: cuBLAS could not allocate", -1);
+    }
     if (status != cublas.CUBLAS_STATUS_SUCCESS) {
       throw new CudaException(
           what + " failed: " + str(cublas.cublasGetStatusString(status)) + " (" + status + ")",
@@ -67,6 +74,9 @@ public class CudaException extends SegcamException {
 
   /** Checks a cuDNN status. */
   public static void checkCudnn(int status, String what) {
+    if (status == cudnn.CUDNN_STATUS_ALLOC_FAILED) {
+      throw new DeviceOutOfMemoryException(what + " failed: cuDNN could not allocate", -1);
+    }
     if (status != cudnn.CUDNN_STATUS_SUCCESS) {
       throw new CudaException(
           what + " failed: " + str(cudnn.cudnnGetErrorString(status)) + " (" + status + ")",

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.DeviceOutOfMemoryException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,6 +61,16 @@ public final class DeviceArena implements AutoCloseable {
       cudart.cudaGetLastError(); // clear the sticky-free error, release the pool, try once more
       trim();
       err = cudart.cudaMalloc(p, cls);
+    }
+    if (err == cudart.cudaErrorMemoryAllocation) {
+      cudart.cudaGetLastError();
+      throw new DeviceOutOfMemoryException(
+          "cudaMalloc "
+              + cls
+              + " B failed: out of device memory ("
+              + reserved
+              + " B already held by the arena)",
+          cls);
     }
     CudaException.check(
         err, "cudaMalloc " + cls + " B (" + reserved + " B already held by the arena)");
