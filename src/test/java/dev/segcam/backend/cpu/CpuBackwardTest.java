@@ -198,9 +198,13 @@ class CpuBackwardTest {
     float[] one = CpuBackward.backward(g, values, Map.of("probs", s1), l).get("skip").data();
     float[] two = CpuBackward.backward(g, values, Map.of("sum", s2), l).get("skip").data();
     float[] added = new float[one.length];
+    double max = 0;
     for (int i = 0; i < added.length; i++) {
       added[i] = one[i] + two[i];
+      max = Math.max(max, Math.abs(added[i]));
     }
-    new Tolerance(1e-5, 1e-6).assertClose("two seeds", added, both);
+    // the same linear maps applied to a sum vs summed afterwards: float32 rounding of terms as
+    // large as the largest gradient, so the absolute slack scales with it
+    new Tolerance(1e-5, 1e-5 * max).assertClose("two seeds", added, both);
   }
 }
