@@ -1,10 +1,12 @@
 package dev.segcam.cli;
 
+import dev.segcam.SegcamException;
 import dev.segcam.backend.BackendChoice;
 import dev.segcam.backend.BackendUnavailableException;
 import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.ir.Graph;
+import java.lang.reflect.InvocationTargetException;
 import java.util.function.Consumer;
 
 /**
@@ -26,20 +28,45 @@ final class Backends {
     BackendChoice.Selection sel = choice.select(); // cuda without a GPU throws with the reason
     String reason = sel.reason();
     if (sel.isCuda()) {
-      // The CUDA engine (cuDNN forward/backward + the PTX kernels behind CamBackend) is not wired
-      // into the CAM pipeline yet; say so instead of pretending.
-      String why = "the CUDA CAM backend is not available in this build yet";
-      if (choice == BackendChoice.CUDA) {
-        throw new BackendUnavailableException(
-            "backend cuda requested: " + reason + ", but " + why + " (use --backend cpu)");
+      try {
+        CamBackend cuda = cuda(graph);
+        return new Opened(cuda, cuda.name(), reason);
+      } catch (SegcamException e) { // unsupported op, library or device failure
+        if (choice == BackendChoice.CUDA) {
+          throw e;
+        }
+        reason = "cpu: " + reason + ", but the CUDA backend failed: " + e.getMessage();
+        note.accept("backend auto -> " + reason);
       }
-      reason = "cpu: " + reason + ", but " + why;
-      note.accept("backend auto -> " + reason);
     } else if (choice == BackendChoice.AUTO) {
       note.accept("backend auto -> " + reason);
     }
     return new Opened(cpu(graph), "cpu", reason);
   }
+
+  /**
+   * The CUDA backend, reached by reflection so that a CPU-only run never loads a CUDA class (the
+   * probe has already said CUDA is usable when this is called).
+   */
+  static CamBackend cuda(Graph graph) {
+    try {
+      return (CamBackend)
+          Class.forName(CUDA_BACKEND).getMethod("create", Graph.class).invoke(null, graph);
+    } catch (InvocationTargetException e) {
+      Throwable c = e.getCause();
+      if (c instanceof RuntimeException r) {
+        throw r;
+      }
+      if (c instanceof Error err) {
+        throw err;
+      }
+      throw new BackendUnavailableException("the CUDA backend failed to start: " + c, c);
+    } catch (ReflectiveOperationException | LinkageError e) {
+      throw new BackendUnavailableException("the CUDA backend cannot be loaded: " + e, e);
+    }
+  }
+
+  private static final String CUDA_BACKEND = "dev.segcam.backend.cuda.CudaCamBackend";
 
   /** The pure-Java engine on all cores, forward and backward sharing its thread pool. */
   static CamBackend cpu(Graph graph) {

@@ -638,7 +638,9 @@ public final class CpuKernels {
   // graph_ops.cu: the IR ops of CudaCamBackend that cuDNN/cuBLAS do not cover. Backward kernels
   // read forward values "tiled": gradient element i reads value element i % valueTotal.
 
-  /** {@code // x (rows,C), scale (C) or null, offset (C) or null -> y (rows,C) = x·scale + offset} */
+  /**
+   * {@code // x (rows,C), scale (C) or null, offset (C) or null -> y (rows,C) = x·scale + offset}
+   */
   public static void channel_affine(
       float[] y, float[] x, float[] scale, float[] offset, int total, int C) {
     for (int i = 0; i < total; i++) {
@@ -731,7 +733,8 @@ public final class CpuKernels {
   }
 
   /** {@code // dy (rows,C), y (valueRows,C) -> dx (rows,C) = (dy − Σ dy·y)·y} */
-  public static void softmax_bwd(float[] dx, float[] dy, float[] y, int rows, int valueRows, int C) {
+  public static void softmax_bwd(
+      float[] dx, float[] dy, float[] y, int rows, int valueRows, int C) {
     for (int r = 0; r < rows; r++) {
       int g = r * C;
       int v = (r % valueRows) * C;
@@ -747,8 +750,21 @@ public final class CpuKernels {
 
   /** {@code // x (N,H,W,C) -> y (N,OH,OW,C)}; pt/pl: padding before (TF SAME/VALID). */
   public static void pool_fwd(
-      float[] y, float[] x, int N, int H, int W, int C, int OH, int OW, int kh, int kw, int sh,
-      int sw, int pt, int pl, boolean max) {
+      float[] y,
+      float[] x,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl,
+      boolean max) {
     for (int i = 0; i < N * OH * OW * C; i++) {
       int c = i % C;
       int r = i / C;
@@ -785,8 +801,22 @@ public final class CpuKernels {
 
   /** {@code // dy (B,OH,OW,C), x (N,H,W,C) tiled -> dx (B,H,W,C)}, first maximum wins. */
   public static void maxpool_bwd(
-      float[] dx, float[] dy, float[] x, int B, int N, int H, int W, int C, int OH, int OW, int kh,
-      int kw, int sh, int sw, int pt, int pl) {
+      float[] dx,
+      float[] dy,
+      float[] x,
+      int B,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl) {
     for (int i = 0; i < B * H * W * C; i++) {
       int c = i % C;
       int r = i / C;
@@ -826,8 +856,20 @@ public final class CpuKernels {
 
   /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, dy/count spread over each window. */
   public static void avgpool_bwd(
-      float[] dx, float[] dy, int B, int H, int W, int C, int OH, int OW, int kh, int kw, int sh,
-      int sw, int pt, int pl) {
+      float[] dx,
+      float[] dy,
+      int B,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl) {
     for (int i = 0; i < B * H * W * C; i++) {
       int c = i % C;
       int r = i / C;
@@ -864,7 +906,15 @@ public final class CpuKernels {
 
   /** {@code // x (N,H,W,C) -> y (N,OH,OW,C)}, TF ResizeNearestNeighbor. */
   public static void resize_nearest_fwd(
-      float[] y, float[] x, int N, int H, int W, int C, int OH, int OW, boolean align,
+      float[] y,
+      float[] x,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      boolean align,
       boolean half) {
     float sy = resizeScale(H, OH, align);
     float sx = resizeScale(W, OW, align);
@@ -883,7 +933,15 @@ public final class CpuKernels {
 
   /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, the adjoint (sum over outputs sourced here). */
   public static void resize_nearest_bwd(
-      float[] dx, float[] dy, int B, int H, int W, int C, int OH, int OW, boolean align,
+      float[] dx,
+      float[] dy,
+      int B,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      boolean align,
       boolean half) {
     float sy = resizeScale(H, OH, align);
     float sx = resizeScale(W, OW, align);
@@ -916,7 +974,13 @@ public final class CpuKernels {
    * <p>{@code // part (outer,inAxis,inner) <-> big (outer,outAxis,inner)}
    */
   public static void concat_copy(
-      float[] big, float[] part, int outer, int inAxis, int inner, int outAxis, int offset,
+      float[] big,
+      float[] part,
+      int outer,
+      int inAxis,
+      int inner,
+      int outAxis,
+      int offset,
       boolean backward) {
     for (int i = 0; i < outer * inAxis * inner; i++) {
       int in = i % inner;
@@ -953,8 +1017,8 @@ public final class CpuKernels {
   public static final int BIN_DIV = 3;
 
   /** {@code // a (a dims), b (b dims) -> out (o dims)}, rank-4, broadcasting by modulo. */
-  public static void binary_fwd(float[] out, float[] a, float[] b, int kind, int[] o, int[] ad,
-      int[] bd) {
+  public static void binary_fwd(
+      float[] out, float[] a, float[] b, int kind, int[] o, int[] ad, int[] bd) {
     int[] c = new int[4];
     for (int i = 0; i < o[0] * o[1] * o[2] * o[3]; i++) {
       coords(i, o, c);
@@ -971,13 +1035,22 @@ public final class CpuKernels {
   }
 
   /**
-   * Gradient of a broadcast binary op for one side: dy times the partial, summed in double over
-   * the dims where g is 1 and dy is not. a/b are read by modulo (tiled), null for ADD/SUB.
+   * Gradient of a broadcast binary op for one side: dy times the partial, summed in double over the
+   * dims where g is 1 and dy is not. a/b are read by modulo (tiled), null for ADD/SUB.
    *
    * <p>{@code // dy (y dims) -> g (g dims)}
    */
-  public static void binary_bwd(float[] g, float[] dy, float[] a, float[] b, int kind,
-      boolean wrtA, int[] gd, int[] yd, int[] ad, int[] bd) {
+  public static void binary_bwd(
+      float[] g,
+      float[] dy,
+      float[] a,
+      float[] b,
+      int kind,
+      boolean wrtA,
+      int[] gd,
+      int[] yd,
+      int[] ad,
+      int[] bd) {
     int[] red = new int[4];
     for (int d = 0; d < 4; d++) {
       red[d] = gd[d] == yd[d] ? 1 : yd[d];
@@ -1034,7 +1107,8 @@ public final class CpuKernels {
     int[] c = new int[4];
     for (int i = 0; i < xd[0] * xd[1] * xd[2] * xd[3]; i++) {
       coords(i, xd, c);
-      dx[i] = dy[(((c[0] + p[0]) * yd[1] + c[1] + p[1]) * yd[2] + c[2] + p[2]) * yd[3] + c[3] + p[3]];
+      dx[i] =
+          dy[(((c[0] + p[0]) * yd[1] + c[1] + p[1]) * yd[2] + c[2] + p[2]) * yd[3] + c[3] + p[3]];
     }
   }
 

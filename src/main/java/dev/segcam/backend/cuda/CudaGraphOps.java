@@ -75,7 +75,8 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   /** See {@link CpuKernels#channel_scale_bwd}. */
-  public void channel_scale_bwd(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer scale, int total, int C) {
+  public void channel_scale_bwd(
+      DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer scale, int total, int C) {
     need("dx", dx, total);
     need("dy", dy, total);
     need("scale", scale, C);
@@ -142,8 +143,7 @@ public final class CudaGraphOps implements AutoCloseable {
     int total = count((long) N * OH * OW * C, "pool_fwd");
     need("y", y, total);
     need("x", x, (long) N * H * W * C);
-    launch(
-        "pool_fwd", total, y, x, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, max ? 1 : 0);
+    launch("pool_fwd", total, y, x, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, max ? 1 : 0);
   }
 
   /** See {@link CpuKernels#maxpool_bwd}. */
@@ -169,8 +169,7 @@ public final class CudaGraphOps implements AutoCloseable {
     need("dy", dy, (long) B * OH * OW * C);
     need("x", x, (long) N * H * W * C);
     tiles(B, N, "maxpool_bwd");
-    launch(
-        "maxpool_bwd", total, dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl);
+    launch("maxpool_bwd", total, dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl);
   }
 
   /** See {@link CpuKernels#avgpool_bwd}. */
@@ -218,8 +217,7 @@ public final class CudaGraphOps implements AutoCloseable {
     int total = count((long) N * OH * OW * C, "resize_nearest_fwd");
     need("y", y, total);
     need("x", x, (long) N * H * W * C);
-    launch(
-        "resize_nearest_fwd", total, y, x, N, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
+    launch("resize_nearest_fwd", total, y, x, N, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
   }
 
   /** See {@link CpuKernels#resize_nearest_bwd}. */
@@ -237,8 +235,7 @@ public final class CudaGraphOps implements AutoCloseable {
     int total = count((long) B * H * W * C, "resize_nearest_bwd");
     need("dx", dx, total);
     need("dy", dy, (long) B * OH * OW * C);
-    launch(
-        "resize_nearest_bwd", total, dx, dy, B, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
+    launch("resize_nearest_bwd", total, dx, dy, B, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
   }
 
   /** See {@link CpuKernels#concat_copy}. */
@@ -270,8 +267,24 @@ public final class CudaGraphOps implements AutoCloseable {
     need("a", a, prod(ad));
     need("b", b, prod(bd));
     launch(
-        "binary_fwd", total, out, a, b, kind, o[0], o[1], o[2], o[3], ad[0], ad[1], ad[2], ad[3],
-        bd[0], bd[1], bd[2], bd[3]);
+        "binary_fwd",
+        total,
+        out,
+        a,
+        b,
+        kind,
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        ad[0],
+        ad[1],
+        ad[2],
+        ad[3],
+        bd[0],
+        bd[1],
+        bd[2],
+        bd[3]);
   }
 
   /** See {@link CpuKernels#binary_bwd}; a and b may be null for ADD and SUB. */
@@ -300,8 +313,30 @@ public final class CudaGraphOps implements AutoCloseable {
       need("b", b, prod(bd));
     }
     launch(
-        "binary_bwd", total, g, dy, opt(a), opt(b), kind, wrtA ? 1 : 0, gd[0], gd[1], gd[2], gd[3],
-        yd[0], yd[1], yd[2], yd[3], ad[0], ad[1], ad[2], ad[3], bd[0], bd[1], bd[2], bd[3]);
+        "binary_bwd",
+        total,
+        g,
+        dy,
+        opt(a),
+        opt(b),
+        kind,
+        wrtA ? 1 : 0,
+        gd[0],
+        gd[1],
+        gd[2],
+        gd[3],
+        yd[0],
+        yd[1],
+        yd[2],
+        yd[3],
+        ad[0],
+        ad[1],
+        ad[2],
+        ad[3],
+        bd[0],
+        bd[1],
+        bd[2],
+        bd[3]);
   }
 
   /** See {@link CpuKernels#pad_fwd}; dims rank-4. */
