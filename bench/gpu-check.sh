@@ -7,7 +7,8 @@
 #       native, and prints the size (must stay well under the 64 MiB a device call carries).
 #   Device call:  carry [".device"], command "bench/gpu-check.sh run"
 #       on the GPU machine: sources .device/gpu-env.sh (Java, libcuda/cudart/cublas/cudnn paths),
-#       runs every test tagged gpu (@RequiresGpu) with -Dsegcam.gpu.required=true, so a library
+#       runs every test tagged gpu (@RequiresGpu) with -Dsegcam.gpu.required=true (among them
+#       CudaCamBackendTest on the ModelZoo models exported by prepare), so a library
 #       that fails to load shows up as failures, not skips, then the kernel benchmark
 #       (dev.segcam.backend.cuda.KernelBench) if it is built; logs, JUnit XML and JSON go to $OUT
 #       (or target/gpu-check when OUT is unset), and a short table ends the output.
@@ -31,6 +32,12 @@ prepare() {
   rm -rf "$scratch"
   mvn -B -q -o -DskipTests -Dsegcam.ptx.skip=true package dependency:copy-dependencies \
     -DincludeScope=test -DoutputDirectory=.device/lib
+  # The GPU machine has no TensorFlow: export the ModelZoo SavedModels here, for
+  # CudaCamBackendTest to import there with segcam's own importer (-Dsegcam.zoo.dir).
+  rm -rf .device/model-zoo
+  java -Dorg.bytedeco.javacpp.cachedir="${JAVACPP_CACHEDIR:-/tmp/javacpp-shared}" \
+    -cp "target/classes:target/test-classes:.device/lib/*" dev.segcam.backend.cuda.ZooExport \
+    .device/model-zoo
   # TensorFlow's 160 MB native cannot travel; the plain tensorflow-core-native jar (protos) stays.
   rm -f .device/lib/tensorflow-core-native-*-linux-x86_64.jar
   rm -rf .device/classes .device/test-classes
@@ -54,6 +61,7 @@ run() {
   cat "$out/gpu-env.log"
   local cp=".device/classes:.device/test-classes:.device/lib/*"
   local jflags="-Dsegcam.gpu.required=true -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp-cache"
+  jflags="$jflags -Dsegcam.zoo.dir=.device/model-zoo"
   local t0=$SECONDS
   # shellcheck disable=SC2086
   java $jflags -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
