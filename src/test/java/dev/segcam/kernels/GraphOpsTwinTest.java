@@ -397,4 +397,69 @@ class GraphOpsTwinTest {
     }
     Tolerance.SAME.assertClose("xgradcam_weights", ref, alpha);
   }
+
+  @Test
+  void directConvolutionAndItsDataGradient() {
+    // {H, W, C, F or M, kh, kw, sh, sw, dh, dw, SAME?, depthwise?}
+    int[][] cfg = {
+      {9, 11, 4, 6, 3, 3, 1, 1, 1, 1, 1, 0},
+      {9, 11, 4, 6, 3, 3, 2, 2, 1, 1, 1, 0}, // SAME with the odd row/column after
+      {10, 12, 3, 5, 3, 5, 2, 2, 1, 2, 1, 0}, // dilated along W only, strided
+      {8, 8, 4, 4, 3, 3, 1, 1, 2, 2, 1, 0},
+      {9, 10, 3, 4, 3, 3, 2, 1, 1, 1, 0, 0}, // VALID
+      {8, 9, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1}, // depthwise, multiplier 2
+      {9, 9, 3, 1, 3, 3, 2, 2, 1, 1, 0, 1},
+    };
+    for (int[] c : cfg) {
+      int h = c[0];
+      int w = c[1];
+      int ch = c[2];
+      boolean dwise = c[11] == 1;
+      Padding pad = c[10] == 1 ? Padding.SAME : Padding.VALID;
+      FloatTensor xt = x(N, h, w, ch);
+      int f = dwise ? ch * c[3] : c[3];
+      Shape fs = dwise ? Shape.of(c[4], c[5], ch, c[3]) : Shape.of(c[4], c[5], ch, c[3]);
+      FloatTensor filter = RandomTensors.normal(rng, fs);
+      Op op =
+          dwise
+              ? new Op.DepthwiseConv2D(filter, null, c[6], c[7], c[8], c[9], pad)
+              : new Op.Conv2D(filter, null, c[6], c[7], c[8], c[9], pad);
+      String what = java.util.Arrays.toString(c);
+      Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
+      Shape ys = r.values.get("y").shape();
+      int groups = dwise ? ch : 1;
+      float[] krsc =
+          dev.segcam.backend.cuda.CudnnConv.filterToKrsc(
+              filter.data(), c[4], c[5], dwise ? 1 : ch, f);
+      int pt = pad.before(h, c[4], c[6], c[8]);
+      int pl = pad.before(w, c[5], c[7], c[9]);
+      float[] y = new float[ys.size()];
+      CpuKernels.conv2d_direct_fwd(
+          y, xt.data(), krsc, N, h, w, ch, f, ys.dim(1), ys.dim(2), c[4], c[5], c[6], c[7], c[8],
+          c[9], pt, pl, groups);
+      new Tolerance(1e-5, 1e-5).assertClose("direct conv " + what, r.values.get("y").data(), y);
+      float[] dx = new float[N * K * h * w * ch];
+      CpuKernels.conv2d_direct_bwd_data(
+          dx,
+          r.seed.data(),
+          krsc,
+          N * K,
+          h,
+          w,
+          ch,
+          f,
+          ys.dim(1),
+          ys.dim(2),
+          c[4],
+          c[5],
+          c[6],
+          c[7],
+          c[8],
+          c[9],
+          pt,
+          pl,
+          groups);
+      new Tolerance(1e-5, 1e-5).assertClose("direct conv dx " + what, r.dx.get("x").data(), dx);
+    }
+  }
 }

@@ -269,7 +269,7 @@ public final class CudaCamBackend implements CamBackend {
 
   /** The device, driver and runtime, and the math mode, in one line. */
   public String describe() {
-    return ctx.describe() + ", " + precision + " math";
+    return ctx.describe() + ", " + precision + " math, convolutions " + convMode;
   }
 
   public CudnnConv.Precision precision() {
@@ -508,8 +508,119 @@ public final class CudaCamBackend implements CamBackend {
     return new ShapeException("node '" + node.name() + "' (" + node.op().type() + "): " + msg);
   }
 
+  /** Which convolution implementation runs: cuDNN with the direct kernel as fallback (default). */
+  public enum ConvMode {
+    /** cuDNN; a shape cuDNN has no algorithm for runs on the direct kernel (logged once). */
+    AUTO,
+    /** cuDNN only: a shape it cannot run is an error. */
+    CUDNN,
+    /** Our direct kernels only (graph_ops.cu): slow, for checking cuDNN. */
+    DIRECT
+  }
+
+  private static ConvMode convModeFromProperty() {
+    String m = System.getProperty("segcam.cuda.conv", "auto").trim().toUpperCase(Locale.ROOT);
+    try {
+      return ConvMode.valueOf(m);
+    } catch (IllegalArgumentException e) {
+      throw new SegcamException("segcam.cuda.conv must be auto, cudnn or direct, got '" + m + "'");
+    }
+  }
+
+  private final ConvMode convMode = convModeFromProperty();
+  private final Set<String> directShapes = new java.util.HashSet<>();
+
+  /** Convolution shapes (and directions) that run on the direct kernel after cuDNN refused. */
+  public synchronized Set<String> directFallbacks() {
+    return Set.copyOf(directShapes);
+  }
+
+  private boolean direct(ConvGeom g, String dir) {
+    return convMode == ConvMode.DIRECT || directShapes.contains(dir + " " + g);
+  }
+
+  private void fallBack(ConvGeom g, String dir, CudaException e) {
+    if (convMode != ConvMode.AUTO) {
+      throw e;
+    }
+    directShapes.add(dir + " " + g);
+    System.err.println(
+        "[segcam] cuDNN cannot run the convolution "
+            + dir
+            + " "
+            + g
+            + " ("
+            + e.getMessage()
+            + "): using the direct kernel for it");
+  }
+
   /** y = conv(x), x on the geometry's input grid. */
   private void convForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
+    if (!direct(g, "forward")) {
+      try {
+        cudnnForward(g, y, x, w);
+        return;
+      } catch (CudaException e) {
+        fallBack(g, "forward", e);
+      }
+    }
+    CudnnConv.ConvShape s = g.cudnn();
+    ops.conv2d_direct_fwd(
+        y,
+        x,
+        w,
+        g.n(),
+        g.h(),
+        g.w(),
+        g.c(),
+        g.f(),
+        s.outH(),
+        s.outW(),
+        g.kh(),
+        g.kw(),
+        g.sh(),
+        g.sw(),
+        g.dh(),
+        g.dw(),
+        g.top(),
+        g.left(),
+        g.groups());
+  }
+
+  /** dx = the data gradient of the convolution, on the geometry's input grid. */
+  private void convBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+    if (!direct(g, "backward-data")) {
+      try {
+        cudnnBackwardData(g, dx, dy, w);
+        return;
+      } catch (CudaException e) {
+        fallBack(g, "backward-data", e);
+      }
+    }
+    CudnnConv.ConvShape s = g.cudnn();
+    ops.conv2d_direct_bwd_data(
+        dx,
+        dy,
+        w,
+        g.n(),
+        g.h(),
+        g.w(),
+        g.c(),
+        g.f(),
+        s.outH(),
+        s.outW(),
+        g.kh(),
+        g.kw(),
+        g.sh(),
+        g.sw(),
+        g.dh(),
+        g.dw(),
+        g.top(),
+        g.left(),
+        g.groups());
+  }
+
+  private void cudnnForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
     if (g.symmetric()) {
       conv.forward(g.cudnn(), y, x, w);
       return;
@@ -526,8 +637,7 @@ public final class CudaCamBackend implements CamBackend {
     }
   }
 
-  /** dx = the data gradient of the convolution, on the geometry's input grid. */
-  private void convBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+  private void cudnnBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
     if (g.symmetric()) {
       conv.backwardData(g.cudnn(), dx, dy, w);
       return;

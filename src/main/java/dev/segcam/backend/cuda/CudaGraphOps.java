@@ -376,6 +376,112 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("add_inplace", total, acc, x, total);
   }
 
+  /** See {@link CpuKernels#conv2d_direct_fwd}. */
+  public void conv2d_direct_fwd(
+      DeviceBuffer y,
+      DeviceBuffer x,
+      DeviceBuffer w,
+      int N,
+      int H,
+      int W,
+      int C,
+      int F,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int dh,
+      int dw,
+      int pt,
+      int pl,
+      int groups) {
+    int total = count((long) N * OH * OW * F, "conv2d_direct_fwd");
+    checkGroups(C, F, groups);
+    need("y", y, total);
+    need("x", x, (long) N * H * W * C);
+    need("w", w, (long) F * kh * kw * (C / groups));
+    launch(
+        "conv2d_direct_fwd",
+        total,
+        y,
+        x,
+        w,
+        N,
+        H,
+        W,
+        C,
+        F,
+        OH,
+        OW,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        pt,
+        pl,
+        groups);
+  }
+
+  /** See {@link CpuKernels#conv2d_direct_bwd_data}. */
+  public void conv2d_direct_bwd_data(
+      DeviceBuffer dx,
+      DeviceBuffer dy,
+      DeviceBuffer w,
+      int N,
+      int H,
+      int W,
+      int C,
+      int F,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int dh,
+      int dw,
+      int pt,
+      int pl,
+      int groups) {
+    int total = count((long) N * H * W * C, "conv2d_direct_bwd_data");
+    checkGroups(C, F, groups);
+    need("dx", dx, total);
+    need("dy", dy, (long) N * OH * OW * F);
+    need("w", w, (long) F * kh * kw * (C / groups));
+    launch(
+        "conv2d_direct_bwd_data",
+        total,
+        dx,
+        dy,
+        w,
+        N,
+        H,
+        W,
+        C,
+        F,
+        OH,
+        OW,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        pt,
+        pl,
+        groups);
+  }
+
+  private static void checkGroups(int C, int F, int groups) {
+    if (groups <= 0 || C % groups != 0 || F % groups != 0) {
+      throw new KernelArgumentException("groups " + groups + " must divide C=" + C + " and F=" + F);
+    }
+  }
+
   private static void tiles(long rows, long valueRows, String what) {
     if (valueRows <= 0 || rows % valueRows != 0) {
       throw new KernelArgumentException(

@@ -521,4 +521,42 @@ class CudaCamBackendTest {
       }
     }
   }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("models")
+  void directConvolutionsAgreeWithCudnn(String model) {
+    // the same graph with every convolution on our direct kernels: tells cuDNN layout or
+    // algorithm trouble apart from the rest of the backend
+    Graph g = load(model);
+    Random rng = new Random(RandomTensors.freshSeed("CudaCamBackendTest.direct." + model));
+    FloatTensor img = RandomTensors.input(rng, inputShape(g, BATCH));
+    String out = g.primaryOutput();
+    String in = g.inputs().get(0);
+    FloatTensor viaCudnn;
+    FloatTensor viaDirect;
+    try (CudaCamBackend cuda = CudaCamBackend.create(g);
+        CamTensor d = cuda.upload(img);
+        CamBackend.Forward f = cuda.forward(in, d, Set.of(out))) {
+      viaCudnn = f.value(out).toHost();
+      System.out.println("  " + model + " cuDNN fallbacks: " + cuda.directFallbacks());
+    }
+    String old = System.getProperty("segcam.cuda.conv");
+    System.setProperty("segcam.cuda.conv", "direct");
+    try (CudaCamBackend cuda = CudaCamBackend.create(g);
+        CamTensor d = cuda.upload(img);
+        CamBackend.Forward f = cuda.forward(in, d, Set.of(out))) {
+      viaDirect = f.value(out).toHost();
+    } finally {
+      if (old == null) {
+        System.clearProperty("segcam.cuda.conv");
+      } else {
+        System.setProperty("segcam.cuda.conv", old);
+      }
+    }
+    String fail =
+        compare(model + " output, cuDNN vs direct", viaDirect, viaCudnn, NET_RTOL, NET_ATOL_OF_MAX);
+    if (fail != null) {
+      fail(fail);
+    }
+  }
 }

@@ -327,4 +327,45 @@ class CudaGraphOpsTest {
       TWIN.assertClose("xgradcam_weights", alpha, down(dAl, alpha.length));
     }
   }
+
+  @Test
+  void directConvolution() {
+    // {H, W, C, F, kh, kw, sh, sw, dh, dw, pt, pl, groups}
+    int[][] cfg = {
+      {9, 11, 4, 6, 3, 3, 2, 2, 1, 1, 0, 1, 1},
+      {10, 12, 3, 5, 3, 5, 2, 2, 1, 2, 1, 4, 1},
+      {8, 9, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1, 4},
+    };
+    for (int[] c : cfg) {
+      int oh = (c[0] + 2 * c[10] - ((c[4] - 1) * c[8] + 1)) / c[6] + 1;
+      int ow = (c[1] + 2 * c[11] - ((c[5] - 1) * c[9] + 1)) / c[7] + 1;
+      float[] x = rnd(N * c[0] * c[1] * c[2]);
+      float[] wt = rnd(c[3] * c[4] * c[5] * (c[2] / c[12]));
+      float[] y = new float[N * oh * ow * c[3]];
+      CpuKernels.conv2d_direct_fwd(
+          y, x, wt, N, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9], c[10],
+          c[11], c[12]);
+      float[] dy = rnd(y.length * K);
+      float[] dx = new float[x.length * K];
+      CpuKernels.conv2d_direct_bwd_data(
+          dx, dy, wt, N * K, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
+          c[10], c[11], c[12]);
+      String what = java.util.Arrays.toString(c);
+      Tolerance sums = new Tolerance(1e-5, 1e-5); // float sums of up to 60 terms, same order
+      try (DeviceBuffer dX = up(x);
+          DeviceBuffer dW = up(wt);
+          DeviceBuffer dY = out(y.length);
+          DeviceBuffer dDy = up(dy);
+          DeviceBuffer dDx = out(dx.length)) {
+        ops.conv2d_direct_fwd(
+            dY, dX, dW, N, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
+            c[10], c[11], c[12]);
+        sums.assertClose("conv2d_direct_fwd " + what, y, down(dY, y.length));
+        ops.conv2d_direct_bwd_data(
+            dDx, dDy, dW, N * K, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
+            c[10], c[11], c[12]);
+        sums.assertClose("conv2d_direct_bwd_data " + what, dx, down(dDx, dx.length));
+      }
+    }
+  }
 }
