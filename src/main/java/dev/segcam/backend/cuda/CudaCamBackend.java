@@ -535,23 +535,41 @@ public final class CudaCamBackend implements CamBackend {
     return Set.copyOf(directShapes);
   }
 
+  /** Set when cuDNN itself cannot be loaded or started: every convolution runs direct. */
+  private boolean cudnnUnusable;
+
   private boolean direct(ConvGeom g, String dir) {
-    return convMode == ConvMode.DIRECT || directShapes.contains(dir + " " + g);
+    return convMode == ConvMode.DIRECT || cudnnUnusable || directShapes.contains(dir + " " + g);
   }
 
-  private void fallBack(ConvGeom g, String dir, CudaException e) {
+  /**
+   * cuDNN refused a convolution (no algorithm, not supported: a CudaException) or cannot be used at
+   * all (library missing: BackendUnavailableException or a LinkageError). In AUTO mode the shape,
+   * or every shape, goes to the direct kernel, said once on stderr; otherwise rethrows.
+   */
+  private void fallBack(ConvGeom g, String dir, Throwable e) {
     if (convMode != ConvMode.AUTO) {
-      throw e;
+      if (e instanceof RuntimeException r) {
+        throw r;
+      }
+      throw (Error) e;
     }
-    directShapes.add(dir + " " + g);
-    System.err.println(
-        "[segcam] cuDNN cannot run the convolution "
-            + dir
-            + " "
-            + g
-            + " ("
-            + e.getMessage()
-            + "): using the direct kernel for it");
+    if (e instanceof CudaException) {
+      directShapes.add(dir + " " + g);
+      System.err.println(
+          "[segcam] cuDNN cannot run the convolution "
+              + dir
+              + " "
+              + g
+              + " ("
+              + e.getMessage()
+              + "): using the direct kernel for it");
+    } else {
+      cudnnUnusable = true;
+      directShapes.add("all (cuDNN unusable: " + e + ")");
+      System.err.println(
+          "[segcam] cuDNN cannot be used (" + e + "): every convolution runs on the direct kernel");
+    }
   }
 
   /** y = conv(x), x on the geometry's input grid. */
@@ -560,7 +578,7 @@ public final class CudaCamBackend implements CamBackend {
       try {
         cudnnForward(g, y, x, w);
         return;
-      } catch (CudaException e) {
+      } catch (CudaException | dev.segcam.backend.BackendUnavailableException | LinkageError e) {
         fallBack(g, "forward", e);
       }
     }
@@ -593,7 +611,7 @@ public final class CudaCamBackend implements CamBackend {
       try {
         cudnnBackwardData(g, dx, dy, w);
         return;
-      } catch (CudaException e) {
+      } catch (CudaException | dev.segcam.backend.BackendUnavailableException | LinkageError e) {
         fallBack(g, "backward-data", e);
       }
     }
