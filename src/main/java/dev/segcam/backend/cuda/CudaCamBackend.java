@@ -224,22 +224,13 @@ public final class CudaCamBackend implements CamBackend {
       Params p = new Params();
       params.put(n.name(), p);
       if (op instanceof Op.Conv2D c) {
-        Shape f = c.filter().shape();
-        p.filter =
-            up(CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), f.dim(2), f.dim(3)));
+        p.filter = up(krsc(op));
         p.bias = upOrNull(c.bias());
       } else if (op instanceof Op.DepthwiseConv2D c) {
-        Shape f = c.filter().shape(); // (KH,KW,C,M) read as (KH,KW,1,C·M)
-        p.filter =
-            up(
-                CudnnConv.filterToKrsc(
-                    c.filter().data(), f.dim(0), f.dim(1), 1, f.dim(2) * f.dim(3)));
+        p.filter = up(krsc(op));
         p.bias = upOrNull(c.bias());
       } else if (op instanceof Op.Conv2DTranspose c) {
-        // (KH,KW,F,C) is the HWIO filter of the conv from the F-channel output grid to x
-        Shape f = c.filter().shape();
-        p.filter =
-            up(CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), f.dim(2), f.dim(3)));
+        p.filter = up(krsc(op));
         p.bias = upOrNull(c.bias());
       } else if (op instanceof Op.BiasAdd b) {
         p.bias = up(b.bias().data());
@@ -253,6 +244,28 @@ public final class CudaCamBackend implements CamBackend {
         p.constant = new CudaTensor(this, up(c.value().data()), c.value().shape());
       }
     }
+  }
+
+  /**
+   * A conv-like op's filter in cuDNN's KRSC layout (F,KH,KW,C/groups) for the convolution {@link
+   * #convGeom} describes: Conv2D (KH,KW,C,F) as is; depthwise (KH,KW,C,M) read as (KH,KW,1,C·M);
+   * transposed (KH,KW,F,C) is the HWIO filter of the conv from its F-channel output grid to its
+   * C-channel input.
+   */
+  static float[] krsc(Op op) {
+    if (op instanceof Op.Conv2D c) {
+      Shape f = c.filter().shape();
+      return CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), f.dim(2), f.dim(3));
+    }
+    if (op instanceof Op.DepthwiseConv2D c) {
+      Shape f = c.filter().shape();
+      return CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), 1, f.dim(2) * f.dim(3));
+    }
+    if (op instanceof Op.Conv2DTranspose c) {
+      Shape f = c.filter().shape();
+      return CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), f.dim(2), f.dim(3));
+    }
+    throw new IllegalArgumentException("not a convolution: " + op.type());
   }
 
   // ------------------------------------------------------------------------------ basics
@@ -340,7 +353,7 @@ public final class CudaCamBackend implements CamBackend {
    * amounts. cuDNN pads symmetrically: when before != after the input is padded explicitly and the
    * convolution runs unpadded on the larger grid.
    */
-  private record ConvGeom(
+  record ConvGeom(
       int n,
       int h,
       int w,
@@ -411,7 +424,7 @@ public final class CudaCamBackend implements CamBackend {
   }
 
   /** The geometry of a conv-like node, checked against the grid it must produce. */
-  private ConvGeom convGeom(Node node, Shape x, Shape y) {
+  static ConvGeom convGeom(Node node, Shape x, Shape y) {
     Op op = node.op();
     ConvGeom g;
     int outH;
