@@ -784,10 +784,7 @@ public final class CudaCamBackend implements CamBackend {
         try {
           v = n.op() instanceof Op.Input ? img.retain() : run(n, pass, shapes.get(n.name()));
         } catch (SegcamException e) {
-          throw e.getMessage() != null && e.getMessage().contains("'" + n.name() + "'")
-              ? e
-              : new SegcamException(
-                  "node '" + n.name() + "' (" + n.op().type() + ") on CUDA: " + e.getMessage(), e);
+          throw atNode(n, e);
         }
         pass.values.put(n.name(), v);
       }
@@ -796,6 +793,21 @@ public final class CudaCamBackend implements CamBackend {
       pass.close();
       throw e;
     }
+  }
+
+  /** The exception with the node named, keeping the types callers act on. */
+  private static RuntimeException atNode(Node n, SegcamException e) {
+    String where = "node '" + n.name() + "' (" + n.op().type() + ")";
+    if (e instanceof dev.segcam.backend.DeviceOutOfMemoryException
+        || (e.getMessage() != null && e.getMessage().contains("'" + n.name() + "'"))) {
+      return e;
+    }
+    if (e instanceof CudaException c) {
+      CudaException w = new CudaException(where + " on CUDA: " + c.getMessage(), c.code());
+      w.initCause(c);
+      return w;
+    }
+    return new SegcamException(where + " on CUDA: " + e.getMessage(), e);
   }
 
   private CudaTensor run(Node n, Pass pass, Shape out) {
@@ -1099,7 +1111,18 @@ public final class CudaCamBackend implements CamBackend {
             }
             for (int k = 0; k < ins.size(); k++) {
               if (dx[k] != null) {
-                accumulate(index.get(ins.get(k)), dx[k]);
+                CudaTensor d = dx[k];
+                dx[k] = null;
+                try {
+                  accumulate(index.get(ins.get(k)), d);
+                } catch (RuntimeException | Error e) {
+                  for (CudaTensor rest : dx) {
+                    if (rest != null) {
+                      rest.close();
+                    }
+                  }
+                  throw e;
+                }
               }
             }
           }
