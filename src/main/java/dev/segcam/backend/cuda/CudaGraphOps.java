@@ -30,6 +30,7 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   private void launch(String kernel, long total, Object... args) {
+    count(total, kernel);
     if (total <= 0) {
       return; // an empty tensor: nothing to do (a grid of 0 blocks is a launch error)
     }
@@ -42,8 +43,11 @@ public final class CudaGraphOps implements AutoCloseable {
     return b == null ? NULL : b;
   }
 
+  /** The grid-stride loops step an int by up to MAX_GRID·BLOCK: it must not overflow. */
+  private static final long MAX_ELEMENTS = Integer.MAX_VALUE - (long) MAX_GRID * BLOCK;
+
   private static int count(long n, String what) {
-    if (n < 0 || n > Integer.MAX_VALUE) {
+    if (n < 0 || n > MAX_ELEMENTS) {
       throw new KernelArgumentException(
           what + ": " + n + " elements do not fit the kernels' int indexing");
     }
