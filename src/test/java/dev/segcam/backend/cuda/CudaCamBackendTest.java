@@ -559,4 +559,43 @@ class CudaCamBackendTest {
       fail(fail);
     }
   }
+
+  /**
+   * End to end through {@link dev.segcam.cam.Explainer}: the same heatmaps and scores on CUDA as on
+   * the CPU. Looser than the stage checks above: here the CPU runs its own forward, so a ReLU or
+   * max-pool decision within rounding of its threshold can go the other way and move a map value by
+   * more than a rounding; heatmaps are in [0,1].
+   */
+  @Test
+  void explainerHeatmapsMatchTheCpu() {
+    final double rtol = 1e-3;
+    final double atol = 1e-3;
+    Graph g = load("scene-unet");
+    Random rng = new Random(RandomTensors.freshSeed("CudaCamBackendTest.explainer"));
+    FloatTensor img = RandomTensors.input(rng, inputShape(g, BATCH));
+    List<dev.segcam.cam.Target> targets =
+        List.of(dev.segcam.cam.Target.image(1), dev.segcam.cam.Target.box(2, 10, 12, 40, 50));
+    List<String> failures = new ArrayList<>();
+    try (dev.segcam.cam.Explainer cpu = new dev.segcam.cam.Explainer(CpuCamBackend.create(g, 2));
+        dev.segcam.cam.Explainer cuda = new dev.segcam.cam.Explainer(CudaCamBackend.create(g))) {
+      for (dev.segcam.cam.CamMethod m : dev.segcam.cam.CamMethod.values()) {
+        List<dev.segcam.cam.CamResult> ref = cpu.explain(img, targets, m);
+        List<dev.segcam.cam.CamResult> got = cuda.explain(img, targets, m);
+        assertEquals(ref.size(), got.size());
+        for (int i = 0; i < ref.size(); i++) {
+          dev.segcam.cam.CamResult r = ref.get(i);
+          dev.segcam.cam.CamResult c = got.get(i);
+          String what = m + " image " + r.image() + " target " + r.targetIndex();
+          try {
+            new Tolerance(rtol, atol * Math.max(1f, Math.abs(r.score())))
+                .assertClose(what + " score", new float[] {r.score()}, new float[] {c.score()});
+            new Tolerance(rtol, atol).assertClose(what + " heatmap", r.heatmap(), c.heatmap());
+          } catch (AssertionError e) {
+            failures.add(e.getMessage());
+          }
+        }
+      }
+    }
+    failIfAny(failures);
+  }
 }
