@@ -105,7 +105,8 @@ public final class Images {
 
   /**
    * Decodes an image file (PNG, JPEG, BMP, GIF, TIFF, WBMP), checking structure and dimensions
-   * first; see the class comment for what is refused. Throws only {@link ImageException}.
+   * first; see the class comment for what is refused. Throws only {@link ImageException} (and a
+   * {@link SegcamException} when the {@value #MAX_PIXELS_PROPERTY} property is malformed).
    */
   public static BufferedImage read(Path file) {
     return read(file, maxPixels());
