@@ -1,6 +1,7 @@
 package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.DeviceOutOfMemoryException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Target;
@@ -105,6 +106,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
     FloatTensor images = new FloatTensor(Shape.of(batch, h, w, c), data);
     double[] ms = new double[iterations];
+    int used = batch; // halves when the device runs out of memory
     String usedLayer;
     try (Explainer ex = new Explainer(opened.backend())) {
       usedLayer = layer != null ? layer : ex.defaultLayer();
@@ -112,7 +114,28 @@ public final class BenchCommand implements Callable<Integer> {
       List<String> layers = List.of(usedLayer);
       for (int i = 0; i < warmup + iterations; i++) {
         long t0 = System.nanoTime();
-        ex.explain(images, targets, layers, CamMethod.GRAD_CAM);
+        try {
+          ex.explain(images, targets, layers, CamMethod.GRAD_CAM);
+        } catch (DeviceOutOfMemoryException e) {
+          if (used == 1) {
+            throw new SegcamException(
+                "out of device memory with a batch of 1 (" + e.getMessage() + ")", e);
+          }
+          int half = (used + 1) / 2;
+          PrintWriter err = spec.commandLine().getErr();
+          err.println(
+              "segcam: out of device memory at batch "
+                  + used
+                  + " ("
+                  + e.getMessage()
+                  + "); halving to "
+                  + half);
+          err.flush();
+          used = half;
+          images = new FloatTensor(Shape.of(used, h, w, c), Arrays.copyOf(data, used * h * w * c));
+          i = -1; // warm up and time again, all at the smaller batch
+          continue;
+        }
         if (i >= warmup) {
           ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
         }
@@ -123,10 +146,16 @@ public final class BenchCommand implements Callable<Integer> {
     double med = quantile(sorted, 0.5);
     double p10 = quantile(sorted, 0.1);
     double p90 = quantile(sorted, 0.9);
-    double fps = batch * 1000.0 / med;
+    double fps = used * 1000.0 / med;
     out.printf(
-        "bench: %s, layer %s, input %dx%dx%d, batch %d, backend %s%n",
-        model, usedLayer, h, w, c, batch, opened.name());
+        "bench: %s, layer %s, input %dx%dx%d, batch %s, backend %s%n",
+        model,
+        usedLayer,
+        h,
+        w,
+        c,
+        used == batch ? String.valueOf(batch) : used + " (" + batch + " ran out of device memory)",
+        opened.name());
     out.printf(
         "  %d runs: median %.2f ms, p10 %.2f ms, p90 %.2f ms, %.1f frames/s%n",
         iterations, med, p10, p90, fps);
@@ -138,7 +167,8 @@ public final class BenchCommand implements Callable<Integer> {
       j.name("commit").value(commit());
       j.name("model").value(model.toString());
       j.name("layer").value(usedLayer);
-      j.name("input").beginArray().value(batch).value(h).value(w).value(c).endArray();
+      j.name("input").beginArray().value(used).value(h).value(w).value(c).endArray();
+      j.name("batch_requested").value(batch);
       j.name("iterations").value(iterations);
       j.name("warmup").value(warmup);
       j.name("ms").beginObject();
