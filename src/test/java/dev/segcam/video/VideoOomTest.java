@@ -10,7 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.segcam.backend.BackendChoice;
 import dev.segcam.backend.DeviceOutOfMemoryException;
 import dev.segcam.cam.CamBackend;
+import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamMethod;
+import dev.segcam.cam.CamResult;
 import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.cam.Explainer;
@@ -20,9 +22,11 @@ import dev.segcam.cam.Target;
 import dev.segcam.image.Images;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
+import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.SavedModelImporter;
 import dev.segcam.synth.SceneGenerator;
 import dev.segcam.testing.Tolerance;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -241,6 +245,64 @@ class VideoOomTest {
     }
     assertTrue(empties < 2 * N, "every target empty: the comparison says nothing");
     assertTrue(empties > 0, "no empty target: the zero-map path went untested");
+  }
+
+  /**
+   * Explainer.emptyTargetsAsZero, which the stage relies on for one forward per batch: a batch with
+   * empty targets gives, row by row, what lone calls give; an empty row is NaN and all zeros (also
+   * for Grad-CAM++, whose weights are 0/0 on a zero gradient) where a lone call throws.
+   */
+  @Test
+  void emptyTargetsAsZeroMatchesLoneCallsRowByRow() {
+    int n = 8;
+    float[] data = new float[n * SIDE * SIDE * 3];
+    for (int i = 0; i < n; i++) {
+      BufferedImage img = Images.read(frames.resolve("s_" + i + ".png"));
+      float[] one = Frames.toModelInput(img, SIDE, SIDE);
+      System.arraycopy(one, 0, data, i * one.length, one.length);
+    }
+    FloatTensor batch = new FloatTensor(Shape.of(n, SIDE, SIDE, 3), data);
+    List<Target> ts = List.of(Target.predicted(1), Target.predicted(3), Target.image(2));
+    for (CamMethod m : List.of(CamMethod.GRAD_CAM, CamMethod.GRAD_CAM_PLUS_PLUS)) {
+      try (Explainer ex = new Explainer(CpuCamBackend.create(graph, 2))) {
+        String layer = ex.defaultLayer();
+        ex.emptyTargetsAsZero(true);
+        List<CamResult> all = ex.explain(batch, ts, List.of(layer), m);
+        ex.emptyTargetsAsZero(false);
+        int empty = 0;
+        for (int i = 0; i < n; i++) {
+          FloatTensor img =
+              new FloatTensor(
+                  Shape.of(1, SIDE, SIDE, 3),
+                  java.util.Arrays.copyOfRange(
+                      data, i * SIDE * SIDE * 3, (i + 1) * SIDE * SIDE * 3));
+          for (int t = 0; t < ts.size(); t++) {
+            CamResult got = all.get(i * ts.size() + t);
+            String what = m + " image " + i + " target " + t;
+            assertEquals(i, got.image(), what);
+            assertEquals(t, got.targetIndex(), what);
+            CamResult want;
+            try {
+              want = ex.explain(img, List.of(ts.get(t)), List.of(layer), m).get(0);
+            } catch (CamException.EmptyMaskException e) {
+              empty++;
+              assertTrue(Float.isNaN(got.score()), what);
+              for (float v : got.upsampled().data()) {
+                assertEquals(0f, v, what);
+              }
+              for (float v : got.heatmap().data()) {
+                assertEquals(0f, v, what);
+              }
+              continue;
+            }
+            BATCHING.assertClose(
+                what + " score", new float[] {want.score()}, new float[] {got.score()});
+            BATCHING.assertClose(what + " map", want.upsampled(), got.upsampled());
+          }
+        }
+        assertTrue(empty > 0 && empty < n * ts.size(), "empty rows: " + empty);
+      }
+    }
   }
 
   @Test
