@@ -20,6 +20,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import java.util.function.IntConsumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -106,40 +107,28 @@ public final class BenchCommand implements Callable<Integer> {
     }
     FloatTensor images = new FloatTensor(Shape.of(batch, h, w, c), data);
     double[] ms = new double[iterations];
-    int used = batch; // halves when the device runs out of memory
+    int used; // the batch the figures are at: less than asked when the device ran out of memory
     String usedLayer;
     try (Explainer ex = new Explainer(opened.backend())) {
       usedLayer = layer != null ? layer : ex.defaultLayer();
       List<Target> targets = List.of(Target.image(cls));
       List<String> layers = List.of(usedLayer);
-      for (int i = 0; i < warmup + iterations; i++) {
-        long t0 = System.nanoTime();
-        try {
-          ex.explain(images, targets, layers, CamMethod.GRAD_CAM);
-        } catch (DeviceOutOfMemoryException e) {
-          if (used == 1) {
-            throw new SegcamException(
-                "out of device memory with a batch of 1 (" + e.getMessage() + ")", e);
-          }
-          int half = (used + 1) / 2;
-          PrintWriter err = spec.commandLine().getErr();
-          err.println(
-              "segcam: out of device memory at batch "
-                  + used
-                  + " ("
-                  + e.getMessage()
-                  + "); halving to "
-                  + half);
-          err.flush();
-          used = half;
-          images = new FloatTensor(Shape.of(used, h, w, c), Arrays.copyOf(data, used * h * w * c));
-          i = -1; // warm up and time again, all at the smaller batch
-          continue;
-        }
-        if (i >= warmup) {
-          ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
-        }
-      }
+      FloatTensor[] at = {images};
+      int fh = h;
+      int fw = w;
+      used =
+          timeRuns(
+              batch,
+              warmup,
+              ms,
+              n -> {
+                if (at[0].shape().dim(0) != n) {
+                  at[0] =
+                      new FloatTensor(Shape.of(n, fh, fw, c), Arrays.copyOf(data, n * fh * fw * c));
+                }
+                ex.explain(at[0], targets, layers, CamMethod.GRAD_CAM);
+              },
+              spec.commandLine().getErr());
     }
     double[] sorted = ms.clone();
     Arrays.sort(sorted);
@@ -184,6 +173,43 @@ public final class BenchCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * Times {@code warmup} untimed then {@code ms.length} timed calls of {@code call} at the batch in
+   * use. On {@link DeviceOutOfMemoryException} the batch halves, with a line on {@code err}, and
+   * warm-up and timing start again so every figure is at one batch size; at 1 it is an error.
+   * Returns the batch the figures were taken at.
+   */
+  static int timeRuns(int batch, int warmup, double[] ms, IntConsumer call, PrintWriter err) {
+    int used = batch;
+    for (int i = 0; i < warmup + ms.length; i++) {
+      long t0 = System.nanoTime();
+      try {
+        call.accept(used);
+      } catch (DeviceOutOfMemoryException e) {
+        if (used == 1) {
+          throw new SegcamException(
+              "out of device memory with a batch of 1 (" + e.getMessage() + ")", e);
+        }
+        int half = (used + 1) / 2;
+        err.println(
+            "segcam: out of device memory at batch "
+                + used
+                + " ("
+                + e.getMessage()
+                + "); halving to "
+                + half);
+        err.flush();
+        used = half;
+        i = -1;
+        continue;
+      }
+      if (i >= warmup) {
+        ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
+      }
+    }
+    return used;
   }
 
   private static double quantile(double[] sorted, double q) {
