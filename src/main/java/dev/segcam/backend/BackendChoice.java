@@ -52,6 +52,34 @@ public enum BackendChoice {
     return new Selection(CPU, "cpu: " + cuda.describe());
   }
 
+  /**
+   * Whether this build can run the CAM pipeline (forward, backward, CAM kernels) on CUDA. Until the
+   * CUDA CAM backend is wired in, a CUDA selection runs on the CPU (auto) or is refused (cuda).
+   */
+  public static final boolean CUDA_CAM_BUILT = false;
+
+  /**
+   * The backend the CAM pipeline (explain, video, bench) runs on: {@link #select()}, then the
+   * limits of this build. The one place that policy lives; callers only build what it names.
+   */
+  public Selection selectForCam() {
+    return selectForCam(BackendProbe.cuda(), CUDA_CAM_BUILT);
+  }
+
+  /** {@link #selectForCam()} against a given probe verdict and build (tests). */
+  public Selection selectForCam(BackendProbe.CudaStatus cuda, boolean cudaCamBuilt) {
+    Selection sel = select(cuda); // cuda without a GPU throws with the reason
+    if (!sel.isCuda() || cudaCamBuilt) {
+      return sel;
+    }
+    String why = "the CUDA CAM backend is not available in this build yet";
+    if (this == CUDA) {
+      throw new BackendUnavailableException(
+          "backend cuda requested: " + sel.reason() + ", but " + why + " (use --backend cpu)");
+    }
+    return new Selection(CPU, "cpu: " + sel.reason() + ", but " + why);
+  }
+
   @Override
   public String toString() {
     return name().toLowerCase(Locale.ROOT);
