@@ -14,6 +14,14 @@
 #       weights/scene-unet with --backend cuda and cpu (batch 1 and 8); logs, JUnit XML and JSON go to $OUT
 #       (or target/gpu-check when OUT is unset), and a short table ends the output.
 #   bench/gpu-check.sh all    does both in one go on a machine that has a JDK, Maven and a GPU.
+#
+# Reading a failed run (first CUDA run of CudaCamBackend): gpu-env.log (libraries found), then
+# CudaGraphOpsTest and CudaKernelsTest (our kernels vs their CPU twins), CudnnConvTest (cuDNN NHWC
+# conv/backward-data), CudaCamBackendTest.directConvolutionsAgreeWithCudnn (cuDNN vs our direct
+# kernels on whole models), then CudaCamBackendTest's per-node forward/gradient lines (the first
+# node listed is where CUDA and CPU part). stderr lines "[segcam] cuDNN cannot run ..." say which
+# convolutions fell back to the direct kernels. -Dsegcam.cuda.conv=direct|cudnn and
+# -Dsegcam.cuda.precision=tf32 switch the backend's modes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
