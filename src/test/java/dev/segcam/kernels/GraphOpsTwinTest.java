@@ -462,4 +462,23 @@ class GraphOpsTwinTest {
       new Tolerance(1e-5, 1e-5).assertClose("direct conv dx " + what, r.dx.get("x").data(), dx);
     }
   }
+
+  @Test
+  void bilinearResizeKernelsAreTheIrOpAndItsGradient() {
+    // CudaCamBackend runs the IR's ResizeBilinear on resize.cu (twins resize_bilinear_fwd/bwd)
+    FloatTensor xt = x(N, 5, 7, 3);
+    for (int[] s : new int[][] {{10, 14}, {3, 4}, {16, 16}, {1, 1}}) {
+      for (boolean[] f : new boolean[][] {{false, false}, {true, false}, {false, true}}) {
+        Op.Resize op = new Op.Resize(Op.ResizeMode.BILINEAR, s[0], s[1], f[0], f[1]);
+        String what = "bilinear " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
+        Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
+        float[] y = new float[N * s[0] * s[1] * 3];
+        CpuKernels.resize_bilinear_fwd(y, xt.data(), N, 5, 7, 3, s[0], s[1], f[0], f[1]);
+        TWIN.assertClose(what, r.values.get("y").data(), y);
+        float[] dx = new float[N * K * 5 * 7 * 3];
+        CpuKernels.resize_bilinear_bwd(dx, r.seed.data(), N * K, 5, 7, 3, s[0], s[1], f[0], f[1]);
+        TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
+      }
+    }
+  }
 }
