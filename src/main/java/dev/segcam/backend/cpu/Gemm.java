@@ -53,6 +53,22 @@ public final class Gemm {
   private static final class Scratch {
     final float[][] bp = new float[KC][NB];
     float[][] tile = new float[0][];
+    // addSkippingZeros: one C row, a row of A compacted to its non-zeros and the B rows they pick
+    float[] ct = new float[0];
+    float[] zero = new float[0];
+    float[] av = new float[0];
+    float[][] picked = new float[0][];
+
+    void sparse(int n, int k) {
+      if (ct.length < n) {
+        ct = new float[n];
+        zero = new float[n];
+      }
+      if (av.length < padK(k)) {
+        av = new float[padK(k)];
+        picked = new float[padK(k)][];
+      }
+    }
 
     float[][] tile(int rows) {
       if (tile.length < rows) {
@@ -190,6 +206,71 @@ public final class Gemm {
       int cOff,
       int ldc) {
     sgemm(null, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+  }
+
+  /**
+   * C += A * B for an A with many zeros, serial (callers split the rows of C over threads). A and C
+   * are row-major with offsets and leading dimensions; B is given as one float[] per row: row kk is
+   * bRows[bRow0 + kk], at least n long. Zero entries of A are skipped, which pays off for data
+   * gradients behind a ReLU or a zero-padded im2col row: each row of A is compacted to its non-zero
+   * entries (padded to a multiple of 4 with zero weights on a zero row) and runs through the same
+   * {@link #rowKernel} as the dense product, the picked B rows standing in for a packed panel.
+   */
+  // A (m,k), B rows [bRow0, bRow0+k) each (n), C (m,n)
+  public static void addSkippingZeros(
+      int m,
+      int n,
+      int k,
+      float[] a,
+      int aOff,
+      int lda,
+      float[][] bRows,
+      int bRow0,
+      float[] c,
+      int cOff,
+      int ldc) {
+    if (m < 0 || n < 0 || k < 0) {
+      throw new IllegalArgumentException("negative gemm size m=" + m + " n=" + n + " k=" + k);
+    }
+    need("A", a, aOff, lda, m, k);
+    need("C", c, cOff, ldc, m, n);
+    if (bRow0 < 0 || bRow0 + k > bRows.length) {
+      throw new IllegalArgumentException(
+          "B rows [" + bRow0 + ", " + (bRow0 + k) + ") outside its " + bRows.length + " rows");
+    }
+    Scratch s = SCRATCH.get();
+    s.sparse(n, k);
+    float[] ct = s.ct;
+    float[] av = s.av;
+    float[][] picked = s.picked;
+    int used = 0;
+    for (int i = 0; i < m; i++) {
+      int aRow = aOff + i * lda;
+      int nz = 0;
+      for (int kk = 0; kk < k; kk++) {
+        float v = a[aRow + kk];
+        if (v != 0f) {
+          av[nz] = v;
+          picked[nz++] = bRows[bRow0 + kk];
+        }
+      }
+      if (nz == 0) {
+        continue;
+      }
+      int nz4 = padK(nz);
+      used = Math.max(used, nz4);
+      for (int q = nz; q < nz4; q++) {
+        av[q] = 0f;
+        picked[q] = s.zero;
+      }
+      java.util.Arrays.fill(ct, 0, n, 0f);
+      rowKernel(n, nz4, av, 0, picked, ct);
+      int cRow = cOff + i * ldc;
+      for (int j = 0; j < n; j++) {
+        c[cRow + j] += ct[j];
+      }
+    }
+    java.util.Arrays.fill(picked, 0, used, null); // the thread's scratch must not pin B
   }
 
   private static void forRows(Parallel p, int m, Parallel.RangeBody body) {

@@ -1,5 +1,7 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Parallel;
+
 /**
  * Data gradients of pooling, spatial means and resizes. Their windows overlap between output rows,
  * so work is split by (batch item, channel block): those write disjoint parts of dx.
@@ -28,11 +30,12 @@ public final class PoolGrad {
       int oh,
       int ow,
       ConvGrad.Geometry g,
-      Workers workers) {
+      Parallel par) {
     // pass 1, per forward image: the winning pixel (ih*W+iw) of every output (o,p,c)
     int[] where = new int[n * oh * ow * c];
-    workers.forRange(
+    par.parallelFor(
         n * oh,
+        1,
         (start, end) -> {
           float[] best = new float[c];
           for (int row = start; row < end; row++) {
@@ -76,8 +79,9 @@ public final class PoolGrad {
         });
     // pass 2, gather per input row (race-free): sum the gradients of the outputs it won
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
@@ -129,7 +133,7 @@ public final class PoolGrad {
       int h,
       int w,
       ConvGrad.Geometry g,
-      Workers workers) {
+      Parallel par) {
     float[] rowScale = new float[oh * ow];
     for (int o = 0; o < oh; o++) {
       int hs = o * g.strideH() - g.padTop();
@@ -142,8 +146,9 @@ public final class PoolGrad {
       }
     }
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
@@ -170,12 +175,12 @@ public final class PoolGrad {
   }
 
   /** dy (B,C) (or (B,1,1,C)) -> dx (B,H,W,C) = dy / (H·W) at every pixel. */
-  public static float[] spatialMeanData(
-      float[] dy, int batch, int h, int w, int c, Workers workers) {
+  public static float[] spatialMeanData(float[] dy, int batch, int h, int w, int c, Parallel par) {
     float[] dx = new float[batch * h * w * c];
     float count = (float) h * w;
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
@@ -211,7 +216,7 @@ public final class PoolGrad {
       int w,
       boolean alignCorners,
       boolean halfPixel,
-      Workers workers) {
+      Parallel par) {
     int[] top = new int[oh];
     int[] bottom = new int[oh];
     float[] yLerp = new float[oh];
@@ -240,8 +245,9 @@ public final class PoolGrad {
       srcWeights[bottom[o]][count[bottom[o]]++] = yLerp[o];
     }
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
@@ -310,12 +316,13 @@ public final class PoolGrad {
       int w,
       boolean alignCorners,
       boolean halfPixel,
-      Workers workers) {
+      Parallel par) {
     int[] sy = nearest(h, oh, alignCorners, halfPixel);
     int[] sx = nearest(w, ow, alignCorners, halfPixel);
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
