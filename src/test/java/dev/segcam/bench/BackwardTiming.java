@@ -22,7 +22,8 @@ import java.util.Random;
  * isolate one gradient kernel. With threads = 1 the figure is the calling thread's CPU time (the
  * build box is shared, and CPU time is what load disturbs least); otherwise wall time.
  *
- * <p>Args: threads reps [case ...]; cases: unet, wideconv, stridedconv, maxpool, resize, matmul.
+ * <p>Args: threads reps [case ...]; cases: unet, wideconv, stridedconv, maxpool, avgpool, resize,
+ * matmul.
  */
 public final class BackwardTiming {
   private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
@@ -39,7 +40,7 @@ public final class BackwardTiming {
     List<String> cases =
         args.length > 2
             ? List.of(args).subList(2, args.length)
-            : List.of("unet", "wideconv", "stridedconv", "maxpool", "resize", "matmul");
+            : List.of("unet", "wideconv", "stridedconv", "maxpool", "avgpool", "resize", "matmul");
     boolean cpuTime = threads == 1;
     try (Parallel pool = new Parallel(threads)) {
       for (String name : cases) {
@@ -87,6 +88,9 @@ public final class BackwardTiming {
     } else if (name.equals("maxpool")) {
       in = Shape.of(1, 128, 128, 32);
       op = new Op.Pool(Op.PoolKind.MAX, 3, 3, 2, 2, Padding.SAME);
+    } else if (name.equals("avgpool")) {
+      in = Shape.of(1, 128, 128, 32);
+      op = new Op.Pool(Op.PoolKind.AVG, 3, 3, 2, 2, Padding.SAME);
     } else if (name.equals("resize")) {
       in = Shape.of(1, 64, 64, 32);
       op = new Op.Resize(Op.ResizeMode.BILINEAR, 256, 256, false, true);

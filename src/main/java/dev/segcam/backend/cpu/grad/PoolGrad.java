@@ -77,8 +77,54 @@ public final class PoolGrad {
             }
           }
         });
-    // pass 2, gather per input row (race-free): sum the gradients of the outputs it won
+    // pass 2, gathered per input pixel (race-free): sum the gradients of the outputs it won
     float[] dx = new float[batch * h * w * c];
+    forCoveringWindows(
+        par,
+        batch,
+        h,
+        w,
+        c,
+        oh,
+        ow,
+        g,
+        (b, pix, win, dxOff) -> {
+          int wOff = ((b % n) * oh * ow + win) * c;
+          int dyOff = (b * oh * ow + win) * c;
+          for (int ci = 0; ci < c; ci++) {
+            if (where[wOff + ci] == pix) {
+              dx[dxOff + ci] += dy[dyOff + ci];
+            }
+          }
+        });
+    return dx;
+  }
+
+  /** Takes one (input pixel, output window covering it) pair. */
+  @FunctionalInterface
+  private interface WindowBody {
+    /**
+     * b: batch item, pix: the pixel (ih*W+iw) in its image, win: the window (o*OW+p) in its image,
+     * dxOff: the pixel's first channel in dx.
+     */
+    void take(int b, int pix, int win, int dxOff);
+  }
+
+  /**
+   * For every input pixel of (B,H,W,C), every output window of the (OH,OW) grid that covers it,
+   * split over threads by input row: windows overlap, so gathering per input pixel keeps every dx
+   * entry in one thread's hands.
+   */
+  private static void forCoveringWindows(
+      Parallel par,
+      int batch,
+      int h,
+      int w,
+      int c,
+      int oh,
+      int ow,
+      ConvGrad.Geometry g,
+      WindowBody body) {
     par.parallelFor(
         batch * h,
         1,
@@ -86,29 +132,20 @@ public final class PoolGrad {
           for (int row = start; row < end; row++) {
             int b = row / h;
             int ih = row % h;
-            int img = b % n;
             int o0 = firstWindow(ih, g.padTop(), g.kh(), g.strideH());
             int o1 = Math.min(oh - 1, (ih + g.padTop()) / g.strideH());
             for (int iw = 0; iw < w; iw++) {
-              int pix = ih * w + iw;
               int dxOff = (row * w + iw) * c;
               int p0 = firstWindow(iw, g.padLeft(), g.kw(), g.strideW());
               int p1 = Math.min(ow - 1, (iw + g.padLeft()) / g.strideW());
               for (int o = o0; o <= o1; o++) {
                 for (int p = p0; p <= p1; p++) {
-                  int wOff = ((img * oh + o) * ow + p) * c;
-                  int dyOff = ((b * oh + o) * ow + p) * c;
-                  for (int ci = 0; ci < c; ci++) {
-                    if (where[wOff + ci] == pix) {
-                      dx[dxOff + ci] += dy[dyOff + ci];
-                    }
-                  }
+                  body.take(b, ih * w + iw, o * ow + p, dxOff);
                 }
               }
             }
           }
         });
-    return dx;
   }
 
   /** First window index (>= 0) whose span [o*stride - pad, +k) covers position i. */
@@ -146,29 +183,20 @@ public final class PoolGrad {
       }
     }
     float[] dx = new float[batch * h * w * c];
-    par.parallelFor(
-        batch * h,
-        1,
-        (start, end) -> {
-          for (int row = start; row < end; row++) {
-            int b = row / h;
-            int ih = row % h;
-            int o0 = firstWindow(ih, g.padTop(), g.kh(), g.strideH());
-            int o1 = Math.min(oh - 1, (ih + g.padTop()) / g.strideH());
-            for (int iw = 0; iw < w; iw++) {
-              int dxOff = (row * w + iw) * c;
-              int p0 = firstWindow(iw, g.padLeft(), g.kw(), g.strideW());
-              int p1 = Math.min(ow - 1, (iw + g.padLeft()) / g.strideW());
-              for (int o = o0; o <= o1; o++) {
-                for (int p = p0; p <= p1; p++) {
-                  float scale = rowScale[o * ow + p];
-                  int dyOff = ((b * oh + o) * ow + p) * c;
-                  for (int ci = 0; ci < c; ci++) {
-                    dx[dxOff + ci] += dy[dyOff + ci] * scale;
-                  }
-                }
-              }
-            }
+    forCoveringWindows(
+        par,
+        batch,
+        h,
+        w,
+        c,
+        oh,
+        ow,
+        g,
+        (b, pix, win, dxOff) -> {
+          float scale = rowScale[win];
+          int dyOff = (b * oh * ow + win) * c;
+          for (int ci = 0; ci < c; ci++) {
+            dx[dxOff + ci] += dy[dyOff + ci] * scale;
           }
         });
     return dx;
