@@ -259,9 +259,7 @@ public final class Gemm {
       float[] c,
       int cOff,
       int ldc) {
-    if (m < 0 || n < 0 || k < 0) {
-      throw new IllegalArgumentException("negative gemm size m=" + m + " n=" + n + " k=" + k);
-    }
+    needSizes(m, n, k);
     need("A", a, aOff, lda, m, k);
     need("C", c, cOff, ldc, m, n);
     if (bRow0 < 0 || bRow0 + k > bRows.length) {
@@ -452,9 +450,7 @@ public final class Gemm {
       float[] c,
       int cOff,
       int ldc) {
-    if (m < 0 || n < 0 || k < 0) {
-      throw new IllegalArgumentException("negative gemm size m=" + m + " n=" + n + " k=" + k);
-    }
+    needSizes(m, n, k);
     int aRows = transA ? k : m;
     int aCols = transA ? m : k;
     int bRows = transB ? n : k;
@@ -462,6 +458,12 @@ public final class Gemm {
     need("A", a, aOff, lda, aRows, aCols);
     need("B", b, bOff, ldb, bRows, bCols);
     need("C", c, cOff, ldc, m, n);
+  }
+
+  private static void needSizes(int m, int n, int k) {
+    if (m < 0 || n < 0 || k < 0) {
+      throw new IllegalArgumentException("negative gemm size m=" + m + " n=" + n + " k=" + k);
+    }
   }
 
   private static void need(String name, float[] x, int off, int ld, int rows, int cols) {
