@@ -100,13 +100,9 @@ public final class PoolGrad {
     return dx;
   }
 
-  /** Takes one (input pixel, output window covering it) pair. */
+  /** Takes batch item b's pixel pix = ih*W+iw (channels at dx[dxOff..]), window win = o*OW+p. */
   @FunctionalInterface
   private interface WindowBody {
-    /**
-     * b: batch item, pix: the pixel (ih*W+iw) in its image, win: the window (o*OW+p) in its image,
-     * dxOff: the pixel's first channel in dx.
-     */
     void take(int b, int pix, int win, int dxOff);
   }
 
