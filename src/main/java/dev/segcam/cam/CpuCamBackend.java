@@ -3,7 +3,6 @@ package dev.segcam.cam;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.Parallel;
-import dev.segcam.backend.cpu.grad.Workers;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import java.util.LinkedHashMap;
@@ -25,17 +24,17 @@ public final class CpuCamBackend extends HostCamBackend {
 
   private final Graph graph;
   private final Engine engine;
-  private final Workers workers;
+  private final Parallel pool;
   private final AutoCloseable owned;
 
   /**
-   * A backend over a forward engine; {@code owned} (may be null) is closed with the backend, e.g.
-   * the engine's thread pool.
+   * A backend over a forward engine; the backward runs on {@code pool} (null: the caller's thread).
+   * {@code owned} (may be null) is closed with the backend, e.g. the engine's thread pool.
    */
-  public CpuCamBackend(Graph graph, Engine engine, Workers workers, AutoCloseable owned) {
+  public CpuCamBackend(Graph graph, Engine engine, Parallel pool, AutoCloseable owned) {
     this.graph = graph;
     this.engine = engine;
-    this.workers = workers == null ? Workers.SERIAL : workers;
+    this.pool = pool;
     this.owned = owned;
   }
 
@@ -50,9 +49,8 @@ public final class CpuCamBackend extends HostCamBackend {
   /** As {@link #create(Graph)} with a pool of {@code threads} threads (at least one). */
   public static CpuCamBackend create(Graph graph, int threads) {
     CpuEngine engine = new CpuEngine(graph, Math.max(1, threads));
-    Parallel pool = engine.parallel();
-    Workers workers = Workers.of(pool); // the backward also runs its GEMMs on it
-    return new CpuCamBackend(graph, in -> engine.forward(in, null), workers, engine);
+    // the backward runs on the engine's pool too
+    return new CpuCamBackend(graph, in -> engine.forward(in, null), engine.parallel(), engine);
   }
 
   @Override
@@ -83,7 +81,7 @@ public final class CpuCamBackend extends HostCamBackend {
       public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
         Map<String, FloatTensor> s = new LinkedHashMap<>();
         seeds.forEach((k, v) -> s.put(k, v.toHost()));
-        Map<String, FloatTensor> g = CpuBackward.backward(graph, values, s, layers, workers);
+        Map<String, FloatTensor> g = CpuBackward.backward(graph, values, s, layers, pool);
         Map<String, CamTensor> out = new LinkedHashMap<>();
         for (String l : layers) {
           out.put(l, CamTensor.host(g.get(l)));

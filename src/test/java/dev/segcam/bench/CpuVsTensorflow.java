@@ -2,7 +2,6 @@ package dev.segcam.bench;
 
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.Parallel;
-import dev.segcam.backend.cpu.grad.Workers;
 import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
@@ -131,9 +130,7 @@ public final class CpuVsTensorflow {
 
     CpuEngine engine = new CpuEngine(graph, threads);
     Parallel pool = engine.parallel();
-    Workers workers = Workers.of(pool); // the backward also runs its GEMMs on it
-    CpuCamBackend backend =
-        new CpuCamBackend(graph, in -> engine.forward(in, null), workers, engine);
+    CpuCamBackend backend = new CpuCamBackend(graph, in -> engine.forward(in, null), pool, engine);
     int tfIntra = threads;
     try (Explainer ex = new Explainer(backend);
         TfGradCam tf =

@@ -3,7 +3,6 @@ package dev.segcam.cam;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import dev.segcam.backend.cpu.grad.Workers;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.testing.Tolerance;
@@ -30,7 +29,7 @@ class CpuCamBackendTest {
     for (boolean softmax : new boolean[] {true, false}) {
       PixelwiseNetBackend hand = new PixelwiseNetBackend(6, 3, softmax, 9);
       CpuCamBackend cpu =
-          new CpuCamBackend(hand.graph(), in -> hand.values(in.get("image")), Workers.SERIAL, null);
+          new CpuCamBackend(hand.graph(), in -> hand.values(in.get("image")), null, null);
       List<Target> targets =
           List.of(
               Target.pixel(1, 2, 3),

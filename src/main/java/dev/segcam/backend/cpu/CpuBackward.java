@@ -6,7 +6,6 @@ import dev.segcam.backend.cpu.grad.ConvGrad;
 import dev.segcam.backend.cpu.grad.ElementwiseGrad;
 import dev.segcam.backend.cpu.grad.PoolGrad;
 import dev.segcam.backend.cpu.grad.ShapeGrad;
-import dev.segcam.backend.cpu.grad.Workers;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -59,7 +58,7 @@ public final class CpuBackward {
       Map<String, FloatTensor> values,
       Map<String, FloatTensor> seeds,
       Collection<String> layers) {
-    return backward(g, values, seeds, layers, (Parallel) null);
+    return backward(g, values, seeds, layers, null);
   }
 
   /**
@@ -79,40 +78,13 @@ public final class CpuBackward {
       Map<String, FloatTensor> seeds,
       Collection<String> layers,
       Parallel pool) {
-    Parallel p = pool == null ? CALLER_THREAD : pool;
-    return backward(g, values, seeds, layers, p, Workers.of(pool));
-  }
-
-  /**
-   * As {@link #backward(Graph, Map, Map, Collection, Parallel)} with the element-wise kernels on
-   * the given workers; the GEMM-based convolution kernels run on the pool of {@link
-   * Workers#of(Parallel)} workers and on the caller's thread otherwise.
-   */
-  public static Map<String, FloatTensor> backward(
-      Graph g,
-      Map<String, FloatTensor> values,
-      Map<String, FloatTensor> seeds,
-      Collection<String> layers,
-      Workers workers) {
-    Workers w = workers == null ? Workers.SERIAL : workers;
-    Parallel pool = w instanceof Workers.OnPool on ? on.pool() : CALLER_THREAD;
-    return backward(g, values, seeds, layers, pool, w);
-  }
-
-  private static Map<String, FloatTensor> backward(
-      Graph g,
-      Map<String, FloatTensor> values,
-      Map<String, FloatTensor> seeds,
-      Collection<String> layers,
-      Parallel pool,
-      Workers workers) {
     if (layers == null || layers.isEmpty()) {
       throw new SegcamException("backward: no layers requested");
     }
     if (seeds == null || seeds.isEmpty()) {
       throw new SegcamException("backward: no seeds (output gradients) given");
     }
-    return new Pass(g, values, seeds, pool, workers).run(layers);
+    return new Pass(g, values, seeds, pool == null ? CALLER_THREAD : pool).run(layers);
   }
 
   /** One backward run: the state shared by the per-op gradient rules. */
@@ -121,7 +93,6 @@ public final class CpuBackward {
     private final Map<String, FloatTensor> values;
     private final Map<String, FloatTensor> seeds;
     private final Parallel pool;
-    private final Workers workers;
     private final List<Node> nodes;
     private final Map<String, Integer> index = new HashMap<>();
     private final FloatTensor[] grad;
@@ -130,17 +101,11 @@ public final class CpuBackward {
     private boolean[] isLayer;
     private boolean[] visit;
 
-    Pass(
-        Graph g,
-        Map<String, FloatTensor> values,
-        Map<String, FloatTensor> seeds,
-        Parallel pool,
-        Workers workers) {
+    Pass(Graph g, Map<String, FloatTensor> values, Map<String, FloatTensor> seeds, Parallel pool) {
       this.g = g;
       this.values = values;
       this.seeds = seeds;
       this.pool = pool;
-      this.workers = workers;
       this.nodes = g.nodes();
       for (int i = 0; i < nodes.size(); i++) {
         index.put(nodes.get(i).name(), i);
@@ -428,7 +393,7 @@ public final class CpuBackward {
                     geo)
                 : ConvGrad.conv2dDataPixelMajor(
                     dy, b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1), xs.dim(2), geo,
-                    workers);
+                    pool);
         dx[0] = new FloatTensor(xs, keep == null ? d : scatterChannels(d, keep, f.dim(2)));
       } else if (op instanceof Op.DepthwiseConv2D c) {
         Shape xs = gradShape(in0, node, b);
@@ -458,7 +423,7 @@ public final class CpuBackward {
                     xs.dim(1),
                     xs.dim(2),
                     geo,
-                    workers));
+                    pool));
       } else if (op instanceof Op.Conv2DTranspose c) {
         Shape xs = gradShape(in0, node, b);
         Shape f = c.filter().shape(); // (KH,KW,F,C): dy has F channels, x has C
@@ -470,7 +435,7 @@ public final class CpuBackward {
       } else if (op instanceof Op.BiasAdd) {
         dx[0] = dyT;
       } else if (op instanceof Op.BatchNorm bn) {
-        dx[0] = new FloatTensor(ds, ElementwiseGrad.scaleChannels(dy, bn.scale().data(), workers));
+        dx[0] = new FloatTensor(ds, ElementwiseGrad.scaleChannels(dy, bn.scale().data(), pool));
       } else if (op instanceof Op.Activation a) {
         float[] x = null;
         float[] y = null;
@@ -480,10 +445,10 @@ public final class CpuBackward {
           y = tiledValue(node.name(), node, dyT).data();
         }
         dx[0] =
-            new FloatTensor(ds, ElementwiseGrad.activation(a.kind(), a.alpha(), dy, x, y, workers));
+            new FloatTensor(ds, ElementwiseGrad.activation(a.kind(), a.alpha(), dy, x, y, pool));
       } else if (op instanceof Op.Softmax) {
         FloatTensor y = tiledValue(node.name(), node, dyT);
-        dx[0] = new FloatTensor(ds, ElementwiseGrad.softmax(dy, y.data(), ds.dim(-1), workers));
+        dx[0] = new FloatTensor(ds, ElementwiseGrad.softmax(dy, y.data(), ds.dim(-1), pool));
       } else if (op instanceof Op.Pool p) {
         Shape xs = gradShape(in0, node, b);
         ConvGrad.Geometry geo =
@@ -507,18 +472,18 @@ public final class CpuBackward {
                   ds.dim(1),
                   ds.dim(2),
                   geo,
-                  workers);
+                  pool);
         } else {
           d =
               PoolGrad.avgPoolData(
-                  dy, b, ds.dim(1), ds.dim(2), xs.dim(3), xs.dim(1), xs.dim(2), geo, workers);
+                  dy, b, ds.dim(1), ds.dim(2), xs.dim(3), xs.dim(1), xs.dim(2), geo, pool);
         }
         dx[0] = new FloatTensor(xs, d);
       } else if (op instanceof Op.SpatialMean) {
         Shape xs = gradShape(in0, node, b);
         dx[0] =
             new FloatTensor(
-                xs, PoolGrad.spatialMeanData(dy, b, xs.dim(1), xs.dim(2), xs.dim(3), workers));
+                xs, PoolGrad.spatialMeanData(dy, b, xs.dim(1), xs.dim(2), xs.dim(3), pool));
       } else if (op instanceof Op.Resize r) {
         Shape xs = gradShape(in0, node, b);
         float[] d =
@@ -533,7 +498,7 @@ public final class CpuBackward {
                     xs.dim(2),
                     r.alignCorners(),
                     r.halfPixelCenters(),
-                    workers)
+                    pool)
                 : PoolGrad.nearestData(
                     dy,
                     b,
@@ -544,7 +509,7 @@ public final class CpuBackward {
                     xs.dim(2),
                     r.alignCorners(),
                     r.halfPixelCenters(),
-                    workers);
+                    pool);
         dx[0] = new FloatTensor(xs, d);
       } else if (op instanceof Op.Concat c) {
         if (c.axis() == 0) {
@@ -582,7 +547,7 @@ public final class CpuBackward {
         dx[0] =
             new FloatTensor(
                 Shape.of(b, w.dim(0)),
-                ElementwiseGrad.matMulData(dy, b, m.weights().data(), w.dim(0), w.dim(1)));
+                ElementwiseGrad.matMulData(dy, b, m.weights().data(), w.dim(0), w.dim(1), pool));
       } else if (op instanceof Op.Reshape) {
         dx[0] = dyT.reshape(gradShape(in0, node, b));
       } else if (op instanceof Op.Input || op instanceof Op.Const) {
@@ -646,8 +611,9 @@ public final class CpuBackward {
       int k = keep.length;
       int pixels = d.length / k;
       float[] out = new float[pixels * channels];
-      workers.forRange(
+      pool.parallelFor(
           pixels,
+          1,
           (lo, hi) -> {
             for (int p = lo; p < hi; p++) {
               for (int q = 0; q < k; q++) {
@@ -725,7 +691,7 @@ public final class CpuBackward {
                 bv == null ? null : bv.data(),
                 bv == null ? null : bv.shape().dims(),
                 gs.dims(),
-                workers);
+                pool);
         dx[side] = new FloatTensor(gs, d);
       }
     }

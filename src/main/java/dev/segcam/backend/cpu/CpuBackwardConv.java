@@ -13,15 +13,6 @@ import dev.segcam.backend.cpu.grad.ConvGrad;
 public final class CpuBackwardConv {
   private CpuBackwardConv() {}
 
-  /** Per-thread pixel tables for building panels. */
-  private static final class PixelTables {
-    final int[] base = new int[Gemm.NB];
-    final int[] ih = new int[Gemm.NB];
-    final int[] iw = new int[Gemm.NB];
-  }
-
-  private static final ThreadLocal<PixelTables> PIXELS = ThreadLocal.withInitial(PixelTables::new);
-
   // dy (B,OH,OW,F), filter (KH,KW,C,F) -> dx (B,H,W,C)
   public static float[] conv2dData(
       Parallel par,
@@ -68,7 +59,9 @@ public final class CpuBackwardConv {
     float[] dyT = unit ? new float[dy.length] : null;
     if (unit) {
       int pixels = batch * ohw;
-      Parallel.RangeBody tr =
+      par.parallelFor(
+          pixels,
+          4096,
           (lo, hi) -> {
             for (int q = lo; q < hi; q++) {
               int src = q * f;
@@ -76,12 +69,7 @@ public final class CpuBackwardConv {
                 dyT[fi * pixels + q] = dy[src + fi];
               }
             }
-          };
-      if (par == null) {
-        tr.run(0, pixels);
-      } else {
-        par.parallelFor(pixels, 4096, tr);
-      }
+          });
     }
     Gemm.PanelB panel =
         unit
@@ -122,7 +110,7 @@ public final class CpuBackwardConv {
               }
             }
             : (pc, kc, jc, nc, bp) -> {
-              PixelTables t = PIXELS.get();
+              Gemm.PixelTables t = Gemm.PixelTables.get();
               for (int j = 0; j < nc; j++) {
                 int pix = jc + j;
                 int b = pix / hw;
@@ -152,17 +140,7 @@ public final class CpuBackwardConv {
               }
             };
     float[] dx = new float[p * c];
-    // tile rows are channels i0..i1 of the block's pixels: write each pixel's channels together
-    Gemm.Sink sink =
-        (i0, i1, jc, nc, rows) -> {
-          for (int j = 0; j < nc; j++) {
-            int o = (jc + j) * c;
-            for (int i = i0; i < i1; i++) {
-              dx[o + i] += rows[i - i0][j];
-            }
-          }
-        };
-    Gemm.core(par, c, hw, batch, k, at, kp, panel, sink);
+    Gemm.core(par, c, hw, batch, k, at, kp, panel, Gemm.intoPixels(dx, c));
     return dx;
   }
 }

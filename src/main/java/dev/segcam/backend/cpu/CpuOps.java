@@ -55,15 +55,6 @@ public final class CpuOps {
     }
   }
 
-  /** Per-thread pixel tables for building im2col panels. */
-  private static final class PixelTables {
-    final int[] base = new int[Gemm.NB];
-    final int[] ih0 = new int[Gemm.NB];
-    final int[] iw0 = new int[Gemm.NB];
-  }
-
-  private static final ThreadLocal<PixelTables> PIXELS = ThreadLocal.withInitial(PixelTables::new);
-
   /**
    * Conv2D as a GEMM on the transposed problem: out^T (F x P) = Wt (F x K) * col^T (K x P), P =
    * N*OH*OW output pixels. Pixels run along the vectorized inner loop (long, whatever F is), and
@@ -130,7 +121,7 @@ public final class CpuOps {
               }
             }
             : (pc, kc, jc, nc, bp) -> {
-              PixelTables t = PIXELS.get();
+              Gemm.PixelTables t = Gemm.PixelTables.get();
               for (int j = 0; j < nc; j++) {
                 int pix = jc + j;
                 int b = pix / hw;
@@ -138,8 +129,8 @@ public final class CpuOps {
                 int y = r / ow;
                 int xx = r - y * ow;
                 t.base[j] = b * h * wd * c;
-                t.ih0[j] = y * sh - pt;
-                t.iw0[j] = xx * sw - pl;
+                t.ih[j] = y * sh - pt;
+                t.iw[j] = xx * sw - pl;
               }
               for (int kk = 0; kk < kc; kk++) {
                 float[] row = bp[kk];
@@ -147,8 +138,8 @@ public final class CpuOps {
                 int offW = kOffW[pc + kk];
                 int cc = kC[pc + kk];
                 for (int j = 0; j < nc; j++) {
-                  int iy = t.ih0[j] + offH;
-                  int ix = t.iw0[j] + offW;
+                  int iy = t.ih[j] + offH;
+                  int ix = t.iw[j] + offW;
                   row[j] =
                       (iy >= 0 && iy < h && ix >= 0 && ix < wd)
                           ? xd[t.base[j] + (iy * wd + ix) * c + cc]
@@ -156,16 +147,7 @@ public final class CpuOps {
                 }
               }
             };
-    Gemm.Sink sink =
-        (i0, i1, jc, nc, rows) -> {
-          for (int j = 0; j < nc; j++) {
-            int o = (jc + j) * f;
-            for (int i = i0; i < i1; i++) {
-              out[o + i] += rows[i - i0][j];
-            }
-          }
-        };
-    Gemm.core(par, f, p, 1, k, w.wt(), w.kp(), panel, sink);
+    Gemm.core(par, f, p, 1, k, w.wt(), w.kp(), panel, Gemm.intoPixels(out, f));
     return new FloatTensor(Shape.of(n, oh, ow, f), out);
   }
 

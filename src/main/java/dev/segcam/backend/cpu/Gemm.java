@@ -50,9 +50,56 @@ public final class Gemm {
     void add(int i0, int i1, int jc, int nc, float[][] rows);
   }
 
+  /**
+   * The sink of the channel-major convolutions: C rows are channels, columns pixels, written into
+   * an NHWC array with {@code channels} values per pixel (each pixel's channels together).
+   */
+  // C (channels, pixels) -> out (pixels, channels) +=
+  static Sink intoPixels(float[] out, int channels) {
+    return (i0, i1, jc, nc, rows) -> {
+      for (int j = 0; j < nc; j++) {
+        int o = (jc + j) * channels;
+        for (int i = i0; i < i1; i++) {
+          out[o + i] += rows[i - i0][j];
+        }
+      }
+    };
+  }
+
+  /**
+   * Per-thread tables of the pixels of one B panel, for the im2col-style panels of the
+   * convolutions: where each pixel's image starts and its (row, column) origin in the input grid.
+   */
+  static final class PixelTables {
+    private static final ThreadLocal<PixelTables> TABLES =
+        ThreadLocal.withInitial(PixelTables::new);
+
+    final int[] base = new int[NB];
+    final int[] ih = new int[NB];
+    final int[] iw = new int[NB];
+
+    static PixelTables get() {
+      return TABLES.get();
+    }
+  }
+
   private static final class Scratch {
     final float[][] bp = new float[KC][NB];
     float[][] tile = new float[0][];
+    // addSkippingZeros: one C row, and a row of A compacted to its non-zeros and their B rows
+    float[] ct = new float[0];
+    float[] av = new float[0];
+    int[] ak = new int[0];
+
+    void sparse(int n, int k) {
+      if (ct.length < n) {
+        ct = new float[n];
+      }
+      if (av.length < k) {
+        av = new float[k];
+        ak = new int[k];
+      }
+    }
 
     float[][] tile(int rows) {
       if (tile.length < rows) {
@@ -192,6 +239,94 @@ public final class Gemm {
     sgemm(null, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
   }
 
+  /**
+   * C += A * B for an A with many zeros, serial (callers split the rows of C over threads). A and C
+   * are row-major with offsets and leading dimensions; B is given as one float[] per row: row kk is
+   * bRows[bRow0 + kk], at least n long. Zero entries of A are skipped, which pays off for data
+   * gradients behind a ReLU or a zero-padded im2col row: each row of A is compacted to its non-zero
+   * entries, and {@link #sparseRowKernel} runs over the B rows they pick.
+   */
+  // A (m,k), B rows [bRow0, bRow0+k) each (n), C (m,n)
+  public static void addSkippingZeros(
+      int m,
+      int n,
+      int k,
+      float[] a,
+      int aOff,
+      int lda,
+      float[][] bRows,
+      int bRow0,
+      float[] c,
+      int cOff,
+      int ldc) {
+    needSizes(m, n, k);
+    need("A", a, aOff, lda, m, k);
+    need("C", c, cOff, ldc, m, n);
+    if (bRow0 < 0 || bRow0 + k > bRows.length) {
+      throw new IllegalArgumentException(
+          "B rows [" + bRow0 + ", " + (bRow0 + k) + ") outside its " + bRows.length + " rows");
+    }
+    Scratch s = SCRATCH.get();
+    s.sparse(n, k);
+    float[] ct = s.ct;
+    float[] av = s.av;
+    int[] ak = s.ak;
+    for (int i = 0; i < m; i++) {
+      int aRow = aOff + i * lda;
+      int nz = 0;
+      for (int kk = 0; kk < k; kk++) {
+        float v = a[aRow + kk];
+        if (v != 0f) {
+          av[nz] = v;
+          ak[nz++] = bRow0 + kk;
+        }
+      }
+      if (nz == 0) {
+        continue;
+      }
+      java.util.Arrays.fill(ct, 0, n, 0f);
+      sparseRowKernel(n, nz, av, ak, bRows, ct);
+      int cRow = cOff + i * ldc;
+      for (int j = 0; j < n; j++) {
+        c[cRow + j] += ct[j];
+      }
+    }
+  }
+
+  /**
+   * ct[j] += sum_{q < nz} av[q] * bRows[ak[q]][j]: {@link #rowKernel} over picked B rows. Kept a
+   * method of its own, measured: C2 sizes a loop's unrolling by the trip counts profiled for its
+   * method, so with the forward's kernel (rows of up to NB = 512) the short rows here (a layer's
+   * channels, often 32) ran ~20% slower on a stride-2 32-channel conv gradient (likely left in the
+   * scalar post-loop). Feeding that kernel the picked rows as a float[][] padded to a multiple of 4
+   * instead of indices cost another ~15%.
+   */
+  static void sparseRowKernel(int n, int nz, float[] av, int[] ak, float[][] bRows, float[] ct) {
+    int q = 0;
+    for (; q + 4 <= nz; q += 4) {
+      float a0 = av[q];
+      float a1 = av[q + 1];
+      float a2 = av[q + 2];
+      float a3 = av[q + 3];
+      float[] b0 = bRows[ak[q]];
+      float[] b1 = bRows[ak[q + 1]];
+      float[] b2 = bRows[ak[q + 2]];
+      float[] b3 = bRows[ak[q + 3]];
+      for (int j = 0; j < n; j++) {
+        ct[j] =
+            Math.fma(
+                a3, b3[j], Math.fma(a2, b2[j], Math.fma(a1, b1[j], Math.fma(a0, b0[j], ct[j]))));
+      }
+    }
+    for (; q < nz; q++) {
+      float a0 = av[q];
+      float[] b0 = bRows[ak[q]];
+      for (int j = 0; j < n; j++) {
+        ct[j] = Math.fma(a0, b0[j], ct[j]);
+      }
+    }
+  }
+
   private static void forRows(Parallel p, int m, Parallel.RangeBody body) {
     if (p == null) {
       body.run(0, m);
@@ -315,9 +450,7 @@ public final class Gemm {
       float[] c,
       int cOff,
       int ldc) {
-    if (m < 0 || n < 0 || k < 0) {
-      throw new IllegalArgumentException("negative gemm size m=" + m + " n=" + n + " k=" + k);
-    }
+    needSizes(m, n, k);
     int aRows = transA ? k : m;
     int aCols = transA ? m : k;
     int bRows = transB ? n : k;
@@ -325,6 +458,12 @@ public final class Gemm {
     need("A", a, aOff, lda, aRows, aCols);
     need("B", b, bOff, ldb, bRows, bCols);
     need("C", c, cOff, ldc, m, n);
+  }
+
+  private static void needSizes(int m, int n, int k) {
+    if (m < 0 || n < 0 || k < 0) {
+      throw new IllegalArgumentException("negative gemm size m=" + m + " n=" + n + " k=" + k);
+    }
   }
 
   private static void need(String name, float[] x, int off, int ld, int rows, int cols) {

@@ -75,6 +75,62 @@ class GemmTest {
     check(r, true, true, 150, 300, 260, 1f, 1f, par);
   }
 
+  /** Many zeros in A, non-zero counts on both sides of the kernel's multiple of 4. */
+  @Test
+  void addSkippingZerosMatchesDenseProduct() {
+    Random r = new Random(13);
+    int[][] sizes = {{1, 1, 1}, {5, 7, 3}, {9, 33, 10}, {4, Gemm.NB + 9, 37}};
+    for (int[] s : sizes) {
+      int m = s[0];
+      int n = s[1];
+      int k = s[2];
+      int lda = k + 3;
+      int ldc = n + 2;
+      int aOff = 5;
+      int cOff = 1;
+      int bRow0 = 2;
+      float[] a = rand(r, aOff + m * lda);
+      for (int i = 0; i < a.length; i++) {
+        if (r.nextInt(3) != 0) {
+          a[i] = 0f;
+        }
+      }
+      java.util.Arrays.fill(a, aOff, aOff + k, 0f); // a row with no non-zero at all
+      float[][] bRows = new float[bRow0 + k + 1][];
+      float[] b = new float[k * n];
+      for (int q = 0; q < bRows.length; q++) {
+        bRows[q] = rand(r, n + 4);
+      }
+      for (int q = 0; q < k; q++) {
+        System.arraycopy(bRows[bRow0 + q], 0, b, q * n, n);
+      }
+      float[] c = rand(r, cOff + m * ldc);
+      float[] ref = c.clone();
+      NaiveOps.gemm(false, false, m, n, k, 1f, a, aOff, lda, b, 0, n, 1f, ref, cOff, ldc);
+      Gemm.addSkippingZeros(m, n, k, a, aOff, lda, bRows, bRow0, c, cOff, ldc);
+      ACCUM.assertClose(String.format("addSkippingZeros m=%d n=%d k=%d", m, n, k), ref, c);
+    }
+  }
+
+  @Test
+  void addSkippingZerosRejectsRowsOutsideB() {
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            Gemm.addSkippingZeros(
+                1,
+                2,
+                3,
+                new float[3],
+                0,
+                3,
+                new float[][] {{1, 2}, {3, 4}},
+                0,
+                new float[2],
+                0,
+                2));
+  }
+
   @Test
   void betaZeroOverwritesNaN() {
     float[] a = {1, 2};

@@ -1,5 +1,7 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Gemm;
+import dev.segcam.backend.cpu.Parallel;
 import java.util.Arrays;
 
 /**
@@ -38,7 +40,7 @@ public final class ConvGrad {
       int h,
       int w,
       Geometry g,
-      Workers workers) {
+      Parallel par) {
     int kh = g.kh();
     int kw = g.kw();
     // filter (KH,KW,C,F) -> taps[(kh,kw,f)] (C): rows of B for dx_row += dy_cols · taps
@@ -52,11 +54,11 @@ public final class ConvGrad {
     }
     float[] dx = new float[batch * h * w * c];
     int kCols = kw * f;
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           float[] col = new float[w * kCols];
-          Gemm32.Scratch scratch = new Gemm32.Scratch();
           for (int row = start; row < end; row++) {
             int b = row / h;
             int ih = row % h;
@@ -81,8 +83,7 @@ public final class ConvGrad {
                 }
               }
               if (any) {
-                Gemm32.accumulate(
-                    w, c, kCols, col, 0, kCols, taps, r * kCols, dx, dxRow, c, scratch);
+                Gemm.addSkippingZeros(w, c, kCols, col, 0, kCols, taps, r * kCols, dx, dxRow, c);
               }
             }
           }
@@ -107,13 +108,14 @@ public final class ConvGrad {
       int h,
       int w,
       Geometry g,
-      Workers workers) {
+      Parallel par) {
     int kh = g.kh();
     int kw = g.kw();
     int cm = c * m;
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;

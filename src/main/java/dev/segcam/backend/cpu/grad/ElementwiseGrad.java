@@ -1,5 +1,7 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Gemm;
+import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.ActivationKind;
 
 /**
@@ -20,10 +22,11 @@ public final class ElementwiseGrad {
     void run(int g, int v, int len);
   }
 
-  static void forTiled(int total, int values, Workers workers, TiledBody body) {
+  static void forTiled(int total, int values, Parallel par, TiledBody body) {
     int chunks = (total + CHUNK - 1) / CHUNK;
-    workers.forRange(
+    par.parallelFor(
         chunks,
+        1,
         (start, end) -> {
           int i = start * CHUNK;
           int stop = Math.min(total, end * CHUNK);
@@ -44,13 +47,13 @@ public final class ElementwiseGrad {
    * Tanh: dy·(1-y²). x or y may be null where the kind does not read it.
    */
   public static float[] activation(
-      ActivationKind kind, float alpha, float[] dy, float[] x, float[] y, Workers workers) {
+      ActivationKind kind, float alpha, float[] dy, float[] x, float[] y, Parallel par) {
     float[] dx = new float[dy.length];
     int values = (x != null ? x : y).length;
     forTiled(
         dy.length,
         values,
-        workers,
+        par,
         (g, v, len) -> {
           switch (kind) {
             case RELU:
@@ -106,12 +109,13 @@ public final class ElementwiseGrad {
    *
    * <p>dy (B·rows, n), y (N·rows, n) -> dx like dy.
    */
-  public static float[] softmax(float[] dy, float[] y, int n, Workers workers) {
+  public static float[] softmax(float[] dy, float[] y, int n, Parallel par) {
     float[] dx = new float[dy.length];
     int rows = dy.length / n;
     int valueRows = y.length / n;
-    workers.forRange(
+    par.parallelFor(
         rows,
+        1,
         (start, end) -> {
           for (int r = start; r < end; r++) {
             int g = r * n;
@@ -129,11 +133,12 @@ public final class ElementwiseGrad {
   }
 
   /** dy (..., C) · scale (C) -> dx (..., C): the data gradient of a folded BatchNorm. */
-  public static float[] scaleChannels(float[] dy, float[] scale, Workers workers) {
+  public static float[] scaleChannels(float[] dy, float[] scale, Parallel par) {
     int c = scale.length;
     float[] dx = new float[dy.length];
-    workers.forRange(
+    par.parallelFor(
         dy.length / c,
+        1,
         (start, end) -> {
           for (int r = start; r < end; r++) {
             int o = r * c;
@@ -146,19 +151,10 @@ public final class ElementwiseGrad {
   }
 
   /** dy (B,O), weights (I,O) -> dx (B,I) = dy · weightsᵀ. */
-  public static float[] matMulData(float[] dy, int batch, float[] weights, int in, int out) {
+  public static float[] matMulData(
+      float[] dy, int batch, float[] weights, int in, int out, Parallel par) {
     float[] dx = new float[batch * in];
-    for (int b = 0; b < batch; b++) {
-      for (int i = 0; i < in; i++) {
-        float acc = 0f;
-        int wo = i * out;
-        int go = b * out;
-        for (int o = 0; o < out; o++) {
-          acc += dy[go + o] * weights[wo + o];
-        }
-        dx[b * in + i] = acc;
-      }
-    }
+    Gemm.sgemm(par, false, true, batch, in, out, 1f, dy, 0, out, weights, 0, out, 0f, dx, 0, in);
     return dx;
   }
 }

@@ -1,5 +1,7 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Parallel;
+
 /**
  * Data gradients of pooling, spatial means and resizes. Their windows overlap between output rows,
  * so work is split by (batch item, channel block): those write disjoint parts of dx.
@@ -28,11 +30,12 @@ public final class PoolGrad {
       int oh,
       int ow,
       ConvGrad.Geometry g,
-      Workers workers) {
+      Parallel par) {
     // pass 1, per forward image: the winning pixel (ih*W+iw) of every output (o,p,c)
     int[] where = new int[n * oh * ow * c];
-    workers.forRange(
+    par.parallelFor(
         n * oh,
+        1,
         (start, end) -> {
           float[] best = new float[c];
           for (int row = start; row < end; row++) {
@@ -74,37 +77,71 @@ public final class PoolGrad {
             }
           }
         });
-    // pass 2, gather per input row (race-free): sum the gradients of the outputs it won
+    // pass 2, gathered per input pixel (race-free): sum the gradients of the outputs it won
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    forCoveringWindows(
+        par,
+        batch,
+        h,
+        w,
+        c,
+        oh,
+        ow,
+        g,
+        (b, pix, win, dxOff) -> {
+          int wOff = ((b % n) * oh * ow + win) * c;
+          int dyOff = (b * oh * ow + win) * c;
+          for (int ci = 0; ci < c; ci++) {
+            if (where[wOff + ci] == pix) {
+              dx[dxOff + ci] += dy[dyOff + ci];
+            }
+          }
+        });
+    return dx;
+  }
+
+  /** Takes batch item b's pixel pix = ih*W+iw (channels at dx[dxOff..]), window win = o*OW+p. */
+  @FunctionalInterface
+  private interface WindowBody {
+    void take(int b, int pix, int win, int dxOff);
+  }
+
+  /**
+   * For every input pixel of (B,H,W,C), every output window of the (OH,OW) grid that covers it,
+   * split over threads by input row: windows overlap, so gathering per input pixel keeps every dx
+   * entry in one thread's hands.
+   */
+  private static void forCoveringWindows(
+      Parallel par,
+      int batch,
+      int h,
+      int w,
+      int c,
+      int oh,
+      int ow,
+      ConvGrad.Geometry g,
+      WindowBody body) {
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
             int ih = row % h;
-            int img = b % n;
             int o0 = firstWindow(ih, g.padTop(), g.kh(), g.strideH());
             int o1 = Math.min(oh - 1, (ih + g.padTop()) / g.strideH());
             for (int iw = 0; iw < w; iw++) {
-              int pix = ih * w + iw;
               int dxOff = (row * w + iw) * c;
               int p0 = firstWindow(iw, g.padLeft(), g.kw(), g.strideW());
               int p1 = Math.min(ow - 1, (iw + g.padLeft()) / g.strideW());
               for (int o = o0; o <= o1; o++) {
                 for (int p = p0; p <= p1; p++) {
-                  int wOff = ((img * oh + o) * ow + p) * c;
-                  int dyOff = ((b * oh + o) * ow + p) * c;
-                  for (int ci = 0; ci < c; ci++) {
-                    if (where[wOff + ci] == pix) {
-                      dx[dxOff + ci] += dy[dyOff + ci];
-                    }
-                  }
+                  body.take(b, ih * w + iw, o * ow + p, dxOff);
                 }
               }
             }
           }
         });
-    return dx;
   }
 
   /** First window index (>= 0) whose span [o*stride - pad, +k) covers position i. */
@@ -129,7 +166,7 @@ public final class PoolGrad {
       int h,
       int w,
       ConvGrad.Geometry g,
-      Workers workers) {
+      Parallel par) {
     float[] rowScale = new float[oh * ow];
     for (int o = 0; o < oh; o++) {
       int hs = o * g.strideH() - g.padTop();
@@ -142,40 +179,32 @@ public final class PoolGrad {
       }
     }
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
-        batch * h,
-        (start, end) -> {
-          for (int row = start; row < end; row++) {
-            int b = row / h;
-            int ih = row % h;
-            int o0 = firstWindow(ih, g.padTop(), g.kh(), g.strideH());
-            int o1 = Math.min(oh - 1, (ih + g.padTop()) / g.strideH());
-            for (int iw = 0; iw < w; iw++) {
-              int dxOff = (row * w + iw) * c;
-              int p0 = firstWindow(iw, g.padLeft(), g.kw(), g.strideW());
-              int p1 = Math.min(ow - 1, (iw + g.padLeft()) / g.strideW());
-              for (int o = o0; o <= o1; o++) {
-                for (int p = p0; p <= p1; p++) {
-                  float scale = rowScale[o * ow + p];
-                  int dyOff = ((b * oh + o) * ow + p) * c;
-                  for (int ci = 0; ci < c; ci++) {
-                    dx[dxOff + ci] += dy[dyOff + ci] * scale;
-                  }
-                }
-              }
-            }
+    forCoveringWindows(
+        par,
+        batch,
+        h,
+        w,
+        c,
+        oh,
+        ow,
+        g,
+        (b, pix, win, dxOff) -> {
+          float scale = rowScale[win];
+          int dyOff = (b * oh * ow + win) * c;
+          for (int ci = 0; ci < c; ci++) {
+            dx[dxOff + ci] += dy[dyOff + ci] * scale;
           }
         });
     return dx;
   }
 
   /** dy (B,C) (or (B,1,1,C)) -> dx (B,H,W,C) = dy / (H·W) at every pixel. */
-  public static float[] spatialMeanData(
-      float[] dy, int batch, int h, int w, int c, Workers workers) {
+  public static float[] spatialMeanData(float[] dy, int batch, int h, int w, int c, Parallel par) {
     float[] dx = new float[batch * h * w * c];
     float count = (float) h * w;
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
@@ -211,7 +240,7 @@ public final class PoolGrad {
       int w,
       boolean alignCorners,
       boolean halfPixel,
-      Workers workers) {
+      Parallel par) {
     int[] top = new int[oh];
     int[] bottom = new int[oh];
     float[] yLerp = new float[oh];
@@ -240,8 +269,9 @@ public final class PoolGrad {
       srcWeights[bottom[o]][count[bottom[o]]++] = yLerp[o];
     }
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;
@@ -310,12 +340,13 @@ public final class PoolGrad {
       int w,
       boolean alignCorners,
       boolean halfPixel,
-      Workers workers) {
+      Parallel par) {
     int[] sy = nearest(h, oh, alignCorners, halfPixel);
     int[] sx = nearest(w, ow, alignCorners, halfPixel);
     float[] dx = new float[batch * h * w * c];
-    workers.forRange(
+    par.parallelFor(
         batch * h,
+        1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
             int b = row / h;

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.BinaryKind;
 import java.util.Arrays;
 
@@ -86,7 +87,7 @@ public final class ShapeGrad {
       float[] b,
       int[] bDims,
       int[] gradDims,
-      Workers workers) {
+      Parallel par) {
     int r = outDims.length;
     if ((kind == BinaryKind.ADD || kind == BinaryKind.SUB) && Arrays.equals(gradDims, outDims)) {
       float[] dx = dy.clone();
@@ -108,9 +109,10 @@ public final class ShapeGrad {
     int last = r == 0 ? 1 : outDims[r - 1];
     int rows = last == 0 ? 0 : dy.length / last;
     boolean reduces = !Arrays.equals(ga, outDims);
-    Workers w = reduces ? Workers.SERIAL : workers;
-    w.forRange(
+    // a reduction sums several rows into one dx entry: then a single range (inline) avoids races
+    par.parallelFor(
         rows,
+        reduces ? Integer.MAX_VALUE : 1,
         (start, end) -> {
           int[] idx = new int[Math.max(r - 1, 0)];
           // odometer start for row `start`

@@ -29,7 +29,6 @@ public final class ConvGradBench {
     }
     ConvGrad.Geometry g = new ConvGrad.Geometry(3, 3, 1, 1, 1, 1, 1, 1);
     Parallel par = new Parallel(threads);
-    Workers w = GradCheck.workers(par);
     double flops = 2.0 * h * h * 9 * c * f;
     java.lang.management.ThreadMXBean cpu =
         java.lang.management.ManagementFactory.getThreadMXBean();
@@ -37,7 +36,7 @@ public final class ConvGradBench {
     double[] u = new double[7];
     for (int r = 0; r < t.length; r++) {
       long t0 = cpu.getCurrentThreadCpuTime();
-      ConvGrad.conv2dDataPixelMajor(dy, 1, h, h, filt, c, f, h, h, g, w);
+      ConvGrad.conv2dDataPixelMajor(dy, 1, h, h, filt, c, f, h, h, g, par);
       t[r] = (cpu.getCurrentThreadCpuTime() - t0) / 1e6;
       t0 = cpu.getCurrentThreadCpuTime();
       CpuBackwardConv.conv2dData(par, dy, 1, h, h, filt, c, f, h, h, g);

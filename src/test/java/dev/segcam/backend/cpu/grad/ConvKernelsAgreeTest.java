@@ -42,9 +42,9 @@ class ConvKernelsAgreeTest {
     ConvGrad.Geometry g =
         new ConvGrad.Geometry(
             kh, kw, sh, sw, dh, dw, pad.before(h, kh, sh, dh), pad.before(w, kw, sw, dw));
-    try (Parallel pool = new Parallel(3)) {
-      float[] a =
-          ConvGrad.conv2dDataPixelMajor(dy, batch, oh, ow, filter, c, f, h, w, g, Workers.SERIAL);
+    try (Parallel pool = new Parallel(3);
+        Parallel serial = new Parallel(1)) {
+      float[] a = ConvGrad.conv2dDataPixelMajor(dy, batch, oh, ow, filter, c, f, h, w, g, serial);
       float[] b = CpuBackwardConv.conv2dData(pool, dy, batch, oh, ow, filter, c, f, h, w, g);
       SAME_SUM_OTHER_ORDER.assertClose("kernels (seed " + seed + ")", a, b);
     }

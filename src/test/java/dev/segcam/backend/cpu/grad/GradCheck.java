@@ -98,9 +98,4 @@ public final class GradCheck {
     }
     return s;
   }
-
-  /** Runs grad kernels on an engine pool. */
-  public static Workers workers(Parallel pool) {
-    return (n, body) -> pool.parallelFor(n, 1, body::run);
-  }
 }
