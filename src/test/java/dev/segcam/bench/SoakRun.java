@@ -113,6 +113,12 @@ public final class SoakRun {
       System.exit(2);
     }
     boolean cuda = backend == BackendChoice.CUDA;
+    if (cuda && !dev.segcam.backend.BackendProbe.cuda().available()) {
+      // never touch cudart without a device: loading it throws UnsatisfiedLinkError
+      System.err.println(
+          "soak: --backend cuda: " + dev.segcam.backend.BackendProbe.cuda().describe());
+      System.exit(2);
+    }
     double[] loadStart = Machine.loadAverage();
     Path work = Files.createTempDirectory("segcam-soak");
     Path pngs = work.resolve("frames");
