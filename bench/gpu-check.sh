@@ -7,11 +7,21 @@
 #       native, and prints the size (must stay well under the 64 MiB a device call carries).
 #   Device call:  carry [".device"], command "bench/gpu-check.sh run"
 #       on the GPU machine: sources .device/gpu-env.sh (Java, libcuda/cudart/cublas/cudnn paths),
-#       runs every test tagged gpu (@RequiresGpu) with -Dsegcam.gpu.required=true, so a library
+#       runs every test tagged gpu (@RequiresGpu) with -Dsegcam.gpu.required=true (among them
+#       CudaCamBackendTest on the ModelZoo models exported by prepare), so a library
 #       that fails to load shows up as failures, not skips, then the kernel benchmark
-#       (dev.segcam.backend.cuda.KernelBench) if it is built; logs, JUnit XML and JSON go to $OUT
+#       (dev.segcam.backend.cuda.KernelBench) if it is built, then `segcam bench` on
+#       weights/scene-unet with --backend cuda and cpu (batch 1 and 8); logs, JUnit XML and JSON go to $OUT
 #       (or target/gpu-check when OUT is unset), and a short table ends the output.
 #   bench/gpu-check.sh all    does both in one go on a machine that has a JDK, Maven and a GPU.
+#
+# Reading a failed run (first CUDA run of CudaCamBackend): gpu-env.log (libraries found), then
+# CudaGraphOpsTest and CudaKernelsTest (our kernels vs their CPU twins), CudnnConvTest (cuDNN NHWC
+# conv/backward-data), CudaCamBackendTest.directConvolutionsAgreeWithCudnn (cuDNN vs our direct
+# kernels on whole models), then CudaCamBackendTest's per-node forward/gradient lines (the first
+# node listed is where CUDA and CPU part). stderr lines "[segcam] cuDNN cannot run ..." say which
+# convolutions fell back to the direct kernels. -Dsegcam.cuda.conv=direct|cudnn and
+# -Dsegcam.cuda.precision=tf32 switch the backend's modes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -31,6 +41,12 @@ prepare() {
   rm -rf "$scratch"
   mvn -B -q -o -DskipTests -Dsegcam.ptx.skip=true package dependency:copy-dependencies \
     -DincludeScope=test -DoutputDirectory=.device/lib
+  # The GPU machine has no TensorFlow: export the ModelZoo SavedModels here, for
+  # CudaCamBackendTest to import there with segcam's own importer (-Dsegcam.zoo.dir).
+  rm -rf .device/model-zoo
+  java -Dorg.bytedeco.javacpp.cachedir="${JAVACPP_CACHEDIR:-/tmp/javacpp-shared}" \
+    -cp "target/classes:target/test-classes:.device/lib/*" dev.segcam.backend.cuda.ZooExport \
+    .device/model-zoo
   # TensorFlow's 160 MB native cannot travel; the plain tensorflow-core-native jar (protos) stays.
   rm -f .device/lib/tensorflow-core-native-*-linux-x86_64.jar
   rm -rf .device/classes .device/test-classes
@@ -54,6 +70,7 @@ run() {
   cat "$out/gpu-env.log"
   local cp=".device/classes:.device/test-classes:.device/lib/*"
   local jflags="-Dsegcam.gpu.required=true -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp-cache"
+  jflags="$jflags -Dsegcam.zoo.dir=.device/model-zoo"
   local t0=$SECONDS
   # shellcheck disable=SC2086
   java $jflags -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
@@ -68,6 +85,20 @@ run() {
       2>&1 | tee "$out/kernel-bench.log"
     brc=${PIPESTATUS[0]}
   fi
+  # Seg-Grad-CAM end to end on weights/scene-unet through the CLI (Backends -> CudaCamBackend),
+  # CUDA and CPU in the same run; each capped so the whole call stays within its 10 minutes.
+  local crc=skipped
+  if [ -d weights/scene-unet ]; then
+    crc=0
+    for be in cuda cpu; do
+      for b in 1 8; do
+        # shellcheck disable=SC2086
+        timeout 120 java $jflags -cp "$cp" dev.segcam.cli.Main bench weights/scene-unet \
+          --backend "$be" --batch "$b" --iterations 20 --warmup 3 \
+          --json "$out/bench-scene-unet-$be-b$b.json" >>"$out/cli-bench.log" 2>&1 || crc=$?
+      done
+    done
+  fi
   local found succeeded failed cfailed skipped
   found=$(grep -Eo '[0-9]+ tests found' "$out/gpu-tests.log" | grep -Eo '^[0-9]+' || echo 0)
   succeeded=$(grep -Eo '[0-9]+ tests successful' "$out/gpu-tests.log" | grep -Eo '^[0-9]+' || echo 0)
@@ -79,7 +110,7 @@ run() {
   cat >"$out/gpu-check.json" <<JSON
 {"device": "${gpu:-unknown}", "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "commit": "$(cat .device/commit.txt 2>/dev/null || echo unknown)",
  "tests": {"found": $found, "successful": $succeeded, "failed": $failed, "classes_failed": $cfailed, "skipped": $skipped, "seconds": $tsec, "exit": $trc},
- "kernel_bench_exit": "$brc"}
+ "kernel_bench_exit": "$brc", "cli_bench_exit": "$crc"}
 JSON
   echo
   echo "=== gpu-check ============================================"
@@ -90,6 +121,10 @@ JSON
   if [ -s "$out/kernel-bench.log" ]; then
     echo "kernel bench (exit $brc):"
     tail -n 14 "$out/kernel-bench.log" | sed 's/^/  /'
+  fi
+  if [ -s "$out/cli-bench.log" ]; then
+    echo "segcam bench scene-unet (cuda, cpu; batch 1, 8; exit $crc):"
+    grep -iE 'median|frames|backend|error' "$out/cli-bench.log" | head -16 | sed 's/^/  /'
   fi
   echo "results in $out"
   [ "$trc" = 0 ] && [ "$brc" = 0 -o "$brc" = skipped ]

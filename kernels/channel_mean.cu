@@ -7,13 +7,14 @@
 //                                  eq. 19 as pytorch-grad-cam uses it; pixels with g <= 0 add
 //                                  nothing, which is also the 0/0 guard; a denominator of exactly
 //                                  0 adds 0)
+//   xgradcam_weights  (XGrad-CAM)  alpha[n,k] = Σ_{h,w} g·A / (Σ_{h,w} A + eps)   (eps from the host)
 //
 // Shapes: acts (N,H,W,K), grads (N,H,W,K) -> alpha (N,K). NHWC, so channels are contiguous.
 //
 // Launch: grid (ceil(K/32), N), block (32, 8). threadIdx.x picks the channel (coalesced loads of
 // 32 consecutive channels), threadIdx.y strides over the H·W pixels; the 8 partial sums of a
 // channel are added in a fixed order. Sums in double.
-// Twins: dev.segcam.kernels.CpuKernels.channel_mean / gradcampp_weights.
+// Twins: dev.segcam.kernels.CpuKernels.channel_mean / gradcampp_weights / xgradcam_weights.
 
 #define CM_ROWS 8
 
@@ -79,5 +80,34 @@ extern "C" __global__ void gradcampp_weights(float* alpha, const float* acts, co
     double s = 0.0;
     for (int r = 0; r < CM_ROWS; r++) s += part[r][threadIdx.x];
     alpha[(size_t)n * K + k] = (float)s;
+  }
+}
+
+extern "C" __global__ void xgradcam_weights(float* alpha, const float* acts, const float* grads,
+                                            int N, int H, int W, int K, float eps) {
+  __shared__ double partA[CM_ROWS][32];
+  __shared__ double partGA[CM_ROWS][32];
+  int n = blockIdx.y;
+  int k = blockIdx.x * 32 + threadIdx.x;
+  int hw = H * W;
+  double sa = 0.0, sga = 0.0;
+  if (k < K) {
+    for (int p = threadIdx.y; p < hw; p += CM_ROWS) {
+      size_t j = ((size_t)n * hw + p) * K + k;
+      double a = acts[j];
+      sa += a;
+      sga += (double)grads[j] * a;
+    }
+  }
+  partA[threadIdx.y][threadIdx.x] = sa;
+  partGA[threadIdx.y][threadIdx.x] = sga;
+  __syncthreads();
+  if (threadIdx.y == 0 && k < K) {
+    double s = 0.0, t = 0.0;
+    for (int r = 0; r < CM_ROWS; r++) {
+      s += partA[r][threadIdx.x];
+      t += partGA[r][threadIdx.x];
+    }
+    alpha[(size_t)n * K + k] = (float)(t / (s + (double)eps));
   }
 }

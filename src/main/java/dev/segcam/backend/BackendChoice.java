@@ -52,6 +52,58 @@ public enum BackendChoice {
     return new Selection(CPU, "cpu: " + cuda.describe());
   }
 
+  /**
+   * Whether this build can run the CAM pipeline (forward, backward, CAM kernels) on CUDA: it can,
+   * through dev.segcam.backend.cuda.CudaCamBackend ({@link #openCudaCam}).
+   */
+  public static final boolean CUDA_CAM_BUILT = true;
+
+  private static final String CUDA_CAM_BACKEND = "dev.segcam.backend.cuda.CudaCamBackend";
+
+  /**
+   * Builds the CUDA CAM backend ({@code CudaCamBackend.create(graph)}) for a selection that named
+   * CUDA. By reflection, so that a CPU-only run never loads a CUDA class. Its failures (no usable
+   * device or library, a graph op it cannot run) come out as they are: typed SegcamExceptions.
+   */
+  public static dev.segcam.cam.CamBackend openCudaCam(dev.segcam.ir.Graph graph) {
+    try {
+      return (dev.segcam.cam.CamBackend)
+          Class.forName(CUDA_CAM_BACKEND)
+              .getMethod("create", dev.segcam.ir.Graph.class)
+              .invoke(null, graph);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new BackendUnavailableException(
+          "the CUDA backend failed to start: " + e.getCause(), e.getCause());
+    } catch (ReflectiveOperationException | LinkageError e) {
+      throw new BackendUnavailableException("the CUDA backend cannot be loaded: " + e, e);
+    }
+  }
+
+  /**
+   * The backend the CAM pipeline (explain, video, bench) runs on: {@link #select()}, then the
+   * limits of this build. The one place that policy lives; callers only build what it names.
+   */
+  public Selection selectForCam() {
+    return selectForCam(BackendProbe.cuda(), CUDA_CAM_BUILT);
+  }
+
+  /** {@link #selectForCam()} against a given probe verdict and build (tests). */
+  public Selection selectForCam(BackendProbe.CudaStatus cuda, boolean cudaCamBuilt) {
+    Selection sel = select(cuda); // cuda without a GPU throws with the reason
+    if (!sel.isCuda() || cudaCamBuilt) {
+      return sel;
+    }
+    String why = "the CUDA CAM backend is not available in this build yet";
+    if (this == CUDA) {
+      throw new BackendUnavailableException(
+          "backend cuda requested: " + sel.reason() + ", but " + why + " (use --backend cpu)");
+    }
+    return new Selection(CPU, "cpu: " + sel.reason() + ", but " + why);
+  }
+
   @Override
   public String toString() {
     return name().toLowerCase(Locale.ROOT);

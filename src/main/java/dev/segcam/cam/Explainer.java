@@ -46,6 +46,7 @@ public final class Explainer implements AutoCloseable {
   private boolean outputIsProbabilities;
   private Labels labels;
   private Normalization normalization = Normalization.perMap();
+  private boolean emptyAsZero;
 
   /** An explainer over a backend; closing the explainer closes the backend. */
   public Explainer(CamBackend backend) {
@@ -124,6 +125,20 @@ public final class Explainer implements AutoCloseable {
       throw new CamException("normalization must not be null");
     }
     this.normalization = normalization;
+    return this;
+  }
+
+  /**
+   * What a target whose region selects no pixel of an image gives: by default the call fails with
+   * {@link CamException.EmptyMaskException}; with {@code true} that (image, target) gets all-zero
+   * maps and a NaN score instead, and the other rows of the call are unaffected. Video sets it
+   * because classes come and go between frames and it wants one forward per batch.
+   *
+   * <p>With this on, "region empty" is exactly "score NaN and maps all zero" (a model that outputs
+   * NaN gives NaN maps as well).
+   */
+  public Explainer emptyTargetsAsZero(boolean on) {
+    this.emptyAsZero = on;
     return this;
   }
 
@@ -336,6 +351,7 @@ public final class Explainer implements AutoCloseable {
 
       float[] masks = new float[rows * oh * ow];
       int[] cls = new int[rows];
+      boolean[] empty = new boolean[rows];
       for (int t = 0; t < k; t++) {
         Target tg = targets.get(t);
         if (tg.classIndex() >= classes) {
@@ -356,6 +372,11 @@ public final class Explainer implements AutoCloseable {
           boolean any = false;
           for (float v : m) {
             any |= v != 0f;
+          }
+          if (!any && emptyAsZero) {
+            empty[r] = true; // zero mask row: no score, no gradient; zero maps set below
+            cls[r] = tg.classIndex();
+            continue;
           }
           if (!any) {
             throw new CamException.EmptyMaskException(
@@ -418,7 +439,9 @@ public final class Explainer implements AutoCloseable {
         }
         Map<String, CamTensor> grads = fwd.backward(seeds, lays);
         try {
-          return assemble(fwd, grads, targets, lays, method, scores, predicted, n, k, inH, inW);
+          List<CamResult> r =
+              assemble(fwd, grads, targets, lays, method, scores, predicted, n, k, inH, inW);
+          return emptyAsZero ? zeroEmpty(r, empty, n) : r;
         } finally {
           grads.values().forEach(CamTensor::close);
         }
@@ -488,6 +511,37 @@ public final class Explainer implements AutoCloseable {
       }
     }
     return list;
+  }
+
+  // results image-major (i, t, layer), empty[t * n + i] -> the same list, empty rows zeroed
+  private static List<CamResult> zeroEmpty(List<CamResult> r, boolean[] empty, int n) {
+    List<CamResult> out = new ArrayList<>(r.size());
+    for (int j = 0; j < r.size(); j++) {
+      CamResult c = r.get(j);
+      if (!empty[c.targetIndex() * n + c.image()]) {
+        out.add(c);
+        continue;
+      }
+      // whatever the method made of a zero gradient (0, or 0/0 for Grad-CAM++) is replaced
+      out.add(
+          new CamResult(
+              c.image(),
+              c.targetIndex(),
+              c.target(),
+              c.layer(),
+              c.method(),
+              Float.NaN,
+              zeros(c.rawMap().shape()),
+              c.weights() == null ? null : new float[c.weights().length],
+              zeros(c.upsampled().shape()),
+              zeros(c.heatmap().shape()),
+              c.predicted()));
+    }
+    return out;
+  }
+
+  private static FloatTensor zeros(Shape s) {
+    return new FloatTensor(s, new float[s.size()]);
   }
 
   private static FloatTensor slice(float[] v, int off, Shape s) {

@@ -1,10 +1,10 @@
 package dev.segcam.cam;
 
+import dev.segcam.image.ImageException;
+import dev.segcam.image.Images;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
-import java.io.IOException;
 import java.nio.file.Path;
-import javax.imageio.ImageIO;
 
 /**
  * What to explain: a class c, a region M of the model's output grid, and what the score is taken
@@ -74,12 +74,10 @@ public record Target(int classIndex, Region region, ScoreMode scoreMode) {
   public static Target maskPng(int classIndex, Path png) {
     BufferedImage img;
     try {
-      img = ImageIO.read(png.toFile());
-    } catch (IOException e) {
-      throw new CamException.InputFileException("cannot read mask " + png + ": " + e, e);
-    }
-    if (img == null) {
-      throw new CamException.InputFileException("mask " + png + " is not a readable image", null);
+      // the same structure, CRC and size checks as input images: a hostile mask is refused early
+      img = Images.read(png);
+    } catch (ImageException e) {
+      throw new CamException.InputFileException("cannot read mask: " + e.getMessage(), e);
     }
     Raster r = img.getRaster();
     int bands = r.getNumBands() - (img.getColorModel().hasAlpha() ? 1 : 0);

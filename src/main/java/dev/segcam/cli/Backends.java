@@ -1,7 +1,7 @@
 package dev.segcam.cli;
 
+import dev.segcam.SegcamException;
 import dev.segcam.backend.BackendChoice;
-import dev.segcam.backend.BackendUnavailableException;
 import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.ir.Graph;
@@ -9,8 +9,8 @@ import java.util.function.Consumer;
 
 /**
  * Turns {@code --backend auto|cpu|cuda} into a {@link CamBackend}: the one place where the CLI
- * decides what runs. The decision itself is {@link BackendChoice#select()} over the cached CUDA
- * probe; this class only builds the backend it names.
+ * decides what runs. The decision itself is {@link BackendChoice#selectForCam()} (shared with
+ * {@code segcam video}); this class only builds the backend it names.
  */
 final class Backends {
   private Backends() {}
@@ -23,19 +23,23 @@ final class Backends {
    * go to {@code note} as one line each.
    */
   static Opened open(BackendChoice choice, Graph graph, Consumer<String> note) {
-    BackendChoice.Selection sel = choice.select(); // cuda without a GPU throws with the reason
+    BackendChoice.Selection sel = choice.selectForCam();
     String reason = sel.reason();
     if (sel.isCuda()) {
-      // The CUDA engine (cuDNN forward/backward + the PTX kernels behind CamBackend) is not wired
-      // into the CAM pipeline yet; say so instead of pretending.
-      String why = "the CUDA CAM backend is not available in this build yet";
-      if (choice == BackendChoice.CUDA) {
-        throw new BackendUnavailableException(
-            "backend cuda requested: " + reason + ", but " + why + " (use --backend cpu)");
+      try {
+        CamBackend cuda = BackendChoice.openCudaCam(graph);
+        if (choice == BackendChoice.AUTO) {
+          note.accept("backend auto -> " + reason);
+        }
+        return new Opened(cuda, cuda.name(), reason);
+      } catch (SegcamException e) { // unsupported op, library or device failure
+        if (choice == BackendChoice.CUDA) {
+          throw e;
+        }
+        reason = "cpu: " + reason + ", but the CUDA backend failed: " + e.getMessage();
       }
-      reason = "cpu: " + reason + ", but " + why;
-      note.accept("backend auto -> " + reason);
-    } else if (choice == BackendChoice.AUTO) {
+    }
+    if (choice == BackendChoice.AUTO) {
       note.accept("backend auto -> " + reason);
     }
     return new Opened(cpu(graph), "cpu", reason);

@@ -1,6 +1,7 @@
 package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.DeviceOutOfMemoryException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Target;
@@ -19,6 +20,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import java.util.function.IntConsumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -105,28 +107,44 @@ public final class BenchCommand implements Callable<Integer> {
     }
     FloatTensor images = new FloatTensor(Shape.of(batch, h, w, c), data);
     double[] ms = new double[iterations];
+    int used; // the batch the figures are at: less than asked when the device ran out of memory
     String usedLayer;
     try (Explainer ex = new Explainer(opened.backend())) {
       usedLayer = layer != null ? layer : ex.defaultLayer();
       List<Target> targets = List.of(Target.image(cls));
       List<String> layers = List.of(usedLayer);
-      for (int i = 0; i < warmup + iterations; i++) {
-        long t0 = System.nanoTime();
-        ex.explain(images, targets, layers, CamMethod.GRAD_CAM);
-        if (i >= warmup) {
-          ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
-        }
-      }
+      FloatTensor[] at = {images};
+      int fh = h;
+      int fw = w;
+      used =
+          timeRuns(
+              batch,
+              warmup,
+              ms,
+              n -> {
+                if (at[0].shape().dim(0) != n) {
+                  at[0] =
+                      new FloatTensor(Shape.of(n, fh, fw, c), Arrays.copyOf(data, n * fh * fw * c));
+                }
+                ex.explain(at[0], targets, layers, CamMethod.GRAD_CAM);
+              },
+              spec.commandLine().getErr());
     }
     double[] sorted = ms.clone();
     Arrays.sort(sorted);
     double med = quantile(sorted, 0.5);
     double p10 = quantile(sorted, 0.1);
     double p90 = quantile(sorted, 0.9);
-    double fps = batch * 1000.0 / med;
+    double fps = used * 1000.0 / med;
     out.printf(
-        "bench: %s, layer %s, input %dx%dx%d, batch %d, backend %s%n",
-        model, usedLayer, h, w, c, batch, opened.name());
+        "bench: %s, layer %s, input %dx%dx%d, batch %s, backend %s%n",
+        model,
+        usedLayer,
+        h,
+        w,
+        c,
+        used == batch ? String.valueOf(batch) : used + " (" + batch + " ran out of device memory)",
+        opened.name());
     out.printf(
         "  %d runs: median %.2f ms, p10 %.2f ms, p90 %.2f ms, %.1f frames/s%n",
         iterations, med, p10, p90, fps);
@@ -138,7 +156,8 @@ public final class BenchCommand implements Callable<Integer> {
       j.name("commit").value(commit());
       j.name("model").value(model.toString());
       j.name("layer").value(usedLayer);
-      j.name("input").beginArray().value(batch).value(h).value(w).value(c).endArray();
+      j.name("input").beginArray().value(used).value(h).value(w).value(c).endArray();
+      j.name("batch_requested").value(batch);
       j.name("iterations").value(iterations);
       j.name("warmup").value(warmup);
       j.name("ms").beginObject();
@@ -154,6 +173,43 @@ public final class BenchCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  /**
+   * Times {@code warmup} untimed then {@code ms.length} timed calls of {@code call} at the batch in
+   * use. On {@link DeviceOutOfMemoryException} the batch halves, with a line on {@code err}, and
+   * warm-up and timing start again so every figure is at one batch size; at 1 it is an error.
+   * Returns the batch the figures were taken at.
+   */
+  static int timeRuns(int batch, int warmup, double[] ms, IntConsumer call, PrintWriter err) {
+    int used = batch;
+    for (int i = 0; i < warmup + ms.length; i++) {
+      long t0 = System.nanoTime();
+      try {
+        call.accept(used);
+      } catch (DeviceOutOfMemoryException e) {
+        if (used == 1) {
+          throw new SegcamException(
+              "out of device memory with a batch of 1 (" + e.getMessage() + ")", e);
+        }
+        int half = (used + 1) / 2;
+        err.println(
+            "segcam: out of device memory at batch "
+                + used
+                + " ("
+                + e.getMessage()
+                + "); halving to "
+                + half);
+        err.flush();
+        used = half;
+        i = -1;
+        continue;
+      }
+      if (i >= warmup) {
+        ms[i - warmup] = (System.nanoTime() - t0) / 1e6;
+      }
+    }
+    return used;
   }
 
   private static double quantile(double[] sorted, double q) {

@@ -48,8 +48,8 @@ public final class VideoCommand implements Callable<Integer> {
       index = "2",
       paramLabel = "OUT",
       description =
-          "Directory (PNG frames), .mp4/.mkv/.mov/.avi (overlay video via ffmpeg) or .jsonl"
-              + " (one JSON object per frame).")
+          "Directory (PNG frames), .mp4/.mkv/.mov/.avi (overlay video via ffmpeg), .jsonl"
+              + " (one JSON object per frame), or '-' / a named pipe for JSON lines as a stream.")
   Path output;
 
   @Option(
@@ -160,7 +160,7 @@ public final class VideoCommand implements Callable<Integer> {
   @Option(
       names = "--jsonl",
       paramLabel = "FILE",
-      description = "Also write one JSON line per frame to FILE.")
+      description = "Also write one JSON line per frame to FILE ('-': stdout).")
   Path jsonl;
 
   @Option(

@@ -1,5 +1,6 @@
 package dev.segcam.image;
 
+import dev.segcam.SegcamException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
@@ -11,13 +12,17 @@ import java.awt.image.ComponentColorModel;
 import java.awt.image.DataBuffer;
 import java.awt.image.Raster;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
@@ -25,17 +30,45 @@ import javax.imageio.stream.ImageInputStream;
 /**
  * Reading images into float RGB tensors and writing PNGs.
  *
- * <p>Tensors are NHWC float32 in [0,1], RGB, N = 1 for a single image. Whatever the file stores
- * (grey, grey+alpha, RGB, RGBA, 8 or 16 bits per sample, palette), the result is three channels:
- * grey is replicated, alpha is dropped (colours are taken as stored, not composited), 16-bit
- * samples keep their precision (v / 65535).
+ * <p>Tensors are NHWC float32 in [0,1], RGB, N = 1 for a single image. What the file stores is
+ * converted as follows (the same as TensorFlow's {@code decode_png(channels=3)} and PIL's {@code
+ * convert("RGB")}, so a model sees what its training pipeline fed it):
+ *
+ * <ul>
+ *   <li>grey (1, 2, 4, 8, 16 bits) is replicated to R = G = B, taken from the samples with no
+ *       grey-to-sRGB gamma;
+ *   <li>alpha (grey+alpha, RGBA, a palette's or a colour key's tRNS) is dropped: colours are taken
+ *       as stored, not composited over any background;
+ *   <li>palette images are expanded through their palette;
+ *   <li>16-bit samples keep their precision: v / 65535 (8-bit: v / 255);
+ *   <li>JPEG EXIF orientation is not applied; CMYK/YCCK JPEGs are refused (Java's conversion gives
+ *       wrong colours), as is anything else that is neither RGB nor grey.
+ * </ul>
+ *
+ * <p>Readable formats: PNG, JPEG, BMP, GIF (first frame), TIFF, WBMP. A file is refused with an
+ * {@link ImageException} naming it when it is missing, not a regular file, unreadable, empty, not
+ * an image, truncated (PNG: a chunk runs past the end or IEND is missing; JPEG: the decoder hit the
+ * end of the data), corrupt (PNG: a CRC mismatch in IHDR, PLTE, IDAT or IEND; any decoder error),
+ * or too large: each side at most {@link #MAX_SIDE} and at most {@link #maxPixels()} pixels,
+ * checked from the header before any pixel is decoded so a hostile header cannot make us allocate
+ * gigabytes. No other exception escapes the readers.
  */
 public final class Images {
   /** Largest accepted width or height. */
   public static final int MAX_SIDE = 16384;
 
-  /** Largest accepted pixel count (a 64 Mpx image already needs 768 MB as float RGB). */
+  /**
+   * Default largest pixel count (2^26 = 67 Mpx; such an image already needs 768 MB as float RGB).
+   */
   public static final long MAX_PIXELS = 1L << 26;
+
+  /** System property overriding {@link #MAX_PIXELS} for the readers, e.g. 268435456. */
+  public static final String MAX_PIXELS_PROPERTY = "segcam.image.maxPixels";
+
+  /** Above this, h * w * 3 floats no longer fit in one Java array. */
+  static final long PIXELS_CEILING = (Integer.MAX_VALUE - 8) / 3;
+
+  private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
   static {
     Headless.ensure();
@@ -44,14 +77,64 @@ public final class Images {
   private Images() {}
 
   /**
-   * Decodes an image file (PNG, JPEG, BMP, GIF: whatever ImageIO reads). The dimensions are read
-   * from the header and checked before the pixels are decoded, so a hostile header cannot make us
-   * allocate gigabytes.
+   * The pixel limit of the readers: {@link #MAX_PIXELS}, or the value of the system property
+   * {@value #MAX_PIXELS_PROPERTY} (1 .. 715827879).
+   */
+  public static long maxPixels() {
+    String v = System.getProperty(MAX_PIXELS_PROPERTY);
+    if (v == null || v.isBlank()) {
+      return MAX_PIXELS;
+    }
+    long n;
+    try {
+      n = Long.parseLong(v.strip());
+    } catch (NumberFormatException e) {
+      n = -1;
+    }
+    if (n < 1 || n > PIXELS_CEILING) {
+      throw new SegcamException(
+          "system property "
+              + MAX_PIXELS_PROPERTY
+              + "="
+              + v
+              + " is not a pixel count in 1.."
+              + PIXELS_CEILING);
+    }
+    return n;
+  }
+
+  /**
+   * Decodes an image file (PNG, JPEG, BMP, GIF, TIFF, WBMP), checking structure and dimensions
+   * first; see the class comment for what is refused. Throws only {@link ImageException} (and a
+   * {@link SegcamException} when the {@value #MAX_PIXELS_PROPERTY} property is malformed).
    */
   public static BufferedImage read(Path file) {
+    return read(file, maxPixels());
+  }
+
+  /** {@link #read(Path)} with an explicit pixel limit. */
+  static BufferedImage read(Path file, long maxPixels) {
     if (!Files.isRegularFile(file)) {
       throw new ImageException(
-          file, Files.exists(file) ? "not a regular file" : "no such image file");
+          file,
+          Files.isDirectory(file)
+              ? "is a directory, not an image file"
+              : Files.exists(file) ? "not a regular file" : "no such image file");
+    }
+    if (!Files.isReadable(file)) {
+      throw new ImageException(file, "cannot read the file: permission denied");
+    }
+    byte[] head;
+    try (InputStream in = Files.newInputStream(file)) {
+      head = in.readNBytes(PNG_SIGNATURE.length);
+    } catch (IOException e) {
+      throw new ImageException(file, "cannot read the file: " + describe(e), e);
+    }
+    if (head.length == 0) {
+      throw new ImageException(file, "empty file (0 bytes), not an image");
+    }
+    if (startsLikePng(head)) {
+      PngCheck.check(file, head.length == PNG_SIGNATURE.length, maxPixels);
     }
     try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
       if (in == null) {
@@ -59,17 +142,40 @@ public final class Images {
       }
       Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
       if (!readers.hasNext()) {
-        throw new ImageException(file, "not a readable image (unknown or corrupt format)");
+        throw new ImageException(
+            file,
+            "not an image in a format segcam reads (PNG, JPEG, BMP, GIF, TIFF, WBMP); it starts"
+                + " with bytes "
+                + hex(head));
       }
       ImageReader reader = readers.next();
       try {
         reader.setInput(in, true, true);
+        List<String> warnings = new ArrayList<>();
+        reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
         int w = reader.getWidth(0);
         int h = reader.getHeight(0);
-        checkDimensions(file, w, h);
+        checkDimensions(file, w, h, maxPixels);
         BufferedImage img = reader.read(0);
         if (img == null) {
-          throw new ImageException(file, "decoder returned no image");
+          throw new ImageException(file, "corrupt: the decoder returned no image");
+        }
+        for (String warning : warnings) {
+          // the JPEG decoder pads missing data with grey and only warns; a cut-off download
+          // must not pass for an image
+          String lower = warning.toLowerCase(Locale.ROOT);
+          if (lower.contains("truncated") || lower.contains("premature end")) {
+            throw new ImageException(
+                file, "truncated " + reader.getFormatName() + " (" + warning + ")");
+          }
+        }
+        int cs = img.getColorModel().getColorSpace().getType();
+        if (cs != ColorSpace.TYPE_RGB && cs != ColorSpace.TYPE_GRAY) {
+          throw new ImageException(
+              file,
+              "unsupported colour space "
+                  + colourSpaceName(cs)
+                  + " (e.g. a CMYK JPEG); convert the image to RGB first");
         }
         return img;
       } finally {
@@ -78,14 +184,74 @@ public final class Images {
     } catch (ImageException e) {
       throw e;
     } catch (IOException | RuntimeException e) {
-      // ImageIO reports corrupt data as IIOException, but also as IndexOutOfBounds,
+      // ImageIO reports corrupt data as IIOException, but also as EOF, IndexOutOfBounds,
       // IllegalArgument or NegativeArraySize from deep inside the decoders
-      throw new ImageException(file, "corrupt or unreadable image: " + e, e);
+      throw new ImageException(file, "corrupt or unreadable image: " + describe(e), e);
+    } catch (OutOfMemoryError e) {
+      // one failed big allocation (the image within the limits, the heap smaller): the heap is
+      // usable again once it is gone, so this is a clear error rather than a dead JVM
+      throw new ImageException(
+          file,
+          "not enough memory to decode it (raise -Xmx or lower -D" + MAX_PIXELS_PROPERTY + ")",
+          e);
     }
   }
 
-  static void checkDimensions(Path file, int w, int h) {
-    if (w <= 0 || h <= 0 || w > MAX_SIDE || h > MAX_SIDE || (long) w * h > MAX_PIXELS) {
+  private static boolean startsLikePng(byte[] head) {
+    // a proper prefix of the signature is a PNG cut short, not an unknown format
+    for (int i = 0; i < head.length; i++) {
+      if (head[i] != PNG_SIGNATURE[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String hex(byte[] b) {
+    StringBuilder s = new StringBuilder();
+    for (byte x : b) {
+      s.append(s.length() == 0 ? "" : " ").append(String.format(Locale.ROOT, "%02x", x & 0xFF));
+    }
+    StringBuilder text = new StringBuilder();
+    for (byte x : b) {
+      text.append(x >= 0x20 && x < 0x7F ? (char) x : '.');
+    }
+    return s + " (\"" + text + "\")";
+  }
+
+  /** The message of an exception and of its causes, with their types. */
+  static String describe(Throwable e) {
+    StringBuilder s = new StringBuilder();
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (s.length() > 0) {
+        s.append(": ");
+      }
+      s.append(t.getClass().getSimpleName());
+      if (t.getMessage() != null) {
+        s.append(" ").append(t.getMessage());
+      }
+      if (s.length() > 400) {
+        break;
+      }
+    }
+    return s.toString();
+  }
+
+  private static String colourSpaceName(int type) {
+    switch (type) {
+      case ColorSpace.TYPE_CMYK:
+        return "CMYK";
+      case ColorSpace.TYPE_YCbCr:
+        return "YCbCr";
+      case ColorSpace.TYPE_Lab:
+        return "Lab";
+      default:
+        return "type " + type;
+    }
+  }
+
+  static void checkDimensions(Path file, long w, long h, long maxPixels) {
+    if (w <= 0 || h <= 0 || w > MAX_SIDE || h > MAX_SIDE || w * h > maxPixels) {
       throw new ImageException(
           file,
           "image dimensions "
@@ -95,8 +261,10 @@ public final class Images {
               + " out of range (each side 1.."
               + MAX_SIDE
               + ", at most "
-              + MAX_PIXELS
-              + " pixels)");
+              + maxPixels
+              + " pixels; see -D"
+              + MAX_PIXELS_PROPERTY
+              + ")");
     }
   }
 

@@ -598,4 +598,636 @@ public final class CpuKernels {
           name + " has " + len + " elements, the dimensions need " + expected);
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // channel_mean.cu (XGrad-CAM)
+
+  /**
+   * XGrad-CAM weights: Σ_uv g·A / (Σ_uv A + eps), sums in double.
+   *
+   * <p>{@code // acts (N,H,W,K), grads (N,H,W,K) -> alpha (N,K)}
+   */
+  public static void xgradcam_weights(
+      float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K, float eps) {
+    int hw = positive("H", H) * positive("W", W);
+    positive("N", N);
+    positive("K", K);
+    length("alpha", alpha, (long) N * K);
+    length("acts", acts, (long) N * hw * K);
+    length("grads", grads, (long) N * hw * K);
+    double[] sa = new double[K];
+    double[] sga = new double[K];
+    for (int n = 0; n < N; n++) {
+      java.util.Arrays.fill(sa, 0.0);
+      java.util.Arrays.fill(sga, 0.0);
+      for (int p = 0; p < hw; p++) {
+        int base = (n * hw + p) * K;
+        for (int k = 0; k < K; k++) {
+          double a = acts[base + k];
+          sa[k] += a;
+          sga[k] += (double) grads[base + k] * a;
+        }
+      }
+      for (int k = 0; k < K; k++) {
+        alpha[n * K + k] = (float) (sga[k] / (sa[k] + (double) eps));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // graph_ops.cu: the IR ops of CudaCamBackend that cuDNN/cuBLAS do not cover. Backward kernels
+  // read forward values "tiled": gradient element i reads value element i % valueTotal.
+
+  /**
+   * {@code // x (rows,C), scale (C) or null, offset (C) or null -> y (rows,C) = x·scale + offset}
+   */
+  public static void channel_affine(
+      float[] y, float[] x, float[] scale, float[] offset, int total, int C) {
+    for (int i = 0; i < total; i++) {
+      int c = i % C;
+      float v = x[i];
+      if (scale != null) {
+        v = v * scale[c];
+      }
+      if (offset != null) {
+        v = v + offset[c];
+      }
+      y[i] = v;
+    }
+  }
+
+  /** {@code // dy (rows,C), scale (C) -> dx (rows,C) = dy·scale} */
+  public static void channel_scale_bwd(float[] dx, float[] dy, float[] scale, int total, int C) {
+    for (int i = 0; i < total; i++) {
+      dx[i] = dy[i] * scale[i % C];
+    }
+  }
+
+  /** Activation codes of graph_ops.cu, in the order of {@code Op.ActivationKind}. */
+  public static final int ACT_RELU = 0;
+
+  public static final int ACT_RELU6 = 1;
+  public static final int ACT_LEAKY = 2;
+  public static final int ACT_ELU = 3;
+  public static final int ACT_SIGMOID = 4;
+  public static final int ACT_TANH = 5;
+
+  /** {@code // x (total) -> y (total) = act(x)} */
+  public static void activation_fwd(float[] y, float[] x, int total, int kind, float alpha) {
+    for (int i = 0; i < total; i++) {
+      float v = x[i];
+      y[i] =
+          switch (kind) {
+            case ACT_RELU -> Math.max(v, 0f);
+            case ACT_RELU6 -> Math.min(Math.max(v, 0f), 6f);
+            case ACT_LEAKY -> v > 0f ? v : alpha * v;
+            case ACT_ELU -> v > 0f ? v : (float) Math.expm1(v);
+            case ACT_SIGMOID -> (float) (1.0 / (1.0 + Math.exp(-(double) v)));
+            default -> (float) Math.tanh(v);
+          };
+    }
+  }
+
+  /**
+   * TensorFlow's activation gradients; v is the input (Relu, Relu6, LeakyRelu) or the output (Elu,
+   * Sigmoid, Tanh), tiled.
+   *
+   * <p>{@code // dy (total), v (valueTotal) -> dx (total)}
+   */
+  public static void activation_bwd(
+      float[] dx, float[] dy, float[] v, int total, int valueTotal, int kind, float alpha) {
+    for (int i = 0; i < total; i++) {
+      float g = dy[i];
+      float a = v[i % valueTotal];
+      dx[i] =
+          switch (kind) {
+            case ACT_RELU -> a > 0f ? g : 0f;
+            case ACT_RELU6 -> a > 0f && a < 6f ? g : 0f;
+            case ACT_LEAKY -> a > 0f ? g : alpha * g;
+            case ACT_ELU -> a < 0f ? g * (a + 1f) : g;
+            case ACT_SIGMOID -> g * (a * (1f - a));
+            default -> g * (1f - a * a);
+          };
+    }
+  }
+
+  /** {@code // x (rows,C) -> y (rows,C)}, max-subtracted, sum in double. */
+  public static void softmax_fwd(float[] y, float[] x, int rows, int C) {
+    for (int r = 0; r < rows; r++) {
+      int o = r * C;
+      float mx = Float.NEGATIVE_INFINITY;
+      for (int q = 0; q < C; q++) {
+        mx = Math.max(mx, x[o + q]);
+      }
+      double sum = 0;
+      for (int q = 0; q < C; q++) {
+        float e = (float) Math.exp(x[o + q] - mx);
+        y[o + q] = e;
+        sum += e;
+      }
+      float inv = (float) (1.0 / sum);
+      for (int q = 0; q < C; q++) {
+        y[o + q] = y[o + q] * inv;
+      }
+    }
+  }
+
+  /** {@code // dy (rows,C), y (valueRows,C) -> dx (rows,C) = (dy − Σ dy·y)·y} */
+  public static void softmax_bwd(
+      float[] dx, float[] dy, float[] y, int rows, int valueRows, int C) {
+    for (int r = 0; r < rows; r++) {
+      int g = r * C;
+      int v = (r % valueRows) * C;
+      float s = 0f;
+      for (int q = 0; q < C; q++) {
+        s += dy[g + q] * y[v + q];
+      }
+      for (int q = 0; q < C; q++) {
+        dx[g + q] = (dy[g + q] - s) * y[v + q];
+      }
+    }
+  }
+
+  /** {@code // x (N,H,W,C) -> y (N,OH,OW,C)}; pt/pl: padding before (TF SAME/VALID). */
+  public static void pool_fwd(
+      float[] y,
+      float[] x,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl,
+      boolean max) {
+    for (int i = 0; i < N * OH * OW * C; i++) {
+      int c = i % C;
+      int r = i / C;
+      int ox = r % OW;
+      r /= OW;
+      int oy = r % OH;
+      int n = r / OH;
+      int y0 = Math.max(0, oy * sh - pt);
+      int y1 = Math.min(H, oy * sh - pt + kh);
+      int x0 = Math.max(0, ox * sw - pl);
+      int x1 = Math.min(W, ox * sw - pl + kw);
+      float acc = max ? Float.NEGATIVE_INFINITY : 0f;
+      for (int iy = y0; iy < y1; iy++) {
+        for (int ix = x0; ix < x1; ix++) {
+          float v = x[((n * H + iy) * W + ix) * C + c];
+          acc = max ? Math.max(acc, v) : acc + v;
+        }
+      }
+      if (!max) {
+        acc = acc * (1f / ((y1 - y0) * (x1 - x0)));
+      }
+      y[i] = acc;
+    }
+  }
+
+  private static int windowLo(int i, int k, int s, int p) {
+    int a = i + p - k + 1;
+    return a <= 0 ? 0 : (a + s - 1) / s;
+  }
+
+  private static int windowHi(int i, int s, int p, int o) {
+    return Math.min((i + p) / s, o - 1);
+  }
+
+  /** {@code // dy (B,OH,OW,C), x (N,H,W,C) tiled -> dx (B,H,W,C)}, first maximum wins. */
+  public static void maxpool_bwd(
+      float[] dx,
+      float[] dy,
+      float[] x,
+      int B,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl) {
+    for (int i = 0; i < B * H * W * C; i++) {
+      int c = i % C;
+      int r = i / C;
+      int ix = r % W;
+      r /= W;
+      int iy = r % H;
+      int b = r / H;
+      int xn = (b % N) * H * W * C + c;
+      double acc = 0;
+      for (int oy = windowLo(iy, kh, sh, pt); oy <= windowHi(iy, sh, pt, OH); oy++) {
+        int y0 = Math.max(0, oy * sh - pt);
+        int y1 = Math.min(H, oy * sh - pt + kh);
+        for (int ox = windowLo(ix, kw, sw, pl); ox <= windowHi(ix, sw, pl, OW); ox++) {
+          int x0 = Math.max(0, ox * sw - pl);
+          int x1 = Math.min(W, ox * sw - pl + kw);
+          float best = x[xn + (y0 * W + x0) * C];
+          int by = y0;
+          int bx = x0;
+          for (int yy = y0; yy < y1; yy++) {
+            for (int xx = x0; xx < x1; xx++) {
+              float v = x[xn + (yy * W + xx) * C];
+              if (best < v) {
+                best = v;
+                by = yy;
+                bx = xx;
+              }
+            }
+          }
+          if (by == iy && bx == ix) {
+            acc += dy[((b * OH + oy) * OW + ox) * C + c];
+          }
+        }
+      }
+      dx[i] = (float) acc;
+    }
+  }
+
+  /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, dy/count spread over each window. */
+  public static void avgpool_bwd(
+      float[] dx,
+      float[] dy,
+      int B,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl) {
+    for (int i = 0; i < B * H * W * C; i++) {
+      int c = i % C;
+      int r = i / C;
+      int ix = r % W;
+      r /= W;
+      int iy = r % H;
+      int b = r / H;
+      double acc = 0;
+      for (int oy = windowLo(iy, kh, sh, pt); oy <= windowHi(iy, sh, pt, OH); oy++) {
+        int ny = Math.min(H, oy * sh - pt + kh) - Math.max(0, oy * sh - pt);
+        for (int ox = windowLo(ix, kw, sw, pl); ox <= windowHi(ix, sw, pl, OW); ox++) {
+          int nx = Math.min(W, ox * sw - pl + kw) - Math.max(0, ox * sw - pl);
+          float g = dy[((b * OH + oy) * OW + ox) * C + c];
+          acc += g / (float) (ny * nx);
+        }
+      }
+      dx[i] = (float) acc;
+    }
+  }
+
+  /** {@code // dy (B,C) -> dx (B,HW,C) = dy/HW} */
+  public static void spatial_mean_bwd(float[] dx, float[] dy, int B, int HW, int C) {
+    for (int i = 0; i < B * HW * C; i++) {
+      dx[i] = (float) ((double) dy[(i / (HW * C)) * C + i % C] / HW);
+    }
+  }
+
+  private static int nearestTap(int o, int in, float scale, boolean align, boolean half) {
+    float src = half ? ((float) o + 0.5f) * scale : (float) o * scale;
+    int s = align ? Math.round(src) : (int) Math.floor(src);
+    s = Math.min(s, in - 1);
+    return half ? Math.max(0, s) : s;
+  }
+
+  /** {@code // x (N,H,W,C) -> y (N,OH,OW,C)}, TF ResizeNearestNeighbor. */
+  public static void resize_nearest_fwd(
+      float[] y,
+      float[] x,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      boolean align,
+      boolean half) {
+    float sy = resizeScale(H, OH, align);
+    float sx = resizeScale(W, OW, align);
+    for (int i = 0; i < N * OH * OW * C; i++) {
+      int c = i % C;
+      int r = i / C;
+      int ox = r % OW;
+      r /= OW;
+      int oy = r % OH;
+      int n = r / OH;
+      int iy = nearestTap(oy, H, sy, align, half);
+      int ix = nearestTap(ox, W, sx, align, half);
+      y[i] = x[((n * H + iy) * W + ix) * C + c];
+    }
+  }
+
+  /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, the adjoint (sum over outputs sourced here). */
+  public static void resize_nearest_bwd(
+      float[] dx,
+      float[] dy,
+      int B,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      boolean align,
+      boolean half) {
+    float sy = resizeScale(H, OH, align);
+    float sx = resizeScale(W, OW, align);
+    for (int i = 0; i < B * H * W * C; i++) {
+      int c = i % C;
+      int r = i / C;
+      int ix = r % W;
+      r /= W;
+      int iy = r % H;
+      int b = r / H;
+      float acc = 0f;
+      for (int oy = 0; oy < OH; oy++) {
+        if (nearestTap(oy, H, sy, align, half) != iy) {
+          continue;
+        }
+        for (int ox = 0; ox < OW; ox++) {
+          if (nearestTap(ox, W, sx, align, half) == ix) {
+            acc += dy[((b * OH + oy) * OW + ox) * C + c];
+          }
+        }
+      }
+      dx[i] = acc;
+    }
+  }
+
+  /**
+   * Concat as block copies: tensors viewed as (outer, axis, inner); part occupies [offset,
+   * offset+inAxis) of big's outAxis. backward: part = that slice of big.
+   *
+   * <p>{@code // part (outer,inAxis,inner) <-> big (outer,outAxis,inner)}
+   */
+  public static void concat_copy(
+      float[] big,
+      float[] part,
+      int outer,
+      int inAxis,
+      int inner,
+      int outAxis,
+      int offset,
+      boolean backward) {
+    for (int i = 0; i < outer * inAxis * inner; i++) {
+      int in = i % inner;
+      int r = i / inner;
+      int a = r % inAxis;
+      int o = r / inAxis;
+      int j = (o * outAxis + offset + a) * inner + in;
+      if (backward) {
+        part[i] = big[j];
+      } else {
+        big[j] = part[i];
+      }
+    }
+  }
+
+  private static int bcastIndex(int[] c, int[] d) {
+    return ((c[0] % d[0] * d[1] + c[1] % d[1]) * d[2] + c[2] % d[2]) * d[3] + c[3] % d[3];
+  }
+
+  private static void coords(int i, int[] d, int[] c) {
+    c[3] = i % d[3];
+    int r = i / d[3];
+    c[2] = r % d[2];
+    r /= d[2];
+    c[1] = r % d[1];
+    c[0] = r / d[1];
+  }
+
+  /** Binary op codes of graph_ops.cu, in the order of {@code Op.BinaryKind}. */
+  public static final int BIN_ADD = 0;
+
+  public static final int BIN_SUB = 1;
+  public static final int BIN_MUL = 2;
+  public static final int BIN_DIV = 3;
+
+  /** {@code // a (a dims), b (b dims) -> out (o dims)}, rank-4, broadcasting by modulo. */
+  public static void binary_fwd(
+      float[] out, float[] a, float[] b, int kind, int[] o, int[] ad, int[] bd) {
+    int[] c = new int[4];
+    for (int i = 0; i < o[0] * o[1] * o[2] * o[3]; i++) {
+      coords(i, o, c);
+      float x = a[bcastIndex(c, ad)];
+      float y = b[bcastIndex(c, bd)];
+      out[i] =
+          switch (kind) {
+            case BIN_ADD -> x + y;
+            case BIN_SUB -> x - y;
+            case BIN_MUL -> x * y;
+            default -> x / y;
+          };
+    }
+  }
+
+  /**
+   * Gradient of a broadcast binary op for one side: dy times the partial, summed in double over the
+   * dims where g is 1 and dy is not. a/b are read by modulo (tiled), null for ADD/SUB.
+   *
+   * <p>{@code // dy (y dims) -> g (g dims)}
+   */
+  public static void binary_bwd(
+      float[] g,
+      float[] dy,
+      float[] a,
+      float[] b,
+      int kind,
+      boolean wrtA,
+      int[] gd,
+      int[] yd,
+      int[] ad,
+      int[] bd) {
+    int[] red = new int[4];
+    for (int d = 0; d < 4; d++) {
+      red[d] = gd[d] == yd[d] ? 1 : yd[d];
+    }
+    int[] c = new int[4];
+    int[] e = new int[4];
+    int[] dc = new int[4];
+    int span = red[0] * red[1] * red[2] * red[3];
+    for (int i = 0; i < gd[0] * gd[1] * gd[2] * gd[3]; i++) {
+      coords(i, gd, c);
+      double acc = 0;
+      for (int j = 0; j < span; j++) {
+        coords(j, red, e);
+        for (int d = 0; d < 4; d++) {
+          dc[d] = red[d] == 1 ? c[d] : e[d];
+        }
+        float gy = dy[((dc[0] * yd[1] + dc[1]) * yd[2] + dc[2]) * yd[3] + dc[3]];
+        float v;
+        if (kind == BIN_ADD) {
+          v = gy;
+        } else if (kind == BIN_SUB) {
+          v = wrtA ? gy : -gy;
+        } else {
+          float av = a[bcastIndex(dc, ad)];
+          float bv = b[bcastIndex(dc, bd)];
+          if (kind == BIN_MUL) {
+            v = gy * (wrtA ? bv : av);
+          } else {
+            v = wrtA ? gy / bv : gy * ((-av / bv) / bv);
+          }
+        }
+        acc += v;
+      }
+      g[i] = (float) acc;
+    }
+  }
+
+  /** {@code // x (x dims) -> out (o dims)}, x placed at p, the rest = value. */
+  public static void pad_fwd(float[] out, float[] x, float value, int[] o, int[] xd, int[] p) {
+    int[] c = new int[4];
+    for (int i = 0; i < o[0] * o[1] * o[2] * o[3]; i++) {
+      coords(i, o, c);
+      boolean in = true;
+      for (int d = 0; d < 4; d++) {
+        c[d] -= p[d];
+        in &= c[d] >= 0 && c[d] < xd[d];
+      }
+      out[i] = in ? x[((c[0] * xd[1] + c[1]) * xd[2] + c[2]) * xd[3] + c[3]] : value;
+    }
+  }
+
+  /** {@code // dy (y dims) -> dx (x dims)}, the window of dy at p. */
+  public static void pad_bwd(float[] dx, float[] dy, int[] xd, int[] yd, int[] p) {
+    int[] c = new int[4];
+    for (int i = 0; i < xd[0] * xd[1] * xd[2] * xd[3]; i++) {
+      coords(i, xd, c);
+      dx[i] =
+          dy[(((c[0] + p[0]) * yd[1] + c[1] + p[1]) * yd[2] + c[2] + p[2]) * yd[3] + c[3] + p[3]];
+    }
+  }
+
+  /** {@code // acc (total) += x (total)} */
+  public static void add_inplace(float[] acc, float[] x, int total) {
+    for (int i = 0; i < total; i++) {
+      acc[i] = acc[i] + x[i];
+    }
+  }
+
+  /**
+   * Direct convolution (the CUDA backend's fallback where cuDNN has no algorithm): cuDNN's KRSC
+   * filter (F,KH,KW,C/groups), padding before (pt, pl), float sums in a fixed order.
+   *
+   * <p>{@code // x (N,H,W,C), w (F,KH,KW,C/groups) -> y (N,OH,OW,F)}
+   */
+  public static void conv2d_direct_fwd(
+      float[] y,
+      float[] x,
+      float[] w,
+      int N,
+      int H,
+      int W,
+      int C,
+      int F,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int dh,
+      int dw,
+      int pt,
+      int pl,
+      int groups) {
+    int cg = C / groups;
+    int fg = F / groups;
+    for (int i = 0; i < N * OH * OW * F; i++) {
+      int f = i % F;
+      int r = i / F;
+      int ox = r % OW;
+      r /= OW;
+      int oy = r % OH;
+      int n = r / OH;
+      int c0 = (f / fg) * cg;
+      float acc = 0f;
+      for (int ky = 0; ky < kh; ky++) {
+        int iy = oy * sh - pt + ky * dh;
+        if (iy < 0 || iy >= H) {
+          continue;
+        }
+        for (int kx = 0; kx < kw; kx++) {
+          int ix = ox * sw - pl + kx * dw;
+          if (ix < 0 || ix >= W) {
+            continue;
+          }
+          int xp = ((n * H + iy) * W + ix) * C + c0;
+          int wp = ((f * kh + ky) * kw + kx) * cg;
+          for (int ci = 0; ci < cg; ci++) {
+            acc += x[xp + ci] * w[wp + ci];
+          }
+        }
+      }
+      y[i] = acc;
+    }
+  }
+
+  /** {@code // dy (N,OH,OW,F), w (F,KH,KW,C/groups) -> dx (N,H,W,C)}, the adjoint of the above. */
+  public static void conv2d_direct_bwd_data(
+      float[] dx,
+      float[] dy,
+      float[] w,
+      int N,
+      int H,
+      int W,
+      int C,
+      int F,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int dh,
+      int dw,
+      int pt,
+      int pl,
+      int groups) {
+    int cg = C / groups;
+    int fg = F / groups;
+    for (int i = 0; i < N * H * W * C; i++) {
+      int c = i % C;
+      int r = i / C;
+      int ix = r % W;
+      r /= W;
+      int iy = r % H;
+      int n = r / H;
+      int g = c / cg;
+      int ci = c % cg;
+      float acc = 0f;
+      for (int ky = 0; ky < kh; ky++) {
+        int ty = iy + pt - ky * dh;
+        if (ty < 0 || ty % sh != 0 || ty / sh >= OH) {
+          continue;
+        }
+        int oy = ty / sh;
+        for (int kx = 0; kx < kw; kx++) {
+          int tx = ix + pl - kx * dw;
+          if (tx < 0 || tx % sw != 0 || tx / sw >= OW) {
+            continue;
+          }
+          int gp = ((n * OH + oy) * OW + tx / sw) * F;
+          for (int f = g * fg; f < (g + 1) * fg; f++) {
+            acc += dy[gp + f] * w[((f * kh + ky) * kw + kx) * cg + ci];
+          }
+        }
+      }
+      dx[i] = acc;
+    }
+  }
 }

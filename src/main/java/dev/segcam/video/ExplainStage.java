@@ -1,11 +1,10 @@
 package dev.segcam.video;
 
 import dev.segcam.SegcamException;
-import dev.segcam.cam.CamBackend;
+import dev.segcam.backend.DeviceOutOfMemoryException;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
-import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Normalization;
 import dev.segcam.cam.Target;
@@ -15,6 +14,7 @@ import dev.segcam.ir.ShapeException;
 import dev.segcam.ir.UnknownNodeException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Forward + backward + CAM for a batch of N frames and K targets in one {@link Explainer} call.
@@ -24,11 +24,14 @@ import java.util.List;
  * first batch that has one; or per map (min-max, flickers) when asked.
  *
  * <p>A target whose region is empty on a frame (its class is not predicted there) gives a zero map
- * and is marked empty; it does not fail the frame. Once a batch met an empty region, each batch
- * first runs a forward alone to see which classes each frame predicts, then explains frames with
- * the same present targets together. When a batch fails otherwise, its frames are retried one by
- * one, so only the frames at fault are reported. Errors every frame would hit (class out of range,
- * a layer not on the score's path, a wrong input shape) stop the run.
+ * and is marked empty; it does not fail the frame ({@link Explainer#emptyTargetsAsZero}, so a batch
+ * is one forward and one backward whatever the frames predict). When a batch fails otherwise, its
+ * frames are retried one by one, so only the frames at fault are reported. Errors every frame would
+ * hit (class out of range, a layer not on the score's path, a wrong input shape) stop the run.
+ *
+ * <p>When the device runs out of memory ({@link DeviceOutOfMemoryException}) the batch in use
+ * halves, with one line on the log, and the run goes on at the smaller size; at one frame it is a
+ * fatal error.
  */
 public final class ExplainStage implements Stage {
   /** How heatmaps are scaled. */
@@ -49,11 +52,11 @@ public final class ExplainStage implements Stage {
   /** Largest upsampled map value met in the current batch (AUTO, before the scale is known). */
   private float batchMax;
 
-  /** Whether some target's region depends on the prediction (and so can be empty). */
-  private final boolean canBeEmpty;
+  /** Frames per explainer call now: the requested batch, halved on each device OOM. */
+  private int inUse;
 
-  /** Set once a batch met an empty region: later batches look at the predictions first. */
-  private boolean probeFirst;
+  /** Where the out-of-memory line goes. */
+  private Consumer<String> log = System.err::println;
 
   public ExplainStage(
       Explainer explainer,
@@ -79,7 +82,8 @@ public final class ExplainStage implements Stage {
     this.batch = batch;
     this.mode = mode;
     this.scale = scale;
-    this.canBeEmpty = targets.stream().anyMatch(t -> t.region() instanceof Target.Predicted);
+    this.inUse = batch;
+    explainer.emptyTargetsAsZero(true);
     // FIXED/AUTO scale the upsampled maps here (AUTO learns S from the first batch)
     explainer.normalization(Normalization.perMap());
   }
@@ -92,6 +96,17 @@ public final class ExplainStage implements Stage {
   @Override
   public int batchSize() {
     return batch;
+  }
+
+  /** Frames per explainer call in use: the requested batch, or less after device OOMs. */
+  public int batchInUse() {
+    return inUse;
+  }
+
+  /** Sends the out-of-device-memory lines here (default: stderr). */
+  public ExplainStage log(Consumer<String> log) {
+    this.log = log;
+    return this;
   }
 
   /** The fixed scale in use (after the first batch in AUTO mode), or 0 if none yet. */
@@ -144,155 +159,59 @@ public final class ExplainStage implements Stage {
     }
   }
 
-  private void explainAll(List<FrameItem> ok) {
-    if (probeFirst) {
-      grouped(ok);
-      return;
-    }
-    try {
-      List<CamResult> r = explain(ok, targets);
-      for (int i = 0; i < ok.size(); i++) {
-        store(ok.get(i), r.subList(i * targets.size(), (i + 1) * targets.size()), null);
-      }
-    } catch (CamException.EmptyMaskException e) {
-      // classes come and go in a video: from now on look at the predictions first
-      probeFirst = canBeEmpty;
-      grouped(ok);
-    } catch (RuntimeException e) {
-      fatalIfGlobal(e);
-      for (FrameItem it : ok) {
-        one(it);
-      }
-    }
-  }
-
   /**
-   * A forward alone tells which targets select pixels on which frame; frames with the same set of
-   * present targets are explained together, absent targets get zero maps. Two calls (forward, then
-   * the explainer) instead of one, but no frame-by-frame retries.
+   * Explains the frames in chunks of the batch size in use, in order. A chunk that runs out of
+   * device memory is not stored; the size in use halves (for this and every later batch) and the
+   * loop goes on from the same frame, so no frame is lost or explained twice.
    */
-  private void grouped(List<FrameItem> ok) {
-    boolean[][] present;
-    try {
-      present = presentTargets(ok);
-    } catch (RuntimeException e) {
-      fatalIfGlobal(e);
-      ok.forEach(this::one);
-      return;
-    }
-    java.util.Map<String, List<Integer>> groups = new java.util.LinkedHashMap<>();
-    for (int i = 0; i < ok.size(); i++) {
-      groups.computeIfAbsent(java.util.Arrays.toString(present[i]), k -> new ArrayList<>()).add(i);
-    }
-    for (List<Integer> g : groups.values()) {
-      boolean[] has = present[g.get(0)];
-      List<Target> ts = new ArrayList<>();
-      for (int t = 0; t < targets.size(); t++) {
-        if (has[t]) {
-          ts.add(targets.get(t));
-        }
-      }
-      List<FrameItem> frames = g.stream().map(ok::get).toList();
-      List<CamResult> r = null;
-      if (!ts.isEmpty()) {
-        try {
-          r = explain(frames, ts);
-        } catch (RuntimeException e) {
-          fatalIfGlobal(e);
-          frames.forEach(this::one);
-          continue;
-        }
-      }
-      boolean[] empty = new boolean[targets.size()];
-      for (int t = 0; t < targets.size(); t++) {
-        empty[t] = !has[t];
-      }
-      for (int i = 0; i < frames.size(); i++) {
-        List<CamResult> mine = new ArrayList<>();
-        int j = 0;
-        for (int t = 0; t < targets.size(); t++) {
-          mine.add(has[t] ? r.get(i * ts.size() + j++) : null);
-        }
-        store(frames.get(i), mine, empty.clone());
-      }
-    }
-  }
-
-  // frames (N) -> present[i][t]: target t selects at least one pixel of frame i
-  private boolean[][] presentTargets(List<FrameItem> frames) {
-    CamBackend b = explainer.backend();
-    String input = b.graph().inputs().get(0);
-    String logits = explainer.logitsNode();
-    float[] v;
-    int[] d;
-    try (CamTensor img = b.upload(images(frames));
-        CamBackend.Forward fwd = b.forward(input, img, java.util.Set.of(logits))) {
-      CamTensor out = fwd.value(logits);
-      Shape s = out.shape();
-      if (s.rank() != 4) {
-        throw new VideoException("model output '" + logits + "' is " + s + ", not (N,H,W,C)");
-      }
-      d = s.dims();
-      v = out.toHost().data();
-    }
-    int hw = d[1] * d[2];
-    int ch = d[3];
-    boolean[][] present = new boolean[frames.size()][targets.size()];
-    for (int i = 0; i < frames.size(); i++) {
-      boolean[] seen = new boolean[Math.max(2, ch)];
-      for (int p = 0; p < hw; p++) {
-        int base = (i * hw + p) * ch;
-        // the explainer's argmax: first maximal class; one sigmoid channel: logit > 0 is class 1
-        int best = 0;
-        if (ch == 1) {
-          best = v[base] > 0 ? 1 : 0;
-        } else {
-          float bv = v[base];
-          for (int c = 1; c < ch; c++) {
-            if (v[base + c] > bv) {
-              bv = v[base + c];
-              best = c;
-            }
-          }
-        }
-        seen[best] = true;
-      }
-      for (int t = 0; t < targets.size(); t++) {
-        Target tg = targets.get(t);
-        int c = tg.classIndex();
-        present[i][t] = !(tg.region() instanceof Target.Predicted) || (c < seen.length && seen[c]);
-      }
-    }
-    return present;
-  }
-
-  /** One frame alone: all targets at once, else target by target to isolate empty regions. */
-  private void one(FrameItem it) {
-    try {
-      store(it, explain(List.of(it), targets), null);
-      return;
-    } catch (CamException.EmptyMaskException e) {
-      // some target selects nothing on this frame: find which, below
-    } catch (RuntimeException e) {
-      fatalIfGlobal(e);
-      it.fail(message(e));
-      return;
-    }
-    List<CamResult> r = new ArrayList<>();
-    boolean[] empty = new boolean[targets.size()];
-    for (int t = 0; t < targets.size(); t++) {
+  private void explainAll(List<FrameItem> ok) {
+    int i = 0;
+    while (i < ok.size()) {
+      int n = Math.min(inUse, ok.size() - i);
       try {
-        r.add(explain(List.of(it), List.of(targets.get(t))).get(0));
-      } catch (CamException.EmptyMaskException e) {
-        r.add(null);
-        empty[t] = true;
-      } catch (RuntimeException e) {
-        fatalIfGlobal(e);
-        it.fail(message(e));
+        explainChunk(ok.subList(i, i + n));
+        i += n;
+      } catch (DeviceOutOfMemoryException e) {
+        if (n == 1) {
+          throw new VideoException.FatalStageException(
+              "out of device memory with a batch of 1 frame ("
+                  + e.getMessage()
+                  + "): the model does not fit on this device at this input size; free device"
+                  + " memory or use --backend cpu",
+              e);
+        }
+        int half = (n + 1) / 2;
+        log.accept(
+            "segcam: out of device memory at batch "
+                + n
+                + " ("
+                + e.getMessage()
+                + "); halving to "
+                + half);
+        inUse = half;
+      }
+    }
+  }
+
+  /** One explainer call for the chunk; when it fails otherwise, the frames are tried one by one. */
+  private void explainChunk(List<FrameItem> frames) {
+    try {
+      List<CamResult> r = explain(frames, targets);
+      for (int i = 0; i < frames.size(); i++) {
+        store(frames.get(i), r.subList(i * targets.size(), (i + 1) * targets.size()));
+      }
+    } catch (DeviceOutOfMemoryException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      fatalIfGlobal(e);
+      if (frames.size() == 1) {
+        frames.get(0).fail(message(e));
         return;
       }
+      for (FrameItem it : frames) {
+        explainChunk(List.of(it)); // only the frames at fault are reported
+      }
     }
-    store(it, r, empty);
   }
 
   // frames' inputs -> (N,H,W,3)
@@ -319,21 +238,27 @@ public final class ExplainStage implements Stage {
     return r;
   }
 
-  private void store(FrameItem it, List<CamResult> r, boolean[] empty) {
+  private void store(FrameItem it, List<CamResult> r) {
     int k = targets.size();
     it.scores = new float[k];
     it.heatmaps = new float[k][];
-    it.empty = empty == null ? new boolean[k] : empty;
+    it.empty = new boolean[k];
     for (int t = 0; t < k; t++) {
       CamResult c = r.get(t);
-      if (c == null) {
-        it.scores[t] = Float.NaN;
-        it.heatmaps[t] = new float[it.inH * it.inW];
-        continue;
-      }
       it.scores[t] = c.score();
       it.heatmaps[t] = heat(c);
+      // the explainer's mark for a region with no pixel: NaN score, all-zero maps
+      it.empty[t] = Float.isNaN(c.score()) && allZero(c.upsampled().data());
     }
+  }
+
+  private static boolean allZero(float[] v) {
+    for (float x : v) {
+      if (x != 0f) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -45,7 +45,8 @@ public final class FfmpegSource implements FrameSource {
   @Override
   public FrameItem next() {
     FrameItem item = raw.next();
-    if (item == null && !cancelled) {
+    // the end of the pipe, or a frame cut short: a killed or failing ffmpeg says which
+    if ((item == null || item.failed()) && !cancelled) {
       int code = proc.waitFor(60);
       if (code != 0) {
         throw new VideoException(

@@ -16,8 +16,10 @@ import java.util.function.Consumer;
  * takes items in order and passes them on in order, so the output order is the input order.
  *
  * <p>Every frame the source yields reaches the sink, failed or not; the run's {@link Result} counts
- * them. A failure of the source, of the sink or a fatal stage failure stops all threads (the
- * source's and sink's processes are killed to unblock pipes), aborts the sink and is rethrown.
+ * them. A failure of the sink or a fatal stage failure stops all threads (the source's and sink's
+ * processes are killed to unblock pipes), aborts the sink and is rethrown. A failure of the source
+ * (a decoder that died) ends the input instead: the frames read before it are still explained and
+ * written, then the sink is aborted (its output keeps its temporary name) and the error rethrown.
  */
 public final class FramePipeline {
   /** Default capacity of each queue between two threads, in frames. */
@@ -32,6 +34,10 @@ public final class FramePipeline {
   private final Consumer<FrameItem> listener;
 
   private final AtomicReference<Throwable> fatal = new AtomicReference<>();
+
+  /** The source failed (a dead decoder): set before END is queued, read after END is taken. */
+  private volatile RuntimeException sourceError;
+
   private final List<Thread> threads = new ArrayList<>();
 
   /**
@@ -118,6 +124,9 @@ public final class FramePipeline {
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
+    if (sourceError != null) {
+      fatal.compareAndSet(null, sourceError);
+    }
     Throwable f = fatal.get();
     if (f != null) {
       sink.abort();
@@ -185,7 +194,14 @@ public final class FramePipeline {
     long expect = 0;
     while (fatal.get() == null) {
       long t = System.nanoTime();
-      FrameItem item = source.next();
+      FrameItem item;
+      try {
+        item = source.next();
+      } catch (RuntimeException e) {
+        // the frames already read are still explained and written; the run then fails with this
+        sourceError = e;
+        break;
+      }
       if (item == null) {
         break;
       }
@@ -274,6 +290,8 @@ public final class FramePipeline {
         listener.accept(it);
       }
     }
-    sink.finish();
+    if (sourceError == null) {
+      sink.finish(); // an input that broke off leaves the output under its temporary name
+    }
   }
 }

@@ -2,6 +2,8 @@ package dev.segcam.video;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,28 +18,93 @@ import java.util.Map;
  * "heat_max":0.91,"heat_mean":0.12}],"timing_ms":{"decode":0.4,"explain":20.1,...}}</pre>
  *
  * A failed frame has "error" instead of "targets"; a target whose region was empty on the frame has
- * "score":null and "empty":true. Written to OUT.partial, renamed to OUT at the end.
+ * "score":null and "empty":true. Written to OUT.partial, renamed to OUT at the end; or straight to
+ * a stream (stdout, a named pipe), where a reader that goes away is reported as a closed pipe.
  */
 public final class JsonLinesSink implements FrameSink {
+  /** Null when writing a stream (stdout, a pipe, a device): nothing to rename there. */
   private final PartialFile file;
+
+  /** What is written to, for messages: OUT.partial, or the stream's name. */
+  private final String name;
+
   private final List<String> targetClasses;
   private final int[] classIndex;
+  private final boolean closeAtEnd;
   private BufferedWriter out;
   private boolean done;
   private long written;
 
   /**
+   * Writes to {@code target}: a regular file goes through OUT.partial; an existing FIFO or device
+   * (a named pipe, /dev/stdout) is written directly, as it cannot be renamed.
+   *
    * @param classIndex class of each target; targetClasses their names (same order)
    */
   public JsonLinesSink(Path target, int[] classIndex, List<String> targetClasses) {
-    this.file = new PartialFile(target);
     this.classIndex = classIndex.clone();
     this.targetClasses = List.copyOf(targetClasses);
+    this.closeAtEnd = true;
+    if (isStream(target)) {
+      this.file = null;
+      this.name = target.toString();
+      try {
+        out = writer(Files.newOutputStream(target));
+      } catch (IOException e) {
+        throw new VideoException("cannot write " + name + ": " + e.getMessage(), e);
+      }
+      return;
+    }
+    this.file = new PartialFile(target);
+    this.name = file.partial.toString();
     try {
       out = Files.newBufferedWriter(file.partial, StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new VideoException("cannot write " + file.partial + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Writes to a stream that stays open afterwards (stdout). Use an unbuffered stream that reports
+   * errors: System.out swallows them, so a closed pipe would go unnoticed.
+   */
+  public JsonLinesSink(
+      OutputStream stream, String name, int[] classIndex, List<String> targetClasses) {
+    this.file = null;
+    this.name = name;
+    this.classIndex = classIndex.clone();
+    this.targetClasses = List.copyOf(targetClasses);
+    this.closeAtEnd = false;
+    this.out = writer(stream);
+  }
+
+  /** An existing path that is neither a regular file nor a directory: a FIFO or a device. */
+  public static boolean isStream(Path p) {
+    return Files.exists(p) && !Files.isRegularFile(p) && !Files.isDirectory(p);
+  }
+
+  private static BufferedWriter writer(OutputStream s) {
+    return new BufferedWriter(new OutputStreamWriter(s, StandardCharsets.UTF_8), 1 << 16);
+  }
+
+  /** The write error, in words: a reader that went away is a closed pipe, not a disk problem. */
+  private VideoException failed(IOException e) {
+    String m = String.valueOf(e.getMessage());
+    if (file == null
+        && (m.contains("Broken pipe")
+            || m.contains("Pipe closed")
+            || m.contains("Read end dead"))) {
+      return new VideoException(
+          "output pipe closed: the reader of "
+              + name
+              + " went away after "
+              + written
+              + " frame(s) ("
+              + m
+              + ")",
+          e);
+    }
+    return new VideoException("cannot write " + name + ": " + m, e);
   }
 
   @Override
@@ -89,7 +156,7 @@ public final class JsonLinesSink implements FrameSink {
       out.flush(); // a reader tailing the file sees whole lines as frames finish
       written++;
     } catch (IOException e) {
-      throw new VideoException("cannot write " + file.partial + ": " + e.getMessage(), e);
+      throw failed(e);
     }
   }
 
@@ -126,11 +193,17 @@ public final class JsonLinesSink implements FrameSink {
   @Override
   public void finish() {
     try {
-      out.close();
+      if (closeAtEnd) {
+        out.close();
+      } else {
+        out.flush();
+      }
     } catch (IOException e) {
-      throw new VideoException("cannot write " + file.partial + ": " + e.getMessage(), e);
+      throw failed(e);
     }
-    file.commit();
+    if (file != null) {
+      file.commit();
+    }
     done = true;
   }
 
@@ -138,11 +211,15 @@ public final class JsonLinesSink implements FrameSink {
   public void abort() {
     if (!done) {
       try {
-        out.close();
+        if (closeAtEnd) {
+          out.close();
+        } else {
+          out.flush();
+        }
       } catch (IOException ignored) {
         // the run already failed; that error is the one reported
       }
-      if (written == 0) {
+      if (file != null && written == 0) {
         file.discard();
       }
     }
@@ -150,11 +227,11 @@ public final class JsonLinesSink implements FrameSink {
 
   @Override
   public String leftover() {
-    return done ? "" : file.leftover();
+    return done || file == null ? "" : file.leftover();
   }
 
   @Override
   public String describe() {
-    return "JSON lines " + file.target;
+    return "JSON lines " + (file == null ? name : file.target.toString());
   }
 }

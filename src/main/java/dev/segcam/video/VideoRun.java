@@ -1,7 +1,6 @@
 package dev.segcam.video;
 
 import dev.segcam.backend.BackendChoice;
-import dev.segcam.backend.BackendUnavailableException;
 import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CpuCamBackend;
@@ -13,13 +12,17 @@ import dev.segcam.image.Colormaps;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.SavedModelImporter;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.UnaryOperator;
 
 /**
  * One {@code segcam video} run: opens the model, the source and the sink the arguments name, wires
@@ -34,7 +37,10 @@ public final class VideoRun {
     /** A directory of images, a video file, or "-" for raw rgb24 frames on {@link #stdin}. */
     public String input;
 
-    /** A directory (PNGs), a .mp4/.mkv/.mov/.avi video, or a .jsonl file. */
+    /**
+     * A directory (PNGs), a .mp4/.mkv/.mov/.avi video, a .jsonl file, or JSON lines straight to a
+     * stream: "-" ({@link #stdout}), a named pipe or a device.
+     */
     public Path output;
 
     /** Class indices or names (from MODEL/labels.txt). */
@@ -69,6 +75,12 @@ public final class VideoRun {
     public int queue = FramePipeline.DEFAULT_QUEUE;
     public int threads = Runtime.getRuntime().availableProcessors();
     public InputStream stdin = System.in;
+
+    /** Where "-" as output goes; null: file descriptor 1, unbuffered, so write errors surface. */
+    public OutputStream stdout;
+
+    /** Wraps the opened backend (tests inject faults such as running out of device memory). */
+    public UnaryOperator<CamBackend> backendWrapper;
   }
 
   private VideoRun() {}
@@ -144,6 +156,9 @@ public final class VideoRun {
     }
     String[] why = new String[1];
     CamBackend backend = openBackend(graph, o.backend, o.threads, why);
+    if (o.backendWrapper != null) {
+      backend = o.backendWrapper.apply(backend);
+    }
     Explainer explainer = new Explainer(backend);
     boolean handed = false;
     FrameSource source = null;
@@ -155,7 +170,12 @@ public final class VideoRun {
       String layer = o.layer != null ? o.layer : explainer.defaultLayer();
       graph.node(layer);
       ExplainStage explain =
-          new ExplainStage(explainer, targets, layer, o.method, o.batch, scaleMode, scale);
+          new ExplainStage(explainer, targets, layer, o.method, o.batch, scaleMode, scale)
+              .log(
+                  line -> {
+                    err.println(line);
+                    err.flush();
+                  });
       handed = true; // closing the stage closes the explainer
       if (stdinInput) {
         source = new RawRgbSource(o.stdin, size[0], size[1], "stdin");
@@ -170,12 +190,12 @@ public final class VideoRun {
       if (kind.equals("video")) {
         sinks.add(new FfmpegVideoSink(ff, o.output, fps));
       } else if (kind.equals("jsonl")) {
-        sinks.add(new JsonLinesSink(o.output, classIndex, classNames));
+        sinks.add(jsonSink(o, o.output, classIndex, classNames));
       } else {
         sinks.add(new PngSequenceSink(o.output));
       }
       if (o.jsonl != null) {
-        sinks.add(new JsonLinesSink(o.jsonl, classIndex, classNames));
+        sinks.add(jsonSink(o, o.jsonl, classIndex, classNames));
       }
       sink = sinks.size() == 1 ? sinks.get(0) : new TeeSink(sinks);
 
@@ -215,6 +235,15 @@ public final class VideoRun {
     }
   }
 
+  private static JsonLinesSink jsonSink(
+      Options o, Path out, int[] classIndex, List<String> classNames) {
+    if (out.toString().equals("-")) {
+      OutputStream s = o.stdout != null ? o.stdout : new FileOutputStream(FileDescriptor.out);
+      return new JsonLinesSink(s, "stdout", classIndex, classNames);
+    }
+    return new JsonLinesSink(out, classIndex, classNames);
+  }
+
   private static void summary(
       PrintWriter err, FramePipeline.Result r, ExplainStage explain, FrameSink sink) {
     StringBuilder stages = new StringBuilder();
@@ -243,6 +272,11 @@ public final class VideoRun {
           explain.mode() == ExplainStage.ScaleMode.AUTO
               ? " (auto: largest value of the first batch; fix it with --fixed-scale)"
               : "");
+    }
+    if (explain.batchInUse() != explain.batchSize()) {
+      err.printf(
+          "  batch: %d requested, %d in use after running out of device memory%n",
+          explain.batchSize(), explain.batchInUse());
     }
     for (String f : r.failures()) {
       err.println("  failed: " + f);
@@ -302,6 +336,9 @@ public final class VideoRun {
   static String outputKind(Path out) {
     String n =
         out.getFileName() == null ? "" : out.getFileName().toString().toLowerCase(Locale.ROOT);
+    if (out.toString().equals("-") || JsonLinesSink.isStream(out)) {
+      return "jsonl"; // stdout, a named pipe or a device: a stream of JSON lines
+    }
     if (FfmpegVideoSink.isVideoName(out)) {
       return "video";
     }
@@ -364,17 +401,22 @@ public final class VideoRun {
     }
   }
 
-  /** The CAM backend for a graph; why[0] gets one line saying which and why. */
+  /**
+   * The CAM backend for a graph; why[0] gets one line saying which and why. The choice is {@link
+   * BackendChoice#selectForCam()}, the same policy as the other commands.
+   */
   public static CamBackend openBackend(Graph g, BackendChoice choice, int threads, String[] why) {
-    BackendChoice.Selection sel = choice.select();
+    BackendChoice.Selection sel = choice.selectForCam();
+    why[0] = sel.reason();
     if (sel.isCuda()) {
-      if (choice == BackendChoice.CUDA) {
-        throw new BackendUnavailableException(
-            "--backend cuda: this build has no CUDA CAM backend for video yet; use --backend cpu");
+      try {
+        return BackendChoice.openCudaCam(g);
+      } catch (dev.segcam.SegcamException e) {
+        if (choice == BackendChoice.CUDA) {
+          throw e;
+        }
+        why[0] = "cpu: " + sel.reason() + ", but the CUDA backend failed: " + e.getMessage();
       }
-      why[0] = "cpu (" + sel.reason() + ", but no CUDA CAM backend for video in this build)";
-    } else {
-      why[0] = sel.reason().startsWith("cpu") ? sel.reason() : "cpu (" + sel.reason() + ")";
     }
     return CpuCamBackend.create(g, threads);
   }

@@ -41,6 +41,25 @@ class BackendChoiceTest {
     assertEquals(BackendChoice.CPU, BackendChoice.CPU.select(GPU).backend());
   }
 
+  /** The CAM pipeline's policy (explain, video, bench share it) while no CUDA CAM is built. */
+  @Test
+  void camPolicyRunsOnCpuUntilTheCudaCamBackendIsBuilt() {
+    BackendChoice.Selection auto = BackendChoice.AUTO.selectForCam(GPU, false);
+    assertEquals(BackendChoice.CPU, auto.backend());
+    assertTrue(auto.reason().startsWith("cpu: "), auto.reason());
+    assertTrue(
+        auto.reason().contains("H100") && auto.reason().contains("not available in this build"),
+        auto.reason());
+    BackendUnavailableException e =
+        assertThrows(
+            BackendUnavailableException.class, () -> BackendChoice.CUDA.selectForCam(GPU, false));
+    assertTrue(e.getMessage().contains("use --backend cpu"), e.getMessage());
+    assertEquals(BackendChoice.CUDA, BackendChoice.CUDA.selectForCam(GPU, true).backend());
+    assertEquals(BackendChoice.CPU, BackendChoice.AUTO.selectForCam(NO_GPU, true).backend());
+    assertThrows(
+        BackendUnavailableException.class, () -> BackendChoice.CUDA.selectForCam(NO_GPU, true));
+  }
+
   @Test
   void probeIsCachedAndNeverThrows() {
     BackendProbe.CudaStatus a = BackendProbe.cuda();

@@ -97,6 +97,12 @@ class TargetTest {
     Files.writeString(bad, "not a png");
     var e = assertThrows(CamException.InputFileException.class, () -> Target.maskPng(0, bad));
     assertTrue(e.getMessage().contains("bad.png"), e.getMessage());
+    // a truncated mask is refused (ImageIO alone would decode what is there), naming the file
+    byte[] whole = Files.readAllBytes(p);
+    Path cut = dir.resolve("cut.png");
+    Files.write(cut, java.util.Arrays.copyOf(whole, whole.length - 8));
+    var c = assertThrows(CamException.InputFileException.class, () -> Target.maskPng(0, cut));
+    assertTrue(c.getMessage().contains("cut.png"), c.getMessage());
   }
 
   @Test

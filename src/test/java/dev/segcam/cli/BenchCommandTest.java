@@ -58,4 +58,45 @@ class BenchCommandTest {
     assertEquals(1, code, err.toString());
     assertTrue(err.toString().contains("--iterations"), err.toString());
   }
+
+  /** Device OOM (injected): the batch halves, timing restarts at the smaller batch. */
+  @Test
+  void outOfDeviceMemoryHalvesTheBatchAndTimesAtTheSmallerOne() {
+    java.util.List<Integer> calls = new java.util.ArrayList<>();
+    StringWriter err = new StringWriter();
+    double[] ms = new double[3];
+    int used =
+        BenchCommand.timeRuns(
+            16,
+            1,
+            ms,
+            n -> {
+              calls.add(n);
+              if (n > 5) {
+                throw new dev.segcam.backend.DeviceOutOfMemoryException("cudaMalloc (injected)", 1);
+              }
+            },
+            new PrintWriter(err));
+    assertEquals(4, used);
+    assertEquals(java.util.List.of(16, 8, 4, 4, 4, 4), calls);
+    assertTrue(
+        err.toString()
+            .contains(
+                "segcam: out of device memory at batch 16 (cudaMalloc (injected));"
+                    + " halving to 8"),
+        err.toString());
+    dev.segcam.SegcamException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            dev.segcam.SegcamException.class,
+            () ->
+                BenchCommand.timeRuns(
+                    2,
+                    0,
+                    ms,
+                    n -> {
+                      throw new dev.segcam.backend.DeviceOutOfMemoryException("cudaMalloc", 1);
+                    },
+                    new PrintWriter(new StringWriter())));
+    assertTrue(e.getMessage().startsWith("out of device memory with a batch of 1"), e.getMessage());
+  }
 }

@@ -1,6 +1,7 @@
 package dev.segcam.video;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -277,10 +278,15 @@ class FramePipelineTest {
           }
         };
     ListSink sink = new ListSink(new CountingSource(0));
+    // a slow stage: the frames read before the failure are still in the queues when it comes
+    JitterStage slow = new JitterStage("slow", 2, 7);
     VideoException e =
         assertThrows(
-            VideoException.class, () -> new FramePipeline(src, List.of(), sink, 2, null).run());
+            VideoException.class, () -> new FramePipeline(src, List.of(slow), sink, 2, null).run());
     assertTrue(e.getMessage().contains("could not decode"), e.getMessage());
+    assertTrue(e.getMessage().contains("3 frame(s) were handed to the output"), e.getMessage());
+    assertEquals(List.of(0L, 1L, 2L), sink.items.stream().map(it -> it.index).toList());
     assertTrue(sink.aborted);
+    assertFalse(sink.finished, "an input that broke off must not commit the output");
   }
 }

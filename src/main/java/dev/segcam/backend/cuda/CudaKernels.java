@@ -148,6 +148,37 @@ public final class CudaKernels implements AutoCloseable {
         K);
   }
 
+  /** See {@link CpuKernels#xgradcam_weights}. */
+  public void xgradcam_weights(
+      DeviceBuffer alpha,
+      DeviceBuffer acts,
+      DeviceBuffer grads,
+      int N,
+      int H,
+      int W,
+      int K,
+      float eps) {
+    long hw = dims(N, H, W, K);
+    need("alpha", alpha, (long) N * K);
+    need("acts", acts, N * hw * K);
+    need("grads", grads, N * hw * K);
+    launch(
+        "channel_mean",
+        "xgradcam_weights",
+        (K + 31) / 32,
+        N,
+        32,
+        8,
+        alpha,
+        acts,
+        grads,
+        N,
+        H,
+        W,
+        K,
+        eps);
+  }
+
   // weighted_sum.cu -----------------------------------------------------------------------------
 
   /** See {@link CpuKernels#weighted_sum_relu}. */

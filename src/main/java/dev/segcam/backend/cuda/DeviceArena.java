@@ -29,7 +29,38 @@ public final class DeviceArena implements AutoCloseable {
   private long reserved;
   private long mallocs;
   private long reuses;
+  private long uploads;
+  private long downloads;
+  private long uploadBytes;
+  private long downloadBytes;
   private boolean closed;
+
+  /** Host-device copies made through this arena's buffers so far (cumulative). */
+  public record CopyCounts(long uploads, long downloads, long uploadBytes, long downloadBytes) {
+    /** The copies made since {@code before}. */
+    public CopyCounts minus(CopyCounts before) {
+      return new CopyCounts(
+          uploads - before.uploads,
+          downloads - before.downloads,
+          uploadBytes - before.uploadBytes,
+          downloadBytes - before.downloadBytes);
+    }
+  }
+
+  synchronized void countCopy(boolean toDevice, long bytes) {
+    if (toDevice) {
+      uploads++;
+      uploadBytes += bytes;
+    } else {
+      downloads++;
+      downloadBytes += bytes;
+    }
+  }
+
+  /** Every host-to-device and device-to-host copy so far (uploads of weights included). */
+  public synchronized CopyCounts copies() {
+    return new CopyCounts(uploads, downloads, uploadBytes, downloadBytes);
+  }
 
   DeviceArena(CUstream_st stream) {
     this.stream = stream;

@@ -17,14 +17,43 @@ public final class DeviceBuffer implements AutoCloseable {
   private final DeviceArena arena;
   private final Pointer ptr;
   private final long capacity;
+  private final DeviceBuffer parent;
   private long bytes;
   private boolean open = true;
 
   DeviceBuffer(DeviceArena arena, Pointer ptr, long capacity, long bytes) {
+    this(arena, ptr, capacity, bytes, null);
+  }
+
+  private DeviceBuffer(
+      DeviceArena arena, Pointer ptr, long capacity, long bytes, DeviceBuffer parent) {
     this.arena = arena;
     this.ptr = ptr;
     this.capacity = capacity;
     this.bytes = bytes;
+    this.parent = parent;
+  }
+
+  /**
+   * A view of {@code bytes} bytes from {@code offset} (e.g. one target's rows of a batched tensor),
+   * for kernel, cuBLAS and cuDNN arguments. It owns nothing: closing it does nothing to this
+   * buffer, and it must not be used after this buffer is closed.
+   */
+  public DeviceBuffer slice(long offset, long bytes) {
+    checkOpen();
+    if (offset < 0 || bytes < 0 || offset + bytes > this.bytes) {
+      throw new CudaException(
+          "slice [" + offset + ", " + (offset + bytes) + ") of a buffer of " + this.bytes + " B",
+          0);
+    }
+    return new DeviceBuffer(arena, new DevicePointer(ptr.address() + offset), 0, bytes, this);
+  }
+
+  /** A raw device address as a JavaCPP pointer (JavaCPP passes {@code address} to native code). */
+  private static final class DevicePointer extends Pointer {
+    DevicePointer(long address) {
+      this.address = address;
+    }
   }
 
   /** Requested size in bytes (the block may be larger). */
@@ -121,6 +150,7 @@ public final class DeviceBuffer implements AutoCloseable {
     CudaException.check(
         cudart.cudaMemcpyAsync(ptr, host, n, cudart.cudaMemcpyHostToDevice, s),
         "cudaMemcpyAsync host->device " + n + " B");
+    arena.countCopy(true, n);
     // the staging area is reused by the next copy: the transfer must be done first
     CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after upload");
   }
@@ -130,6 +160,7 @@ public final class DeviceBuffer implements AutoCloseable {
     CudaException.check(
         cudart.cudaMemcpyAsync(host, ptr, n, cudart.cudaMemcpyDeviceToHost, s),
         "cudaMemcpyAsync device->host " + n + " B");
+    arena.countCopy(false, n);
     CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after download");
   }
 
@@ -141,17 +172,19 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   private void checkOpen() {
-    if (!open) {
+    if (!open || (parent != null && !parent.open)) {
       throw new IllegalStateException("device buffer used after close()");
     }
   }
 
-  /** Returns the block to its arena. Idempotent. */
+  /** Returns the block to its arena (a slice just stops being usable). Idempotent. */
   @Override
   public void close() {
     if (open) {
       open = false;
-      arena.giveBack(this);
+      if (parent == null) {
+        arena.giveBack(this);
+      }
     }
   }
 

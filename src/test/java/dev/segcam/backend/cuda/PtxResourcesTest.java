@@ -17,18 +17,41 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * No GPU needed: the PTX shipped on the classpath has the kernels CudaKernels launches, and every
- * CUDA kernel has a CPU twin of the same name (llm.c's rule), and the other way round.
+ * No GPU needed: the PTX shipped on the classpath has the kernels CudaKernels and CudaGraphOps
+ * launch, and every CUDA kernel has a CPU twin of the same name (llm.c's rule), and the other way
+ * round.
  */
 class PtxResourcesTest {
   static final Map<String, List<String>> MODULES =
       Map.of(
           "seed", List.of("masked_score_seed", "masked_score_reduce"),
-          "channel_mean", List.of("channel_mean", "gradcampp_weights"),
+          "channel_mean", List.of("channel_mean", "gradcampp_weights", "xgradcam_weights"),
           "weighted_sum", List.of("weighted_sum_relu", "elementwise_sum_relu"),
           "resize", List.of("resize_bilinear_fwd", "resize_bilinear_bwd"),
           "normalize", List.of("minmax_normalize", "scale_normalize"),
-          "colormap", List.of("colormap_blend"));
+          "colormap", List.of("colormap_blend"),
+          "graph_ops",
+              List.of(
+                  "channel_affine",
+                  "channel_scale_bwd",
+                  "activation_fwd",
+                  "activation_bwd",
+                  "softmax_fwd",
+                  "softmax_bwd",
+                  "pool_fwd",
+                  "maxpool_bwd",
+                  "avgpool_bwd",
+                  "spatial_mean_bwd",
+                  "resize_nearest_fwd",
+                  "resize_nearest_bwd",
+                  "concat_copy",
+                  "binary_fwd",
+                  "binary_bwd",
+                  "pad_fwd",
+                  "pad_bwd",
+                  "add_inplace",
+                  "conv2d_direct_fwd",
+                  "conv2d_direct_bwd_data"));
 
   /** Second stages of a kernel whose twin does the whole job. */
   private static final List<String> HELPER_STAGES = List.of("masked_score_reduce");
@@ -61,10 +84,12 @@ class PtxResourcesTest {
     assertEquals(expected, twins, "CUDA kernels vs their CpuKernels twins");
     for (String name : expected) {
       boolean launcher = false;
-      for (Method me : CudaKernels.class.getDeclaredMethods()) {
-        launcher |= me.getName().equals(name) && Modifier.isPublic(me.getModifiers());
+      for (Class<?> c : List.of(CudaKernels.class, CudaGraphOps.class)) {
+        for (Method me : c.getDeclaredMethods()) {
+          launcher |= me.getName().equals(name) && Modifier.isPublic(me.getModifiers());
+        }
       }
-      assertTrue(launcher, "CudaKernels." + name);
+      assertTrue(launcher, "CudaKernels/CudaGraphOps." + name);
     }
   }
 }
