@@ -431,7 +431,13 @@ public final class SoakRun {
       return 0;
     }
     try (Stream<Path> l = Files.list(dir)) {
-      return l.filter(p -> p.getFileName().toString().endsWith(".tmp")).count();
+      // the sinks' temporary names: hidden, ".partial" (or ".tmp" of Images.writePng)
+      return l.filter(
+              p -> {
+                String n = p.getFileName().toString();
+                return n.startsWith(".") || n.endsWith(".partial") || n.endsWith(".tmp");
+              })
+          .count();
     }
   }
 
