@@ -34,7 +34,8 @@ import java.util.function.Function;
  * (models with several inputs are refused); its first output is explained unless {@link
  * #output(String)} picks another.
  *
- * <p>Not thread-safe: one explainer per thread (a video pipeline runs its explain stage on one).
+ * <p>Not thread-safe: one explainer per thread (a video pipeline runs its explain stage on one);
+ * {@link ExplainerPool} lends explainers to many threads.
  */
 public final class Explainer implements AutoCloseable {
   private final CamBackend backend;
