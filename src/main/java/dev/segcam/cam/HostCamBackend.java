@@ -60,25 +60,8 @@ public abstract class HostCamBackend implements CamBackend {
     float[] seed = new float[rows * px * ch];
     // one kernel call per target: its N rows line up with the N images of the values
     for (int t = 0; t < k; t++) {
-      SeedMode mode = modes[t * n];
-      for (int i = 1; i < n; i++) {
-        if (modes[t * n + i] != mode) {
-          throw new CamException("rows of target " + t + " mix score modes");
-        }
-      }
-      if (mode == SeedMode.SIGMOID && ch != 1) {
-        throw new CamException("sigmoid score on " + ch + " channels: it is for single channels");
-      }
-      if (mode == SeedMode.SOFTMAX && ch == 1) {
-        throw new CamException("softmax score on a single channel is constant; use sigmoid");
-      }
+      SeedMode mode = SeedChecks.targetMode(classes, modes, t, n, ch);
       int[] cls = Arrays.copyOfRange(classes, t * n, (t + 1) * n);
-      for (int c : cls) {
-        if (c < 0 || c >= (ch == 1 ? 2 : ch)) {
-          throw new CamException.ClassOutOfRangeException(
-              "class " + c + " of target " + t + " is out of range for " + ch + " output channels");
-        }
-      }
       float[] sc = new float[n];
       float[] sd = new float[n * px * ch];
       CpuKernels.masked_score_seed(

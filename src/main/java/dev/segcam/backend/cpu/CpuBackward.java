@@ -1,6 +1,7 @@
 package dev.segcam.backend.cpu;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.BackwardPlan;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.backend.cpu.grad.ConvGrad;
 import dev.segcam.backend.cpu.grad.ElementwiseGrad;
@@ -13,9 +14,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
-import java.util.ArrayDeque;
 import java.util.Collection;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -120,48 +119,10 @@ public final class CpuBackward {
       for (String l : layers) {
         isLayer[index(l)] = true;
       }
-      boolean[] up = new boolean[n]; // node reaches a seed
-      Deque<Integer> stack = new ArrayDeque<>();
       for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
-        int i = index(e.getKey());
-        checkSeed(nodes.get(i), e.getValue());
-        if (!up[i]) {
-          up[i] = true;
-          stack.push(i);
-        }
+        checkSeed(nodes.get(index(e.getKey())), e.getValue());
       }
-      while (!stack.isEmpty()) {
-        for (String in : nodes.get(stack.pop()).inputs()) {
-          int j = index.get(in);
-          if (!up[j]) {
-            up[j] = true;
-            stack.push(j);
-          }
-        }
-      }
-      for (String l : layers) {
-        if (!up[index.get(l)]) {
-          throw new NotDifferentiableException(
-              "layer '" + l + "' does not affect output " + seeds.keySet());
-        }
-      }
-      visit = new boolean[n]; // on a path from a layer to a seed
-      for (String l : layers) {
-        int i = index.get(l);
-        if (!visit[i]) {
-          visit[i] = true;
-          stack.push(i);
-        }
-      }
-      while (!stack.isEmpty()) {
-        for (String c : g.consumers(nodes.get(stack.pop()).name())) {
-          int j = index.get(c);
-          if (up[j] && !visit[j]) {
-            visit[j] = true;
-            stack.push(j);
-          }
-        }
-      }
+      visit = BackwardPlan.onPath(g, index, seeds.keySet(), layers);
       for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
         int i = index.get(e.getKey());
         if (visit[i]) {

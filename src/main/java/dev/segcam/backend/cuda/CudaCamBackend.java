@@ -1,11 +1,13 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.BackwardPlan;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.Normalization;
+import dev.segcam.cam.SeedChecks;
 import dev.segcam.cam.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
@@ -15,10 +17,8 @@ import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.CpuKernels;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -1032,8 +1032,6 @@ public final class CudaCamBackend implements CamBackend {
       for (String l : layers) {
         isLayer[index(l)] = true;
       }
-      boolean[] up = new boolean[n];
-      Deque<Integer> stack = new ArrayDeque<>();
       Map<Integer, CudaTensor> seedAt = new LinkedHashMap<>();
       int batch = -1;
       for (Map.Entry<String, CamTensor> e : seeds.entrySet()) {
@@ -1041,43 +1039,8 @@ public final class CudaCamBackend implements CamBackend {
         CudaTensor s = dev(e.getValue(), "seed for '" + e.getKey() + "'");
         batch = checkSeed(nodes.get(i), s, batch);
         seedAt.put(i, s);
-        if (!up[i]) {
-          up[i] = true;
-          stack.push(i);
-        }
       }
-      while (!stack.isEmpty()) {
-        for (String in : nodes.get(stack.pop()).inputs()) {
-          int j = index.get(in);
-          if (!up[j]) {
-            up[j] = true;
-            stack.push(j);
-          }
-        }
-      }
-      for (String l : layers) {
-        if (!up[index.get(l)]) {
-          throw new NotDifferentiableException(
-              "layer '" + l + "' does not affect output " + seeds.keySet());
-        }
-      }
-      boolean[] visit = new boolean[n];
-      for (String l : layers) {
-        int i = index.get(l);
-        if (!visit[i]) {
-          visit[i] = true;
-          stack.push(i);
-        }
-      }
-      while (!stack.isEmpty()) {
-        for (String c : graph.consumers(nodes.get(stack.pop()).name())) {
-          int j = index.get(c);
-          if (up[j] && !visit[j]) {
-            visit[j] = true;
-            stack.push(j);
-          }
-        }
-      }
+      boolean[] visit = BackwardPlan.onPath(graph, index, seeds.keySet(), layers);
       try {
         for (Map.Entry<Integer, CudaTensor> e : seedAt.entrySet()) {
           if (visit[e.getKey()]) {
@@ -1551,31 +1514,8 @@ public final class CudaCamBackend implements CamBackend {
     CudaTensor seed = alloc(ss);
     try (DeviceBuffer sc = ctx.arena().floats(rows)) {
       for (int t = 0; t < k; t++) {
-        SeedMode mode = modes[t * n];
-        for (int i = 1; i < n; i++) {
-          if (modes[t * n + i] != mode) {
-            throw new CamException("rows of target " + t + " mix score modes");
-          }
-        }
-        if (mode == SeedMode.SIGMOID && ch != 1) {
-          throw new CamException("sigmoid score on " + ch + " channels: it is for single channels");
-        }
-        if (mode == SeedMode.SOFTMAX && ch == 1) {
-          throw new CamException("softmax score on a single channel is constant; use sigmoid");
-        }
+        SeedMode mode = SeedChecks.targetMode(classes, modes, t, n, ch);
         int[] cls = Arrays.copyOfRange(classes, t * n, (t + 1) * n);
-        for (int c : cls) {
-          if (c < 0 || c >= (ch == 1 ? 2 : ch)) {
-            throw new CamException.ClassOutOfRangeException(
-                "class "
-                    + c
-                    + " of target "
-                    + t
-                    + " is out of range for "
-                    + ch
-                    + " output channels");
-          }
-        }
         ctx.kernels()
             .masked_score_seed(
                 sc.slice(4L * t * n, 4L * n),
