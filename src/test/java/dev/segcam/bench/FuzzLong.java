@@ -57,12 +57,33 @@ public final class FuzzLong {
         if ((i + 1) % 500 == 0) {
           System.out.printf(
               "%d/%d cases, %.0f s, %s%n", i + 1, n, (System.nanoTime() - t0) / 1e9, counts);
+          // a run cut off still leaves its counts so far
+          if (i + 1 < n) {
+            Machine.write(
+                out, json(i + 1, n, seed0, timeoutMs, t0, counts, perKind, offenders, false));
+          }
         }
       }
     } finally {
       Fuzzer.class.getName(); // keep the work dir until the end; removed below
       deleteTree(work);
     }
+    String j = json(n, n, seed0, timeoutMs, t0, counts, perKind, offenders, true);
+    Machine.write(out, j);
+    System.out.print(j);
+    System.exit(offenders.isEmpty() ? 0 : 1);
+  }
+
+  private static String json(
+      int done,
+      int n,
+      long seed0,
+      long timeoutMs,
+      long t0,
+      Map<Fuzzer.Outcome, Integer> counts,
+      Map<Fuzzer.Kind, int[]> perKind,
+      List<Fuzzer.Result> offenders,
+      boolean complete) {
     double seconds = (System.nanoTime() - t0) / 1e9;
     StringBuilder j = new StringBuilder();
     j.append("{\n");
@@ -76,7 +97,9 @@ public final class FuzzLong {
     j.append("  \"max_heap_mb\": ").append(Runtime.getRuntime().maxMemory() >> 20).append(",\n");
     j.append("  \"first_seed\": ").append(seed0).append(",\n");
     j.append("  \"timeout_ms\": ").append(timeoutMs).append(",\n");
-    j.append("  \"cases\": ").append(n).append(",\n");
+    j.append("  \"cases\": ").append(done).append(",\n");
+    j.append("  \"planned_cases\": ").append(n).append(",\n");
+    j.append("  \"complete\": ").append(complete).append(",\n");
     j.append("  \"seconds\": ").append(String.format("%.1f", seconds)).append(",\n");
     j.append("  \"success\": ").append(counts.get(Fuzzer.Outcome.OK)).append(",\n");
     j.append("  \"typed_errors\": ").append(counts.get(Fuzzer.Outcome.TYPED)).append(",\n");
@@ -108,9 +131,7 @@ public final class FuzzLong {
     }
     j.append(offenders.isEmpty() ? "]\n" : "\n  ]\n");
     j.append("}\n");
-    Machine.write(out, j.toString());
-    System.out.print(j);
-    System.exit(offenders.isEmpty() ? 0 : 1);
+    return j.toString();
   }
 
   private static void deleteTree(Path p) {

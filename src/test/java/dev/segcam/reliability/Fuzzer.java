@@ -248,7 +248,9 @@ public final class Fuzzer implements AutoCloseable {
   public Result runFiles(
       long seed, String fixture, Kind kind, String what, Map<String, byte[]> files) {
     Path dir = work.resolve("case-" + seed);
-    java.util.Set<String> pbNodes = NODE_KINDS.contains(kind) ? nodeNames(files) : null;
+    // parsed only when a typed import error has to be checked for a node name (10^5-node graphs)
+    java.util.function.Supplier<java.util.Set<String>> pbNodes =
+        () -> NODE_KINDS.contains(kind) ? nodeNames(files) : null;
     try {
       writeAll(dir, files);
       return classify(seed, fixture, kind, what, dir, pbNodes);
@@ -268,7 +270,12 @@ public final class Fuzzer implements AutoCloseable {
    * (OutOfMemoryError, StackOverflowError, ...), no end within the timeout.
    */
   Result classify(
-      long seed, String fixture, Kind kind, String what, Path dir, java.util.Set<String> pbNodes) {
+      long seed,
+      String fixture,
+      Kind kind,
+      String what,
+      Path dir,
+      java.util.function.Supplier<java.util.Set<String>> pbNodes) {
     Future<List<Attempt>> f = worker.submit(() -> attempt(dir));
     List<Attempt> as;
     try {
@@ -301,7 +308,7 @@ public final class Fuzzer implements AutoCloseable {
       Kind kind,
       String what,
       Path dir,
-      java.util.Set<String> pbNodes,
+      java.util.function.Supplier<java.util.Set<String>> pbNodes,
       Attempt a) {
     Throwable t = a.thrown();
     if (t == null) {
@@ -320,7 +327,8 @@ public final class Fuzzer implements AutoCloseable {
         ok = namesFile || namesNode(t, msg, irNodes);
         detail = "(forward) " + detail;
       } else {
-        ok = namesFile && (pbNodes == null || namesNode(t, msg, pbNodes));
+        java.util.Set<String> names = namesFile ? pbNodes.get() : null;
+        ok = namesFile && (names == null || namesNode(t, msg, names));
       }
       return new Result(seed, fixture, kind, what, ok ? Outcome.TYPED : Outcome.VAGUE, detail);
     }
@@ -392,20 +400,19 @@ public final class Fuzzer implements AutoCloseable {
    * that the mutation is reached rather than the "choose a signature" error.
    */
   private static List<Attempt> attempt(Path dir) {
+    Attempt first = attempt(dir, null);
+    if (!(first.thrown() instanceof dev.segcam.savedmodel.ImportException e)
+        || !e.reason().startsWith("no '" + SavedModelImporter.DEFAULT_SIGNATURE + "' signature")) {
+      return List.of(first);
+    }
     List<String> sigs;
     try {
       sigs = SavedModelImporter.signatures(dir);
     } catch (Throwable t) {
       return List.of(new Attempt(t, null));
     }
-    List<String> toLoad = new ArrayList<>();
-    if (sigs.size() > 1 && !sigs.contains(SavedModelImporter.DEFAULT_SIGNATURE)) {
-      toLoad.addAll(sigs);
-    } else {
-      toLoad.add(null);
-    }
     List<Attempt> out = new ArrayList<>();
-    for (String sig : toLoad) {
+    for (String sig : sigs) {
       out.add(attempt(dir, sig));
     }
     return out;
@@ -516,11 +523,11 @@ public final class Fuzzer implements AutoCloseable {
     return names.get(r.nextInt(names.size()));
   }
 
-  private interface PbEdit {
+  interface PbEdit {
     String apply(MetaGraphDef.Builder mg, Random r);
   }
 
-  private static String editPb(Map<String, byte[]> files, Random r, PbEdit edit) {
+  static String editPb(Map<String, byte[]> files, Random r, PbEdit edit) {
     SavedModel sm;
     try {
       sm = SavedModel.parseFrom(files.get("saved_model.pb"));
@@ -660,7 +667,7 @@ public final class Fuzzer implements AutoCloseable {
     return (inFunction ? "function " : "graph ") + a.getName() + "[" + slot + "] <- " + target;
   }
 
-  private static AttrValue func(String name) {
+  static AttrValue func(String name) {
     return AttrValue.newBuilder().setFunc(NameAttrList.newBuilder().setName(name)).build();
   }
 
@@ -1018,7 +1025,7 @@ public final class Fuzzer implements AutoCloseable {
   }
 
   /** NaN, Inf and huge floats in a float tensor, with a correct crc so the data is accepted. */
-  private static String nanWeights(Map<String, byte[]> files, Random r) {
+  static String nanWeights(Map<String, byte[]> files, Random r) {
     int[] shards = new int[1];
     Map<String, BundleEntryProto> m = index(files, shards);
     List<String> keys = new ArrayList<>();
