@@ -60,6 +60,7 @@ class FuzzQuickTest {
         results.add(f.runCase(seed));
       }
       mustBeTyped.add(truncatedPb(f));
+      mustBeTyped.add(ffRunInPb(f));
       mustBeTyped.add(recursion(f, false));
       mustBeTyped.add(recursion(f, true));
       mustBeTyped.add(hugeConst(f));
@@ -124,6 +125,17 @@ class FuzzQuickTest {
     byte[] pb = files.get("saved_model.pb");
     files.put("saved_model.pb", Arrays.copyOf(pb, pb.length / 2));
     return f.runFiles(-1, FIXTURE, Fuzzer.Kind.TRUNCATE, "saved_model.pb cut in half", files);
+  }
+
+  /**
+   * Seed 1002881 of the long run: six 0xff bytes make a huge string length, which protobuf's stream
+   * decoder reported as IllegalStateException.
+   */
+  private static Fuzzer.Result ffRunInPb(Fuzzer f) {
+    String fixture = "tf2-module-half-plus-two";
+    Map<String, byte[]> files = f.original(fixture);
+    Arrays.fill(files.get("saved_model.pb"), 21376, 21382, (byte) 0xff);
+    return f.runFiles(-8, fixture, Fuzzer.Kind.BYTE_RUN, "6 bytes 0xff at 21376", files);
   }
 
   private static AttrValue floatList() {
