@@ -23,8 +23,8 @@
 # "untyped_exceptions", "errors", "hangs", "offenders", per kind); exit status 1 when there was an
 # offender. The heap is capped (-Xmx1g) so that "beyond the heap" means beyond 1 GB. The timeout is
 # a bound against endless loops, not a speed target: a 10^5-node chain on scene-unet takes ~6 s of
-# CPU to import but up to ~40 s of wall time on a 2-core box shared with other jobs. Runs in ~1 hour
-# on such a box for N=10^4.
+# CPU to import but up to ~40 s of wall time on a 2-core box shared with other jobs. N=10^4 took
+# 18 min on a 2-core box at load ~2 (well over an hour at load ~10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MVN="${MVN:-mvn}"
