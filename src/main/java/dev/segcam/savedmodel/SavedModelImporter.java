@@ -152,6 +152,13 @@ public final class SavedModelImporter {
       } catch (InvalidProtocolBufferException e) {
         throw ImportException.inFile(
             pbFile, "not a valid SavedModel protobuf (truncated or corrupt): " + e.getMessage(), e);
+      } catch (ImportException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        // protobuf's stream decoder reports some corrupt lengths (near 2^31, with the size limit
+        // raised for large models) as IllegalStateException instead of a parse error
+        throw ImportException.inFile(
+            pbFile, "not a valid SavedModel protobuf (corrupt length or field): " + e, e);
       } catch (IOException e) {
         throw ImportException.inFile(pbFile, "cannot read: " + e.getMessage(), e);
       }

@@ -54,10 +54,14 @@ import org.tensorflow.proto.TensorShapeProto;
  * from {@code new Random(seed)}, so {@link #runCase(long)} with an offender's seed reproduces it.
  */
 public final class Fuzzer implements AutoCloseable {
-  /** How a case ended. OK and TYPED are fine; the rest are offenders. */
+  /**
+   * How a case ended. OK and TYPED are fine; the rest are offenders. VAGUE: a typed error whose
+   * message does not say where the problem is (see {@link #classify}).
+   */
   public enum Outcome {
     OK,
     TYPED,
+    VAGUE,
     UNTYPED,
     ERROR,
     HANG
@@ -124,6 +128,17 @@ public final class Fuzzer implements AutoCloseable {
     0
   };
 
+  /**
+   * Kinds that edit nodes of the GraphDef or its functions: a typed import error for them must also
+   * name a node (the one edited or the one where the damage was found).
+   */
+  private static final java.util.Set<Kind> NODE_KINDS =
+      java.util.EnumSet.of(
+          Kind.PB_SHAPE_DIMS, Kind.GRAPH_CYCLE, Kind.SELF_CALL, Kind.DEEP_CHAIN, Kind.HUGE_ALLOC);
+
+  private static final java.util.regex.Pattern QUOTED =
+      java.util.regex.Pattern.compile("'([^']+)'");
+
   /** Largest input a forward is run on (elements), to keep the case fast. */
   private static final long MAX_FORWARD_ELEMENTS = 1 << 16;
 
@@ -175,11 +190,9 @@ public final class Fuzzer implements AutoCloseable {
   /** Runs one case: mutate, import (+ forward), classify. */
   public Result runCase(long seed) {
     Random r = new Random(seed);
-    List<Path> fx = new ArrayList<>(originals.keySet());
-    Path fixture = fx.get(r.nextInt(fx.size()));
+    Path fixture = fixtureOf(r);
     Kind kind = Kind.values()[r.nextInt(Kind.values().length)];
-    Map<String, byte[]> files = new TreeMap<>();
-    originals.get(fixture).forEach((k, v) -> files.put(k, v.clone()));
+    Map<String, byte[]> files = original(fixture.getFileName().toString());
     String what;
     try {
       what = mutate(kind, files, r);
@@ -188,20 +201,85 @@ public final class Fuzzer implements AutoCloseable {
       // unmodified model is still a valid case
       what = "mutation not applicable: " + e;
     }
+    return runFiles(seed, fixture.getFileName().toString(), kind, what, files);
+  }
+
+  /** Writes a seed's mutated model to dir (kept, for reproducing a case by hand); returns what. */
+  public String writeCase(long seed, Path dir) {
+    Random r = new Random(seed);
+    Path fixture = fixtureOf(r);
+    Kind kind = Kind.values()[r.nextInt(Kind.values().length)];
+    Map<String, byte[]> files = original(fixture.getFileName().toString());
+    String what = mutate(kind, files, r);
+    writeAll(dir, files);
+    return fixture.getFileName() + " " + kind + " " + what;
+  }
+
+  private Path fixtureOf(Random r) {
+    List<Path> fx = new ArrayList<>(originals.keySet());
+    return fx.get(r.nextInt(fx.size()));
+  }
+
+  /** The fixture a seed's case mutates (its folder name), without running it. */
+  public String fixtureOf(long seed) {
+    return fixtureOf(new Random(seed)).getFileName().toString();
+  }
+
+  /** The kind of mutation a seed's case applies, without running it. */
+  public Kind kindOf(long seed) {
+    Random r = new Random(seed);
+    fixtureOf(r);
+    return Kind.values()[r.nextInt(Kind.values().length)];
+  }
+
+  /** A fresh copy of a fixture's files (relative path -> bytes), to mutate by hand. */
+  public Map<String, byte[]> original(String fixtureName) {
+    for (Map.Entry<Path, Map<String, byte[]>> e : originals.entrySet()) {
+      if (e.getKey().getFileName().toString().equals(fixtureName)) {
+        Map<String, byte[]> files = new TreeMap<>();
+        e.getValue().forEach((k, v) -> files.put(k, v.clone()));
+        return files;
+      }
+    }
+    throw new IllegalArgumentException("no fixture " + fixtureName);
+  }
+
+  /** Writes the files as a case folder, imports (+ forward), classifies, removes the folder. */
+  public Result runFiles(
+      long seed, String fixture, Kind kind, String what, Map<String, byte[]> files) {
     Path dir = work.resolve("case-" + seed);
+    // parsed only when a typed import error has to be checked for a node name (10^5-node graphs)
+    java.util.function.Supplier<java.util.Set<String>> pbNodes =
+        () -> NODE_KINDS.contains(kind) ? nodeNames(files) : null;
     try {
       writeAll(dir, files);
-      return classify(seed, fixture.getFileName().toString(), kind, what, dir);
+      return classify(seed, fixture, kind, what, dir, pbNodes);
     } finally {
       deleteQuietly(dir);
     }
   }
 
-  private Result classify(long seed, String fixture, Kind kind, String what, Path dir) {
-    Future<Throwable> f = worker.submit(() -> attempt(dir));
-    Throwable t;
+  /** What {@link #attempt} saw: the throwable (null: success) and, from the forward, the graph. */
+  private record Attempt(Throwable thrown, Graph forwardGraph) {}
+
+  /**
+   * OK: import (and forward) succeeded. TYPED: a {@link SegcamException} that says where: an error
+   * from the import names the case's folder (or a file inside it), and for {@link #NODE_KINDS} a
+   * node too; an error from the forward of an imported graph names one of its nodes (or the
+   * folder). VAGUE: typed but without that. UNTYPED / ERROR / HANG: any other exception, an Error
+   * (OutOfMemoryError, StackOverflowError, ...), no end within the timeout.
+   */
+  Result classify(
+      long seed,
+      String fixture,
+      Kind kind,
+      String what,
+      Path dir,
+      java.util.function.Supplier<java.util.Set<String>> pbNodes) {
+    Future<List<Attempt>> f = worker.submit(() -> attempt(dir));
+    List<Attempt> as;
     try {
-      t = f.get(timeoutMs, TimeUnit.MILLISECONDS);
+      as = f.get(timeoutMs, TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       f.cancel(true);
       worker.shutdownNow();
@@ -211,14 +289,48 @@ public final class Fuzzer implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     } catch (ExecutionException e) {
-      t = e.getCause();
+      as = List.of(new Attempt(e.getCause(), null));
     }
+    // several signatures imported: the case counts as its worst one
+    Result worst = null;
+    for (Attempt a : as) {
+      Result res = classify(seed, fixture, kind, what, dir, pbNodes, a);
+      if (worst == null || res.outcome().compareTo(worst.outcome()) > 0) {
+        worst = res;
+      }
+    }
+    return worst;
+  }
+
+  private static Result classify(
+      long seed,
+      String fixture,
+      Kind kind,
+      String what,
+      Path dir,
+      java.util.function.Supplier<java.util.Set<String>> pbNodes,
+      Attempt a) {
+    Throwable t = a.thrown();
     if (t == null) {
       return new Result(seed, fixture, kind, what, Outcome.OK, "");
     }
-    String detail = t.getClass().getName() + ": " + shorten(String.valueOf(t.getMessage()));
+    String msg = String.valueOf(t.getMessage());
+    String detail = t.getClass().getName() + ": " + shorten(msg);
     if (t instanceof SegcamException) {
-      return new Result(seed, fixture, kind, what, Outcome.TYPED, detail);
+      boolean namesFile = msg.contains(dir.toString());
+      boolean ok;
+      if (a.forwardGraph() != null) {
+        java.util.Set<String> irNodes = new java.util.HashSet<>();
+        for (Node n : a.forwardGraph().nodes()) {
+          irNodes.add(n.name());
+        }
+        ok = namesFile || namesNode(t, msg, irNodes);
+        detail = "(forward) " + detail;
+      } else {
+        java.util.Set<String> names = namesFile ? pbNodes.get() : null;
+        ok = namesFile && (names == null || namesNode(t, msg, names));
+      }
+      return new Result(seed, fixture, kind, what, ok ? Outcome.TYPED : Outcome.VAGUE, detail);
     }
     StackTraceElement[] st = t.getStackTrace();
     for (int i = 0; i < Math.min(4, st.length); i++) {
@@ -228,19 +340,97 @@ public final class Fuzzer implements AutoCloseable {
     return new Result(seed, fixture, kind, what, o, detail);
   }
 
+  /**
+   * Whether the message names a node: an ImportException that carries one, or a quoted name in the
+   * message that is a node name, possibly with an output index or behind the call path a function
+   * body was inlined under ("StatefulPartitionedCall/model/conv/BiasAdd").
+   */
+  static boolean namesNode(Throwable t, String msg, java.util.Set<String> names) {
+    if (t instanceof dev.segcam.savedmodel.ImportException ie && ie.node() != null) {
+      return true;
+    }
+    java.util.regex.Matcher m = QUOTED.matcher(msg);
+    while (m.find()) {
+      String q = m.group(1);
+      int colon = q.lastIndexOf(':');
+      String[] forms = colon > 0 ? new String[] {q, q.substring(0, colon)} : new String[] {q};
+      for (String s : forms) {
+        if (names.contains(s)) {
+          return true;
+        }
+        for (int i = s.indexOf('/'); i >= 0; i = s.indexOf('/', i + 1)) {
+          if (names.contains(s.substring(i + 1))) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Names of all nodes (top level and in function bodies) of the mutated saved_model.pb. */
+  private static java.util.Set<String> nodeNames(Map<String, byte[]> files) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    try {
+      SavedModel sm = SavedModel.parseFrom(files.get("saved_model.pb"));
+      for (MetaGraphDef mg : sm.getMetaGraphsList()) {
+        for (NodeDef n : mg.getGraphDef().getNodeList()) {
+          out.add(n.getName());
+        }
+        for (FunctionDef f : mg.getGraphDef().getLibrary().getFunctionList()) {
+          for (NodeDef n : f.getNodeDefList()) {
+            out.add(n.getName());
+          }
+        }
+      }
+    } catch (IOException e) {
+      // not parseable: the import error then only needs to name the file
+      return null;
+    }
+    return out;
+  }
+
   private static String shorten(String s) {
     return s.length() > 300 ? s.substring(0, 300) + "..." : s;
   }
 
-  /** Import, then one forward on a small random input when the input shape allows it. */
-  private static Throwable attempt(Path dir) {
+  /**
+   * Import, then one forward on a small random input when the input shape allows it. A model
+   * without a default signature (several, none named serving_default) has each of them imported, so
+   * that the mutation is reached rather than the "choose a signature" error.
+   */
+  private static List<Attempt> attempt(Path dir) {
+    Attempt first = attempt(dir, null);
+    if (!(first.thrown() instanceof dev.segcam.savedmodel.ImportException e)
+        || !e.reason().startsWith("no '" + SavedModelImporter.DEFAULT_SIGNATURE + "' signature")) {
+      return List.of(first);
+    }
+    List<String> sigs;
     try {
-      Graph g = SavedModelImporter.load(dir).graph();
+      sigs = SavedModelImporter.signatures(dir);
+    } catch (Throwable t) {
+      return List.of(new Attempt(t, null));
+    }
+    List<Attempt> out = new ArrayList<>();
+    for (String sig : sigs) {
+      out.add(attempt(dir, sig));
+    }
+    return out;
+  }
+
+  private static Attempt attempt(Path dir, String signature) {
+    Graph g;
+    try {
+      g = SavedModelImporter.load(dir, signature).graph();
+    } catch (Throwable t) {
+      return new Attempt(t, null);
+    }
+    try {
       Map<String, FloatTensor> feeds = new LinkedHashMap<>();
       for (String in : g.inputs()) {
         Node n = g.node(in);
         if (!(n.op() instanceof Op.Input input)) {
-          return null;
+          return new Attempt(null, null);
         }
         int[] dims = input.shape().dims();
         long size = 1;
@@ -249,12 +439,12 @@ public final class Fuzzer implements AutoCloseable {
             dims[i] = i == 0 ? 1 : 8;
           }
           if (dims[i] <= 0) {
-            return null;
+            return new Attempt(null, null);
           }
           size *= dims[i];
-        }
-        if (size > MAX_FORWARD_ELEMENTS) {
-          return null;
+          if (size > MAX_FORWARD_ELEMENTS) {
+            return new Attempt(null, null);
+          }
         }
         float[] data = new float[(int) size];
         Random r = new Random(size);
@@ -266,9 +456,9 @@ public final class Fuzzer implements AutoCloseable {
       try (CpuEngine e = new CpuEngine(g, 1)) {
         e.forward(feeds, List.of());
       }
-      return null;
+      return new Attempt(null, null);
     } catch (Throwable t) {
-      return t;
+      return new Attempt(t, g);
     }
   }
 
@@ -333,11 +523,11 @@ public final class Fuzzer implements AutoCloseable {
     return names.get(r.nextInt(names.size()));
   }
 
-  private interface PbEdit {
+  interface PbEdit {
     String apply(MetaGraphDef.Builder mg, Random r);
   }
 
-  private static String editPb(Map<String, byte[]> files, Random r, PbEdit edit) {
+  static String editPb(Map<String, byte[]> files, Random r, PbEdit edit) {
     SavedModel sm;
     try {
       sm = SavedModel.parseFrom(files.get("saved_model.pb"));
@@ -477,7 +667,7 @@ public final class Fuzzer implements AutoCloseable {
     return (inFunction ? "function " : "graph ") + a.getName() + "[" + slot + "] <- " + target;
   }
 
-  private static AttrValue func(String name) {
+  static AttrValue func(String name) {
     return AttrValue.newBuilder().setFunc(NameAttrList.newBuilder().setName(name)).build();
   }
 
@@ -835,7 +1025,7 @@ public final class Fuzzer implements AutoCloseable {
   }
 
   /** NaN, Inf and huge floats in a float tensor, with a correct crc so the data is accepted. */
-  private static String nanWeights(Map<String, byte[]> files, Random r) {
+  static String nanWeights(Map<String, byte[]> files, Random r) {
     int[] shards = new int[1];
     Map<String, BundleEntryProto> m = index(files, shards);
     List<String> keys = new ArrayList<>();
