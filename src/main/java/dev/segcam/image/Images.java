@@ -11,6 +11,7 @@ import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
 import java.awt.image.DataBuffer;
 import java.awt.image.Raster;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -436,22 +437,37 @@ public final class Images {
     writePng(toImage(t), file);
   }
 
+  /** Opens the stream a file is written through (a seam for tests that simulate a full disk). */
+  @FunctionalInterface
+  public interface StreamOpener {
+    OutputStream open(Path file) throws IOException;
+  }
+
   /**
    * Writes a PNG atomically: into a temporary file in the same directory, then renamed over the
    * target, so a reader never sees a half-written file and a failure leaves no debris. Missing
    * parent directories are created.
    */
   public static void writePng(BufferedImage img, Path file) {
+    writePng(img, file, Files::newOutputStream);
+  }
+
+  /** {@link #writePng(BufferedImage, Path)} through {@code opener}. */
+  public static void writePng(BufferedImage img, Path file, StreamOpener opener) {
     Path abs = file.toAbsolutePath();
     Path dir = abs.getParent();
     Path tmp = null;
     try {
+      // encode in memory first: ImageIO hides the stream's own error (e.g. "No space left on
+      // device") behind its own wording, and the user needs the real one
+      ByteArrayOutputStream png = new ByteArrayOutputStream(1 << 16);
+      if (!ImageIO.write(img, "png", png)) {
+        throw new ImageException(file, "no PNG writer for image type " + img.getType());
+      }
       Files.createDirectories(dir);
       tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-      try (OutputStream out = Files.newOutputStream(tmp)) {
-        if (!ImageIO.write(img, "png", out)) {
-          throw new ImageException(file, "no PNG writer for image type " + img.getType());
-        }
+      try (OutputStream out = opener.open(tmp)) {
+        png.writeTo(out);
       }
       try {
         Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
