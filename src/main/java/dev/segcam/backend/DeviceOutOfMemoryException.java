@@ -1,6 +1,7 @@
 package dev.segcam.backend;
 
 import dev.segcam.SegcamException;
+import java.util.function.Consumer;
 
 /**
  * The device could not allocate memory for a batch (cudaMalloc, or a cuBLAS/cuDNN workspace,
@@ -23,5 +24,24 @@ public class DeviceOutOfMemoryException extends SegcamException {
   /** Bytes the failed allocation asked for, or -1 when unknown. */
   public long requestedBytes() {
     return requestedBytes;
+  }
+
+  /**
+   * The batch to go on with after this failure at {@code batch} (more than 1): half of it, rounded
+   * up. Says so in one line on {@code log}, the same wording wherever batches halve.
+   */
+  public int halvedBatch(int batch, Consumer<String> log) {
+    if (batch <= 1) {
+      throw new IllegalArgumentException("a batch of " + batch + " cannot halve");
+    }
+    int half = (batch + 1) / 2;
+    log.accept(
+        "segcam: out of device memory at batch "
+            + batch
+            + " ("
+            + getMessage()
+            + "); halving to "
+            + half);
+    return half;
   }
 }

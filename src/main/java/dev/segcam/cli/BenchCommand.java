@@ -192,16 +192,13 @@ public final class BenchCommand implements Callable<Integer> {
           throw new SegcamException(
               "out of device memory with a batch of 1 (" + e.getMessage() + ")", e);
         }
-        int half = (used + 1) / 2;
-        err.println(
-            "segcam: out of device memory at batch "
-                + used
-                + " ("
-                + e.getMessage()
-                + "); halving to "
-                + half);
-        err.flush();
-        used = half;
+        used =
+            e.halvedBatch(
+                used,
+                line -> {
+                  err.println(line);
+                  err.flush();
+                });
         i = -1;
         continue;
       }

@@ -180,15 +180,7 @@ public final class ExplainStage implements Stage {
                   + " memory or use --backend cpu",
               e);
         }
-        int half = (n + 1) / 2;
-        log.accept(
-            "segcam: out of device memory at batch "
-                + n
-                + " ("
-                + e.getMessage()
-                + "); halving to "
-                + half);
-        inUse = half;
+        inUse = e.halvedBatch(n, log);
       }
     }
   }
