@@ -18,8 +18,55 @@ public record Tolerance(double rtol, double atol) {
   /** CUDA vs CPU engine with TF32/FP16 tensor-core math. */
   public static final Tolerance CUDA_TF32 = new Tolerance(1e-3, 1e-4);
 
-  /** Results that must agree to rounding (e.g. batched vs single runs). */
+  /**
+   * Results that must agree to rounding: the same computation in the same order (e.g. batched vs
+   * single runs of one deterministic Java kernel). Never for two different computations; see {@link
+   * #reassociated}.
+   */
   public static final Tolerance SAME = new Tolerance(1e-6, 1e-7);
+
+  /** float32 unit roundoff, 2^-24: the relative error of one rounded float32 operation. */
+  public static final double EPS32 = 0x1p-24;
+
+  /**
+   * Safety factor over the probabilistic rounding bound {@code sqrt(K) * EPS32} for one sum of K
+   * terms: two computations each contribute an error, and the typical bound is exceeded by a few
+   * standard deviations in some of thousands of checked elements.
+   */
+  public static final double REASSOCIATION_SAFETY = 16;
+
+  /**
+   * Two <em>different</em> float32 computations of the same math: another graph, another kernel,
+   * another instruction set (TensorFlow's oneDNN picks AVX2, AVX-512 or AMX kernels per machine),
+   * another summation order. Both round each partial sum; a sum of K terms in float32 carries a
+   * rounding error that grows like {@code sqrt(K) * EPS32} times the sum of the terms' magnitudes
+   * (Higham's probabilistic bound, random rounding errors), so two orders differ by about as much.
+   * The error is relative to the magnitude of the terms, not to the result (terms cancel), so the
+   * absolute part scales with {@code magnitude}, a typical size of the compared values (their max
+   * |ref|).
+   *
+   * @param accumulationLength K: the number of float32 terms accumulated into one compared value
+   *     along its whole path, i.e. the sum of the fan-ins (kernel height x width x input channels,
+   *     matmul inner size, pooled window) of the layers it passes through
+   * @param magnitude the scale of the compared values, e.g. max |ref|
+   */
+  public static Tolerance reassociated(long accumulationLength, double magnitude) {
+    if (accumulationLength < 1 || !(magnitude >= 0)) {
+      throw new IllegalArgumentException(
+          "accumulation length " + accumulationLength + ", magnitude " + magnitude);
+    }
+    double rtol = REASSOCIATION_SAFETY * EPS32 * Math.sqrt(accumulationLength);
+    return new Tolerance(rtol, rtol * Math.max(magnitude, Float.MIN_NORMAL));
+  }
+
+  /** The largest |x| of a reference, the magnitude for {@link #reassociated}. */
+  public static double maxAbs(float[] ref) {
+    double m = 0;
+    for (float v : ref) {
+      m = Math.max(m, Math.abs(v));
+    }
+    return m;
+  }
 
   private static final int SHOWN = 5;
 
@@ -49,7 +96,7 @@ public record Tolerance(double rtol, double atol) {
     if (nBad > 0) {
       fail(
           String.format(
-              "%s: %d of %d elements outside rtol=%.1g atol=%.1g (max abs err %.3g, max rel err"
+              "%s: %d of %d elements outside rtol=%.2g atol=%.2g (max abs err %.3g, max rel err"
                   + " %.3g):%s",
               what, nBad, ref.length, rtol, atol, maxAbs, maxRel, bad));
     }
