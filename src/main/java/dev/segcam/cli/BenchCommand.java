@@ -5,6 +5,7 @@ import dev.segcam.backend.DeviceOutOfMemoryException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Target;
+import dev.segcam.image.AtomicFile;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
@@ -14,7 +15,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
@@ -164,11 +164,7 @@ public final class BenchCommand implements Callable<Integer> {
       j.name("median").value(med).name("p10").value(p10).name("p90").value(p90).endObject();
       j.name("frames_per_s").value(fps);
       String doc = j.endObject() + "\n";
-      Path abs = json.toAbsolutePath();
-      Files.createDirectories(abs.getParent());
-      Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp");
-      Files.writeString(tmp, doc, StandardCharsets.UTF_8);
-      Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      AtomicFile.write(json, doc.getBytes(StandardCharsets.UTF_8));
       out.println("  wrote " + json);
     }
     out.flush();

@@ -1,16 +1,15 @@
 package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
+import dev.segcam.image.AtomicFile;
 import dev.segcam.image.Images;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -59,32 +58,10 @@ final class Staging implements AutoCloseable {
   }
 
   static void writeAtomically(Path file, String content) {
-    Path abs = file.toAbsolutePath();
-    Path tmp = null;
     try {
-      Files.createDirectories(abs.getParent());
-      tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
-      Files.writeString(tmp, content, StandardCharsets.UTF_8);
-      move(tmp, abs);
-      tmp = null;
+      AtomicFile.write(file, content.getBytes(StandardCharsets.UTF_8));
     } catch (IOException e) {
       throw new SegcamException("cannot write " + file + ": " + e.getMessage(), e);
-    } finally {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // the write error is the one to report
-        }
-      }
-    }
-  }
-
-  private static void move(Path from, Path to) throws IOException {
-    try {
-      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
     }
   }
 
@@ -94,7 +71,7 @@ final class Staging implements AutoCloseable {
       for (String f : files) {
         Path to = out.resolve(f);
         Files.createDirectories(to.getParent());
-        move(stage.resolve(f), to);
+        AtomicFile.move(stage.resolve(f), to);
       }
       committed = true;
     } catch (IOException e) {

@@ -15,11 +15,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -454,9 +452,6 @@ public final class Images {
 
   /** {@link #writePng(BufferedImage, Path)} through {@code opener}. */
   public static void writePng(BufferedImage img, Path file, StreamOpener opener) {
-    Path abs = file.toAbsolutePath();
-    Path dir = abs.getParent();
-    Path tmp = null;
     try {
       // encode in memory first: ImageIO hides the stream's own error (e.g. "No space left on
       // device") behind its own wording, and the user needs the real one
@@ -464,29 +459,11 @@ public final class Images {
       if (!ImageIO.write(img, "png", png)) {
         throw new ImageException(file, "no PNG writer for image type " + img.getType());
       }
-      Files.createDirectories(dir);
-      tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-      try (OutputStream out = opener.open(tmp)) {
-        png.writeTo(out);
-      }
-      try {
-        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-      }
-      tmp = null;
+      AtomicFile.write(file, png::writeTo, opener);
     } catch (NoSuchFileException e) {
       throw new ImageException(file, "cannot write: no such directory", e);
     } catch (IOException e) {
       throw new ImageException(file, "cannot write PNG: " + e.getMessage(), e);
-    } finally {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // the original error is the one to report
-        }
-      }
     }
   }
 }

@@ -1,0 +1,87 @@
+package dev.segcam.image;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Atomic file writes: the bytes go into a hidden temporary file beside the target, which is then
+ * renamed over it, so a reader never sees a half-written file and a failure leaves no debris.
+ *
+ * <p>The temporary file is created with {@link Files#createFile} and no explicit permissions, so
+ * its mode (kept by the rename) follows the process umask like any other file the user creates
+ * (0644 under umask 022). {@link Files#createTempFile} would make it 0600.
+ */
+public final class AtomicFile {
+  private static final int NAME_TRIES = 100;
+
+  private AtomicFile() {}
+
+  /** Writes the content of a file. */
+  @FunctionalInterface
+  public interface Content {
+    void writeTo(OutputStream out) throws IOException;
+  }
+
+  /**
+   * Writes {@code file} atomically through {@code opener}, creating missing parent directories.
+   * IOExceptions are the caller's to word.
+   */
+  public static void write(Path file, Content content, Images.StreamOpener opener)
+      throws IOException {
+    Path abs = file.toAbsolutePath();
+    Files.createDirectories(abs.getParent());
+    Path tmp = createTempBeside(abs);
+    boolean moved = false;
+    try {
+      try (OutputStream out = opener.open(tmp)) {
+        content.writeTo(out);
+      }
+      move(tmp, abs);
+      moved = true;
+    } finally {
+      if (!moved) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // the original error is the one to report
+        }
+      }
+    }
+  }
+
+  /** {@link #write(Path, Content, Images.StreamOpener)} with a plain file stream. */
+  public static void write(Path file, byte[] bytes) throws IOException {
+    write(file, out -> out.write(bytes), Files::newOutputStream);
+  }
+
+  /** Renames {@code from} to {@code to}, atomically where the file system can, replacing it. */
+  public static void move(Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+
+  /** A new empty hidden file {@code .<name>.<random>.tmp} beside {@code target}, umask mode. */
+  static Path createTempBeside(Path target) throws IOException {
+    Path dir = target.getParent();
+    String name = target.getFileName().toString();
+    FileAlreadyExistsException last = null;
+    for (int i = 0; i < NAME_TRIES; i++) {
+      long r = ThreadLocalRandom.current().nextLong() >>> 1;
+      try {
+        return Files.createFile(dir.resolve("." + name + "." + Long.toString(r, 36) + ".tmp"));
+      } catch (FileAlreadyExistsException e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+}
