@@ -5,7 +5,7 @@ import dev.segcam.backend.DeviceOutOfMemoryException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Target;
-import dev.segcam.image.AtomicFile;
+import dev.segcam.io.AtomicFile;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;

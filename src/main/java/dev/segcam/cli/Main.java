@@ -1,13 +1,16 @@
 package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
+import dev.segcam.io.Rollback;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
+import sun.misc.Signal;
 
 /**
  * The {@code segcam} command. Subcommands are registered here. Exit codes: 0 success, 1 an error
@@ -35,7 +38,37 @@ public final class Main implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   public static void main(String[] args) {
+    stopCleanlyOnSignals();
     System.exit(commandLine().execute(args));
+  }
+
+  /** Exit status of a run stopped by a signal: 128 + its number, as shells report it. */
+  static final int SIGNAL_EXIT_BASE = 128;
+
+  /**
+   * SIGINT (Ctrl-C) and SIGTERM undo the run's unfinished outputs ({@link Rollback}), say so in one
+   * line on stderr and exit with 128 + the signal's number.
+   */
+  private static void stopCleanlyOnSignals() {
+    for (String name : List.of("INT", "TERM")) {
+      try {
+        Signal.handle(
+            new Signal(name),
+            sig -> {
+              List<String> said = Rollback.rollBack();
+              System.out.flush();
+              System.err.println(
+                  "segcam: stopped by SIG"
+                      + name
+                      + ": "
+                      + (said.isEmpty() ? "nothing was written" : String.join("; ", said)));
+              System.err.flush();
+              Runtime.getRuntime().halt(SIGNAL_EXIT_BASE + sig.getNumber());
+            });
+      } catch (IllegalArgumentException e) {
+        // the signal is not available here (or the JVM reserves it): keep the default
+      }
+    }
   }
 
   /** The configured command line (tests call execute on it with captured writers). */

@@ -1,8 +1,9 @@
 package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
-import dev.segcam.image.AtomicFile;
 import dev.segcam.image.Images;
+import dev.segcam.io.AtomicFile;
+import dev.segcam.io.Rollback;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,6 +27,7 @@ final class Staging implements AutoCloseable {
   private final boolean createdOut;
   private final List<String> files = new ArrayList<>();
   private boolean committed;
+  private final Rollback.Registration onSignal;
 
   Staging(Path out) {
     this.out = out.toAbsolutePath().normalize();
@@ -39,6 +41,15 @@ final class Staging implements AutoCloseable {
     } catch (IOException e) {
       throw new SegcamException("cannot create output directory " + out + ": " + e.getMessage(), e);
     }
+    onSignal = Rollback.register(this::undo);
+  }
+
+  /** The signal-time cleanup: what close() does for a run that did not commit. */
+  private String undo() {
+    cleanUp();
+    return createdOut
+        ? "no output written (removed " + out + ", which this run had created)"
+        : "no output written, " + out + " is as it was";
   }
 
   /** Relative output paths written so far, in order. */
@@ -67,21 +78,29 @@ final class Staging implements AutoCloseable {
 
   /** Moves every staged file to its final place (each move atomic, replacing older outputs). */
   void commit() {
-    try {
-      for (String f : files) {
-        Path to = out.resolve(f);
-        Files.createDirectories(to.getParent());
-        AtomicFile.move(stage.resolve(f), to);
-      }
-      committed = true;
-    } catch (IOException e) {
-      throw new SegcamException("cannot move outputs into " + out + ": " + e.getMessage(), e);
-    }
+    Rollback.commit(
+        () -> {
+          try {
+            for (String f : files) {
+              Path to = out.resolve(f);
+              Files.createDirectories(to.getParent());
+              AtomicFile.move(stage.resolve(f), to);
+            }
+            committed = true;
+          } catch (IOException e) {
+            throw new SegcamException("cannot move outputs into " + out + ": " + e.getMessage(), e);
+          }
+        });
   }
 
   /** Removes the staging folder (and the output folder if this run created it and failed). */
   @Override
   public void close() {
+    onSignal.close();
+    cleanUp();
+  }
+
+  private void cleanUp() {
     deleteTree(stage);
     if (!committed && createdOut) {
       try {
@@ -94,16 +113,18 @@ final class Staging implements AutoCloseable {
     }
   }
 
+  /** Tries a few times: at a signal the run's own threads may still be adding a file. */
+  private static final int DELETE_TRIES = 3;
+
   private static void deleteTree(Path root) {
-    if (!Files.exists(root)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(root)) {
-      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
+    for (int i = 0; i < DELETE_TRIES && Files.exists(root); i++) {
+      try (Stream<Path> s = Files.walk(root)) {
+        for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      } catch (IOException | UncheckedIOException ignored) {
+        // best effort: a leftover hidden staging folder is harmless
       }
-    } catch (IOException | UncheckedIOException ignored) {
-      // best effort: a leftover hidden staging folder is harmless
     }
   }
 }

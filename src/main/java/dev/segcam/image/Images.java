@@ -1,6 +1,7 @@
 package dev.segcam.image;
 
 import dev.segcam.SegcamException;
+import dev.segcam.io.AtomicFile;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
@@ -14,7 +15,6 @@ import java.awt.image.Raster;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -437,9 +437,7 @@ public final class Images {
 
   /** Opens the stream a file is written through (a seam for tests that simulate a full disk). */
   @FunctionalInterface
-  public interface StreamOpener {
-    OutputStream open(Path file) throws IOException;
-  }
+  public interface StreamOpener extends AtomicFile.StreamOpener {}
 
   /**
    * Writes a PNG atomically: into a temporary file in the same directory, then renamed over the

@@ -19,6 +19,7 @@ import java.util.Locale;
  * status and stderr.
  */
 public final class FfmpegVideoSink implements FrameSink {
+  private static final long KILL_WAIT_S = 5;
   private final Ffmpeg ffmpeg;
   private final PartialFile file;
   private final String container;
@@ -37,6 +38,7 @@ public final class FfmpegVideoSink implements FrameSink {
     this.ffmpeg = ffmpeg;
     this.container = container(out);
     this.file = new PartialFile(out);
+    file.beforeUndo(this::kill);
     this.fps = fps > 0 ? fps : 25;
     boolean h264 = !container.equals("avi") && ffmpeg.hasEncoder("libx264");
     this.codec = h264 ? "libx264" : "mpeg4";
@@ -176,6 +178,21 @@ public final class FfmpegVideoSink implements FrameSink {
     }
     if (!done && written == 0) {
       file.discard();
+    } else {
+      file.release();
+    }
+  }
+
+  /** At a signal: stops ffmpeg at once, so it does not write the partial file after it goes. */
+  private void kill() {
+    Ffmpeg.Proc p = proc;
+    if (p != null) {
+      p.process.destroyForcibly();
+      try {
+        p.process.waitFor(KILL_WAIT_S, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

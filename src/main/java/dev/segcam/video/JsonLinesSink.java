@@ -221,6 +221,8 @@ public final class JsonLinesSink implements FrameSink {
       }
       if (file != null && written == 0) {
         file.discard();
+      } else if (file != null) {
+        file.release();
       }
     }
   }

@@ -1,5 +1,6 @@
 package dev.segcam.video;
 
+import dev.segcam.io.Rollback;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -13,6 +14,8 @@ import java.nio.file.StandardCopyOption;
 final class PartialFile {
   final Path target;
   final Path partial;
+  private final Rollback.Registration onSignal;
+  private volatile Runnable beforeUndo = () -> {};
 
   PartialFile(Path target) {
     this.target = target.toAbsolutePath();
@@ -23,9 +26,32 @@ final class PartialFile {
     } catch (IOException e) {
       throw new VideoException("cannot prepare " + partial + ": " + e.getMessage(), e);
     }
+    onSignal = Rollback.register(this::undo);
+  }
+
+  /** Runs before the partial file is removed at a signal (e.g. stops the ffmpeg writing it). */
+  void beforeUndo(Runnable r) {
+    beforeUndo = r;
+  }
+
+  /** The signal-time cleanup: no partial file stays. */
+  private String undo() {
+    beforeUndo.run();
+    discard();
+    return "removed the incomplete " + partial;
+  }
+
+  /** Forgets the signal-time cleanup: the run ended and reported what it left. */
+  void release() {
+    onSignal.close();
   }
 
   void commit() {
+    Rollback.commit(this::rename);
+    release();
+  }
+
+  private void rename() {
     try {
       try {
         Files.move(
@@ -41,6 +67,7 @@ final class PartialFile {
 
   /** Removes the partial file (nothing worth keeping was written). */
   void discard() {
+    release();
     try {
       Files.deleteIfExists(partial);
     } catch (IOException ignored) {

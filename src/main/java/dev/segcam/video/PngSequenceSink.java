@@ -2,6 +2,7 @@ package dev.segcam.video;
 
 import dev.segcam.image.ImageException;
 import dev.segcam.image.Images;
+import dev.segcam.io.Rollback;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +17,8 @@ import java.nio.file.Path;
 public final class PngSequenceSink implements FrameSink {
   private final Path dir;
   private final Images.StreamOpener opener;
-  private long written;
+  private volatile long written;
+  private Rollback.Registration onSignal;
 
   public PngSequenceSink(Path dir) {
     this(dir, Files::newOutputStream);
@@ -31,6 +33,8 @@ public final class PngSequenceSink implements FrameSink {
     } catch (IOException e) {
       throw new VideoException("cannot create output directory " + dir + ": " + e.getMessage(), e);
     }
+    // each frame is renamed into place whole: at a signal the finished ones stay, nothing else
+    onSignal = Rollback.register(() -> written + " whole frame(s) kept in " + dir);
   }
 
   /** The file of frame i. */
@@ -56,10 +60,14 @@ public final class PngSequenceSink implements FrameSink {
   }
 
   @Override
-  public void finish() {}
+  public void finish() {
+    onSignal.close();
+  }
 
   @Override
-  public void abort() {}
+  public void abort() {
+    onSignal.close();
+  }
 
   @Override
   public String leftover() {

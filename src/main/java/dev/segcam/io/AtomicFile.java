@@ -1,13 +1,15 @@
-package dev.segcam.image;
+package dev.segcam.io;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Atomic file writes: the bytes go into a hidden temporary file beside the target, which is then
@@ -22,6 +24,12 @@ public final class AtomicFile {
 
   private AtomicFile() {}
 
+  /** Opens the stream a file is written through (a seam for tests that simulate a full disk). */
+  @FunctionalInterface
+  public interface StreamOpener {
+    OutputStream open(Path file) throws IOException;
+  }
+
   /** Writes the content of a file. */
   @FunctionalInterface
   public interface Content {
@@ -32,30 +40,48 @@ public final class AtomicFile {
    * Writes {@code file} atomically through {@code opener}, creating missing parent directories.
    * IOExceptions are the caller's to word.
    */
-  public static void write(Path file, Content content, Images.StreamOpener opener)
-      throws IOException {
+  public static void write(Path file, Content content, StreamOpener opener) throws IOException {
     Path abs = file.toAbsolutePath();
     Files.createDirectories(abs.getParent());
-    Path tmp = createTempBeside(abs);
+    AtomicReference<Path> tmp = new AtomicReference<>();
     boolean moved = false;
-    try {
-      try (OutputStream out = opener.open(tmp)) {
+    // registered before the temporary file exists, so a signal never leaves one behind
+    try (Rollback.Registration r = Rollback.register(() -> deleteQuietly(tmp.get()))) {
+      tmp.set(createTempBeside(abs));
+      try (OutputStream out = opener.open(tmp.get())) {
         content.writeTo(out);
       }
-      move(tmp, abs);
+      // under the commit lock: a signal's rollback either sees the whole file or no file
+      Rollback.commit(
+          () -> {
+            try {
+              move(tmp.get(), abs);
+            } catch (IOException e) {
+              throw new UncheckedIOException(e);
+            }
+          });
       moved = true;
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
     } finally {
       if (!moved) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // the original error is the one to report
-        }
+        deleteQuietly(tmp.get());
       }
     }
   }
 
-  /** {@link #write(Path, Content, Images.StreamOpener)} with a plain file stream. */
+  private static String deleteQuietly(Path p) {
+    try {
+      if (p != null) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException ignored) {
+      // the original error is the one to report
+    }
+    return "";
+  }
+
+  /** {@link #write(Path, Content, StreamOpener)} with a plain file stream. */
   public static void write(Path file, byte[] bytes) throws IOException {
     write(file, out -> out.write(bytes), Files::newOutputStream);
   }
