@@ -162,7 +162,9 @@ public final class ExplainCommand implements Callable<Integer> {
       names = {"-o", "--out"},
       paramLabel = "DIR",
       required = true,
-      description = "Output directory (created if missing; files of earlier runs are replaced).")
+      description =
+          "Output directory (created if missing). Each image's folder in it is replaced as a"
+              + " whole, so it never mixes two runs.")
   Path out;
 
   @Option(
@@ -215,7 +217,9 @@ public final class ExplainCommand implements Callable<Integer> {
           progress.abort();
           throw e;
         }
-        st.commit();
+        for (String f : st.commit()) {
+          note("replaced the earlier run's " + out.resolve(f) + "/ as a whole");
+        }
         double totalMs = (System.nanoTime() - tRun) / 1e6;
         if (json) {
           Json j = new Json().beginObject();

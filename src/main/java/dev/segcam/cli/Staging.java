@@ -10,10 +10,13 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -76,21 +79,61 @@ final class Staging implements AutoCloseable {
     }
   }
 
-  /** Moves every staged file to its final place (each move atomic, replacing older outputs). */
-  void commit() {
-    Rollback.commit(
+  /**
+   * Moves the run's outputs into place. Each top-level folder the run wrote (one per image)
+   * replaces the folder of that name as a whole, so no file of an earlier run (another method, more
+   * classes) stays beside this run's; top-level files replace their namesakes. Runs under the
+   * rollback lock, so a signal sees the outputs before or after, never half way.
+   *
+   * @return the top-level folders that replaced an earlier run's folder
+   */
+  List<String> commit() {
+    return Rollback.commit(
         () -> {
+          List<String> replaced = new ArrayList<>();
           try {
+            Set<String> done = new LinkedHashSet<>();
             for (String f : files) {
-              Path to = out.resolve(f);
-              Files.createDirectories(to.getParent());
-              AtomicFile.move(stage.resolve(f), to);
+              int slash = f.indexOf('/');
+              if (slash < 0) {
+                AtomicFile.move(stage.resolve(f), out.resolve(f));
+              } else if (done.add(f.substring(0, slash))) {
+                if (replaceFolder(f.substring(0, slash))) {
+                  replaced.add(f.substring(0, slash));
+                }
+              }
             }
             committed = true;
+            return replaced;
           } catch (IOException e) {
             throw new SegcamException("cannot move outputs into " + out + ": " + e.getMessage(), e);
           }
         });
+  }
+
+  /** Moves stage/name to out/name; an existing out/name is set aside first, then deleted. */
+  private boolean replaceFolder(String name) throws IOException {
+    Path to = out.resolve(name);
+    Path old = null;
+    if (Files.exists(to, LinkOption.NOFOLLOW_LINKS)) {
+      if (!Files.isDirectory(to, LinkOption.NOFOLLOW_LINKS)) {
+        throw new IOException(to + " exists and is not a folder");
+      }
+      old = stage.resolve(".old-" + name);
+      Files.move(to, old);
+    }
+    try {
+      Files.move(stage.resolve(name), to);
+    } catch (IOException e) {
+      if (old != null) {
+        Files.move(old, to); // put the earlier run back
+      }
+      throw e;
+    }
+    if (old != null) {
+      deleteTree(old);
+    }
+    return old != null;
   }
 
   /** Removes the staging folder (and the output folder if this run created it and failed). */

@@ -6,7 +6,9 @@ import dev.segcam.io.Rollback;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 
 /**
  * One PNG per frame, frame_000000.png, … in a directory. Each file is written under a hidden
@@ -18,6 +20,7 @@ public final class PngSequenceSink implements FrameSink {
   private final Path dir;
   private final Images.StreamOpener opener;
   private volatile long written;
+  private final int replaced;
   private Rollback.Registration onSignal;
 
   public PngSequenceSink(Path dir) {
@@ -30,11 +33,35 @@ public final class PngSequenceSink implements FrameSink {
     this.opener = opener;
     try {
       Files.createDirectories(dir);
+      replaced = removeEarlierFrames(dir);
     } catch (IOException e) {
-      throw new VideoException("cannot create output directory " + dir + ": " + e.getMessage(), e);
+      throw new VideoException("cannot prepare output directory " + dir + ": " + e.getMessage(), e);
     }
     // each frame is renamed into place whole: at a signal the finished ones stay, nothing else
     onSignal = Rollback.register(() -> written + " whole frame(s) kept in " + dir);
+  }
+
+  /** A frame file of any run: frame_NNNNNN.png. */
+  private static final java.util.regex.Pattern FRAME_FILE =
+      java.util.regex.Pattern.compile("frame_\\d{6,}\\.png");
+
+  /**
+   * Removes the frames an earlier run left in {@code dir}, so the folder never holds two runs (a
+   * 30-frame run over a 60-frame one would otherwise leave frames 30-59 of the old one). Other
+   * files are left alone. Returns how many frames were removed.
+   */
+  private static int removeEarlierFrames(Path dir) throws IOException {
+    int n = 0;
+    try (Stream<Path> s = Files.list(dir)) {
+      for (Path p : s.toList()) {
+        if (FRAME_FILE.matcher(p.getFileName().toString()).matches()
+            && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+          Files.delete(p);
+          n++;
+        }
+      }
+    }
+    return n;
   }
 
   /** The file of frame i. */
@@ -76,6 +103,8 @@ public final class PngSequenceSink implements FrameSink {
 
   @Override
   public String describe() {
-    return "PNG sequence in " + dir;
+    return "PNG sequence in "
+        + dir
+        + (replaced > 0 ? " (replacing the " + replaced + " frames of an earlier run)" : "");
   }
 }
