@@ -4,12 +4,14 @@ import dev.segcam.SegcamException;
 import dev.segcam.backend.DeviceOutOfMemoryException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.Explainer;
+import dev.segcam.cam.Labels;
 import dev.segcam.cam.Target;
 import dev.segcam.io.AtomicFile;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.SavedModelImporter;
+import dev.segcam.video.VideoRun;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -47,25 +49,46 @@ public final class BenchCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "SavedModel directory.")
   Path model;
 
-  @Option(names = "--layer", description = "Feature layer (default: the explainer's default).")
+  @Option(
+      names = {"-l", "--layer"},
+      paramLabel = Vocabulary.LAYER_LABEL,
+      description = Vocabulary.LAYER_HELP)
   String layer;
 
-  @Option(names = "--class", defaultValue = "0", description = "Class index (default 0).")
-  int cls;
+  @Option(
+      names = {"-c", "--class"},
+      paramLabel = Vocabulary.CLASS_LABEL,
+      defaultValue = "0",
+      description =
+          Vocabulary.CLASS_HELP + ", scored over the whole image. Default: ${DEFAULT-VALUE}.")
+  String cls;
 
-  @Option(names = "--batch", defaultValue = "1", description = "Images per call (default 1).")
+  @Option(
+      names = {"-b", "--batch"},
+      paramLabel = "N",
+      defaultValue = "1",
+      description = "Images per call. Default: ${DEFAULT-VALUE}.")
   int batch;
 
   @Option(
-      names = "--size",
-      paramLabel = "HxW",
-      description = "Input height x width, needed when the model's input size is dynamic.")
+      names = {"-s", "--size"},
+      paramLabel = Vocabulary.SIZE_LABEL,
+      converter = Vocabulary.SizeConverter.class,
+      description = "Input width x height, needed when the model's input size is dynamic.")
   String size;
 
-  @Option(names = "--iterations", defaultValue = "20", description = "Timed runs (default 20).")
+  @Option(
+      names = "--iterations",
+      paramLabel = "N",
+      defaultValue = "20",
+      description = "Timed runs. Default: ${DEFAULT-VALUE}.")
   int iterations;
 
-  @Option(names = "--warmup", defaultValue = "3", description = "Untimed runs first (default 3).")
+  @Option(
+      names = "--warmup",
+      paramLabel = "N",
+      defaultValue = "3",
+      description = "Untimed runs first. Default: ${DEFAULT-VALUE}.")
   int warmup;
 
   @Option(names = "--json", paramLabel = "FILE", description = "Save the figures as JSON here.")
@@ -74,26 +97,31 @@ public final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
-    if (batch < 1 || iterations < 1 || warmup < 0) {
-      throw new SegcamException("--batch and --iterations must be >= 1, --warmup >= 0");
+    if (batch < 1) {
+      throw Vocabulary.badValue(spec, "--batch", batch, "must be >= 1");
+    }
+    if (iterations < 1) {
+      throw Vocabulary.badValue(spec, "--iterations", iterations, "must be >= 1");
+    }
+    if (warmup < 0) {
+      throw Vocabulary.badValue(spec, "--warmup", warmup, "must be >= 0");
     }
     Graph graph = SavedModelImporter.load(model).graph();
     Shape in = graph.node(graph.inputs().get(0)).shape();
     int h = in.dim(1);
     int w = in.dim(2);
     if (size != null) {
-      String[] p = size.toLowerCase().split("x");
-      try {
-        h = Integer.parseInt(p[0].trim());
-        w = Integer.parseInt(p[1].trim());
-      } catch (RuntimeException e) {
-        throw new SegcamException("--size must be HxW, e.g. 256x256, got '" + size + "'");
-      }
+      int[] wh = VideoRun.parseSize(size);
+      w = wh[0];
+      h = wh[1];
     }
     if (in.rank() != 4 || h <= 0 || w <= 0) {
       throw new SegcamException(
-          "model input " + in + " has no fixed height/width: give --size HxW");
+          "model input " + in + " has no fixed height/width: give --size WxH");
     }
+    Path labelsFile = model.resolve("labels.txt");
+    int classIndex =
+        VideoRun.classIndex(cls, Files.isRegularFile(labelsFile) ? Labels.load(labelsFile) : null);
     int c = in.dim(3);
     Backends.Opened opened =
         Backends.open(
@@ -111,7 +139,7 @@ public final class BenchCommand implements Callable<Integer> {
     String usedLayer;
     try (Explainer ex = new Explainer(opened.backend())) {
       usedLayer = layer != null ? layer : ex.defaultLayer();
-      List<Target> targets = List.of(Target.image(cls));
+      List<Target> targets = List.of(Target.image(classIndex));
       List<String> layers = List.of(usedLayer);
       FloatTensor[] at = {images};
       int fh = h;

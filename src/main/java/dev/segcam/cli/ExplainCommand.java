@@ -17,6 +17,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
+import dev.segcam.video.VideoRun;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -83,7 +84,7 @@ public final class ExplainCommand implements Callable<Integer> {
       index = "1..*",
       arity = "1..*",
       paramLabel = "IMAGE",
-      description = "Images (PNG, JPEG, BMP, GIF) to explain.")
+      description = "Images (PNG, JPEG, BMP, GIF, TIFF, WBMP) to explain.")
   List<Path> images;
 
   @Option(
@@ -99,12 +100,10 @@ public final class ExplainCommand implements Callable<Integer> {
 
   /** Where the score is summed; at most one. */
   static final class RegionOption {
-    @Option(names = "--predicted", description = "The pixels predicted as the class (default).")
+    @Option(names = "--predicted", description = Vocabulary.PREDICTED_HELP)
     boolean predicted;
 
-    @Option(
-        names = "--component",
-        description = "The largest 4-connected component of the pixels predicted as the class.")
+    @Option(names = "--component", description = Vocabulary.COMPONENT_HELP)
     boolean component;
 
     @Option(
@@ -128,7 +127,7 @@ public final class ExplainCommand implements Callable<Integer> {
             "A mask image (nonzero = inside) of the output's or the (model-sized) input's size.")
     Path mask;
 
-    @Option(names = "--whole", description = "The whole image (classification nets).")
+    @Option(names = "--whole", description = Vocabulary.WHOLE_HELP)
     boolean whole;
   }
 
@@ -142,20 +141,18 @@ public final class ExplainCommand implements Callable<Integer> {
 
   @Option(
       names = {"-m", "--method"},
-      paramLabel = "METHOD",
+      paramLabel = Vocabulary.METHOD_LABEL,
       defaultValue = "gradcam",
-      converter = MethodConverter.class,
-      description =
-          "gradcam (Seg-Grad-CAM), gradcam++, hirescam, xgradcam or layercam. Default:"
-              + " ${DEFAULT-VALUE}.")
+      converter = Vocabulary.MethodConverter.class,
+      description = Vocabulary.METHOD_HELP)
   CamMethod method = CamMethod.GRAD_CAM;
 
   @Option(
       names = "--score",
-      paramLabel = "logits|probs",
+      paramLabel = Vocabulary.SCORE_LABEL,
       defaultValue = "logits",
-      converter = ScoreConverter.class,
-      description = "Sum the class's logits (default) or its softmax/sigmoid probabilities.")
+      converter = Vocabulary.ScoreConverter.class,
+      description = Vocabulary.SCORE_HELP)
   ScoreMode score = ScoreMode.LOGITS;
 
   @Option(
@@ -602,7 +599,7 @@ public final class ExplainCommand implements Callable<Integer> {
     j.field("model", model.toString());
     j.field("backend", run.backendName());
     j.field("backend_reason", run.backendReason());
-    j.field("method", methodName(method));
+    j.field("method", VideoRun.methodName(method));
     j.field("score_mode", score == ScoreMode.LOGITS ? "logits" : "probs");
     j.name("classes").beginArray();
     for (int c = 0; c < run.classCount(); c++) {
@@ -637,7 +634,7 @@ public final class ExplainCommand implements Callable<Integer> {
       j.endObject();
       j.field("layer", r.layer());
       j.name("layer_size").array(r.rawMap().shape().dim(1), r.rawMap().shape().dim(0));
-      j.field("method", methodName(r.method()));
+      j.field("method", VideoRun.methodName(r.method()));
       j.field("score", r.score());
       j.field("heat_max", rawMax);
       j.name("weights").array(r.weights());
@@ -817,51 +814,8 @@ public final class ExplainCommand implements Callable<Integer> {
     return base + suffix;
   }
 
-  static String methodName(CamMethod m) {
-    return switch (m) {
-      case GRAD_CAM -> "gradcam";
-      case GRAD_CAM_PLUS_PLUS -> "gradcam++";
-      case HIRES_CAM -> "hirescam";
-      case XGRAD_CAM -> "xgradcam";
-      case LAYER_CAM -> "layercam";
-    };
-  }
-
   private static double round(double ms) {
     return Math.round(ms * 1000) / 1000.0;
-  }
-
-  static final class MethodConverter implements ITypeConverter<CamMethod> {
-    @Override
-    public CamMethod convert(String s) {
-      String n = s.trim().toLowerCase(Locale.ROOT).replace("-", "").replace("_", "");
-      for (CamMethod m : CamMethod.values()) {
-        if (methodName(m).equals(n)
-            || (m == CamMethod.GRAD_CAM_PLUS_PLUS && n.equals("gradcampp"))
-            || (m == CamMethod.GRAD_CAM && n.equals("seggradcam"))) {
-          return m;
-        }
-      }
-      throw new TypeConversionException(
-          "unknown method '"
-              + s
-              + "': expected gradcam, gradcam++, hirescam, xgradcam or layercam");
-    }
-  }
-
-  static final class ScoreConverter implements ITypeConverter<ScoreMode> {
-    @Override
-    public ScoreMode convert(String s) {
-      switch (s.trim().toLowerCase(Locale.ROOT)) {
-        case "logits":
-          return ScoreMode.LOGITS;
-        case "probs":
-        case "probabilities":
-          return ScoreMode.PROBABILITIES;
-        default:
-          throw new TypeConversionException("unknown score '" + s + "': expected logits or probs");
-      }
-    }
   }
 
   /** Comma-separated integers (a record, so that picocli takes the option as one value). */

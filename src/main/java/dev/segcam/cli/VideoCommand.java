@@ -1,7 +1,7 @@
 package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
-import dev.segcam.backend.BackendChoice;
+import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.ScoreMode;
 import dev.segcam.image.Colormaps;
 import dev.segcam.video.FramePipeline;
@@ -12,7 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -54,46 +56,55 @@ public final class VideoCommand implements Callable<Integer> {
 
   @Option(
       names = {"-c", "--class"},
-      paramLabel = "C",
+      paramLabel = Vocabulary.CLASS_LABEL,
       required = true,
       description =
-          "Class to explain, index or name from MODEL/labels.txt; repeat for several"
-              + " (drawn side by side, batched in one backward).")
+          Vocabulary.CLASS_HELP
+              + "; repeat for several (drawn side by side, batched in one backward).")
   List<String> classes = new ArrayList<>();
 
-  @Option(
-      names = "--region",
-      paramLabel = "R",
-      defaultValue = "predicted",
-      description =
-          "Pixels whose score is explained: predicted (pixels predicted as the class;"
-              + " frames without any are marked empty), largest (its largest component), image"
-              + " (whole output). Default: ${DEFAULT-VALUE}.")
-  String region;
+  @ArgGroup(exclusive = true, multiplicity = "0..1", heading = "Region M (pick one):%n")
+  RegionOption region;
+
+  /** Where the score is summed: the same flags as explain's (the ones a video can use). */
+  static final class RegionOption {
+    @Option(
+        names = "--predicted",
+        description = Vocabulary.PREDICTED_HELP + " Frames without any are marked empty.")
+    boolean predicted;
+
+    @Option(names = "--component", description = Vocabulary.COMPONENT_HELP)
+    boolean component;
+
+    @Option(names = "--whole", description = Vocabulary.WHOLE_HELP)
+    boolean whole;
+
+    String name() {
+      return component ? "largest" : whole ? "image" : "predicted";
+    }
+  }
 
   @Option(
       names = "--score",
-      paramLabel = "S",
+      paramLabel = Vocabulary.SCORE_LABEL,
       defaultValue = "logits",
-      description = "Score on logits or probabilities. Default: ${DEFAULT-VALUE}.")
-  String score;
+      converter = Vocabulary.ScoreConverter.class,
+      description = Vocabulary.SCORE_HELP)
+  ScoreMode score = ScoreMode.LOGITS;
 
   @Option(
       names = {"-l", "--layer"},
-      paramLabel = "L",
-      description =
-          "Feature layer (see 'segcam layers'); default: the last conv block before the"
-              + " classifier.")
+      paramLabel = Vocabulary.LAYER_LABEL,
+      description = Vocabulary.LAYER_HELP)
   String layer;
 
   @Option(
       names = {"-m", "--method"},
-      paramLabel = "M",
-      defaultValue = "grad-cam",
-      description =
-          "grad-cam, grad-cam++, hires-cam, xgrad-cam or layer-cam. Default:"
-              + " ${DEFAULT-VALUE}.")
-  String method;
+      paramLabel = Vocabulary.METHOD_LABEL,
+      defaultValue = "gradcam",
+      converter = Vocabulary.MethodConverter.class,
+      description = Vocabulary.METHOD_HELP)
+  CamMethod method = CamMethod.GRAD_CAM;
 
   @Option(
       names = {"-b", "--batch"},
@@ -130,21 +141,18 @@ public final class VideoCommand implements Callable<Integer> {
 
   @Option(
       names = "--colormap",
-      paramLabel = "NAME",
+      paramLabel = "jet|gray|hot",
       defaultValue = "jet",
-      description = "jet, gray or hot. Default: ${DEFAULT-VALUE}.")
-  String colormap;
+      converter = Vocabulary.ColormapConverter.class,
+      description = "Colour map of the heatmap. Default: ${DEFAULT-VALUE}.")
+  Colormaps colormap = Colormaps.JET;
 
-  @Option(
-      names = "--backend",
-      paramLabel = "B",
-      defaultValue = "auto",
-      description = "auto, cpu or cuda. Default: ${DEFAULT-VALUE}.")
-  String backend;
+  @Mixin SharedOptions shared = new SharedOptions();
 
   @Option(
       names = {"-s", "--size"},
-      paramLabel = "WxH",
+      paramLabel = Vocabulary.SIZE_LABEL,
+      converter = Vocabulary.SizeConverter.class,
       description =
           "Frame size of raw input on stdin; for a video file, decode at this size"
               + " instead of the file's (skips ffprobe).")
@@ -184,23 +192,21 @@ public final class VideoCommand implements Callable<Integer> {
     o.input = input;
     o.output = output;
     o.classes = classes;
-    o.region = region;
-    o.score = parseScore(score);
+    o.region = region == null ? "predicted" : region.name();
+    o.score = score;
     o.layer = layer;
-    o.method = VideoRun.parseMethod(method);
+    o.method = method;
     o.batch = batch;
     o.fixedScale = fixedScale;
     o.smooth = smooth;
     o.alpha = alpha;
-    o.colormap = Colormaps.byName(colormap);
-    o.backend = BackendChoice.parse(backend);
+    o.colormap = colormap;
+    o.backend = shared.backend;
     o.size = size;
     o.fps = fps;
     o.jsonl = jsonl;
     o.ffmpeg = ffmpeg;
-    if (queue < 1) {
-      throw new SegcamException("--queue must be >= 1, got " + queue);
-    }
+    checkRanges();
     o.queue = queue;
     PrintWriter err = spec.commandLine().getErr();
     FramePipeline.Result r = VideoRun.run(o, err);
@@ -216,14 +222,34 @@ public final class VideoCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static ScoreMode parseScore(String s) {
-    String k = s.trim().toLowerCase(Locale.ROOT);
-    if (k.startsWith("logit")) {
-      return ScoreMode.LOGITS;
+  /** Values that parse but are out of range are usage errors (exit 2), as in every command. */
+  private void checkRanges() {
+    if (batch < 1) {
+      throw Vocabulary.badValue(spec, "--batch", batch, "must be >= 1");
     }
-    if (k.startsWith("prob")) {
-      return ScoreMode.PROBABILITIES;
+    if (queue < 1) {
+      throw Vocabulary.badValue(spec, "--queue", queue, "must be >= 1");
     }
-    throw new SegcamException("--score must be logits or probabilities, got '" + s + "'");
+    if (!(alpha >= 0 && alpha <= 1)) {
+      throw Vocabulary.badValue(spec, "--alpha", alpha, "must be in [0,1]");
+    }
+    if (!(smooth >= 0 && smooth < 1)) {
+      throw Vocabulary.badValue(spec, "--smooth", smooth, "must be in [0,1)");
+    }
+    if (!(fps >= 0) || Double.isInfinite(fps)) {
+      throw Vocabulary.badValue(spec, "--fps", fps, "must be > 0 (or 0: the input's)");
+    }
+    String fs = fixedScale.trim().toLowerCase(Locale.ROOT);
+    if (!fs.equals("auto") && !fs.equals("frame")) {
+      float f;
+      try {
+        f = Float.parseFloat(fs);
+      } catch (NumberFormatException e) {
+        f = Float.NaN;
+      }
+      if (!(f > 0 && Float.isFinite(f))) {
+        throw Vocabulary.badValue(spec, "--fixed-scale", fixedScale, "a number > 0, auto or frame");
+      }
+    }
   }
 }

@@ -205,7 +205,7 @@ public final class VideoRun {
           sink.describe(),
           String.join(", ", targets.stream().map(t -> t.describe(labels)).toList()),
           layer,
-          o.method.name().toLowerCase(Locale.ROOT).replace('_', '-'),
+          methodName(o.method),
           o.batch,
           why[0]);
       err.flush();
@@ -354,7 +354,8 @@ public final class VideoRun {
             + " video or a .jsonl file");
   }
 
-  static int[] parseSize(String s) {
+  /** Parses WxH (width x height, 1..16384 each) into {width, height}. */
+  public static int[] parseSize(String s) {
     String[] p = s.trim().toLowerCase(Locale.ROOT).split("x");
     try {
       if (p.length == 2) {
@@ -370,7 +371,7 @@ public final class VideoRun {
     throw new VideoException("--size must be WxH with 1..16384 each (e.g. 64x64), got '" + s + "'");
   }
 
-  static int classIndex(String s, Labels labels) {
+  public static int classIndex(String s, Labels labels) {
     try {
       int c = Integer.parseInt(s.trim());
       if (c < 0) {
@@ -421,18 +422,33 @@ public final class VideoRun {
     return CpuCamBackend.create(g, threads);
   }
 
-  /** Parses a method name: grad-cam, grad-cam++, hires-cam, xgrad-cam, layer-cam (any case). */
+  /**
+   * Parses a method name. The names are those of {@link #methodName} (gradcam, gradcam++, hirescam,
+   * xgradcam, layercam); case, '-', '_' and spaces are ignored (grad-cam works too), and
+   * seg-grad-cam is gradcam.
+   */
   public static CamMethod parseMethod(String s) {
-    String k = s.trim().toLowerCase(Locale.ROOT).replace("++", "plusplus").replaceAll("[-_ ]", "");
-    if (k.equals("gradcampp")) {
-      k = "gradcamplusplus";
+    String k = s.trim().toLowerCase(Locale.ROOT).replaceAll("[-_ ]", "");
+    if (k.equals("seggradcam")) {
+      k = "gradcam";
     }
     for (CamMethod m : CamMethod.values()) {
-      if (m.name().toLowerCase(Locale.ROOT).replace("_", "").equals(k)) {
+      if (methodName(m).equals(k) || (m == CamMethod.GRAD_CAM_PLUS_PLUS && k.equals("gradcampp"))) {
         return m;
       }
     }
     throw new VideoException(
-        "unknown --method '" + s + "': grad-cam, grad-cam++, hires-cam, xgrad-cam or layer-cam");
+        "unknown method '" + s + "': expected gradcam, gradcam++, hirescam, xgradcam or layercam");
+  }
+
+  /** The one name of a method on every command line and in every output. */
+  public static String methodName(CamMethod m) {
+    return switch (m) {
+      case GRAD_CAM -> "gradcam";
+      case GRAD_CAM_PLUS_PLUS -> "gradcam++";
+      case HIRES_CAM -> "hirescam";
+      case XGRAD_CAM -> "xgradcam";
+      case LAYER_CAM -> "layercam";
+    };
   }
 }

@@ -51,11 +51,11 @@ class BenchCommandTest {
   @Test
   void badArgumentsGiveAOneLineError() {
     StringWriter err = new StringWriter();
-    CommandLine cl = new CommandLine(new Main());
+    CommandLine cl = Main.commandLine();
     cl.setOut(new PrintWriter(new StringWriter()));
     cl.setErr(new PrintWriter(err));
     int code = cl.execute("bench", "weights/scene-unet", "--backend", "cpu", "--iterations", "0");
-    assertEquals(1, code, err.toString());
+    assertEquals(Main.EXIT_USAGE, code, err.toString());
     assertTrue(err.toString().contains("--iterations"), err.toString());
   }
 
