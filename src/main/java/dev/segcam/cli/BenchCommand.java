@@ -7,6 +7,7 @@ import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.Target;
 import dev.segcam.io.AtomicFile;
+import dev.segcam.io.Json;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
@@ -177,21 +178,21 @@ public final class BenchCommand implements Callable<Integer> {
         "  %d runs: median %.2f ms, p10 %.2f ms, p90 %.2f ms, %.1f frames/s%n",
         iterations, med, p10, p90, fps);
     if (json != null) {
-      Json j = new Json().beginObject();
-      j.name("benchmark").value("segcam-bench");
-      j.name("device").value(opened.name() + ": " + cpuModel() + ", " + cores() + " cores");
-      j.name("date").value(Instant.now().toString());
-      j.name("commit").value(commit());
-      j.name("model").value(model.toString());
-      j.name("layer").value(usedLayer);
-      j.name("input").beginArray().value(used).value(h).value(w).value(c).endArray();
-      j.name("batch_requested").value(batch);
-      j.name("iterations").value(iterations);
-      j.name("warmup").value(warmup);
-      j.name("ms").beginObject();
-      j.name("median").value(med).name("p10").value(p10).name("p90").value(p90).endObject();
-      j.name("frames_per_s").value(fps);
-      String doc = j.endObject() + "\n";
+      String doc =
+          Json.pretty(
+              new Documents.Bench(
+                  "segcam-bench",
+                  opened.name() + ": " + cpuModel() + ", " + cores() + " cores",
+                  Instant.now().toString(),
+                  commit(),
+                  model.toString(),
+                  usedLayer,
+                  new int[] {used, h, w, c},
+                  batch,
+                  iterations,
+                  warmup,
+                  new Documents.Quantiles(med, p10, p90),
+                  fps));
       AtomicFile.write(json, doc.getBytes(StandardCharsets.UTF_8));
       out.println("  wrote " + json);
     }

@@ -11,6 +11,7 @@ import dev.segcam.cam.Target;
 import dev.segcam.image.Images;
 import dev.segcam.image.Overlays;
 import dev.segcam.image.Panels;
+import dev.segcam.io.Json;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
@@ -202,7 +203,7 @@ public final class ExplainCommand implements Callable<Integer> {
         stdout.println(run.header());
         stdout.flush();
       }
-      List<String> docs = new ArrayList<>();
+      List<Documents.ExplainImage> docs = new ArrayList<>();
       progress = new Progress(err, images.size(), Progress.stderrIsTty());
       try (Staging st = new Staging(out)) {
         try {
@@ -219,14 +220,8 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         double totalMs = (System.nanoTime() - tRun) / 1e6;
         if (json) {
-          Json j = new Json().beginObject();
-          j.field("out", out.toString());
-          j.name("images").beginArray();
-          for (String d : docs) {
-            j.raw(d);
-          }
-          j.endArray().field("total_ms", round(totalMs)).endObject();
-          stdout.println(j);
+          stdout.println(
+              Json.line(new Documents.ExplainRun(out.toString(), docs, Json.ms(totalMs))));
         } else {
           stdout.printf(
               Locale.ROOT, "wrote %d files to %s in %.0f ms%n", st.files().size(), out, totalMs);
@@ -437,7 +432,7 @@ public final class ExplainCommand implements Callable<Integer> {
   }
 
   /** Explains one image; returns its JSON document (also staged as explain.json). */
-  private String explainOne(
+  private Documents.ExplainImage explainOne(
       Run run, Explainer ex, TimedCamBackend timed, Staging st, Path file, PrintWriter stdout) {
     long tImage = System.nanoTime();
     String name = file.getFileName().toString();
@@ -590,68 +585,55 @@ public final class ExplainCommand implements Callable<Integer> {
         counts[p]++;
       }
     }
-    Json j = new Json().beginObject();
-    j.field("segcam", "0.1.0");
-    j.field("image", file.toString());
-    j.name("image_size").array(origSize[1], origSize[0]);
-    j.name("input_size").array(w, h);
-    j.field("resized", resized);
-    j.field("model", model.toString());
-    j.field("backend", run.backendName());
-    j.field("backend_reason", run.backendReason());
-    j.field("method", VideoRun.methodName(method));
-    j.field("score_mode", score == ScoreMode.LOGITS ? "logits" : "probs");
-    j.name("classes").beginArray();
+    List<Documents.ClassCount> classes = new ArrayList<>();
     for (int c = 0; c < run.classCount(); c++) {
-      j.beginObject()
-          .field("index", c)
-          .field("name", run.classNames().get(c))
-          .field("predicted_pixels", counts[c])
-          .endObject();
+      classes.add(new Documents.ClassCount(c, run.classNames().get(c), counts[c]));
     }
-    j.endArray();
-    j.name("timings_ms").beginObject();
-    j.field("import", round(run.importMs()));
-    j.field("predict", round(predictMs));
-    j.field("forward", round(ms[0]));
-    j.field("backward", round(ms[1]));
-    j.field("cam", round(ms[2]));
-    j.field("write", round(writeMs));
-    j.field("image_total", round(imageMs));
-    j.endObject();
-    j.name("results").beginArray();
+    List<Documents.Result> docResults = new ArrayList<>();
     for (int i = 0; i < results.size(); i++) {
       CamResult r = results.get(i);
       float rawMax = 0;
       for (float v : r.upsampled().data()) {
         rawMax = Math.max(rawMax, v);
       }
-      j.beginObject();
-      j.name("target").beginObject();
-      j.field("class", r.target().classIndex());
-      j.field("name", run.classNames().get(r.target().classIndex()));
-      j.field("region", r.target().region().describe());
-      j.endObject();
-      j.field("layer", r.layer());
-      j.name("layer_size").array(r.rawMap().shape().dim(1), r.rawMap().shape().dim(0));
-      j.field("method", VideoRun.methodName(r.method()));
-      j.field("score", r.score());
-      j.field("heat_max", rawMax);
-      j.name("weights").array(r.weights());
-      j.field("heatmap", resultFiles.get(i)[0]);
-      j.field("overlay", resultFiles.get(i)[1]);
-      j.endObject();
+      int c = r.target().classIndex();
+      docResults.add(
+          new Documents.Result(
+              new Documents.Target(c, run.classNames().get(c), r.target().region().describe()),
+              r.layer(),
+              new int[] {r.rawMap().shape().dim(1), r.rawMap().shape().dim(0)},
+              VideoRun.methodName(r.method()),
+              Json.finite(r.score()),
+              Json.finite(rawMax),
+              Documents.weights(r.weights()),
+              resultFiles.get(i)[0],
+              resultFiles.get(i)[1]));
     }
-    j.endArray();
-    j.field("segmentation", dir + "/segmentation.png");
-    j.name("panels").beginArray();
-    for (String p : panels) {
-      j.value(p);
-    }
-    j.endArray();
-    j.endObject();
-    String doc = j.toString();
-    st.text(dir + "/explain.json", doc + "\n");
+    Documents.ExplainImage doc =
+        new Documents.ExplainImage(
+            "0.1.0",
+            file.toString(),
+            new int[] {origSize[1], origSize[0]},
+            new int[] {w, h},
+            resized,
+            model.toString(),
+            run.backendName(),
+            run.backendReason(),
+            VideoRun.methodName(method),
+            score == ScoreMode.LOGITS ? "logits" : "probs",
+            classes,
+            new Documents.ImageTimings(
+                Json.ms(run.importMs()),
+                Json.ms(predictMs),
+                Json.ms(ms[0]),
+                Json.ms(ms[1]),
+                Json.ms(ms[2]),
+                Json.ms(writeMs),
+                Json.ms(imageMs)),
+            docResults,
+            dir + "/segmentation.png",
+            panels);
+    st.text(dir + "/explain.json", Json.pretty(doc));
 
     if (!json) {
       progress.clear();
@@ -812,10 +794,6 @@ public final class ExplainCommand implements Callable<Integer> {
       suffix = ".whole";
     }
     return base + suffix;
-  }
-
-  private static double round(double ms) {
-    return Math.round(ms * 1000) / 1000.0;
   }
 
   /** Comma-separated integers (a record, so that picocli takes the option as one value). */

@@ -1,5 +1,8 @@
 package dev.segcam.video;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.segcam.io.Json;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -7,8 +10,9 @@ import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -107,30 +111,31 @@ public final class JsonLinesSink implements FrameSink {
     return new VideoException("cannot write " + name + ": " + m, e);
   }
 
+  /** The schema of one JSON line: one frame (README "JSON documents"). */
+  public record FrameLine(
+      long frame,
+      String source,
+      Integer width,
+      Integer height,
+      String error,
+      List<FrameTarget> targets,
+      Map<String, Double> timingMs) {}
+
+  /** One target of a frame; score null (and empty true) when its region is empty. */
+  public record FrameTarget(
+      @JsonProperty("class") int classIndex,
+      String label,
+      @JsonInclude(JsonInclude.Include.ALWAYS) Float score,
+      Boolean empty,
+      Float heatMax,
+      Float heatMean) {}
+
   @Override
   public void write(FrameItem item) {
-    StringBuilder sb = new StringBuilder(256);
-    sb.append("{\"frame\":").append(item.index);
-    sb.append(",\"source\":").append(quote(item.name));
-    if (item.frame != null) {
-      sb.append(",\"width\":").append(item.frame.getWidth());
-      sb.append(",\"height\":").append(item.frame.getHeight());
-    }
-    if (item.failed()) {
-      sb.append(",\"error\":").append(quote(item.error));
-    } else if (item.scores != null) {
-      sb.append(",\"targets\":[");
+    List<FrameTarget> targets = null;
+    if (!item.failed() && item.scores != null) {
+      targets = new ArrayList<>();
       for (int t = 0; t < item.scores.length; t++) {
-        if (t > 0) {
-          sb.append(',');
-        }
-        sb.append("{\"class\":").append(classIndex[t]);
-        sb.append(",\"label\":").append(quote(targetClasses.get(t)));
-        if (item.empty[t]) {
-          sb.append(",\"score\":null,\"empty\":true");
-        } else {
-          sb.append(",\"score\":").append(num(item.scores[t]));
-        }
         float[] h = item.heatmaps[t];
         double max = 0;
         double sum = 0;
@@ -138,56 +143,35 @@ public final class JsonLinesSink implements FrameSink {
           max = Math.max(max, v);
           sum += v;
         }
-        sb.append(",\"heat_max\":").append(num(max));
-        sb.append(",\"heat_mean\":").append(num(h.length == 0 ? 0 : sum / h.length));
-        sb.append('}');
+        targets.add(
+            new FrameTarget(
+                classIndex[t],
+                targetClasses.get(t),
+                item.empty[t] ? null : Json.finite((float) item.scores[t]),
+                item.empty[t] ? Boolean.TRUE : null,
+                Json.finite((float) max),
+                Json.finite((float) (h.length == 0 ? 0 : sum / h.length))));
       }
-      sb.append(']');
     }
-    sb.append(",\"timing_ms\":{");
-    boolean first = true;
-    for (Map.Entry<String, Double> e : item.timingsMs.entrySet()) {
-      sb.append(first ? "" : ",").append(quote(e.getKey())).append(':').append(ms(e.getValue()));
-      first = false;
-    }
-    sb.append("}}\n");
+    Map<String, Double> timing = new LinkedHashMap<>();
+    item.timingsMs.forEach((k, v) -> timing.put(k, Json.ms(v)));
+    FrameLine line =
+        new FrameLine(
+            item.index,
+            item.name,
+            item.frame == null ? null : item.frame.getWidth(),
+            item.frame == null ? null : item.frame.getHeight(),
+            item.failed() ? item.error : null,
+            targets,
+            timing);
+    String text = Json.line(line) + "\n";
     try {
-      out.write(sb.toString());
+      out.write(text);
       out.flush(); // a reader tailing the file sees whole lines as frames finish
       written++;
     } catch (IOException e) {
       throw failed(e);
     }
-  }
-
-  static String num(double v) {
-    return Double.isFinite(v) ? Float.toString((float) v) : "null";
-  }
-
-  static String ms(double v) {
-    return String.format(Locale.ROOT, "%.3f", v);
-  }
-
-  static String quote(String s) {
-    StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            sb.append(String.format("\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    return sb.append('"').toString();
   }
 
   @Override

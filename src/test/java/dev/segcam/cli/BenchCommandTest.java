@@ -1,5 +1,6 @@
 package dev.segcam.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,8 +8,6 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -38,11 +37,9 @@ class BenchCommandTest {
     assertEquals(0, code, out.toString());
     assertTrue(out.toString().contains("frames/s"), out.toString());
     String doc = Files.readString(json);
-    Matcher m = Pattern.compile("\"median\": ([0-9.]+)").matcher(doc);
-    assertTrue(m.find(), doc);
-    assertTrue(Double.parseDouble(m.group(1)) > 0, doc);
-    assertTrue(
-        Pattern.compile("\"input\": \\[\\s*2,\\s*64,\\s*64,\\s*3\\s*\\]").matcher(doc).find(), doc);
+    Documents.Bench b = JsonDocumentsTest.strict(doc, Documents.Bench.class);
+    assertTrue(b.ms().median() > 0, doc);
+    assertArrayEquals(new int[] {2, 64, 64, 3}, b.input(), doc);
     try (var files = Files.list(json.getParent())) {
       assertEquals(1, files.count(), "no temp file left next to the JSON");
     }

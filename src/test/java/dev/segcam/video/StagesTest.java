@@ -2,12 +2,14 @@ package dev.segcam.video;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.segcam.image.Colormaps;
+import dev.segcam.io.Json;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
@@ -126,10 +128,25 @@ class StagesTest {
   }
 
   @Test
-  void jsonStringsAreEscaped() {
-    assertEquals("\"a\\\"b\\\\c\\nd\\u0001\"", JsonLinesSink.quote("a\"b\\c\nd\u0001"));
-    assertEquals("null", JsonLinesSink.num(Float.NaN));
-    assertEquals("1.5", JsonLinesSink.num(1.5f));
+  void jsonStringsAreEscapedAndNonFiniteNumbersAreNull() throws Exception {
+    String name = "a\"b\\c\nd\u0001";
+    String line =
+        Json.line(
+            new JsonLinesSink.FrameLine(
+                0,
+                name,
+                null,
+                null,
+                null,
+                List.of(
+                    new JsonLinesSink.FrameTarget(
+                        1, "x", Json.finite(Float.NaN), null, Json.finite(1.5f), null)),
+                java.util.Map.of()));
+    assertFalse(line.contains("\n"), line);
+    var n = Json.mapper().readTree(line);
+    assertEquals(name, n.get("source").asText());
+    assertTrue(n.get("targets").get(0).get("score").isNull(), line);
+    assertEquals("1.5", n.get("targets").get(0).get("heat_max").asText());
   }
 
   @Test
