@@ -128,6 +128,11 @@ public final class SavedModelImporter {
       if (mg != null) {
         return mg;
       }
+      if (Files.exists(dir) && !Files.isDirectory(dir)) {
+        throw ImportException.inFile(
+            dir.toString(),
+            "is a file, not a SavedModel directory (give the folder that holds saved_model.pb)");
+      }
       if (!Files.isDirectory(dir)) {
         throw ImportException.inFile(dir.toString(), "SavedModel directory does not exist");
       }

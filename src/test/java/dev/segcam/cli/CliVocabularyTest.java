@@ -76,6 +76,13 @@ class CliVocabularyTest {
   }
 
   @Test
+  void aModelFileInsteadOfItsFolderIsNamedAsSuch() {
+    ExplainCommandTest.Run r = run("layers", MODEL + "/saved_model.pb");
+    assertEquals(Main.EXIT_ERROR, r.code(), r.err());
+    assertTrue(r.err().contains("is a file, not a SavedModel directory"), r.err());
+  }
+
+  @Test
   void benchTakesAClassName() {
     ExplainCommandTest.Run r =
         run("bench", MODEL, "--class", "shadow", "--iterations", "1", "--warmup", "0");
