@@ -60,7 +60,10 @@ final class Documents {
   record Target(@JsonProperty("class") int classIndex, String name, String region) {}
 
   /** {@code explain --json} on stdout: the run, with every image's document. */
-  record ExplainRun(String out, List<ExplainImage> images, double totalMs) {}
+  record ExplainRun(String out, List<ExplainImage> images, List<Skipped> skipped, double totalMs) {}
+
+  /** An image that failed under --keep-going, with the error's line. */
+  record Skipped(String image, String error) {}
 
   /** {@code bench --json FILE}. */
   record Bench(

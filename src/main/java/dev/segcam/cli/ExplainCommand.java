@@ -166,6 +166,14 @@ public final class ExplainCommand implements Callable<Integer> {
   Path out;
 
   @Option(
+      names = "--keep-going",
+      description =
+          "With several images: an image that fails (unreadable, no such class in it...) is"
+              + " reported in one line and skipped, the others are written; exit code 1 if any"
+              + " failed. Without it, one failure writes nothing.")
+  boolean keepGoing;
+
+  @Option(
       names = "--json",
       description =
           "Print the run as one JSON document on stdout instead of text (explain.json files are"
@@ -205,15 +213,37 @@ public final class ExplainCommand implements Callable<Integer> {
       }
       List<Documents.ExplainImage> docs = new ArrayList<>();
       progress = new Progress(err, images.size(), Progress.stderrIsTty());
+      List<Documents.Skipped> skipped = new ArrayList<>();
       try (Staging st = new Staging(out)) {
         try {
           for (int i = 0; i < images.size(); i++) {
-            docs.add(explainOne(run, ex, timed, st, images.get(i), stdout));
+            int mark = st.mark();
+            try {
+              docs.add(explainOne(run, ex, timed, st, images.get(i), stdout));
+            } catch (SegcamException e) {
+              if (!keepGoing) {
+                throw e;
+              }
+              // a bad image (unreadable, empty region...): say so, drop its files, go on
+              st.dropSince(mark);
+              skipped.add(new Documents.Skipped(images.get(i).toString(), e.getMessage()));
+              progress.clear();
+              err.println("segcam: error: " + e.getMessage().replace('\n', ' ') + " (skipped)");
+              err.flush();
+            }
             progress.step(i + 1, images.get(i).getFileName().toString());
           }
         } catch (RuntimeException e) {
           progress.abort();
           throw e;
+        }
+        if (docs.isEmpty()) {
+          throw new SegcamException(
+              "all "
+                  + images.size()
+                  + " images failed; nothing written (first: "
+                  + skipped.get(0).error()
+                  + ")");
         }
         for (String f : st.commit()) {
           note("replaced the earlier run's " + out.resolve(f) + "/ as a whole");
@@ -221,12 +251,24 @@ public final class ExplainCommand implements Callable<Integer> {
         double totalMs = (System.nanoTime() - tRun) / 1e6;
         if (json) {
           stdout.println(
-              Json.line(new Documents.ExplainRun(out.toString(), docs, Json.ms(totalMs))));
+              Json.line(
+                  new Documents.ExplainRun(
+                      out.toString(), docs, skipped.isEmpty() ? null : skipped, Json.ms(totalMs))));
         } else {
           stdout.printf(
               Locale.ROOT, "wrote %d files to %s in %.0f ms%n", st.files().size(), out, totalMs);
         }
         stdout.flush();
+        if (!skipped.isEmpty()) {
+          err.println(
+              "segcam: error: "
+                  + skipped.size()
+                  + " of "
+                  + images.size()
+                  + " images failed and were skipped (--keep-going); the others were written");
+          err.flush();
+          return Main.EXIT_ERROR;
+        }
       }
     }
     return 0;

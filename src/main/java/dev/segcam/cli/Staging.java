@@ -55,6 +55,23 @@ final class Staging implements AutoCloseable {
         : "no output written, " + out + " is as it was";
   }
 
+  /** A point to {@link #dropSince} back to: the number of files staged so far. */
+  int mark() {
+    return files.size();
+  }
+
+  /** Forgets (and deletes) the files staged since {@code mark}: an image that failed. */
+  void dropSince(int mark) {
+    while (files.size() > mark) {
+      String f = files.remove(files.size() - 1);
+      try {
+        Files.deleteIfExists(stage.resolve(f));
+      } catch (IOException ignored) {
+        // it stays in the staging folder, which is removed at the end
+      }
+    }
+  }
+
   /** Relative output paths written so far, in order. */
   List<String> files() {
     return files;
