@@ -54,7 +54,8 @@ final class Documents {
       Float heatMax,
       @JsonInclude(JsonInclude.Include.ALWAYS) List<Float> weights,
       String heatmap,
-      String overlay) {}
+      String overlay,
+      String overlayFull) {}
 
   /** What was explained: a class over a region. */
   record Target(@JsonProperty("class") int classIndex, String name, String region) {}

@@ -55,14 +55,18 @@ import picocli.CommandLine.TypeConversionException;
     footerHeading = "%nOutputs, per image, in DIR/<image name without extension>/:%n",
     footer = {
       "  segmentation.png             predicted classes over the image, with a legend",
-      "  C-NAME.LAYER.heatmap.png     the CAM, 8-bit grey (255 = hottest)",
+      "  C-NAME.LAYER.heatmap.png     the CAM as grey levels, R=G=B (255 = hottest)",
       "  C-NAME.LAYER.overlay.png     the CAM in jet, alpha-blended over the image",
-      "  panel.LAYER.png              image | segmentation | a CAM per target | legend",
+      "  C-NAME.LAYER.overlay.full.png  the same at the image's own size (resized images)",
+      "  panel.LAYER.png              image | segmentation | a CAM per target | colour bar |",
+      "                               legend of the classes present",
       "  explain.json                 targets, scores, channel weights, timings (ms)",
       "C-NAME is the class index and name (e.g. 3-shadow), plus the region unless it",
       "is --predicted (e.g. 3-shadow.box-0-0-8-8); in LAYER, '/' becomes '_'.",
-      "Nothing is written unless the whole run succeeds.",
-      "Exit codes: 0 ok, 1 error (one line on stderr), 2 bad command line."
+      "Nothing is written unless the whole run succeeds (see --keep-going); each image's",
+      "folder is replaced as a whole. Ctrl-C/SIGTERM leave DIR as it was.",
+      "Exit codes: 0 ok, 1 error (one line on stderr), 2 bad command line,",
+      "130/143 stopped by SIGINT/SIGTERM."
     })
 public final class ExplainCommand implements Callable<Integer> {
   /** Opacity of the jet heatmap over the image in overlays and panels. */
@@ -500,10 +504,11 @@ public final class ExplainCommand implements Callable<Integer> {
               + w
               + "x"
               + h
-              + "; outputs are "
+              + "; maps and overlays are at "
               + w
               + "x"
-              + h);
+              + h
+              + ", *.overlay.full.png at the image's own size");
     }
     FloatTensor rgb = Images.toTensor(img);
     BufferedImage display = Images.toImage(rgb);
@@ -601,21 +606,48 @@ public final class ExplainCommand implements Callable<Integer> {
       st.png(
           base + ".overlay.png",
           Overlays.blend(display, heat, h, w, HEAT_ALPHA, dev.segcam.image.Colormaps.JET));
-      resultFiles.add(new String[] {base + ".heatmap.png", base + ".overlay.png"});
+      String full = null;
+      if (resized) {
+        // the map upsampled to the image's own size, over the original pixels
+        int fh = origSize[0];
+        int fw = origSize[1];
+        full = base + ".overlay.full.png";
+        st.png(
+            full,
+            Overlays.blend(
+                raw,
+                Overlays.resizeMap(heat, h, w, fh, fw),
+                fh,
+                fw,
+                HEAT_ALPHA,
+                dev.segcam.image.Colormaps.JET));
+      }
+      resultFiles.add(new String[] {base + ".heatmap.png", base + ".overlay.png", full});
     }
     List<String> panels = new ArrayList<>();
     for (String layer : run.layers()) {
       List<float[]> cams = new ArrayList<>();
       List<Integer> camClasses = new ArrayList<>();
+      List<String> titles = new ArrayList<>();
       for (CamResult r : results) {
         if (r.layer().equals(layer)) {
           cams.add(r.heatmap().data());
           camClasses.add(r.target().classIndex());
+          titles.add(
+              run.classNames().get(r.target().classIndex())
+                  + ", "
+                  + VideoRun.methodName(r.method())
+                  + ", "
+                  + r.target().region().describe()
+                  + " @ "
+                  + layer);
         }
       }
       String p = dir + "/panel." + slug(layer) + ".png";
       st.png(
-          p, Panels.segGradCam(display, seg, run.classNames(), cams, camClasses, HEAT_ALPHA, TILE));
+          p,
+          Panels.segGradCam(
+              display, seg, run.classNames(), cams, camClasses, titles, HEAT_ALPHA, TILE));
       panels.add(p);
     }
     double writeMs = (System.nanoTime() - tw) / 1e6;
@@ -649,7 +681,8 @@ public final class ExplainCommand implements Callable<Integer> {
               Json.finite(rawMax),
               Documents.weights(r.weights()),
               resultFiles.get(i)[0],
-              resultFiles.get(i)[1]));
+              resultFiles.get(i)[1],
+              resultFiles.get(i)[2]));
     }
     Documents.ExplainImage doc =
         new Documents.ExplainImage(
@@ -681,13 +714,12 @@ public final class ExplainCommand implements Callable<Integer> {
       progress.clear();
       StringBuilder sb = new StringBuilder();
       sb.append(name).append(resized ? " (resized)" : "").append(": predicted");
+      boolean classifier = first.predicted().height() * first.predicted().width() == 1;
       for (int c = 0; c < counts.length; c++) {
         if (counts[c] > 0) {
-          sb.append(' ')
-              .append(run.classNames().get(c))
-              .append(' ')
-              .append(counts[c])
-              .append(" px,");
+          // a classifier predicts one class for the image, not a pixel count
+          sb.append(' ').append(run.classNames().get(c));
+          sb.append(classifier ? "," : " " + counts[c] + " px,");
         }
       }
       sb.setLength(sb.length() - 1);

@@ -198,11 +198,72 @@ public final class Overlays {
     return out;
   }
 
-  /** Segmentation overlay with the default palette and a legend on the right. */
+  /**
+   * Segmentation overlay with the default palette and a legend on the right listing only the
+   * classes that occur in {@code labels} (a 124-class model gets a legend of what is there).
+   */
   public static BufferedImage segmentation(
       BufferedImage image, int[] labels, List<String> classNames, float alpha) {
     int[] palette = defaultPalette(classNames);
-    return withLegend(segmentation(image, labels, palette, alpha), classNames, palette);
+    BufferedImage seg = segmentation(image, labels, palette, alpha);
+    List<Integer> present = present(labels, classNames.size());
+    return withLegend(seg, names(classNames, present), colours(palette, present));
+  }
+
+  /** The classes that occur in a label map, ascending (labels outside 0..k-1 are ignored). */
+  public static List<Integer> present(int[] labels, int k) {
+    boolean[] seen = new boolean[k];
+    for (int l : labels) {
+      if (l >= 0 && l < k) {
+        seen[l] = true;
+      }
+    }
+    List<Integer> out = new java.util.ArrayList<>();
+    for (int c = 0; c < k; c++) {
+      if (seen[c]) {
+        out.add(c);
+      }
+    }
+    return out;
+  }
+
+  /** The names of some classes, in the given order. */
+  public static List<String> names(List<String> classNames, List<Integer> which) {
+    return which.stream().map(classNames::get).toList();
+  }
+
+  /** The palette entries of some classes, in the given order. */
+  public static int[] colours(int[] palette, List<Integer> which) {
+    return which.stream().mapToInt(c -> palette[c]).toArray();
+  }
+
+  /**
+   * Bilinear resize of a map (half-pixel centres, edges clamped), e.g. a model-sized heatmap to the
+   * original image's size.
+   *
+   * <p>{@code // map (h*w) -> (outH*outW)}
+   */
+  public static float[] resizeMap(float[] map, int h, int w, int outH, int outW) {
+    checkMap(map, h, w);
+    float[] out = new float[outH * outW];
+    float sy = (float) h / outH;
+    float sx = (float) w / outW;
+    for (int y = 0; y < outH; y++) {
+      float fy = Math.max(0f, Math.min(h - 1f, (y + 0.5f) * sy - 0.5f));
+      int y0 = (int) fy;
+      int y1 = Math.min(h - 1, y0 + 1);
+      float ty = fy - y0;
+      for (int x = 0; x < outW; x++) {
+        float fx = Math.max(0f, Math.min(w - 1f, (x + 0.5f) * sx - 0.5f));
+        int x0 = (int) fx;
+        int x1 = Math.min(w - 1, x0 + 1);
+        float tx = fx - x0;
+        float top = map[y0 * w + x0] * (1 - tx) + map[y0 * w + x1] * tx;
+        float bottom = map[y1 * w + x0] * (1 - tx) + map[y1 * w + x1] * tx;
+        out[y * outW + x] = top * (1 - ty) + bottom * ty;
+      }
+    }
+    return out;
   }
 
   /** The image with a white strip on its right listing a swatch and the name of each class. */

@@ -53,6 +53,41 @@ public final class Panels {
       return this;
     }
 
+    /** Adds a vertical colour bar of {@code cmap}, hottest at the top, labelled with its ends. */
+    public Builder colourBarTile(String title, Colormaps cmap, String low, String high) {
+      int barW = 16;
+      int barH = 128;
+      Font font = Overlays.defaultFont();
+      FontMetrics fm = Overlays.metrics(font);
+      int textW = Math.max(fm.stringWidth(low), fm.stringWidth(high));
+      int pad = 4;
+      int h = barH + 2 * fm.getHeight();
+      BufferedImage bar =
+          new BufferedImage(barW + pad + textW + pad, h, BufferedImage.TYPE_INT_RGB);
+      Graphics2D g = bar.createGraphics();
+      try {
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, bar.getWidth(), h);
+        int top = fm.getHeight();
+        for (int y = 0; y < barH; y++) {
+          float v = 1f - (float) y / (barH - 1);
+          g.setColor(new java.awt.Color(cmap.packed(v)));
+          g.drawLine(0, top + y, barW - 1, top + y);
+        }
+        g.setRenderingHint(
+            RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setFont(font);
+        g.setColor(Color.BLACK);
+        g.drawString(high, barW + pad, top + fm.getAscent() / 2);
+        g.drawString(low, barW + pad, top + barH + fm.getAscent() / 2);
+      } finally {
+        g.dispose();
+      }
+      tile(title, bar);
+      upscale.set(upscale.size() - 1, false);
+      return this;
+    }
+
     /** Tiles per row; 0 (the default) puts all tiles in one row. */
     public Builder columns(int n) {
       if (n < 0) {
@@ -167,6 +202,27 @@ public final class Panels {
       List<Integer> camClasses,
       float alpha,
       int tileSize) {
+    List<String> titles = new ArrayList<>();
+    for (int c : camClasses) {
+      titles.add(c >= 0 && c < classNames.size() ? "CAM: " + classNames.get(c) : "CAM");
+    }
+    return segGradCam(image, labels, classNames, cams, camClasses, titles, alpha, tileSize);
+  }
+
+  /**
+   * {@link #segGradCam(BufferedImage, int[], List, List, List, float, int)} with a title per CAM
+   * (e.g. class, layer, method and region), a colour bar of the heat scale, and a legend of the
+   * classes present in {@code labels} only.
+   */
+  public static BufferedImage segGradCam(
+      BufferedImage image,
+      int[] labels,
+      List<String> classNames,
+      List<float[]> cams,
+      List<Integer> camClasses,
+      List<String> camTitles,
+      float alpha,
+      int tileSize) {
     if (cams.size() != camClasses.size()) {
       throw new SegcamException(
           cams.size() + " heatmaps but " + camClasses.size() + " class indices");
@@ -182,10 +238,12 @@ public final class Panels {
         throw new SegcamException(
             "CAM " + i + " is for class " + c + ", outside 0.." + (classNames.size() - 1));
       }
-      b.tile(
-          "CAM: " + classNames.get(c),
-          Overlays.blend(image, cams.get(i), h, w, alpha, Colormaps.JET));
+      b.tile(camTitles.get(i), Overlays.blend(image, cams.get(i), h, w, alpha, Colormaps.JET));
     }
-    return b.legendTile("classes", classNames, palette).render();
+    List<Integer> present = Overlays.present(labels, classNames.size());
+    return b.colourBarTile("heat", Colormaps.JET, "0 (min)", "1 (max)")
+        .legendTile(
+            "classes", Overlays.names(classNames, present), Overlays.colours(palette, present))
+        .render();
   }
 }

@@ -470,6 +470,12 @@ class ExplainCommandTest {
     String layer = ExplainCommand.slug((String) MiniJson.path(img, "results", 1, "layer"));
     assertEquals("big_scene/3-shadow.box-10-10-50-60." + layer + ".heatmap.png", heat);
     assertEquals(64, decode(out.resolve(heat)).getWidth());
+    // the overlay at the image's own size, beside the model-size files
+    String full = (String) MiniJson.path(img, "results", 1, "overlay_full");
+    assertEquals("big_scene/3-shadow.box-10-10-50-60." + layer + ".overlay.full.png", full);
+    BufferedImage fullImg = decode(out.resolve(full));
+    assertEquals(100, fullImg.getWidth());
+    assertEquals(80, fullImg.getHeight());
     assertTrue(Files.isRegularFile(out.resolve("big_scene/explain.json")));
   }
 

@@ -126,6 +126,9 @@ class OverlaysTest {
   void legendWidensTheImageAndDrawsSwatches() {
     BufferedImage image = randomImage(64, 64);
     int[] labels = new int[64 * 64];
+    for (int i = 0; i < labels.length; i++) {
+      labels[i] = i < 64 * 32 ? 0 : (i % 2 == 0 ? 1 : 3); // bar (2) occurs nowhere
+    }
     List<String> names = List.of("background", "disc", "bar", "shadow");
     BufferedImage out = Overlays.segmentation(image, labels, names, 0.5f);
     assertTrue(out.getWidth() > 64 + 30, "width " + out.getWidth());
@@ -137,7 +140,20 @@ class OverlaysTest {
           found = (out.getRGB(x, y) & 0xFFFFFF) == palette[c];
         }
       }
-      assertTrue(found, "no swatch for " + names.get(c));
+      // the legend lists only the classes present in the label map
+      assertEquals(c != 2, found, "swatch for " + names.get(c));
+    }
+  }
+
+  @Test
+  void mapResizesToTheImagesOwnSize() {
+    float[] map = {0f, 1f, 1f, 0f}; // 2x2
+    float[] big = Overlays.resizeMap(map, 2, 2, 6, 8);
+    assertEquals(48, big.length);
+    assertEquals(0f, big[0], 1e-6f); // corners keep the corner values (edges clamped)
+    assertEquals(1f, big[7], 1e-6f);
+    for (float v : big) {
+      assertTrue(v >= 0f && v <= 1f, "bilinear stays within the map's range: " + v);
     }
   }
 }

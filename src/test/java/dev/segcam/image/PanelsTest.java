@@ -70,8 +70,8 @@ class PanelsTest {
     List<String> names = List.of("background", "disc", "bar", "shadow");
     BufferedImage p =
         Panels.segGradCam(image, labels, names, List.of(cam, cam), List.of(1, 3), 0.5f, 128);
-    // image, segmentation, 2 CAMs, legend: 5 tiles of 128 plus 6 gaps of 8
-    assertEquals(8 + 5 * 136, p.getWidth());
+    // image, segmentation, 2 CAMs, colour bar, legend: 6 tiles of 128 plus 7 gaps of 8
+    assertEquals(8 + 6 * 136, p.getWidth());
     Path f = dir.resolve("panel.png");
     Images.writePng(p, f);
     assertEquals(p.getWidth(), Images.read(f).getWidth());
