@@ -69,6 +69,18 @@ public final class Main implements Callable<Integer> {
         // the signal is not available here (or the JVM reserves it): keep the default
       }
     }
+    // any other way out while outputs are unfinished (SIGHUP, an exit from elsewhere): same undo
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  List<String> said = Rollback.rollBack();
+                  if (!said.isEmpty()) {
+                    System.err.println("segcam: exiting: " + String.join("; ", said));
+                    System.err.flush();
+                  }
+                },
+                "segcam-rollback"));
   }
 
   /** The configured command line (tests call execute on it with captured writers). */
