@@ -629,8 +629,10 @@ public final class ExplainCommand implements Callable<Integer> {
       List<float[]> cams = new ArrayList<>();
       List<Integer> camClasses = new ArrayList<>();
       List<String> titles = new ArrayList<>();
+      List<int[]> regions = new ArrayList<>();
       for (CamResult r : results) {
         if (r.layer().equals(layer)) {
+          regions.add(regionOnImage(r, h, w));
           cams.add(r.heatmap().data());
           camClasses.add(r.target().classIndex());
           titles.add(
@@ -647,7 +649,7 @@ public final class ExplainCommand implements Callable<Integer> {
       st.png(
           p,
           Panels.segGradCam(
-              display, seg, run.classNames(), cams, camClasses, titles, HEAT_ALPHA, TILE));
+              display, seg, run.classNames(), cams, camClasses, titles, regions, HEAT_ALPHA, TILE));
       panels.add(p);
     }
     double writeMs = (System.nanoTime() - tw) / 1e6;
@@ -785,6 +787,22 @@ public final class ExplainCommand implements Callable<Integer> {
   }
 
   // labels (oh*ow) -> labels (h*w), nearest sample at each pixel centre
+  /** The target's region M on the image grid (1 inside), for drawing; null for the whole image. */
+  private static int[] regionOnImage(CamResult r, int h, int w) {
+    Target.Region region = r.target().region();
+    if (region instanceof Target.WholeImage) {
+      return null;
+    }
+    int oh = r.predicted().height();
+    int ow = r.predicted().width();
+    float[] m = region.weights(oh, ow, h, w, r.predicted(), r.target().classIndex());
+    int[] in = new int[m.length];
+    for (int i = 0; i < m.length; i++) {
+      in[i] = m[i] != 0 ? 1 : 0;
+    }
+    return toImageGrid(in, oh, ow, h, w);
+  }
+
   private static int[] toImageGrid(int[] labels, int oh, int ow, int h, int w) {
     if (oh == h && ow == w) {
       return labels;

@@ -210,6 +210,39 @@ public final class Overlays {
     return withLegend(seg, names(classNames, present), colours(palette, present));
   }
 
+  /**
+   * The image with the outline of a region drawn in {@code rgb}: the pixels inside whose
+   * 4-neighbour is outside (or off the image). A one-pixel region becomes that pixel.
+   *
+   * <p>{@code // image RGB8 (H,W,3), inside (H*W) nonzero = in the region -> RGB8 (H,W,3)}
+   */
+  public static BufferedImage outline(BufferedImage image, int[] inside, int rgb) {
+    int w = image.getWidth();
+    int h = image.getHeight();
+    if (inside.length != w * h) {
+      throw new ShapeException(
+          "region has " + inside.length + " pixels, the image " + w + "x" + h + " has " + w * h);
+    }
+    BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        int i = y * w + x;
+        boolean edge =
+            inside[i] != 0
+                && (x == 0
+                    || y == 0
+                    || x == w - 1
+                    || y == h - 1
+                    || inside[i - 1] == 0
+                    || inside[i + 1] == 0
+                    || inside[i - w] == 0
+                    || inside[i + w] == 0);
+        out.setRGB(x, y, edge ? rgb : image.getRGB(x, y));
+      }
+    }
+    return out;
+  }
+
   /** The classes that occur in a label map, ascending (labels outside 0..k-1 are ignored). */
   public static List<Integer> present(int[] labels, int k) {
     boolean[] seen = new boolean[k];

@@ -169,6 +169,9 @@ public final class Panels {
     }
   }
 
+  /** Colour of the region outline on CAM tiles. */
+  static final int REGION_RGB = 0xFFFFFF;
+
   public static Builder builder() {
     return new Builder();
   }
@@ -206,13 +209,15 @@ public final class Panels {
     for (int c : camClasses) {
       titles.add(c >= 0 && c < classNames.size() ? "CAM: " + classNames.get(c) : "CAM");
     }
-    return segGradCam(image, labels, classNames, cams, camClasses, titles, alpha, tileSize);
+    return segGradCam(image, labels, classNames, cams, camClasses, titles, null, alpha, tileSize);
   }
 
   /**
    * {@link #segGradCam(BufferedImage, int[], List, List, List, float, int)} with a title per CAM
-   * (e.g. class, layer, method and region), a colour bar of the heat scale, and a legend of the
-   * classes present in {@code labels} only.
+   * (e.g. class, layer, method and region), the region of each CAM outlined in white on it ({@code
+   * regions}: per CAM a map of the image's size, nonzero inside, or null for none; the list itself
+   * may be null), a colour bar of the heat scale, and a legend of the classes present in {@code
+   * labels} only.
    */
   public static BufferedImage segGradCam(
       BufferedImage image,
@@ -221,6 +226,7 @@ public final class Panels {
       List<float[]> cams,
       List<Integer> camClasses,
       List<String> camTitles,
+      List<int[]> regions,
       float alpha,
       int tileSize) {
     if (cams.size() != camClasses.size()) {
@@ -238,7 +244,11 @@ public final class Panels {
         throw new SegcamException(
             "CAM " + i + " is for class " + c + ", outside 0.." + (classNames.size() - 1));
       }
-      b.tile(camTitles.get(i), Overlays.blend(image, cams.get(i), h, w, alpha, Colormaps.JET));
+      BufferedImage cam = Overlays.blend(image, cams.get(i), h, w, alpha, Colormaps.JET);
+      if (regions != null && regions.get(i) != null) {
+        cam = Overlays.outline(cam, regions.get(i), REGION_RGB);
+      }
+      b.tile(camTitles.get(i), cam);
     }
     List<Integer> present = Overlays.present(labels, classNames.size());
     return b.colourBarTile("heat", Colormaps.JET, "0 (min)", "1 (max)")

@@ -146,6 +146,25 @@ class OverlaysTest {
   }
 
   @Test
+  void outlineDrawsTheRegionsBorderOnly() {
+    BufferedImage image = randomImage(6, 8); // (h, w): 8 wide, 6 high
+    int[] inside = new int[8 * 6];
+    for (int y = 1; y <= 4; y++) {
+      for (int x = 2; x <= 5; x++) {
+        inside[y * 8 + x] = 1; // box x 2..5, y 1..4
+      }
+    }
+    BufferedImage out = Overlays.outline(image, inside, 0xFFFFFF);
+    for (int y = 0; y < 6; y++) {
+      for (int x = 0; x < 8; x++) {
+        boolean border = inside[y * 8 + x] == 1 && (x == 2 || x == 5 || y == 1 || y == 4);
+        int want = border ? 0xFFFFFF : image.getRGB(x, y) & 0xFFFFFF;
+        assertEquals(want, out.getRGB(x, y) & 0xFFFFFF, "pixel " + x + "," + y);
+      }
+    }
+  }
+
+  @Test
   void mapResizesToTheImagesOwnSize() {
     float[] map = {0f, 1f, 1f, 0f}; // 2x2
     float[] big = Overlays.resizeMap(map, 2, 2, 6, 8);
