@@ -66,10 +66,7 @@ public final class Explainer implements AutoCloseable {
   public Explainer output(String keyOrNode) {
     String node = graph.outputs().getOrDefault(keyOrNode, keyOrNode);
     Node out = graph.node(node);
-    boolean activated =
-        out.inputs().size() == 1
-            && (out.op() instanceof Op.Softmax
-                || (out.op() instanceof Op.Activation a && a.kind() == Op.ActivationKind.SIGMOID));
+    boolean activated = out.inputs().size() == 1 && out.op().probabilityHead();
     this.output = node;
     this.outputIsProbabilities = activated;
     this.logits = activated ? out.inputs().get(0) : node;

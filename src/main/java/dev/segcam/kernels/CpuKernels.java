@@ -1,5 +1,7 @@
 package dev.segcam.kernels;
 
+import dev.segcam.ir.Op;
+
 /**
  * Pure-Java twins of the CUDA kernels in {@code kernels/*.cu}, same names and argument order
  * (output arrays first, then inputs, then dimensions), as in llm.c: every CUDA kernel is checked
@@ -663,57 +665,122 @@ public final class CpuKernels {
     }
   }
 
-  /** Activation codes of graph_ops.cu, in the order of {@code Op.ActivationKind}. */
-  public static final int ACT_RELU = 0;
-
-  public static final int ACT_RELU6 = 1;
-  public static final int ACT_LEAKY = 2;
-  public static final int ACT_ELU = 3;
-  public static final int ACT_SIGMOID = 4;
-  public static final int ACT_TANH = 5;
-
-  /** {@code // x (total) -> y (total) = act(x)} */
+  /**
+   * {@code // x (total) -> y (total) = act(x)}; kind is {@link Op.ActivationKind#code} (ACT_* in
+   * the .cu sources).
+   */
   public static void activation_fwd(float[] y, float[] x, int total, int kind, float alpha) {
-    for (int i = 0; i < total; i++) {
-      float v = x[i];
-      y[i] =
-          switch (kind) {
-            case ACT_RELU -> Math.max(v, 0f);
-            case ACT_RELU6 -> Math.min(Math.max(v, 0f), 6f);
-            case ACT_LEAKY -> v > 0f ? v : alpha * v;
-            case ACT_ELU -> v > 0f ? v : (float) Math.expm1(v);
-            case ACT_SIGMOID -> (float) (1.0 / (1.0 + Math.exp(-(double) v)));
-            default -> (float) Math.tanh(v);
-          };
+    activationFwdRange(y, x, 0, total, kind, alpha);
+  }
+
+  /** {@link #activation_fwd} on elements [lo, hi): the CPU engine runs ranges in parallel. */
+  public static void activationFwdRange(
+      float[] y, float[] x, int lo, int hi, int kind, float alpha) {
+    switch (Op.ActivationKind.ofCode(kind)) {
+      case RELU -> {
+        for (int i = lo; i < hi; i++) {
+          y[i] = Math.max(x[i], 0f);
+        }
+      }
+      case RELU6 -> {
+        for (int i = lo; i < hi; i++) {
+          y[i] = Math.min(Math.max(x[i], 0f), 6f);
+        }
+      }
+      case LEAKY_RELU -> {
+        for (int i = lo; i < hi; i++) {
+          float v = x[i];
+          y[i] = v > 0f ? v : alpha * v;
+        }
+      }
+      case ELU -> {
+        for (int i = lo; i < hi; i++) {
+          float v = x[i];
+          y[i] = v > 0f ? v : (float) Math.expm1(v);
+        }
+      }
+      case SIGMOID -> {
+        for (int i = lo; i < hi; i++) {
+          y[i] = (float) (1.0 / (1.0 + Math.exp(-(double) x[i])));
+        }
+      }
+      case TANH -> {
+        for (int i = lo; i < hi; i++) {
+          y[i] = (float) Math.tanh(x[i]);
+        }
+      }
     }
   }
 
   /**
    * TensorFlow's activation gradients; v is the input (Relu, Relu6, LeakyRelu) or the output (Elu,
-   * Sigmoid, Tanh), tiled.
+   * Sigmoid, Tanh), tiled: see {@link Op.ActivationKind#gradReads}.
    *
    * <p>{@code // dy (total), v (valueTotal) -> dx (total)}
    */
   public static void activation_bwd(
       float[] dx, float[] dy, float[] v, int total, int valueTotal, int kind, float alpha) {
-    for (int i = 0; i < total; i++) {
-      float g = dy[i];
-      float a = v[i % valueTotal];
-      dx[i] =
-          switch (kind) {
-            case ACT_RELU -> a > 0f ? g : 0f;
-            case ACT_RELU6 -> a > 0f && a < 6f ? g : 0f;
-            case ACT_LEAKY -> a > 0f ? g : alpha * g;
-            case ACT_ELU -> a < 0f ? g * (a + 1f) : g;
-            case ACT_SIGMOID -> g * (a * (1f - a));
-            default -> g * (1f - a * a);
-          };
+    activationBwdRange(dx, dy, v, 0, total, valueTotal, kind, alpha);
+  }
+
+  /** {@link #activation_bwd} on gradient elements [lo, hi). */
+  public static void activationBwdRange(
+      float[] dx, float[] dy, float[] v, int lo, int hi, int valueTotal, int kind, float alpha) {
+    Op.ActivationKind k = Op.ActivationKind.ofCode(kind);
+    int i = lo;
+    while (i < hi) {
+      // one run of gradient elements whose values are contiguous: no modulo per element
+      int vo = i % valueTotal;
+      int len = Math.min(hi - i, valueTotal - vo);
+      int d = i - vo;
+      switch (k) {
+        case RELU -> {
+          for (int j = vo; j < vo + len; j++) {
+            dx[d + j] = v[j] > 0f ? dy[d + j] : 0f;
+          }
+        }
+        case RELU6 -> {
+          for (int j = vo; j < vo + len; j++) {
+            float a = v[j];
+            dx[d + j] = a > 0f && a < 6f ? dy[d + j] : 0f;
+          }
+        }
+        case LEAKY_RELU -> {
+          for (int j = vo; j < vo + len; j++) {
+            dx[d + j] = v[j] > 0f ? dy[d + j] : alpha * dy[d + j];
+          }
+        }
+        case ELU -> {
+          for (int j = vo; j < vo + len; j++) {
+            float a = v[j];
+            dx[d + j] = a < 0f ? dy[d + j] * (a + 1f) : dy[d + j];
+          }
+        }
+        case SIGMOID -> {
+          for (int j = vo; j < vo + len; j++) {
+            float a = v[j];
+            dx[d + j] = dy[d + j] * (a * (1f - a));
+          }
+        }
+        case TANH -> {
+          for (int j = vo; j < vo + len; j++) {
+            float a = v[j];
+            dx[d + j] = dy[d + j] * (1f - a * a);
+          }
+        }
+      }
+      i += len;
     }
   }
 
   /** {@code // x (rows,C) -> y (rows,C)}, max-subtracted, sum in double. */
   public static void softmax_fwd(float[] y, float[] x, int rows, int C) {
-    for (int r = 0; r < rows; r++) {
+    softmaxFwdRows(y, x, 0, rows, C);
+  }
+
+  /** {@link #softmax_fwd} on rows [lo, hi). */
+  public static void softmaxFwdRows(float[] y, float[] x, int lo, int hi, int C) {
+    for (int r = lo; r < hi; r++) {
       int o = r * C;
       float mx = Float.NEGATIVE_INFINITY;
       for (int q = 0; q < C; q++) {
@@ -735,7 +802,13 @@ public final class CpuKernels {
   /** {@code // dy (rows,C), y (valueRows,C) -> dx (rows,C) = (dy − Σ dy·y)·y} */
   public static void softmax_bwd(
       float[] dx, float[] dy, float[] y, int rows, int valueRows, int C) {
-    for (int r = 0; r < rows; r++) {
+    softmaxBwdRows(dx, dy, y, 0, rows, valueRows, C);
+  }
+
+  /** {@link #softmax_bwd} on gradient rows [lo, hi). */
+  public static void softmaxBwdRows(
+      float[] dx, float[] dy, float[] y, int lo, int hi, int valueRows, int C) {
+    for (int r = lo; r < hi; r++) {
       int g = r * C;
       int v = (r % valueRows) * C;
       float s = 0f;
@@ -1009,27 +1082,24 @@ public final class CpuKernels {
     c[0] = r / d[1];
   }
 
-  /** Binary op codes of graph_ops.cu, in the order of {@code Op.BinaryKind}. */
-  public static final int BIN_ADD = 0;
-
-  public static final int BIN_SUB = 1;
-  public static final int BIN_MUL = 2;
-  public static final int BIN_DIV = 3;
-
-  /** {@code // a (a dims), b (b dims) -> out (o dims)}, rank-4, broadcasting by modulo. */
+  /**
+   * {@code // a (a dims), b (b dims) -> out (o dims)}, rank-4, broadcasting by modulo; kind is
+   * {@link Op.BinaryKind#code} (BIN_* in the .cu sources).
+   */
   public static void binary_fwd(
       float[] out, float[] a, float[] b, int kind, int[] o, int[] ad, int[] bd) {
+    Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
     int[] c = new int[4];
     for (int i = 0; i < o[0] * o[1] * o[2] * o[3]; i++) {
       coords(i, o, c);
       float x = a[bcastIndex(c, ad)];
       float y = b[bcastIndex(c, bd)];
       out[i] =
-          switch (kind) {
-            case BIN_ADD -> x + y;
-            case BIN_SUB -> x - y;
-            case BIN_MUL -> x * y;
-            default -> x / y;
+          switch (k) {
+            case ADD -> x + y;
+            case SUB -> x - y;
+            case MUL -> x * y;
+            case DIV -> x / y;
           };
     }
   }
@@ -1051,6 +1121,7 @@ public final class CpuKernels {
       int[] yd,
       int[] ad,
       int[] bd) {
+    Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
     int[] red = new int[4];
     for (int d = 0; d < 4; d++) {
       red[d] = gd[d] == yd[d] ? 1 : yd[d];
@@ -1069,14 +1140,14 @@ public final class CpuKernels {
         }
         float gy = dy[((dc[0] * yd[1] + dc[1]) * yd[2] + dc[2]) * yd[3] + dc[3]];
         float v;
-        if (kind == BIN_ADD) {
+        if (k == Op.BinaryKind.ADD) {
           v = gy;
-        } else if (kind == BIN_SUB) {
+        } else if (k == Op.BinaryKind.SUB) {
           v = wrtA ? gy : -gy;
         } else {
           float av = a[bcastIndex(dc, ad)];
           float bv = b[bcastIndex(dc, bd)];
-          if (kind == BIN_MUL) {
+          if (k == Op.BinaryKind.MUL) {
             v = gy * (wrtA ? bv : av);
           } else {
             v = wrtA ? gy / bv : gy * ((-av / bv) / bv);

@@ -110,15 +110,11 @@ class GraphOpsTwinTest {
       Op.Activation op = new Op.Activation(kind, 0.15f);
       Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
       float[] y = new float[xt.size()];
-      CpuKernels.activation_fwd(y, xt.data(), y.length, kind.ordinal(), 0.15f);
+      CpuKernels.activation_fwd(y, xt.data(), y.length, kind.code, 0.15f);
       TWIN.assertClose(kind + " forward", r.values.get("y").data(), y);
-      boolean readsInput =
-          kind == Op.ActivationKind.RELU
-              || kind == Op.ActivationKind.RELU6
-              || kind == Op.ActivationKind.LEAKY_RELU;
-      float[] v = readsInput ? xt.data() : r.values.get("y").data();
+      float[] v = kind.gradReads == Op.GradReads.INPUT ? xt.data() : r.values.get("y").data();
       float[] dx = new float[r.seed.size()];
-      CpuKernels.activation_bwd(dx, r.seed.data(), v, dx.length, v.length, kind.ordinal(), 0.15f);
+      CpuKernels.activation_bwd(dx, r.seed.data(), v, dx.length, v.length, kind.code, 0.15f);
       TWIN.assertClose(kind + " dx", r.dx.get("x").data(), dx);
     }
   }
@@ -322,8 +318,7 @@ class GraphOpsTwinTest {
         Shape ys = r.values.get("y").shape();
         String what = kind + " " + as + " " + bs;
         float[] y = new float[ys.size()];
-        CpuKernels.binary_fwd(
-            y, a.data(), bv.data(), kind.ordinal(), dims4(ys), dims4(as), dims4(bs));
+        CpuKernels.binary_fwd(y, a.data(), bv.data(), kind.code, dims4(ys), dims4(as), dims4(bs));
         TWIN.assertClose(what, r.values.get("y").data(), y);
         Shape dys = r.seed.shape();
         for (String side : wrt) {
@@ -334,7 +329,7 @@ class GraphOpsTwinTest {
               r.seed.data(),
               a.data(),
               bv.data(),
-              kind.ordinal(),
+              kind.code,
               side.equals("a"),
               dims4(gs),
               dims4(dys),

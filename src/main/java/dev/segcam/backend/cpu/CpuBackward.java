@@ -3,15 +3,10 @@ package dev.segcam.backend.cpu;
 import dev.segcam.SegcamException;
 import dev.segcam.backend.BackwardPlan;
 import dev.segcam.backend.NotDifferentiableException;
-import dev.segcam.backend.cpu.grad.ConvGrad;
-import dev.segcam.backend.cpu.grad.ElementwiseGrad;
-import dev.segcam.backend.cpu.grad.PoolGrad;
-import dev.segcam.backend.cpu.grad.ShapeGrad;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
-import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import java.util.Collection;
@@ -38,13 +33,6 @@ import java.util.Map;
 public final class CpuBackward {
   /** -Dsegcam.backward.profile=true prints each node's backward time to stderr. */
   private static final boolean PROFILE = Boolean.getBoolean("segcam.backward.profile");
-
-  /**
-   * Conv2D layers with fewer input channels than this take the channel-major GEMM kernel (long
-   * vectors over pixels); wider ones the pixel-major kernel that skips zero gradients (measured
-   * break-even on AVX2 at 128 channels with half the gradient zero).
-   */
-  static final int CHANNEL_MAJOR_BELOW = 128;
 
   /** Stands in for a null pool: one thread runs every loop inline and owns no threads. */
   private static final Parallel CALLER_THREAD = new Parallel(1);
@@ -145,7 +133,9 @@ public final class CpuBackward {
           FloatTensor[] dx;
           long t0 = PROFILE ? System.nanoTime() : 0;
           try {
-            dx = inputGradients(node, grad[i], want);
+            Step step = new Step(this, node, grad[i], want);
+            CpuOpTable.TABLE.backward(node.op()).run(step, node.op());
+            dx = step.dx;
           } catch (ShapeException e) {
             throw new ShapeException(
                 "backward through node '"
@@ -322,204 +312,6 @@ public final class CpuBackward {
       return shapeOf(input, reader).withDim(0, b);
     }
 
-    private FloatTensor[] inputGradients(Node node, FloatTensor dyT, boolean[] want) {
-      Op op = node.op();
-      FloatTensor[] dx = new FloatTensor[node.inputs().size()];
-      float[] dy = dyT.data();
-      Shape ds = dyT.shape();
-      int b = ds.dim(0);
-      String in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
-      if (op instanceof Op.Conv2D c) {
-        Shape xs = gradShape(in0, node, b);
-        Shape f = c.filter().shape();
-        ConvGrad.Geometry geo =
-            geometry(
-                c.padding(),
-                xs,
-                f.dim(0),
-                f.dim(1),
-                c.strideH(),
-                c.strideW(),
-                c.dilationH(),
-                c.dilationW(),
-                ds);
-        int[] keep = neededChannels(in0, f.dim(2));
-        float[] filter = keep == null ? c.filter().data() : inputChannels(c.filter(), keep);
-        int cin = keep == null ? f.dim(2) : keep.length;
-        boolean unitStride = c.strideH() == 1 && c.strideW() == 1;
-        float[] d =
-            unitStride && cin < CHANNEL_MAJOR_BELOW
-                ? CpuBackwardConv.conv2dData(
-                    pool, dy, b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1), xs.dim(2),
-                    geo)
-                : ConvGrad.conv2dDataPixelMajor(
-                    dy, b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1), xs.dim(2), geo,
-                    pool);
-        dx[0] = new FloatTensor(xs, keep == null ? d : scatterChannels(d, keep, f.dim(2)));
-      } else if (op instanceof Op.DepthwiseConv2D c) {
-        Shape xs = gradShape(in0, node, b);
-        Shape f = c.filter().shape();
-        ConvGrad.Geometry geo =
-            geometry(
-                c.padding(),
-                xs,
-                f.dim(0),
-                f.dim(1),
-                c.strideH(),
-                c.strideW(),
-                c.dilationH(),
-                c.dilationW(),
-                ds);
-        dx[0] =
-            new FloatTensor(
-                xs,
-                ConvGrad.depthwiseData(
-                    dy,
-                    b,
-                    ds.dim(1),
-                    ds.dim(2),
-                    c.filter().data(),
-                    f.dim(2),
-                    f.dim(3),
-                    xs.dim(1),
-                    xs.dim(2),
-                    geo,
-                    pool));
-      } else if (op instanceof Op.Conv2DTranspose c) {
-        Shape xs = gradShape(in0, node, b);
-        Shape f = c.filter().shape(); // (KH,KW,F,C): dy has F channels, x has C
-        // x is the output of a Conv2D over dy's grid, so dx is exactly that Conv2D of dy
-        geometry(c.padding(), ds, f.dim(0), f.dim(1), c.strideH(), c.strideW(), 1, 1, xs);
-        Op.Conv2D forward =
-            new Op.Conv2D(c.filter(), null, c.strideH(), c.strideW(), 1, 1, c.padding());
-        dx[0] = CpuOps.conv2d(pool, dyT, forward);
-      } else if (op instanceof Op.BiasAdd) {
-        dx[0] = dyT;
-      } else if (op instanceof Op.BatchNorm bn) {
-        dx[0] = new FloatTensor(ds, ElementwiseGrad.scaleChannels(dy, bn.scale().data(), pool));
-      } else if (op instanceof Op.Activation a) {
-        float[] x = null;
-        float[] y = null;
-        if (ElementwiseGrad.readsInput(a.kind())) {
-          x = tiledValue(in0, node, dyT).data();
-        } else {
-          y = tiledValue(node.name(), node, dyT).data();
-        }
-        dx[0] =
-            new FloatTensor(ds, ElementwiseGrad.activation(a.kind(), a.alpha(), dy, x, y, pool));
-      } else if (op instanceof Op.Softmax) {
-        FloatTensor y = tiledValue(node.name(), node, dyT);
-        dx[0] = new FloatTensor(ds, ElementwiseGrad.softmax(dy, y.data(), ds.dim(-1), pool));
-      } else if (op instanceof Op.Pool p) {
-        Shape xs = gradShape(in0, node, b);
-        ConvGrad.Geometry geo =
-            geometry(p.padding(), xs, p.windowH(), p.windowW(), p.strideH(), p.strideW(), 1, 1, ds);
-        float[] d;
-        if (p.kind() == Op.PoolKind.MAX) {
-          FloatTensor x = value(in0, node);
-          if (x.shape().dim(0) == 0 || b % x.shape().dim(0) != 0) {
-            throw new ShapeException(
-                "value of '" + in0 + "' " + x.shape() + " does not tile gradient batch " + b);
-          }
-          d =
-              PoolGrad.maxPoolData(
-                  x.data(),
-                  x.shape().dim(0),
-                  xs.dim(1),
-                  xs.dim(2),
-                  xs.dim(3),
-                  dy,
-                  b,
-                  ds.dim(1),
-                  ds.dim(2),
-                  geo,
-                  pool);
-        } else {
-          d =
-              PoolGrad.avgPoolData(
-                  dy, b, ds.dim(1), ds.dim(2), xs.dim(3), xs.dim(1), xs.dim(2), geo, pool);
-        }
-        dx[0] = new FloatTensor(xs, d);
-      } else if (op instanceof Op.SpatialMean) {
-        Shape xs = gradShape(in0, node, b);
-        dx[0] =
-            new FloatTensor(
-                xs, PoolGrad.spatialMeanData(dy, b, xs.dim(1), xs.dim(2), xs.dim(3), pool));
-      } else if (op instanceof Op.Resize r) {
-        Shape xs = gradShape(in0, node, b);
-        float[] d =
-            r.mode() == Op.ResizeMode.BILINEAR
-                ? PoolGrad.bilinearData(
-                    dy,
-                    b,
-                    ds.dim(1),
-                    ds.dim(2),
-                    ds.dim(3),
-                    xs.dim(1),
-                    xs.dim(2),
-                    r.alignCorners(),
-                    r.halfPixelCenters(),
-                    pool)
-                : PoolGrad.nearestData(
-                    dy,
-                    b,
-                    ds.dim(1),
-                    ds.dim(2),
-                    ds.dim(3),
-                    xs.dim(1),
-                    xs.dim(2),
-                    r.alignCorners(),
-                    r.halfPixelCenters(),
-                    pool);
-        dx[0] = new FloatTensor(xs, d);
-      } else if (op instanceof Op.Concat c) {
-        if (c.axis() == 0) {
-          throw new NotDifferentiableException(
-              "node '"
-                  + node.name()
-                  + "': Concat along the batch axis is not supported in"
-                  + " backward");
-        }
-        int[] sizes = new int[dx.length];
-        for (int k = 0; k < dx.length; k++) {
-          sizes[k] = shapeOf(node.inputs().get(k), node).dim(c.axis());
-        }
-        float[][] parts = ShapeGrad.concatData(dy, ds.dims(), c.axis(), sizes);
-        for (int k = 0; k < dx.length; k++) {
-          if (want[k]) {
-            dx[k] = new FloatTensor(gradShape(node.inputs().get(k), node, b), parts[k]);
-          }
-        }
-      } else if (op instanceof Op.Binary bin) {
-        binary(node, bin, dyT, want, dx);
-      } else if (op instanceof Op.Pad p) {
-        Shape xs = gradShape(in0, node, b);
-        int[] before = new int[xs.rank()];
-        for (int d = 0; d < before.length; d++) {
-          before[d] = p.paddings().get(d)[0];
-        }
-        if (before[0] != 0 || p.paddings().get(0)[1] != 0) {
-          throw new NotDifferentiableException(
-              "node '" + node.name() + "': Pad along the batch axis is not supported in backward");
-        }
-        dx[0] = new FloatTensor(xs, ShapeGrad.padData(dy, ds.dims(), xs.dims(), before));
-      } else if (op instanceof Op.MatMul m) {
-        Shape w = m.weights().shape();
-        dx[0] =
-            new FloatTensor(
-                Shape.of(b, w.dim(0)),
-                ElementwiseGrad.matMulData(dy, b, m.weights().data(), w.dim(0), w.dim(1), pool));
-      } else if (op instanceof Op.Reshape) {
-        dx[0] = dyT.reshape(gradShape(in0, node, b));
-      } else if (op instanceof Op.Input || op instanceof Op.Const) {
-        // leaves: nothing below
-      } else {
-        throw new NotDifferentiableException(
-            "no data gradient for op " + op.type() + " (node '" + node.name() + "')");
-      }
-      return dx;
-    }
-
     /**
      * When a conv reads a channel Concat of which only some inputs need gradients (a decoder conv
      * over [upsampled, encoder skip] when the layer is the bottleneck), the channels of the other
@@ -551,40 +343,6 @@ public final class CpuBackward {
       return n == 0 || n == channels || at != channels ? null : java.util.Arrays.copyOf(keep, n);
     }
 
-    /** filter (KH,KW,C,F) -> (KH,KW,keep.length,F) with only the kept input channels. */
-    private static float[] inputChannels(FloatTensor filter, int[] keep) {
-      Shape s = filter.shape();
-      int taps = s.dim(0) * s.dim(1);
-      int c = s.dim(2);
-      int f = s.dim(3);
-      float[] src = filter.data();
-      float[] out = new float[taps * keep.length * f];
-      for (int t = 0; t < taps; t++) {
-        for (int q = 0; q < keep.length; q++) {
-          System.arraycopy(src, (t * c + keep[q]) * f, out, (t * keep.length + q) * f, f);
-        }
-      }
-      return out;
-    }
-
-    /** (P, keep.length) -> (P, channels) with zeros in the channels not kept. */
-    private float[] scatterChannels(float[] d, int[] keep, int channels) {
-      int k = keep.length;
-      int pixels = d.length / k;
-      float[] out = new float[pixels * channels];
-      pool.parallelFor(
-          pixels,
-          1,
-          (lo, hi) -> {
-            for (int p = lo; p < hi; p++) {
-              for (int q = 0; q < k; q++) {
-                out[p * channels + keep[q]] = d[p * k + q];
-              }
-            }
-          });
-      return out;
-    }
-
     /** The forward value, checked to tile the gradient's batch. */
     private FloatTensor tiledValue(String name, Node reader, FloatTensor dy) {
       FloatTensor v = value(name, reader);
@@ -595,100 +353,62 @@ public final class CpuBackward {
       }
       return v;
     }
+  }
 
-    private void binary(
-        Node node, Op.Binary bin, FloatTensor dyT, boolean[] want, FloatTensor[] dx) {
-      String an = node.inputs().get(0);
-      String bn = node.inputs().get(1);
-      boolean needsValues = bin.kind() == Op.BinaryKind.MUL || bin.kind() == Op.BinaryKind.DIV;
-      FloatTensor a = needsValues ? value(an, node) : null;
-      FloatTensor bv = needsValues ? value(bn, node) : null;
-      Shape[] vs = {
-        a != null ? a.shape() : shapeOf(an, node), bv != null ? bv.shape() : shapeOf(bn, node)
-      };
-      Shape ds = dyT.shape();
-      int r = ds.rank();
-      // the forward batch N: the operands' largest known leading dim among full-rank operands
-      int n = -1;
-      for (Shape v : vs) {
-        if (v.rank() == r && v.dim(0) != Shape.UNKNOWN) {
-          n = Math.max(n, v.dim(0));
-        }
-      }
-      if (n > 0 && ds.dim(0) % n != 0) {
-        throw new ShapeException(
-            "gradient batch " + ds.dim(0) + " is not a multiple of the forward batch " + n);
-      }
-      int k = n > 0 ? ds.dim(0) / n : 1;
-      for (int side = 0; side < 2; side++) {
-        if (!want[side]) {
-          continue;
-        }
-        String name = side == 0 ? an : bn;
-        Shape v = vs[side];
-        boolean batched =
-            !(g.node(name).op() instanceof Op.Const)
-                && v.rank() == r
-                && (v.dim(0) == Shape.UNKNOWN || v.dim(0) == n || n < 0);
-        Shape gs = batched ? v.withDim(0, ds.dim(0)) : v;
-        if (!batched && k > 1) {
-          throw new NotDifferentiableException(
-              "node '"
-                  + node.name()
-                  + "': operand '"
-                  + name
-                  + "' "
-                  + v
-                  + " is broadcast over the batch, so batched targets would mix in its gradient");
-        }
-        float[] d =
-            ShapeGrad.binaryData(
-                bin.kind(),
-                side == 0,
-                dyT.data(),
-                ds.dims(),
-                a == null ? null : a.data(),
-                a == null ? null : a.shape().dims(),
-                bv == null ? null : bv.data(),
-                bv == null ? null : bv.shape().dims(),
-                gs.dims(),
-                pool);
-        dx[side] = new FloatTensor(gs, d);
-      }
+  /**
+   * One node's backward step, handed to its rule in {@link CpuOpTable}: dy (batch B = K·N), the
+   * node, which inputs need a gradient, and the forward values and shapes through the pass. The
+   * rule fills {@link #dx} (null where no gradient is wanted or none exists).
+   */
+  public static final class Step {
+    final Pass pass;
+    final Node node;
+    final FloatTensor dyT;
+    final float[] dy;
+    final Shape ds;
+    final int b;
+    final String in0;
+    final boolean[] want;
+    final FloatTensor[] dx;
+
+    Step(Pass pass, Node node, FloatTensor dyT, boolean[] want) {
+      this.pass = pass;
+      this.node = node;
+      this.dyT = dyT;
+      this.dy = dyT.data();
+      this.ds = dyT.shape();
+      this.b = ds.dim(0);
+      this.in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
+      this.want = want;
+      this.dx = new FloatTensor[node.inputs().size()];
     }
 
-    /**
-     * Window geometry with TensorFlow's SAME/VALID top-left padding, checked against the grid the
-     * window produced. in (·,H,W,·) is the window's input grid, out (·,OH,OW,·) its output.
-     */
-    private static ConvGrad.Geometry geometry(
-        Padding pad, Shape in, int kh, int kw, int sh, int sw, int dh, int dw, Shape out) {
-      int h = in.dim(1);
-      int w = in.dim(2);
-      if (pad.outputSize(h, kh, sh, dh) != out.dim(1)
-          || pad.outputSize(w, kw, sw, dw) != out.dim(2)) {
-        throw new ShapeException(
-            "window "
-                + kh
-                + "x"
-                + kw
-                + " stride "
-                + sh
-                + "x"
-                + sw
-                + " "
-                + pad
-                + " maps "
-                + in
-                + " to "
-                + pad.outputSize(h, kh, sh, dh)
-                + "x"
-                + pad.outputSize(w, kw, sw, dw)
-                + ", not to the gradient's "
-                + out);
-      }
-      return new ConvGrad.Geometry(
-          kh, kw, sh, sw, dh, dw, pad.before(h, kh, sh, dh), pad.before(w, kw, sw, dw));
+    Parallel pool() {
+      return pass.pool;
+    }
+
+    FloatTensor value(String name) {
+      return pass.value(name, node);
+    }
+
+    FloatTensor tiledValue(String name) {
+      return pass.tiledValue(name, node, dyT);
+    }
+
+    Shape shapeOf(String name) {
+      return pass.shapeOf(name, node);
+    }
+
+    Shape gradShape(String name) {
+      return pass.gradShape(name, node, b);
+    }
+
+    int[] neededChannels(String input, int channels) {
+      return pass.neededChannels(input, channels);
+    }
+
+    boolean isConst(String name) {
+      return pass.g.node(name).op() instanceof Op.Const;
     }
   }
 }

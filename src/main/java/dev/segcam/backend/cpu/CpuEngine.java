@@ -170,58 +170,12 @@ public final class CpuEngine implements AutoCloseable {
   }
 
   private FloatTensor run(Node n, List<FloatTensor> in, Shape outShape) {
-    Op op = n.op();
-    Parallel p = parallel;
-    if (op instanceof Op.Const c) {
-      return c.value();
-    }
-    if (op instanceof Op.Conv2D c) {
-      return CpuOps.conv2d(p, in.get(0), c, packed.get(c));
-    }
-    if (op instanceof Op.DepthwiseConv2D c) {
-      return CpuOps.depthwiseConv2d(p, in.get(0), c);
-    }
-    if (op instanceof Op.Conv2DTranspose c) {
-      return CpuOps.conv2dTranspose(p, in.get(0), c, outShape);
-    }
-    if (op instanceof Op.BiasAdd b) {
-      return CpuOps.biasAdd(p, in.get(0), b.bias().data());
-    }
-    if (op instanceof Op.BatchNorm b) {
-      return CpuOps.batchNorm(p, in.get(0), b.scale().data(), b.offset().data());
-    }
-    if (op instanceof Op.Activation a) {
-      return CpuOps.activation(p, in.get(0), a.kind(), a.alpha());
-    }
-    if (op instanceof Op.Softmax) {
-      return CpuOps.softmax(p, in.get(0));
-    }
-    if (op instanceof Op.Pool pool) {
-      return CpuOps.pool(p, in.get(0), pool);
-    }
-    if (op instanceof Op.SpatialMean m) {
-      return CpuOps.spatialMean(p, in.get(0), m.keepDims());
-    }
-    if (op instanceof Op.Resize r) {
-      return CpuOps.resize(p, in.get(0), r);
-    }
-    if (op instanceof Op.Concat c) {
-      return CpuOps.concat(p, in, c.axis(), outShape);
-    }
-    if (op instanceof Op.Binary b) {
-      return CpuOps.binary(p, in.get(0), in.get(1), b.kind(), outShape);
-    }
-    if (op instanceof Op.Pad pad) {
-      return CpuOps.pad(p, in.get(0), pad.paddings(), pad.value());
-    }
-    if (op instanceof Op.MatMul m) {
-      return CpuOps.matMul(p, in.get(0), m);
-    }
-    if (op instanceof Op.Reshape) {
-      // Values are never written after they are produced, so a view is safe.
-      return in.get(0).reshape(outShape);
-    }
-    throw new SegcamException("CPU engine has no kernel for op " + op.type());
+    return CpuOpTable.TABLE.forward(n.op()).run(this, n.op(), in, outShape);
+  }
+
+  /** The GEMM-packed filter of a Conv2D of this graph. */
+  CpuOps.PackedConv packed(Op.Conv2D c) {
+    return packed.get(c);
   }
 
   @Override

@@ -5,6 +5,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.CpuKernels;
 import java.util.List;
 
 /**
@@ -560,7 +561,7 @@ public final class CpuOps {
 
   // ---------------------------------------------------------------- element-wise
 
-  // x (any) -> (same)
+  // x (any) -> (same); the kernel twin over ranges of elements
   public static FloatTensor activation(
       Parallel par, FloatTensor x, Op.ActivationKind kind, float alpha) {
     float[] xd = x.data();
@@ -568,47 +569,12 @@ public final class CpuOps {
     par.parallelFor(
         xd.length,
         GRAIN,
-        (lo, hi) -> {
-          switch (kind) {
-            case RELU -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = Math.max(xd[i], 0f);
-              }
-            }
-            case RELU6 -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = Math.min(Math.max(xd[i], 0f), 6f);
-              }
-            }
-            case LEAKY_RELU -> {
-              for (int i = lo; i < hi; i++) {
-                float v = xd[i];
-                out[i] = v > 0f ? v : alpha * v;
-              }
-            }
-            case ELU -> {
-              for (int i = lo; i < hi; i++) {
-                float v = xd[i];
-                out[i] = v > 0f ? v : (float) Math.expm1(v);
-              }
-            }
-            case SIGMOID -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = (float) (1.0 / (1.0 + Math.exp(-(double) xd[i])));
-              }
-            }
-            case TANH -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = (float) Math.tanh(xd[i]);
-              }
-            }
-          }
-        });
+        (lo, hi) -> CpuKernels.activationFwdRange(out, xd, lo, hi, kind.code, alpha));
     return new FloatTensor(x.shape(), out);
   }
 
   /** Softmax over the last axis, max-subtracted so large logits do not overflow. */
-  // x (..., C) -> (..., C)
+  // x (..., C) -> (..., C); the kernel twin over ranges of rows
   public static FloatTensor softmax(Parallel par, FloatTensor x) {
     int c = x.shape().dim(-1);
     float[] xd = x.data();
@@ -617,25 +583,7 @@ public final class CpuOps {
     par.parallelFor(
         rows,
         Math.max(1, GRAIN / Math.max(1, c) / 8),
-        (lo, hi) -> {
-          for (int r = lo; r < hi; r++) {
-            int o = r * c;
-            float mx = Float.NEGATIVE_INFINITY;
-            for (int q = 0; q < c; q++) {
-              mx = Math.max(mx, xd[o + q]);
-            }
-            double sum = 0;
-            for (int q = 0; q < c; q++) {
-              float e = (float) Math.exp(xd[o + q] - mx);
-              out[o + q] = e;
-              sum += e;
-            }
-            float inv = (float) (1.0 / sum);
-            for (int q = 0; q < c; q++) {
-              out[o + q] *= inv;
-            }
-          }
-        });
+        (lo, hi) -> CpuKernels.softmaxFwdRows(out, xd, lo, hi, c));
     return new FloatTensor(x.shape(), out);
   }
 

@@ -2,7 +2,6 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.BackwardPlan;
-import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamTensor;
@@ -66,7 +65,7 @@ public final class CudaCamBackend implements CamBackend {
   private boolean closed;
 
   /** Device copies of a node's weights (null where the op has none). */
-  private static final class Params {
+  static final class Params {
     DeviceBuffer filter; // cuDNN KRSC layout
     DeviceBuffer bias;
     DeviceBuffer scale;
@@ -311,7 +310,7 @@ public final class CudaCamBackend implements CamBackend {
     return t;
   }
 
-  private CudaTensor alloc(Shape shape) {
+  CudaTensor alloc(Shape shape) {
     checkOpen();
     return new CudaTensor(this, ctx.arena().floats(Math.max(1, shape.size())), shape);
   }
@@ -586,7 +585,7 @@ public final class CudaCamBackend implements CamBackend {
   }
 
   /** y = conv(x), x on the geometry's input grid. */
-  private void convForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
+  void convForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
     if (!direct(g, "forward")) {
       try {
         cudnnForward(g, y, x, w);
@@ -619,7 +618,7 @@ public final class CudaCamBackend implements CamBackend {
   }
 
   /** dx = the data gradient of the convolution, on the geometry's input grid. */
-  private void convBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+  void convBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
     if (!direct(g, "backward-data")) {
       try {
         cudnnBackwardData(g, dx, dy, w);
@@ -691,8 +690,7 @@ public final class CudaCamBackend implements CamBackend {
   }
 
   // x (rows,I), w (I,O) -> y (rows,O); row-major is cuBLAS's column-major transposed
-  private void gemmForward(
-      DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int rows, int in, int out) {
+  void gemmForward(DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int rows, int in, int out) {
     cublasContext h = ctx.cublas();
     CudaException.checkCublas(
         cublas.cublasSgemm_v2(
@@ -714,8 +712,7 @@ public final class CudaCamBackend implements CamBackend {
   }
 
   // dy (rows,O), w (I,O) -> dx (rows,I) = dy · wᵀ
-  private void gemmBackward(
-      DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int rows, int in, int out) {
+  void gemmBackward(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int rows, int in, int out) {
     cublasContext h = ctx.cublas();
     CudaException.checkCublas(
         cublas.cublasSgemm_v2(
@@ -739,7 +736,7 @@ public final class CudaCamBackend implements CamBackend {
   // ------------------------------------------------------------------------------ forward
 
   /** Left-pads dims to rank 4 with 1s. */
-  private static int[] dims4(Shape s) {
+  static int[] dims4(Shape s) {
     int r = s.rank();
     if (r > 4) {
       throw new ShapeException("rank " + r + " > 4: " + s);
@@ -751,7 +748,7 @@ public final class CudaCamBackend implements CamBackend {
     return d;
   }
 
-  private static int prodDims(Shape s, int from, int to) {
+  static int prodDims(Shape s, int from, int to) {
     int p = 1;
     for (int i = from; i < to; i++) {
       p *= s.dim(i);
@@ -811,134 +808,31 @@ public final class CudaCamBackend implements CamBackend {
   }
 
   private CudaTensor run(Node n, Pass pass, Shape out) {
-    Op op = n.op();
-    Params p = params.get(n.name());
     List<CudaTensor> in = new ArrayList<>();
     for (String i : n.inputs()) {
       in.add(pass.values.get(i));
     }
-    if (op instanceof Op.Const) {
-      return p.constant.retain();
-    }
-    if (op instanceof Op.Reshape) {
-      return in.get(0).view(out);
-    }
-    CudaTensor y = alloc(out);
+    CudaOpTable.Fwd step = new CudaOpTable.Fwd(this, n, params.get(n.name()), in, out);
     try {
-      int total = out.size();
-      if (op instanceof Op.Conv2D
-          || op instanceof Op.DepthwiseConv2D
-          || op instanceof Op.Conv2DTranspose) {
-        ConvGeom g = convGeom(n, in.get(0).shape(), out);
-        if (op instanceof Op.Conv2DTranspose) {
-          convBackwardData(g, y.buffer(), in.get(0).buffer(), p.filter);
-        } else {
-          convForward(g, y.buffer(), in.get(0).buffer(), p.filter);
-        }
-        if (p.bias != null) {
-          ops.channel_affine(y.buffer(), y.buffer(), null, p.bias, total, out.dim(3));
-        }
-      } else if (op instanceof Op.BiasAdd) {
-        ops.channel_affine(y.buffer(), in.get(0).buffer(), null, p.bias, total, out.dim(-1));
-      } else if (op instanceof Op.BatchNorm) {
-        ops.channel_affine(y.buffer(), in.get(0).buffer(), p.scale, p.offset, total, out.dim(-1));
-      } else if (op instanceof Op.Activation a) {
-        ops.activation_fwd(y.buffer(), in.get(0).buffer(), total, a.kind().ordinal(), a.alpha());
-      } else if (op instanceof Op.Softmax) {
-        int c = out.dim(-1);
-        ops.softmax_fwd(y.buffer(), in.get(0).buffer(), c == 0 ? 0 : total / c, c);
-      } else if (op instanceof Op.Pool pool) {
-        Shape x = in.get(0).shape();
-        ops.pool_fwd(
-            y.buffer(),
-            in.get(0).buffer(),
-            x.dim(0),
-            x.dim(1),
-            x.dim(2),
-            x.dim(3),
-            out.dim(1),
-            out.dim(2),
-            pool.windowH(),
-            pool.windowW(),
-            pool.strideH(),
-            pool.strideW(),
-            pool.padding().before(x.dim(1), pool.windowH(), pool.strideH(), 1),
-            pool.padding().before(x.dim(2), pool.windowW(), pool.strideW(), 1),
-            pool.kind() == Op.PoolKind.MAX);
-      } else if (op instanceof Op.SpatialMean) {
-        Shape x = in.get(0).shape();
-        ctx.kernels()
-            .channel_mean(y.buffer(), in.get(0).buffer(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
-      } else if (op instanceof Op.Resize r) {
-        Shape x = in.get(0).shape();
-        if (r.mode() == Op.ResizeMode.BILINEAR) {
-          ctx.kernels()
-              .resize_bilinear_fwd(
-                  y.buffer(),
-                  in.get(0).buffer(),
-                  x.dim(0),
-                  x.dim(1),
-                  x.dim(2),
-                  x.dim(3),
-                  out.dim(1),
-                  out.dim(2),
-                  r.alignCorners(),
-                  r.halfPixelCenters());
-        } else {
-          ops.resize_nearest_fwd(
-              y.buffer(),
-              in.get(0).buffer(),
-              x.dim(0),
-              x.dim(1),
-              x.dim(2),
-              x.dim(3),
-              out.dim(1),
-              out.dim(2),
-              r.alignCorners(),
-              r.halfPixelCenters());
-        }
-      } else if (op instanceof Op.Concat c) {
-        int a = c.axis();
-        int outer = prodDims(out, 0, a);
-        int inner = prodDims(out, a + 1, out.rank());
-        int offset = 0;
-        for (CudaTensor t : in) {
-          int len = t.shape().dim(a);
-          if (len > 0 && outer > 0 && inner > 0) {
-            ops.concat_copy(y.buffer(), t.buffer(), outer, len, inner, out.dim(a), offset, false);
-          }
-          offset += len;
-        }
-      } else if (op instanceof Op.Binary b) {
-        ops.binary_fwd(
-            y.buffer(),
-            in.get(0).buffer(),
-            in.get(1).buffer(),
-            b.kind().ordinal(),
-            dims4(out),
-            dims4(in.get(0).shape()),
-            dims4(in.get(1).shape()));
-      } else if (op instanceof Op.Pad pad) {
-        Shape x = in.get(0).shape();
-        int[] before = new int[4];
-        for (int d = 0; d < x.rank(); d++) {
-          before[4 - x.rank() + d] = pad.paddings().get(d)[0];
-        }
-        ops.pad_fwd(y.buffer(), in.get(0).buffer(), pad.value(), dims4(out), dims4(x), before);
-      } else if (op instanceof Op.MatMul) {
-        Shape x = in.get(0).shape();
-        gemmForward(y.buffer(), in.get(0).buffer(), p.weights, x.dim(0), x.dim(1), out.dim(1));
-        if (p.bias != null) {
-          ops.channel_affine(y.buffer(), y.buffer(), null, p.bias, total, out.dim(1));
-        }
-      } else {
-        throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");
-      }
-      return y;
+      return CudaOpTable.TABLE.forward(n.op()).run(step, n.op());
     } catch (RuntimeException | Error e) {
-      y.close();
+      if (step.y != null) {
+        step.y.close();
+      }
       throw e;
     }
+  }
+
+  CudaGraphOps graphOps() {
+    return ops;
+  }
+
+  CudaKernels camKernels() {
+    return ctx.kernels();
+  }
+
+  boolean isConst(String node) {
+    return graph.node(node).op() instanceof Op.Const;
   }
 
   // ------------------------------------------------------------------------------ pass + backward
@@ -1200,174 +1094,12 @@ public final class CudaCamBackend implements CamBackend {
     }
 
     private CudaTensor[] inputGradients(Node node, CudaTensor dy, boolean[] want) {
-      Op op = node.op();
-      CudaTensor[] dx = new CudaTensor[node.inputs().size()];
-      Shape ds = dy.shape();
-      int b = ds.dim(0);
-      String in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
-      Params p = params.get(node.name());
+      CudaOpTable.Bwd step =
+          new CudaOpTable.Bwd(
+              CudaCamBackend.this, node, params.get(node.name()), pass.values, dy, want);
+      CudaTensor[] dx = step.dx;
       try {
-        if (op instanceof Op.Conv2D || op instanceof Op.DepthwiseConv2D) {
-          Shape xs = value(in0).shape().withDim(0, b);
-          ConvGeom g = convGeom(node, value(in0).shape(), value(node.name()).shape()).withBatch(b);
-          dx[0] = alloc(xs);
-          convBackwardData(g, dx[0].buffer(), dy.buffer(), p.filter);
-        } else if (op instanceof Op.Conv2DTranspose) {
-          Shape xs = value(in0).shape().withDim(0, b);
-          ConvGeom g = convGeom(node, value(in0).shape(), value(node.name()).shape()).withBatch(b);
-          dx[0] = alloc(xs);
-          convForward(g, dx[0].buffer(), dy.buffer(), p.filter);
-        } else if (op instanceof Op.BiasAdd) {
-          dx[0] = dy.retain();
-        } else if (op instanceof Op.BatchNorm) {
-          dx[0] = alloc(ds);
-          ops.channel_scale_bwd(dx[0].buffer(), dy.buffer(), p.scale, ds.size(), ds.dim(-1));
-        } else if (op instanceof Op.Activation a) {
-          boolean readsInput =
-              a.kind() == Op.ActivationKind.RELU
-                  || a.kind() == Op.ActivationKind.RELU6
-                  || a.kind() == Op.ActivationKind.LEAKY_RELU;
-          CudaTensor v = value(readsInput ? in0 : node.name());
-          dx[0] = alloc(ds);
-          ops.activation_bwd(
-              dx[0].buffer(),
-              dy.buffer(),
-              v.buffer(),
-              ds.size(),
-              v.size(),
-              a.kind().ordinal(),
-              a.alpha());
-        } else if (op instanceof Op.Softmax) {
-          CudaTensor y = value(node.name());
-          int c = ds.dim(-1);
-          dx[0] = alloc(ds);
-          ops.softmax_bwd(dx[0].buffer(), dy.buffer(), y.buffer(), ds.size() / c, y.size() / c, c);
-        } else if (op instanceof Op.Pool pool) {
-          CudaTensor x = value(in0);
-          Shape xv = x.shape();
-          int pt = pool.padding().before(xv.dim(1), pool.windowH(), pool.strideH(), 1);
-          int pl = pool.padding().before(xv.dim(2), pool.windowW(), pool.strideW(), 1);
-          dx[0] = alloc(xv.withDim(0, b));
-          if (pool.kind() == Op.PoolKind.MAX) {
-            ops.maxpool_bwd(
-                dx[0].buffer(),
-                dy.buffer(),
-                x.buffer(),
-                b,
-                xv.dim(0),
-                xv.dim(1),
-                xv.dim(2),
-                xv.dim(3),
-                ds.dim(1),
-                ds.dim(2),
-                pool.windowH(),
-                pool.windowW(),
-                pool.strideH(),
-                pool.strideW(),
-                pt,
-                pl);
-          } else {
-            ops.avgpool_bwd(
-                dx[0].buffer(),
-                dy.buffer(),
-                b,
-                xv.dim(1),
-                xv.dim(2),
-                xv.dim(3),
-                ds.dim(1),
-                ds.dim(2),
-                pool.windowH(),
-                pool.windowW(),
-                pool.strideH(),
-                pool.strideW(),
-                pt,
-                pl);
-          }
-        } else if (op instanceof Op.SpatialMean) {
-          Shape xs = value(in0).shape().withDim(0, b);
-          dx[0] = alloc(xs);
-          ops.spatial_mean_bwd(dx[0].buffer(), dy.buffer(), b, xs.dim(1) * xs.dim(2), xs.dim(3));
-        } else if (op instanceof Op.Resize r) {
-          Shape xs = value(in0).shape().withDim(0, b);
-          dx[0] = alloc(xs);
-          if (r.mode() == Op.ResizeMode.BILINEAR) {
-            ctx.kernels()
-                .resize_bilinear_bwd(
-                    dx[0].buffer(),
-                    dy.buffer(),
-                    b,
-                    xs.dim(1),
-                    xs.dim(2),
-                    xs.dim(3),
-                    ds.dim(1),
-                    ds.dim(2),
-                    r.alignCorners(),
-                    r.halfPixelCenters());
-          } else {
-            ops.resize_nearest_bwd(
-                dx[0].buffer(),
-                dy.buffer(),
-                b,
-                xs.dim(1),
-                xs.dim(2),
-                xs.dim(3),
-                ds.dim(1),
-                ds.dim(2),
-                r.alignCorners(),
-                r.halfPixelCenters());
-          }
-        } else if (op instanceof Op.Concat c) {
-          int a = c.axis();
-          if (a == 0) {
-            throw new NotDifferentiableException(
-                "node '"
-                    + node.name()
-                    + "': Concat along the batch axis is not supported in"
-                    + " backward");
-          }
-          int outer = prodDims(ds, 0, a);
-          int inner = prodDims(ds, a + 1, ds.rank());
-          int offset = 0;
-          for (int k = 0; k < dx.length; k++) {
-            Shape xs = value(node.inputs().get(k)).shape().withDim(0, b);
-            int len = xs.dim(a);
-            if (want[k]) {
-              dx[k] = alloc(xs);
-              if (len > 0 && outer > 0 && inner > 0) {
-                ops.concat_copy(
-                    dy.buffer(), dx[k].buffer(), outer, len, inner, ds.dim(a), offset, true);
-              }
-            }
-            offset += len;
-          }
-        } else if (op instanceof Op.Binary bin) {
-          binary(node, bin, dy, want, dx);
-        } else if (op instanceof Op.Pad pad) {
-          if (pad.paddings().get(0)[0] != 0 || pad.paddings().get(0)[1] != 0) {
-            throw new NotDifferentiableException(
-                "node '"
-                    + node.name()
-                    + "': Pad along the batch axis is not supported in backward");
-          }
-          Shape xs = value(in0).shape().withDim(0, b);
-          int[] before = new int[4];
-          for (int d = 0; d < xs.rank(); d++) {
-            before[4 - xs.rank() + d] = pad.paddings().get(d)[0];
-          }
-          dx[0] = alloc(xs);
-          ops.pad_bwd(dx[0].buffer(), dy.buffer(), dims4(xs), dims4(ds), before);
-        } else if (op instanceof Op.MatMul m) {
-          Shape w = m.weights().shape();
-          dx[0] = alloc(Shape.of(b, w.dim(0)));
-          gemmBackward(dx[0].buffer(), dy.buffer(), p.weights, b, w.dim(0), w.dim(1));
-        } else if (op instanceof Op.Reshape) {
-          dx[0] = dy.view(value(in0).shape().withDim(0, b));
-        } else if (op instanceof Op.Input || op instanceof Op.Const) {
-          // leaves
-        } else {
-          throw new NotDifferentiableException(
-              "no data gradient for op " + op.type() + " (node '" + node.name() + "')");
-        }
+        CudaOpTable.TABLE.backward(node.op()).run(step, node.op());
         for (int k = 0; k < dx.length; k++) {
           if (!want[k] && dx[k] != null) {
             dx[k].close();
@@ -1382,61 +1114,6 @@ public final class CudaCamBackend implements CamBackend {
           }
         }
         throw e;
-      }
-    }
-
-    private void binary(Node node, Op.Binary bin, CudaTensor dy, boolean[] want, CudaTensor[] dx) {
-      String an = node.inputs().get(0);
-      String bn = node.inputs().get(1);
-      CudaTensor a = value(an);
-      CudaTensor bv = value(bn);
-      Shape[] vs = {a.shape(), bv.shape()};
-      Shape ds = dy.shape();
-      int r = ds.rank();
-      int n = -1; // the forward batch: the largest leading dim of full-rank operands
-      for (Shape v : vs) {
-        if (v.rank() == r) {
-          n = Math.max(n, v.dim(0));
-        }
-      }
-      if (n > 0 && ds.dim(0) % n != 0) {
-        throw new ShapeException(
-            "gradient batch " + ds.dim(0) + " is not a multiple of the forward batch " + n);
-      }
-      int k = n > 0 ? ds.dim(0) / n : 1;
-      for (int side = 0; side < 2; side++) {
-        if (!want[side]) {
-          continue;
-        }
-        String name = side == 0 ? an : bn;
-        Shape v = vs[side];
-        boolean batched =
-            !(graph.node(name).op() instanceof Op.Const)
-                && v.rank() == r
-                && (v.dim(0) == n || n < 0);
-        if (!batched && k > 1) {
-          throw new NotDifferentiableException(
-              "node '"
-                  + node.name()
-                  + "': operand '"
-                  + name
-                  + "' "
-                  + v
-                  + " is broadcast over the batch, so batched targets would mix in its gradient");
-        }
-        Shape gs = batched ? v.withDim(0, ds.dim(0)) : v;
-        dx[side] = alloc(gs);
-        ops.binary_bwd(
-            dx[side].buffer(),
-            dy.buffer(),
-            a.buffer(),
-            bv.buffer(),
-            bin.kind().ordinal(),
-            side == 0,
-            dims4(gs),
-            dims4(ds),
-            dims4(a.shape()),
-            dims4(bv.shape()));
       }
     }
   }

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.ir.Op;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresGpu;
@@ -97,11 +98,12 @@ class CudaGraphOpsTest {
       x[i] *= 8f;
     }
     float[] dy = rnd(total * K);
-    for (int kind = 0; kind < 6; kind++) {
+    for (Op.ActivationKind k : Op.ActivationKind.values()) {
+      int kind = k.code;
       float[] y = new float[total];
       float[] dx = new float[total * K];
       CpuKernels.activation_fwd(y, x, total, kind, 0.15f);
-      boolean readsInput = kind <= CpuKernels.ACT_LEAKY;
+      boolean readsInput = k.gradReads == Op.GradReads.INPUT;
       CpuKernels.activation_bwd(dx, dy, readsInput ? x : y, total * K, total, kind, 0.15f);
       try (DeviceBuffer dX = up(x);
           DeviceBuffer dY = out(total);

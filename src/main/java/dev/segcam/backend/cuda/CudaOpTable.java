@@ -1,0 +1,524 @@
+package dev.segcam.backend.cuda;
+
+import dev.segcam.backend.BroadcastGrad;
+import dev.segcam.backend.NotDifferentiableException;
+import dev.segcam.backend.OpTable;
+import dev.segcam.ir.Node;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import java.util.List;
+
+/**
+ * The CUDA backend's op table: for every IR op, its forward and data gradient as kernel launches
+ * (kernels/*.cu through {@link CudaGraphOps} and {@link CudaKernels}), cuDNN/direct convolution and
+ * cuBLAS. Plain Java: the table loads without a GPU, so the coverage test runs everywhere. The
+ * semantics are those of the CPU engine's {@link dev.segcam.backend.cpu.CpuOpTable}.
+ */
+public final class CudaOpTable {
+  private CudaOpTable() {}
+
+  /** Forward of one node: writes {@link Fwd#y()} (or returns a view or a retained constant). */
+  @FunctionalInterface
+  interface Forward<O extends Op> {
+    CudaTensor run(Fwd s, O op);
+  }
+
+  /** Data gradient of one node: fills {@link Bwd#dx} through {@link Bwd#alloc}. */
+  @FunctionalInterface
+  interface Backward<O extends Op> {
+    void run(Bwd s, O op);
+  }
+
+  /** One node's forward: its inputs, output shape, weights, and the output once allocated. */
+  static final class Fwd {
+    final CudaCamBackend be;
+    final CudaGraphOps ops;
+    final Node node;
+    final CudaCamBackend.Params p;
+    final List<CudaTensor> in;
+    final Shape out;
+    CudaTensor y;
+
+    Fwd(CudaCamBackend be, Node node, CudaCamBackend.Params p, List<CudaTensor> in, Shape out) {
+      this.be = be;
+      this.ops = be.graphOps();
+      this.node = node;
+      this.p = p;
+      this.in = in;
+      this.out = out;
+    }
+
+    /** The output, allocated on first use (the driver closes it if the rule throws). */
+    CudaTensor y() {
+      if (y == null) {
+        y = be.alloc(out);
+      }
+      return y;
+    }
+
+    DeviceBuffer x() {
+      return in.get(0).buffer();
+    }
+
+    Shape xs() {
+      return in.get(0).shape();
+    }
+
+    int total() {
+      return out.size();
+    }
+  }
+
+  /** One node's backward: dy (batch b = K·N), the forward values, and the gradients it fills. */
+  static final class Bwd {
+    final CudaCamBackend be;
+    final CudaGraphOps ops;
+    final Node node;
+    final CudaCamBackend.Params p;
+    final java.util.Map<String, CudaTensor> values;
+    final CudaTensor dy;
+    final Shape ds;
+    final int b;
+    final String in0;
+    final boolean[] want;
+    final CudaTensor[] dx;
+
+    Bwd(
+        CudaCamBackend be,
+        Node node,
+        CudaCamBackend.Params p,
+        java.util.Map<String, CudaTensor> values,
+        CudaTensor dy,
+        boolean[] want) {
+      this.be = be;
+      this.ops = be.graphOps();
+      this.node = node;
+      this.p = p;
+      this.values = values;
+      this.dy = dy;
+      this.ds = dy.shape();
+      this.b = ds.dim(0);
+      this.in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
+      this.want = want;
+      this.dx = new CudaTensor[node.inputs().size()];
+    }
+
+    CudaTensor value(String name) {
+      return values.get(name);
+    }
+
+    /** The shape of input k's gradient: its value's shape with the gradient batch. */
+    Shape gradShape(int k) {
+      return value(node.inputs().get(k)).shape().withDim(0, b);
+    }
+
+    /** Allocates input k's gradient. */
+    DeviceBuffer alloc(int k, Shape s) {
+      dx[k] = be.alloc(s);
+      return dx[k].buffer();
+    }
+
+    CudaCamBackend.ConvGeom convGeom() {
+      return CudaCamBackend.convGeom(node, value(in0).shape(), value(node.name()).shape())
+          .withBatch(b);
+    }
+  }
+
+  public static final OpTable<Forward<Op>, Backward<Op>> TABLE = build();
+
+  private static OpTable<Forward<Op>, Backward<Op>> build() {
+    OpTable<Forward<Op>, Backward<Op>> t = new OpTable<>("cuda");
+    put(
+        t,
+        Op.Input.class,
+        (s, op) -> {
+          throw new IllegalStateException("graph input '" + s.node.name() + "' was not fed");
+        },
+        (s, op) -> {});
+    put(t, Op.Const.class, (s, op) -> s.p.constant.retain(), (s, op) -> {});
+    put(t, Op.Conv2D.class, CudaOpTable::convForward, CudaOpTable::convGrad);
+    put(t, Op.DepthwiseConv2D.class, CudaOpTable::convForward, CudaOpTable::convGrad);
+    put(
+        t,
+        Op.Conv2DTranspose.class,
+        CudaOpTable::convForward,
+        (s, op) ->
+            s.be.convForward(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter));
+    put(
+        t,
+        Op.BiasAdd.class,
+        (s, op) -> {
+          s.ops.channel_affine(s.y().buffer(), s.x(), null, s.p.bias, s.total(), s.out.dim(-1));
+          return s.y;
+        },
+        (s, op) -> s.dx[0] = s.dy.retain());
+    put(
+        t,
+        Op.BatchNorm.class,
+        (s, op) -> {
+          s.ops.channel_affine(
+              s.y().buffer(), s.x(), s.p.scale, s.p.offset, s.total(), s.out.dim(-1));
+          return s.y;
+        },
+        (s, op) ->
+            s.ops.channel_scale_bwd(
+                s.alloc(0, s.ds), s.dy.buffer(), s.p.scale, s.ds.size(), s.ds.dim(-1)));
+    put(
+        t,
+        Op.Activation.class,
+        (s, op) -> {
+          s.ops.activation_fwd(s.y().buffer(), s.x(), s.total(), op.kind().code, op.alpha());
+          return s.y;
+        },
+        (s, op) -> {
+          CudaTensor v = s.value(op.gradReads() == Op.GradReads.INPUT ? s.in0 : s.node.name());
+          s.ops.activation_bwd(
+              s.alloc(0, s.ds),
+              s.dy.buffer(),
+              v.buffer(),
+              s.ds.size(),
+              v.size(),
+              op.kind().code,
+              op.alpha());
+        });
+    put(
+        t,
+        Op.Softmax.class,
+        (s, op) -> {
+          int c = s.out.dim(-1);
+          s.ops.softmax_fwd(s.y().buffer(), s.x(), c == 0 ? 0 : s.total() / c, c);
+          return s.y;
+        },
+        (s, op) -> {
+          CudaTensor y = s.value(s.node.name());
+          int c = s.ds.dim(-1);
+          s.ops.softmax_bwd(
+              s.alloc(0, s.ds), s.dy.buffer(), y.buffer(), s.ds.size() / c, y.size() / c, c);
+        });
+    put(t, Op.Pool.class, CudaOpTable::poolForward, CudaOpTable::poolGrad);
+    put(
+        t,
+        Op.SpatialMean.class,
+        (s, op) -> {
+          Shape x = s.xs();
+          s.be
+              .camKernels()
+              .channel_mean(s.y().buffer(), s.x(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+          return s.y;
+        },
+        (s, op) -> {
+          Shape xs = s.gradShape(0);
+          s.ops.spatial_mean_bwd(
+              s.alloc(0, xs), s.dy.buffer(), s.b, xs.dim(1) * xs.dim(2), xs.dim(3));
+        });
+    put(t, Op.Resize.class, CudaOpTable::resizeForward, CudaOpTable::resizeGrad);
+    put(t, Op.Concat.class, CudaOpTable::concatForward, CudaOpTable::concatGrad);
+    put(
+        t,
+        Op.Binary.class,
+        (s, op) -> {
+          s.ops.binary_fwd(
+              s.y().buffer(),
+              s.x(),
+              s.in.get(1).buffer(),
+              op.kind().code,
+              CudaCamBackend.dims4(s.out),
+              CudaCamBackend.dims4(s.xs()),
+              CudaCamBackend.dims4(s.in.get(1).shape()));
+          return s.y;
+        },
+        CudaOpTable::binaryGrad);
+    put(t, Op.Pad.class, CudaOpTable::padForward, CudaOpTable::padGrad);
+    put(
+        t,
+        Op.MatMul.class,
+        (s, op) -> {
+          Shape x = s.xs();
+          s.be.gemmForward(s.y().buffer(), s.x(), s.p.weights, x.dim(0), x.dim(1), s.out.dim(1));
+          if (s.p.bias != null) {
+            s.ops.channel_affine(
+                s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), s.out.dim(1));
+          }
+          return s.y;
+        },
+        (s, op) -> {
+          Shape w = op.weights().shape();
+          s.be.gemmBackward(
+              s.alloc(0, Shape.of(s.b, w.dim(0))),
+              s.dy.buffer(),
+              s.p.weights,
+              s.b,
+              w.dim(0),
+              w.dim(1));
+        });
+    put(
+        t,
+        Op.Reshape.class,
+        (s, op) -> s.in.get(0).view(s.out),
+        (s, op) -> s.dx[0] = s.dy.view(s.gradShape(0)));
+    return t;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <O extends Op> void put(
+      OpTable<Forward<Op>, Backward<Op>> t, Class<O> op, Forward<O> f, Backward<O> b) {
+    t.put(op, (Forward<Op>) f, (Backward<Op>) b);
+  }
+
+  // ------------------------------------------------------------------------------ rules
+
+  private static CudaTensor convForward(Fwd s, Op op) {
+    CudaCamBackend.ConvGeom g = CudaCamBackend.convGeom(s.node, s.xs(), s.out);
+    if (op instanceof Op.Conv2DTranspose) {
+      s.be.convBackwardData(g, s.y().buffer(), s.x(), s.p.filter);
+    } else {
+      s.be.convForward(g, s.y().buffer(), s.x(), s.p.filter);
+    }
+    if (s.p.bias != null) {
+      s.ops.channel_affine(s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), s.out.dim(3));
+    }
+    return s.y;
+  }
+
+  private static void convGrad(Bwd s, Op op) {
+    s.be.convBackwardData(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter);
+  }
+
+  private static CudaTensor poolForward(Fwd s, Op.Pool pool) {
+    Shape x = s.xs();
+    s.ops.pool_fwd(
+        s.y().buffer(),
+        s.x(),
+        x.dim(0),
+        x.dim(1),
+        x.dim(2),
+        x.dim(3),
+        s.out.dim(1),
+        s.out.dim(2),
+        pool.windowH(),
+        pool.windowW(),
+        pool.strideH(),
+        pool.strideW(),
+        pool.padding().before(x.dim(1), pool.windowH(), pool.strideH(), 1),
+        pool.padding().before(x.dim(2), pool.windowW(), pool.strideW(), 1),
+        pool.kind() == Op.PoolKind.MAX);
+    return s.y;
+  }
+
+  private static void poolGrad(Bwd s, Op.Pool pool) {
+    CudaTensor x = s.value(s.in0);
+    Shape xv = x.shape();
+    Shape ds = s.ds;
+    int pt = pool.padding().before(xv.dim(1), pool.windowH(), pool.strideH(), 1);
+    int pl = pool.padding().before(xv.dim(2), pool.windowW(), pool.strideW(), 1);
+    DeviceBuffer dx = s.alloc(0, xv.withDim(0, s.b));
+    if (pool.kind() == Op.PoolKind.MAX) {
+      s.ops.maxpool_bwd(
+          dx,
+          s.dy.buffer(),
+          x.buffer(),
+          s.b,
+          xv.dim(0),
+          xv.dim(1),
+          xv.dim(2),
+          xv.dim(3),
+          ds.dim(1),
+          ds.dim(2),
+          pool.windowH(),
+          pool.windowW(),
+          pool.strideH(),
+          pool.strideW(),
+          pt,
+          pl);
+    } else {
+      s.ops.avgpool_bwd(
+          dx,
+          s.dy.buffer(),
+          s.b,
+          xv.dim(1),
+          xv.dim(2),
+          xv.dim(3),
+          ds.dim(1),
+          ds.dim(2),
+          pool.windowH(),
+          pool.windowW(),
+          pool.strideH(),
+          pool.strideW(),
+          pt,
+          pl);
+    }
+  }
+
+  private static CudaTensor resizeForward(Fwd s, Op.Resize r) {
+    Shape x = s.xs();
+    if (r.mode() == Op.ResizeMode.BILINEAR) {
+      s.be
+          .camKernels()
+          .resize_bilinear_fwd(
+              s.y().buffer(),
+              s.x(),
+              x.dim(0),
+              x.dim(1),
+              x.dim(2),
+              x.dim(3),
+              s.out.dim(1),
+              s.out.dim(2),
+              r.alignCorners(),
+              r.halfPixelCenters());
+    } else {
+      s.ops.resize_nearest_fwd(
+          s.y().buffer(),
+          s.x(),
+          x.dim(0),
+          x.dim(1),
+          x.dim(2),
+          x.dim(3),
+          s.out.dim(1),
+          s.out.dim(2),
+          r.alignCorners(),
+          r.halfPixelCenters());
+    }
+    return s.y;
+  }
+
+  private static void resizeGrad(Bwd s, Op.Resize r) {
+    Shape xs = s.gradShape(0);
+    Shape ds = s.ds;
+    DeviceBuffer dx = s.alloc(0, xs);
+    if (r.mode() == Op.ResizeMode.BILINEAR) {
+      s.be
+          .camKernels()
+          .resize_bilinear_bwd(
+              dx,
+              s.dy.buffer(),
+              s.b,
+              xs.dim(1),
+              xs.dim(2),
+              xs.dim(3),
+              ds.dim(1),
+              ds.dim(2),
+              r.alignCorners(),
+              r.halfPixelCenters());
+    } else {
+      s.ops.resize_nearest_bwd(
+          dx,
+          s.dy.buffer(),
+          s.b,
+          xs.dim(1),
+          xs.dim(2),
+          xs.dim(3),
+          ds.dim(1),
+          ds.dim(2),
+          r.alignCorners(),
+          r.halfPixelCenters());
+    }
+  }
+
+  private static CudaTensor concatForward(Fwd s, Op.Concat c) {
+    int a = c.axis();
+    Shape out = s.out;
+    int outer = CudaCamBackend.prodDims(out, 0, a);
+    int inner = CudaCamBackend.prodDims(out, a + 1, out.rank());
+    int offset = 0;
+    DeviceBuffer y = s.y().buffer();
+    for (CudaTensor t : s.in) {
+      int len = t.shape().dim(a);
+      if (len > 0 && outer > 0 && inner > 0) {
+        s.ops.concat_copy(y, t.buffer(), outer, len, inner, out.dim(a), offset, false);
+      }
+      offset += len;
+    }
+    return s.y;
+  }
+
+  private static void concatGrad(Bwd s, Op.Concat c) {
+    int a = c.axis();
+    if (a == 0) {
+      throw new NotDifferentiableException(
+          "node '"
+              + s.node.name()
+              + "': Concat along the batch axis is not supported in"
+              + " backward");
+    }
+    Shape ds = s.ds;
+    int outer = CudaCamBackend.prodDims(ds, 0, a);
+    int inner = CudaCamBackend.prodDims(ds, a + 1, ds.rank());
+    int offset = 0;
+    for (int k = 0; k < s.dx.length; k++) {
+      Shape xs = s.gradShape(k);
+      int len = xs.dim(a);
+      if (s.want[k]) {
+        DeviceBuffer dx = s.alloc(k, xs);
+        if (len > 0 && outer > 0 && inner > 0) {
+          s.ops.concat_copy(s.dy.buffer(), dx, outer, len, inner, ds.dim(a), offset, true);
+        }
+      }
+      offset += len;
+    }
+  }
+
+  private static CudaTensor padForward(Fwd s, Op.Pad pad) {
+    Shape x = s.xs();
+    int[] before = new int[4];
+    for (int d = 0; d < x.rank(); d++) {
+      before[4 - x.rank() + d] = pad.paddings().get(d)[0];
+    }
+    s.ops.pad_fwd(
+        s.y().buffer(),
+        s.x(),
+        pad.value(),
+        CudaCamBackend.dims4(s.out),
+        CudaCamBackend.dims4(x),
+        before);
+    return s.y;
+  }
+
+  private static void padGrad(Bwd s, Op.Pad pad) {
+    if (pad.paddings().get(0)[0] != 0 || pad.paddings().get(0)[1] != 0) {
+      throw new NotDifferentiableException(
+          "node '" + s.node.name() + "': Pad along the batch axis is not supported in backward");
+    }
+    Shape xs = s.gradShape(0);
+    int[] before = new int[4];
+    for (int d = 0; d < xs.rank(); d++) {
+      before[4 - xs.rank() + d] = pad.paddings().get(d)[0];
+    }
+    s.ops.pad_bwd(
+        s.alloc(0, xs),
+        s.dy.buffer(),
+        CudaCamBackend.dims4(xs),
+        CudaCamBackend.dims4(s.ds),
+        before);
+  }
+
+  private static void binaryGrad(Bwd s, Op.Binary bin) {
+    String an = s.node.inputs().get(0);
+    String bn = s.node.inputs().get(1);
+    CudaTensor a = s.value(an);
+    CudaTensor bv = s.value(bn);
+    Shape[] gs =
+        BroadcastGrad.gradShapes(
+            s.node.name(),
+            new String[] {an, bn},
+            new Shape[] {a.shape(), bv.shape()},
+            new boolean[] {s.be.isConst(an), s.be.isConst(bn)},
+            s.want,
+            s.ds);
+    for (int side = 0; side < 2; side++) {
+      if (gs[side] == null) {
+        continue;
+      }
+      s.ops.binary_bwd(
+          s.alloc(side, gs[side]),
+          s.dy.buffer(),
+          a.buffer(),
+          bv.buffer(),
+          bin.kind().code,
+          side == 0,
+          CudaCamBackend.dims4(gs[side]),
+          CudaCamBackend.dims4(s.ds),
+          CudaCamBackend.dims4(a.shape()),
+          CudaCamBackend.dims4(bv.shape()));
+    }
+  }
+}
