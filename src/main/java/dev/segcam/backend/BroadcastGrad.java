@@ -16,7 +16,6 @@ public final class BroadcastGrad {
   /**
    * The shape of each operand's gradient.
    *
-   * @param node the binary node (for messages)
    * @param names the operands' node names (for messages)
    * @param values the operands' forward shapes (a leading dim may be unknown)
    * @param constant whether each operand is a constant
@@ -24,7 +23,7 @@ public final class BroadcastGrad {
    * @param dy the gradient's shape
    */
   public static Shape[] gradShapes(
-      String node, String[] names, Shape[] values, boolean[] constant, boolean[] want, Shape dy) {
+      String[] names, Shape[] values, boolean[] constant, boolean[] want, Shape dy) {
     int r = dy.rank();
     // the forward batch N: the operands' largest known leading dim among full-rank operands
     int n = -1;
@@ -48,9 +47,7 @@ public final class BroadcastGrad {
           !constant[side] && v.rank() == r && (v.dim(0) == Shape.UNKNOWN || v.dim(0) == n || n < 0);
       if (!batched && k > 1) {
         throw new NotDifferentiableException(
-            "node '"
-                + node
-                + "': operand '"
+            "operand '"
                 + names[side]
                 + "' "
                 + v

@@ -136,14 +136,8 @@ public final class CpuBackward {
             Step step = new Step(this, node, grad[i], want);
             CpuOpTable.TABLE.backward(node.op()).run(step, node.op());
             dx = step.dx;
-          } catch (ShapeException e) {
-            throw new ShapeException(
-                "backward through node '"
-                    + node.name()
-                    + "' ("
-                    + node.op().type()
-                    + "): "
-                    + e.getMessage());
+          } catch (SegcamException e) {
+            throw e.atNode(node.name(), node.op().type());
           }
           for (int k = 0; k < ins.size(); k++) {
             if (want[k] && dx[k] != null) {

@@ -120,33 +120,15 @@ public final class CpuEngine implements AutoCloseable {
       try {
         v = n.op() instanceof Op.Input ? inputs.get(n.name()) : run(n, args, shapes.get(n.name()));
       } catch (SegcamException e) {
-        throw e.getMessage().contains("'" + n.name() + "'")
-            ? e
-            : new SegcamException(
-                "node '" + n.name() + "' (" + n.op().type() + "): " + e.getMessage(), e);
+        throw e.atNode(n.name(), n.op().type());
       } catch (IllegalArgumentException | ArithmeticException | IndexOutOfBoundsException e) {
-        throw new SegcamException(
-            "node '"
-                + n.name()
-                + "' ("
-                + n.op().type()
-                + ") failed on inputs "
-                + shapesOf(args)
-                + ": "
-                + e,
-            e);
+        throw new SegcamException("failed on inputs " + shapesOf(args) + ": " + e, e)
+            .atNode(n.name(), n.op().type());
       }
       Shape want = shapes.get(n.name());
       if (!v.shape().equals(want)) {
-        throw new ShapeException(
-            "node '"
-                + n.name()
-                + "' ("
-                + n.op().type()
-                + ") produced "
-                + v.shape()
-                + ", expected "
-                + want);
+        throw new ShapeException("produced " + v.shape() + ", expected " + want)
+            .atNode(n.name(), n.op().type());
       }
       values.put(n.name(), v);
       if (keep == null || kept.contains(n.name())) {

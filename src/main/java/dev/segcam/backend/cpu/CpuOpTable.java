@@ -308,10 +308,7 @@ public final class CpuOpTable {
   private static void concatGrad(CpuBackward.Step s, Op.Concat c) {
     if (c.axis() == 0) {
       throw new NotDifferentiableException(
-          "node '"
-              + s.node.name()
-              + "': Concat along the batch axis is not supported in"
-              + " backward");
+          "Concat along the batch axis is not supported in backward");
     }
     List<String> ins = s.node.inputs();
     int[] sizes = new int[ins.size()];
@@ -333,8 +330,7 @@ public final class CpuOpTable {
       before[d] = p.paddings().get(d)[0];
     }
     if (before[0] != 0 || p.paddings().get(0)[1] != 0) {
-      throw new NotDifferentiableException(
-          "node '" + s.node.name() + "': Pad along the batch axis is not supported in backward");
+      throw new NotDifferentiableException("Pad along the batch axis is not supported in backward");
     }
     s.dx[0] = new FloatTensor(xs, ShapeGrad.padData(s.dy, s.ds.dims(), xs.dims(), before));
   }
@@ -348,12 +344,7 @@ public final class CpuOpTable {
     Shape[] vs = {a != null ? a.shape() : s.shapeOf(an), bv != null ? bv.shape() : s.shapeOf(bn)};
     Shape[] gs =
         BroadcastGrad.gradShapes(
-            s.node.name(),
-            new String[] {an, bn},
-            vs,
-            new boolean[] {s.isConst(an), s.isConst(bn)},
-            s.want,
-            s.ds);
+            new String[] {an, bn}, vs, new boolean[] {s.isConst(an), s.isConst(bn)}, s.want, s.ds);
     for (int side = 0; side < 2; side++) {
       if (gs[side] == null) {
         continue;

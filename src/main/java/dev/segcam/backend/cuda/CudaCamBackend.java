@@ -517,7 +517,7 @@ public final class CudaCamBackend implements CamBackend {
   }
 
   private static ShapeException shapeError(Node node, String msg) {
-    return new ShapeException("node '" + node.name() + "' (" + node.op().type() + "): " + msg);
+    return (ShapeException) new ShapeException(msg).atNode(node.name(), node.op().type());
   }
 
   /** Which convolution implementation runs: cuDNN with the direct kernel as fallback (default). */
@@ -781,7 +781,7 @@ public final class CudaCamBackend implements CamBackend {
         try {
           v = n.op() instanceof Op.Input ? img.retain() : run(n, pass, shapes.get(n.name()));
         } catch (SegcamException e) {
-          throw atNode(n, e);
+          throw e.atNode(n.name(), n.op().type());
         }
         pass.values.put(n.name(), v);
       }
@@ -790,21 +790,6 @@ public final class CudaCamBackend implements CamBackend {
       pass.close();
       throw e;
     }
-  }
-
-  /** The exception with the node named, keeping the types callers act on. */
-  private static RuntimeException atNode(Node n, SegcamException e) {
-    String where = "node '" + n.name() + "' (" + n.op().type() + ")";
-    if (e instanceof dev.segcam.backend.DeviceOutOfMemoryException
-        || (e.getMessage() != null && e.getMessage().contains("'" + n.name() + "'"))) {
-      return e;
-    }
-    if (e instanceof CudaException c) {
-      CudaException w = new CudaException(where + " on CUDA: " + c.getMessage(), c.code());
-      w.initCause(c);
-      return w;
-    }
-    return new SegcamException(where + " on CUDA: " + e.getMessage(), e);
   }
 
   private CudaTensor run(Node n, Pass pass, Shape out) {
@@ -957,14 +942,8 @@ public final class CudaCamBackend implements CamBackend {
             CudaTensor[] dx;
             try {
               dx = inputGradients(node, grad[i], want);
-            } catch (ShapeException e) {
-              throw new ShapeException(
-                  "backward through node '"
-                      + node.name()
-                      + "' ("
-                      + node.op().type()
-                      + ") on CUDA: "
-                      + e.getMessage());
+            } catch (SegcamException e) {
+              throw e.atNode(node.name(), node.op().type());
             }
             for (int k = 0; k < ins.size(); k++) {
               if (dx[k] != null) {

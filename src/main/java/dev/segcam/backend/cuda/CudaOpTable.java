@@ -435,10 +435,7 @@ public final class CudaOpTable {
     int a = c.axis();
     if (a == 0) {
       throw new NotDifferentiableException(
-          "node '"
-              + s.node.name()
-              + "': Concat along the batch axis is not supported in"
-              + " backward");
+          "Concat along the batch axis is not supported in backward");
     }
     Shape ds = s.ds;
     int outer = CudaCamBackend.prodDims(ds, 0, a);
@@ -475,8 +472,7 @@ public final class CudaOpTable {
 
   private static void padGrad(Bwd s, Op.Pad pad) {
     if (pad.paddings().get(0)[0] != 0 || pad.paddings().get(0)[1] != 0) {
-      throw new NotDifferentiableException(
-          "node '" + s.node.name() + "': Pad along the batch axis is not supported in backward");
+      throw new NotDifferentiableException("Pad along the batch axis is not supported in backward");
     }
     Shape xs = s.gradShape(0);
     int[] before = new int[4];
@@ -498,7 +494,6 @@ public final class CudaOpTable {
     CudaTensor bv = s.value(bn);
     Shape[] gs =
         BroadcastGrad.gradShapes(
-            s.node.name(),
             new String[] {an, bn},
             new Shape[] {a.shape(), bv.shape()},
             new boolean[] {s.be.isConst(an), s.be.isConst(bn)},
