@@ -2,12 +2,9 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.BackwardPlan;
-import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamTensor;
-import dev.segcam.cam.Normalization;
-import dev.segcam.cam.SeedChecks;
-import dev.segcam.cam.SeedMode;
+import dev.segcam.cam.KernelCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -15,7 +12,6 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
-import dev.segcam.kernels.CpuKernels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -50,10 +46,7 @@ import org.bytedeco.javacpp.FloatPointer;
  *
  * <p>Not thread-safe: one thread drives a backend.
  */
-public final class CudaCamBackend implements CamBackend {
-  /** XGrad-CAM's denominator guard, as the CPU backend's. */
-  private static final float XGRADCAM_EPS = 1e-7f;
-
+public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuffer> {
   private final Graph graph;
   private final CudaContext ctx;
   private final CudnnConv.Precision precision;
@@ -1111,255 +1104,24 @@ public final class CudaCamBackend implements CamBackend {
   // ------------------------------------------------------------------------------ CAM steps
 
   /** (N,H,W,C) or (N,C) as N,H,W,C. */
-  private static int[] nhwc(Shape s, String what) {
-    if (s.rank() == 4) {
-      return s.dims();
-    }
-    if (s.rank() == 2) {
-      return new int[] {s.dim(0), 1, 1, s.dim(1)};
-    }
-    throw new CamException(what + " must be (N,H,W,C) or (N,C), got " + s);
+  @Override
+  protected CudaKernels stepKernels() {
+    return ctx.kernels();
   }
 
-  private static int targets(int images, int rows, String what) {
-    if (images <= 0 || rows % images != 0) {
-      throw new CamException(
-          what + ": " + rows + " gradient rows are not a multiple of " + images + " images");
-    }
-    return rows / images;
+  @Override
+  protected CudaTensor own(CamTensor t, String what) {
+    return dev(t, what);
   }
 
-  private static DeviceBuffer rowsOf(CudaTensor t, int from, int count, int rowFloats) {
+  @Override
+  protected CudaTensor newTensor(Shape shape) {
+    return alloc(shape);
+  }
+
+  @Override
+  protected DeviceBuffer rows(CudaTensor t, int from, int count, int rowFloats) {
     return t.buffer().slice(4L * from * rowFloats, 4L * count * rowFloats);
-  }
-
-  private static CpuKernels.ScoreMode kernelMode(SeedMode m) {
-    return switch (m) {
-      case LINEAR -> CpuKernels.ScoreMode.LOGITS;
-      case SOFTMAX -> CpuKernels.ScoreMode.SOFTMAX;
-      case SIGMOID -> CpuKernels.ScoreMode.SIGMOID;
-    };
-  }
-
-  @Override
-  public CamTensor scoreSeed(
-      CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores) {
-    // values (N,oh,ow,C), masks (N*K,oh,ow) -> seed (N*K,oh,ow,C), scores (N*K)
-    CudaTensor v = dev(values, "score node values");
-    CudaTensor m = dev(masks, "masks");
-    int[] d = nhwc(v.shape(), "score node");
-    int n = d[0];
-    int px = d[1] * d[2];
-    int ch = d[3];
-    int rows = classes.length;
-    int k = targets(n, rows, "scoreSeed");
-    if (modes.length != rows || scores.length < rows) {
-      throw new CamException(
-          "scoreSeed: "
-              + rows
-              + " classes, "
-              + modes.length
-              + " modes, "
-              + scores.length
-              + " scores");
-    }
-    if (m.size() != rows * px) {
-      throw new CamException("masks hold " + m.size() + " values, need " + rows * px);
-    }
-    Shape ss = v.shape().rank() == 2 ? Shape.of(rows, ch) : Shape.of(rows, d[1], d[2], ch);
-    CudaTensor seed = alloc(ss);
-    try (DeviceBuffer sc = ctx.arena().floats(rows)) {
-      for (int t = 0; t < k; t++) {
-        SeedMode mode = SeedChecks.targetMode(classes, modes, t, n, ch);
-        int[] cls = Arrays.copyOfRange(classes, t * n, (t + 1) * n);
-        ctx.kernels()
-            .masked_score_seed(
-                sc.slice(4L * t * n, 4L * n),
-                rowsOf(seed, t * n, n, px * ch),
-                v.buffer(),
-                rowsOf(m, t * n, n, px),
-                cls,
-                n,
-                d[1],
-                d[2],
-                ch,
-                kernelMode(mode));
-      }
-      float[] s = new float[rows];
-      sc.download(s); // one small download per frame: the caller reports the scores
-      System.arraycopy(s, 0, scores, 0, rows);
-      return seed;
-    } catch (RuntimeException | Error e) {
-      seed.close();
-      throw e;
-    }
-  }
-
-  @Override
-  public CamTensor channelMean(CamTensor grads) {
-    // grads (R,h,w,C) -> weights (R,C)
-    CudaTensor g = dev(grads, "gradients");
-    int[] d = nhwc(g.shape(), "gradients");
-    CudaTensor out = alloc(Shape.of(d[0], d[3]));
-    try {
-      ctx.kernels().channel_mean(out.buffer(), g.buffer(), d[0], d[1], d[2], d[3]);
-      return out;
-    } catch (RuntimeException | Error e) {
-      out.close();
-      throw e;
-    }
-  }
-
-  /** A per-target kernel over (acts of N images, the target's N gradient rows) -> N rows. */
-  private interface PerTarget {
-    void run(DeviceBuffer out, DeviceBuffer acts, DeviceBuffer grads, int n, int h, int w, int c);
-  }
-
-  // acts (N,h,w,C), grads (N*K,h,w,C) -> out (N*K, width...)
-  private CamTensor perTarget(
-      CamTensor acts, CamTensor grads, Shape outRow, String what, PerTarget kernel) {
-    CudaTensor a = dev(acts, "activations");
-    CudaTensor g = dev(grads, "gradients");
-    int[] da = nhwc(a.shape(), "activations");
-    int[] dg = nhwc(g.shape(), "gradients");
-    if (dg[1] != da[1] || dg[2] != da[2] || dg[3] != da[3]) {
-      throw new CamException(
-          what + ": gradients " + g.shape() + " do not match activations " + a.shape());
-    }
-    int n = da[0];
-    int k = targets(n, dg[0], what);
-    int[] od = outRow.dims();
-    od[0] = n * k;
-    Shape os = Shape.of(od);
-    int rowOut = outRow.size();
-    int rowIn = da[1] * da[2] * da[3];
-    CudaTensor out = alloc(os);
-    try {
-      for (int t = 0; t < k; t++) {
-        kernel.run(
-            rowsOf(out, t * n, n, rowOut),
-            a.buffer(),
-            rowsOf(g, t * n, n, rowIn),
-            n,
-            da[1],
-            da[2],
-            da[3]);
-      }
-      return out;
-    } catch (RuntimeException | Error e) {
-      out.close();
-      throw e;
-    }
-  }
-
-  @Override
-  public CamTensor gradCamPlusPlusWeights(CamTensor acts, CamTensor grads) {
-    // acts (N,h,w,C), grads (N*K,h,w,C) -> weights (N*K,C)
-    int c = nhwc(acts.shape(), "activations")[3];
-    return perTarget(acts, grads, Shape.of(1, c), "Grad-CAM++", ctx.kernels()::gradcampp_weights);
-  }
-
-  @Override
-  public CamTensor xGradCamWeights(CamTensor acts, CamTensor grads) {
-    // acts (N,h,w,C), grads (N*K,h,w,C) -> weights (N*K,C)
-    int c = nhwc(acts.shape(), "activations")[3];
-    return perTarget(
-        acts,
-        grads,
-        Shape.of(1, c),
-        "XGrad-CAM",
-        (o, a, g, n, h, w, ch) ->
-            ctx.kernels().xgradcam_weights(o, a, g, n, h, w, ch, XGRADCAM_EPS));
-  }
-
-  @Override
-  public CamTensor weightedSumRelu(CamTensor acts, CamTensor weights) {
-    // acts (N,h,w,C), weights (N*K,C) -> maps (N*K,h,w)
-    CudaTensor a = dev(acts, "activations");
-    CudaTensor w = dev(weights, "weights");
-    int[] da = nhwc(a.shape(), "activations");
-    int n = da[0];
-    int ch = da[3];
-    int px = da[1] * da[2];
-    if (w.shape().rank() != 2 || w.shape().dim(1) != ch) {
-      throw new CamException("weights " + w.shape() + " do not match activations " + a.shape());
-    }
-    int rows = w.shape().dim(0);
-    int k = targets(n, rows, "weighted sum");
-    CudaTensor out = alloc(Shape.of(rows, da[1], da[2]));
-    try {
-      for (int t = 0; t < k; t++) {
-        ctx.kernels()
-            .weighted_sum_relu(
-                rowsOf(out, t * n, n, px),
-                a.buffer(),
-                rowsOf(w, t * n, n, ch),
-                n,
-                da[1],
-                da[2],
-                ch);
-      }
-      return out;
-    } catch (RuntimeException | Error e) {
-      out.close();
-      throw e;
-    }
-  }
-
-  @Override
-  public CamTensor elementwiseSumRelu(CamTensor acts, CamTensor grads, boolean reluGrads) {
-    // acts (N,h,w,C), grads (N*K,h,w,C) -> maps (N*K,h,w)
-    int[] da = nhwc(acts.shape(), "activations");
-    return perTarget(
-        acts,
-        grads,
-        Shape.of(1, da[1], da[2]),
-        reluGrads ? "LayerCAM" : "HiResCAM",
-        (o, a, g, n, h, w, c) ->
-            ctx.kernels().elementwise_sum_relu(o, a, g, n, h, w, c, reluGrads));
-  }
-
-  @Override
-  public CamTensor resizeBilinear(CamTensor maps, int outH, int outW) {
-    // maps (R,h,w) -> (R,outH,outW), half-pixel centres
-    CudaTensor m = dev(maps, "maps");
-    Shape s = m.shape();
-    if (s.rank() != 3) {
-      throw new CamException("maps must be (R,H,W), got " + s);
-    }
-    CudaTensor out = alloc(Shape.of(s.dim(0), outH, outW));
-    try {
-      ctx.kernels()
-          .resize_bilinear_fwd(
-              out.buffer(), m.buffer(), s.dim(0), s.dim(1), s.dim(2), 1, outH, outW, false, true);
-      return out;
-    } catch (RuntimeException | Error e) {
-      out.close();
-      throw e;
-    }
-  }
-
-  @Override
-  public CamTensor normalize(CamTensor maps, Normalization norm) {
-    // maps (R,H,W) -> (R,H,W) in [0,1]
-    CudaTensor m = dev(maps, "maps");
-    Shape s = m.shape();
-    if (s.rank() != 3) {
-      throw new CamException("maps must be (R,H,W), got " + s);
-    }
-    CudaTensor out = alloc(s);
-    try {
-      if (norm.isPerMap()) {
-        ctx.kernels().minmax_normalize(out.buffer(), m.buffer(), s.dim(0), s.dim(1), s.dim(2));
-      } else {
-        ctx.kernels()
-            .scale_normalize(out.buffer(), m.buffer(), s.dim(0), s.dim(1), s.dim(2), norm.scale());
-      }
-      return out;
-    } catch (RuntimeException | Error e) {
-      out.close();
-      throw e;
-    }
   }
 
   @Override
