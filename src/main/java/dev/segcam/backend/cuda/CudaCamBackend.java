@@ -9,20 +9,17 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
-import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.bytedeco.cuda.cublas.cublasContext;
+import java.util.function.Consumer;
 import org.bytedeco.cuda.global.cublas;
-import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * The CAM backend on one CUDA device: every tensor lives in device memory, from the uploaded images
@@ -50,40 +47,26 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
   private final Graph graph;
   private final CudaContext ctx;
   private final CudnnConv.Precision precision;
-  private final CudnnConv conv;
   private final CudaGraphOps ops;
-  private final Map<String, Params> params = new HashMap<>();
-  private final FloatPointer one = new FloatPointer(1f);
-  private final FloatPointer zero = new FloatPointer(0f);
+  private final CudaConvolution convolution;
+  private final CudaGemm gemm;
+  private CudaWeights weights;
   private boolean closed;
 
-  /** Device copies of a node's weights (null where the op has none). */
-  static final class Params {
-    DeviceBuffer filter; // cuDNN KRSC layout
-    DeviceBuffer bias;
-    DeviceBuffer scale;
-    DeviceBuffer offset;
-    DeviceBuffer weights; // MatMul (I,O) row-major
-    CudaTensor constant;
-
-    void close() {
-      for (DeviceBuffer b : new DeviceBuffer[] {filter, bias, scale, offset, weights}) {
-        if (b != null) {
-          b.close();
-        }
-      }
-      if (constant != null) {
-        constant.close();
-      }
-    }
-  }
-
-  private CudaCamBackend(Graph graph, CudaContext ctx, CudnnConv.Precision precision) {
+  private CudaCamBackend(
+      Graph graph, CudaContext ctx, CudnnConv.Precision precision, Consumer<String> listener) {
     this.graph = graph;
     this.ctx = ctx;
     this.precision = precision;
-    this.conv = new CudnnConv(ctx, precision);
     this.ops = new CudaGraphOps(ctx);
+    this.convolution =
+        new CudaConvolution(
+            ctx,
+            new CudnnConv(ctx, precision),
+            ops,
+            CudaConvolution.convModeFromProperty(),
+            listener);
+    this.gemm = new CudaGemm(ctx);
   }
 
   /**
@@ -104,14 +87,23 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     return create(graph, 0, precision);
   }
 
-  /** The backend on a given device and precision. */
+  /** The backend on a given device and precision; cuDNN fallbacks go to the system logger. */
   public static CudaCamBackend create(Graph graph, int device, CudnnConv.Precision precision) {
+    return create(graph, device, precision, CudaConvolution.LOG_LISTENER);
+  }
+
+  /**
+   * The backend on a given device and precision; {@code fallbacks} hears, once per shape, each
+   * convolution that cuDNN cannot run and that runs on the direct kernel instead.
+   */
+  public static CudaCamBackend create(
+      Graph graph, int device, CudnnConv.Precision precision, Consumer<String> fallbacks) {
     checkSupported(graph); // before touching the device: an unsupported graph costs nothing
     CudaContext ctx = CudaContext.open(device);
     CudaCamBackend b = null;
     try {
-      b = new CudaCamBackend(graph, ctx, precision);
-      b.uploadWeights();
+      b = new CudaCamBackend(graph, ctx, precision, fallbacks);
+      b.weights = CudaWeights.upload(graph, b, ctx.arena());
       if (precision == CudnnConv.Precision.TF32 && hasMatMul(graph)) {
         CudaException.checkCublas(
             cublas.cublasSetMathMode(ctx.cublas(), cublas.CUBLAS_TF32_TENSOR_OP_MATH),
@@ -133,6 +125,11 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     }
   }
 
+  /** Throws {@link UnsupportedOpException} for the first node this backend cannot run. */
+  public static void checkSupported(Graph g) {
+    CudaOpTable.checkSupported(g);
+  }
+
   private static boolean hasMatMul(Graph g) {
     for (Node n : g.nodes()) {
       if (n.op() instanceof Op.MatMul) {
@@ -143,122 +140,6 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
   }
 
   // ------------------------------------------------------------------------------ construction
-
-  /** Throws {@link UnsupportedOpException} for the first node this backend cannot run. */
-  public static void checkSupported(Graph g) {
-    for (Node n : g.nodes()) {
-      Op op = n.op();
-      int rank = n.shape().rank();
-      List<Integer> inRanks = new ArrayList<>();
-      for (String in : n.inputs()) {
-        inRanks.add(g.node(in).shape().rank());
-      }
-      if (op instanceof Op.Conv2D
-          || op instanceof Op.DepthwiseConv2D
-          || op instanceof Op.Conv2DTranspose
-          || op instanceof Op.Pool
-          || op instanceof Op.SpatialMean
-          || op instanceof Op.Resize) {
-        if (inRanks.size() != 1 || inRanks.get(0) != 4) {
-          throw new UnsupportedOpException(
-              n.name(), op.type(), "needs one (N,H,W,C) input, has ranks " + inRanks);
-        }
-      } else if (op instanceof Op.MatMul) {
-        if (inRanks.size() != 1 || inRanks.get(0) != 2) {
-          throw new UnsupportedOpException(
-              n.name(), op.type(), "needs one (N,I) input, has ranks " + inRanks);
-        }
-      } else if (op instanceof Op.Binary) {
-        if (rank > 4 || inRanks.stream().anyMatch(r -> r > 4)) {
-          throw new UnsupportedOpException(
-              n.name(), op.type(), "broadcasts only up to rank 4, has " + inRanks + " -> " + rank);
-        }
-      } else if (op instanceof Op.Pad p) {
-        if (rank > 4) {
-          throw new UnsupportedOpException(n.name(), op.type(), "pads only up to rank 4");
-        }
-        for (int[] pp : p.paddings()) {
-          if (pp[0] < 0 || pp[1] < 0) {
-            throw new UnsupportedOpException(
-                n.name(), op.type(), "negative padding " + Arrays.toString(pp));
-          }
-        }
-      } else if (op instanceof Op.Concat c) {
-        if (c.axis() < 0 || c.axis() >= rank) {
-          throw new UnsupportedOpException(
-              n.name(), op.type(), "axis " + c.axis() + " outside rank " + rank);
-        }
-      } else if (op instanceof Op.Softmax || op instanceof Op.Activation) {
-        if (rank < 1) {
-          throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
-        }
-      } else if (!(op instanceof Op.Input
-          || op instanceof Op.Const
-          || op instanceof Op.BiasAdd
-          || op instanceof Op.BatchNorm
-          || op instanceof Op.Reshape)) {
-        throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");
-      }
-    }
-  }
-
-  private DeviceBuffer up(float[] host) {
-    return ctx.arena().upload(host);
-  }
-
-  private DeviceBuffer upOrNull(FloatTensor t) {
-    return t == null ? null : up(t.data());
-  }
-
-  private void uploadWeights() {
-    for (Node n : graph.nodes()) {
-      Op op = n.op();
-      Params p = new Params();
-      params.put(n.name(), p);
-      if (op instanceof Op.Conv2D c) {
-        p.filter = up(krsc(op));
-        p.bias = upOrNull(c.bias());
-      } else if (op instanceof Op.DepthwiseConv2D c) {
-        p.filter = up(krsc(op));
-        p.bias = upOrNull(c.bias());
-      } else if (op instanceof Op.Conv2DTranspose c) {
-        p.filter = up(krsc(op));
-        p.bias = upOrNull(c.bias());
-      } else if (op instanceof Op.BiasAdd b) {
-        p.bias = up(b.bias().data());
-      } else if (op instanceof Op.BatchNorm b) {
-        p.scale = up(b.scale().data());
-        p.offset = up(b.offset().data());
-      } else if (op instanceof Op.MatMul m) {
-        p.weights = up(m.weights().data());
-        p.bias = upOrNull(m.bias());
-      } else if (op instanceof Op.Const c) {
-        p.constant = new CudaTensor(this, up(c.value().data()), c.value().shape());
-      }
-    }
-  }
-
-  /**
-   * A conv-like op's filter in cuDNN's KRSC layout (F,KH,KW,C/groups) for the convolution {@link
-   * #convGeom} describes: Conv2D (KH,KW,C,F) as is; depthwise (KH,KW,C,M) read as (KH,KW,1,C·M);
-   * transposed (KH,KW,F,C) is the HWIO filter of the conv from its F-channel output grid to its
-   * C-channel input.
-   */
-  static float[] krsc(Op op) {
-    if (op instanceof Op.Conv2D c) {
-      Shape f = c.filter().shape();
-      return CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), f.dim(2), f.dim(3));
-    }
-    if (op instanceof Op.DepthwiseConv2D c) {
-      Shape f = c.filter().shape();
-      return CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), 1, f.dim(2) * f.dim(3));
-    }
-    if (op instanceof Op.Conv2DTranspose c) {
-      Shape f = c.filter().shape();
-      return CudnnConv.filterToKrsc(c.filter().data(), f.dim(0), f.dim(1), f.dim(2), f.dim(3));
-    }
-    throw new IllegalArgumentException("not a convolution: " + op.type());
-  }
 
   // ------------------------------------------------------------------------------ basics
 
@@ -274,7 +155,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
 
   /** The device, driver and runtime, and the math mode, in one line. */
   public String describe() {
-    return ctx.describe() + ", " + precision + " math, convolutions " + convMode;
+    return ctx.describe() + ", " + precision + " math, convolutions " + convolution.mode();
   }
 
   public CudnnConv.Precision precision() {
@@ -336,394 +217,6 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     if (closed) {
       throw new IllegalStateException("CUDA backend is closed");
     }
-  }
-
-  // ------------------------------------------------------------------------------ convolutions
-
-  /**
-   * A convolution over an input grid (n,h,w,c) with TensorFlow's padding split into before/after
-   * amounts. cuDNN pads symmetrically: when before != after the input is padded explicitly and the
-   * convolution runs unpadded on the larger grid.
-   */
-  record ConvGeom(
-      int n,
-      int h,
-      int w,
-      int c,
-      int kh,
-      int kw,
-      int f,
-      int sh,
-      int sw,
-      int dh,
-      int dw,
-      int groups,
-      int top,
-      int bottom,
-      int left,
-      int right) {
-    boolean symmetric() {
-      return top == bottom && left == right;
-    }
-
-    int hp() {
-      return h + top + bottom;
-    }
-
-    int wp() {
-      return w + left + right;
-    }
-
-    CudnnConv.ConvShape cudnn() {
-      return symmetric()
-          ? new CudnnConv.ConvShape(n, h, w, c, kh, kw, f, top, left, sh, sw, dh, dw, groups)
-          : new CudnnConv.ConvShape(n, hp(), wp(), c, kh, kw, f, 0, 0, sh, sw, dh, dw, groups);
-    }
-
-    ConvGeom withBatch(int b) {
-      return new ConvGeom(b, h, w, c, kh, kw, f, sh, sw, dh, dw, groups, top, bottom, left, right);
-    }
-  }
-
-  /** TensorFlow's {before, after} padding along one axis. */
-  private static int[] tfPad(Padding p, int in, int k, int s, int d) {
-    if (p == Padding.VALID) {
-      return new int[] {0, 0};
-    }
-    int effK = (k - 1) * d + 1;
-    int out = (in + s - 1) / s;
-    int total = Math.max((out - 1) * s + effK - in, 0);
-    return new int[] {total / 2, total - total / 2};
-  }
-
-  private static ConvGeom geom(
-      int n,
-      int h,
-      int w,
-      int c,
-      int kh,
-      int kw,
-      int f,
-      int sh,
-      int sw,
-      int dh,
-      int dw,
-      int g,
-      Padding p) {
-    int[] ph = tfPad(p, h, kh, sh, dh);
-    int[] pw = tfPad(p, w, kw, sw, dw);
-    return new ConvGeom(n, h, w, c, kh, kw, f, sh, sw, dh, dw, g, ph[0], ph[1], pw[0], pw[1]);
-  }
-
-  /** The geometry of a conv-like node, checked against the grid it must produce. */
-  static ConvGeom convGeom(Node node, Shape x, Shape y) {
-    Op op = node.op();
-    ConvGeom g;
-    int outH;
-    int outW;
-    if (op instanceof Op.Conv2D c) {
-      Shape f = c.filter().shape();
-      if (f.dim(2) != x.dim(3)) {
-        throw shapeError(node, "filter " + f + " does not match input " + x);
-      }
-      g =
-          geom(
-              x.dim(0),
-              x.dim(1),
-              x.dim(2),
-              x.dim(3),
-              f.dim(0),
-              f.dim(1),
-              f.dim(3),
-              c.strideH(),
-              c.strideW(),
-              c.dilationH(),
-              c.dilationW(),
-              1,
-              c.padding());
-      outH = y.dim(1);
-      outW = y.dim(2);
-    } else if (op instanceof Op.DepthwiseConv2D c) {
-      Shape f = c.filter().shape();
-      if (f.dim(2) != x.dim(3)) {
-        throw shapeError(node, "filter " + f + " does not match input " + x);
-      }
-      g =
-          geom(
-              x.dim(0),
-              x.dim(1),
-              x.dim(2),
-              x.dim(3),
-              f.dim(0),
-              f.dim(1),
-              f.dim(2) * f.dim(3),
-              c.strideH(),
-              c.strideW(),
-              c.dilationH(),
-              c.dilationW(),
-              f.dim(2),
-              c.padding());
-      outH = y.dim(1);
-      outW = y.dim(2);
-    } else if (op instanceof Op.Conv2DTranspose c) {
-      // the conv from y's grid (F channels) to x's grid (C channels) whose data gradient this is
-      Shape f = c.filter().shape();
-      if (f.dim(3) != x.dim(3) || f.dim(2) != y.dim(3)) {
-        throw shapeError(node, "filter " + f + " does not map " + x + " to " + y);
-      }
-      g =
-          geom(
-              y.dim(0),
-              y.dim(1),
-              y.dim(2),
-              f.dim(2),
-              f.dim(0),
-              f.dim(1),
-              f.dim(3),
-              c.strideH(),
-              c.strideW(),
-              1,
-              1,
-              1,
-              c.padding());
-      outH = x.dim(1);
-      outW = x.dim(2);
-    } else {
-      throw new IllegalStateException(op.type());
-    }
-    CudnnConv.ConvShape s = g.cudnn();
-    if (s.outH() != outH || s.outW() != outW) {
-      throw shapeError(
-          node,
-          "convolution geometry "
-              + g
-              + " gives "
-              + s.outH()
-              + "x"
-              + s.outW()
-              + ", the graph expects "
-              + outH
-              + "x"
-              + outW);
-    }
-    return g;
-  }
-
-  private static ShapeException shapeError(Node node, String msg) {
-    return (ShapeException) new ShapeException(msg).atNode(node.name(), node.op().type());
-  }
-
-  /** Which convolution implementation runs: cuDNN with the direct kernel as fallback (default). */
-  public enum ConvMode {
-    /** cuDNN; a shape cuDNN has no algorithm for runs on the direct kernel (logged once). */
-    AUTO,
-    /** cuDNN only: a shape it cannot run is an error. */
-    CUDNN,
-    /** Our direct kernels only (graph_ops.cu): slow, for checking cuDNN. */
-    DIRECT
-  }
-
-  private static ConvMode convModeFromProperty() {
-    String m = System.getProperty("segcam.cuda.conv", "auto").trim().toUpperCase(Locale.ROOT);
-    try {
-      return ConvMode.valueOf(m);
-    } catch (IllegalArgumentException e) {
-      throw new SegcamException("segcam.cuda.conv must be auto, cudnn or direct, got '" + m + "'");
-    }
-  }
-
-  private final ConvMode convMode = convModeFromProperty();
-  private final Set<String> directShapes = new java.util.HashSet<>();
-
-  /** Convolution shapes (and directions) that run on the direct kernel after cuDNN refused. */
-  public synchronized Set<String> directFallbacks() {
-    return Set.copyOf(directShapes);
-  }
-
-  /** Set when cuDNN itself cannot be loaded or started: every convolution runs direct. */
-  private boolean cudnnUnusable;
-
-  private boolean direct(ConvGeom g, String dir) {
-    return convMode == ConvMode.DIRECT || cudnnUnusable || directShapes.contains(dir + " " + g);
-  }
-
-  /**
-   * cuDNN refused a convolution (no algorithm, not supported: a CudaException) or cannot be used at
-   * all (library missing: BackendUnavailableException or a LinkageError). In AUTO mode the shape,
-   * or every shape, goes to the direct kernel, said once on stderr; otherwise rethrows.
-   */
-  private void fallBack(ConvGeom g, String dir, Throwable e) {
-    if (convMode != ConvMode.AUTO) {
-      if (e instanceof RuntimeException r) {
-        throw r;
-      }
-      throw (Error) e;
-    }
-    if (e instanceof CudaException) {
-      directShapes.add(dir + " " + g);
-      System.err.println(
-          "[segcam] cuDNN cannot run the convolution "
-              + dir
-              + " "
-              + g
-              + " ("
-              + e.getMessage()
-              + "): using the direct kernel for it");
-    } else {
-      cudnnUnusable = true;
-      directShapes.add("all (cuDNN unusable: " + e + ")");
-      System.err.println(
-          "[segcam] cuDNN cannot be used (" + e + "): every convolution runs on the direct kernel");
-    }
-  }
-
-  /** y = conv(x), x on the geometry's input grid. */
-  void convForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    if (!direct(g, "forward")) {
-      try {
-        cudnnForward(g, y, x, w);
-        return;
-      } catch (CudaException | dev.segcam.backend.BackendUnavailableException | LinkageError e) {
-        fallBack(g, "forward", e);
-      }
-    }
-    CudnnConv.ConvShape s = g.cudnn();
-    ops.conv2d_direct_fwd(
-        y,
-        x,
-        w,
-        g.n(),
-        g.h(),
-        g.w(),
-        g.c(),
-        g.f(),
-        s.outH(),
-        s.outW(),
-        g.kh(),
-        g.kw(),
-        g.sh(),
-        g.sw(),
-        g.dh(),
-        g.dw(),
-        g.top(),
-        g.left(),
-        g.groups());
-  }
-
-  /** dx = the data gradient of the convolution, on the geometry's input grid. */
-  void convBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
-    if (!direct(g, "backward-data")) {
-      try {
-        cudnnBackwardData(g, dx, dy, w);
-        return;
-      } catch (CudaException | dev.segcam.backend.BackendUnavailableException | LinkageError e) {
-        fallBack(g, "backward-data", e);
-      }
-    }
-    CudnnConv.ConvShape s = g.cudnn();
-    ops.conv2d_direct_bwd_data(
-        dx,
-        dy,
-        w,
-        g.n(),
-        g.h(),
-        g.w(),
-        g.c(),
-        g.f(),
-        s.outH(),
-        s.outW(),
-        g.kh(),
-        g.kw(),
-        g.sh(),
-        g.sw(),
-        g.dh(),
-        g.dw(),
-        g.top(),
-        g.left(),
-        g.groups());
-  }
-
-  private void cudnnForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    if (g.symmetric()) {
-      conv.forward(g.cudnn(), y, x, w);
-      return;
-    }
-    try (DeviceBuffer xp = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
-      ops.pad_fwd(
-          xp,
-          x,
-          0f,
-          new int[] {g.n(), g.hp(), g.wp(), g.c()},
-          new int[] {g.n(), g.h(), g.w(), g.c()},
-          new int[] {0, g.top(), g.left(), 0});
-      conv.forward(g.cudnn(), y, xp, w);
-    }
-  }
-
-  private void cudnnBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
-    if (g.symmetric()) {
-      conv.backwardData(g.cudnn(), dx, dy, w);
-      return;
-    }
-    try (DeviceBuffer dxp = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
-      conv.backwardData(g.cudnn(), dxp, dy, w);
-      ops.pad_bwd(
-          dx,
-          dxp,
-          new int[] {g.n(), g.h(), g.w(), g.c()},
-          new int[] {g.n(), g.hp(), g.wp(), g.c()},
-          new int[] {0, g.top(), g.left(), 0});
-    }
-  }
-
-  // ------------------------------------------------------------------------------ dense
-
-  private static FloatPointer fp(DeviceBuffer b) {
-    return new FloatPointer(b.pointer());
-  }
-
-  // x (rows,I), w (I,O) -> y (rows,O); row-major is cuBLAS's column-major transposed
-  void gemmForward(DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int rows, int in, int out) {
-    cublasContext h = ctx.cublas();
-    CudaException.checkCublas(
-        cublas.cublasSgemm_v2(
-            h,
-            cublas.CUBLAS_OP_N,
-            cublas.CUBLAS_OP_N,
-            out,
-            rows,
-            in,
-            one,
-            fp(w),
-            out,
-            fp(x),
-            in,
-            zero,
-            fp(y),
-            out),
-        "cublasSgemm dense forward rows=" + rows + " in=" + in + " out=" + out);
-  }
-
-  // dy (rows,O), w (I,O) -> dx (rows,I) = dy · wᵀ
-  void gemmBackward(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int rows, int in, int out) {
-    cublasContext h = ctx.cublas();
-    CudaException.checkCublas(
-        cublas.cublasSgemm_v2(
-            h,
-            cublas.CUBLAS_OP_T,
-            cublas.CUBLAS_OP_N,
-            in,
-            rows,
-            out,
-            one,
-            fp(w),
-            out,
-            fp(dy),
-            out,
-            zero,
-            fp(dx),
-            in),
-        "cublasSgemm dense backward rows=" + rows + " in=" + in + " out=" + out);
   }
 
   // ------------------------------------------------------------------------------ forward
@@ -790,7 +283,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     for (String i : n.inputs()) {
       in.add(pass.values.get(i));
     }
-    CudaOpTable.Fwd step = new CudaOpTable.Fwd(this, n, params.get(n.name()), in, out);
+    CudaOpTable.Fwd step = new CudaOpTable.Fwd(this, n, weights.of(n.name()), in, out);
     try {
       return CudaOpTable.TABLE.forward(n.op()).run(step, n.op());
     } catch (RuntimeException | Error e) {
@@ -803,6 +296,19 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
 
   CudaGraphOps graphOps() {
     return ops;
+  }
+
+  CudaConvolution convolution() {
+    return convolution;
+  }
+
+  CudaGemm gemm() {
+    return gemm;
+  }
+
+  /** Convolution shapes (and directions) that run on the direct kernel after cuDNN refused. */
+  public Set<String> directFallbacks() {
+    return convolution.directFallbacks();
   }
 
   CudaKernels camKernels() {
@@ -1068,7 +574,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     private CudaTensor[] inputGradients(Node node, CudaTensor dy, boolean[] want) {
       CudaOpTable.Bwd step =
           new CudaOpTable.Bwd(
-              CudaCamBackend.this, node, params.get(node.name()), pass.values, dy, want);
+              CudaCamBackend.this, node, weights.of(node.name()), pass.values, dy, want);
       CudaTensor[] dx = step.dx;
       try {
         CudaOpTable.TABLE.backward(node.op()).run(step, node.op());
@@ -1132,21 +638,21 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     closed = true;
     RuntimeException first = null;
     try {
-      for (Params p : params.values()) {
-        p.close();
-      }
-      params.clear();
-      conv.close();
-      ops.close();
+      // the stream may still run kernels that read the weights or the PTX modules
+      ctx.synchronize("closing the CUDA backend");
     } catch (RuntimeException e) {
       first = e;
     }
-    one.close();
-    zero.close();
-    try {
-      ctx.close();
-    } catch (RuntimeException e) {
-      first = first == null ? e : first;
+    for (AutoCloseable c : new AutoCloseable[] {weights, convolution, gemm, ops, ctx}) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception e) {
+        RuntimeException r =
+            e instanceof RuntimeException re ? re : new CudaException(e.toString(), 0);
+        first = first == null ? r : first;
+      }
     }
     if (first != null) {
       throw first;

@@ -46,7 +46,7 @@ public final class CudaGraphOps implements AutoCloseable {
   /** The grid-stride loops step an int by up to MAX_GRID·BLOCK: it must not overflow. */
   private static final long MAX_ELEMENTS = Integer.MAX_VALUE - (long) MAX_GRID * BLOCK;
 
-  private static int count(long n, String what) {
+  static int count(long n, String what) {
     if (n < 0 || n > MAX_ELEMENTS) {
       throw new KernelArgumentException(
           what + ": " + n + " elements do not fit the kernels' int indexing");
@@ -305,7 +305,8 @@ public final class CudaGraphOps implements AutoCloseable {
       int[] bd) {
     int total = count(prod(gd), "binary_bwd");
     need("g", g, total);
-    need("dy", dy, prod(yd));
+    // the kernel indexes dy with 32-bit ints: its size is checked too, not only g's
+    need("dy", dy, count(prod(yd), "binary_bwd dy"));
     for (int d = 0; d < 4; d++) {
       if (gd[d] != yd[d] && gd[d] != 1) {
         throw new KernelArgumentException(
@@ -362,7 +363,8 @@ public final class CudaGraphOps implements AutoCloseable {
   public void pad_bwd(DeviceBuffer dx, DeviceBuffer dy, int[] xd, int[] yd, int[] p) {
     int total = count(prod(xd), "pad_bwd");
     need("dx", dx, total);
-    need("dy", dy, prod(yd));
+    // the kernel indexes dy with 32-bit ints: its size is checked too, not only dx's
+    need("dy", dy, count(prod(yd), "pad_bwd dy"));
     for (int d = 0; d < 4; d++) {
       if (p[d] < 0 || p[d] + xd[d] > yd[d]) {
         throw new KernelArgumentException("pad_bwd: axis " + d + " does not fit");

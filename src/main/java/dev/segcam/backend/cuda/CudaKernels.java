@@ -41,7 +41,29 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     return m;
   }
 
+  /** CUDA's limit on gridDim.y (and z); gridDim.x may go to 2^31-1. */
+  static final int MAX_GRID_Y = 65535;
+
+  /**
+   * The kernels put the rows (N) on grid.y: above 65535 the launch would fail with a bare "invalid
+   * argument", so it is refused here with the kernel and the row count.
+   */
+  static void checkGrid(String kernel, int gx, int gy) {
+    if (gx < 1 || gy < 1 || gy > MAX_GRID_Y) {
+      throw new KernelArgumentException(
+          kernel
+              + ": grid "
+              + gx
+              + "x"
+              + gy
+              + " is outside CUDA's limits (rows on grid.y: 1.."
+              + MAX_GRID_Y
+              + "); split the batch");
+    }
+  }
+
   private void launch(String module, String kernel, int gx, int gy, int bx, int by, Object... a) {
+    checkGrid(kernel, gx, gy);
     ctx.makeCurrent();
     module(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
   }

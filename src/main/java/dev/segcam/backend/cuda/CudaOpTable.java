@@ -3,9 +3,12 @@ package dev.segcam.backend.cuda;
 import dev.segcam.backend.BroadcastGrad;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.backend.OpTable;
+import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -34,12 +37,12 @@ public final class CudaOpTable {
     final CudaCamBackend be;
     final CudaGraphOps ops;
     final Node node;
-    final CudaCamBackend.Params p;
+    final CudaWeights.Params p;
     final List<CudaTensor> in;
     final Shape out;
     CudaTensor y;
 
-    Fwd(CudaCamBackend be, Node node, CudaCamBackend.Params p, List<CudaTensor> in, Shape out) {
+    Fwd(CudaCamBackend be, Node node, CudaWeights.Params p, List<CudaTensor> in, Shape out) {
       this.be = be;
       this.ops = be.graphOps();
       this.node = node;
@@ -74,7 +77,7 @@ public final class CudaOpTable {
     final CudaCamBackend be;
     final CudaGraphOps ops;
     final Node node;
-    final CudaCamBackend.Params p;
+    final CudaWeights.Params p;
     final java.util.Map<String, CudaTensor> values;
     final CudaTensor dy;
     final Shape ds;
@@ -86,7 +89,7 @@ public final class CudaOpTable {
     Bwd(
         CudaCamBackend be,
         Node node,
-        CudaCamBackend.Params p,
+        CudaWeights.Params p,
         java.util.Map<String, CudaTensor> values,
         CudaTensor dy,
         boolean[] want) {
@@ -118,8 +121,8 @@ public final class CudaOpTable {
       return dx[k].buffer();
     }
 
-    CudaCamBackend.ConvGeom convGeom() {
-      return CudaCamBackend.convGeom(node, value(in0).shape(), value(node.name()).shape())
+    CudaConvolution.ConvGeom convGeom() {
+      return CudaConvolution.convGeom(node, value(in0).shape(), value(node.name()).shape())
           .withBatch(b);
     }
   }
@@ -143,7 +146,9 @@ public final class CudaOpTable {
         Op.Conv2DTranspose.class,
         CudaOpTable::convForward,
         (s, op) ->
-            s.be.convForward(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter));
+            s.be
+                .convolution()
+                .convForward(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter));
     put(
         t,
         Op.BiasAdd.class,
@@ -234,7 +239,7 @@ public final class CudaOpTable {
         Op.MatMul.class,
         (s, op) -> {
           Shape x = s.xs();
-          s.be.gemmForward(s.y().buffer(), s.x(), s.p.weights, x.dim(0), x.dim(1), s.out.dim(1));
+          s.be.gemm().forward(s.y().buffer(), s.x(), s.p.weights, x.dim(0), x.dim(1), s.out.dim(1));
           if (s.p.bias != null) {
             s.ops.channel_affine(
                 s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), s.out.dim(1));
@@ -243,13 +248,15 @@ public final class CudaOpTable {
         },
         (s, op) -> {
           Shape w = op.weights().shape();
-          s.be.gemmBackward(
-              s.alloc(0, Shape.of(s.b, w.dim(0))),
-              s.dy.buffer(),
-              s.p.weights,
-              s.b,
-              w.dim(0),
-              w.dim(1));
+          s.be
+              .gemm()
+              .backward(
+                  s.alloc(0, Shape.of(s.b, w.dim(0))),
+                  s.dy.buffer(),
+                  s.p.weights,
+                  s.b,
+                  w.dim(0),
+                  w.dim(1));
         });
     put(
         t,
@@ -257,6 +264,67 @@ public final class CudaOpTable {
         (s, op) -> s.in.get(0).view(s.out),
         (s, op) -> s.dx[0] = s.dy.view(s.gradShape(0)));
     return t;
+  }
+
+  /**
+   * Throws {@link UnsupportedOpException} for the first node this backend cannot run: an op
+   * configuration its kernels do not cover (ranks, axes, negative padding).
+   */
+  static void checkSupported(Graph g) {
+    for (Node n : g.nodes()) {
+      Op op = n.op();
+      int rank = n.shape().rank();
+      List<Integer> inRanks = new ArrayList<>();
+      for (String in : n.inputs()) {
+        inRanks.add(g.node(in).shape().rank());
+      }
+      if (op instanceof Op.Conv2D
+          || op instanceof Op.DepthwiseConv2D
+          || op instanceof Op.Conv2DTranspose
+          || op instanceof Op.Pool
+          || op instanceof Op.SpatialMean
+          || op instanceof Op.Resize) {
+        if (inRanks.size() != 1 || inRanks.get(0) != 4) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "needs one (N,H,W,C) input, has ranks " + inRanks);
+        }
+      } else if (op instanceof Op.MatMul) {
+        if (inRanks.size() != 1 || inRanks.get(0) != 2) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "needs one (N,I) input, has ranks " + inRanks);
+        }
+      } else if (op instanceof Op.Binary) {
+        if (rank > 4 || inRanks.stream().anyMatch(r -> r > 4)) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "broadcasts only up to rank 4, has " + inRanks + " -> " + rank);
+        }
+      } else if (op instanceof Op.Pad p) {
+        if (rank > 4) {
+          throw new UnsupportedOpException(n.name(), op.type(), "pads only up to rank 4");
+        }
+        for (int[] pp : p.paddings()) {
+          if (pp[0] < 0 || pp[1] < 0) {
+            throw new UnsupportedOpException(
+                n.name(), op.type(), "negative padding " + Arrays.toString(pp));
+          }
+        }
+      } else if (op instanceof Op.Concat c) {
+        if (c.axis() < 0 || c.axis() >= rank) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "axis " + c.axis() + " outside rank " + rank);
+        }
+      } else if (op instanceof Op.Softmax || op instanceof Op.Activation) {
+        if (rank < 1) {
+          throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
+        }
+      } else if (!(op instanceof Op.Input
+          || op instanceof Op.Const
+          || op instanceof Op.BiasAdd
+          || op instanceof Op.BatchNorm
+          || op instanceof Op.Reshape)) {
+        throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");
+      }
+    }
   }
 
   @SuppressWarnings("unchecked")
@@ -268,11 +336,11 @@ public final class CudaOpTable {
   // ------------------------------------------------------------------------------ rules
 
   private static CudaTensor convForward(Fwd s, Op op) {
-    CudaCamBackend.ConvGeom g = CudaCamBackend.convGeom(s.node, s.xs(), s.out);
+    CudaConvolution.ConvGeom g = CudaConvolution.convGeom(s.node, s.xs(), s.out);
     if (op instanceof Op.Conv2DTranspose) {
-      s.be.convBackwardData(g, s.y().buffer(), s.x(), s.p.filter);
+      s.be.convolution().convBackwardData(g, s.y().buffer(), s.x(), s.p.filter);
     } else {
-      s.be.convForward(g, s.y().buffer(), s.x(), s.p.filter);
+      s.be.convolution().convForward(g, s.y().buffer(), s.x(), s.p.filter);
     }
     if (s.p.bias != null) {
       s.ops.channel_affine(s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), s.out.dim(3));
@@ -281,7 +349,9 @@ public final class CudaOpTable {
   }
 
   private static void convGrad(Bwd s, Op op) {
-    s.be.convBackwardData(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter);
+    s.be
+        .convolution()
+        .convBackwardData(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter);
   }
 
   private static CudaTensor poolForward(Fwd s, Op.Pool pool) {

@@ -44,8 +44,8 @@ class CudaConvGeometryTest {
     FloatTensor seed = RandomTensors.normal(rng, ys.withDim(0, N * K));
     FloatTensor dxRef = CpuBackward.backward(g, values, Map.of("y", seed), List.of("x")).get("x");
 
-    CudaCamBackend.ConvGeom geo = CudaCamBackend.convGeom(g.node("y"), xs, ys);
-    float[] w = CudaCamBackend.krsc(op);
+    CudaConvolution.ConvGeom geo = CudaConvolution.convGeom(g.node("y"), xs, ys);
+    float[] w = CudaWeights.krsc(op);
     CudnnConv.ConvShape cs = geo.cudnn();
     boolean transposed = op instanceof Op.Conv2DTranspose;
     float[] y = new float[ys.size()];
@@ -151,9 +151,9 @@ class CudaConvGeometryTest {
     SUMS.assertClose(what + " dx, cuDNN route " + geo, dxRef.data(), dx2);
   }
 
-  /** CudaCamBackend.cudnnForward with the direct twin in place of cuDNN. */
+  /** CudaConvolution.cudnnForward with the direct twin in place of cuDNN. */
   private static void cudnnForward(
-      CudaCamBackend.ConvGeom g, int n, float[] y, float[] x, float[] w) {
+      CudaConvolution.ConvGeom g, int n, float[] y, float[] x, float[] w) {
     CudnnConv.ConvShape s = g.withBatch(n).cudnn();
     float[] in = x;
     if (!g.symmetric()) {
@@ -188,9 +188,9 @@ class CudaConvGeometryTest {
         s.groups());
   }
 
-  /** CudaCamBackend.cudnnBackwardData with the direct twin in place of cuDNN. */
+  /** CudaConvolution.cudnnBackwardData with the direct twin in place of cuDNN. */
   private static void cudnnBackwardData(
-      CudaCamBackend.ConvGeom g, int n, float[] dx, float[] dy, float[] w) {
+      CudaConvolution.ConvGeom g, int n, float[] dx, float[] dy, float[] w) {
     CudnnConv.ConvShape s = g.withBatch(n).cudnn();
     float[] out = g.symmetric() ? dx : new float[n * g.hp() * g.wp() * g.c()];
     CpuKernels.conv2d_direct_bwd_data(
