@@ -1,7 +1,7 @@
 package dev.segcam.backend.cpu;
 
 import dev.segcam.SegcamException;
-import dev.segcam.backend.BackwardPlan;
+import dev.segcam.backend.Backprop;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
@@ -10,9 +10,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -49,7 +47,8 @@ public final class CpuBackward {
   }
 
   /**
-   * Gradients of sum(seed · node) over all seeds with respect to each requested layer.
+   * Gradients of sum(seed · node) over all seeds with respect to each requested layer, by the
+   * shared driver {@link Backprop} over this engine's rules ({@link CpuOpTable}).
    *
    * @param values forward values of (at least) every node on a path from a layer to a seed and of
    *     their inputs, batch N
@@ -65,197 +64,90 @@ public final class CpuBackward {
       Map<String, FloatTensor> seeds,
       Collection<String> layers,
       Parallel pool) {
-    if (layers == null || layers.isEmpty()) {
-      throw new SegcamException("backward: no layers requested");
+    Map<String, Grad> wrapped = null;
+    if (seeds != null) {
+      wrapped = new LinkedHashMap<>();
+      for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
+        wrapped.put(e.getKey(), new Grad(e.getValue(), false));
+      }
     }
-    if (seeds == null || seeds.isEmpty()) {
-      throw new SegcamException("backward: no seeds (output gradients) given");
+    Map<String, Grad> out =
+        Backprop.run(g, wrapped, layers, new Pass(g, values, pool == null ? CALLER_THREAD : pool));
+    Map<String, FloatTensor> result = new LinkedHashMap<>();
+    for (Map.Entry<String, Grad> e : out.entrySet()) {
+      result.put(e.getKey(), e.getValue().t());
     }
-    return new Pass(g, values, seeds, pool == null ? CALLER_THREAD : pool).run(layers);
+    return result;
   }
 
-  /** One backward run: the state shared by the per-op gradient rules. */
-  private static final class Pass {
+  /** A gradient and whether this pass owns its array (else it is a seed's or shares dy's). */
+  record Grad(FloatTensor t, boolean owned) {}
+
+  /** The CPU's side of a backward run: host tensors, forward values and the op table's rules. */
+  private static final class Pass implements Backprop.Ops<Grad> {
     private final Graph g;
     private final Map<String, FloatTensor> values;
-    private final Map<String, FloatTensor> seeds;
     private final Parallel pool;
-    private final List<Node> nodes;
-    private final Map<String, Integer> index = new HashMap<>();
-    private final FloatTensor[] grad;
-    private final boolean[] owned;
-    private int batch = -1;
-    private boolean[] isLayer;
-    private boolean[] visit;
 
-    Pass(Graph g, Map<String, FloatTensor> values, Map<String, FloatTensor> seeds, Parallel pool) {
+    Pass(Graph g, Map<String, FloatTensor> values, Parallel pool) {
       this.g = g;
       this.values = values;
-      this.seeds = seeds;
       this.pool = pool;
-      this.nodes = g.nodes();
-      for (int i = 0; i < nodes.size(); i++) {
-        index.put(nodes.get(i).name(), i);
-      }
-      this.grad = new FloatTensor[nodes.size()];
-      this.owned = new boolean[nodes.size()];
     }
 
-    Map<String, FloatTensor> run(Collection<String> layers) {
-      int n = nodes.size();
-      isLayer = new boolean[n];
-      for (String l : layers) {
-        isLayer[index(l)] = true;
-      }
-      for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
-        checkSeed(nodes.get(index(e.getKey())), e.getValue());
-      }
-      visit = BackwardPlan.onPath(g, index, seeds.keySet(), layers);
-      for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
-        int i = index.get(e.getKey());
-        if (visit[i]) {
-          accumulate(i, e.getValue(), false);
-        }
-      }
-      for (int i = n - 1; i >= 0; i--) {
-        if (!visit[i] || grad[i] == null) {
-          continue;
-        }
-        Node node = nodes.get(i);
-        List<String> ins = node.inputs();
-        boolean[] want = new boolean[ins.size()];
-        boolean any = false;
-        for (int k = 0; k < ins.size(); k++) {
-          want[k] = visit[index.get(ins.get(k))];
-          any |= want[k];
-        }
-        if (any) {
-          FloatTensor[] dx;
-          long t0 = PROFILE ? System.nanoTime() : 0;
-          try {
-            Step step = new Step(this, node, grad[i], want);
-            CpuOpTable.TABLE.backward(node.op()).run(step, node.op());
-            dx = step.dx;
-          } catch (SegcamException e) {
-            throw e.atNode(node.name(), node.op().type());
-          }
-          for (int k = 0; k < ins.size(); k++) {
-            if (want[k] && dx[k] != null) {
-              accumulate(index.get(ins.get(k)), dx[k], owns(dx[k], grad[i]));
-            }
-          }
-          if (PROFILE) {
-            System.err.printf(
-                "backward %-24s %-16s %s %8.2f ms%n",
-                node.name(), node.op().type(), grad[i].shape(), (System.nanoTime() - t0) / 1e6);
-          }
-        }
-        if (!isLayer[i]) {
-          grad[i] = null;
-        }
-      }
-      Map<String, FloatTensor> out = new LinkedHashMap<>();
-      for (String l : layers) {
-        FloatTensor t = grad[index.get(l)];
-        out.put(l, owned[index.get(l)] ? t : t.copy());
-      }
-      return out;
+    @Override
+    public Shape shape(Grad t) {
+      return t.t().shape();
     }
 
-    private static boolean owns(FloatTensor dx, FloatTensor dy) {
-      return dx.data() != dy.data();
-    }
-
-    private int index(String name) {
-      Integer i = index.get(name);
-      if (i == null) {
-        g.node(name); // throws UnknownNodeException with suggestions
-      }
-      return i;
-    }
-
-    private void checkSeed(Node node, FloatTensor seed) {
-      Shape s = seed.shape();
-      if (s.rank() == 0) {
-        throw new ShapeException("seed for '" + node.name() + "' has no batch axis: " + s);
-      }
-      if (batch < 0) {
-        batch = s.dim(0);
-      } else if (s.dim(0) != batch) {
-        throw new ShapeException(
-            "seeds differ in batch: " + batch + " vs " + s.dim(0) + " for '" + node.name() + "'");
-      }
+    @Override
+    public Shape valueShape(Node node) {
       FloatTensor v = values.get(node.name());
-      Shape ref = v != null ? v.shape() : node.shape();
-      boolean ok = ref.rank() == s.rank();
-      for (int d = 1; ok && d < s.rank(); d++) {
-        ok = ref.dim(d) == Shape.UNKNOWN || ref.dim(d) == s.dim(d);
-      }
-      if (ok && v != null) {
-        ok = v.shape().dim(0) > 0 && s.dim(0) % v.shape().dim(0) == 0;
-      }
-      if (!ok) {
-        throw new ShapeException(
-            "seed for '"
-                + node.name()
-                + "' has shape "
-                + s
-                + ", node value is "
-                + ref
-                + " (seed batch must be a multiple of the value batch)");
-      }
+      return v == null ? null : v.shape();
     }
 
-    private void accumulate(int i, FloatTensor dx, boolean isOwned) {
-      Node node = nodes.get(i);
-      FloatTensor v = values.get(node.name());
-      if (v != null && !sameButBatch(v.shape(), dx.shape())) {
-        throw new ShapeException(
-            "gradient for '"
-                + node.name()
-                + "' has shape "
-                + dx.shape()
-                + " but its value is "
-                + v.shape());
+    @Override
+    public Grad borrow(Grad seed) {
+      return seed;
+    }
+
+    @Override
+    public Grad[] inputGradients(Backprop<Grad> walk, Node node, Grad dy, boolean[] want) {
+      long t0 = PROFILE ? System.nanoTime() : 0;
+      Step step = new Step(this, walk, node, dy.t(), want);
+      CpuOpTable.TABLE.backward(node.op()).run(step, node.op());
+      Grad[] dx = new Grad[step.dx.length];
+      for (int k = 0; k < dx.length; k++) {
+        FloatTensor d = step.dx[k];
+        // a rule may pass dy through (BiasAdd, Reshape): then the array is not ours to write
+        dx[k] = d == null ? null : new Grad(d, d.data() != dy.t().data());
       }
-      FloatTensor cur = grad[i];
-      if (cur == null) {
-        grad[i] = dx;
-        owned[i] = isOwned;
-        return;
+      if (PROFILE) {
+        System.err.printf(
+            "backward %-24s %-16s %s %8.2f ms%n",
+            node.name(), node.op().type(), dy.t().shape(), (System.nanoTime() - t0) / 1e6);
       }
-      if (!cur.shape().equals(dx.shape())) {
-        throw new ShapeException(
-            "gradients reaching '"
-                + node.name()
-                + "' differ in shape: "
-                + cur.shape()
-                + " vs "
-                + dx.shape());
-      }
-      if (!owned[i]) {
-        cur = cur.copy();
-        grad[i] = cur;
-        owned[i] = true;
-      }
-      float[] a = cur.data();
-      float[] b = dx.data();
+      return dx;
+    }
+
+    @Override
+    public Grad add(Grad cur, Grad dx) {
+      FloatTensor sum = cur.owned() ? cur.t() : cur.t().copy();
+      float[] a = sum.data();
+      float[] b = dx.t().data();
       for (int k = 0; k < a.length; k++) {
         a[k] += b[k];
       }
+      return new Grad(sum, true);
     }
 
-    private static boolean sameButBatch(Shape v, Shape gShape) {
-      if (v.rank() != gShape.rank()) {
-        return false;
-      }
-      for (int d = 1; d < v.rank(); d++) {
-        if (v.dim(d) != gShape.dim(d)) {
-          return false;
-        }
-      }
-      return true;
+    @Override
+    public Grad handOut(Grad grad) {
+      return grad.owned() ? grad : new Grad(grad.t().copy(), true);
     }
+
+    @Override
+    public void release(Grad t) {}
 
     private FloatTensor value(String name, Node reader) {
       FloatTensor v = values.get(name);
@@ -312,12 +204,11 @@ public final class CpuBackward {
      * inputs are never read: returns the channels that are (ascending), or null for all. Only when
      * the Concat's own gradient is not returned, since the others are left zero.
      */
-    private int[] neededChannels(String input, int channels) {
-      int ci = index.get(input);
-      Node cat = nodes.get(ci);
+    private int[] neededChannels(Backprop<Grad> walk, String input, int channels) {
+      Node cat = g.node(input);
       if (!(cat.op() instanceof Op.Concat cc)
-          || isLayer[ci]
-          || seeds.containsKey(input)
+          || walk.isLayer(input)
+          || walk.isSeeded(input)
           || cc.axis() != cat.shape().rank() - 1) {
         return null;
       }
@@ -327,7 +218,7 @@ public final class CpuBackward {
       for (String in : cat.inputs()) {
         Shape s = shapeOf(in, cat);
         int size = s.dim(s.rank() - 1);
-        if (visit[index.get(in)]) {
+        if (walk.visits(in)) {
           for (int q = 0; q < size && n < channels; q++) {
             keep[n++] = at + q;
           }
@@ -341,7 +232,7 @@ public final class CpuBackward {
     private FloatTensor tiledValue(String name, Node reader, FloatTensor dy) {
       FloatTensor v = value(name, reader);
       int n = v.shape().dim(0);
-      if (!sameButBatch(v.shape(), dy.shape()) || n == 0 || dy.shape().dim(0) % n != 0) {
+      if (!Backprop.sameButBatch(v.shape(), dy.shape()) || n == 0 || dy.shape().dim(0) % n != 0) {
         throw new ShapeException(
             "value of '" + name + "' " + v.shape() + " does not tile gradient " + dy.shape());
       }
@@ -356,6 +247,7 @@ public final class CpuBackward {
    */
   public static final class Step {
     final Pass pass;
+    final Backprop<Grad> walk;
     final Node node;
     final FloatTensor dyT;
     final float[] dy;
@@ -365,8 +257,9 @@ public final class CpuBackward {
     final boolean[] want;
     final FloatTensor[] dx;
 
-    Step(Pass pass, Node node, FloatTensor dyT, boolean[] want) {
+    Step(Pass pass, Backprop<Grad> walk, Node node, FloatTensor dyT, boolean[] want) {
       this.pass = pass;
+      this.walk = walk;
       this.node = node;
       this.dyT = dyT;
       this.dy = dyT.data();
@@ -398,7 +291,7 @@ public final class CpuBackward {
     }
 
     int[] neededChannels(String input, int channels) {
-      return pass.neededChannels(input, channels);
+      return pass.neededChannels(walk, input, channels);
     }
 
     boolean isConst(String name) {
