@@ -1,7 +1,7 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
-import dev.segcam.backend.BackwardPlan;
+import dev.segcam.backend.Backprop;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.KernelCamBackend;
@@ -12,7 +12,6 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -345,13 +344,13 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     @Override
     public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
       checkPass();
-      if (layers == null || layers.isEmpty()) {
-        throw new SegcamException("backward: no layers requested");
+      Map<String, CudaTensor> own = new LinkedHashMap<>();
+      if (seeds != null) {
+        for (Map.Entry<String, CamTensor> e : seeds.entrySet()) {
+          own.put(e.getKey(), dev(e.getValue(), "seed for '" + e.getKey() + "'"));
+        }
       }
-      if (seeds == null || seeds.isEmpty()) {
-        throw new SegcamException("backward: no seeds (output gradients) given");
-      }
-      return new Backward(this).run(seeds, layers);
+      return new LinkedHashMap<>(Backprop.run(graph, own, layers, new Grads(this)));
     }
 
     private void checkPass() {
@@ -381,218 +380,76 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     }
   }
 
-  /** One backward run, mirroring {@link dev.segcam.backend.cpu.CpuBackward}'s rules. */
-  private final class Backward {
+  /** The CUDA side of a backward run ({@link Backprop}): device tensors and the op table. */
+  private final class Grads implements Backprop.Ops<CudaTensor> {
     final Pass pass;
-    final List<Node> nodes = graph.nodes();
-    final Map<String, Integer> index = new HashMap<>();
-    final CudaTensor[] grad;
 
-    Backward(Pass pass) {
+    Grads(Pass pass) {
       this.pass = pass;
-      for (int i = 0; i < nodes.size(); i++) {
-        index.put(nodes.get(i).name(), i);
-      }
-      grad = new CudaTensor[nodes.size()];
     }
 
-    int index(String name) {
-      Integer i = index.get(name);
-      if (i == null) {
-        graph.node(name); // throws UnknownNodeException
-      }
-      return i;
+    @Override
+    public Shape shape(CudaTensor t) {
+      return t.shape();
     }
 
-    Map<String, CamTensor> run(Map<String, CamTensor> seeds, List<String> layers) {
-      int n = nodes.size();
-      boolean[] isLayer = new boolean[n];
-      for (String l : layers) {
-        isLayer[index(l)] = true;
-      }
-      Map<Integer, CudaTensor> seedAt = new LinkedHashMap<>();
-      int batch = -1;
-      for (Map.Entry<String, CamTensor> e : seeds.entrySet()) {
-        int i = index(e.getKey());
-        CudaTensor s = dev(e.getValue(), "seed for '" + e.getKey() + "'");
-        batch = checkSeed(nodes.get(i), s, batch);
-        seedAt.put(i, s);
-      }
-      boolean[] visit = BackwardPlan.onPath(graph, index, seeds.keySet(), layers);
-      try {
-        for (Map.Entry<Integer, CudaTensor> e : seedAt.entrySet()) {
-          if (visit[e.getKey()]) {
-            accumulate(e.getKey(), e.getValue().retain());
-          }
-        }
-        for (int i = n - 1; i >= 0; i--) {
-          if (!visit[i] || grad[i] == null) {
-            continue;
-          }
-          Node node = nodes.get(i);
-          List<String> ins = node.inputs();
-          boolean[] want = new boolean[ins.size()];
-          boolean any = false;
-          for (int k = 0; k < ins.size(); k++) {
-            want[k] = visit[index.get(ins.get(k))];
-            any |= want[k];
-          }
-          if (any) {
-            CudaTensor[] dx;
-            try {
-              dx = inputGradients(node, grad[i], want);
-            } catch (SegcamException e) {
-              throw e.atNode(node.name(), node.op().type());
-            }
-            for (int k = 0; k < ins.size(); k++) {
-              if (dx[k] != null) {
-                CudaTensor d = dx[k];
-                dx[k] = null;
-                try {
-                  accumulate(index.get(ins.get(k)), d);
-                } catch (RuntimeException | Error e) {
-                  for (CudaTensor rest : dx) {
-                    if (rest != null) {
-                      rest.close();
-                    }
-                  }
-                  throw e;
-                }
-              }
-            }
-          }
-          if (!isLayer[i]) {
-            grad[i].close();
-            grad[i] = null;
-          }
-        }
-        Map<String, CamTensor> out = new LinkedHashMap<>();
-        for (String l : layers) {
-          int i = index.get(l);
-          if (!out.containsKey(l)) {
-            out.put(l, grad[i]);
-            grad[i] = null;
-          }
-        }
-        return out;
-      } finally {
-        for (int i = 0; i < n; i++) {
-          if (grad[i] != null) {
-            grad[i].close();
-            grad[i] = null;
-          }
-        }
-      }
+    @Override
+    public Shape valueShape(Node node) {
+      return pass.values.get(node.name()).shape();
     }
 
-    private int checkSeed(Node node, CudaTensor seed, int batch) {
-      Shape s = seed.shape();
-      if (s.rank() == 0) {
-        throw new ShapeException("seed for '" + node.name() + "' has no batch axis: " + s);
-      }
-      if (batch >= 0 && s.dim(0) != batch) {
-        throw new ShapeException(
-            "seeds differ in batch: " + batch + " vs " + s.dim(0) + " for '" + node.name() + "'");
-      }
-      Shape v = pass.values.get(node.name()).shape();
-      boolean ok = v.rank() == s.rank() && v.dim(0) > 0 && s.dim(0) % v.dim(0) == 0;
-      for (int d = 1; ok && d < s.rank(); d++) {
-        ok = v.dim(d) == s.dim(d);
-      }
-      if (!ok) {
-        throw new ShapeException(
-            "seed for '"
-                + node.name()
-                + "' has shape "
-                + s
-                + ", node value is "
-                + v
-                + " (seed batch must be a multiple of the value batch)");
-      }
-      return s.dim(0);
+    @Override
+    public CudaTensor borrow(CudaTensor seed) {
+      return seed.retain();
     }
 
-    /** Adds a gradient (whose reference passes to us) into node i's. */
-    private void accumulate(int i, CudaTensor dx) {
-      Node node = nodes.get(i);
-      Shape v = pass.values.get(node.name()).shape();
-      if (!sameButBatch(v, dx.shape())) {
-        dx.close();
-        throw new ShapeException(
-            "gradient for '"
-                + node.name()
-                + "' has shape "
-                + dx.shape()
-                + " but its value is "
-                + v);
-      }
-      CudaTensor cur = grad[i];
-      if (cur == null) {
-        grad[i] = dx;
-        return;
-      }
-      try {
-        if (!cur.shape().equals(dx.shape())) {
-          throw new ShapeException(
-              "gradients reaching '"
-                  + node.name()
-                  + "' differ in shape: "
-                  + cur.shape()
-                  + " vs "
-                  + dx.shape());
-        }
-        if (!cur.exclusive()) {
-          // shared (a caller's seed, a reshape view): sum into a new tensor
-          CudaTensor copy = alloc(cur.shape());
-          copyDevice(copy.buffer(), cur.buffer(), cur.size());
-          cur.close();
-          cur = copy;
-          grad[i] = cur;
-        }
-        ops.add_inplace(cur.buffer(), dx.buffer(), cur.size());
-      } finally {
-        dx.close();
-      }
-    }
-
-    private boolean sameButBatch(Shape v, Shape g) {
-      if (v.rank() != g.rank()) {
-        return false;
-      }
-      for (int d = 1; d < v.rank(); d++) {
-        if (v.dim(d) != g.dim(d)) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    private CudaTensor value(String name) {
-      return pass.values.get(name);
-    }
-
-    private CudaTensor[] inputGradients(Node node, CudaTensor dy, boolean[] want) {
+    @Override
+    public CudaTensor[] inputGradients(
+        Backprop<CudaTensor> walk, Node node, CudaTensor dy, boolean[] want) {
       CudaOpTable.Bwd step =
           new CudaOpTable.Bwd(
               CudaCamBackend.this, node, weights.of(node.name()), pass.values, dy, want);
-      CudaTensor[] dx = step.dx;
       try {
         CudaOpTable.TABLE.backward(node.op()).run(step, node.op());
-        for (int k = 0; k < dx.length; k++) {
-          if (!want[k] && dx[k] != null) {
-            dx[k].close();
-            dx[k] = null;
-          }
-        }
-        return dx;
+        return step.dx;
       } catch (RuntimeException | Error e) {
-        for (CudaTensor t : dx) {
+        for (CudaTensor t : step.dx) {
           if (t != null) {
             t.close();
           }
         }
         throw e;
       }
+    }
+
+    @Override
+    public CudaTensor add(CudaTensor cur, CudaTensor dx) {
+      try {
+        if (!cur.exclusive()) {
+          // shared (a caller's seed, a reshape view): sum into a new tensor
+          CudaTensor copy = alloc(cur.shape());
+          copyDevice(copy.buffer(), cur.buffer(), cur.size());
+          cur.close();
+          cur = copy;
+        }
+        ops.add_inplace(cur.buffer(), dx.buffer(), cur.size());
+        return cur;
+      } catch (RuntimeException | Error e) {
+        cur.close();
+        throw e;
+      } finally {
+        dx.close();
+      }
+    }
+
+    @Override
+    public CudaTensor handOut(CudaTensor grad) {
+      return grad;
+    }
+
+    @Override
+    public void release(CudaTensor t) {
+      t.close();
     }
   }
 
