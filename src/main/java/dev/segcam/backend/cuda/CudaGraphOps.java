@@ -30,13 +30,40 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   private void launch(String kernel, long total, Object... args) {
+    launchOn(this::module, kernel, total, args);
+  }
+
+  /** One grid-stride launch over {@code total} elements, block 256. */
+  private void launchOn(
+      java.util.function.Supplier<PtxModule> m, String kernel, long total, Object... args) {
     count(total, kernel);
     if (total <= 0) {
       return; // an empty tensor: nothing to do (a grid of 0 blocks is a launch error)
     }
     int grid = (int) Math.max(1, Math.min(MAX_GRID, (total + BLOCK - 1) / BLOCK));
     ctx.makeCurrent();
-    module().launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
+    m.get().launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
+  }
+
+  /**
+   * An element-wise kernel of its own kernels/&lt;module&gt;.cu (one op per file, as exp.cu): one
+   * grid-stride launch over {@code total} elements, the module loaded on first use. The arguments
+   * follow the kernel's (and its Java twin's) order.
+   */
+  void launchIn(String module, String kernel, long total, Object... args) {
+    launchOn(() -> opModule(module), kernel, total, args);
+  }
+
+  private final java.util.Map<String, PtxModule> opModules = new java.util.HashMap<>();
+
+  private synchronized PtxModule opModule(String name) {
+    PtxModule m = opModules.get(name);
+    if (m == null) {
+      ctx.makeCurrent();
+      m = PtxModule.load(name);
+      opModules.put(name, m);
+    }
+    return m;
   }
 
   private static Object opt(DeviceBuffer b) {
@@ -511,6 +538,10 @@ public final class CudaGraphOps implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    for (PtxModule m : opModules.values()) {
+      m.close();
+    }
+    opModules.clear();
     if (module != null) {
       module.close();
       module = null;

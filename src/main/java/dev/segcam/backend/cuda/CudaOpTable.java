@@ -317,11 +317,7 @@ public final class CudaOpTable {
         if (rank < 1) {
           throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
         }
-      } else if (!(op instanceof Op.Input
-          || op instanceof Op.Const
-          || op instanceof Op.BiasAdd
-          || op instanceof Op.BatchNorm
-          || op instanceof Op.Reshape)) {
+      } else if (TABLE.find(op) == null) {
         throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");
       }
     }
