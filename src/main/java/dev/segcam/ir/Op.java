@@ -225,6 +225,19 @@ public sealed interface Op {
     }
   }
 
+  /** Element-wise e^x (TensorFlow's Exp); its gradient dy·e^x reads the output. */
+  record Exp() implements Op {
+    @Override
+    public GradReads gradReads() {
+      return GradReads.OUTPUT;
+    }
+
+    @Override
+    public boolean pointwise() {
+      return true;
+    }
+  }
+
   enum PoolKind {
     MAX,
     AVG

@@ -13,6 +13,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.ExpKernels;
 import java.util.List;
 
 /**
@@ -41,6 +42,9 @@ public final class CpuOpTable {
    * break-even on AVX2 at 128 channels with half the gradient zero).
    */
   static final int CHANNEL_MAJOR_BELOW = 128;
+
+  /** Elements per parallel task of an element-wise kernel. */
+  private static final int CHUNK = 1 << 14;
 
   public static final OpTable<Forward<Op>, Backward<Op>> TABLE = build();
 
@@ -103,6 +107,26 @@ public final class CpuOpTable {
           s.dx[0] =
               new FloatTensor(
                   s.ds, ElementwiseGrad.softmax(s.dy, y.data(), s.ds.dim(-1), s.pool()));
+        });
+    put(
+        t,
+        Op.Exp.class,
+        (e, op, in, out) -> {
+          float[] x = in.get(0).data();
+          float[] y = new float[x.length];
+          e.parallel()
+              .parallelFor(x.length, CHUNK, (lo, hi) -> ExpKernels.expFwdRange(y, x, lo, hi));
+          return new FloatTensor(out, y);
+        },
+        (s, op) -> {
+          float[] y = s.tiledValue(s.node.name()).data();
+          float[] dx = new float[s.dy.length];
+          s.pool()
+              .parallelFor(
+                  dx.length,
+                  CHUNK,
+                  (lo, hi) -> ExpKernels.expBwdRange(dx, s.dy, y, lo, hi, y.length));
+          s.dx[0] = new FloatTensor(s.ds, dx);
         });
     put(
         t,

@@ -200,6 +200,25 @@ public final class CudaOpTable {
           s.ops.softmax_bwd(
               s.alloc(0, s.ds), s.dy.buffer(), y.buffer(), s.ds.size() / c, y.size() / c, c);
         });
+    put(
+        t,
+        Op.Exp.class,
+        (s, op) -> {
+          s.ops.launchIn("exp", "exp_fwd", s.total(), s.y().buffer(), s.x(), s.total());
+          return s.y;
+        },
+        (s, op) -> {
+          CudaTensor y = s.value(s.node.name());
+          s.ops.launchIn(
+              "exp",
+              "exp_bwd",
+              s.ds.size(),
+              s.alloc(0, s.ds),
+              s.dy.buffer(),
+              y.buffer(),
+              s.ds.size(),
+              y.size());
+        });
     put(t, Op.Pool.class, CudaOpTable::poolForward, CudaOpTable::poolGrad);
     put(
         t,

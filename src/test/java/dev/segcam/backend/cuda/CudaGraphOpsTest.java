@@ -2,6 +2,7 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ExpKernels;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.Tolerance;
@@ -85,6 +86,26 @@ class CudaGraphOpsTest {
       CpuKernels.channel_scale_bwd(ref, x, s, total, c);
       ops.channel_scale_bwd(dy, dx, ds, total, c);
       TWIN.assertClose("channel_scale_bwd", ref, down(dy, total));
+    }
+  }
+
+  @Test
+  void expAndItsGradient() {
+    int total = N * 3 * 4 * 5;
+    float[] x = rnd(total);
+    float[] dy = rnd(total * K);
+    float[] y = new float[total];
+    float[] dx = new float[total * K];
+    ExpKernels.exp_fwd(y, x, total);
+    ExpKernels.exp_bwd(dx, dy, y, total * K, total);
+    try (DeviceBuffer dX = up(x);
+        DeviceBuffer dY = out(total);
+        DeviceBuffer dDy = up(dy);
+        DeviceBuffer dDx = out(total * K)) {
+      ops.launchIn("exp", "exp_fwd", total, dY, dX, total);
+      TWIN.assertClose("exp_fwd", y, down(dY, total));
+      ops.launchIn("exp", "exp_bwd", total * K, dDx, dDy, dY, total * K, total);
+      TWIN.assertClose("exp_bwd", dx, down(dDx, total * K));
     }
   }
 
