@@ -5,7 +5,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
-import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ActivationKernels;
 import java.util.List;
 
 /**
@@ -569,7 +569,7 @@ public final class CpuOps {
     par.parallelFor(
         xd.length,
         GRAIN,
-        (lo, hi) -> CpuKernels.activationFwdRange(out, xd, lo, hi, kind.code, alpha));
+        (lo, hi) -> ActivationKernels.activationFwdRange(out, xd, lo, hi, kind.code, alpha));
     return new FloatTensor(x.shape(), out);
   }
 
@@ -583,7 +583,7 @@ public final class CpuOps {
     par.parallelFor(
         rows,
         Math.max(1, GRAIN / Math.max(1, c) / 8),
-        (lo, hi) -> CpuKernels.softmaxFwdRows(out, xd, lo, hi, c));
+        (lo, hi) -> ActivationKernels.softmaxFwdRows(out, xd, lo, hi, c));
     return new FloatTensor(x.shape(), out);
   }
 

@@ -3,7 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Gemm;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.ActivationKind;
-import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ActivationKernels;
 
 /**
  * Data gradients of element-wise ops, with TensorFlow's choice of which forward value each uses
@@ -34,7 +34,7 @@ public final class ElementwiseGrad {
         chunks,
         1,
         (start, end) ->
-            CpuKernels.activationBwdRange(
+            ActivationKernels.activationBwdRange(
                 dx,
                 dy,
                 v,
@@ -56,7 +56,9 @@ public final class ElementwiseGrad {
     int rows = dy.length / n;
     int valueRows = y.length / n;
     par.parallelFor(
-        rows, 1, (start, end) -> CpuKernels.softmaxBwdRows(dx, dy, y, start, end, valueRows, n));
+        rows,
+        1,
+        (start, end) -> ActivationKernels.softmaxBwdRows(dx, dy, y, start, end, valueRows, n));
     return dx;
   }
 
