@@ -25,7 +25,7 @@ import java.util.Set;
 public final class CpuEngine implements AutoCloseable {
   private final Graph graph;
   private final Parallel parallel;
-  private final Map<Op, CpuOps.PackedConv> packed = new IdentityHashMap<>();
+  private final Map<Op, CpuConv.PackedConv> packed = new IdentityHashMap<>();
 
   /** Index (in node order) of each node's last consumer. */
   private final Map<String, Integer> lastUse = new HashMap<>();
@@ -41,7 +41,7 @@ public final class CpuEngine implements AutoCloseable {
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
       if (n.op() instanceof Op.Conv2D c) {
-        packed.put(c, CpuOps.PackedConv.of(c.filter()));
+        packed.put(c, CpuConv.PackedConv.of(c.filter()));
       }
       for (String in : n.inputs()) {
         lastUse.put(in, i);
@@ -156,7 +156,7 @@ public final class CpuEngine implements AutoCloseable {
   }
 
   /** The GEMM-packed filter of a Conv2D of this graph. */
-  CpuOps.PackedConv packed(Op.Conv2D c) {
+  CpuConv.PackedConv packed(Op.Conv2D c) {
     return packed.get(c);
   }
 

@@ -61,17 +61,17 @@ public final class CpuOpTable {
     put(
         t,
         Op.Conv2D.class,
-        (e, op, in, out) -> CpuOps.conv2d(e.parallel(), in.get(0), op, e.packed(op)),
+        (e, op, in, out) -> CpuConv.conv2d(e.parallel(), in.get(0), op, e.packed(op)),
         CpuOpTable::conv2dGrad);
     put(
         t,
         Op.DepthwiseConv2D.class,
-        (e, op, in, out) -> CpuOps.depthwiseConv2d(e.parallel(), in.get(0), op),
+        (e, op, in, out) -> CpuConv.depthwiseConv2d(e.parallel(), in.get(0), op),
         CpuOpTable::depthwiseGrad);
     put(
         t,
         Op.Conv2DTranspose.class,
-        (e, op, in, out) -> CpuOps.conv2dTranspose(e.parallel(), in.get(0), op, out),
+        (e, op, in, out) -> CpuConv.conv2dTranspose(e.parallel(), in.get(0), op, out),
         CpuOpTable::conv2dTransposeGrad);
     put(
         t,
@@ -262,7 +262,7 @@ public final class CpuOpTable {
     geometry(c.padding(), s.ds, f.dim(0), f.dim(1), c.strideH(), c.strideW(), 1, 1, xs);
     Op.Conv2D forward =
         new Op.Conv2D(c.filter(), null, c.strideH(), c.strideW(), 1, 1, c.padding());
-    s.dx[0] = CpuOps.conv2d(s.pool(), s.dyT, forward);
+    s.dx[0] = CpuConv.conv2d(s.pool(), s.dyT, forward);
   }
 
   private static void poolGrad(CpuBackward.Step s, Op.Pool p) {

@@ -1,6 +1,8 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.kernels.CpuKernels;
 
 /**
  * Data gradients of pooling, spatial means and resizes. Their windows overlap between output rows,
@@ -219,11 +221,6 @@ public final class PoolGrad {
     return dx;
   }
 
-  /** TensorFlow's CalculateResizeScale, in float as TF computes it. */
-  static float resizeScale(int in, int out, boolean alignCorners) {
-    return alignCorners && out > 1 ? (in - 1) / (float) (out - 1) : in / (float) out;
-  }
-
   /**
    * ResizeBilinear data gradient with the forward's interpolation weights (TF ResizeBilinearGrad):
    * each output pixel's gradient is scattered to its four source pixels.
@@ -301,26 +298,15 @@ public final class PoolGrad {
   /** TF's compute_interpolation_weights: source indices and lerp of every output coordinate. */
   static void weights(
       int in, int out, boolean alignCorners, boolean halfPixel, int[] lo, int[] hi, float[] lerp) {
-    float scale = resizeScale(in, out, alignCorners);
-    for (int i = 0; i < out; i++) {
-      float src = halfPixel ? ((float) i + 0.5f) * scale - 0.5f : (float) i * scale;
-      float fl = (float) Math.floor(src);
-      lo[i] = Math.max((int) fl, 0);
-      hi[i] = Math.min((int) Math.ceil(src), in - 1);
-      lerp[i] = src - fl;
-    }
+    CpuOps.bilinearTaps(in, out, alignCorners, halfPixel, lo, hi, lerp);
   }
 
   /** TF's nearest-neighbour source index of every output coordinate. */
   static int[] nearest(int in, int out, boolean alignCorners, boolean halfPixel) {
-    float scale = resizeScale(in, out, alignCorners);
+    float scale = CpuKernels.resizeScale(in, out, alignCorners);
     int[] src = new int[out];
     for (int i = 0; i < out; i++) {
-      float s = halfPixel ? ((float) i + 0.5f) * scale : (float) i * scale;
-      // roundf rounds halves away from zero; s >= 0 here, where Math.round agrees
-      int k = alignCorners ? Math.round(s) : (int) Math.floor(s);
-      k = Math.min(k, in - 1);
-      src[i] = halfPixel ? Math.max(0, k) : k;
+      src[i] = CpuOps.nearestTap(i, in, scale, alignCorners, halfPixel);
     }
     return src;
   }
