@@ -1,6 +1,7 @@
 package dev.segcam.backend.cpu;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.Interpreter;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -27,9 +28,6 @@ public final class CpuEngine implements AutoCloseable {
   private final Parallel parallel;
   private final Map<Op, CpuConv.PackedConv> packed = new IdentityHashMap<>();
 
-  /** Index (in node order) of each node's last consumer. */
-  private final Map<String, Integer> lastUse = new HashMap<>();
-
   public CpuEngine(Graph graph) {
     this(graph, Runtime.getRuntime().availableProcessors());
   }
@@ -42,9 +40,6 @@ public final class CpuEngine implements AutoCloseable {
       Node n = nodes.get(i);
       if (n.op() instanceof Op.Conv2D c) {
         packed.put(c, CpuConv.PackedConv.of(c.filter()));
-      }
-      for (String in : n.inputs()) {
-        lastUse.put(in, i);
       }
     }
   }
@@ -108,36 +103,28 @@ public final class CpuEngine implements AutoCloseable {
     }
     Map<String, Shape> shapes = graph.inferShapes(inShapes);
     Map<String, FloatTensor> values = new HashMap<>();
+    Interpreter.forward(
+        graph,
+        shapes,
+        (n, args, out) -> {
+          FloatTensor v;
+          try {
+            v = n.op() instanceof Op.Input ? inputs.get(n.name()) : run(n, args, out);
+          } catch (IllegalArgumentException | ArithmeticException | IndexOutOfBoundsException e) {
+            throw new SegcamException("failed on inputs " + shapesOf(args) + ": " + e, e);
+          }
+          if (!v.shape().equals(out)) {
+            throw new ShapeException("produced " + v.shape() + ", expected " + out);
+          }
+          return v;
+        },
+        values,
+        name -> keep == null || kept.contains(name),
+        v -> {});
     Map<String, FloatTensor> result = new LinkedHashMap<>();
-    List<Node> nodes = graph.nodes();
-    for (int i = 0; i < nodes.size(); i++) {
-      Node n = nodes.get(i);
-      List<FloatTensor> args = new ArrayList<>(n.inputs().size());
-      for (String in : n.inputs()) {
-        args.add(values.get(in));
-      }
-      FloatTensor v;
-      try {
-        v = n.op() instanceof Op.Input ? inputs.get(n.name()) : run(n, args, shapes.get(n.name()));
-      } catch (SegcamException e) {
-        throw e.atNode(n.name(), n.op().type());
-      } catch (IllegalArgumentException | ArithmeticException | IndexOutOfBoundsException e) {
-        throw new SegcamException("failed on inputs " + shapesOf(args) + ": " + e, e)
-            .atNode(n.name(), n.op().type());
-      }
-      Shape want = shapes.get(n.name());
-      if (!v.shape().equals(want)) {
-        throw new ShapeException("produced " + v.shape() + ", expected " + want)
-            .atNode(n.name(), n.op().type());
-      }
-      values.put(n.name(), v);
-      if (keep == null || kept.contains(n.name())) {
-        result.put(n.name(), v);
-      }
-      for (String in : n.inputs()) {
-        if (lastUse.get(in) == i) {
-          values.remove(in);
-        }
+    for (Node n : graph.nodes()) {
+      if ((keep == null || kept.contains(n.name())) && values.containsKey(n.name())) {
+        result.put(n.name(), values.get(n.name()));
       }
     }
     return result;

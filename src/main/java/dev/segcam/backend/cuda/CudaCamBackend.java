@@ -2,6 +2,7 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.Backprop;
+import dev.segcam.backend.Interpreter;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.KernelCamBackend;
@@ -11,7 +12,6 @@ import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -261,15 +261,14 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     Map<String, Shape> shapes = graph.inferShapes(Map.of(input, img.shape()));
     Pass pass = new Pass(shapes);
     try {
-      for (Node n : graph.nodes()) {
-        CudaTensor v;
-        try {
-          v = n.op() instanceof Op.Input ? img.retain() : run(n, pass, shapes.get(n.name()));
-        } catch (SegcamException e) {
-          throw e.atNode(n.name(), n.op().type());
-        }
-        pass.values.put(n.name(), v);
-      }
+      // every value stays: the backward may read any of them
+      Interpreter.forward(
+          graph,
+          shapes,
+          (n, args, out) -> n.op() instanceof Op.Input ? img.retain() : run(n, args, out),
+          pass.values,
+          name -> true,
+          CudaTensor::close);
       return pass;
     } catch (RuntimeException | Error e) {
       pass.close();
@@ -277,11 +276,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     }
   }
 
-  private CudaTensor run(Node n, Pass pass, Shape out) {
-    List<CudaTensor> in = new ArrayList<>();
-    for (String i : n.inputs()) {
-      in.add(pass.values.get(i));
-    }
+  private CudaTensor run(Node n, List<CudaTensor> in, Shape out) {
     CudaOpTable.Fwd step = new CudaOpTable.Fwd(this, n, weights.of(n.name()), in, out);
     try {
       return CudaOpTable.TABLE.forward(n.op()).run(step, n.op());
