@@ -52,6 +52,17 @@ public sealed interface Op {
     return false;
   }
 
+  /** The constant of {@code values} whose kernel code is {@code code}. */
+  private static <E> E byCode(
+      E[] values, java.util.function.ToIntFunction<E> codeOf, int code, String what) {
+    for (E k : values) {
+      if (codeOf.applyAsInt(k) == code) {
+        return k;
+      }
+    }
+    throw new IllegalArgumentException("no " + what + " with kernel code " + code);
+  }
+
   /** A graph input (placeholder). Unknown dims are -1. No inputs. */
   record Input(Shape shape) implements Op {}
 
@@ -61,6 +72,21 @@ public sealed interface Op {
     public long parameterCount() {
       return value.size();
     }
+  }
+
+  /** A dilated, strided window over (N,H,W,C) with a (KH,KW,...) filter: Conv2D and depthwise. */
+  interface Windowed {
+    FloatTensor filter();
+
+    int strideH();
+
+    int strideW();
+
+    int dilationH();
+
+    int dilationW();
+
+    Padding padding();
   }
 
   /**
@@ -75,7 +101,7 @@ public sealed interface Op {
       int dilationH,
       int dilationW,
       Padding padding)
-      implements Op {
+      implements Op, Windowed {
     @Override
     public long parameterCount() {
       return filter.size() + (bias == null ? 0 : bias.size());
@@ -94,7 +120,7 @@ public sealed interface Op {
       int dilationH,
       int dilationW,
       Padding padding)
-      implements Op {
+      implements Op, Windowed {
     @Override
     public long parameterCount() {
       return filter.size() + (bias == null ? 0 : bias.size());
@@ -180,12 +206,7 @@ public sealed interface Op {
 
     /** The kind with this kernel code. */
     public static ActivationKind ofCode(int code) {
-      for (ActivationKind k : values()) {
-        if (k.code == code) {
-          return k;
-        }
-      }
-      throw new IllegalArgumentException("no activation with kernel code " + code);
+      return byCode(values(), k -> k.code, code, "activation");
     }
   }
 
@@ -307,12 +328,7 @@ public sealed interface Op {
 
     /** The kind with this kernel code. */
     public static BinaryKind ofCode(int code) {
-      for (BinaryKind k : values()) {
-        if (k.code == code) {
-          return k;
-        }
-      }
-      throw new IllegalArgumentException("no binary op with kernel code " + code);
+      return byCode(values(), k -> k.code, code, "binary op");
     }
   }
 

@@ -193,21 +193,26 @@ public final class CpuOpTable {
 
   // ------------------------------------------------------------------------------ gradients
 
+  /** The window geometry of a convolution from x's grid xs to dy's grid ds. */
+  private static ConvGrad.Geometry geometry(Op.Windowed c, Shape xs, Shape ds) {
+    Shape f = c.filter().shape();
+    return geometry(
+        c.padding(),
+        xs,
+        f.dim(0),
+        f.dim(1),
+        c.strideH(),
+        c.strideW(),
+        c.dilationH(),
+        c.dilationW(),
+        ds);
+  }
+
   private static void conv2dGrad(CpuBackward.Step s, Op.Conv2D c) {
     Shape xs = s.gradShape(s.in0);
     Shape f = c.filter().shape();
     Shape ds = s.ds;
-    ConvGrad.Geometry geo =
-        geometry(
-            c.padding(),
-            xs,
-            f.dim(0),
-            f.dim(1),
-            c.strideH(),
-            c.strideW(),
-            c.dilationH(),
-            c.dilationW(),
-            ds);
+    ConvGrad.Geometry geo = geometry(c, xs, ds);
     int[] keep = s.neededChannels(s.in0, f.dim(2));
     float[] filter = keep == null ? c.filter().data() : inputChannels(c.filter(), keep);
     int cin = keep == null ? f.dim(2) : keep.length;
@@ -227,17 +232,7 @@ public final class CpuOpTable {
     Shape xs = s.gradShape(s.in0);
     Shape f = c.filter().shape();
     Shape ds = s.ds;
-    ConvGrad.Geometry geo =
-        geometry(
-            c.padding(),
-            xs,
-            f.dim(0),
-            f.dim(1),
-            c.strideH(),
-            c.strideW(),
-            c.dilationH(),
-            c.dilationW(),
-            ds);
+    ConvGrad.Geometry geo = geometry(c, xs, ds);
     s.dx[0] =
         new FloatTensor(
             xs,

@@ -127,8 +127,10 @@ final class CudaConvolution implements AutoCloseable {
     ConvGeom g;
     int outH;
     int outW;
-    if (op instanceof Op.Conv2D c) {
+    if (op instanceof Op.Windowed c) {
+      // Conv2D (KH,KW,C,F): F outputs, one group; depthwise (KH,KW,C,M): C·M outputs, C groups
       Shape f = c.filter().shape();
+      boolean depthwise = op instanceof Op.DepthwiseConv2D;
       if (f.dim(2) != x.dim(3)) {
         throw shapeError(node, "filter " + f + " does not match input " + x);
       }
@@ -140,34 +142,12 @@ final class CudaConvolution implements AutoCloseable {
               x.dim(3),
               f.dim(0),
               f.dim(1),
-              f.dim(3),
+              depthwise ? f.dim(2) * f.dim(3) : f.dim(3),
               c.strideH(),
               c.strideW(),
               c.dilationH(),
               c.dilationW(),
-              1,
-              c.padding());
-      outH = y.dim(1);
-      outW = y.dim(2);
-    } else if (op instanceof Op.DepthwiseConv2D c) {
-      Shape f = c.filter().shape();
-      if (f.dim(2) != x.dim(3)) {
-        throw shapeError(node, "filter " + f + " does not match input " + x);
-      }
-      g =
-          geom(
-              x.dim(0),
-              x.dim(1),
-              x.dim(2),
-              x.dim(3),
-              f.dim(0),
-              f.dim(1),
-              f.dim(2) * f.dim(3),
-              c.strideH(),
-              c.strideW(),
-              c.dilationH(),
-              c.dilationW(),
-              f.dim(2),
+              depthwise ? f.dim(2) : 1,
               c.padding());
       outH = y.dim(1);
       outW = y.dim(2);
@@ -284,53 +264,70 @@ final class CudaConvolution implements AutoCloseable {
     }
   }
 
+  /** The argument list shared by conv2d_direct_fwd and conv2d_direct_bwd_data. */
+  @FunctionalInterface
+  private interface DirectKernel {
+    void run(
+        DeviceBuffer out,
+        DeviceBuffer in,
+        DeviceBuffer w,
+        int n,
+        int h,
+        int wd,
+        int c,
+        int f,
+        int oh,
+        int ow,
+        int kh,
+        int kw,
+        int sh,
+        int sw,
+        int dh,
+        int dw,
+        int pt,
+        int pl,
+        int groups);
+  }
+
+  /** A cuDNN call for one direction. */
+  @FunctionalInterface
+  private interface CudnnCall {
+    void run(ConvGeom g, DeviceBuffer out, DeviceBuffer in, DeviceBuffer w);
+  }
+
   /** y = conv(x), x on the geometry's input grid. */
   void convForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    if (!direct(g, "forward")) {
-      try {
-        cudnnForward(g, y, x, w);
-        return;
-      } catch (CudaException | dev.segcam.backend.BackendUnavailableException | LinkageError e) {
-        fallBack(g, "forward", e);
-      }
-    }
-    CudnnConv.ConvShape s = g.cudnn();
-    ops.conv2d_direct_fwd(
-        y,
-        x,
-        w,
-        g.n(),
-        g.h(),
-        g.w(),
-        g.c(),
-        g.f(),
-        s.outH(),
-        s.outW(),
-        g.kh(),
-        g.kw(),
-        g.sh(),
-        g.sw(),
-        g.dh(),
-        g.dw(),
-        g.top(),
-        g.left(),
-        g.groups());
+    run("forward", this::cudnnForward, ops::conv2d_direct_fwd, g, y, x, w);
   }
 
   /** dx = the data gradient of the convolution, on the geometry's input grid. */
   void convBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
-    if (!direct(g, "backward-data")) {
+    run("backward-data", this::cudnnBackwardData, ops::conv2d_direct_bwd_data, g, dx, dy, w);
+  }
+
+  /**
+   * cuDNN unless this shape (or every shape) runs direct; the direct kernel where it falls back.
+   */
+  private void run(
+      String dir,
+      CudnnCall cudnn,
+      DirectKernel direct,
+      ConvGeom g,
+      DeviceBuffer out,
+      DeviceBuffer in,
+      DeviceBuffer w) {
+    if (!direct(g, dir)) {
       try {
-        cudnnBackwardData(g, dx, dy, w);
+        cudnn.run(g, out, in, w);
         return;
       } catch (CudaException | dev.segcam.backend.BackendUnavailableException | LinkageError e) {
-        fallBack(g, "backward-data", e);
+        fallBack(g, dir, e);
       }
     }
     CudnnConv.ConvShape s = g.cudnn();
-    ops.conv2d_direct_bwd_data(
-        dx,
-        dy,
+    direct.run(
+        out,
+        in,
         w,
         g.n(),
         g.h(),

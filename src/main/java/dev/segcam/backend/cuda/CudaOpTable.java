@@ -434,69 +434,63 @@ public final class CudaOpTable {
     }
   }
 
+  /** The argument list the four resize kernels share (output, input, grid sizes, TF's flags). */
+  @FunctionalInterface
+  private interface ResizeKernel {
+    void run(
+        DeviceBuffer out,
+        DeviceBuffer in,
+        int n,
+        int h,
+        int w,
+        int c,
+        int oh,
+        int ow,
+        boolean alignCorners,
+        boolean halfPixelCenters);
+  }
+
+  /** The kernel of a resize and direction: bilinear (resize.cu) or nearest (graph_ops.cu). */
+  private static ResizeKernel resizeKernel(CudaCamBackend be, Op.Resize r, boolean backward) {
+    CudaKernels k = be.camKernels();
+    CudaGraphOps g = be.graphOps();
+    if (r.mode() == Op.ResizeMode.BILINEAR) {
+      return backward ? k::resize_bilinear_bwd : k::resize_bilinear_fwd;
+    }
+    return backward ? g::resize_nearest_bwd : g::resize_nearest_fwd;
+  }
+
   private static CudaTensor resizeForward(Fwd s, Op.Resize r) {
     Shape x = s.xs();
-    if (r.mode() == Op.ResizeMode.BILINEAR) {
-      s.be
-          .camKernels()
-          .resize_bilinear_fwd(
-              s.y().buffer(),
-              s.x(),
-              x.dim(0),
-              x.dim(1),
-              x.dim(2),
-              x.dim(3),
-              s.out.dim(1),
-              s.out.dim(2),
-              r.alignCorners(),
-              r.halfPixelCenters());
-    } else {
-      s.ops.resize_nearest_fwd(
-          s.y().buffer(),
-          s.x(),
-          x.dim(0),
-          x.dim(1),
-          x.dim(2),
-          x.dim(3),
-          s.out.dim(1),
-          s.out.dim(2),
-          r.alignCorners(),
-          r.halfPixelCenters());
-    }
+    resizeKernel(s.be, r, false)
+        .run(
+            s.y().buffer(),
+            s.x(),
+            x.dim(0),
+            x.dim(1),
+            x.dim(2),
+            x.dim(3),
+            s.out.dim(1),
+            s.out.dim(2),
+            r.alignCorners(),
+            r.halfPixelCenters());
     return s.y;
   }
 
   private static void resizeGrad(Bwd s, Op.Resize r) {
     Shape xs = s.gradShape(0);
-    Shape ds = s.ds;
-    DeviceBuffer dx = s.alloc(0, xs);
-    if (r.mode() == Op.ResizeMode.BILINEAR) {
-      s.be
-          .camKernels()
-          .resize_bilinear_bwd(
-              dx,
-              s.dy.buffer(),
-              s.b,
-              xs.dim(1),
-              xs.dim(2),
-              xs.dim(3),
-              ds.dim(1),
-              ds.dim(2),
-              r.alignCorners(),
-              r.halfPixelCenters());
-    } else {
-      s.ops.resize_nearest_bwd(
-          dx,
-          s.dy.buffer(),
-          s.b,
-          xs.dim(1),
-          xs.dim(2),
-          xs.dim(3),
-          ds.dim(1),
-          ds.dim(2),
-          r.alignCorners(),
-          r.halfPixelCenters());
-    }
+    resizeKernel(s.be, r, true)
+        .run(
+            s.alloc(0, xs),
+            s.dy.buffer(),
+            s.b,
+            xs.dim(1),
+            xs.dim(2),
+            xs.dim(3),
+            s.ds.dim(1),
+            s.ds.dim(2),
+            r.alignCorners(),
+            r.halfPixelCenters());
   }
 
   private static CudaTensor concatForward(Fwd s, Op.Concat c) {
