@@ -19,22 +19,36 @@ public final class ActivationKernels {
    */
   public static void channel_affine(
       float[] y, float[] x, float[] scale, float[] offset, int total, int C) {
-    for (int i = 0; i < total; i++) {
-      int c = i % C;
-      float v = x[i];
-      if (scale != null) {
-        v = v * scale[c];
-      }
-      if (offset != null) {
-        v = v + offset[c];
-      }
-      y[i] = v;
+    channelAffineRows(y, x, scale, offset, 0, total / C, C);
+    for (int i = total - total % C; i < total; i++) { // a partial last row
+      y[i] = affine(x[i], scale, offset, i % C);
     }
+  }
+
+  /** {@link #channel_affine} on rows [lo, hi): the CPU engine runs ranges of rows in parallel. */
+  public static void channelAffineRows(
+      float[] y, float[] x, float[] scale, float[] offset, int lo, int hi, int C) {
+    for (int r = lo; r < hi; r++) {
+      for (int i = r * C, c = 0; c < C; i++, c++) {
+        y[i] = affine(x[i], scale, offset, c);
+      }
+    }
+  }
+
+  private static float affine(float v, float[] scale, float[] offset, int c) {
+    if (scale != null) {
+      v = v * scale[c];
+    }
+    if (offset != null) {
+      v = v + offset[c];
+    }
+    return v;
   }
 
   /** {@code // dy (rows,C), scale (C) -> dx (rows,C) = dy·scale} */
   public static void channel_scale_bwd(float[] dx, float[] dy, float[] scale, int total, int C) {
-    for (int i = 0; i < total; i++) {
+    channelAffineRows(dx, dy, scale, null, 0, total / C, C);
+    for (int i = total - total % C; i < total; i++) {
       dx[i] = dy[i] * scale[i % C];
     }
   }

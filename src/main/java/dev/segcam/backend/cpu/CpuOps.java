@@ -47,20 +47,7 @@ public final class CpuOps {
     par.parallelFor(
         rows,
         Math.max(1, GRAIN / Math.max(1, c)),
-        (lo, hi) -> {
-          for (int r = lo; r < hi; r++) {
-            int o = r * c;
-            if (scale == null) {
-              for (int q = 0; q < c; q++) {
-                out[o + q] = xd[o + q] + offset[q];
-              }
-            } else {
-              for (int q = 0; q < c; q++) {
-                out[o + q] = xd[o + q] * scale[q] + offset[q];
-              }
-            }
-          }
-        });
+        (lo, hi) -> ActivationKernels.channelAffineRows(out, xd, scale, offset, lo, hi, c));
     return new FloatTensor(x.shape(), out);
   }
 

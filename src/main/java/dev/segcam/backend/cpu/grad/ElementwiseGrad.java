@@ -69,14 +69,7 @@ public final class ElementwiseGrad {
     par.parallelFor(
         dy.length / c,
         1,
-        (start, end) -> {
-          for (int r = start; r < end; r++) {
-            int o = r * c;
-            for (int i = 0; i < c; i++) {
-              dx[o + i] = dy[o + i] * scale[i];
-            }
-          }
-        });
+        (start, end) -> ActivationKernels.channelAffineRows(dx, dy, scale, null, start, end, c));
     return dx;
   }
 
