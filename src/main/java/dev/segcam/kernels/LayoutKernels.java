@@ -28,16 +28,27 @@ public final class LayoutKernels {
       int outAxis,
       int offset,
       boolean backward) {
-    for (int i = 0; i < outer * inAxis * inner; i++) {
-      int in = i % inner;
-      int r = i / inner;
-      int a = r % inAxis;
-      int o = r / inAxis;
-      int j = (o * outAxis + offset + a) * inner + in;
+    concatCopyRows(big, part, 0, outer, inAxis, inner, outAxis, offset, backward);
+  }
+
+  /** {@link #concat_copy} on outer rows [lo, hi): the CPU engine runs ranges in parallel. */
+  public static void concatCopyRows(
+      float[] big,
+      float[] part,
+      int lo,
+      int hi,
+      int inAxis,
+      int inner,
+      int outAxis,
+      int offset,
+      boolean backward) {
+    int run = inAxis * inner;
+    for (int o = lo; o < hi; o++) {
+      int j = (o * outAxis + offset) * inner;
       if (backward) {
-        part[i] = big[j];
+        System.arraycopy(big, j, part, o * run, run);
       } else {
-        big[j] = part[i];
+        System.arraycopy(part, o * run, big, j, run);
       }
     }
   }

@@ -6,6 +6,7 @@ import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.LayoutKernels;
 import java.util.List;
 
 /**
@@ -291,25 +292,24 @@ public final class CpuOps {
     for (int d = axis + 1; d < rank; d++) {
       inner *= outShape.dim(d);
     }
-    int outRow = outShape.dim(axis) * inner;
+    int outAxis = outShape.dim(axis);
+    int innerSize = inner;
     float[] out = new float[outShape.size()];
     int at = 0;
     for (FloatTensor t : xs) {
       if (t.shape().rank() != rank) {
         throw new ShapeException("concat of " + t.shape() + " into " + outShape);
       }
-      int chunk = t.shape().dim(axis) * inner;
+      int len = t.shape().dim(axis);
       float[] src = t.data();
-      int dst0 = at;
+      int offset = at;
       par.parallelFor(
           outer,
-          Math.max(1, GRAIN / Math.max(1, chunk)),
-          (lo, hi) -> {
-            for (int o = lo; o < hi; o++) {
-              System.arraycopy(src, o * chunk, out, o * outRow + dst0, chunk);
-            }
-          });
-      at += chunk;
+          Math.max(1, GRAIN / Math.max(1, len * inner)),
+          (lo, hi) ->
+              LayoutKernels.concatCopyRows(
+                  out, src, lo, hi, len, innerSize, outAxis, offset, false));
+      at += len;
     }
     return new FloatTensor(outShape, out);
   }
