@@ -155,8 +155,16 @@ public final class PoolKernels {
 
   /** {@code // dy (B,C) -> dx (B,HW,C) = dy/HW} */
   public static void spatial_mean_bwd(float[] dx, float[] dy, int B, int HW, int C) {
-    for (int i = 0; i < B * HW * C; i++) {
-      dx[i] = (float) ((double) dy[(i / (HW * C)) * C + i % C] / HW);
+    spatialMeanBwdRows(dx, dy, 0, B * HW, HW, C);
+  }
+
+  /** {@link #spatial_mean_bwd} on pixel rows [lo, hi) of the B·HW rows of dx. */
+  public static void spatialMeanBwdRows(float[] dx, float[] dy, int lo, int hi, int HW, int C) {
+    for (int r = lo; r < hi; r++) {
+      int g = (r / HW) * C;
+      for (int c = 0, i = r * C; c < C; c++, i++) {
+        dx[i] = (float) ((double) dy[g + c] / HW);
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.LayoutKernels;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -133,11 +134,7 @@ public final class CpuBackward {
     @Override
     public Grad add(Grad cur, Grad dx) {
       FloatTensor sum = cur.owned() ? cur.t() : cur.t().copy();
-      float[] a = sum.data();
-      float[] b = dx.t().data();
-      for (int k = 0; k < a.length; k++) {
-        a[k] += b[k];
-      }
+      LayoutKernels.add_inplace(sum.data(), dx.t().data(), sum.size());
       return new Grad(sum, true);
     }
 

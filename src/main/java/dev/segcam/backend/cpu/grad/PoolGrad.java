@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.PoolKernels;
 
 /**
  * Data gradients of pooling, spatial means and resizes. Their windows overlap between output rows,
@@ -203,21 +204,11 @@ public final class PoolGrad {
   /** dy (B,C) (or (B,1,1,C)) -> dx (B,H,W,C) = dy / (H·W) at every pixel. */
   public static float[] spatialMeanData(float[] dy, int batch, int h, int w, int c, Parallel par) {
     float[] dx = new float[batch * h * w * c];
-    float count = (float) h * w;
+    int hw = h * w;
     par.parallelFor(
-        batch * h,
-        1,
-        (start, end) -> {
-          for (int row = start; row < end; row++) {
-            int b = row / h;
-            for (int iw = 0; iw < w; iw++) {
-              int off = (row * w + iw) * c;
-              for (int ci = 0; ci < c; ci++) {
-                dx[off + ci] = dy[b * c + ci] / count;
-              }
-            }
-          }
-        });
+        batch * hw,
+        Math.max(1, (1 << 14) / Math.max(1, c)),
+        (lo, hi) -> PoolKernels.spatialMeanBwdRows(dx, dy, lo, hi, hw, c));
     return dx;
   }
 
