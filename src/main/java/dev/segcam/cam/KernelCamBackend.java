@@ -1,5 +1,6 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.Scope;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
@@ -40,13 +41,10 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
 
   /** A new tensor filled by {@code fill}; closed if the fill fails. */
   private T filled(Shape shape, Consumer<T> fill) {
-    T out = newTensor(shape);
-    try {
+    try (Scope scope = new Scope()) {
+      T out = scope.own(newTensor(shape));
       fill.accept(out);
-      return out;
-    } catch (RuntimeException | Error e) {
-      out.close();
-      throw e;
+      return scope.detach(out);
     }
   }
 
@@ -103,8 +101,10 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
       throw new CamException("masks hold " + m.shape().size() + " values, need " + rows * px);
     }
     Shape ss = v.shape().rank() == 2 ? Shape.of(rows, ch) : Shape.of(rows, d[1], d[2], ch);
-    T seed = newTensor(ss);
-    try (T sc = newTensor(Shape.of(rows))) {
+    // a child scope for the step: the seed is detached, the scores buffer freed
+    try (Scope scope = new Scope()) {
+      T seed = scope.own(newTensor(ss));
+      T sc = scope.own(newTensor(Shape.of(rows)));
       for (int t = 0; t < k; t++) {
         SeedMode mode = SeedChecks.targetMode(classes, modes, t, n, ch);
         stepKernels()
@@ -122,10 +122,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
       }
       // one small copy to the host per frame: the caller reports the scores
       System.arraycopy(sc.toHost().data(), 0, scores, 0, rows);
-      return seed;
-    } catch (RuntimeException | Error e) {
-      seed.close();
-      throw e;
+      return scope.detach(seed);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.segcam.backend.cuda;
 import dev.segcam.SegcamException;
 import dev.segcam.backend.Backprop;
 import dev.segcam.backend.Interpreter;
+import dev.segcam.backend.Scope;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.KernelCamBackend;
@@ -276,15 +277,12 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     }
   }
 
+  /** One node's forward in a child scope: the output is detached, anything else freed. */
   private CudaTensor run(Node n, List<CudaTensor> in, Shape out) {
-    CudaOpTable.Fwd step = new CudaOpTable.Fwd(this, n, weights.of(n.name()), in, out);
-    try {
-      return CudaOpTable.TABLE.forward(n.op()).run(step, n.op());
-    } catch (RuntimeException | Error e) {
-      if (step.y != null) {
-        step.y.close();
-      }
-      throw e;
+    try (Scope scope = new Scope()) {
+      CudaOpTable.Fwd step = new CudaOpTable.Fwd(this, n, weights.of(n.name()), in, out, scope);
+      CudaTensor v = CudaOpTable.TABLE.forward(n.op()).run(step, n.op());
+      return v == step.y ? scope.detach(v) : v;
     }
   }
 
@@ -401,19 +399,18 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     @Override
     public CudaTensor[] inputGradients(
         Backprop<CudaTensor> walk, Node node, CudaTensor dy, boolean[] want) {
-      CudaOpTable.Bwd step =
-          new CudaOpTable.Bwd(
-              CudaCamBackend.this, node, weights.of(node.name()), pass.values, dy, want);
-      try {
+      // a child scope per node: the gradients are detached, anything else freed
+      try (Scope scope = new Scope()) {
+        CudaOpTable.Bwd step =
+            new CudaOpTable.Bwd(
+                CudaCamBackend.this, node, weights.of(node.name()), pass.values, dy, want, scope);
         CudaOpTable.TABLE.backward(node.op()).run(step, node.op());
-        return step.dx;
-      } catch (RuntimeException | Error e) {
         for (CudaTensor t : step.dx) {
           if (t != null) {
-            t.close();
+            scope.detach(t);
           }
         }
-        throw e;
+        return step.dx;
       }
     }
 

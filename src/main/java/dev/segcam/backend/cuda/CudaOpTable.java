@@ -3,6 +3,7 @@ package dev.segcam.backend.cuda;
 import dev.segcam.backend.BroadcastGrad;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.backend.OpTable;
+import dev.segcam.backend.Scope;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
@@ -40,10 +41,18 @@ public final class CudaOpTable {
     final CudaWeights.Params p;
     final List<CudaTensor> in;
     final Shape out;
+    final Scope scope;
     CudaTensor y;
 
-    Fwd(CudaCamBackend be, Node node, CudaWeights.Params p, List<CudaTensor> in, Shape out) {
+    Fwd(
+        CudaCamBackend be,
+        Node node,
+        CudaWeights.Params p,
+        List<CudaTensor> in,
+        Shape out,
+        Scope scope) {
       this.be = be;
+      this.scope = scope;
       this.ops = be.graphOps();
       this.node = node;
       this.p = p;
@@ -51,10 +60,10 @@ public final class CudaOpTable {
       this.out = out;
     }
 
-    /** The output, allocated on first use (the driver closes it if the rule throws). */
+    /** The output, allocated on first use in the step's scope (freed if the rule throws). */
     CudaTensor y() {
       if (y == null) {
-        y = be.alloc(out);
+        y = scope.own(be.alloc(out));
       }
       return y;
     }
@@ -85,6 +94,7 @@ public final class CudaOpTable {
     final String in0;
     final boolean[] want;
     final CudaTensor[] dx;
+    final Scope scope;
 
     Bwd(
         CudaCamBackend be,
@@ -92,8 +102,10 @@ public final class CudaOpTable {
         CudaWeights.Params p,
         java.util.Map<String, CudaTensor> values,
         CudaTensor dy,
-        boolean[] want) {
+        boolean[] want,
+        Scope scope) {
       this.be = be;
+      this.scope = scope;
       this.ops = be.graphOps();
       this.node = node;
       this.p = p;
@@ -115,10 +127,15 @@ public final class CudaOpTable {
       return value(node.inputs().get(k)).shape().withDim(0, b);
     }
 
-    /** Allocates input k's gradient. */
+    /** Allocates input k's gradient in the step's scope. */
     DeviceBuffer alloc(int k, Shape s) {
-      dx[k] = be.alloc(s);
+      dx[k] = scope.own(be.alloc(s));
       return dx[k].buffer();
+    }
+
+    /** Sets input k's gradient to a reference (a retained dy, a view), owned by the scope. */
+    void set(int k, CudaTensor t) {
+      dx[k] = scope.own(t);
     }
 
     CudaConvolution.ConvGeom convGeom() {
@@ -156,7 +173,7 @@ public final class CudaOpTable {
           s.ops.channel_affine(s.y().buffer(), s.x(), null, s.p.bias, s.total(), s.out.dim(-1));
           return s.y;
         },
-        (s, op) -> s.dx[0] = s.dy.retain());
+        (s, op) -> s.set(0, s.dy.retain()));
     put(
         t,
         Op.BatchNorm.class,
@@ -281,7 +298,7 @@ public final class CudaOpTable {
         t,
         Op.Reshape.class,
         (s, op) -> s.in.get(0).view(s.out),
-        (s, op) -> s.dx[0] = s.dy.view(s.gradShape(0)));
+        (s, op) -> s.set(0, s.dy.view(s.gradShape(0))));
     return t;
   }
 
