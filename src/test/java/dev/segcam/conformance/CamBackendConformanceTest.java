@@ -1,11 +1,11 @@
 package dev.segcam.conformance;
 
 import dev.segcam.backend.BackendProbe;
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.SeedMode;
 import dev.segcam.backend.cuda.CudaCamBackend;
-import dev.segcam.cam.CamBackend;
-import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.CpuCamBackend;
-import dev.segcam.cam.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;

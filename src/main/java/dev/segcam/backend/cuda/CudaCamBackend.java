@@ -2,11 +2,11 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.Backprop;
+import dev.segcam.backend.CamStepException;
+import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.Interpreter;
+import dev.segcam.backend.KernelCamBackend;
 import dev.segcam.backend.Scope;
-import dev.segcam.cam.CamException;
-import dev.segcam.cam.CamTensor;
-import dev.segcam.cam.KernelCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -201,12 +201,12 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
   /** Our device tensor, or an upload of a foreign one (counted like any upload). */
   private CudaTensor dev(CamTensor t, String what) {
     if (t == null) {
-      throw new CamException(what + " is null");
+      throw new CamStepException(what + " is null");
     }
     if (t instanceof CudaTensor c && c.owner() == this) {
       return c;
     }
-    throw new CamException(
+    throw new CamStepException(
         what
             + " is a "
             + t.getClass().getSimpleName()
@@ -329,7 +329,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
       CudaTensor v = values.get(node);
       if (v == null) {
         graph.node(node); // UnknownNodeException with close names
-        throw new CamException("the forward pass kept no value for node '" + node + "'");
+        throw new CamStepException("the forward pass kept no value for node '" + node + "'");
       }
       return v;
     }

@@ -1,6 +1,5 @@
-package dev.segcam.cam;
+package dev.segcam.backend;
 
-import dev.segcam.backend.Scope;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
@@ -49,19 +48,19 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
   }
 
   /** (N,C) is the 1x1 case of (N,1,1,C). */
-  static int[] nhwc(Shape s, String what) {
+  public static int[] nhwc(Shape s, String what) {
     if (s.rank() == 4) {
       return s.dims();
     }
     if (s.rank() == 2) {
       return new int[] {s.dim(0), 1, 1, s.dim(1)};
     }
-    throw new CamException(what + " must be (N,H,W,C) or (N,C), got " + s);
+    throw new CamStepException(what + " must be (N,H,W,C) or (N,C), got " + s);
   }
 
   private static int targets(int images, int rows, String what) {
     if (images <= 0 || rows % images != 0) {
-      throw new CamException(
+      throw new CamStepException(
           what + ": " + rows + " gradient rows are not a multiple of " + images + " images");
     }
     return rows / images;
@@ -88,7 +87,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     int rows = classes.length;
     int k = targets(n, rows, "scoreSeed");
     if (modes.length != rows || scores.length < rows) {
-      throw new CamException(
+      throw new CamStepException(
           "scoreSeed: "
               + rows
               + " classes, "
@@ -98,7 +97,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
               + " scores");
     }
     if (m.shape().size() != rows * px) {
-      throw new CamException("masks hold " + m.shape().size() + " values, need " + rows * px);
+      throw new CamStepException("masks hold " + m.shape().size() + " values, need " + rows * px);
     }
     Shape ss = v.shape().rank() == 2 ? Shape.of(rows, ch) : Shape.of(rows, d[1], d[2], ch);
     // a child scope for the step: the seed is detached, the scores buffer freed
@@ -149,7 +148,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     int[] da = nhwc(a.shape(), "activations");
     int[] dg = nhwc(g.shape(), "gradients");
     if (dg[1] != da[1] || dg[2] != da[2] || dg[3] != da[3]) {
-      throw new CamException(
+      throw new CamStepException(
           what + ": gradients " + g.shape() + " do not match activations " + a.shape());
     }
     int n = da[0];
@@ -204,7 +203,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     int ch = da[3];
     int px = da[1] * da[2];
     if (w.shape().rank() != 2 || w.shape().dim(1) != ch) {
-      throw new CamException("weights " + w.shape() + " do not match activations " + a.shape());
+      throw new CamStepException("weights " + w.shape() + " do not match activations " + a.shape());
     }
     int rows = w.shape().dim(0);
     int k = targets(n, rows, "weighted sum");
@@ -235,7 +234,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
   private T maps(CamTensor maps) {
     T m = own(maps, "maps");
     if (m.shape().rank() != 3) {
-      throw new CamException("maps must be (R,H,W), got " + m.shape());
+      throw new CamStepException("maps must be (R,H,W), got " + m.shape());
     }
     return m;
   }
