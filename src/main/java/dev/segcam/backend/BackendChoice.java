@@ -65,9 +65,9 @@ public enum BackendChoice {
    * CUDA. By reflection, so that a CPU-only run never loads a CUDA class. Its failures (no usable
    * device or library, a graph op it cannot run) come out as they are: typed SegcamExceptions.
    */
-  public static dev.segcam.cam.CamBackend openCudaCam(dev.segcam.ir.Graph graph) {
+  public static dev.segcam.backend.CamBackend openCudaCam(dev.segcam.ir.Graph graph) {
     try {
-      return (dev.segcam.cam.CamBackend)
+      return (dev.segcam.backend.CamBackend)
           Class.forName(CUDA_CAM_BACKEND)
               .getMethod("create", dev.segcam.ir.Graph.class)
               .invoke(null, graph);

@@ -1,5 +1,8 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+
 /**
  * How a heatmap is formed from a layer's activations A (N,h,w,C) and the score's gradients g =
  * dS/dA (N*K,h,w,C). This is the one hook a method overrides, as in pytorch-grad-cam: channel

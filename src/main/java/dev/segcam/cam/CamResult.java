@@ -1,5 +1,6 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.Normalization;
 import dev.segcam.ir.FloatTensor;
 
 /**

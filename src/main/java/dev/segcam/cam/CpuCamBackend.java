@@ -1,5 +1,7 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.HostCamBackend;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.Parallel;

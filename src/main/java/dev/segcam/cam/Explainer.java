@@ -1,5 +1,11 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamStepException;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.KernelCamBackend;
+import dev.segcam.backend.Normalization;
+import dev.segcam.backend.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -66,10 +72,7 @@ public final class Explainer implements AutoCloseable {
   public Explainer output(String keyOrNode) {
     String node = graph.outputs().getOrDefault(keyOrNode, keyOrNode);
     Node out = graph.node(node);
-    boolean activated =
-        out.inputs().size() == 1
-            && (out.op() instanceof Op.Softmax
-                || (out.op() instanceof Op.Activation a && a.kind() == Op.ActivationKind.SIGMOID));
+    boolean activated = out.inputs().size() == 1 && out.op().probabilityHead();
     this.output = node;
     this.outputIsProbabilities = activated;
     this.logits = activated ? out.inputs().get(0) : node;
@@ -338,7 +341,7 @@ public final class Explainer implements AutoCloseable {
     try (CamTensor img = backend.upload(images);
         CamBackend.Forward fwd = backend.forward(input, img, keep)) {
       CamTensor logitsValue = fwd.value(logits);
-      int[] d = HostCamBackend.nhwc(logitsValue.shape(), "model output '" + logits + "'");
+      int[] d = nhwc(logitsValue.shape(), "model output '" + logits + "'");
       int oh = d[1];
       int ow = d[2];
       int ch = d[3];
@@ -468,7 +471,7 @@ public final class Explainer implements AutoCloseable {
       String layer = lays.get(li);
       CamTensor acts = fwd.value(layer);
       CamTensor g = grads.get(layer);
-      int[] d = HostCamBackend.nhwc(acts.shape(), "layer '" + layer + "'");
+      int[] d = nhwc(acts.shape(), "layer '" + layer + "'");
       CamTensor w = method.weights(backend, acts, g);
       try (CamTensor map = method.map(backend, acts, g, w);
           CamTensor up = backend.resizeBilinear(map, inH, inW);
@@ -563,5 +566,14 @@ public final class Explainer implements AutoCloseable {
   @Override
   public void close() {
     backend.close();
+  }
+
+  /** (N,H,W,C), or (N,C) as (N,1,1,C); a tensor of another rank is the model's fault. */
+  private static int[] nhwc(Shape s, String what) {
+    try {
+      return KernelCamBackend.nhwc(s, what);
+    } catch (CamStepException e) {
+      throw new CamException(e.getMessage());
+    }
   }
 }

@@ -1,5 +1,6 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.CamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.savedmodel.SavedModelImporter;

@@ -9,8 +9,8 @@
  * </pre>
  *
  * <p>{@link dev.segcam.cam.Explainer} is the one pipeline; {@link dev.segcam.cam.CamMethod}s differ
- * only in how they form the map from A and g; {@link dev.segcam.cam.CamBackend} is what an engine
- * supplies (the CPU one is {@link dev.segcam.cam.CpuCamBackend}). K targets on N images share one
- * forward, and their backward runs as one batch of N*K rows, target-major (row k*N + n).
+ * only in how they form the map from A and g; {@link dev.segcam.backend.CamBackend} is what an
+ * engine supplies (the CPU one is {@link dev.segcam.cam.CpuCamBackend}). K targets on N images
+ * share one forward, and their backward runs as one batch of N*K rows, target-major (row k*N + n).
  */
 package dev.segcam.cam;

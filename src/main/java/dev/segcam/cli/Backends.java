@@ -2,7 +2,7 @@ package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.BackendChoice;
-import dev.segcam.cam.CamBackend;
+import dev.segcam.backend.CamBackend;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.ir.Graph;
 import java.util.function.Consumer;

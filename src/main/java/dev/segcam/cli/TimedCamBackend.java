@@ -1,9 +1,9 @@
 package dev.segcam.cli;
 
-import dev.segcam.cam.CamBackend;
-import dev.segcam.cam.CamTensor;
-import dev.segcam.cam.Normalization;
-import dev.segcam.cam.SeedMode;
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.Normalization;
+import dev.segcam.backend.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import java.util.List;

@@ -21,6 +21,48 @@ public sealed interface Op {
     return 0;
   }
 
+  /**
+   * Which forward value the op's data gradient reads besides dy: nothing (only the inputs' shapes),
+   * the first input's value, or the op's own output. Backends keep those values for the backward.
+   */
+  enum GradReads {
+    NOTHING,
+    INPUT,
+    OUTPUT
+  }
+
+  /** What this op's data gradient reads (see {@link GradReads}). */
+  default GradReads gradReads() {
+    return GradReads.NOTHING;
+  }
+
+  /**
+   * True for element-wise ops: each output element depends only on the input element at the same
+   * index (Binary: at the broadcast index), so the op keeps its input's shape and layout.
+   */
+  default boolean pointwise() {
+    return false;
+  }
+
+  /**
+   * True for a classifier head that turns logits into probabilities (Softmax, Sigmoid): when a
+   * model ends in one, LOGITS scores are taken on its input.
+   */
+  default boolean probabilityHead() {
+    return false;
+  }
+
+  /** The constant of {@code values} whose kernel code is {@code code}. */
+  private static <E> E byCode(
+      E[] values, java.util.function.ToIntFunction<E> codeOf, int code, String what) {
+    for (E k : values) {
+      if (codeOf.applyAsInt(k) == code) {
+        return k;
+      }
+    }
+    throw new IllegalArgumentException("no " + what + " with kernel code " + code);
+  }
+
   /** A graph input (placeholder). Unknown dims are -1. No inputs. */
   record Input(Shape shape) implements Op {}
 
@@ -30,6 +72,21 @@ public sealed interface Op {
     public long parameterCount() {
       return value.size();
     }
+  }
+
+  /** A dilated, strided window over (N,H,W,C) with a (KH,KW,...) filter: Conv2D and depthwise. */
+  interface Windowed {
+    FloatTensor filter();
+
+    int strideH();
+
+    int strideW();
+
+    int dilationH();
+
+    int dilationW();
+
+    Padding padding();
   }
 
   /**
@@ -44,7 +101,7 @@ public sealed interface Op {
       int dilationH,
       int dilationW,
       Padding padding)
-      implements Op {
+      implements Op, Windowed {
     @Override
     public long parameterCount() {
       return filter.size() + (bias == null ? 0 : bias.size());
@@ -63,7 +120,7 @@ public sealed interface Op {
       int dilationH,
       int dilationW,
       Padding padding)
-      implements Op {
+      implements Op, Windowed {
     @Override
     public long parameterCount() {
       return filter.size() + (bias == null ? 0 : bias.size());
@@ -97,6 +154,11 @@ public sealed interface Op {
     public long parameterCount() {
       return bias.size();
     }
+
+    @Override
+    public boolean pointwise() {
+      return true;
+    }
   }
 
   /** Inference batch norm, pre-folded: y = x * scale + offset along the last axis. */
@@ -105,34 +167,97 @@ public sealed interface Op {
     public long parameterCount() {
       return scale.size() + offset.size();
     }
+
+    @Override
+    public boolean pointwise() {
+      return true;
+    }
   }
 
+  /**
+   * Activation kinds with their kernel codes: {@link #code} is the {@code kind} argument of
+   * activation_fwd/activation_bwd in the CUDA kernels and their Java twins (ACT_* in the .cu
+   * sources; written here once, never an ordinal). {@link #gradReads} follows TensorFlow's gradient
+   * registry: ReluGrad, Relu6Grad and LeakyReluGrad read the input, EluGrad, SigmoidGrad and
+   * TanhGrad the output.
+   */
   enum ActivationKind {
-    RELU,
-    RELU6,
-    LEAKY_RELU,
-    ELU,
-    SIGMOID,
-    TANH
+    RELU(0, "Relu", GradReads.INPUT),
+    RELU6(1, "Relu6", GradReads.INPUT),
+    LEAKY_RELU(2, "LeakyRelu", GradReads.INPUT),
+    ELU(3, "Elu", GradReads.OUTPUT),
+    SIGMOID(4, "Sigmoid", GradReads.OUTPUT),
+    TANH(5, "Tanh", GradReads.OUTPUT);
+
+    /** The kernel code (ACT_* in the .cu sources). */
+    public final int code;
+
+    /** TensorFlow's op name. */
+    public final String tfName;
+
+    /** What the gradient reads. */
+    public final GradReads gradReads;
+
+    ActivationKind(int code, String tfName, GradReads gradReads) {
+      this.code = code;
+      this.tfName = tfName;
+      this.gradReads = gradReads;
+    }
+
+    /** The kind with this kernel code. */
+    public static ActivationKind ofCode(int code) {
+      return byCode(values(), k -> k.code, code, "activation");
+    }
   }
 
   /** Element-wise activation; alpha is LeakyRelu's slope (unused otherwise). */
   record Activation(ActivationKind kind, float alpha) implements Op {
     @Override
     public String type() {
-      return switch (kind) {
-        case RELU -> "Relu";
-        case RELU6 -> "Relu6";
-        case LEAKY_RELU -> "LeakyRelu";
-        case ELU -> "Elu";
-        case SIGMOID -> "Sigmoid";
-        case TANH -> "Tanh";
-      };
+      return kind.tfName;
+    }
+
+    @Override
+    public GradReads gradReads() {
+      return kind.gradReads;
+    }
+
+    @Override
+    public boolean pointwise() {
+      return true;
+    }
+
+    @Override
+    public boolean probabilityHead() {
+      return kind == ActivationKind.SIGMOID;
     }
   }
 
   /** Softmax over the last axis. */
-  record Softmax() implements Op {}
+  record Softmax() implements Op {
+    @Override
+    public GradReads gradReads() {
+      return GradReads.OUTPUT;
+    }
+
+    @Override
+    public boolean probabilityHead() {
+      return true;
+    }
+  }
+
+  /** Element-wise e^x (TensorFlow's Exp); its gradient dy·e^x reads the output. */
+  record Exp() implements Op {
+    @Override
+    public GradReads gradReads() {
+      return GradReads.OUTPUT;
+    }
+
+    @Override
+    public boolean pointwise() {
+      return true;
+    }
+  }
 
   enum PoolKind {
     MAX,
@@ -148,6 +273,12 @@ public sealed interface Op {
     @Override
     public String type() {
       return kind == PoolKind.MAX ? "MaxPool" : "AvgPool";
+    }
+
+    /** MaxPool routes dy to each window's first maximum, so it reads its input. */
+    @Override
+    public GradReads gradReads() {
+      return kind == PoolKind.MAX ? GradReads.INPUT : GradReads.NOTHING;
     }
   }
 
@@ -169,23 +300,53 @@ public sealed interface Op {
   /** Concatenation of all inputs along axis (non-negative, in the output's rank). */
   record Concat(int axis) implements Op {}
 
+  /**
+   * Binary kinds with their kernel codes ({@link #code} is the {@code kind} argument of
+   * binary_fwd/binary_bwd, BIN_* in the .cu sources). Mul and Div read both operands' values in
+   * their gradients; Add and Sub only their shapes.
+   */
   enum BinaryKind {
-    ADD,
-    SUB,
-    MUL,
-    DIV
+    ADD(0, "Add", false),
+    SUB(1, "Sub", false),
+    MUL(2, "Mul", true),
+    DIV(3, "Div", true);
+
+    /** The kernel code (BIN_* in the .cu sources). */
+    public final int code;
+
+    /** TensorFlow's op name (the IR's display name). */
+    public final String tfName;
+
+    /** Whether the gradient reads the operands' values (not only their shapes). */
+    public final boolean gradReadsValues;
+
+    BinaryKind(int code, String tfName, boolean gradReadsValues) {
+      this.code = code;
+      this.tfName = tfName;
+      this.gradReadsValues = gradReadsValues;
+    }
+
+    /** The kind with this kernel code. */
+    public static BinaryKind ofCode(int code) {
+      return byCode(values(), k -> k.code, code, "binary op");
+    }
   }
 
   /** Element-wise a (op) b with NumPy broadcasting. Inputs: a, b (either may be a Const node). */
   record Binary(BinaryKind kind) implements Op {
     @Override
     public String type() {
-      return switch (kind) {
-        case ADD -> "Add";
-        case SUB -> "Sub";
-        case MUL -> "Mul";
-        case DIV -> "Div";
-      };
+      return kind.tfName;
+    }
+
+    @Override
+    public GradReads gradReads() {
+      return kind.gradReadsValues ? GradReads.INPUT : GradReads.NOTHING;
+    }
+
+    @Override
+    public boolean pointwise() {
+      return true;
     }
   }
 

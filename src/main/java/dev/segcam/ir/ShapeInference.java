@@ -68,6 +68,9 @@ public final class ShapeInference {
       if (op instanceof Op.Activation a) {
         return one(node, in);
       }
+      if (op.pointwise() && in.size() == 1) {
+        return one(node, in); // any element-wise op of one input keeps its shape
+      }
       if (op instanceof Op.Softmax s) {
         return one(node, in);
       }

@@ -2,11 +2,11 @@ package dev.segcam.video;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.DeviceOutOfMemoryException;
+import dev.segcam.backend.Normalization;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
 import dev.segcam.cam.Explainer;
-import dev.segcam.cam.Normalization;
 import dev.segcam.cam.Target;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;

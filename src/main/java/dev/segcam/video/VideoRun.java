@@ -1,7 +1,7 @@
 package dev.segcam.video;
 
 import dev.segcam.backend.BackendChoice;
-import dev.segcam.cam.CamBackend;
+import dev.segcam.backend.CamBackend;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.cam.Explainer;

@@ -1,15 +1,15 @@
 package dev.segcam.bench;
 
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.Normalization;
+import dev.segcam.backend.SeedMode;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.Parallel;
-import dev.segcam.cam.CamBackend;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
-import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.cam.Explainer;
-import dev.segcam.cam.Normalization;
-import dev.segcam.cam.SeedMode;
 import dev.segcam.cam.Target;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;

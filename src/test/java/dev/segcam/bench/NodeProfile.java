@@ -1,5 +1,6 @@
 package dev.segcam.bench;
 
+import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.FloatTensor;
@@ -64,11 +65,11 @@ final class NodeProfile {
   private static Supplier<FloatTensor> kernel(
       Op op, List<FloatTensor> in, Shape outShape, Parallel p) {
     if (op instanceof Op.Conv2D c) {
-      CpuOps.PackedConv w = CpuOps.PackedConv.of(c.filter());
-      return () -> CpuOps.conv2d(p, in.get(0), c, w);
+      CpuConv.PackedConv w = CpuConv.PackedConv.of(c.filter());
+      return () -> CpuConv.conv2d(p, in.get(0), c, w);
     }
     if (op instanceof Op.Conv2DTranspose c) {
-      return () -> CpuOps.conv2dTranspose(p, in.get(0), c, outShape);
+      return () -> CpuConv.conv2dTranspose(p, in.get(0), c, outShape);
     }
     if (op instanceof Op.BiasAdd b) {
       return () -> CpuOps.biasAdd(p, in.get(0), b.bias().data());

@@ -2,6 +2,10 @@ package dev.segcam.cam;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.HostCamBackend;
+import dev.segcam.backend.Normalization;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.CpuKernels;

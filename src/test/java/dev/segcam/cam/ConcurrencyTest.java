@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.Normalization;
+import dev.segcam.backend.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;

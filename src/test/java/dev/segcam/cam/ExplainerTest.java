@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.Normalization;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.UnknownNodeException;

@@ -1,5 +1,7 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.HostCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;

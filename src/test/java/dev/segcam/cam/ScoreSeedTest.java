@@ -2,6 +2,9 @@ package dev.segcam.cam;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.testing.Tolerance;

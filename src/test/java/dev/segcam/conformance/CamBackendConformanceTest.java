@@ -1,9 +1,11 @@
 package dev.segcam.conformance;
 
-import dev.segcam.cam.CamBackend;
-import dev.segcam.cam.CamTensor;
+import dev.segcam.backend.BackendProbe;
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.SeedMode;
+import dev.segcam.backend.cuda.CudaCamBackend;
 import dev.segcam.cam.CpuCamBackend;
-import dev.segcam.cam.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
@@ -16,7 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -29,8 +33,15 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class CamBackendConformanceTest {
 
-  /** A backend to hold to TensorFlow's answers, and the tolerance it is held to. */
-  record BackendUnderTest(String name, Function<Graph, CamBackend> open, Tolerance tolerance) {
+  /**
+   * A backend to hold to TensorFlow's answers, the tolerance it is held to, and why it cannot run
+   * here (null when it can).
+   */
+  record BackendUnderTest(
+      String name,
+      Function<Graph, CamBackend> open,
+      Tolerance tolerance,
+      Supplier<String> unavailable) {
     @Override
     public String toString() {
       return name;
@@ -38,11 +49,22 @@ class CamBackendConformanceTest {
   }
 
   /**
-   * Every backend of this build. A CUDA backend joins here with its strict-FP32 tolerance against
-   * TF (and a skip, via BackendProbe, where no GPU is present).
+   * Every backend of this build. CUDA is held to its strict-FP32 tolerance against TF and skipped,
+   * with the probe's reason, where no GPU is present (run anyway with -Dsegcam.gpu.required=true).
    */
   static List<BackendUnderTest> backends() {
-    return List.of(new BackendUnderTest("cpu", CpuCamBackend::create, Tolerance.CPU_VS_TF));
+    return List.of(
+        new BackendUnderTest("cpu", CpuCamBackend::create, Tolerance.CPU_VS_TF, () -> null),
+        new BackendUnderTest(
+            "cuda",
+            CudaCamBackend::create,
+            Tolerance.CUDA_FP32_VS_TF,
+            () -> {
+              BackendProbe.CudaStatus cuda = BackendProbe.cuda();
+              return cuda.available() || Boolean.getBoolean("segcam.gpu.required")
+                  ? null
+                  : "no GPU: " + cuda.describe();
+            }));
   }
 
   static Stream<Arguments> cases() {
@@ -58,6 +80,8 @@ class CamBackendConformanceTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
   void backendMatchesTensorFlow(BackendUnderTest b, String name) {
+    String unavailable = b.unavailable().get();
+    Assumptions.assumeTrue(unavailable == null, unavailable);
     Tolerance tol = b.tolerance();
     String what = b.name() + " " + name;
     try (Conformance c =

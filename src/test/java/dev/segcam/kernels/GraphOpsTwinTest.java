@@ -83,10 +83,10 @@ class GraphOpsTwinTest {
         new Op.BatchNorm(new FloatTensor(Shape.of(7), scale), new FloatTensor(Shape.of(7), offset));
     Run r = run(single(bn, xt.shape()), Map.of("x", xt), List.of("x"));
     float[] y = new float[xt.size()];
-    CpuKernels.channel_affine(y, xt.data(), scale, offset, y.length, 7);
+    ActivationKernels.channel_affine(y, xt.data(), scale, offset, y.length, 7);
     TWIN.assertClose("batch norm", r.values.get("y").data(), y);
     float[] bias = new float[xt.size()];
-    CpuKernels.channel_affine(bias, xt.data(), null, offset, y.length, 7);
+    ActivationKernels.channel_affine(bias, xt.data(), null, offset, y.length, 7);
     Run rb =
         run(
             single(new Op.BiasAdd(new FloatTensor(Shape.of(7), offset)), xt.shape()),
@@ -94,7 +94,7 @@ class GraphOpsTwinTest {
             List.of("x"));
     TWIN.assertClose("bias add", rb.values.get("y").data(), bias);
     float[] dx = new float[r.seed.size()];
-    CpuKernels.channel_scale_bwd(dx, r.seed.data(), scale, dx.length, 7);
+    ActivationKernels.channel_scale_bwd(dx, r.seed.data(), scale, dx.length, 7);
     TWIN.assertClose("batch norm dx", r.dx.get("x").data(), dx);
   }
 
@@ -110,15 +110,11 @@ class GraphOpsTwinTest {
       Op.Activation op = new Op.Activation(kind, 0.15f);
       Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
       float[] y = new float[xt.size()];
-      CpuKernels.activation_fwd(y, xt.data(), y.length, kind.ordinal(), 0.15f);
+      ActivationKernels.activation_fwd(y, xt.data(), y.length, kind.code, 0.15f);
       TWIN.assertClose(kind + " forward", r.values.get("y").data(), y);
-      boolean readsInput =
-          kind == Op.ActivationKind.RELU
-              || kind == Op.ActivationKind.RELU6
-              || kind == Op.ActivationKind.LEAKY_RELU;
-      float[] v = readsInput ? xt.data() : r.values.get("y").data();
+      float[] v = kind.gradReads == Op.GradReads.INPUT ? xt.data() : r.values.get("y").data();
       float[] dx = new float[r.seed.size()];
-      CpuKernels.activation_bwd(dx, r.seed.data(), v, dx.length, v.length, kind.ordinal(), 0.15f);
+      ActivationKernels.activation_bwd(dx, r.seed.data(), v, dx.length, v.length, kind.code, 0.15f);
       TWIN.assertClose(kind + " dx", r.dx.get("x").data(), dx);
     }
   }
@@ -129,10 +125,10 @@ class GraphOpsTwinTest {
     Run r = run(single(new Op.Softmax(), xt.shape()), Map.of("x", xt), List.of("x"));
     int rows = xt.size() / 5;
     float[] y = new float[xt.size()];
-    CpuKernels.softmax_fwd(y, xt.data(), rows, 5);
+    ActivationKernels.softmax_fwd(y, xt.data(), rows, 5);
     TWIN.assertClose("softmax", r.values.get("y").data(), y);
     float[] dx = new float[r.seed.size()];
-    CpuKernels.softmax_bwd(dx, r.seed.data(), y, rows * K, rows, 5);
+    ActivationKernels.softmax_bwd(dx, r.seed.data(), y, rows * K, rows, 5);
     TWIN.assertClose("softmax dx", r.dx.get("x").data(), dx);
   }
 
@@ -150,7 +146,7 @@ class GraphOpsTwinTest {
           int pt = pad.before(7, c[0], c[2], 1);
           int pl = pad.before(9, c[1], c[3], 1);
           float[] y = new float[ys.size()];
-          CpuKernels.pool_fwd(
+          PoolKernels.pool_fwd(
               y,
               xt.data(),
               N,
@@ -169,7 +165,7 @@ class GraphOpsTwinTest {
           TWIN.assertClose(what, r.values.get("y").data(), y);
           float[] dx = new float[N * K * 7 * 9 * 3];
           if (kind == Op.PoolKind.MAX) {
-            CpuKernels.maxpool_bwd(
+            PoolKernels.maxpool_bwd(
                 dx,
                 r.seed.data(),
                 xt.data(),
@@ -187,7 +183,7 @@ class GraphOpsTwinTest {
                 pt,
                 pl);
           } else {
-            CpuKernels.avgpool_bwd(
+            PoolKernels.avgpool_bwd(
                 dx,
                 r.seed.data(),
                 N * K,
@@ -215,7 +211,7 @@ class GraphOpsTwinTest {
     Op.Pool op = new Op.Pool(Op.PoolKind.MAX, 2, 2, 2, 2, Padding.VALID);
     Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
     float[] dx = new float[K * 4];
-    CpuKernels.maxpool_bwd(dx, r.seed.data(), xt.data(), K, 1, 2, 2, 1, 1, 1, 2, 2, 2, 2, 0, 0);
+    PoolKernels.maxpool_bwd(dx, r.seed.data(), xt.data(), K, 1, 2, 2, 1, 1, 1, 2, 2, 2, 2, 0, 0);
     TWIN.assertClose("tied max dx", r.dx.get("x").data(), dx);
   }
 
@@ -224,7 +220,7 @@ class GraphOpsTwinTest {
     FloatTensor xt = x(N, 5, 3, 4);
     Run r = run(single(new Op.SpatialMean(true), xt.shape()), Map.of("x", xt), List.of("x"));
     float[] dx = new float[N * K * 15 * 4];
-    CpuKernels.spatial_mean_bwd(dx, r.seed.data(), N * K, 15, 4);
+    PoolKernels.spatial_mean_bwd(dx, r.seed.data(), N * K, 15, 4);
     TWIN.assertClose("spatial mean dx", r.dx.get("x").data(), dx);
   }
 
@@ -238,10 +234,10 @@ class GraphOpsTwinTest {
         String what = "nearest " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
         Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
         float[] y = new float[N * s[0] * s[1] * 2];
-        CpuKernels.resize_nearest_fwd(y, xt.data(), N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        PoolKernels.resize_nearest_fwd(y, xt.data(), N, 5, 7, 2, s[0], s[1], f[0], f[1]);
         TWIN.assertClose(what, r.values.get("y").data(), y);
         float[] dx = new float[N * K * 5 * 7 * 2];
-        CpuKernels.resize_nearest_bwd(dx, r.seed.data(), N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        PoolKernels.resize_nearest_bwd(dx, r.seed.data(), N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
         TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
       }
     }
@@ -274,13 +270,15 @@ class GraphOpsTwinTest {
         inner *= ys.dim(d);
       }
       float[] y = new float[ys.size()];
-      CpuKernels.concat_copy(y, a.data(), outer, da[axis], inner, ys.dim(axis), 0, false);
-      CpuKernels.concat_copy(y, bt.data(), outer, db[axis], inner, ys.dim(axis), da[axis], false);
+      LayoutKernels.concat_copy(y, a.data(), outer, da[axis], inner, ys.dim(axis), 0, false);
+      LayoutKernels.concat_copy(
+          y, bt.data(), outer, db[axis], inner, ys.dim(axis), da[axis], false);
       TWIN.assertClose("concat axis " + axis, r.values.get("y").data(), y);
       float[] ga = new float[a.size() * K];
       float[] gbv = new float[bt.size() * K];
-      CpuKernels.concat_copy(r.seed.data(), ga, outer * K, da[axis], inner, ys.dim(axis), 0, true);
-      CpuKernels.concat_copy(
+      LayoutKernels.concat_copy(
+          r.seed.data(), ga, outer * K, da[axis], inner, ys.dim(axis), 0, true);
+      LayoutKernels.concat_copy(
           r.seed.data(), gbv, outer * K, db[axis], inner, ys.dim(axis), da[axis], true);
       TWIN.assertClose("concat axis " + axis + " da", r.dx.get("a").data(), ga);
       TWIN.assertClose("concat axis " + axis + " db", r.dx.get("b").data(), gbv);
@@ -322,19 +320,19 @@ class GraphOpsTwinTest {
         Shape ys = r.values.get("y").shape();
         String what = kind + " " + as + " " + bs;
         float[] y = new float[ys.size()];
-        CpuKernels.binary_fwd(
-            y, a.data(), bv.data(), kind.ordinal(), dims4(ys), dims4(as), dims4(bs));
+        LayoutKernels.binary_fwd(
+            y, a.data(), bv.data(), kind.code, dims4(ys), dims4(as), dims4(bs));
         TWIN.assertClose(what, r.values.get("y").data(), y);
         Shape dys = r.seed.shape();
         for (String side : wrt) {
           Shape gs = (side.equals("a") ? as : bs).withDim(0, dys.dim(0));
           float[] gd = new float[gs.size()];
-          CpuKernels.binary_bwd(
+          LayoutKernels.binary_bwd(
               gd,
               r.seed.data(),
               a.data(),
               bv.data(),
-              kind.ordinal(),
+              kind.code,
               side.equals("a"),
               dims4(gs),
               dims4(dys),
@@ -354,11 +352,11 @@ class GraphOpsTwinTest {
     Shape ys = r.values.get("y").shape();
     int[] before = {0, 1, 3, 0};
     float[] y = new float[ys.size()];
-    CpuKernels.pad_fwd(y, xt.data(), 0.5f, dims4(ys), dims4(xt.shape()), before);
+    LayoutKernels.pad_fwd(y, xt.data(), 0.5f, dims4(ys), dims4(xt.shape()), before);
     TWIN.assertClose("pad", r.values.get("y").data(), y);
     Shape xs = xt.shape().withDim(0, N * K);
     float[] dx = new float[xs.size()];
-    CpuKernels.pad_bwd(dx, r.seed.data(), dims4(xs), dims4(r.seed.shape()), before);
+    LayoutKernels.pad_bwd(dx, r.seed.data(), dims4(xs), dims4(r.seed.shape()), before);
     TWIN.assertClose("pad dx", r.dx.get("x").data(), dx);
   }
 
@@ -370,7 +368,7 @@ class GraphOpsTwinTest {
     for (int i = 0; i < 50; i++) {
       sum[i] = a[i] + b[i];
     }
-    CpuKernels.add_inplace(a, b, 50);
+    LayoutKernels.add_inplace(a, b, 50);
     TWIN.assertClose("add_inplace", sum, a);
     // XGrad-CAM against the formula in plain double loops
     int h = 3;
@@ -434,12 +432,12 @@ class GraphOpsTwinTest {
       int pt = pad.before(h, c[4], c[6], c[8]);
       int pl = pad.before(w, c[5], c[7], c[9]);
       float[] y = new float[ys.size()];
-      CpuKernels.conv2d_direct_fwd(
+      ConvKernels.conv2d_direct_fwd(
           y, xt.data(), krsc, N, h, w, ch, f, ys.dim(1), ys.dim(2), c[4], c[5], c[6], c[7], c[8],
           c[9], pt, pl, groups);
       new Tolerance(1e-5, 1e-5).assertClose("direct conv " + what, r.values.get("y").data(), y);
       float[] dx = new float[N * K * h * w * ch];
-      CpuKernels.conv2d_direct_bwd_data(
+      ConvKernels.conv2d_direct_bwd_data(
           dx,
           r.seed.data(),
           krsc,

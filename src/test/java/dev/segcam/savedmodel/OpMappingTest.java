@@ -285,6 +285,18 @@ class OpMappingTest {
   }
 
   @Test
+  void expMapsToTheIrExp() {
+    SyntheticModel m =
+        new SyntheticModel()
+            .input("x", "in", -1, 3, 3, 2)
+            .node(op("e/Exp", "Exp", "in"))
+            .output("y", "e/Exp");
+    Graph g = load(m);
+    assertEquals(new Op.Exp(), g.node("e").op());
+    assertEquals(Shape.of(-1, 3, 3, 2), g.node("e").shape());
+  }
+
+  @Test
   void functionsAreInlinedAndCapturedVariablesResolved() {
     Random r = new Random(4);
     float[] kernel = random(r, 3 * 2);

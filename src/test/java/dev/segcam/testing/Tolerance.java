@@ -19,6 +19,13 @@ public record Tolerance(double rtol, double atol) {
   public static final Tolerance CUDA_TF32 = new Tolerance(1e-3, 1e-4);
 
   /**
+   * CUDA in strict FP32 vs TensorFlow: by the triangle inequality, the CPU engine's bound against
+   * TF plus CUDA's against the CPU engine.
+   */
+  public static final Tolerance CUDA_FP32_VS_TF =
+      new Tolerance(CPU_VS_TF.rtol + CUDA_FP32.rtol, CPU_VS_TF.atol + CUDA_FP32.atol);
+
+  /**
    * Results that must agree to rounding: the same computation in the same order (e.g. batched vs
    * single runs of one deterministic Java kernel). Never for two different computations; see {@link
    * #reassociated}.

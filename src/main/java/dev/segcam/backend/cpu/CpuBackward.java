@@ -1,23 +1,17 @@
 package dev.segcam.backend.cpu;
 
 import dev.segcam.SegcamException;
-import dev.segcam.backend.BackwardPlan;
+import dev.segcam.backend.Backprop;
 import dev.segcam.backend.NotDifferentiableException;
-import dev.segcam.backend.cpu.grad.ConvGrad;
-import dev.segcam.backend.cpu.grad.ElementwiseGrad;
-import dev.segcam.backend.cpu.grad.PoolGrad;
-import dev.segcam.backend.cpu.grad.ShapeGrad;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
-import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.LayoutKernels;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -39,13 +33,6 @@ public final class CpuBackward {
   /** -Dsegcam.backward.profile=true prints each node's backward time to stderr. */
   private static final boolean PROFILE = Boolean.getBoolean("segcam.backward.profile");
 
-  /**
-   * Conv2D layers with fewer input channels than this take the channel-major GEMM kernel (long
-   * vectors over pixels); wider ones the pixel-major kernel that skips zero gradients (measured
-   * break-even on AVX2 at 128 channels with half the gradient zero).
-   */
-  static final int CHANNEL_MAJOR_BELOW = 128;
-
   /** Stands in for a null pool: one thread runs every loop inline and owns no threads. */
   private static final Parallel CALLER_THREAD = new Parallel(1);
 
@@ -61,7 +48,8 @@ public final class CpuBackward {
   }
 
   /**
-   * Gradients of sum(seed · node) over all seeds with respect to each requested layer.
+   * Gradients of sum(seed · node) over all seeds with respect to each requested layer, by the
+   * shared driver {@link Backprop} over this engine's rules ({@link CpuOpTable}).
    *
    * @param values forward values of (at least) every node on a path from a layer to a seed and of
    *     their inputs, batch N
@@ -77,201 +65,86 @@ public final class CpuBackward {
       Map<String, FloatTensor> seeds,
       Collection<String> layers,
       Parallel pool) {
-    if (layers == null || layers.isEmpty()) {
-      throw new SegcamException("backward: no layers requested");
+    Map<String, Grad> wrapped = null;
+    if (seeds != null) {
+      wrapped = new LinkedHashMap<>();
+      for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
+        wrapped.put(e.getKey(), new Grad(e.getValue(), false));
+      }
     }
-    if (seeds == null || seeds.isEmpty()) {
-      throw new SegcamException("backward: no seeds (output gradients) given");
+    Map<String, Grad> out =
+        Backprop.run(g, wrapped, layers, new Pass(g, values, pool == null ? CALLER_THREAD : pool));
+    Map<String, FloatTensor> result = new LinkedHashMap<>();
+    for (Map.Entry<String, Grad> e : out.entrySet()) {
+      result.put(e.getKey(), e.getValue().t());
     }
-    return new Pass(g, values, seeds, pool == null ? CALLER_THREAD : pool).run(layers);
+    return result;
   }
 
-  /** One backward run: the state shared by the per-op gradient rules. */
-  private static final class Pass {
+  /** A gradient and whether this pass owns its array (else it is a seed's or shares dy's). */
+  record Grad(FloatTensor t, boolean owned) {}
+
+  /** The CPU's side of a backward run: host tensors, forward values and the op table's rules. */
+  private static final class Pass implements Backprop.Ops<Grad> {
     private final Graph g;
     private final Map<String, FloatTensor> values;
-    private final Map<String, FloatTensor> seeds;
     private final Parallel pool;
-    private final List<Node> nodes;
-    private final Map<String, Integer> index = new HashMap<>();
-    private final FloatTensor[] grad;
-    private final boolean[] owned;
-    private int batch = -1;
-    private boolean[] isLayer;
-    private boolean[] visit;
 
-    Pass(Graph g, Map<String, FloatTensor> values, Map<String, FloatTensor> seeds, Parallel pool) {
+    Pass(Graph g, Map<String, FloatTensor> values, Parallel pool) {
       this.g = g;
       this.values = values;
-      this.seeds = seeds;
       this.pool = pool;
-      this.nodes = g.nodes();
-      for (int i = 0; i < nodes.size(); i++) {
-        index.put(nodes.get(i).name(), i);
-      }
-      this.grad = new FloatTensor[nodes.size()];
-      this.owned = new boolean[nodes.size()];
     }
 
-    Map<String, FloatTensor> run(Collection<String> layers) {
-      int n = nodes.size();
-      isLayer = new boolean[n];
-      for (String l : layers) {
-        isLayer[index(l)] = true;
-      }
-      for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
-        checkSeed(nodes.get(index(e.getKey())), e.getValue());
-      }
-      visit = BackwardPlan.onPath(g, index, seeds.keySet(), layers);
-      for (Map.Entry<String, FloatTensor> e : seeds.entrySet()) {
-        int i = index.get(e.getKey());
-        if (visit[i]) {
-          accumulate(i, e.getValue(), false);
-        }
-      }
-      for (int i = n - 1; i >= 0; i--) {
-        if (!visit[i] || grad[i] == null) {
-          continue;
-        }
-        Node node = nodes.get(i);
-        List<String> ins = node.inputs();
-        boolean[] want = new boolean[ins.size()];
-        boolean any = false;
-        for (int k = 0; k < ins.size(); k++) {
-          want[k] = visit[index.get(ins.get(k))];
-          any |= want[k];
-        }
-        if (any) {
-          FloatTensor[] dx;
-          long t0 = PROFILE ? System.nanoTime() : 0;
-          try {
-            dx = inputGradients(node, grad[i], want);
-          } catch (ShapeException e) {
-            throw new ShapeException(
-                "backward through node '"
-                    + node.name()
-                    + "' ("
-                    + node.op().type()
-                    + "): "
-                    + e.getMessage());
-          }
-          for (int k = 0; k < ins.size(); k++) {
-            if (want[k] && dx[k] != null) {
-              accumulate(index.get(ins.get(k)), dx[k], owns(dx[k], grad[i]));
-            }
-          }
-          if (PROFILE) {
-            System.err.printf(
-                "backward %-24s %-16s %s %8.2f ms%n",
-                node.name(), node.op().type(), grad[i].shape(), (System.nanoTime() - t0) / 1e6);
-          }
-        }
-        if (!isLayer[i]) {
-          grad[i] = null;
-        }
-      }
-      Map<String, FloatTensor> out = new LinkedHashMap<>();
-      for (String l : layers) {
-        FloatTensor t = grad[index.get(l)];
-        out.put(l, owned[index.get(l)] ? t : t.copy());
-      }
-      return out;
+    @Override
+    public Shape shape(Grad t) {
+      return t.t().shape();
     }
 
-    private static boolean owns(FloatTensor dx, FloatTensor dy) {
-      return dx.data() != dy.data();
-    }
-
-    private int index(String name) {
-      Integer i = index.get(name);
-      if (i == null) {
-        g.node(name); // throws UnknownNodeException with suggestions
-      }
-      return i;
-    }
-
-    private void checkSeed(Node node, FloatTensor seed) {
-      Shape s = seed.shape();
-      if (s.rank() == 0) {
-        throw new ShapeException("seed for '" + node.name() + "' has no batch axis: " + s);
-      }
-      if (batch < 0) {
-        batch = s.dim(0);
-      } else if (s.dim(0) != batch) {
-        throw new ShapeException(
-            "seeds differ in batch: " + batch + " vs " + s.dim(0) + " for '" + node.name() + "'");
-      }
+    @Override
+    public Shape valueShape(Node node) {
       FloatTensor v = values.get(node.name());
-      Shape ref = v != null ? v.shape() : node.shape();
-      boolean ok = ref.rank() == s.rank();
-      for (int d = 1; ok && d < s.rank(); d++) {
-        ok = ref.dim(d) == Shape.UNKNOWN || ref.dim(d) == s.dim(d);
-      }
-      if (ok && v != null) {
-        ok = v.shape().dim(0) > 0 && s.dim(0) % v.shape().dim(0) == 0;
-      }
-      if (!ok) {
-        throw new ShapeException(
-            "seed for '"
-                + node.name()
-                + "' has shape "
-                + s
-                + ", node value is "
-                + ref
-                + " (seed batch must be a multiple of the value batch)");
-      }
+      return v == null ? null : v.shape();
     }
 
-    private void accumulate(int i, FloatTensor dx, boolean isOwned) {
-      Node node = nodes.get(i);
-      FloatTensor v = values.get(node.name());
-      if (v != null && !sameButBatch(v.shape(), dx.shape())) {
-        throw new ShapeException(
-            "gradient for '"
-                + node.name()
-                + "' has shape "
-                + dx.shape()
-                + " but its value is "
-                + v.shape());
-      }
-      FloatTensor cur = grad[i];
-      if (cur == null) {
-        grad[i] = dx;
-        owned[i] = isOwned;
-        return;
-      }
-      if (!cur.shape().equals(dx.shape())) {
-        throw new ShapeException(
-            "gradients reaching '"
-                + node.name()
-                + "' differ in shape: "
-                + cur.shape()
-                + " vs "
-                + dx.shape());
-      }
-      if (!owned[i]) {
-        cur = cur.copy();
-        grad[i] = cur;
-        owned[i] = true;
-      }
-      float[] a = cur.data();
-      float[] b = dx.data();
-      for (int k = 0; k < a.length; k++) {
-        a[k] += b[k];
-      }
+    @Override
+    public Grad borrow(Grad seed) {
+      return seed;
     }
 
-    private static boolean sameButBatch(Shape v, Shape gShape) {
-      if (v.rank() != gShape.rank()) {
-        return false;
+    @Override
+    public Grad[] inputGradients(Backprop<Grad> walk, Node node, Grad dy, boolean[] want) {
+      long t0 = PROFILE ? System.nanoTime() : 0;
+      Step step = new Step(this, walk, node, dy.t(), want);
+      CpuOpTable.TABLE.backward(node.op()).run(step, node.op());
+      Grad[] dx = new Grad[step.dx.length];
+      for (int k = 0; k < dx.length; k++) {
+        FloatTensor d = step.dx[k];
+        // a rule may pass dy through (BiasAdd, Reshape): then the array is not ours to write
+        dx[k] = d == null ? null : new Grad(d, d.data() != dy.t().data());
       }
-      for (int d = 1; d < v.rank(); d++) {
-        if (v.dim(d) != gShape.dim(d)) {
-          return false;
-        }
+      if (PROFILE) {
+        System.err.printf(
+            "backward %-24s %-16s %s %8.2f ms%n",
+            node.name(), node.op().type(), dy.t().shape(), (System.nanoTime() - t0) / 1e6);
       }
-      return true;
+      return dx;
     }
+
+    @Override
+    public Grad add(Grad cur, Grad dx) {
+      FloatTensor sum = cur.owned() ? cur.t() : cur.t().copy();
+      LayoutKernels.add_inplace(sum.data(), dx.t().data(), sum.size());
+      return new Grad(sum, true);
+    }
+
+    @Override
+    public Grad handOut(Grad grad) {
+      return grad.owned() ? grad : new Grad(grad.t().copy(), true);
+    }
+
+    @Override
+    public void release(Grad t) {}
 
     private FloatTensor value(String name, Node reader) {
       FloatTensor v = values.get(name);
@@ -322,216 +195,17 @@ public final class CpuBackward {
       return shapeOf(input, reader).withDim(0, b);
     }
 
-    private FloatTensor[] inputGradients(Node node, FloatTensor dyT, boolean[] want) {
-      Op op = node.op();
-      FloatTensor[] dx = new FloatTensor[node.inputs().size()];
-      float[] dy = dyT.data();
-      Shape ds = dyT.shape();
-      int b = ds.dim(0);
-      String in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
-      if (op instanceof Op.Conv2D c) {
-        Shape xs = gradShape(in0, node, b);
-        Shape f = c.filter().shape();
-        ConvGrad.Geometry geo =
-            geometry(
-                c.padding(),
-                xs,
-                f.dim(0),
-                f.dim(1),
-                c.strideH(),
-                c.strideW(),
-                c.dilationH(),
-                c.dilationW(),
-                ds);
-        int[] keep = neededChannels(in0, f.dim(2));
-        float[] filter = keep == null ? c.filter().data() : inputChannels(c.filter(), keep);
-        int cin = keep == null ? f.dim(2) : keep.length;
-        boolean unitStride = c.strideH() == 1 && c.strideW() == 1;
-        float[] d =
-            unitStride && cin < CHANNEL_MAJOR_BELOW
-                ? CpuBackwardConv.conv2dData(
-                    pool, dy, b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1), xs.dim(2),
-                    geo)
-                : ConvGrad.conv2dDataPixelMajor(
-                    dy, b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1), xs.dim(2), geo,
-                    pool);
-        dx[0] = new FloatTensor(xs, keep == null ? d : scatterChannels(d, keep, f.dim(2)));
-      } else if (op instanceof Op.DepthwiseConv2D c) {
-        Shape xs = gradShape(in0, node, b);
-        Shape f = c.filter().shape();
-        ConvGrad.Geometry geo =
-            geometry(
-                c.padding(),
-                xs,
-                f.dim(0),
-                f.dim(1),
-                c.strideH(),
-                c.strideW(),
-                c.dilationH(),
-                c.dilationW(),
-                ds);
-        dx[0] =
-            new FloatTensor(
-                xs,
-                ConvGrad.depthwiseData(
-                    dy,
-                    b,
-                    ds.dim(1),
-                    ds.dim(2),
-                    c.filter().data(),
-                    f.dim(2),
-                    f.dim(3),
-                    xs.dim(1),
-                    xs.dim(2),
-                    geo,
-                    pool));
-      } else if (op instanceof Op.Conv2DTranspose c) {
-        Shape xs = gradShape(in0, node, b);
-        Shape f = c.filter().shape(); // (KH,KW,F,C): dy has F channels, x has C
-        // x is the output of a Conv2D over dy's grid, so dx is exactly that Conv2D of dy
-        geometry(c.padding(), ds, f.dim(0), f.dim(1), c.strideH(), c.strideW(), 1, 1, xs);
-        Op.Conv2D forward =
-            new Op.Conv2D(c.filter(), null, c.strideH(), c.strideW(), 1, 1, c.padding());
-        dx[0] = CpuOps.conv2d(pool, dyT, forward);
-      } else if (op instanceof Op.BiasAdd) {
-        dx[0] = dyT;
-      } else if (op instanceof Op.BatchNorm bn) {
-        dx[0] = new FloatTensor(ds, ElementwiseGrad.scaleChannels(dy, bn.scale().data(), pool));
-      } else if (op instanceof Op.Activation a) {
-        float[] x = null;
-        float[] y = null;
-        if (ElementwiseGrad.readsInput(a.kind())) {
-          x = tiledValue(in0, node, dyT).data();
-        } else {
-          y = tiledValue(node.name(), node, dyT).data();
-        }
-        dx[0] =
-            new FloatTensor(ds, ElementwiseGrad.activation(a.kind(), a.alpha(), dy, x, y, pool));
-      } else if (op instanceof Op.Softmax) {
-        FloatTensor y = tiledValue(node.name(), node, dyT);
-        dx[0] = new FloatTensor(ds, ElementwiseGrad.softmax(dy, y.data(), ds.dim(-1), pool));
-      } else if (op instanceof Op.Pool p) {
-        Shape xs = gradShape(in0, node, b);
-        ConvGrad.Geometry geo =
-            geometry(p.padding(), xs, p.windowH(), p.windowW(), p.strideH(), p.strideW(), 1, 1, ds);
-        float[] d;
-        if (p.kind() == Op.PoolKind.MAX) {
-          FloatTensor x = value(in0, node);
-          if (x.shape().dim(0) == 0 || b % x.shape().dim(0) != 0) {
-            throw new ShapeException(
-                "value of '" + in0 + "' " + x.shape() + " does not tile gradient batch " + b);
-          }
-          d =
-              PoolGrad.maxPoolData(
-                  x.data(),
-                  x.shape().dim(0),
-                  xs.dim(1),
-                  xs.dim(2),
-                  xs.dim(3),
-                  dy,
-                  b,
-                  ds.dim(1),
-                  ds.dim(2),
-                  geo,
-                  pool);
-        } else {
-          d =
-              PoolGrad.avgPoolData(
-                  dy, b, ds.dim(1), ds.dim(2), xs.dim(3), xs.dim(1), xs.dim(2), geo, pool);
-        }
-        dx[0] = new FloatTensor(xs, d);
-      } else if (op instanceof Op.SpatialMean) {
-        Shape xs = gradShape(in0, node, b);
-        dx[0] =
-            new FloatTensor(
-                xs, PoolGrad.spatialMeanData(dy, b, xs.dim(1), xs.dim(2), xs.dim(3), pool));
-      } else if (op instanceof Op.Resize r) {
-        Shape xs = gradShape(in0, node, b);
-        float[] d =
-            r.mode() == Op.ResizeMode.BILINEAR
-                ? PoolGrad.bilinearData(
-                    dy,
-                    b,
-                    ds.dim(1),
-                    ds.dim(2),
-                    ds.dim(3),
-                    xs.dim(1),
-                    xs.dim(2),
-                    r.alignCorners(),
-                    r.halfPixelCenters(),
-                    pool)
-                : PoolGrad.nearestData(
-                    dy,
-                    b,
-                    ds.dim(1),
-                    ds.dim(2),
-                    ds.dim(3),
-                    xs.dim(1),
-                    xs.dim(2),
-                    r.alignCorners(),
-                    r.halfPixelCenters(),
-                    pool);
-        dx[0] = new FloatTensor(xs, d);
-      } else if (op instanceof Op.Concat c) {
-        if (c.axis() == 0) {
-          throw new NotDifferentiableException(
-              "node '"
-                  + node.name()
-                  + "': Concat along the batch axis is not supported in"
-                  + " backward");
-        }
-        int[] sizes = new int[dx.length];
-        for (int k = 0; k < dx.length; k++) {
-          sizes[k] = shapeOf(node.inputs().get(k), node).dim(c.axis());
-        }
-        float[][] parts = ShapeGrad.concatData(dy, ds.dims(), c.axis(), sizes);
-        for (int k = 0; k < dx.length; k++) {
-          if (want[k]) {
-            dx[k] = new FloatTensor(gradShape(node.inputs().get(k), node, b), parts[k]);
-          }
-        }
-      } else if (op instanceof Op.Binary bin) {
-        binary(node, bin, dyT, want, dx);
-      } else if (op instanceof Op.Pad p) {
-        Shape xs = gradShape(in0, node, b);
-        int[] before = new int[xs.rank()];
-        for (int d = 0; d < before.length; d++) {
-          before[d] = p.paddings().get(d)[0];
-        }
-        if (before[0] != 0 || p.paddings().get(0)[1] != 0) {
-          throw new NotDifferentiableException(
-              "node '" + node.name() + "': Pad along the batch axis is not supported in backward");
-        }
-        dx[0] = new FloatTensor(xs, ShapeGrad.padData(dy, ds.dims(), xs.dims(), before));
-      } else if (op instanceof Op.MatMul m) {
-        Shape w = m.weights().shape();
-        dx[0] =
-            new FloatTensor(
-                Shape.of(b, w.dim(0)),
-                ElementwiseGrad.matMulData(dy, b, m.weights().data(), w.dim(0), w.dim(1), pool));
-      } else if (op instanceof Op.Reshape) {
-        dx[0] = dyT.reshape(gradShape(in0, node, b));
-      } else if (op instanceof Op.Input || op instanceof Op.Const) {
-        // leaves: nothing below
-      } else {
-        throw new NotDifferentiableException(
-            "no data gradient for op " + op.type() + " (node '" + node.name() + "')");
-      }
-      return dx;
-    }
-
     /**
      * When a conv reads a channel Concat of which only some inputs need gradients (a decoder conv
      * over [upsampled, encoder skip] when the layer is the bottleneck), the channels of the other
      * inputs are never read: returns the channels that are (ascending), or null for all. Only when
      * the Concat's own gradient is not returned, since the others are left zero.
      */
-    private int[] neededChannels(String input, int channels) {
-      int ci = index.get(input);
-      Node cat = nodes.get(ci);
+    private int[] neededChannels(Backprop<Grad> walk, String input, int channels) {
+      Node cat = g.node(input);
       if (!(cat.op() instanceof Op.Concat cc)
-          || isLayer[ci]
-          || seeds.containsKey(input)
+          || walk.isLayer(input)
+          || walk.isSeeded(input)
           || cc.axis() != cat.shape().rank() - 1) {
         return null;
       }
@@ -541,7 +215,7 @@ public final class CpuBackward {
       for (String in : cat.inputs()) {
         Shape s = shapeOf(in, cat);
         int size = s.dim(s.rank() - 1);
-        if (visit[index.get(in)]) {
+        if (walk.visits(in)) {
           for (int q = 0; q < size && n < channels; q++) {
             keep[n++] = at + q;
           }
@@ -551,144 +225,74 @@ public final class CpuBackward {
       return n == 0 || n == channels || at != channels ? null : java.util.Arrays.copyOf(keep, n);
     }
 
-    /** filter (KH,KW,C,F) -> (KH,KW,keep.length,F) with only the kept input channels. */
-    private static float[] inputChannels(FloatTensor filter, int[] keep) {
-      Shape s = filter.shape();
-      int taps = s.dim(0) * s.dim(1);
-      int c = s.dim(2);
-      int f = s.dim(3);
-      float[] src = filter.data();
-      float[] out = new float[taps * keep.length * f];
-      for (int t = 0; t < taps; t++) {
-        for (int q = 0; q < keep.length; q++) {
-          System.arraycopy(src, (t * c + keep[q]) * f, out, (t * keep.length + q) * f, f);
-        }
-      }
-      return out;
-    }
-
-    /** (P, keep.length) -> (P, channels) with zeros in the channels not kept. */
-    private float[] scatterChannels(float[] d, int[] keep, int channels) {
-      int k = keep.length;
-      int pixels = d.length / k;
-      float[] out = new float[pixels * channels];
-      pool.parallelFor(
-          pixels,
-          1,
-          (lo, hi) -> {
-            for (int p = lo; p < hi; p++) {
-              for (int q = 0; q < k; q++) {
-                out[p * channels + keep[q]] = d[p * k + q];
-              }
-            }
-          });
-      return out;
-    }
-
     /** The forward value, checked to tile the gradient's batch. */
     private FloatTensor tiledValue(String name, Node reader, FloatTensor dy) {
       FloatTensor v = value(name, reader);
       int n = v.shape().dim(0);
-      if (!sameButBatch(v.shape(), dy.shape()) || n == 0 || dy.shape().dim(0) % n != 0) {
+      if (!Backprop.sameButBatch(v.shape(), dy.shape()) || n == 0 || dy.shape().dim(0) % n != 0) {
         throw new ShapeException(
             "value of '" + name + "' " + v.shape() + " does not tile gradient " + dy.shape());
       }
       return v;
     }
+  }
 
-    private void binary(
-        Node node, Op.Binary bin, FloatTensor dyT, boolean[] want, FloatTensor[] dx) {
-      String an = node.inputs().get(0);
-      String bn = node.inputs().get(1);
-      boolean needsValues = bin.kind() == Op.BinaryKind.MUL || bin.kind() == Op.BinaryKind.DIV;
-      FloatTensor a = needsValues ? value(an, node) : null;
-      FloatTensor bv = needsValues ? value(bn, node) : null;
-      Shape[] vs = {
-        a != null ? a.shape() : shapeOf(an, node), bv != null ? bv.shape() : shapeOf(bn, node)
-      };
-      Shape ds = dyT.shape();
-      int r = ds.rank();
-      // the forward batch N: the operands' largest known leading dim among full-rank operands
-      int n = -1;
-      for (Shape v : vs) {
-        if (v.rank() == r && v.dim(0) != Shape.UNKNOWN) {
-          n = Math.max(n, v.dim(0));
-        }
-      }
-      if (n > 0 && ds.dim(0) % n != 0) {
-        throw new ShapeException(
-            "gradient batch " + ds.dim(0) + " is not a multiple of the forward batch " + n);
-      }
-      int k = n > 0 ? ds.dim(0) / n : 1;
-      for (int side = 0; side < 2; side++) {
-        if (!want[side]) {
-          continue;
-        }
-        String name = side == 0 ? an : bn;
-        Shape v = vs[side];
-        boolean batched =
-            !(g.node(name).op() instanceof Op.Const)
-                && v.rank() == r
-                && (v.dim(0) == Shape.UNKNOWN || v.dim(0) == n || n < 0);
-        Shape gs = batched ? v.withDim(0, ds.dim(0)) : v;
-        if (!batched && k > 1) {
-          throw new NotDifferentiableException(
-              "node '"
-                  + node.name()
-                  + "': operand '"
-                  + name
-                  + "' "
-                  + v
-                  + " is broadcast over the batch, so batched targets would mix in its gradient");
-        }
-        float[] d =
-            ShapeGrad.binaryData(
-                bin.kind(),
-                side == 0,
-                dyT.data(),
-                ds.dims(),
-                a == null ? null : a.data(),
-                a == null ? null : a.shape().dims(),
-                bv == null ? null : bv.data(),
-                bv == null ? null : bv.shape().dims(),
-                gs.dims(),
-                pool);
-        dx[side] = new FloatTensor(gs, d);
-      }
+  /**
+   * One node's backward step, handed to its rule in {@link CpuOpTable}: dy (batch B = K·N), the
+   * node, which inputs need a gradient, and the forward values and shapes through the pass. The
+   * rule fills {@link #dx} (null where no gradient is wanted or none exists).
+   */
+  public static final class Step {
+    final Pass pass;
+    final Backprop<Grad> walk;
+    final Node node;
+    final FloatTensor dyT;
+    final float[] dy;
+    final Shape ds;
+    final int b;
+    final String in0;
+    final boolean[] want;
+    final FloatTensor[] dx;
+
+    Step(Pass pass, Backprop<Grad> walk, Node node, FloatTensor dyT, boolean[] want) {
+      this.pass = pass;
+      this.walk = walk;
+      this.node = node;
+      this.dyT = dyT;
+      this.dy = dyT.data();
+      this.ds = dyT.shape();
+      this.b = ds.dim(0);
+      this.in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
+      this.want = want;
+      this.dx = new FloatTensor[node.inputs().size()];
     }
 
-    /**
-     * Window geometry with TensorFlow's SAME/VALID top-left padding, checked against the grid the
-     * window produced. in (·,H,W,·) is the window's input grid, out (·,OH,OW,·) its output.
-     */
-    private static ConvGrad.Geometry geometry(
-        Padding pad, Shape in, int kh, int kw, int sh, int sw, int dh, int dw, Shape out) {
-      int h = in.dim(1);
-      int w = in.dim(2);
-      if (pad.outputSize(h, kh, sh, dh) != out.dim(1)
-          || pad.outputSize(w, kw, sw, dw) != out.dim(2)) {
-        throw new ShapeException(
-            "window "
-                + kh
-                + "x"
-                + kw
-                + " stride "
-                + sh
-                + "x"
-                + sw
-                + " "
-                + pad
-                + " maps "
-                + in
-                + " to "
-                + pad.outputSize(h, kh, sh, dh)
-                + "x"
-                + pad.outputSize(w, kw, sw, dw)
-                + ", not to the gradient's "
-                + out);
-      }
-      return new ConvGrad.Geometry(
-          kh, kw, sh, sw, dh, dw, pad.before(h, kh, sh, dh), pad.before(w, kw, sw, dw));
+    Parallel pool() {
+      return pass.pool;
+    }
+
+    FloatTensor value(String name) {
+      return pass.value(name, node);
+    }
+
+    FloatTensor tiledValue(String name) {
+      return pass.tiledValue(name, node, dyT);
+    }
+
+    Shape shapeOf(String name) {
+      return pass.shapeOf(name, node);
+    }
+
+    Shape gradShape(String name) {
+      return pass.gradShape(name, node, b);
+    }
+
+    int[] neededChannels(String input, int channels) {
+      return pass.neededChannels(walk, input, channels);
+    }
+
+    boolean isConst(String name) {
+      return pass.g.node(name).op() instanceof Op.Const;
     }
   }
 }

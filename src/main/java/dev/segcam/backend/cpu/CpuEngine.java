@@ -1,6 +1,7 @@
 package dev.segcam.backend.cpu;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.Interpreter;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -25,10 +26,7 @@ import java.util.Set;
 public final class CpuEngine implements AutoCloseable {
   private final Graph graph;
   private final Parallel parallel;
-  private final Map<Op, CpuOps.PackedConv> packed = new IdentityHashMap<>();
-
-  /** Index (in node order) of each node's last consumer. */
-  private final Map<String, Integer> lastUse = new HashMap<>();
+  private final Map<Op, CpuConv.PackedConv> packed = new IdentityHashMap<>();
 
   public CpuEngine(Graph graph) {
     this(graph, Runtime.getRuntime().availableProcessors());
@@ -41,10 +39,7 @@ public final class CpuEngine implements AutoCloseable {
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
       if (n.op() instanceof Op.Conv2D c) {
-        packed.put(c, CpuOps.PackedConv.of(c.filter()));
-      }
-      for (String in : n.inputs()) {
-        lastUse.put(in, i);
+        packed.put(c, CpuConv.PackedConv.of(c.filter()));
       }
     }
   }
@@ -108,54 +103,28 @@ public final class CpuEngine implements AutoCloseable {
     }
     Map<String, Shape> shapes = graph.inferShapes(inShapes);
     Map<String, FloatTensor> values = new HashMap<>();
+    Interpreter.forward(
+        graph,
+        shapes,
+        (n, args, out) -> {
+          FloatTensor v;
+          try {
+            v = n.op() instanceof Op.Input ? inputs.get(n.name()) : run(n, args, out);
+          } catch (IllegalArgumentException | ArithmeticException | IndexOutOfBoundsException e) {
+            throw new SegcamException("failed on inputs " + shapesOf(args) + ": " + e, e);
+          }
+          if (!v.shape().equals(out)) {
+            throw new ShapeException("produced " + v.shape() + ", expected " + out);
+          }
+          return v;
+        },
+        values,
+        name -> keep == null || kept.contains(name),
+        v -> {});
     Map<String, FloatTensor> result = new LinkedHashMap<>();
-    List<Node> nodes = graph.nodes();
-    for (int i = 0; i < nodes.size(); i++) {
-      Node n = nodes.get(i);
-      List<FloatTensor> args = new ArrayList<>(n.inputs().size());
-      for (String in : n.inputs()) {
-        args.add(values.get(in));
-      }
-      FloatTensor v;
-      try {
-        v = n.op() instanceof Op.Input ? inputs.get(n.name()) : run(n, args, shapes.get(n.name()));
-      } catch (SegcamException e) {
-        throw e.getMessage().contains("'" + n.name() + "'")
-            ? e
-            : new SegcamException(
-                "node '" + n.name() + "' (" + n.op().type() + "): " + e.getMessage(), e);
-      } catch (IllegalArgumentException | ArithmeticException | IndexOutOfBoundsException e) {
-        throw new SegcamException(
-            "node '"
-                + n.name()
-                + "' ("
-                + n.op().type()
-                + ") failed on inputs "
-                + shapesOf(args)
-                + ": "
-                + e,
-            e);
-      }
-      Shape want = shapes.get(n.name());
-      if (!v.shape().equals(want)) {
-        throw new ShapeException(
-            "node '"
-                + n.name()
-                + "' ("
-                + n.op().type()
-                + ") produced "
-                + v.shape()
-                + ", expected "
-                + want);
-      }
-      values.put(n.name(), v);
-      if (keep == null || kept.contains(n.name())) {
-        result.put(n.name(), v);
-      }
-      for (String in : n.inputs()) {
-        if (lastUse.get(in) == i) {
-          values.remove(in);
-        }
+    for (Node n : graph.nodes()) {
+      if ((keep == null || kept.contains(n.name())) && values.containsKey(n.name())) {
+        result.put(n.name(), values.get(n.name()));
       }
     }
     return result;
@@ -170,58 +139,12 @@ public final class CpuEngine implements AutoCloseable {
   }
 
   private FloatTensor run(Node n, List<FloatTensor> in, Shape outShape) {
-    Op op = n.op();
-    Parallel p = parallel;
-    if (op instanceof Op.Const c) {
-      return c.value();
-    }
-    if (op instanceof Op.Conv2D c) {
-      return CpuOps.conv2d(p, in.get(0), c, packed.get(c));
-    }
-    if (op instanceof Op.DepthwiseConv2D c) {
-      return CpuOps.depthwiseConv2d(p, in.get(0), c);
-    }
-    if (op instanceof Op.Conv2DTranspose c) {
-      return CpuOps.conv2dTranspose(p, in.get(0), c, outShape);
-    }
-    if (op instanceof Op.BiasAdd b) {
-      return CpuOps.biasAdd(p, in.get(0), b.bias().data());
-    }
-    if (op instanceof Op.BatchNorm b) {
-      return CpuOps.batchNorm(p, in.get(0), b.scale().data(), b.offset().data());
-    }
-    if (op instanceof Op.Activation a) {
-      return CpuOps.activation(p, in.get(0), a.kind(), a.alpha());
-    }
-    if (op instanceof Op.Softmax) {
-      return CpuOps.softmax(p, in.get(0));
-    }
-    if (op instanceof Op.Pool pool) {
-      return CpuOps.pool(p, in.get(0), pool);
-    }
-    if (op instanceof Op.SpatialMean m) {
-      return CpuOps.spatialMean(p, in.get(0), m.keepDims());
-    }
-    if (op instanceof Op.Resize r) {
-      return CpuOps.resize(p, in.get(0), r);
-    }
-    if (op instanceof Op.Concat c) {
-      return CpuOps.concat(p, in, c.axis(), outShape);
-    }
-    if (op instanceof Op.Binary b) {
-      return CpuOps.binary(p, in.get(0), in.get(1), b.kind(), outShape);
-    }
-    if (op instanceof Op.Pad pad) {
-      return CpuOps.pad(p, in.get(0), pad.paddings(), pad.value());
-    }
-    if (op instanceof Op.MatMul m) {
-      return CpuOps.matMul(p, in.get(0), m);
-    }
-    if (op instanceof Op.Reshape) {
-      // Values are never written after they are produced, so a view is safe.
-      return in.get(0).reshape(outShape);
-    }
-    throw new SegcamException("CPU engine has no kernel for op " + op.type());
+    return CpuOpTable.TABLE.forward(n.op()).run(this, n.op(), in, outShape);
+  }
+
+  /** The GEMM-packed filter of a Conv2D of this graph. */
+  CpuConv.PackedConv packed(Op.Conv2D c) {
+    return packed.get(c);
   }
 
   @Override

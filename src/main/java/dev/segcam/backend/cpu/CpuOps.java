@@ -2,9 +2,11 @@ package dev.segcam.backend.cpu;
 
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
-import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.LayoutKernels;
 import java.util.List;
 
 /**
@@ -18,501 +20,6 @@ public final class CpuOps {
 
   /** Elements per parallel chunk below which a split is not worth a thread hand-off. */
   private static final int GRAIN = 1 << 14;
-
-  // ---------------------------------------------------------------- convolution
-
-  /**
-   * Conv2D filter packed for the GEMM: (F x kp) with row f = filter[.,.,.,f] in (kh,kw,c) order,
-   * zero-padded to kp = padK(KH*KW*C). Built once per op and reused across runs.
-   */
-  public record PackedConv(
-      int kh, int kw, int c, int f, int kp, float[] wt, CpuWinograd.Weights winograd) {
-    /** Set -Dsegcam.cpu.winograd=false to force the GEMM path (comparisons, debugging). */
-    static final boolean WINOGRAD = !"false".equals(System.getProperty("segcam.cpu.winograd"));
-
-    /** Fewest input and output channels for the Winograd path. */
-    static final int WINOGRAD_MIN = Integer.getInteger("segcam.cpu.winograd.min", 32);
-
-    public static PackedConv of(FloatTensor filter) {
-      Shape s = filter.shape();
-      int kh = s.dim(0);
-      int kw = s.dim(1);
-      int c = s.dim(2);
-      int f = s.dim(3);
-      int k = kh * kw * c;
-      int kp = Gemm.padK(k);
-      float[] src = filter.data();
-      float[] wt = new float[f * kp];
-      for (int q = 0; q < k; q++) {
-        for (int o = 0; o < f; o++) {
-          wt[o * kp + q] = src[q * f + o];
-        }
-      }
-      // With few channels the transforms cost more than the saved products (measured: at 16
-      // channels the GEMM path wins, at 32 they tie, from 64 Winograd is ~1.7x faster).
-      boolean wino = WINOGRAD && kh == 3 && kw == 3 && c >= WINOGRAD_MIN && f >= WINOGRAD_MIN;
-      return new PackedConv(kh, kw, c, f, kp, wt, wino ? CpuWinograd.Weights.of(filter) : null);
-    }
-  }
-
-  /**
-   * Conv2D as a GEMM on the transposed problem: out^T (F x P) = Wt (F x K) * col^T (K x P), P =
-   * N*OH*OW output pixels. Pixels run along the vectorized inner loop (long, whatever F is), and
-   * im2col panels are built on the fly from x, never materialized.
-   */
-  // x (N,H,W,C), filter (KH,KW,C,F), bias (F) -> (N,OH,OW,F)
-  public static FloatTensor conv2d(Parallel par, FloatTensor x, Op.Conv2D op, PackedConv w) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    if (c != w.c()) {
-      throw new ShapeException("conv2d input " + xs + " has " + c + " channels, filter " + w.c());
-    }
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int dh = op.dilationH();
-    int dw = op.dilationW();
-    int oh = op.padding().outputSize(h, w.kh(), sh, dh);
-    int ow = op.padding().outputSize(wd, w.kw(), sw, dw);
-    int pt = op.padding().before(h, w.kh(), sh, dh);
-    int pl = op.padding().before(wd, w.kw(), sw, dw);
-    int f = w.f();
-    int p = n * oh * ow;
-    float[] out = new float[p * f];
-    fillBias(par, out, p, f, op.bias());
-    if (sh == 1 && sw == 1 && dh == 1 && dw == 1 && w.winograd() != null) {
-      CpuWinograd.conv3x3(par, x, w.winograd(), pt, pl, oh, ow, out);
-      return new FloatTensor(Shape.of(n, oh, ow, f), out);
-    }
-    if (sh == 1 && sw == 1) {
-      conv2dStride1(par, x, w, dh, dw, pt, pl, oh, ow, out);
-      return new FloatTensor(Shape.of(n, oh, ow, f), out);
-    }
-    int k = w.kh() * w.kw() * c;
-    // k -> (kh*dh, kw*dw, c)
-    int[] kOffH = new int[k];
-    int[] kOffW = new int[k];
-    int[] kC = new int[k];
-    for (int i = 0; i < w.kh(); i++) {
-      for (int j = 0; j < w.kw(); j++) {
-        for (int q = 0; q < c; q++) {
-          int idx = (i * w.kw() + j) * c + q;
-          kOffH[idx] = i * dh;
-          kOffW[idx] = j * dw;
-          kC[idx] = q;
-        }
-      }
-    }
-    float[] xd = x.data();
-    boolean direct = w.kh() == 1 && w.kw() == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0;
-    int hw = oh * ow;
-    Gemm.PanelB panel =
-        direct
-            ? (pc, kc, jc, nc, bp) -> {
-              // 1x1 stride 1: col^T is x^T.
-              for (int kk = 0; kk < kc; kk++) {
-                float[] row = bp[kk];
-                int src = jc * c + pc + kk;
-                for (int j = 0; j < nc; j++) {
-                  row[j] = xd[src + j * c];
-                }
-              }
-            }
-            : (pc, kc, jc, nc, bp) -> {
-              Gemm.PixelTables t = Gemm.PixelTables.get();
-              for (int j = 0; j < nc; j++) {
-                int pix = jc + j;
-                int b = pix / hw;
-                int r = pix - b * hw;
-                int y = r / ow;
-                int xx = r - y * ow;
-                t.base[j] = b * h * wd * c;
-                t.ih[j] = y * sh - pt;
-                t.iw[j] = xx * sw - pl;
-              }
-              for (int kk = 0; kk < kc; kk++) {
-                float[] row = bp[kk];
-                int offH = kOffH[pc + kk];
-                int offW = kOffW[pc + kk];
-                int cc = kC[pc + kk];
-                for (int j = 0; j < nc; j++) {
-                  int iy = t.ih[j] + offH;
-                  int ix = t.iw[j] + offW;
-                  row[j] =
-                      (iy >= 0 && iy < h && ix >= 0 && ix < wd)
-                          ? xd[t.base[j] + (iy * wd + ix) * c + cc]
-                          : 0f;
-                }
-              }
-            };
-    Gemm.core(par, f, p, 1, k, w.wt(), w.kp(), panel, Gemm.intoPixels(out, f));
-    return new FloatTensor(Shape.of(n, oh, ow, f), out);
-  }
-
-  /**
-   * Stride-1 convolution without an im2col gather. x is copied once into zero-padded planar planes
-   * (per image and channel, Hp x Wp). Output pixels are numbered over the padded width, p' = oy*Wp
-   * + ox, so tap (kh,kw) of channel c for a run of pixels is one contiguous slice of a plane,
-   * starting at p' + kh*dh*Wp + kw*dw: B panels are filled by System.arraycopy. The columns ox >=
-   * OW this computes are wasted ((KW-1)*dw of every Wp) and dropped by the sink.
-   */
-  // x (N,H,W,C), w packed (F x KH*KW*C) -> out (N,OH,OW,F), out pre-filled with the bias
-  private static void conv2dStride1(
-      Parallel par,
-      FloatTensor x,
-      PackedConv w,
-      int dh,
-      int dw,
-      int pt,
-      int pl,
-      int oh,
-      int ow,
-      float[] out) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    int f = w.f();
-    int effH = (w.kh() - 1) * dh + 1;
-    int effW = (w.kw() - 1) * dw + 1;
-    int hp = oh + effH - 1;
-    int wp = ow + effW - 1;
-    int plane = hp * wp + effW - 1;
-    float[] xp = new float[n * c * plane];
-    float[] xd = x.data();
-    par.parallelFor(
-        n * h,
-        Math.max(1, GRAIN / Math.max(1, wd * c)),
-        (lo, hi) -> {
-          for (int row = lo; row < hi; row++) {
-            int b = row / h;
-            int y = row - b * h;
-            for (int q = 0; q < c; q++) {
-              int dst = (b * c + q) * plane + (y + pt) * wp + pl;
-              int src = (b * h + y) * wd * c + q;
-              for (int xx = 0; xx < wd; xx++) {
-                xp[dst + xx] = xd[src + xx * c];
-              }
-            }
-          }
-        });
-    int k = w.kh() * w.kw() * c;
-    int[] kSrc = new int[k];
-    for (int i = 0; i < w.kh(); i++) {
-      for (int j = 0; j < w.kw(); j++) {
-        for (int q = 0; q < c; q++) {
-          kSrc[(i * w.kw() + j) * c + q] = q * plane + i * dh * wp + j * dw;
-        }
-      }
-    }
-    int pimg = oh * wp;
-    Gemm.PanelB panel =
-        (pc, kc, jc, nc, bp) -> {
-          int b = jc / pimg;
-          int base = b * c * plane + (jc - b * pimg);
-          for (int kk = 0; kk < kc; kk++) {
-            System.arraycopy(xp, base + kSrc[pc + kk], bp[kk], 0, nc);
-          }
-        };
-    Gemm.Sink sink =
-        (i0, i1, jc, nc, rows) -> {
-          int b = jc / pimg;
-          int l0 = jc - b * pimg;
-          int oy = l0 / wp;
-          int ox = l0 - oy * wp;
-          int obase = b * oh * ow * f;
-          for (int j = 0; j < nc; j++) {
-            if (ox < ow) {
-              int o = obase + (oy * ow + ox) * f;
-              for (int i = i0; i < i1; i++) {
-                out[o + i] += rows[i - i0][j];
-              }
-            }
-            if (++ox == wp) {
-              ox = 0;
-              oy++;
-            }
-          }
-        };
-    Gemm.core(par, f, pimg, n, k, w.wt(), w.kp(), panel, sink);
-  }
-
-  /** Convenience: packs the filter per call (tests, one-off use). */
-  public static FloatTensor conv2d(Parallel par, FloatTensor x, Op.Conv2D op) {
-    return conv2d(par, x, op, PackedConv.of(op.filter()));
-  }
-
-  private static void fillBias(Parallel par, float[] out, int rows, int f, FloatTensor bias) {
-    if (bias == null) {
-      return;
-    }
-    float[] b = bias.data();
-    par.parallelFor(
-        rows,
-        Math.max(1, GRAIN / Math.max(1, f)),
-        (lo, hi) -> {
-          for (int r = lo; r < hi; r++) {
-            System.arraycopy(b, 0, out, r * f, f);
-          }
-        });
-  }
-
-  /** Direct loop: each output channel reads one input channel, too little work for a GEMM. */
-  // x (N,H,W,C), filter (KH,KW,C,M), bias (C*M) -> (N,OH,OW,C*M)
-  public static FloatTensor depthwiseConv2d(Parallel par, FloatTensor x, Op.DepthwiseConv2D op) {
-    Shape xs = x.shape();
-    Shape fs = op.filter().shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    int kh = fs.dim(0);
-    int kw = fs.dim(1);
-    int m = fs.dim(3);
-    if (fs.dim(2) != c) {
-      throw new ShapeException("depthwise input " + xs + " vs filter " + fs);
-    }
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int dh = op.dilationH();
-    int dw = op.dilationW();
-    int oh = op.padding().outputSize(h, kh, sh, dh);
-    int ow = op.padding().outputSize(wd, kw, sw, dw);
-    int pt = op.padding().before(h, kh, sh, dh);
-    int pl = op.padding().before(wd, kw, sw, dw);
-    int co = c * m;
-    float[] out = new float[n * oh * ow * co];
-    float[] xd = x.data();
-    float[] fd = op.filter().data();
-    float[] bias = op.bias() == null ? null : op.bias().data();
-    par.parallelFor(
-        n * oh,
-        1,
-        (lo, hi) -> {
-          float[] acc = new float[co];
-          for (int row = lo; row < hi; row++) {
-            int b = row / oh;
-            int y = row - b * oh;
-            for (int xx = 0; xx < ow; xx++) {
-              if (bias != null) {
-                System.arraycopy(bias, 0, acc, 0, co);
-              } else {
-                java.util.Arrays.fill(acc, 0f);
-              }
-              for (int i = 0; i < kh; i++) {
-                int iy = y * sh - pt + i * dh;
-                if (iy < 0 || iy >= h) {
-                  continue;
-                }
-                for (int j = 0; j < kw; j++) {
-                  int ix = xx * sw - pl + j * dw;
-                  if (ix < 0 || ix >= wd) {
-                    continue;
-                  }
-                  int xo = ((b * h + iy) * wd + ix) * c;
-                  int fo = (i * kw + j) * co;
-                  if (m == 1) {
-                    for (int q = 0; q < c; q++) {
-                      acc[q] += xd[xo + q] * fd[fo + q];
-                    }
-                  } else {
-                    for (int q = 0; q < c; q++) {
-                      float v = xd[xo + q];
-                      for (int t = 0; t < m; t++) {
-                        acc[q * m + t] += v * fd[fo + q * m + t];
-                      }
-                    }
-                  }
-                }
-              }
-              System.arraycopy(acc, 0, out, ((b * oh + y) * ow + xx) * co, co);
-            }
-          }
-        });
-    return new FloatTensor(Shape.of(n, oh, ow, co), out);
-  }
-
-  /**
-   * Conv2DBackpropInput: cols^T (KH*KW*F x P) = filter (KH*KW*F x C) * x^T (C x P), then every
-   * output pixel gathers the (kh,kw) taps that land on it. Gathering per output row instead of
-   * scattering per input pixel keeps threads from writing the same pixels. Padding is what the
-   * forward conv from the output size would have.
-   */
-  // x (N,H,W,C), filter (KH,KW,F,C), bias (F) -> (N,OH,OW,F)
-  public static FloatTensor conv2dTranspose(
-      Parallel par, FloatTensor x, Op.Conv2DTranspose op, Shape outShape) {
-    Shape xs = x.shape();
-    Shape fs = op.filter().shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    int kh = fs.dim(0);
-    int kw = fs.dim(1);
-    int f = fs.dim(2);
-    if (fs.dim(3) != c) {
-      throw new ShapeException("transposed conv input " + xs + " vs filter " + fs);
-    }
-    int oh = outShape.dim(1);
-    int ow = outShape.dim(2);
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int pt = op.padding().before(oh, kh, sh, 1);
-    int pl = op.padding().before(ow, kw, sw, 1);
-    int pin = n * h * wd;
-    int r = kh * kw * f;
-    if (kh <= sh && kw <= sw) {
-      return conv2dTransposeDisjoint(par, x, op, oh, ow, pt, pl);
-    }
-    float[] cols = new float[r * pin];
-    Gemm.sgemm(
-        par,
-        false,
-        true,
-        r,
-        pin,
-        c,
-        1f,
-        op.filter().data(),
-        0,
-        c,
-        x.data(),
-        0,
-        c,
-        0f,
-        cols,
-        0,
-        pin);
-    float[] out = new float[n * oh * ow * f];
-    float[] bias = op.bias() == null ? null : op.bias().data();
-    par.parallelFor(
-        n * oh,
-        1,
-        (lo, hi) -> {
-          for (int row = lo; row < hi; row++) {
-            int b = row / oh;
-            int y = row - b * oh;
-            for (int xx = 0; xx < ow; xx++) {
-              int o = ((b * oh + y) * ow + xx) * f;
-              if (bias != null) {
-                System.arraycopy(bias, 0, out, o, f);
-              }
-              for (int i = 0; i < kh; i++) {
-                int ty = y + pt - i;
-                if (ty < 0 || ty % sh != 0 || ty / sh >= h) {
-                  continue;
-                }
-                int iy = ty / sh;
-                for (int j = 0; j < kw; j++) {
-                  int tx = xx + pl - j;
-                  if (tx < 0 || tx % sw != 0 || tx / sw >= wd) {
-                    continue;
-                  }
-                  int ix = tx / sw;
-                  int src = ((i * kw + j) * f) * pin + (b * h + iy) * wd + ix;
-                  for (int q = 0; q < f; q++) {
-                    out[o + q] += cols[src + q * pin];
-                  }
-                }
-              }
-            }
-          }
-        });
-    return new FloatTensor(Shape.of(n, oh, ow, f), out);
-  }
-
-  /**
-   * Transposed conv whose taps never overlap (kernel no larger than the stride, as in U-Net's 2x2
-   * stride-2 up-convolutions): every output pixel receives from at most one input pixel, so the
-   * GEMM's finished blocks are scattered straight into the output with no race and no cols buffer.
-   */
-  // x (N,H,W,C), filter (KH,KW,F,C) -> (N,OH,OW,F)
-  private static FloatTensor conv2dTransposeDisjoint(
-      Parallel par, FloatTensor x, Op.Conv2DTranspose op, int oh, int ow, int pt, int pl) {
-    Shape xs = x.shape();
-    Shape fs = op.filter().shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    int kw = fs.dim(1);
-    int f = fs.dim(2);
-    int r = fs.dim(0) * kw * f;
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int kp = Gemm.padK(c);
-    float[] fd = op.filter().data();
-    float[] ap = new float[r * kp];
-    for (int i = 0; i < r; i++) {
-      System.arraycopy(fd, i * c, ap, i * kp, c);
-    }
-    float[] out = new float[n * oh * ow * f];
-    fillBias(par, out, n * oh * ow, f, op.bias());
-    float[] xd = x.data();
-    int hw = h * wd;
-    Gemm.PanelB panel =
-        (pc, kc, jc, nc, bp) -> {
-          for (int kk = 0; kk < kc; kk++) {
-            float[] row = bp[kk];
-            int src = jc * c + pc + kk;
-            for (int j = 0; j < nc; j++) {
-              row[j] = xd[src + j * c];
-            }
-          }
-        };
-    int taps = fs.dim(0) * kw;
-    Gemm.Sink sink =
-        (i0, i1, jc, nc, rows) -> {
-          // dst[tap][j]: output offset of input pixel jc+j under that tap, or -1 if cropped
-          int[][] dst = new int[taps][nc];
-          for (int j = 0; j < nc; j++) {
-            int p = jc + j;
-            int b = p / hw;
-            int iy = (p - b * hw) / wd;
-            int ix = p - b * hw - iy * wd;
-            for (int tap = 0; tap < taps; tap++) {
-              int ty = iy * sh - pt + tap / kw;
-              int tx = ix * sw - pl + tap % kw;
-              dst[tap][j] =
-                  ty >= 0 && ty < oh && tx >= 0 && tx < ow ? ((b * oh + ty) * ow + tx) * f : -1;
-            }
-          }
-          for (int rr = i0; rr < i1; rr++) {
-            int tap = rr / f;
-            int fch = rr - tap * f;
-            int[] d = dst[tap];
-            float[] row = rows[rr - i0];
-            for (int j = 0; j < nc; j++) {
-              if (d[j] >= 0) {
-                out[d[j] + fch] += row[j];
-              }
-            }
-          }
-        };
-    Gemm.core(par, r, n * hw, 1, c, ap, kp, panel, sink);
-    return new FloatTensor(Shape.of(n, oh, ow, f), out);
-  }
-
-  /** Output shape of a transposed conv for a concrete input (outH/outW of -1 derived). */
-  public static Shape conv2dTransposeShape(Shape xs, Op.Conv2DTranspose op) {
-    Shape fs = op.filter().shape();
-    int oh =
-        op.outH() >= 0
-            ? op.outH()
-            : transposedSize(op.padding(), xs.dim(1), fs.dim(0), op.strideH());
-    int ow =
-        op.outW() >= 0
-            ? op.outW()
-            : transposedSize(op.padding(), xs.dim(2), fs.dim(1), op.strideW());
-    return Shape.of(xs.dim(0), oh, ow, fs.dim(2));
-  }
-
-  private static int transposedSize(Padding p, int in, int k, int s) {
-    return p == Padding.SAME ? in * s : (in - 1) * s + k;
-  }
 
   // ---------------------------------------------------------------- channel-wise
 
@@ -541,26 +48,13 @@ public final class CpuOps {
     par.parallelFor(
         rows,
         Math.max(1, GRAIN / Math.max(1, c)),
-        (lo, hi) -> {
-          for (int r = lo; r < hi; r++) {
-            int o = r * c;
-            if (scale == null) {
-              for (int q = 0; q < c; q++) {
-                out[o + q] = xd[o + q] + offset[q];
-              }
-            } else {
-              for (int q = 0; q < c; q++) {
-                out[o + q] = xd[o + q] * scale[q] + offset[q];
-              }
-            }
-          }
-        });
+        (lo, hi) -> ActivationKernels.channelAffineRows(out, xd, scale, offset, lo, hi, c));
     return new FloatTensor(x.shape(), out);
   }
 
   // ---------------------------------------------------------------- element-wise
 
-  // x (any) -> (same)
+  // x (any) -> (same); the kernel twin over ranges of elements
   public static FloatTensor activation(
       Parallel par, FloatTensor x, Op.ActivationKind kind, float alpha) {
     float[] xd = x.data();
@@ -568,47 +62,12 @@ public final class CpuOps {
     par.parallelFor(
         xd.length,
         GRAIN,
-        (lo, hi) -> {
-          switch (kind) {
-            case RELU -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = Math.max(xd[i], 0f);
-              }
-            }
-            case RELU6 -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = Math.min(Math.max(xd[i], 0f), 6f);
-              }
-            }
-            case LEAKY_RELU -> {
-              for (int i = lo; i < hi; i++) {
-                float v = xd[i];
-                out[i] = v > 0f ? v : alpha * v;
-              }
-            }
-            case ELU -> {
-              for (int i = lo; i < hi; i++) {
-                float v = xd[i];
-                out[i] = v > 0f ? v : (float) Math.expm1(v);
-              }
-            }
-            case SIGMOID -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = (float) (1.0 / (1.0 + Math.exp(-(double) xd[i])));
-              }
-            }
-            case TANH -> {
-              for (int i = lo; i < hi; i++) {
-                out[i] = (float) Math.tanh(xd[i]);
-              }
-            }
-          }
-        });
+        (lo, hi) -> ActivationKernels.activationFwdRange(out, xd, lo, hi, kind.code, alpha));
     return new FloatTensor(x.shape(), out);
   }
 
   /** Softmax over the last axis, max-subtracted so large logits do not overflow. */
-  // x (..., C) -> (..., C)
+  // x (..., C) -> (..., C); the kernel twin over ranges of rows
   public static FloatTensor softmax(Parallel par, FloatTensor x) {
     int c = x.shape().dim(-1);
     float[] xd = x.data();
@@ -617,25 +76,7 @@ public final class CpuOps {
     par.parallelFor(
         rows,
         Math.max(1, GRAIN / Math.max(1, c) / 8),
-        (lo, hi) -> {
-          for (int r = lo; r < hi; r++) {
-            int o = r * c;
-            float mx = Float.NEGATIVE_INFINITY;
-            for (int q = 0; q < c; q++) {
-              mx = Math.max(mx, xd[o + q]);
-            }
-            double sum = 0;
-            for (int q = 0; q < c; q++) {
-              float e = (float) Math.exp(xd[o + q] - mx);
-              out[o + q] = e;
-              sum += e;
-            }
-            float inv = (float) (1.0 / sum);
-            for (int q = 0; q < c; q++) {
-              out[o + q] *= inv;
-            }
-          }
-        });
+        (lo, hi) -> ActivationKernels.softmaxFwdRows(out, xd, lo, hi, c));
     return new FloatTensor(x.shape(), out);
   }
 
@@ -734,7 +175,7 @@ public final class CpuOps {
 
   /** TF's CalculateResizeScale, in float as TF computes it. */
   public static float resizeScale(int in, int out, boolean alignCorners) {
-    return alignCorners && out > 1 ? (in - 1) / (float) (out - 1) : in / (float) out;
+    return CpuKernels.resizeScale(in, out, alignCorners);
   }
 
   /**
@@ -851,25 +292,24 @@ public final class CpuOps {
     for (int d = axis + 1; d < rank; d++) {
       inner *= outShape.dim(d);
     }
-    int outRow = outShape.dim(axis) * inner;
+    int outAxis = outShape.dim(axis);
+    int innerSize = inner;
     float[] out = new float[outShape.size()];
     int at = 0;
     for (FloatTensor t : xs) {
       if (t.shape().rank() != rank) {
         throw new ShapeException("concat of " + t.shape() + " into " + outShape);
       }
-      int chunk = t.shape().dim(axis) * inner;
+      int len = t.shape().dim(axis);
       float[] src = t.data();
-      int dst0 = at;
+      int offset = at;
       par.parallelFor(
           outer,
-          Math.max(1, GRAIN / Math.max(1, chunk)),
-          (lo, hi) -> {
-            for (int o = lo; o < hi; o++) {
-              System.arraycopy(src, o * chunk, out, o * outRow + dst0, chunk);
-            }
-          });
-      at += chunk;
+          Math.max(1, GRAIN / Math.max(1, len * inner)),
+          (lo, hi) ->
+              LayoutKernels.concatCopyRows(
+                  out, src, lo, hi, len, innerSize, outAxis, offset, false));
+      at += len;
     }
     return new FloatTensor(outShape, out);
   }

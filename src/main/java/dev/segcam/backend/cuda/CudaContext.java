@@ -33,7 +33,7 @@ public final class CudaContext implements AutoCloseable {
     this.device = device;
     this.stream = stream;
     this.description = description;
-    this.arena = new DeviceArena(stream);
+    this.arena = new DeviceArena(stream, this::makeCurrent);
   }
 
   /**
@@ -91,8 +91,9 @@ public final class CudaContext implements AutoCloseable {
   /** The cuBLAS handle (created on first call), in pedantic FP32 math: no TF32 unless asked. */
   public synchronized cublasContext cublas() {
     checkOpen();
+    // a handle belongs to this device: another thread or device may have made another current
+    makeCurrent();
     if (cublasHandle == null) {
-      makeCurrent();
       cublasContext h = new cublasContext();
       try {
         CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
@@ -110,8 +111,8 @@ public final class CudaContext implements AutoCloseable {
   /** The cuDNN handle (created on first call), bound to our stream. */
   public synchronized cudnnContext cudnn() {
     checkOpen();
+    makeCurrent();
     if (cudnnHandle == null) {
-      makeCurrent();
       cudnnContext h = new cudnnContext();
       try {
         CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate");
@@ -150,7 +151,8 @@ public final class CudaContext implements AutoCloseable {
     RuntimeException first = null;
     try {
       makeCurrent();
-      cudart.cudaStreamSynchronize(stream);
+      // the PTX modules and buffers below may still be in use by queued work: finish it first
+      CudaException.check(cudart.cudaStreamSynchronize(stream), "stream synchronize at close");
     } catch (RuntimeException e) {
       first = e;
     }

@@ -30,13 +30,40 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   private void launch(String kernel, long total, Object... args) {
+    launchOn(this::module, kernel, total, args);
+  }
+
+  /** One grid-stride launch over {@code total} elements, block 256. */
+  private void launchOn(
+      java.util.function.Supplier<PtxModule> m, String kernel, long total, Object... args) {
     count(total, kernel);
     if (total <= 0) {
       return; // an empty tensor: nothing to do (a grid of 0 blocks is a launch error)
     }
     int grid = (int) Math.max(1, Math.min(MAX_GRID, (total + BLOCK - 1) / BLOCK));
     ctx.makeCurrent();
-    module().launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
+    m.get().launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
+  }
+
+  /**
+   * An element-wise kernel of its own kernels/&lt;module&gt;.cu (one op per file, as exp.cu): one
+   * grid-stride launch over {@code total} elements, the module loaded on first use. The arguments
+   * follow the kernel's (and its Java twin's) order.
+   */
+  void launchIn(String module, String kernel, long total, Object... args) {
+    launchOn(() -> opModule(module), kernel, total, args);
+  }
+
+  private final java.util.Map<String, PtxModule> opModules = new java.util.HashMap<>();
+
+  private synchronized PtxModule opModule(String name) {
+    PtxModule m = opModules.get(name);
+    if (m == null) {
+      ctx.makeCurrent();
+      m = PtxModule.load(name);
+      opModules.put(name, m);
+    }
+    return m;
   }
 
   private static Object opt(DeviceBuffer b) {
@@ -46,7 +73,7 @@ public final class CudaGraphOps implements AutoCloseable {
   /** The grid-stride loops step an int by up to MAX_GRID·BLOCK: it must not overflow. */
   private static final long MAX_ELEMENTS = Integer.MAX_VALUE - (long) MAX_GRID * BLOCK;
 
-  private static int count(long n, String what) {
+  static int count(long n, String what) {
     if (n < 0 || n > MAX_ELEMENTS) {
       throw new KernelArgumentException(
           what + ": " + n + " elements do not fit the kernels' int indexing");
@@ -305,7 +332,8 @@ public final class CudaGraphOps implements AutoCloseable {
       int[] bd) {
     int total = count(prod(gd), "binary_bwd");
     need("g", g, total);
-    need("dy", dy, prod(yd));
+    // the kernel indexes dy with 32-bit ints: its size is checked too, not only g's
+    need("dy", dy, count(prod(yd), "binary_bwd dy"));
     for (int d = 0; d < 4; d++) {
       if (gd[d] != yd[d] && gd[d] != 1) {
         throw new KernelArgumentException(
@@ -362,7 +390,8 @@ public final class CudaGraphOps implements AutoCloseable {
   public void pad_bwd(DeviceBuffer dx, DeviceBuffer dy, int[] xd, int[] yd, int[] p) {
     int total = count(prod(xd), "pad_bwd");
     need("dx", dx, total);
-    need("dy", dy, prod(yd));
+    // the kernel indexes dy with 32-bit ints: its size is checked too, not only dx's
+    need("dy", dy, count(prod(yd), "pad_bwd dy"));
     for (int d = 0; d < 4; d++) {
       if (p[d] < 0 || p[d] + xd[d] > yd[d]) {
         throw new KernelArgumentException("pad_bwd: axis " + d + " does not fit");
@@ -509,6 +538,10 @@ public final class CudaGraphOps implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    for (PtxModule m : opModules.values()) {
+      m.close();
+    }
+    opModules.clear();
     if (module != null) {
       module.close();
       module = null;

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
@@ -16,7 +17,7 @@ import java.util.Map;
  * <p>Scratch buffers come from the context's arena and go back to it as soon as the work is
  * enqueued: everything runs on one stream, so a later user of the block is ordered after us.
  */
-public final class CudaKernels implements AutoCloseable {
+public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer> {
   private static final int BLOCK = 256;
   private static final int MAX_GRID = 65535; // grid-stride kernels need no more
   private static final int MAX_SEED_BLOCKS = 1024;
@@ -40,7 +41,29 @@ public final class CudaKernels implements AutoCloseable {
     return m;
   }
 
+  /** CUDA's limit on gridDim.y (and z); gridDim.x may go to 2^31-1. */
+  static final int MAX_GRID_Y = 65535;
+
+  /**
+   * The kernels put the rows (N) on grid.y: above 65535 the launch would fail with a bare "invalid
+   * argument", so it is refused here with the kernel and the row count.
+   */
+  static void checkGrid(String kernel, int gx, int gy) {
+    if (gx < 1 || gy < 1 || gy > MAX_GRID_Y) {
+      throw new KernelArgumentException(
+          kernel
+              + ": grid "
+              + gx
+              + "x"
+              + gy
+              + " is outside CUDA's limits (rows on grid.y: 1.."
+              + MAX_GRID_Y
+              + "); split the batch");
+    }
+  }
+
   private void launch(String module, String kernel, int gx, int gy, int bx, int by, Object... a) {
+    checkGrid(kernel, gx, gy);
     ctx.makeCurrent();
     module(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
   }
@@ -52,6 +75,7 @@ public final class CudaKernels implements AutoCloseable {
   // seed.cu -------------------------------------------------------------------------------------
 
   /** See {@link CpuKernels#masked_score_seed}; {@code cls} stays on the host (checked there). */
+  @Override
   public void masked_score_seed(
       DeviceBuffer score,
       DeviceBuffer seed,
@@ -118,6 +142,7 @@ public final class CudaKernels implements AutoCloseable {
   // channel_mean.cu -----------------------------------------------------------------------------
 
   /** See {@link CpuKernels#channel_mean}. */
+  @Override
   public void channel_mean(DeviceBuffer alpha, DeviceBuffer grads, int N, int H, int W, int K) {
     long hw = dims(N, H, W, K);
     need("alpha", alpha, (long) N * K);
@@ -126,6 +151,7 @@ public final class CudaKernels implements AutoCloseable {
   }
 
   /** See {@link CpuKernels#gradcampp_weights}. */
+  @Override
   public void gradcampp_weights(
       DeviceBuffer alpha, DeviceBuffer acts, DeviceBuffer grads, int N, int H, int W, int K) {
     long hw = dims(N, H, W, K);
@@ -149,6 +175,7 @@ public final class CudaKernels implements AutoCloseable {
   }
 
   /** See {@link CpuKernels#xgradcam_weights}. */
+  @Override
   public void xgradcam_weights(
       DeviceBuffer alpha,
       DeviceBuffer acts,
@@ -182,6 +209,7 @@ public final class CudaKernels implements AutoCloseable {
   // weighted_sum.cu -----------------------------------------------------------------------------
 
   /** See {@link CpuKernels#weighted_sum_relu}. */
+  @Override
   public void weighted_sum_relu(
       DeviceBuffer cam, DeviceBuffer acts, DeviceBuffer alpha, int N, int H, int W, int K) {
     long hw = dims(N, H, W, K);
@@ -193,6 +221,7 @@ public final class CudaKernels implements AutoCloseable {
   }
 
   /** See {@link CpuKernels#elementwise_sum_relu}. */
+  @Override
   public void elementwise_sum_relu(
       DeviceBuffer cam,
       DeviceBuffer acts,
@@ -227,6 +256,7 @@ public final class CudaKernels implements AutoCloseable {
   // resize.cu -----------------------------------------------------------------------------------
 
   /** See {@link CpuKernels#resize_bilinear_fwd}. */
+  @Override
   public void resize_bilinear_fwd(
       DeviceBuffer out,
       DeviceBuffer in,
@@ -299,6 +329,7 @@ public final class CudaKernels implements AutoCloseable {
   // normalize.cu --------------------------------------------------------------------------------
 
   /** See {@link CpuKernels#minmax_normalize}. */
+  @Override
   public void minmax_normalize(DeviceBuffer out, DeviceBuffer maps, int N, int H, int W) {
     long hw = dims(N, H, W, 1);
     need("out", out, N * hw);
@@ -307,6 +338,7 @@ public final class CudaKernels implements AutoCloseable {
   }
 
   /** See {@link CpuKernels#scale_normalize}. */
+  @Override
   public void scale_normalize(
       DeviceBuffer out, DeviceBuffer maps, int N, int H, int W, float scale) {
     long hw = dims(N, H, W, 1);

@@ -1,6 +1,6 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.cam.CamTensor;
+import dev.segcam.backend.CamTensor;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 

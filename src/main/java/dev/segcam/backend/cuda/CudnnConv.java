@@ -1,6 +1,8 @@
 package dev.segcam.backend.cuda;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.bytedeco.cuda.cudnn.cudnnContext;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
@@ -169,54 +171,60 @@ public final class CudnnConv implements AutoCloseable {
     need("w", w, (long) s.f() * s.kh() * s.kw() * (s.c() / s.groups()), s);
     need("y", y, (long) s.n() * s.outH() * s.outW() * s.f(), s);
     cudnnContext h = ctx.cudnn();
-    try (DeviceBuffer ws = ctx.arena().alloc(p.fwdWorkspace)) {
-      CudaException.checkCudnn(
-          cudnn.cudnnConvolutionForward(
-              h,
-              one,
-              p.x,
-              x.pointer(),
-              p.w,
-              w.pointer(),
-              p.conv,
-              p.fwdAlgo,
-              wsPointer(ws),
-              p.fwdWorkspace,
-              zero,
-              p.y,
-              y.pointer()),
-          "cudnnConvolutionForward " + s + " algo " + p.fwdAlgo);
-    }
+    CudnnAlgos.runFirstThatFits(
+        p.fwd,
+        ctx.arena()::alloc,
+        (a, ws) ->
+            CudaException.checkCudnn(
+                cudnn.cudnnConvolutionForward(
+                    h,
+                    one,
+                    p.x,
+                    x.pointer(),
+                    p.w,
+                    w.pointer(),
+                    p.conv,
+                    a.algo(),
+                    wsPointer(ws),
+                    a.workspace(),
+                    zero,
+                    p.y,
+                    y.pointer()),
+                "cudnnConvolutionForward " + s + " algo " + a.algo()),
+        "the forward convolution " + s + " at " + precision);
   }
 
   /** dx (N,H,W,C) = the data gradient of the convolution, from dy (N,OH,OW,F) and w. */
   public void backwardData(ConvShape s, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
     Plan p = plan(s);
-    if (p.bwdAlgo < 0) {
+    if (p.bwd == null) {
       chooseBackwardData(s, p);
     }
     need("dx", dx, (long) s.n() * s.h() * s.w() * s.c(), s);
     need("w", w, (long) s.f() * s.kh() * s.kw() * (s.c() / s.groups()), s);
     need("dy", dy, (long) s.n() * s.outH() * s.outW() * s.f(), s);
     cudnnContext h = ctx.cudnn();
-    try (DeviceBuffer ws = ctx.arena().alloc(p.bwdWorkspace)) {
-      CudaException.checkCudnn(
-          cudnn.cudnnConvolutionBackwardData(
-              h,
-              one,
-              p.w,
-              w.pointer(),
-              p.y,
-              dy.pointer(),
-              p.conv,
-              p.bwdAlgo,
-              wsPointer(ws),
-              p.bwdWorkspace,
-              zero,
-              p.x,
-              dx.pointer()),
-          "cudnnConvolutionBackwardData " + s + " algo " + p.bwdAlgo);
-    }
+    CudnnAlgos.runFirstThatFits(
+        p.bwd,
+        ctx.arena()::alloc,
+        (a, ws) ->
+            CudaException.checkCudnn(
+                cudnn.cudnnConvolutionBackwardData(
+                    h,
+                    one,
+                    p.w,
+                    w.pointer(),
+                    p.y,
+                    dy.pointer(),
+                    p.conv,
+                    a.algo(),
+                    wsPointer(ws),
+                    a.workspace(),
+                    zero,
+                    p.x,
+                    dx.pointer()),
+                "cudnnConvolutionBackwardData " + s + " algo " + a.algo()),
+        "the backward-data convolution " + s + " at " + precision);
   }
 
   /** Number of shapes planned so far. */
@@ -329,24 +337,6 @@ public final class CudnnConv implements AutoCloseable {
 
   private static final int ALGOS = 8;
 
-  /**
-   * The heuristics' best algorithm: the first that succeeds with FMA math in strict FP32 (any math
-   * in TF32 mode), else the first that succeeds at all. The convolution descriptor's math type (FMA
-   * in strict mode) is what runs, whatever an entry reports, so the fallback cannot bring in TF32
-   * tensor cores.
-   */
-  private int pick(int count, int[] status, int[] math) {
-    for (int pass = 0; pass < 2; pass++) {
-      for (int i = 0; i < count; i++) {
-        boolean mathOk = precision == Precision.TF32 || math[i] == cudnn.CUDNN_FMA_MATH;
-        if (status[i] == cudnn.CUDNN_STATUS_SUCCESS && (mathOk || pass == 1)) {
-          return i;
-        }
-      }
-    }
-    return -1;
-  }
-
   private void chooseForward(cudnnContext h, ConvShape s, Plan p) {
     int[] count = new int[1];
     try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(ALGOS)) {
@@ -354,18 +344,14 @@ public final class CudnnConv implements AutoCloseable {
           cudnn.cudnnGetConvolutionForwardAlgorithm_v7(
               h, p.x, p.w, p.conv, p.y, ALGOS, count, perf),
           "cudnnGetConvolutionForwardAlgorithm_v7 " + s);
-      int[] status = new int[count[0]];
-      int[] math = new int[count[0]];
+      List<CudnnAlgos.Candidate> all = new ArrayList<>();
       for (int i = 0; i < count[0]; i++) {
-        status[i] = perf.getPointer(i).status();
-        math[i] = perf.getPointer(i).mathType();
+        cudnnConvolutionFwdAlgoPerf_t e = perf.getPointer(i);
+        all.add(
+            new CudnnAlgos.Candidate(
+                e.algo(), e.status(), e.mathType(), e.determinism(), e.memory()));
       }
-      int i = pick(count[0], status, math);
-      if (i < 0) {
-        throw new CudaException("no cuDNN forward algorithm for " + s + " at " + precision, 0);
-      }
-      p.fwdAlgo = perf.getPointer(i).algo();
-      p.fwdWorkspace = perf.getPointer(i).memory();
+      p.fwd = CudnnAlgos.order(all, precision, false);
     }
   }
 
@@ -377,19 +363,14 @@ public final class CudnnConv implements AutoCloseable {
           cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(
               h, p.w, p.y, p.conv, p.x, ALGOS, count, perf),
           "cudnnGetConvolutionBackwardDataAlgorithm_v7 " + s);
-      int[] status = new int[count[0]];
-      int[] math = new int[count[0]];
+      List<CudnnAlgos.Candidate> all = new ArrayList<>();
       for (int i = 0; i < count[0]; i++) {
-        status[i] = perf.getPointer(i).status();
-        math[i] = perf.getPointer(i).mathType();
+        cudnnConvolutionBwdDataAlgoPerf_t e = perf.getPointer(i);
+        all.add(
+            new CudnnAlgos.Candidate(
+                e.algo(), e.status(), e.mathType(), e.determinism(), e.memory()));
       }
-      int i = pick(count[0], status, math);
-      if (i < 0) {
-        throw new CudaException(
-            "no cuDNN backward-data algorithm for " + s + " at " + precision, 0);
-      }
-      p.bwdWorkspace = perf.getPointer(i).memory();
-      p.bwdAlgo = perf.getPointer(i).algo();
+      p.bwd = CudnnAlgos.order(all, precision, true);
     }
   }
 
@@ -413,10 +394,8 @@ public final class CudnnConv implements AutoCloseable {
     final cudnnTensorStruct y = new cudnnTensorStruct();
     final cudnnFilterStruct w = new cudnnFilterStruct();
     final cudnnConvolutionStruct conv = new cudnnConvolutionStruct();
-    int fwdAlgo = -1;
-    long fwdWorkspace;
-    int bwdAlgo = -1;
-    long bwdWorkspace;
+    List<CudnnAlgos.Candidate> fwd;
+    List<CudnnAlgos.Candidate> bwd;
 
     void close() {
       if (!x.isNull()) {

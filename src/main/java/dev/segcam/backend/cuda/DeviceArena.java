@@ -62,11 +62,17 @@ public final class DeviceArena implements AutoCloseable {
     return new CopyCounts(uploads, downloads, uploadBytes, downloadBytes);
   }
 
-  DeviceArena(CUstream_st stream) {
+  /** Makes the owning context's device current (cudaMalloc and copies act on the current one). */
+  private final Runnable current;
+
+  DeviceArena(CUstream_st stream, Runnable current) {
     this.stream = stream;
+    this.current = current;
   }
 
+  /** The stream, with the context's device made current for the call that follows. */
   CUstream_st stream() {
+    current.run();
     return stream;
   }
 
@@ -86,6 +92,7 @@ public final class DeviceArena implements AutoCloseable {
       reuses++;
       return b;
     }
+    current.run();
     Pointer p = new Pointer();
     int err = cudart.cudaMalloc(p, cls);
     if (err == cudart.cudaErrorMemoryAllocation && !free.isEmpty()) {

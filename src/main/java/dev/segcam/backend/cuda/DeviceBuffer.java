@@ -18,6 +18,14 @@ public final class DeviceBuffer implements AutoCloseable {
   private final Pointer ptr;
   private final long capacity;
   private final DeviceBuffer parent;
+
+  /**
+   * How many times the arena has lent this block: a slice remembers its parent's, so a slice kept
+   * past its parent's close stays unusable after the arena lends the block again.
+   */
+  private int generation;
+
+  private final int parentGeneration;
   private long bytes;
   private boolean open = true;
 
@@ -32,6 +40,7 @@ public final class DeviceBuffer implements AutoCloseable {
     this.capacity = capacity;
     this.bytes = bytes;
     this.parent = parent;
+    this.parentGeneration = parent == null ? 0 : parent.generation;
   }
 
   /**
@@ -69,6 +78,7 @@ public final class DeviceBuffer implements AutoCloseable {
   void reopen(long bytes) {
     this.bytes = bytes;
     this.open = true;
+    this.generation++;
   }
 
   /** The device address, e.g. for kernel arguments. */
@@ -172,7 +182,7 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   private void checkOpen() {
-    if (!open || (parent != null && !parent.open)) {
+    if (!open || (parent != null && (!parent.open || parent.generation != parentGeneration))) {
       throw new IllegalStateException("device buffer used after close()");
     }
   }

@@ -39,17 +39,72 @@ public final class PtxModule implements AutoCloseable {
     return loadData(name, readResource(name));
   }
 
-  /** Loads PTX text (e.g. from a test) under a display name. */
+  /** Bytes of each JIT log buffer (error and info) handed to cuModuleLoadDataEx. */
+  static final int JIT_LOG_BYTES = 8192;
+
+  /** Loads PTX text (e.g. from a test) under a display name; a failure carries the JIT's log. */
   public static PtxModule loadData(String name, byte[] ptx) {
-    // cuModuleLoadData reads PTX as a C string: it must end with a NUL byte.
+    // cuModuleLoadDataEx reads PTX as a C string: it must end with a NUL byte.
     byte[] z = new byte[ptx.length + 1];
     System.arraycopy(ptx, 0, z, 0, ptx.length);
     CUmod_st m = new CUmod_st();
-    try (BytePointer image = new BytePointer(z)) {
-      CudaException.checkDriver(
-          cudart.cuModuleLoadData(m, image), "cuModuleLoadData(" + name + ")");
+    int[] options = {
+      cudart.CU_JIT_ERROR_LOG_BUFFER,
+      cudart.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+      cudart.CU_JIT_INFO_LOG_BUFFER,
+      cudart.CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES
+    };
+    try (BytePointer image = new BytePointer(z);
+        BytePointer errorLog = new BytePointer(JIT_LOG_BYTES);
+        BytePointer infoLog = new BytePointer(JIT_LOG_BYTES);
+        PointerPointer<Pointer> values = new PointerPointer<>(options.length)) {
+      errorLog.fill(0);
+      infoLog.fill(0);
+      values.put(0, errorLog);
+      values.put(1, new Word(JIT_LOG_BYTES));
+      values.put(2, infoLog);
+      values.put(3, new Word(JIT_LOG_BYTES));
+      int res = cudart.cuModuleLoadDataEx(m, image, options.length, options, values);
+      if (res != cudart.CUDA_SUCCESS) {
+        try {
+          CudaException.checkDriver(res, "cuModuleLoadDataEx(" + name + ")");
+        } catch (CudaException e) {
+          CudaException w =
+              new CudaException(
+                  loadFailure(e.getMessage(), errorLog.getString(), infoLog.getString()), res);
+          w.initCause(e);
+          throw w;
+        }
+      }
     }
     return new PtxModule(name, m);
+  }
+
+  /**
+   * The message of a failed module load: the driver's error, the JIT's error and info logs, and
+   * what the PTX needs (ISA 9.0 from CUDA 13's nvcc: a driver of release 580 or newer).
+   */
+  static String loadFailure(String driverError, String errorLog, String infoLog) {
+    StringBuilder b = new StringBuilder(driverError);
+    if (errorLog != null && !errorLog.isBlank()) {
+      b.append("; JIT error log: ").append(errorLog.strip());
+    }
+    if (infoLog != null && !infoLog.isBlank()) {
+      b.append("; JIT info log: ").append(infoLog.strip());
+    }
+    b.append(
+        "; the PTX is ISA 9.0 (compute_75, nvcc 13) and needs an NVIDIA driver of release 580 or"
+            + " newer");
+    return b.toString();
+  }
+
+  /**
+   * A JIT option value that is a number, passed in the pointer's place (as the driver API does).
+   */
+  private static final class Word extends Pointer {
+    Word(long value) {
+      this.address = value;
+    }
   }
 
   static byte[] readResource(String name) {

@@ -8,20 +8,16 @@ import dev.segcam.SegcamException;
  * fails before any frame runs; the message names the node and the op.
  */
 public class UnsupportedOpException extends SegcamException {
-  private final String node;
-  private final String op;
-
   public UnsupportedOpException(String node, String op, String why) {
-    super("CUDA backend cannot run node '" + node + "' (" + op + "): " + why);
-    this.node = node;
-    this.op = op;
+    super("the CUDA backend cannot run it: " + why);
+    atNode(node, op);
   }
 
   public String node() {
-    return node;
+    return graphNode();
   }
 
   public String op() {
-    return op;
+    return graphOp();
   }
 }

@@ -164,6 +164,28 @@ class CpuBackwardTest {
   }
 
   @Test
+  void aRuleErrorCarriesItsNodeAsStructuredFields() {
+    Graph.Builder b = Graph.builder();
+    b.add("x", new Op.Input(Shape.of(-1, 4)));
+    b.add("t", new Op.Activation(ActivationKind.TANH, 0), "x");
+    b.add("cat", new Op.Concat(0), "t", "t");
+    b.output("cat", "cat");
+    Graph g = b.build();
+    Random rnd = new Random(System.nanoTime());
+    Map<String, FloatTensor> values =
+        RefForward.toFloat(
+            RefForward.run(g, Map.of("x", GradCheck.dtensor(rnd, -1, 1, 1, 4)), Map.of()));
+    NotDifferentiableException e =
+        assertThrows(
+            NotDifferentiableException.class,
+            () -> CpuBackward.backward(g, values, Map.of("cat", rand(rnd, 2, 4)), List.of("x")));
+    assertEquals("cat", e.graphNode());
+    assertEquals("Concat", e.graphOp());
+    assertTrue(e.getMessage().startsWith("node 'cat' (Concat): "), e.getMessage());
+    assertTrue(e.reason().contains("batch axis"), e.reason());
+  }
+
+  @Test
   void stopsAtTheDeepestRequestedLayer() {
     Random rnd = new Random(System.nanoTime());
     Graph g = unet(rnd);

@@ -210,6 +210,33 @@ class CpuBackwardTfTest {
         seed);
   }
 
+  /** The element-wise ops' forward on the CPU engine against TensorFlow's, every element. */
+  @Test
+  void expForwardMatchesTensorFlow() {
+    long seed = System.nanoTime();
+    Random rnd = new Random(seed);
+    FloatTensor x = rand(rnd, 2, 4, 5, 3);
+    for (int i = 0; i < x.size(); i++) {
+      x.data()[i] *= 6; // e^x over about [-6, 6]
+    }
+    Graph ir = chain(x.shape(), "a", new Op.Exp());
+    try (org.tensorflow.Graph g = new org.tensorflow.Graph();
+        Session s = new Session(g);
+        CpuEngine engine = new CpuEngine(ir, 2)) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> xp =
+          tf.placeholder(TFloat32.class, Placeholder.shape(tfShape(x.shape())));
+      Operand<TFloat32> y = tf.math.exp(xp);
+      try (TFloat32 xt = toTf(x);
+          Result res = s.runner().feed(xp, xt).fetch(y).run()) {
+        Tolerance.CPU_VS_TF.assertClose(
+            "Exp forward (seed " + seed + ")",
+            fromTf(res.get(0)),
+            engine.forward(Map.of("x", x), List.of("a")).get("a"));
+      }
+    }
+  }
+
   @Test
   void activationsAtTheirKinks() {
     long seed = System.nanoTime();
@@ -254,6 +281,12 @@ class CpuBackwardTfTest {
         chain(x.shape(), "a", new Op.Activation(ActivationKind.TANH, 0)),
         x,
         (tf, xp) -> named("a", tf.math.tanh(xp)),
+        seed);
+    compare(
+        "Exp",
+        chain(x.shape(), "a", new Op.Exp()),
+        x,
+        (tf, xp) -> named("a", tf.math.exp(xp)),
         seed);
     compare(
         "Softmax",

@@ -76,7 +76,7 @@ class CpuOpsTest {
       ACCUM.assertClose(
           "conv2d " + java.util.Arrays.toString(t),
           NaiveOps.conv2d(x, op),
-          CpuOps.conv2d(par, x, op));
+          CpuConv.conv2d(par, x, op));
     }
   }
 
@@ -103,7 +103,7 @@ class CpuOpsTest {
       ACCUM.assertClose(
           "depthwise " + java.util.Arrays.toString(t),
           NaiveOps.depthwise(x, op),
-          CpuOps.depthwiseConv2d(par, x, op));
+          CpuConv.depthwiseConv2d(par, x, op));
     }
   }
 
@@ -129,11 +129,11 @@ class CpuOpsTest {
               t[10],
               t[11]);
       FloatTensor x = rand(t[0], t[1], t[2], t[3]);
-      Shape os = CpuOps.conv2dTransposeShape(x.shape(), op);
+      Shape os = CpuConv.conv2dTransposeShape(x.shape(), op);
       ACCUM.assertClose(
           "conv2dTranspose " + java.util.Arrays.toString(t),
           NaiveOps.conv2dTranspose(x, op, os.dim(1), os.dim(2)),
-          CpuOps.conv2dTranspose(par, x, op, os));
+          CpuConv.conv2dTranspose(par, x, op, os));
     }
   }
 

@@ -5,14 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.DeviceOutOfMemoryException;
+import dev.segcam.backend.Normalization;
 import dev.segcam.backend.NotDifferentiableException;
+import dev.segcam.backend.SeedMode;
 import dev.segcam.backend.cpu.CpuBackward;
-import dev.segcam.cam.CamBackend;
-import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.CpuCamBackend;
-import dev.segcam.cam.Normalization;
-import dev.segcam.cam.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;

@@ -7,7 +7,8 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
-import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ConvKernels;
+import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.Tolerance;
 import java.util.List;
@@ -44,14 +45,14 @@ class CudaConvGeometryTest {
     FloatTensor seed = RandomTensors.normal(rng, ys.withDim(0, N * K));
     FloatTensor dxRef = CpuBackward.backward(g, values, Map.of("y", seed), List.of("x")).get("x");
 
-    CudaCamBackend.ConvGeom geo = CudaCamBackend.convGeom(g.node("y"), xs, ys);
-    float[] w = CudaCamBackend.krsc(op);
+    CudaConvolution.ConvGeom geo = CudaConvolution.convGeom(g.node("y"), xs, ys);
+    float[] w = CudaWeights.krsc(op);
     CudnnConv.ConvShape cs = geo.cudnn();
     boolean transposed = op instanceof Op.Conv2DTranspose;
     float[] y = new float[ys.size()];
     float[] dx = new float[xs.size() * K];
     if (transposed) {
-      CpuKernels.conv2d_direct_bwd_data(
+      ConvKernels.conv2d_direct_bwd_data(
           y,
           x.data(),
           w,
@@ -71,7 +72,7 @@ class CudaConvGeometryTest {
           geo.top(),
           geo.left(),
           geo.groups());
-      CpuKernels.conv2d_direct_fwd(
+      ConvKernels.conv2d_direct_fwd(
           dx,
           seed.data(),
           w,
@@ -92,7 +93,7 @@ class CudaConvGeometryTest {
           geo.left(),
           geo.groups());
     } else {
-      CpuKernels.conv2d_direct_fwd(
+      ConvKernels.conv2d_direct_fwd(
           y,
           x.data(),
           w,
@@ -112,7 +113,7 @@ class CudaConvGeometryTest {
           geo.top(),
           geo.left(),
           geo.groups());
-      CpuKernels.conv2d_direct_bwd_data(
+      ConvKernels.conv2d_direct_bwd_data(
           dx,
           seed.data(),
           w,
@@ -151,14 +152,14 @@ class CudaConvGeometryTest {
     SUMS.assertClose(what + " dx, cuDNN route " + geo, dxRef.data(), dx2);
   }
 
-  /** CudaCamBackend.cudnnForward with the direct twin in place of cuDNN. */
+  /** CudaConvolution.cudnnForward with the direct twin in place of cuDNN. */
   private static void cudnnForward(
-      CudaCamBackend.ConvGeom g, int n, float[] y, float[] x, float[] w) {
+      CudaConvolution.ConvGeom g, int n, float[] y, float[] x, float[] w) {
     CudnnConv.ConvShape s = g.withBatch(n).cudnn();
     float[] in = x;
     if (!g.symmetric()) {
       in = new float[n * g.hp() * g.wp() * g.c()];
-      CpuKernels.pad_fwd(
+      LayoutKernels.pad_fwd(
           in,
           x,
           0f,
@@ -166,7 +167,7 @@ class CudaConvGeometryTest {
           new int[] {n, g.h(), g.w(), g.c()},
           new int[] {0, g.top(), g.left(), 0});
     }
-    CpuKernels.conv2d_direct_fwd(
+    ConvKernels.conv2d_direct_fwd(
         y,
         in,
         w,
@@ -188,12 +189,12 @@ class CudaConvGeometryTest {
         s.groups());
   }
 
-  /** CudaCamBackend.cudnnBackwardData with the direct twin in place of cuDNN. */
+  /** CudaConvolution.cudnnBackwardData with the direct twin in place of cuDNN. */
   private static void cudnnBackwardData(
-      CudaCamBackend.ConvGeom g, int n, float[] dx, float[] dy, float[] w) {
+      CudaConvolution.ConvGeom g, int n, float[] dx, float[] dy, float[] w) {
     CudnnConv.ConvShape s = g.withBatch(n).cudnn();
     float[] out = g.symmetric() ? dx : new float[n * g.hp() * g.wp() * g.c()];
-    CpuKernels.conv2d_direct_bwd_data(
+    ConvKernels.conv2d_direct_bwd_data(
         out,
         dy,
         w,
@@ -214,7 +215,7 @@ class CudaConvGeometryTest {
         s.padW(),
         s.groups());
     if (!g.symmetric()) {
-      CpuKernels.pad_bwd(
+      LayoutKernels.pad_bwd(
           dx,
           out,
           new int[] {n, g.h(), g.w(), g.c()},

@@ -1,6 +1,12 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.ir.Op;
+import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ExpKernels;
+import dev.segcam.kernels.LayoutKernels;
+import dev.segcam.kernels.PoolKernels;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.Tolerance;
@@ -75,15 +81,35 @@ class CudaGraphOpsTest {
         DeviceBuffer ds = up(s);
         DeviceBuffer dof = up(o);
         DeviceBuffer dy = out(total)) {
-      CpuKernels.channel_affine(ref, x, s, o, total, c);
+      ActivationKernels.channel_affine(ref, x, s, o, total, c);
       ops.channel_affine(dy, dx, ds, dof, total, c);
       TWIN.assertClose("channel_affine", ref, down(dy, total));
-      CpuKernels.channel_affine(ref, x, null, o, total, c);
+      ActivationKernels.channel_affine(ref, x, null, o, total, c);
       ops.channel_affine(dy, dx, null, dof, total, c);
       TWIN.assertClose("channel_affine bias only", ref, down(dy, total));
-      CpuKernels.channel_scale_bwd(ref, x, s, total, c);
+      ActivationKernels.channel_scale_bwd(ref, x, s, total, c);
       ops.channel_scale_bwd(dy, dx, ds, total, c);
       TWIN.assertClose("channel_scale_bwd", ref, down(dy, total));
+    }
+  }
+
+  @Test
+  void expAndItsGradient() {
+    int total = N * 3 * 4 * 5;
+    float[] x = rnd(total);
+    float[] dy = rnd(total * K);
+    float[] y = new float[total];
+    float[] dx = new float[total * K];
+    ExpKernels.exp_fwd(y, x, total);
+    ExpKernels.exp_bwd(dx, dy, y, total * K, total);
+    try (DeviceBuffer dX = up(x);
+        DeviceBuffer dY = out(total);
+        DeviceBuffer dDy = up(dy);
+        DeviceBuffer dDx = out(total * K)) {
+      ops.launchIn("exp", "exp_fwd", total, dY, dX, total);
+      TWIN.assertClose("exp_fwd", y, down(dY, total));
+      ops.launchIn("exp", "exp_bwd", total * K, dDx, dDy, dY, total * K, total);
+      TWIN.assertClose("exp_bwd", dx, down(dDx, total * K));
     }
   }
 
@@ -97,12 +123,13 @@ class CudaGraphOpsTest {
       x[i] *= 8f;
     }
     float[] dy = rnd(total * K);
-    for (int kind = 0; kind < 6; kind++) {
+    for (Op.ActivationKind k : Op.ActivationKind.values()) {
+      int kind = k.code;
       float[] y = new float[total];
       float[] dx = new float[total * K];
-      CpuKernels.activation_fwd(y, x, total, kind, 0.15f);
-      boolean readsInput = kind <= CpuKernels.ACT_LEAKY;
-      CpuKernels.activation_bwd(dx, dy, readsInput ? x : y, total * K, total, kind, 0.15f);
+      ActivationKernels.activation_fwd(y, x, total, kind, 0.15f);
+      boolean readsInput = k.gradReads == Op.GradReads.INPUT;
+      ActivationKernels.activation_bwd(dx, dy, readsInput ? x : y, total * K, total, kind, 0.15f);
       try (DeviceBuffer dX = up(x);
           DeviceBuffer dY = out(total);
           DeviceBuffer dDy = up(dy);
@@ -123,8 +150,8 @@ class CudaGraphOpsTest {
     float[] dy = rnd(rows * c * K);
     float[] y = new float[rows * c];
     float[] dx = new float[rows * c * K];
-    CpuKernels.softmax_fwd(y, x, rows, c);
-    CpuKernels.softmax_bwd(dx, dy, y, rows * K, rows, c);
+    ActivationKernels.softmax_fwd(y, x, rows, c);
+    ActivationKernels.softmax_bwd(dx, dy, y, rows * K, rows, c);
     try (DeviceBuffer dX = up(x);
         DeviceBuffer dY = out(y.length);
         DeviceBuffer dDy = up(dy);
@@ -148,14 +175,14 @@ class CudaGraphOpsTest {
       int ow = (w + 2 * g[5] - g[1]) / g[3] + 1;
       for (boolean max : new boolean[] {true, false}) {
         float[] y = new float[N * oh * ow * c];
-        CpuKernels.pool_fwd(y, x, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5], max);
+        PoolKernels.pool_fwd(y, x, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5], max);
         float[] dy = rnd(y.length * K);
         float[] dx = new float[x.length * K];
         if (max) {
-          CpuKernels.maxpool_bwd(
+          PoolKernels.maxpool_bwd(
               dx, dy, x, N * K, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
         } else {
-          CpuKernels.avgpool_bwd(
+          PoolKernels.avgpool_bwd(
               dx, dy, N * K, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
         }
         String what = (max ? "max " : "avg ") + java.util.Arrays.toString(g);
@@ -182,7 +209,7 @@ class CudaGraphOpsTest {
     int b = N * K;
     float[] dy = rnd(b * 4);
     float[] dx = new float[b * 15 * 4];
-    CpuKernels.spatial_mean_bwd(dx, dy, b, 15, 4);
+    PoolKernels.spatial_mean_bwd(dx, dy, b, 15, 4);
     try (DeviceBuffer dDy = up(dy);
         DeviceBuffer dDx = out(dx.length)) {
       ops.spatial_mean_bwd(dDx, dDy, b, 15, 4);
@@ -192,10 +219,10 @@ class CudaGraphOpsTest {
     for (boolean[] f : new boolean[][] {{false, false}, {true, false}, {false, true}}) {
       for (int[] s : new int[][] {{10, 14}, {3, 4}, {11, 5}}) {
         float[] y = new float[N * s[0] * s[1] * 2];
-        CpuKernels.resize_nearest_fwd(y, x, N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        PoolKernels.resize_nearest_fwd(y, x, N, 5, 7, 2, s[0], s[1], f[0], f[1]);
         float[] g = rnd(y.length * K);
         float[] gx = new float[x.length * K];
-        CpuKernels.resize_nearest_bwd(gx, g, N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        PoolKernels.resize_nearest_bwd(gx, g, N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
         try (DeviceBuffer dX = up(x);
             DeviceBuffer dY = out(y.length);
             DeviceBuffer dG = up(g);
@@ -211,10 +238,10 @@ class CudaGraphOpsTest {
     float[] a = rnd(6 * 2 * 5);
     float[] c = rnd(6 * 3 * 5);
     float[] big = new float[6 * 5 * 5];
-    CpuKernels.concat_copy(big, a, 6, 2, 5, 5, 0, false);
-    CpuKernels.concat_copy(big, c, 6, 3, 5, 5, 2, false);
+    LayoutKernels.concat_copy(big, a, 6, 2, 5, 5, 0, false);
+    LayoutKernels.concat_copy(big, c, 6, 3, 5, 5, 2, false);
     float[] back = new float[c.length];
-    CpuKernels.concat_copy(big, back, 6, 3, 5, 5, 2, true);
+    LayoutKernels.concat_copy(big, back, 6, 3, 5, 5, 2, true);
     try (DeviceBuffer dA = up(a);
         DeviceBuffer dC = up(c);
         DeviceBuffer dBig = out(big.length);
@@ -230,12 +257,12 @@ class CudaGraphOpsTest {
     int[] p = {0, 1, 3, 0};
     float[] px = rnd(N * 4 * 5 * 3);
     float[] py = new float[N * 7 * 8 * 4];
-    CpuKernels.pad_fwd(py, px, 0.5f, od, xd, p);
+    LayoutKernels.pad_fwd(py, px, 0.5f, od, xd, p);
     int[] xdk = {N * K, 4, 5, 3};
     int[] odk = {N * K, 7, 8, 4};
     float[] pg = rnd(N * K * 7 * 8 * 4);
     float[] pgx = new float[N * K * 4 * 5 * 3];
-    CpuKernels.pad_bwd(pgx, pg, xdk, odk, p);
+    LayoutKernels.pad_bwd(pgx, pg, xdk, odk, p);
     try (DeviceBuffer dX = up(px);
         DeviceBuffer dY = out(py.length);
         DeviceBuffer dG = up(pg);
@@ -266,7 +293,7 @@ class CudaGraphOpsTest {
           b[i] = 0.5f + 1.5f * rng.nextFloat();
         }
         float[] y = new float[a.length];
-        CpuKernels.binary_fwd(y, a, b, kind, od, ad, bd);
+        LayoutKernels.binary_fwd(y, a, b, kind, od, ad, bd);
         // the gradient has the targets' batch where the operand has the images' batch
         int[] yd = od.clone();
         yd[0] *= K;
@@ -288,7 +315,7 @@ class CudaGraphOpsTest {
               gd[0] = yd[0];
             }
             float[] g = new float[gd[0] * gd[1] * gd[2] * gd[3]];
-            CpuKernels.binary_bwd(g, dy, a, b, kind, wrtA, gd, yd, ad, bd);
+            LayoutKernels.binary_bwd(g, dy, a, b, kind, wrtA, gd, yd, ad, bd);
             try (DeviceBuffer dG = out(g.length)) {
               ops.binary_bwd(dG, dDy, dA, dB, kind, wrtA, gd, yd, ad, bd);
               TWIN.assertClose(what + (wrtA ? " da" : " db"), g, down(dG, g.length));
@@ -304,7 +331,7 @@ class CudaGraphOpsTest {
     float[] a = rnd(1000);
     float[] b = rnd(1000);
     float[] ref = a.clone();
-    CpuKernels.add_inplace(ref, b, 1000);
+    LayoutKernels.add_inplace(ref, b, 1000);
     try (DeviceBuffer dA = up(a);
         DeviceBuffer dB = up(b)) {
       ops.add_inplace(dA, dB, 1000);
@@ -342,12 +369,12 @@ class CudaGraphOpsTest {
       float[] x = rnd(N * c[0] * c[1] * c[2]);
       float[] wt = rnd(c[3] * c[4] * c[5] * (c[2] / c[12]));
       float[] y = new float[N * oh * ow * c[3]];
-      CpuKernels.conv2d_direct_fwd(
+      ConvKernels.conv2d_direct_fwd(
           y, x, wt, N, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9], c[10],
           c[11], c[12]);
       float[] dy = rnd(y.length * K);
       float[] dx = new float[x.length * K];
-      CpuKernels.conv2d_direct_bwd_data(
+      ConvKernels.conv2d_direct_bwd_data(
           dx, dy, wt, N * K, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
           c[10], c[11], c[12]);
       String what = java.util.Arrays.toString(c);

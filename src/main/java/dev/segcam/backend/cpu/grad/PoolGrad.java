@@ -1,6 +1,9 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.PoolKernels;
 
 /**
  * Data gradients of pooling, spatial means and resizes. Their windows overlap between output rows,
@@ -201,27 +204,12 @@ public final class PoolGrad {
   /** dy (B,C) (or (B,1,1,C)) -> dx (B,H,W,C) = dy / (H·W) at every pixel. */
   public static float[] spatialMeanData(float[] dy, int batch, int h, int w, int c, Parallel par) {
     float[] dx = new float[batch * h * w * c];
-    float count = (float) h * w;
+    int hw = h * w;
     par.parallelFor(
-        batch * h,
-        1,
-        (start, end) -> {
-          for (int row = start; row < end; row++) {
-            int b = row / h;
-            for (int iw = 0; iw < w; iw++) {
-              int off = (row * w + iw) * c;
-              for (int ci = 0; ci < c; ci++) {
-                dx[off + ci] = dy[b * c + ci] / count;
-              }
-            }
-          }
-        });
+        batch * hw,
+        Math.max(1, (1 << 14) / Math.max(1, c)),
+        (lo, hi) -> PoolKernels.spatialMeanBwdRows(dx, dy, lo, hi, hw, c));
     return dx;
-  }
-
-  /** TensorFlow's CalculateResizeScale, in float as TF computes it. */
-  static float resizeScale(int in, int out, boolean alignCorners) {
-    return alignCorners && out > 1 ? (in - 1) / (float) (out - 1) : in / (float) out;
   }
 
   /**
@@ -301,26 +289,15 @@ public final class PoolGrad {
   /** TF's compute_interpolation_weights: source indices and lerp of every output coordinate. */
   static void weights(
       int in, int out, boolean alignCorners, boolean halfPixel, int[] lo, int[] hi, float[] lerp) {
-    float scale = resizeScale(in, out, alignCorners);
-    for (int i = 0; i < out; i++) {
-      float src = halfPixel ? ((float) i + 0.5f) * scale - 0.5f : (float) i * scale;
-      float fl = (float) Math.floor(src);
-      lo[i] = Math.max((int) fl, 0);
-      hi[i] = Math.min((int) Math.ceil(src), in - 1);
-      lerp[i] = src - fl;
-    }
+    CpuOps.bilinearTaps(in, out, alignCorners, halfPixel, lo, hi, lerp);
   }
 
   /** TF's nearest-neighbour source index of every output coordinate. */
   static int[] nearest(int in, int out, boolean alignCorners, boolean halfPixel) {
-    float scale = resizeScale(in, out, alignCorners);
+    float scale = CpuKernels.resizeScale(in, out, alignCorners);
     int[] src = new int[out];
     for (int i = 0; i < out; i++) {
-      float s = halfPixel ? ((float) i + 0.5f) * scale : (float) i * scale;
-      // roundf rounds halves away from zero; s >= 0 here, where Math.round agrees
-      int k = alignCorners ? Math.round(s) : (int) Math.floor(s);
-      k = Math.min(k, in - 1);
-      src[i] = halfPixel ? Math.max(0, k) : k;
+      src[i] = CpuOps.nearestTap(i, in, scale, alignCorners, halfPixel);
     }
     return src;
   }

@@ -2,6 +2,7 @@ package dev.segcam.backend.cpu.grad;
 
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.BinaryKind;
+import dev.segcam.kernels.LayoutKernels;
 import java.util.Arrays;
 
 /** Data gradients of ops that move or combine elements: Concat, Pad, broadcasting binaries. */
@@ -26,11 +27,8 @@ public final class ShapeGrad {
     float[][] dx = new float[sizes.length][];
     int at = 0;
     for (int k = 0; k < sizes.length; k++) {
-      int run = sizes[k] * inner;
-      float[] part = new float[outer * run];
-      for (int o = 0; o < outer; o++) {
-        System.arraycopy(dy, (o * total + at) * inner, part, o * run, run);
-      }
+      float[] part = new float[outer * sizes[k] * inner];
+      LayoutKernels.concat_copy(dy, part, outer, sizes[k], inner, total, at, true);
       dx[k] = part;
       at += sizes[k];
     }

@@ -121,6 +121,11 @@ class OpGradientTest {
   }
 
   @Test
+  void exp() {
+    checkOp("Exp", new Op.Exp(), -2, 2, new int[] {2, 3, 4, 5});
+  }
+
+  @Test
   void softmax() {
     checkOp("Softmax", new Op.Softmax(), -2, 2, new int[] {2, 3, 4, 5});
     checkOp("Softmax rank 2", new Op.Softmax(), -2, 2, new int[] {3, 7});

@@ -129,6 +129,13 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.Exp) {
+      double[] o = new double[in[0].size()];
+      for (int i = 0; i < o.length; i++) {
+        o[i] = Math.exp(in[0].v()[i]);
+      }
+      return new D(in[0].dims(), o);
+    }
     if (op instanceof Op.Softmax) {
       int n = in[0].dims()[in[0].dims().length - 1];
       double[] o = new double[in[0].size()];

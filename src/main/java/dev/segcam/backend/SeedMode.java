@@ -1,4 +1,4 @@
-package dev.segcam.cam;
+package dev.segcam.backend;
 
 /**
  * How the masked score of one row is formed from the node it is seeded on (see masked_score_seed in

@@ -1,4 +1,4 @@
-package dev.segcam.cam;
+package dev.segcam.backend;
 
 /**
  * How an upsampled heatmap is scaled to [0,1]. {@link #perMap()}: (L - min) / (max - min) per map,

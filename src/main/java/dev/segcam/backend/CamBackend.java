@@ -1,4 +1,4 @@
-package dev.segcam.cam;
+package dev.segcam.backend;
 
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
@@ -8,9 +8,9 @@ import java.util.Set;
 
 /**
  * The steps the CAM pipeline needs from an engine: forward, data-gradient backward, and the small
- * kernels that turn activations and gradients into heatmaps. {@link Explainer} is written once over
- * this interface; the CPU implementation runs the pure-Java engine, a CUDA one keeps every tensor
- * on the device.
+ * kernels that turn activations and gradients into heatmaps. {@code dev.segcam.cam.Explainer} is
+ * written once over this interface; the CPU implementation runs the pure-Java engine, a CUDA one
+ * keeps every tensor on the device.
  *
  * <p>Batch convention for K targets on N images: activations have N rows, while seeds, gradients,
  * weights and maps have N*K rows, target-major: row r = k*N + n belongs to target k = r / N and

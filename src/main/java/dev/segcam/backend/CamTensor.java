@@ -1,4 +1,4 @@
-package dev.segcam.cam;
+package dev.segcam.backend;
 
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;

@@ -1,0 +1,454 @@
+package dev.segcam.backend.cpu;
+
+import dev.segcam.SegcamException;
+import dev.segcam.backend.BroadcastGrad;
+import dev.segcam.backend.NotDifferentiableException;
+import dev.segcam.backend.OpTable;
+import dev.segcam.backend.cpu.grad.ConvGrad;
+import dev.segcam.backend.cpu.grad.ElementwiseGrad;
+import dev.segcam.backend.cpu.grad.PoolGrad;
+import dev.segcam.backend.cpu.grad.ShapeGrad;
+import dev.segcam.ir.FloatTensor;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Padding;
+import dev.segcam.ir.Shape;
+import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.ExpKernels;
+import java.util.List;
+
+/**
+ * The CPU engine's op table: for every IR op, its forward (on {@link CpuOps} and the kernel twins)
+ * and its data gradient (TensorFlow's C++ gradient registry semantics). The only place the CPU
+ * engine dispatches on the op.
+ */
+public final class CpuOpTable {
+  private CpuOpTable() {}
+
+  /** Forward of one node: in are the input values (batch N), out the inferred output shape. */
+  @FunctionalInterface
+  public interface Forward<O extends Op> {
+    FloatTensor run(CpuEngine engine, O op, List<FloatTensor> in, Shape out);
+  }
+
+  /** Data gradient of one node: reads dy and the values through the step, fills its dx. */
+  @FunctionalInterface
+  public interface Backward<O extends Op> {
+    void run(CpuBackward.Step s, O op);
+  }
+
+  /**
+   * Conv2D layers with fewer input channels than this take the channel-major GEMM kernel (long
+   * vectors over pixels); wider ones the pixel-major kernel that skips zero gradients (measured
+   * break-even on AVX2 at 128 channels with half the gradient zero).
+   */
+  static final int CHANNEL_MAJOR_BELOW = 128;
+
+  /** Elements per parallel task of an element-wise kernel. */
+  private static final int CHUNK = 1 << 14;
+
+  public static final OpTable<Forward<Op>, Backward<Op>> TABLE = build();
+
+  private static OpTable<Forward<Op>, Backward<Op>> build() {
+    OpTable<Forward<Op>, Backward<Op>> t = new OpTable<>("cpu");
+    put(
+        t,
+        Op.Input.class,
+        (e, op, in, out) -> {
+          throw new SegcamException("graph input was not fed");
+        },
+        (s, op) -> {});
+    put(t, Op.Const.class, (e, op, in, out) -> op.value(), (s, op) -> {});
+    put(
+        t,
+        Op.Conv2D.class,
+        (e, op, in, out) -> CpuConv.conv2d(e.parallel(), in.get(0), op, e.packed(op)),
+        CpuOpTable::conv2dGrad);
+    put(
+        t,
+        Op.DepthwiseConv2D.class,
+        (e, op, in, out) -> CpuConv.depthwiseConv2d(e.parallel(), in.get(0), op),
+        CpuOpTable::depthwiseGrad);
+    put(
+        t,
+        Op.Conv2DTranspose.class,
+        (e, op, in, out) -> CpuConv.conv2dTranspose(e.parallel(), in.get(0), op, out),
+        CpuOpTable::conv2dTransposeGrad);
+    put(
+        t,
+        Op.BiasAdd.class,
+        (e, op, in, out) -> CpuOps.biasAdd(e.parallel(), in.get(0), op.bias().data()),
+        (s, op) -> s.dx[0] = s.dyT);
+    put(
+        t,
+        Op.BatchNorm.class,
+        (e, op, in, out) ->
+            CpuOps.batchNorm(e.parallel(), in.get(0), op.scale().data(), op.offset().data()),
+        (s, op) ->
+            s.dx[0] =
+                new FloatTensor(
+                    s.ds, ElementwiseGrad.scaleChannels(s.dy, op.scale().data(), s.pool())));
+    put(
+        t,
+        Op.Activation.class,
+        (e, op, in, out) -> CpuOps.activation(e.parallel(), in.get(0), op.kind(), op.alpha()),
+        (s, op) -> {
+          String read = op.gradReads() == Op.GradReads.INPUT ? s.in0 : s.node.name();
+          float[] v = s.tiledValue(read).data();
+          s.dx[0] =
+              new FloatTensor(
+                  s.ds, ElementwiseGrad.activation(op.kind(), op.alpha(), s.dy, v, s.pool()));
+        });
+    put(
+        t,
+        Op.Softmax.class,
+        (e, op, in, out) -> CpuOps.softmax(e.parallel(), in.get(0)),
+        (s, op) -> {
+          FloatTensor y = s.tiledValue(s.node.name());
+          s.dx[0] =
+              new FloatTensor(
+                  s.ds, ElementwiseGrad.softmax(s.dy, y.data(), s.ds.dim(-1), s.pool()));
+        });
+    put(
+        t,
+        Op.Exp.class,
+        (e, op, in, out) -> {
+          float[] x = in.get(0).data();
+          float[] y = new float[x.length];
+          e.parallel()
+              .parallelFor(x.length, CHUNK, (lo, hi) -> ExpKernels.expFwdRange(y, x, lo, hi));
+          return new FloatTensor(out, y);
+        },
+        (s, op) -> {
+          float[] y = s.tiledValue(s.node.name()).data();
+          float[] dx = new float[s.dy.length];
+          s.pool()
+              .parallelFor(
+                  dx.length,
+                  CHUNK,
+                  (lo, hi) -> ExpKernels.expBwdRange(dx, s.dy, y, lo, hi, y.length));
+          s.dx[0] = new FloatTensor(s.ds, dx);
+        });
+    put(
+        t,
+        Op.Pool.class,
+        (e, op, in, out) -> CpuOps.pool(e.parallel(), in.get(0), op),
+        CpuOpTable::poolGrad);
+    put(
+        t,
+        Op.SpatialMean.class,
+        (e, op, in, out) -> CpuOps.spatialMean(e.parallel(), in.get(0), op.keepDims()),
+        (s, op) -> {
+          Shape xs = s.gradShape(s.in0);
+          s.dx[0] =
+              new FloatTensor(
+                  xs,
+                  PoolGrad.spatialMeanData(s.dy, s.b, xs.dim(1), xs.dim(2), xs.dim(3), s.pool()));
+        });
+    put(
+        t,
+        Op.Resize.class,
+        (e, op, in, out) -> CpuOps.resize(e.parallel(), in.get(0), op),
+        CpuOpTable::resizeGrad);
+    put(
+        t,
+        Op.Concat.class,
+        (e, op, in, out) -> CpuOps.concat(e.parallel(), in, op.axis(), out),
+        CpuOpTable::concatGrad);
+    put(
+        t,
+        Op.Binary.class,
+        (e, op, in, out) -> CpuOps.binary(e.parallel(), in.get(0), in.get(1), op.kind(), out),
+        CpuOpTable::binaryGrad);
+    put(
+        t,
+        Op.Pad.class,
+        (e, op, in, out) -> CpuOps.pad(e.parallel(), in.get(0), op.paddings(), op.value()),
+        CpuOpTable::padGrad);
+    put(
+        t,
+        Op.MatMul.class,
+        (e, op, in, out) -> CpuOps.matMul(e.parallel(), in.get(0), op),
+        (s, op) -> {
+          Shape w = op.weights().shape();
+          s.dx[0] =
+              new FloatTensor(
+                  Shape.of(s.b, w.dim(0)),
+                  ElementwiseGrad.matMulData(
+                      s.dy, s.b, op.weights().data(), w.dim(0), w.dim(1), s.pool()));
+        });
+    put(
+        t,
+        Op.Reshape.class,
+        // values are never written after they are produced, so a view is safe
+        (e, op, in, out) -> in.get(0).reshape(out),
+        (s, op) -> s.dx[0] = s.dyT.reshape(s.gradShape(s.in0)));
+    return t;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <O extends Op> void put(
+      OpTable<Forward<Op>, Backward<Op>> t, Class<O> op, Forward<O> f, Backward<O> b) {
+    t.put(op, (Forward<Op>) f, (Backward<Op>) b);
+  }
+
+  // ------------------------------------------------------------------------------ gradients
+
+  /** The window geometry of a convolution from x's grid xs to dy's grid ds. */
+  private static ConvGrad.Geometry geometry(Op.Windowed c, Shape xs, Shape ds) {
+    Shape f = c.filter().shape();
+    return geometry(
+        c.padding(),
+        xs,
+        f.dim(0),
+        f.dim(1),
+        c.strideH(),
+        c.strideW(),
+        c.dilationH(),
+        c.dilationW(),
+        ds);
+  }
+
+  private static void conv2dGrad(CpuBackward.Step s, Op.Conv2D c) {
+    Shape xs = s.gradShape(s.in0);
+    Shape f = c.filter().shape();
+    Shape ds = s.ds;
+    ConvGrad.Geometry geo = geometry(c, xs, ds);
+    int[] keep = s.neededChannels(s.in0, f.dim(2));
+    float[] filter = keep == null ? c.filter().data() : inputChannels(c.filter(), keep);
+    int cin = keep == null ? f.dim(2) : keep.length;
+    boolean unitStride = c.strideH() == 1 && c.strideW() == 1;
+    float[] d =
+        unitStride && cin < CHANNEL_MAJOR_BELOW
+            ? CpuBackwardConv.conv2dData(
+                s.pool(), s.dy, s.b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1),
+                xs.dim(2), geo)
+            : ConvGrad.conv2dDataPixelMajor(
+                s.dy, s.b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1), xs.dim(2), geo,
+                s.pool());
+    s.dx[0] = new FloatTensor(xs, keep == null ? d : scatterChannels(s.pool(), d, keep, f.dim(2)));
+  }
+
+  private static void depthwiseGrad(CpuBackward.Step s, Op.DepthwiseConv2D c) {
+    Shape xs = s.gradShape(s.in0);
+    Shape f = c.filter().shape();
+    Shape ds = s.ds;
+    ConvGrad.Geometry geo = geometry(c, xs, ds);
+    s.dx[0] =
+        new FloatTensor(
+            xs,
+            ConvGrad.depthwiseData(
+                s.dy,
+                s.b,
+                ds.dim(1),
+                ds.dim(2),
+                c.filter().data(),
+                f.dim(2),
+                f.dim(3),
+                xs.dim(1),
+                xs.dim(2),
+                geo,
+                s.pool()));
+  }
+
+  private static void conv2dTransposeGrad(CpuBackward.Step s, Op.Conv2DTranspose c) {
+    Shape xs = s.gradShape(s.in0);
+    Shape f = c.filter().shape(); // (KH,KW,F,C): dy has F channels, x has C
+    // x is the output of a Conv2D over dy's grid, so dx is exactly that Conv2D of dy
+    geometry(c.padding(), s.ds, f.dim(0), f.dim(1), c.strideH(), c.strideW(), 1, 1, xs);
+    Op.Conv2D forward =
+        new Op.Conv2D(c.filter(), null, c.strideH(), c.strideW(), 1, 1, c.padding());
+    s.dx[0] = CpuConv.conv2d(s.pool(), s.dyT, forward);
+  }
+
+  private static void poolGrad(CpuBackward.Step s, Op.Pool p) {
+    Shape xs = s.gradShape(s.in0);
+    Shape ds = s.ds;
+    int b = s.b;
+    ConvGrad.Geometry geo =
+        geometry(p.padding(), xs, p.windowH(), p.windowW(), p.strideH(), p.strideW(), 1, 1, ds);
+    float[] d;
+    if (p.kind() == Op.PoolKind.MAX) {
+      FloatTensor x = s.value(s.in0);
+      if (x.shape().dim(0) == 0 || b % x.shape().dim(0) != 0) {
+        throw new ShapeException(
+            "value of '" + s.in0 + "' " + x.shape() + " does not tile gradient batch " + b);
+      }
+      d =
+          PoolGrad.maxPoolData(
+              x.data(),
+              x.shape().dim(0),
+              xs.dim(1),
+              xs.dim(2),
+              xs.dim(3),
+              s.dy,
+              b,
+              ds.dim(1),
+              ds.dim(2),
+              geo,
+              s.pool());
+    } else {
+      d =
+          PoolGrad.avgPoolData(
+              s.dy, b, ds.dim(1), ds.dim(2), xs.dim(3), xs.dim(1), xs.dim(2), geo, s.pool());
+    }
+    s.dx[0] = new FloatTensor(xs, d);
+  }
+
+  private static void resizeGrad(CpuBackward.Step s, Op.Resize r) {
+    Shape xs = s.gradShape(s.in0);
+    Shape ds = s.ds;
+    float[] d =
+        r.mode() == Op.ResizeMode.BILINEAR
+            ? PoolGrad.bilinearData(
+                s.dy,
+                s.b,
+                ds.dim(1),
+                ds.dim(2),
+                ds.dim(3),
+                xs.dim(1),
+                xs.dim(2),
+                r.alignCorners(),
+                r.halfPixelCenters(),
+                s.pool())
+            : PoolGrad.nearestData(
+                s.dy,
+                s.b,
+                ds.dim(1),
+                ds.dim(2),
+                ds.dim(3),
+                xs.dim(1),
+                xs.dim(2),
+                r.alignCorners(),
+                r.halfPixelCenters(),
+                s.pool());
+    s.dx[0] = new FloatTensor(xs, d);
+  }
+
+  private static void concatGrad(CpuBackward.Step s, Op.Concat c) {
+    if (c.axis() == 0) {
+      throw new NotDifferentiableException(
+          "Concat along the batch axis is not supported in backward");
+    }
+    List<String> ins = s.node.inputs();
+    int[] sizes = new int[ins.size()];
+    for (int k = 0; k < sizes.length; k++) {
+      sizes[k] = s.shapeOf(ins.get(k)).dim(c.axis());
+    }
+    float[][] parts = ShapeGrad.concatData(s.dy, s.ds.dims(), c.axis(), sizes);
+    for (int k = 0; k < sizes.length; k++) {
+      if (s.want[k]) {
+        s.dx[k] = new FloatTensor(s.gradShape(ins.get(k)), parts[k]);
+      }
+    }
+  }
+
+  private static void padGrad(CpuBackward.Step s, Op.Pad p) {
+    Shape xs = s.gradShape(s.in0);
+    int[] before = new int[xs.rank()];
+    for (int d = 0; d < before.length; d++) {
+      before[d] = p.paddings().get(d)[0];
+    }
+    if (before[0] != 0 || p.paddings().get(0)[1] != 0) {
+      throw new NotDifferentiableException("Pad along the batch axis is not supported in backward");
+    }
+    s.dx[0] = new FloatTensor(xs, ShapeGrad.padData(s.dy, s.ds.dims(), xs.dims(), before));
+  }
+
+  private static void binaryGrad(CpuBackward.Step s, Op.Binary bin) {
+    String an = s.node.inputs().get(0);
+    String bn = s.node.inputs().get(1);
+    boolean needsValues = bin.kind().gradReadsValues;
+    FloatTensor a = needsValues ? s.value(an) : null;
+    FloatTensor bv = needsValues ? s.value(bn) : null;
+    Shape[] vs = {a != null ? a.shape() : s.shapeOf(an), bv != null ? bv.shape() : s.shapeOf(bn)};
+    Shape[] gs =
+        BroadcastGrad.gradShapes(
+            new String[] {an, bn}, vs, new boolean[] {s.isConst(an), s.isConst(bn)}, s.want, s.ds);
+    for (int side = 0; side < 2; side++) {
+      if (gs[side] == null) {
+        continue;
+      }
+      float[] d =
+          ShapeGrad.binaryData(
+              bin.kind(),
+              side == 0,
+              s.dy,
+              s.ds.dims(),
+              a == null ? null : a.data(),
+              a == null ? null : a.shape().dims(),
+              bv == null ? null : bv.data(),
+              bv == null ? null : bv.shape().dims(),
+              gs[side].dims(),
+              s.pool());
+      s.dx[side] = new FloatTensor(gs[side], d);
+    }
+  }
+
+  /** filter (KH,KW,C,F) -> (KH,KW,keep.length,F) with only the kept input channels. */
+  private static float[] inputChannels(FloatTensor filter, int[] keep) {
+    Shape s = filter.shape();
+    int taps = s.dim(0) * s.dim(1);
+    int c = s.dim(2);
+    int f = s.dim(3);
+    float[] src = filter.data();
+    float[] out = new float[taps * keep.length * f];
+    for (int t = 0; t < taps; t++) {
+      for (int q = 0; q < keep.length; q++) {
+        System.arraycopy(src, (t * c + keep[q]) * f, out, (t * keep.length + q) * f, f);
+      }
+    }
+    return out;
+  }
+
+  /** (P, keep.length) -> (P, channels) with zeros in the channels not kept. */
+  private static float[] scatterChannels(Parallel pool, float[] d, int[] keep, int channels) {
+    int k = keep.length;
+    int pixels = d.length / k;
+    float[] out = new float[pixels * channels];
+    pool.parallelFor(
+        pixels,
+        1,
+        (lo, hi) -> {
+          for (int p = lo; p < hi; p++) {
+            for (int q = 0; q < k; q++) {
+              out[p * channels + keep[q]] = d[p * k + q];
+            }
+          }
+        });
+    return out;
+  }
+
+  /**
+   * Window geometry with TensorFlow's SAME/VALID top-left padding, checked against the grid the
+   * window produced. in (·,H,W,·) is the window's input grid, out (·,OH,OW,·) its output.
+   */
+  private static ConvGrad.Geometry geometry(
+      Padding pad, Shape in, int kh, int kw, int sh, int sw, int dh, int dw, Shape out) {
+    int h = in.dim(1);
+    int w = in.dim(2);
+    if (pad.outputSize(h, kh, sh, dh) != out.dim(1)
+        || pad.outputSize(w, kw, sw, dw) != out.dim(2)) {
+      throw new ShapeException(
+          "window "
+              + kh
+              + "x"
+              + kw
+              + " stride "
+              + sh
+              + "x"
+              + sw
+              + " "
+              + pad
+              + " maps "
+              + in
+              + " to "
+              + pad.outputSize(h, kh, sh, dh)
+              + "x"
+              + pad.outputSize(w, kw, sw, dw)
+              + ", not to the gradient's "
+              + out);
+    }
+    return new ConvGrad.Geometry(
+        kh, kw, sh, sw, dh, dw, pad.before(h, kh, sh, dh), pad.before(w, kw, sw, dw));
+  }
+}

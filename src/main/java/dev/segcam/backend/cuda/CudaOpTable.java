@@ -1,0 +1,615 @@
+package dev.segcam.backend.cuda;
+
+import dev.segcam.backend.BroadcastGrad;
+import dev.segcam.backend.NotDifferentiableException;
+import dev.segcam.backend.OpTable;
+import dev.segcam.backend.Scope;
+import dev.segcam.ir.Graph;
+import dev.segcam.ir.Node;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The CUDA backend's op table: for every IR op, its forward and data gradient as kernel launches
+ * (kernels/*.cu through {@link CudaGraphOps} and {@link CudaKernels}), cuDNN/direct convolution and
+ * cuBLAS. Plain Java: the table loads without a GPU, so the coverage test runs everywhere. The
+ * semantics are those of the CPU engine's {@link dev.segcam.backend.cpu.CpuOpTable}.
+ */
+public final class CudaOpTable {
+  private CudaOpTable() {}
+
+  /** Forward of one node: writes {@link Fwd#y()} (or returns a view or a retained constant). */
+  @FunctionalInterface
+  interface Forward<O extends Op> {
+    CudaTensor run(Fwd s, O op);
+  }
+
+  /** Data gradient of one node: fills {@link Bwd#dx} through {@link Bwd#alloc}. */
+  @FunctionalInterface
+  interface Backward<O extends Op> {
+    void run(Bwd s, O op);
+  }
+
+  /** One node's forward: its inputs, output shape, weights, and the output once allocated. */
+  static final class Fwd {
+    final CudaCamBackend be;
+    final CudaGraphOps ops;
+    final Node node;
+    final CudaWeights.Params p;
+    final List<CudaTensor> in;
+    final Shape out;
+    final Scope scope;
+    CudaTensor y;
+
+    Fwd(
+        CudaCamBackend be,
+        Node node,
+        CudaWeights.Params p,
+        List<CudaTensor> in,
+        Shape out,
+        Scope scope) {
+      this.be = be;
+      this.scope = scope;
+      this.ops = be.graphOps();
+      this.node = node;
+      this.p = p;
+      this.in = in;
+      this.out = out;
+    }
+
+    /** The output, allocated on first use in the step's scope (freed if the rule throws). */
+    CudaTensor y() {
+      if (y == null) {
+        y = scope.own(be.alloc(out));
+      }
+      return y;
+    }
+
+    DeviceBuffer x() {
+      return in.get(0).buffer();
+    }
+
+    Shape xs() {
+      return in.get(0).shape();
+    }
+
+    int total() {
+      return out.size();
+    }
+  }
+
+  /** One node's backward: dy (batch b = K·N), the forward values, and the gradients it fills. */
+  static final class Bwd {
+    final CudaCamBackend be;
+    final CudaGraphOps ops;
+    final Node node;
+    final CudaWeights.Params p;
+    final java.util.Map<String, CudaTensor> values;
+    final CudaTensor dy;
+    final Shape ds;
+    final int b;
+    final String in0;
+    final boolean[] want;
+    final CudaTensor[] dx;
+    final Scope scope;
+
+    Bwd(
+        CudaCamBackend be,
+        Node node,
+        CudaWeights.Params p,
+        java.util.Map<String, CudaTensor> values,
+        CudaTensor dy,
+        boolean[] want,
+        Scope scope) {
+      this.be = be;
+      this.scope = scope;
+      this.ops = be.graphOps();
+      this.node = node;
+      this.p = p;
+      this.values = values;
+      this.dy = dy;
+      this.ds = dy.shape();
+      this.b = ds.dim(0);
+      this.in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
+      this.want = want;
+      this.dx = new CudaTensor[node.inputs().size()];
+    }
+
+    CudaTensor value(String name) {
+      return values.get(name);
+    }
+
+    /** The shape of input k's gradient: its value's shape with the gradient batch. */
+    Shape gradShape(int k) {
+      return value(node.inputs().get(k)).shape().withDim(0, b);
+    }
+
+    /** Allocates input k's gradient in the step's scope. */
+    DeviceBuffer alloc(int k, Shape s) {
+      dx[k] = scope.own(be.alloc(s));
+      return dx[k].buffer();
+    }
+
+    /** Sets input k's gradient to a reference (a retained dy, a view), owned by the scope. */
+    void set(int k, CudaTensor t) {
+      dx[k] = scope.own(t);
+    }
+
+    CudaConvolution.ConvGeom convGeom() {
+      return CudaConvolution.convGeom(node, value(in0).shape(), value(node.name()).shape())
+          .withBatch(b);
+    }
+  }
+
+  public static final OpTable<Forward<Op>, Backward<Op>> TABLE = build();
+
+  private static OpTable<Forward<Op>, Backward<Op>> build() {
+    OpTable<Forward<Op>, Backward<Op>> t = new OpTable<>("cuda");
+    put(
+        t,
+        Op.Input.class,
+        (s, op) -> {
+          throw new IllegalStateException("graph input '" + s.node.name() + "' was not fed");
+        },
+        (s, op) -> {});
+    put(t, Op.Const.class, (s, op) -> s.p.constant.retain(), (s, op) -> {});
+    put(t, Op.Conv2D.class, CudaOpTable::convForward, CudaOpTable::convGrad);
+    put(t, Op.DepthwiseConv2D.class, CudaOpTable::convForward, CudaOpTable::convGrad);
+    put(
+        t,
+        Op.Conv2DTranspose.class,
+        CudaOpTable::convForward,
+        (s, op) ->
+            s.be
+                .convolution()
+                .convForward(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter));
+    put(
+        t,
+        Op.BiasAdd.class,
+        (s, op) -> {
+          s.ops.channel_affine(s.y().buffer(), s.x(), null, s.p.bias, s.total(), s.out.dim(-1));
+          return s.y;
+        },
+        (s, op) -> s.set(0, s.dy.retain()));
+    put(
+        t,
+        Op.BatchNorm.class,
+        (s, op) -> {
+          s.ops.channel_affine(
+              s.y().buffer(), s.x(), s.p.scale, s.p.offset, s.total(), s.out.dim(-1));
+          return s.y;
+        },
+        (s, op) ->
+            s.ops.channel_scale_bwd(
+                s.alloc(0, s.ds), s.dy.buffer(), s.p.scale, s.ds.size(), s.ds.dim(-1)));
+    put(
+        t,
+        Op.Activation.class,
+        (s, op) -> {
+          s.ops.activation_fwd(s.y().buffer(), s.x(), s.total(), op.kind().code, op.alpha());
+          return s.y;
+        },
+        (s, op) -> {
+          CudaTensor v = s.value(op.gradReads() == Op.GradReads.INPUT ? s.in0 : s.node.name());
+          s.ops.activation_bwd(
+              s.alloc(0, s.ds),
+              s.dy.buffer(),
+              v.buffer(),
+              s.ds.size(),
+              v.size(),
+              op.kind().code,
+              op.alpha());
+        });
+    put(
+        t,
+        Op.Softmax.class,
+        (s, op) -> {
+          int c = s.out.dim(-1);
+          s.ops.softmax_fwd(s.y().buffer(), s.x(), c == 0 ? 0 : s.total() / c, c);
+          return s.y;
+        },
+        (s, op) -> {
+          CudaTensor y = s.value(s.node.name());
+          int c = s.ds.dim(-1);
+          s.ops.softmax_bwd(
+              s.alloc(0, s.ds), s.dy.buffer(), y.buffer(), s.ds.size() / c, y.size() / c, c);
+        });
+    put(
+        t,
+        Op.Exp.class,
+        (s, op) -> {
+          s.ops.launchIn("exp", "exp_fwd", s.total(), s.y().buffer(), s.x(), s.total());
+          return s.y;
+        },
+        (s, op) -> {
+          CudaTensor y = s.value(s.node.name());
+          s.ops.launchIn(
+              "exp",
+              "exp_bwd",
+              s.ds.size(),
+              s.alloc(0, s.ds),
+              s.dy.buffer(),
+              y.buffer(),
+              s.ds.size(),
+              y.size());
+        });
+    put(t, Op.Pool.class, CudaOpTable::poolForward, CudaOpTable::poolGrad);
+    put(
+        t,
+        Op.SpatialMean.class,
+        (s, op) -> {
+          Shape x = s.xs();
+          s.be
+              .camKernels()
+              .channel_mean(s.y().buffer(), s.x(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+          return s.y;
+        },
+        (s, op) -> {
+          Shape xs = s.gradShape(0);
+          s.ops.spatial_mean_bwd(
+              s.alloc(0, xs), s.dy.buffer(), s.b, xs.dim(1) * xs.dim(2), xs.dim(3));
+        });
+    put(t, Op.Resize.class, CudaOpTable::resizeForward, CudaOpTable::resizeGrad);
+    put(t, Op.Concat.class, CudaOpTable::concatForward, CudaOpTable::concatGrad);
+    put(
+        t,
+        Op.Binary.class,
+        (s, op) -> {
+          s.ops.binary_fwd(
+              s.y().buffer(),
+              s.x(),
+              s.in.get(1).buffer(),
+              op.kind().code,
+              CudaCamBackend.dims4(s.out),
+              CudaCamBackend.dims4(s.xs()),
+              CudaCamBackend.dims4(s.in.get(1).shape()));
+          return s.y;
+        },
+        CudaOpTable::binaryGrad);
+    put(t, Op.Pad.class, CudaOpTable::padForward, CudaOpTable::padGrad);
+    put(
+        t,
+        Op.MatMul.class,
+        (s, op) -> {
+          Shape x = s.xs();
+          s.be.gemm().forward(s.y().buffer(), s.x(), s.p.weights, x.dim(0), x.dim(1), s.out.dim(1));
+          if (s.p.bias != null) {
+            s.ops.channel_affine(
+                s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), s.out.dim(1));
+          }
+          return s.y;
+        },
+        (s, op) -> {
+          Shape w = op.weights().shape();
+          s.be
+              .gemm()
+              .backward(
+                  s.alloc(0, Shape.of(s.b, w.dim(0))),
+                  s.dy.buffer(),
+                  s.p.weights,
+                  s.b,
+                  w.dim(0),
+                  w.dim(1));
+        });
+    put(
+        t,
+        Op.Reshape.class,
+        (s, op) -> s.in.get(0).view(s.out),
+        (s, op) -> s.set(0, s.dy.view(s.gradShape(0))));
+    return t;
+  }
+
+  /**
+   * Throws {@link UnsupportedOpException} for the first node this backend cannot run: an op
+   * configuration its kernels do not cover (ranks, axes, negative padding).
+   */
+  static void checkSupported(Graph g) {
+    for (Node n : g.nodes()) {
+      Op op = n.op();
+      int rank = n.shape().rank();
+      List<Integer> inRanks = new ArrayList<>();
+      for (String in : n.inputs()) {
+        inRanks.add(g.node(in).shape().rank());
+      }
+      if (op instanceof Op.Conv2D
+          || op instanceof Op.DepthwiseConv2D
+          || op instanceof Op.Conv2DTranspose
+          || op instanceof Op.Pool
+          || op instanceof Op.SpatialMean
+          || op instanceof Op.Resize) {
+        if (inRanks.size() != 1 || inRanks.get(0) != 4) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "needs one (N,H,W,C) input, has ranks " + inRanks);
+        }
+      } else if (op instanceof Op.MatMul) {
+        if (inRanks.size() != 1 || inRanks.get(0) != 2) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "needs one (N,I) input, has ranks " + inRanks);
+        }
+      } else if (op instanceof Op.Binary) {
+        if (rank > 4 || inRanks.stream().anyMatch(r -> r > 4)) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "broadcasts only up to rank 4, has " + inRanks + " -> " + rank);
+        }
+      } else if (op instanceof Op.Pad p) {
+        if (rank > 4) {
+          throw new UnsupportedOpException(n.name(), op.type(), "pads only up to rank 4");
+        }
+        for (int[] pp : p.paddings()) {
+          if (pp[0] < 0 || pp[1] < 0) {
+            throw new UnsupportedOpException(
+                n.name(), op.type(), "negative padding " + Arrays.toString(pp));
+          }
+        }
+      } else if (op instanceof Op.Concat c) {
+        if (c.axis() < 0 || c.axis() >= rank) {
+          throw new UnsupportedOpException(
+              n.name(), op.type(), "axis " + c.axis() + " outside rank " + rank);
+        }
+      } else if (op instanceof Op.Softmax || op instanceof Op.Activation) {
+        if (rank < 1) {
+          throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
+        }
+      } else if (TABLE.find(op) == null) {
+        throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <O extends Op> void put(
+      OpTable<Forward<Op>, Backward<Op>> t, Class<O> op, Forward<O> f, Backward<O> b) {
+    t.put(op, (Forward<Op>) f, (Backward<Op>) b);
+  }
+
+  // ------------------------------------------------------------------------------ rules
+
+  private static CudaTensor convForward(Fwd s, Op op) {
+    CudaConvolution.ConvGeom g = CudaConvolution.convGeom(s.node, s.xs(), s.out);
+    if (op instanceof Op.Conv2DTranspose) {
+      s.be.convolution().convBackwardData(g, s.y().buffer(), s.x(), s.p.filter);
+    } else {
+      s.be.convolution().convForward(g, s.y().buffer(), s.x(), s.p.filter);
+    }
+    if (s.p.bias != null) {
+      s.ops.channel_affine(s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), s.out.dim(3));
+    }
+    return s.y;
+  }
+
+  private static void convGrad(Bwd s, Op op) {
+    s.be
+        .convolution()
+        .convBackwardData(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter);
+  }
+
+  private static CudaTensor poolForward(Fwd s, Op.Pool pool) {
+    Shape x = s.xs();
+    s.ops.pool_fwd(
+        s.y().buffer(),
+        s.x(),
+        x.dim(0),
+        x.dim(1),
+        x.dim(2),
+        x.dim(3),
+        s.out.dim(1),
+        s.out.dim(2),
+        pool.windowH(),
+        pool.windowW(),
+        pool.strideH(),
+        pool.strideW(),
+        pool.padding().before(x.dim(1), pool.windowH(), pool.strideH(), 1),
+        pool.padding().before(x.dim(2), pool.windowW(), pool.strideW(), 1),
+        pool.kind() == Op.PoolKind.MAX);
+    return s.y;
+  }
+
+  private static void poolGrad(Bwd s, Op.Pool pool) {
+    CudaTensor x = s.value(s.in0);
+    Shape xv = x.shape();
+    Shape ds = s.ds;
+    int pt = pool.padding().before(xv.dim(1), pool.windowH(), pool.strideH(), 1);
+    int pl = pool.padding().before(xv.dim(2), pool.windowW(), pool.strideW(), 1);
+    DeviceBuffer dx = s.alloc(0, xv.withDim(0, s.b));
+    if (pool.kind() == Op.PoolKind.MAX) {
+      s.ops.maxpool_bwd(
+          dx,
+          s.dy.buffer(),
+          x.buffer(),
+          s.b,
+          xv.dim(0),
+          xv.dim(1),
+          xv.dim(2),
+          xv.dim(3),
+          ds.dim(1),
+          ds.dim(2),
+          pool.windowH(),
+          pool.windowW(),
+          pool.strideH(),
+          pool.strideW(),
+          pt,
+          pl);
+    } else {
+      s.ops.avgpool_bwd(
+          dx,
+          s.dy.buffer(),
+          s.b,
+          xv.dim(1),
+          xv.dim(2),
+          xv.dim(3),
+          ds.dim(1),
+          ds.dim(2),
+          pool.windowH(),
+          pool.windowW(),
+          pool.strideH(),
+          pool.strideW(),
+          pt,
+          pl);
+    }
+  }
+
+  /** The argument list the four resize kernels share (output, input, grid sizes, TF's flags). */
+  @FunctionalInterface
+  private interface ResizeKernel {
+    void run(
+        DeviceBuffer out,
+        DeviceBuffer in,
+        int n,
+        int h,
+        int w,
+        int c,
+        int oh,
+        int ow,
+        boolean alignCorners,
+        boolean halfPixelCenters);
+  }
+
+  /** The kernel of a resize and direction: bilinear (resize.cu) or nearest (graph_ops.cu). */
+  private static ResizeKernel resizeKernel(CudaCamBackend be, Op.Resize r, boolean backward) {
+    CudaKernels k = be.camKernels();
+    CudaGraphOps g = be.graphOps();
+    if (r.mode() == Op.ResizeMode.BILINEAR) {
+      return backward ? k::resize_bilinear_bwd : k::resize_bilinear_fwd;
+    }
+    return backward ? g::resize_nearest_bwd : g::resize_nearest_fwd;
+  }
+
+  private static CudaTensor resizeForward(Fwd s, Op.Resize r) {
+    Shape x = s.xs();
+    resizeKernel(s.be, r, false)
+        .run(
+            s.y().buffer(),
+            s.x(),
+            x.dim(0),
+            x.dim(1),
+            x.dim(2),
+            x.dim(3),
+            s.out.dim(1),
+            s.out.dim(2),
+            r.alignCorners(),
+            r.halfPixelCenters());
+    return s.y;
+  }
+
+  private static void resizeGrad(Bwd s, Op.Resize r) {
+    Shape xs = s.gradShape(0);
+    resizeKernel(s.be, r, true)
+        .run(
+            s.alloc(0, xs),
+            s.dy.buffer(),
+            s.b,
+            xs.dim(1),
+            xs.dim(2),
+            xs.dim(3),
+            s.ds.dim(1),
+            s.ds.dim(2),
+            r.alignCorners(),
+            r.halfPixelCenters());
+  }
+
+  private static CudaTensor concatForward(Fwd s, Op.Concat c) {
+    int a = c.axis();
+    Shape out = s.out;
+    int outer = CudaCamBackend.prodDims(out, 0, a);
+    int inner = CudaCamBackend.prodDims(out, a + 1, out.rank());
+    int offset = 0;
+    DeviceBuffer y = s.y().buffer();
+    for (CudaTensor t : s.in) {
+      int len = t.shape().dim(a);
+      if (len > 0 && outer > 0 && inner > 0) {
+        s.ops.concat_copy(y, t.buffer(), outer, len, inner, out.dim(a), offset, false);
+      }
+      offset += len;
+    }
+    return s.y;
+  }
+
+  private static void concatGrad(Bwd s, Op.Concat c) {
+    int a = c.axis();
+    if (a == 0) {
+      throw new NotDifferentiableException(
+          "Concat along the batch axis is not supported in backward");
+    }
+    Shape ds = s.ds;
+    int outer = CudaCamBackend.prodDims(ds, 0, a);
+    int inner = CudaCamBackend.prodDims(ds, a + 1, ds.rank());
+    int offset = 0;
+    for (int k = 0; k < s.dx.length; k++) {
+      Shape xs = s.gradShape(k);
+      int len = xs.dim(a);
+      if (s.want[k]) {
+        DeviceBuffer dx = s.alloc(k, xs);
+        if (len > 0 && outer > 0 && inner > 0) {
+          s.ops.concat_copy(s.dy.buffer(), dx, outer, len, inner, ds.dim(a), offset, true);
+        }
+      }
+      offset += len;
+    }
+  }
+
+  private static CudaTensor padForward(Fwd s, Op.Pad pad) {
+    Shape x = s.xs();
+    int[] before = new int[4];
+    for (int d = 0; d < x.rank(); d++) {
+      before[4 - x.rank() + d] = pad.paddings().get(d)[0];
+    }
+    s.ops.pad_fwd(
+        s.y().buffer(),
+        s.x(),
+        pad.value(),
+        CudaCamBackend.dims4(s.out),
+        CudaCamBackend.dims4(x),
+        before);
+    return s.y;
+  }
+
+  private static void padGrad(Bwd s, Op.Pad pad) {
+    if (pad.paddings().get(0)[0] != 0 || pad.paddings().get(0)[1] != 0) {
+      throw new NotDifferentiableException("Pad along the batch axis is not supported in backward");
+    }
+    Shape xs = s.gradShape(0);
+    int[] before = new int[4];
+    for (int d = 0; d < xs.rank(); d++) {
+      before[4 - xs.rank() + d] = pad.paddings().get(d)[0];
+    }
+    s.ops.pad_bwd(
+        s.alloc(0, xs),
+        s.dy.buffer(),
+        CudaCamBackend.dims4(xs),
+        CudaCamBackend.dims4(s.ds),
+        before);
+  }
+
+  private static void binaryGrad(Bwd s, Op.Binary bin) {
+    String an = s.node.inputs().get(0);
+    String bn = s.node.inputs().get(1);
+    CudaTensor a = s.value(an);
+    CudaTensor bv = s.value(bn);
+    Shape[] gs =
+        BroadcastGrad.gradShapes(
+            new String[] {an, bn},
+            new Shape[] {a.shape(), bv.shape()},
+            new boolean[] {s.be.isConst(an), s.be.isConst(bn)},
+            s.want,
+            s.ds);
+    for (int side = 0; side < 2; side++) {
+      if (gs[side] == null) {
+        continue;
+      }
+      s.ops.binary_bwd(
+          s.alloc(side, gs[side]),
+          s.dy.buffer(),
+          a.buffer(),
+          bv.buffer(),
+          bin.kind().code,
+          side == 0,
+          CudaCamBackend.dims4(gs[side]),
+          CudaCamBackend.dims4(s.ds),
+          CudaCamBackend.dims4(a.shape()),
+          CudaCamBackend.dims4(bv.shape()));
+    }
+  }
+}
