@@ -2,31 +2,61 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.KernelArgumentException;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
- * Launchers for {@code kernels/graph_ops.cu}: the IR ops that cuDNN and cuBLAS do not cover, with
- * the names and argument order of their twins in {@link CpuKernels} (device buffers in place of
- * arrays, null for an absent optional pointer). Each checks sizes on the host and enqueues on the
- * context's stream without waiting.
+ * Launchers for the graph-op kernels ({@code kernels/activation.cu, softmax.cu, pool.cu, resize.cu
+ * (nearest), concat_pad.cu, binary.cu, conv_direct.cu}): the IR ops that cuDNN and cuBLAS do not
+ * cover, with the names and argument order of their twins in {@link CpuKernels} (device buffers in
+ * place of arrays, null for an absent optional pointer). Each checks sizes on the host and enqueues
+ * on the context's stream without waiting.
  */
 public final class CudaGraphOps implements AutoCloseable {
   private static final int BLOCK = 256;
   private static final int MAX_GRID = 65535;
   private static final Long NULL = 0L;
 
+  /** The PTX module (kernels/<module>.cu) of each kernel launched here. */
+  static final Map<String, String> MODULE_OF =
+      Map.ofEntries(
+          Map.entry("activation_fwd", "activation"),
+          Map.entry("activation_bwd", "activation"),
+          Map.entry("softmax_fwd", "softmax"),
+          Map.entry("softmax_bwd", "softmax"),
+          Map.entry("pool_fwd", "pool"),
+          Map.entry("maxpool_bwd", "pool"),
+          Map.entry("avgpool_bwd", "pool"),
+          Map.entry("spatial_mean_bwd", "pool"),
+          Map.entry("resize_nearest_fwd", "resize"),
+          Map.entry("resize_nearest_bwd", "resize"),
+          Map.entry("concat_copy", "concat_pad"),
+          Map.entry("pad_fwd", "concat_pad"),
+          Map.entry("pad_bwd", "concat_pad"),
+          Map.entry("channel_affine", "binary"),
+          Map.entry("channel_scale_bwd", "binary"),
+          Map.entry("binary_fwd", "binary"),
+          Map.entry("binary_bwd", "binary"),
+          Map.entry("add_inplace", "binary"),
+          Map.entry("conv2d_direct_fwd", "conv_direct"),
+          Map.entry("conv2d_direct_bwd_data", "conv_direct"));
+
   private final CudaContext ctx;
-  private PtxModule module;
+  private final Map<String, PtxModule> modules = new HashMap<>();
 
   CudaGraphOps(CudaContext ctx) {
     this.ctx = ctx;
   }
 
-  private synchronized PtxModule module() {
-    if (module == null) {
+  private synchronized PtxModule module(String kernel) {
+    String name = MODULE_OF.get(kernel);
+    PtxModule m = modules.get(name);
+    if (m == null) {
       ctx.makeCurrent();
-      module = PtxModule.load("graph_ops");
+      m = PtxModule.load(name);
+      modules.put(name, m);
     }
-    return module;
+    return m;
   }
 
   private void launch(String kernel, long total, Object... args) {
@@ -36,7 +66,7 @@ public final class CudaGraphOps implements AutoCloseable {
     }
     int grid = (int) Math.max(1, Math.min(MAX_GRID, (total + BLOCK - 1) / BLOCK));
     ctx.makeCurrent();
-    module().launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
+    module(kernel).launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
   }
 
   private static Object opt(DeviceBuffer b) {
@@ -509,9 +539,17 @@ public final class CudaGraphOps implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    if (module != null) {
-      module.close();
-      module = null;
+    RuntimeException first = null;
+    for (PtxModule m : modules.values()) {
+      try {
+        m.close();
+      } catch (RuntimeException e) {
+        first = first == null ? e : first;
+      }
+    }
+    modules.clear();
+    if (first != null) {
+      throw first;
     }
   }
 }
