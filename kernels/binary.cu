@@ -11,7 +11,8 @@
 //
 // Shapes: rank-4 padded (left with 1); a coordinate c along a dim of size d of an operand reads
 // c % d, which is both broadcasting (d == 1) and the tiling of the K-target backward (d == N,
-// c < K·N).
+// c < K·N). binary_bwd's dy (y0..y3) has K times the forward's rows and may exceed 2^31 elements
+// (the host bounds only g, the loop's range): dy and the operands are indexed in 64 bits.
 // Kind codes: BIN_* below, in the order of dev.segcam.ir.Op.BinaryKind (and CpuKernels.BIN_*).
 //
 // Launch: one thread per output element, block 256, grid-stride, grid = min(ceil(total/256),
@@ -48,9 +49,9 @@ extern "C" __global__ void channel_scale_bwd(float* dx, const float* dy, const f
 
 // Row-major index of coordinates (c0..c3) in a tensor of dims (d0..d3), each coordinate taken
 // modulo its dim (broadcasting and batch tiling at once).
-__device__ __forceinline__ int bcast_index(int c0, int c1, int c2, int c3, int d0, int d1, int d2,
-                                           int d3) {
-  return ((c0 % d0 * d1 + c1 % d1) * d2 + c2 % d2) * d3 + c3 % d3;
+__device__ __forceinline__ size_t bcast_index(int c0, int c1, int c2, int c3, int d0, int d1,
+                                              int d2, int d3) {
+  return (((size_t)(c0 % d0) * d1 + c1 % d1) * d2 + c2 % d2) * d3 + c3 % d3;
 }
 
 // out = a (op) b with NumPy broadcasting; out (o0..o3), a (a0..a3), b (b0..b3), rank-4 padded.
@@ -108,7 +109,8 @@ extern "C" __global__ void binary_bwd(float* g, const float* dy, const float* a,
           int d2 = r2 == 1 ? c2 : e2;
           for (int e3 = 0; e3 < r3; e3++) {
             int d3 = r3 == 1 ? c3 : e3;
-            float gy = dy[((d0 * y1 + d1) * y2 + d2) * y3 + d3];
+            // dy (K·N rows) may exceed 2^31 elements (the host bounds only g): 64-bit index
+            float gy = dy[(((size_t)d0 * y1 + d1) * y2 + d2) * y3 + d3];
             float v;
             if (kind == BIN_ADD) {
               v = gy;

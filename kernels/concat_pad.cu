@@ -8,7 +8,8 @@
 //                run with symmetric padding where TensorFlow's was asymmetric)
 //
 // Shapes: rank-4 padded (left with 1); pad_fwd x (x0..x3) -> out (o0..o3); pad_bwd dy (y0..y3)
-// -> dx (x0..x3).
+// -> dx (x0..x3). pad_bwd's dy may have 2^31 elements or more (the host bounds only dx, the loop's
+// range): it is indexed in 64 bits.
 //
 // Launch: one thread per element of part / out / dx, block 256, grid-stride,
 // grid = min(ceil(total/256), 65535) (CudaGraphOps). Copies only: results are bit-exact.
@@ -65,6 +66,7 @@ extern "C" __global__ void pad_bwd(float* dx, const float* dy, int x0, int x1, i
     r /= x2;
     int c1 = r % x1;
     int c0 = r / x1;
-    dx[i] = dy[(((c0 + p0) * y1 + c1 + p1) * y2 + c2 + p2) * y3 + c3 + p3];
+    // dy is larger than dx and may exceed 2^31 elements (the host bounds only dx): 64-bit index
+    dx[i] = dy[(((size_t)(c0 + p0) * y1 + c1 + p1) * y2 + c2 + p2) * y3 + c3 + p3];
   }
 }

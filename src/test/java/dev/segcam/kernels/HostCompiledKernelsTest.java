@@ -124,6 +124,35 @@ class HostCompiledKernelsTest {
                     }));
   }
 
+  /**
+   * Issue 12 (g): pad_bwd's dy is bounded by nobody but the caller, and a crop out of a padded
+   * tensor of 2^31 elements or more must read past int range. dy is a sparse buffer of 2.4·10^9
+   * floats (mapped lazily by the driver), non-zero only where the window lies; an int index would
+   * overflow (UBSan stops the driver) or read elsewhere.
+   */
+  @org.junit.jupiter.api.Test
+  void padBwdIndexesDyPast2To31() {
+    int[] yd = {1, 3, 40_000, 20_000};
+    int[] xd = {1, 1, 2, 3};
+    int[] p = {0, 2, 39_997, 19_990};
+    long dyElements = (long) yd[0] * yd[1] * yd[2] * yd[3];
+    int total = xd[0] * xd[1] * xd[2] * xd[3];
+    long[] index = new long[total];
+    float[] ref = normal(total);
+    for (int c2 = 0, i = 0; c2 < xd[2]; c2++) {
+      for (int c3 = 0; c3 < xd[3]; c3++, i++) {
+        index[i] = (((long) p[0] * yd[1] + p[1]) * yd[2] + c2 + p[2]) * yd[3] + c3 + p[3];
+      }
+    }
+    org.junit.jupiter.api.Assertions.assertTrue(index[0] > Integer.MAX_VALUE, "past int range");
+    HostKernels.Sparse dy = new HostKernels.Sparse(dyElements, index, ref);
+    float[] got = garbage(total);
+    launch1d(
+        "pad_bwd", total, got, dy, xd[0], xd[1], xd[2], xd[3], yd[0], yd[1], yd[2], yd[3], p[0],
+        p[1], p[2], p[3]);
+    check(EXACT, at("pad_bwd with dy of " + dyElements + " elements", xd, p), ref, got);
+  }
+
   private Map<String, Runnable> cases() {
     Map<String, Runnable> m = new LinkedHashMap<>();
     m.put("masked_score_seed", this::maskedScoreSeed);
