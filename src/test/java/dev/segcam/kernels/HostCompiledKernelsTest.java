@@ -66,6 +66,12 @@ class HostCompiledKernelsTest {
    */
   private int gridCap = MAX_GRID;
 
+  /**
+   * The launchers' grid.y for a batch of N samples is min(N, 65535); {@link #batchesPastGridY}
+   * lowers the cap so the kernels' loop over samples runs, as it does past 65535 samples.
+   */
+  private int gridYCap = MAX_GRID;
+
   @BeforeAll
   static void compile() {
     String why = HostKernels.unavailableReason();
@@ -153,6 +159,21 @@ class HostCompiledKernelsTest {
     check(EXACT, at("pad_bwd with dy of " + dyElements + " elements", xd, p), ref, got);
   }
 
+  /** Issue 12 (f): kernels that put the sample on grid.y loop over samples past its limit. */
+  @TestFactory
+  Stream<DynamicTest> batchesPastGridY() {
+    Map<String, Runnable> cases = cases();
+    return Stream.of("masked_score_seed", "channel_mean", "gradcampp_weights", "xgradcam_weights")
+        .map(
+            k ->
+                DynamicTest.dynamicTest(
+                    k + " with grid.y 2",
+                    () -> {
+                      gridYCap = 2;
+                      cases.get(k).run();
+                    }));
+  }
+
   private Map<String, Runnable> cases() {
     Map<String, Runnable> m = new LinkedHashMap<>();
     m.put("masked_score_seed", this::maskedScoreSeed);
@@ -235,7 +256,7 @@ class HostCompiledKernelsTest {
   // --- seed.cu -----------------------------------------------------------------------------------
 
   private void maskedScoreSeed() {
-    int[][] shapes = {{2, 5, 7, 3}, {1, 17, 19, 1}, {3, 4, 4, 5}, {2, 1, 1, 2}};
+    int[][] shapes = {{2, 5, 7, 3}, {1, 17, 19, 1}, {3, 4, 4, 5}, {2, 1, 1, 2}, {5, 3, 3, 2}};
     for (int[] s : shapes) {
       for (ScoreMode mode : ScoreMode.values()) {
         int n = s[0], h = s[1], w = s[2], c = s[3];
@@ -259,7 +280,7 @@ class HostCompiledKernelsTest {
         host.launch(
             "masked_score_seed",
             blocks,
-            n,
+            Math.min(n, gridYCap),
             BLOCK,
             1,
             partial,
@@ -301,7 +322,7 @@ class HostCompiledKernelsTest {
   // --- channel_mean.cu ---------------------------------------------------------------------------
 
   private void channelWeights(String kernel) {
-    int[][] shapes = {{2, 3, 5, 7}, {1, 9, 11, 40}, {3, 2, 2, 33}, {1, 1, 1, 1}};
+    int[][] shapes = {{2, 3, 5, 7}, {1, 9, 11, 40}, {3, 2, 2, 33}, {1, 1, 1, 1}, {5, 3, 2, 3}};
     float eps = 1e-3f;
     for (int[] s : shapes) {
       int n = s[0], h = s[1], w = s[2], k = s[3];
@@ -311,18 +332,19 @@ class HostCompiledKernelsTest {
       float[] ref = new float[n * k];
       float[] got = garbage(n * k);
       int gx = (k + 31) / 32;
+      int gy = Math.min(n, gridYCap);
       switch (kernel) {
         case "channel_mean" -> {
           CpuKernels.channel_mean(ref, grads, n, h, w, k);
-          host.launch(kernel, gx, n, 32, CM_ROWS, got, grads, n, h, w, k);
+          host.launch(kernel, gx, gy, 32, CM_ROWS, got, grads, n, h, w, k);
         }
         case "gradcampp_weights" -> {
           CpuKernels.gradcampp_weights(ref, acts, grads, n, h, w, k);
-          host.launch(kernel, gx, n, 32, CM_ROWS, got, acts, grads, n, h, w, k);
+          host.launch(kernel, gx, gy, 32, CM_ROWS, got, acts, grads, n, h, w, k);
         }
         default -> {
           CpuKernels.xgradcam_weights(ref, acts, grads, n, h, w, k, eps);
-          host.launch(kernel, gx, n, 32, CM_ROWS, got, acts, grads, n, h, w, k, eps);
+          host.launch(kernel, gx, gy, 32, CM_ROWS, got, acts, grads, n, h, w, k, eps);
         }
       }
       check(ONE_ROUNDING, at(kernel, s), ref, got);
