@@ -1,5 +1,8 @@
 package dev.segcam.kernels;
 
+import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
+import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
+
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -49,6 +52,17 @@ final class HostKernels {
 
   private static final Pattern KERNEL =
       Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(");
+
+  /** A launch of our small test shapes takes well under a second; this means it hangs. */
+  static final long LAUNCH_TIMEOUT_S = 120;
+
+  private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "host-kernels-watchdog");
+            t.setDaemon(true);
+            return t;
+          });
 
   static final Path ROOT = Path.of(System.getProperty("user.dir"));
   static final Path KERNELS = ROOT.resolve("kernels");
@@ -172,23 +186,28 @@ final class HostKernels {
         return bin;
       }
       Files.createDirectories(dir);
-      Files.writeString(dir.resolve("kernels.inc"), inc.toString());
+      // a private build folder, moved into place atomically: two JVMs may build at once
+      Path build = Files.createTempDirectory(dir, "build");
+      Files.writeString(build.resolve("kernels.inc"), inc.toString());
       List<String> cmd = new ArrayList<>(List.of(CXX));
       cmd.addAll(FLAGS);
       cmd.addAll(
           List.of(
-              "-I" + dir,
+              "-I" + build,
               "-I" + KERNELS.resolve("host"),
               KERNELS.resolve("host/driver.cpp").toString(),
               "-o",
-              dir.resolve("driver.tmp").toString()));
+              build.resolve("driver").toString()));
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
         throw new IllegalStateException(
             "host compile of kernels/*.cu failed:\n" + String.join(" ", cmd) + "\n" + log);
       }
-      Files.move(dir.resolve("driver.tmp"), bin);
+      Files.copy(build.resolve("kernels.inc"), dir.resolve("kernels.inc"), REPLACE_EXISTING);
+      Files.move(build.resolve("driver"), bin, ATOMIC_MOVE, REPLACE_EXISTING);
+      Files.delete(build.resolve("kernels.inc"));
+      Files.delete(build);
       return bin;
     } catch (IOException | NoSuchAlgorithmException e) {
       throw new IllegalStateException("host compile of kernels/*.cu: " + e, e);
@@ -248,7 +267,17 @@ final class HostKernels {
       req.append(args2).append('\n');
       in.write(req.toString());
       in.flush();
-      String status = out.readLine();
+      // a kernel that deadlocks (a barrier not every thread reaches) would hang the test: after
+      // LAUNCH_TIMEOUT_S the driver is killed and the launch fails
+      Process running = process;
+      java.util.concurrent.ScheduledFuture<?> watchdog =
+          WATCHDOG.schedule(running::destroyForcibly, LAUNCH_TIMEOUT_S, TimeUnit.SECONDS);
+      String status;
+      try {
+        status = out.readLine();
+      } finally {
+        watchdog.cancel(false);
+      }
       if (!"OK".equals(status)) {
         throw new IllegalStateException(failure(kernel, status));
       }
@@ -280,7 +309,9 @@ final class HostKernels {
     return "host-compiled "
         + kernel
         + " failed: "
-        + (status == null ? "the driver died" : status)
+        + (status == null
+            ? "the driver died (or hung past " + LAUNCH_TIMEOUT_S + " s and was stopped)"
+            : status)
         + (log.isBlank() ? "" : "\n" + log);
   }
 
