@@ -130,6 +130,32 @@ final class HostKernels {
     return byFile;
   }
 
+  private static final Pattern DEFINE = Pattern.compile("(?m)^#define\\s+(\\w+)\\s+(-?\\d+)\\s*$");
+
+  /**
+   * The integer codes {@code #define <prefix>NAME value} of kernels/*.cu (ACT_*, BIN_*), by name in
+   * value order: the host test passes the .cu's own codes to kernel and twin alike.
+   */
+  static Map<String, Integer> codes(String prefix) {
+    Map<String, Integer> byName = new java.util.TreeMap<>();
+    for (Path cu : sources(".cu")) {
+      Matcher m = DEFINE.matcher(read(cu));
+      while (m.find()) {
+        if (m.group(1).startsWith(prefix)) {
+          byName.put(m.group(1), Integer.parseInt(m.group(2)));
+        }
+      }
+    }
+    if (byName.isEmpty()) {
+      throw new IllegalStateException("no #define " + prefix + "* in kernels/*.cu");
+    }
+    Map<String, Integer> ordered = new LinkedHashMap<>();
+    byName.entrySet().stream()
+        .sorted(Map.Entry.comparingByValue())
+        .forEach(e -> ordered.put(e.getKey(), e.getValue()));
+    return ordered;
+  }
+
   private static List<Path> sources(String suffix) {
     try (Stream<Path> s = Files.list(KERNELS)) {
       return s.filter(p -> p.getFileName().toString().endsWith(suffix)).sorted().toList();
