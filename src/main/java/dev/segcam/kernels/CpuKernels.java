@@ -635,7 +635,8 @@ public final class CpuKernels {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // graph_ops.cu: the IR ops of CudaCamBackend that cuDNN/cuBLAS do not cover. Backward kernels
+  // The graph-op kernels (activation, softmax, pool, resize nearest, concat_pad, binary,
+  // conv_direct .cu): the IR ops of CudaCamBackend that cuDNN/cuBLAS do not cover. Backward kernels
   // read forward values "tiled": gradient element i reads value element i % valueTotal.
 
   /**
