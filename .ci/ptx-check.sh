@@ -2,8 +2,8 @@
 # PTX check: (1) the committed PTX in src/main/resources/ptx is what kernels/*.cu compile to today
 # (regenerated into a temp dir with kernels/build-ptx.sh and diffed; fails when stale, missing or
 # orphaned), and (2) every module assembles for sm_90 (H100/H200) with ptxas -v, whose register,
-# shared-memory and spill report is saved to target/ptxas-report.txt and printed; a spill fails. Needs nvcc and
-# ptxas (CUDA 13), not a GPU. With --if-available it passes (one log line) where nvcc/ptxas are
+# shared-memory and spill report is saved to target/ptxas-report.txt and printed; a spill fails.
+# Needs nvcc and ptxas (CUDA 13), not a GPU. With --if-available it passes (one log line) where nvcc/ptxas are
 # missing, for CI machines without the CUDA toolkit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
