@@ -2,8 +2,8 @@
 # PTX check: (1) the committed PTX in src/main/resources/ptx is what kernels/*.cu compile to today
 # (regenerated into a temp dir with kernels/build-ptx.sh and diffed; fails when stale, missing or
 # orphaned), and (2) every module assembles for sm_90 (H100/H200) with ptxas -v, whose register,
-# shared-memory and spill report is saved to target/ptxas-report.txt and printed. Needs nvcc and
-# ptxas (CUDA 13), not a GPU. With --if-available it passes (one log line) where nvcc/ptxas are
+# shared-memory and spill report is saved to target/ptxas-report.txt and printed; a spill fails.
+# Needs nvcc and ptxas (CUDA 13), not a GPU. With --if-available it passes (one log line) where nvcc/ptxas are
 # missing, for CI machines without the CUDA toolkit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +48,8 @@ if grep -q 'FAILED\|error' "$report"; then
   status=1
 fi
 if grep -q '[1-9][0-9]* bytes spill' "$report"; then
-  echo "ptx-check: note: some kernel spills registers (see above)"
+  echo "ptx-check: a kernel spills registers on sm_90 (see above): the kernels must not spill" >&2
+  status=1
 fi
 [ "$status" = 0 ] && echo "ptx-check: OK ($(ls src/main/resources/ptx/*.ptx | wc -l) modules, report in $report)"
 exit "$status"

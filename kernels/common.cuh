@@ -28,3 +28,10 @@ __device__ __forceinline__ double block_sum(double v, double* scratch) {
   __syncthreads();  // scratch may be reused right after
   return v;
 }
+
+// A grid-stride loop over [0, total) with an int index, for the graph-op kernels (activation,
+// softmax, pool, resize nearest, concat_pad, binary, conv_direct). The host (CudaGraphOps) keeps
+// total <= INT_MAX − 65535·256, so the step cannot overflow.
+#define GRID_STRIDE(i, total)                                                              \
+  for (int i = (int)(blockIdx.x * blockDim.x + threadIdx.x); i < (total);                 \
+       i += (int)(gridDim.x * blockDim.x))

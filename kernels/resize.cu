@@ -1,20 +1,32 @@
-// resize.cu — bilinear resize (TensorFlow ResizeBilinear semantics) and its adjoint.
+// resize.cu — bilinear and nearest-neighbour resize (TensorFlow ResizeBilinear /
+// ResizeNearestNeighbor semantics) and their adjoints.
 //
 //   scale = align_corners && out > 1 ? (in−1)/(out−1) : in/out              (float)
+//   bilinear:
 //   src   = half_pixel_centers ? (o + 0.5)·scale − 0.5 : o·scale             (float)
 //   lower = max(floor(src), 0)   upper = min(ceil(src), in−1)   lerp = src − floor(src)
 //   fwd:  top = tl + (tr−tl)·lx, bottom = bl + (br−bl)·lx, out = top + (bottom−top)·ly   (float,
 //         in this order; PTX is built with -fmad=false so no FMA changes a rounding)
 //   bwd:  gradIn[iy,ix] = Σ over outputs and their four taps that land on (iy,ix) of
 //         g · wy · wx, wy ∈ {1−ly, ly}, wx ∈ {1−lx, lx} (float weights, products and sum in double)
+//   nearest:
+//   src   = half_pixel_centers ? (o + 0.5)·scale : o·scale; s = align ? round(src) : floor(src);
+//         s = min(s, in−1) (and max(s, 0) with half_pixel_centers)
+//   fwd:  out = in[s_y, s_x];  bwd: gradIn[iy,ix] = Σ gradOut over the outputs sourced there (float)
 //
-// Shapes: fwd in (N,H,W,C) -> out (N,OH,OW,C); bwd gradOut (N,OH,OW,C) -> gradIn (N,H,W,C).
+// Shapes: bilinear fwd in (N,H,W,C) -> out (N,OH,OW,C); bwd gradOut (N,OH,OW,C) -> gradIn
+// (N,H,W,C). nearest fwd x (N,H,W,C) -> y (N,OH,OW,C); bwd dy (B,OH,OW,C) -> dx (B,H,W,C).
 // align_corners and half_pixel_centers are never both set (the host rejects it, as TF does).
 //
-// Launch: fwd one thread per output element, bwd one thread per input element (a gather over the
-// few outputs whose taps can reach it, so no atomics and a deterministic result); block 256,
-// grid-stride loop, grid = min(ceil(total/256), 65535) chosen by the host.
-// Twins: dev.segcam.kernels.CpuKernels.resize_bilinear_fwd / resize_bilinear_bwd.
+// Launch: fwd one thread per output element, bwd one thread per input element (a gather over
+// the outputs whose taps can reach it, so no atomics and a deterministic result); block 256,
+// grid-stride loop, grid = min(ceil(total/256), 65535) chosen by the host (CudaKernels for
+// bilinear, CudaGraphOps for nearest). The bilinear kernels index in 64 bits, the nearest ones in
+// int (GRID_STRIDE, common.cuh).
+// Summation order: outputs in (oy, ox) order, as the twins' scatter, so the sums match them.
+// Twins: dev.segcam.kernels.CpuKernels.resize_bilinear_fwd / resize_bilinear_bwd /
+// resize_nearest_fwd / resize_nearest_bwd.
+#include "common.cuh"
 
 __device__ __forceinline__ float resize_scale(int in, int out, int align_corners) {
   return (align_corners && out > 1) ? (in - 1) / (float)(out - 1) : in / (float)out;
@@ -119,5 +131,59 @@ extern "C" __global__ void resize_bilinear_bwd(float* gradIn, const float* gradO
       }
     }
     gradIn[i] = (float)acc;
+  }
+}
+
+// TensorFlow's nearest-neighbour source index along one axis (CpuOps.nearestTap).
+__device__ __forceinline__ int nearest_tap(int o, int in, float scale, int align, int half) {
+  float src = half ? ((float)o + 0.5f) * scale : (float)o * scale;
+  int s = align ? (int)roundf(src) : (int)floorf(src);
+  s = min(s, in - 1);
+  return half ? max(0, s) : s;
+}
+
+// x (N,H,W,C) -> y (N,OH,OW,C), ResizeNearestNeighbor.
+extern "C" __global__ void resize_nearest_fwd(float* y, const float* x, int N, int H, int W,
+                                              int C, int OH, int OW, int align, int half) {
+  float sy = resize_scale(H, OH, align);
+  float sx = resize_scale(W, OW, align);
+  int total = N * OH * OW * C;
+  GRID_STRIDE(i, total) {
+    int c = i % C;
+    int r = i / C;
+    int ox = r % OW;
+    r /= OW;
+    int oy = r % OH;
+    int n = r / OH;
+    int iy = nearest_tap(oy, H, sy, align, half);
+    int ix = nearest_tap(ox, W, sx, align, half);
+    y[i] = x[(((size_t)n * H + iy) * W + ix) * C + c];
+  }
+}
+
+// Its adjoint: dx[iy,ix] = Σ dy over the outputs whose source is (iy,ix). A gather that scans
+// the output rows and columns (O(OH + OW·hits) per element; OH, OW are image sizes).
+// dy (B,OH,OW,C) -> dx (B,H,W,C).
+extern "C" __global__ void resize_nearest_bwd(float* dx, const float* dy, int B, int H, int W,
+                                              int C, int OH, int OW, int align, int half) {
+  float sy = resize_scale(H, OH, align);
+  float sx = resize_scale(W, OW, align);
+  int total = B * H * W * C;
+  GRID_STRIDE(i, total) {
+    int c = i % C;
+    int r = i / C;
+    int ix = r % W;
+    r /= W;
+    int iy = r % H;
+    int b = r / H;
+    float acc = 0.f;
+    for (int oy = 0; oy < OH; oy++) {
+      if (nearest_tap(oy, H, sy, align, half) != iy) continue;
+      for (int ox = 0; ox < OW; ox++) {
+        if (nearest_tap(ox, W, sx, align, half) != ix) continue;
+        acc += dy[(((size_t)b * OH + oy) * OW + ox) * C + c];
+      }
+    }
+    dx[i] = acc;
   }
 }

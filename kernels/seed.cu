@@ -12,9 +12,10 @@
 //         -> seed (N,H,W,C), partial (N,B) double, then score (N) float.
 //
 // Launch (two kernels, in this order, same stream):
-//   masked_score_seed   grid (B, N), block 256 (any multiple of 32): each thread walks pixels with
-//                       stride B·256, writes their seed, and the block's partial score goes to
-//                       partial[n·B + blockIdx.x].
+//   masked_score_seed   grid (B, min(N, 65535)), block 256 (any multiple of 32): each thread walks
+//                       pixels with stride B·256, writes their seed, and the block's partial
+//                       score goes to partial[n·B + blockIdx.x]; a block loops over the samples
+//                       n = blockIdx.y, + gridDim.y, … (grid.y is at most 65535).
 //   masked_score_reduce grid N, block 256: score[n] = Σ_b partial[n·B + b] (fixed tree: the
 //                       result does not depend on scheduling).
 // Twin: dev.segcam.kernels.CpuKernels.masked_score_seed (same expressions, all math in double).
@@ -30,48 +31,49 @@ extern "C" __global__ void masked_score_seed(double* partial, float* seed, const
                                              const float* mask, const int* cls, int N, int H,
                                              int W, int C, int mode) {
   __shared__ double scratch[32];
-  int n = blockIdx.y;
   int hw = H * W;
-  int cl = cls[n];
-  bool valid = (C == 1) ? (cl == 0 || cl == 1) : (cl >= 0 && cl < C);
-  int c = (C == 1) ? 0 : cl;
-  bool background = (C == 1 && cl == 0);
-  double sign = background ? -1.0 : 1.0;
-  double acc = 0.0;
-  for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < hw; p += gridDim.x * blockDim.x) {
-    size_t base = ((size_t)n * hw + p) * C;
-    double m = mask[(size_t)n * hw + p];
-    for (int k = 0; k < C; k++) seed[base + k] = 0.f;
-    if (!valid) {
-      seed[base] = __int_as_float(0x7fc00000);
-      acc = __longlong_as_double(0x7ff8000000000000LL);
-      continue;
-    }
-    if (m == 0.0) continue;  // outside M: no score, no gradient
-    if (mode == 0) {
-      double y = logits[base + c];
-      acc += m * (background ? -y : y);
-      seed[base + c] = (float)(sign * m);
-    } else if (mode == 2) {
-      double s = segcam_sigmoid(logits[base + c]);
-      acc += m * (background ? 1.0 - s : s);
-      seed[base + c] = (float)(sign * m * s * (1.0 - s));
-    } else {
-      double mx = -INFINITY;
-      for (int k = 0; k < C; k++) mx = fmax(mx, (double)logits[base + k]);
-      double sum = 0.0;
-      for (int k = 0; k < C; k++) sum += exp(logits[base + k] - mx);
-      double pc = exp(logits[base + c] - mx) / sum;
-      acc += m * (background ? 1.0 - pc : pc);
-      for (int k = 0; k < C; k++) {
-        double pk = exp(logits[base + k] - mx) / sum;
-        double d = (k == c) ? pc * (1.0 - pk) : -pc * pk;
-        seed[base + k] = (float)(sign * m * d);
+  for (int n = blockIdx.y; n < N; n += gridDim.y) {
+    int cl = cls[n];
+    bool valid = (C == 1) ? (cl == 0 || cl == 1) : (cl >= 0 && cl < C);
+    int c = (C == 1) ? 0 : cl;
+    bool background = (C == 1 && cl == 0);
+    double sign = background ? -1.0 : 1.0;
+    double acc = 0.0;
+    for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < hw; p += gridDim.x * blockDim.x) {
+      size_t base = ((size_t)n * hw + p) * C;
+      double m = mask[(size_t)n * hw + p];
+      for (int k = 0; k < C; k++) seed[base + k] = 0.f;
+      if (!valid) {
+        seed[base] = __int_as_float(0x7fc00000);
+        acc = __longlong_as_double(0x7ff8000000000000LL);
+        continue;
+      }
+      if (m == 0.0) continue;  // outside M: no score, no gradient
+      if (mode == 0) {
+        double y = logits[base + c];
+        acc += m * (background ? -y : y);
+        seed[base + c] = (float)(sign * m);
+      } else if (mode == 2) {
+        double s = segcam_sigmoid(logits[base + c]);
+        acc += m * (background ? 1.0 - s : s);
+        seed[base + c] = (float)(sign * m * s * (1.0 - s));
+      } else {
+        double mx = -INFINITY;
+        for (int k = 0; k < C; k++) mx = fmax(mx, (double)logits[base + k]);
+        double sum = 0.0;
+        for (int k = 0; k < C; k++) sum += exp(logits[base + k] - mx);
+        double pc = exp(logits[base + c] - mx) / sum;
+        acc += m * (background ? 1.0 - pc : pc);
+        for (int k = 0; k < C; k++) {
+          double pk = exp(logits[base + k] - mx) / sum;
+          double d = (k == c) ? pc * (1.0 - pk) : -pc * pk;
+          seed[base + k] = (float)(sign * m * d);
+        }
       }
     }
+    double total = block_sum(acc, scratch);
+    if (threadIdx.x == 0) partial[(size_t)n * gridDim.x + blockIdx.x] = total;
   }
-  double total = block_sum(acc, scratch);
-  if (threadIdx.x == 0) partial[(size_t)n * gridDim.x + blockIdx.x] = total;
 }
 
 extern "C" __global__ void masked_score_reduce(float* score, const double* partial, int N, int B) {

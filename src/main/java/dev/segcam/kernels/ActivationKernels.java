@@ -3,7 +3,7 @@ package dev.segcam.kernels;
 import dev.segcam.ir.Op;
 
 /**
- * Java twins of the element-wise graph ops of the CUDA backend (graph_ops.cu: per-channel affine,
+ * Java twins of the element-wise graph ops of the CUDA backend (per-channel affine,
  * activations, softmax), same names and argument order; the CPU engine runs the range variants in
  * parallel.
  *

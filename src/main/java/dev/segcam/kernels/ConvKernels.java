@@ -1,7 +1,7 @@
 package dev.segcam.kernels;
 
 /**
- * Java twins of the CUDA backend's direct convolution kernels (graph_ops.cu: the fallback where
+ * Java twins of the CUDA backend's direct convolution kernels (the fallback where
  * cuDNN has no algorithm), same names and argument order.
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,

@@ -3,7 +3,7 @@ package dev.segcam.kernels;
 import dev.segcam.ir.Op;
 
 /**
- * Java twins of the layout and broadcast ops of the CUDA backend (graph_ops.cu: concat, broadcast
+ * Java twins of the layout and broadcast ops of the CUDA backend (concat, broadcast
  * binary ops, pad, gradient accumulation), same names and argument order.
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,

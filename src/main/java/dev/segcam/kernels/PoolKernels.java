@@ -1,7 +1,7 @@
 package dev.segcam.kernels;
 
 /**
- * Java twins of the window ops of the CUDA backend (graph_ops.cu: max/average pooling, spatial mean
+ * Java twins of the window ops of the CUDA backend (max/average pooling, spatial mean
  * gradient, nearest-neighbour resize), same names and argument order.
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,

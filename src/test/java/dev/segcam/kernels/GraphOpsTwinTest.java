@@ -16,11 +16,12 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CPU twins of {@code kernels/graph_ops.cu} against the CPU engine (forward) and {@link
- * CpuBackward} (data gradients, with K = 2 targets tiled over N = 2 images), called with the very
- * arguments CudaCamBackend derives from an IR node (TF padding amounts, rank-4 dims, concat
- * offsets, tiled value sizes). The .cu kernels are line-by-line transcriptions of these twins;
- * CudaGraphOpsTest checks kernel against twin on a GPU.
+ * The CPU twins of the graph-op kernels ({@code kernels/activation.cu, pool.cu, ...}) against the
+ * CPU engine (forward) and {@link CpuBackward} (data gradients, with K = 2 targets tiled over N = 2
+ * images), called with the very arguments CudaCamBackend derives from an IR node (TF padding
+ * amounts, rank-4 dims, concat offsets, tiled value sizes). The .cu kernels are line-by-line
+ * transcriptions of these twins; CudaGraphOpsTest checks kernel against twin on a GPU,
+ * HostCompiledKernelsTest (the .cu compiled for the host) without one.
  */
 class GraphOpsTwinTest {
   /** Same arithmetic, possibly another summation order (double sums either side). */

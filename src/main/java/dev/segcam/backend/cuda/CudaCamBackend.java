@@ -29,7 +29,7 @@ import org.bytedeco.cuda.global.cublas;
  * <p>Forward and data-gradient backward run over the IR graph node by node, on one stream:
  * convolutions (plain, strided, dilated, grouped/depthwise, transposed) are cuDNN forward and
  * backward-data; dense layers are cuBLAS SGEMMs; everything else is our PTX in {@code
- * kernels/graph_ops.cu} (pooling, activations and softmax included: TensorFlow's semantics — the
+ * kernels/activation.cu, softmax.cu, pool.cu, concat_pad.cu, binary.cu, conv_direct.cu} (pooling, activations and softmax included: TensorFlow's semantics — the
  * asymmetric SAME padding, average pooling over real pixels only, max-pool gradients to the first
  * maximum — and the backward's K-target batches, whose forward values are tiled, are simpler to get
  * exactly right in a kernel than through cuDNN's descriptors). The CAM steps use {@link

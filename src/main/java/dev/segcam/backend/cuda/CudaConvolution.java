@@ -13,7 +13,7 @@ import java.util.function.Consumer;
 
 /**
  * The CUDA backend's convolutions: geometry (TensorFlow's SAME/VALID padding, asymmetric padding
- * made explicit), cuDNN forward and backward-data, and the direct kernels of graph_ops.cu as the
+ * made explicit), cuDNN forward and backward-data, and the direct kernels of conv_direct.cu as the
  * fallback where cuDNN cannot run a shape. Each fallback is reported once to a listener (by default
  * the {@code dev.segcam.cuda} system logger at INFO), never printed by library code.
  */
@@ -205,7 +205,7 @@ final class CudaConvolution implements AutoCloseable {
     AUTO,
     /** cuDNN only: a shape it cannot run is an error. */
     CUDNN,
-    /** Our direct kernels only (graph_ops.cu): slow, for checking cuDNN. */
+    /** Our direct kernels only (conv_direct.cu): slow, for checking cuDNN. */
     DIRECT
   }
 

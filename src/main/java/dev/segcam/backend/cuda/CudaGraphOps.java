@@ -1,69 +1,87 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvKernels;
+import dev.segcam.kernels.LayoutKernels;
+import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.KernelArgumentException;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
- * Launchers for {@code kernels/graph_ops.cu}: the IR ops that cuDNN and cuBLAS do not cover, with
- * the names and argument order of their twins in {@link CpuKernels} (device buffers in place of
- * arrays, null for an absent optional pointer). Each checks sizes on the host and enqueues on the
- * context's stream without waiting.
+ * Launchers for the graph-op kernels ({@code kernels/activation.cu, softmax.cu, pool.cu, resize.cu
+ * (nearest), concat_pad.cu, binary.cu, conv_direct.cu}): the IR ops that cuDNN and cuBLAS do not
+ * cover, with the names and argument order of their twins in {@link ActivationKernels}, {@link
+ * PoolKernels}, {@link LayoutKernels} and {@link ConvKernels} (device buffers in
+ * place of arrays, null for an absent optional pointer). Each checks sizes on the host and enqueues
+ * on the context's stream without waiting.
  */
 public final class CudaGraphOps implements AutoCloseable {
   private static final int BLOCK = 256;
   private static final int MAX_GRID = 65535;
   private static final Long NULL = 0L;
 
+  /** The PTX module (kernels/<module>.cu) of each kernel launched here. */
+  static final Map<String, String> MODULE_OF =
+      Map.ofEntries(
+          Map.entry("activation_fwd", "activation"),
+          Map.entry("activation_bwd", "activation"),
+          Map.entry("softmax_fwd", "softmax"),
+          Map.entry("softmax_bwd", "softmax"),
+          Map.entry("pool_fwd", "pool"),
+          Map.entry("maxpool_bwd", "pool"),
+          Map.entry("avgpool_bwd", "pool"),
+          Map.entry("spatial_mean_bwd", "pool"),
+          Map.entry("resize_nearest_fwd", "resize"),
+          Map.entry("resize_nearest_bwd", "resize"),
+          Map.entry("concat_copy", "concat_pad"),
+          Map.entry("pad_fwd", "concat_pad"),
+          Map.entry("pad_bwd", "concat_pad"),
+          Map.entry("channel_affine", "binary"),
+          Map.entry("channel_scale_bwd", "binary"),
+          Map.entry("binary_fwd", "binary"),
+          Map.entry("binary_bwd", "binary"),
+          Map.entry("add_inplace", "binary"),
+          Map.entry("conv2d_direct_fwd", "conv_direct"),
+          Map.entry("conv2d_direct_bwd_data", "conv_direct"));
+
   private final CudaContext ctx;
-  private PtxModule module;
+  private final Map<String, PtxModule> modules = new HashMap<>();
 
   CudaGraphOps(CudaContext ctx) {
     this.ctx = ctx;
   }
 
-  private synchronized PtxModule module() {
-    if (module == null) {
+
+  private synchronized PtxModule moduleNamed(String name) {
+    PtxModule m = modules.get(name);
+    if (m == null) {
       ctx.makeCurrent();
-      module = PtxModule.load("graph_ops");
+      m = PtxModule.load(name);
+      modules.put(name, m);
     }
-    return module;
+    return m;
   }
+
 
   private void launch(String kernel, long total, Object... args) {
-    launchOn(this::module, kernel, total, args);
+    launchIn(MODULE_OF.get(kernel), kernel, total, args);
   }
 
-  /** One grid-stride launch over {@code total} elements, block 256. */
-  private void launchOn(
-      java.util.function.Supplier<PtxModule> m, String kernel, long total, Object... args) {
+  /**
+   * One grid-stride launch over {@code total} elements, block 256, of a kernel of
+   * kernels/&lt;module&gt;.cu (the module loaded on first use). One-op files (as exp.cu) are
+   * launched by name from the op table. The arguments follow the kernel's (and its Java twin's)
+   * order.
+   */
+  void launchIn(String module, String kernel, long total, Object... args) {
     count(total, kernel);
     if (total <= 0) {
       return; // an empty tensor: nothing to do (a grid of 0 blocks is a launch error)
     }
     int grid = (int) Math.max(1, Math.min(MAX_GRID, (total + BLOCK - 1) / BLOCK));
     ctx.makeCurrent();
-    m.get().launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
-  }
-
-  /**
-   * An element-wise kernel of its own kernels/&lt;module&gt;.cu (one op per file, as exp.cu): one
-   * grid-stride launch over {@code total} elements, the module loaded on first use. The arguments
-   * follow the kernel's (and its Java twin's) order.
-   */
-  void launchIn(String module, String kernel, long total, Object... args) {
-    launchOn(() -> opModule(module), kernel, total, args);
-  }
-
-  private final java.util.Map<String, PtxModule> opModules = new java.util.HashMap<>();
-
-  private synchronized PtxModule opModule(String name) {
-    PtxModule m = opModules.get(name);
-    if (m == null) {
-      ctx.makeCurrent();
-      m = PtxModule.load(name);
-      opModules.put(name, m);
-    }
-    return m;
+    moduleNamed(module).launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
   }
 
   private static Object opt(DeviceBuffer b) {
@@ -91,7 +109,7 @@ public final class CudaGraphOps implements AutoCloseable {
     }
   }
 
-  /** See {@link CpuKernels#channel_affine}. y may be x. */
+  /** See {@link ActivationKernels#channel_affine}. y may be x. */
   public void channel_affine(
       DeviceBuffer y, DeviceBuffer x, DeviceBuffer scale, DeviceBuffer offset, int total, int C) {
     need("y", y, total);
@@ -105,7 +123,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("channel_affine", total, y, x, opt(scale), opt(offset), total, C);
   }
 
-  /** See {@link CpuKernels#channel_scale_bwd}. */
+  /** See {@link ActivationKernels#channel_scale_bwd}. */
   public void channel_scale_bwd(
       DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer scale, int total, int C) {
     need("dx", dx, total);
@@ -114,14 +132,14 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("channel_scale_bwd", total, dx, dy, scale, total, C);
   }
 
-  /** See {@link CpuKernels#activation_fwd}. */
+  /** See {@link ActivationKernels#activation_fwd}. */
   public void activation_fwd(DeviceBuffer y, DeviceBuffer x, int total, int kind, float alpha) {
     need("y", y, total);
     need("x", x, total);
     launch("activation_fwd", total, y, x, total, kind, alpha);
   }
 
-  /** See {@link CpuKernels#activation_bwd}. */
+  /** See {@link ActivationKernels#activation_bwd}. */
   public void activation_bwd(
       DeviceBuffer dx,
       DeviceBuffer dy,
@@ -137,14 +155,14 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("activation_bwd", total, dx, dy, v, total, valueTotal, kind, alpha);
   }
 
-  /** See {@link CpuKernels#softmax_fwd}. */
+  /** See {@link ActivationKernels#softmax_fwd}. */
   public void softmax_fwd(DeviceBuffer y, DeviceBuffer x, int rows, int C) {
     need("y", y, (long) rows * C);
     need("x", x, (long) rows * C);
     launch("softmax_fwd", rows, y, x, rows, C);
   }
 
-  /** See {@link CpuKernels#softmax_bwd}. */
+  /** See {@link ActivationKernels#softmax_bwd}. */
   public void softmax_bwd(
       DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer y, int rows, int valueRows, int C) {
     need("dx", dx, (long) rows * C);
@@ -154,7 +172,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("softmax_bwd", rows, dx, dy, y, rows, valueRows, C);
   }
 
-  /** See {@link CpuKernels#pool_fwd}. */
+  /** See {@link PoolKernels#pool_fwd}. */
   public void pool_fwd(
       DeviceBuffer y,
       DeviceBuffer x,
@@ -177,7 +195,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("pool_fwd", total, y, x, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, max ? 1 : 0);
   }
 
-  /** See {@link CpuKernels#maxpool_bwd}. */
+  /** See {@link PoolKernels#maxpool_bwd}. */
   public void maxpool_bwd(
       DeviceBuffer dx,
       DeviceBuffer dy,
@@ -203,7 +221,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("maxpool_bwd", total, dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl);
   }
 
-  /** See {@link CpuKernels#avgpool_bwd}. */
+  /** See {@link PoolKernels#avgpool_bwd}. */
   public void avgpool_bwd(
       DeviceBuffer dx,
       DeviceBuffer dy,
@@ -225,7 +243,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("avgpool_bwd", total, dx, dy, B, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl);
   }
 
-  /** See {@link CpuKernels#spatial_mean_bwd}. */
+  /** See {@link PoolKernels#spatial_mean_bwd}. */
   public void spatial_mean_bwd(DeviceBuffer dx, DeviceBuffer dy, int B, int HW, int C) {
     int total = count((long) B * HW * C, "spatial_mean_bwd");
     need("dx", dx, total);
@@ -233,7 +251,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("spatial_mean_bwd", total, dx, dy, B, HW, C);
   }
 
-  /** See {@link CpuKernels#resize_nearest_fwd}. */
+  /** See {@link PoolKernels#resize_nearest_fwd}. */
   public void resize_nearest_fwd(
       DeviceBuffer y,
       DeviceBuffer x,
@@ -251,7 +269,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("resize_nearest_fwd", total, y, x, N, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
   }
 
-  /** See {@link CpuKernels#resize_nearest_bwd}. */
+  /** See {@link PoolKernels#resize_nearest_bwd}. */
   public void resize_nearest_bwd(
       DeviceBuffer dx,
       DeviceBuffer dy,
@@ -269,7 +287,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("resize_nearest_bwd", total, dx, dy, B, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
   }
 
-  /** See {@link CpuKernels#concat_copy}. */
+  /** See {@link LayoutKernels#concat_copy}. */
   public void concat_copy(
       DeviceBuffer big,
       DeviceBuffer part,
@@ -290,7 +308,7 @@ public final class CudaGraphOps implements AutoCloseable {
         "concat_copy", total, big, part, outer, inAxis, inner, outAxis, offset, backward ? 1 : 0);
   }
 
-  /** See {@link CpuKernels#binary_fwd}; dims are rank-4 (left-padded with 1). */
+  /** See {@link LayoutKernels#binary_fwd}; dims are rank-4 (left-padded with 1). */
   public void binary_fwd(
       DeviceBuffer out, DeviceBuffer a, DeviceBuffer b, int kind, int[] o, int[] ad, int[] bd) {
     int total = count(prod(o), "binary_fwd");
@@ -318,7 +336,7 @@ public final class CudaGraphOps implements AutoCloseable {
         bd[3]);
   }
 
-  /** See {@link CpuKernels#binary_bwd}; a and b may be null for ADD and SUB. */
+  /** See {@link LayoutKernels#binary_bwd}; a and b may be null for ADD and SUB. */
   public void binary_bwd(
       DeviceBuffer g,
       DeviceBuffer dy,
@@ -371,7 +389,7 @@ public final class CudaGraphOps implements AutoCloseable {
         bd[3]);
   }
 
-  /** See {@link CpuKernels#pad_fwd}; dims rank-4. */
+  /** See {@link LayoutKernels#pad_fwd}; dims rank-4. */
   public void pad_fwd(DeviceBuffer out, DeviceBuffer x, float value, int[] o, int[] xd, int[] p) {
     int total = count(prod(o), "pad_fwd");
     need("out", out, total);
@@ -386,7 +404,7 @@ public final class CudaGraphOps implements AutoCloseable {
         p[1], p[2], p[3]);
   }
 
-  /** See {@link CpuKernels#pad_bwd}; dims rank-4. */
+  /** See {@link LayoutKernels#pad_bwd}; dims rank-4. */
   public void pad_bwd(DeviceBuffer dx, DeviceBuffer dy, int[] xd, int[] yd, int[] p) {
     int total = count(prod(xd), "pad_bwd");
     need("dx", dx, total);
@@ -402,14 +420,14 @@ public final class CudaGraphOps implements AutoCloseable {
         p[1], p[2], p[3]);
   }
 
-  /** See {@link CpuKernels#add_inplace}. */
+  /** See {@link LayoutKernels#add_inplace}. */
   public void add_inplace(DeviceBuffer acc, DeviceBuffer x, int total) {
     need("acc", acc, total);
     need("x", x, total);
     launch("add_inplace", total, acc, x, total);
   }
 
-  /** See {@link CpuKernels#conv2d_direct_fwd}. */
+  /** See {@link ConvKernels#conv2d_direct_fwd}. */
   public void conv2d_direct_fwd(
       DeviceBuffer y,
       DeviceBuffer x,
@@ -459,7 +477,7 @@ public final class CudaGraphOps implements AutoCloseable {
         groups);
   }
 
-  /** See {@link CpuKernels#conv2d_direct_bwd_data}. */
+  /** See {@link ConvKernels#conv2d_direct_bwd_data}. */
   public void conv2d_direct_bwd_data(
       DeviceBuffer dx,
       DeviceBuffer dy,
@@ -538,13 +556,17 @@ public final class CudaGraphOps implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    for (PtxModule m : opModules.values()) {
-      m.close();
+    RuntimeException first = null;
+    for (PtxModule m : modules.values()) {
+      try {
+        m.close();
+      } catch (RuntimeException e) {
+        first = first == null ? e : first;
+      }
     }
-    opModules.clear();
-    if (module != null) {
-      module.close();
-      module = null;
+    modules.clear();
+    if (first != null) {
+      throw first;
     }
   }
 }

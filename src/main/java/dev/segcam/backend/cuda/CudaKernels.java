@@ -19,7 +19,7 @@ import java.util.Map;
  */
 public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer> {
   private static final int BLOCK = 256;
-  private static final int MAX_GRID = 65535; // grid-stride kernels need no more
+  private static final int MAX_GRID = 65535; // grid.y's limit; grid-stride kernels need no more
   private static final int MAX_SEED_BLOCKS = 1024;
 
   private final CudaContext ctx;
@@ -103,7 +103,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
           "seed",
           "masked_score_seed",
           blocks,
-          N,
+          Math.min(N, MAX_GRID), // the kernel loops over samples past grid.y
           BLOCK,
           1,
           partial,
@@ -147,7 +147,19 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     long hw = dims(N, H, W, K);
     need("alpha", alpha, (long) N * K);
     need("grads", grads, N * hw * K);
-    launch("channel_mean", "channel_mean", (K + 31) / 32, N, 32, 8, alpha, grads, N, H, W, K);
+    launch(
+        "channel_mean",
+        "channel_mean",
+        (K + 31) / 32,
+        Math.min(N, MAX_GRID), // the kernel loops over samples past grid.y
+        32,
+        8,
+        alpha,
+        grads,
+        N,
+        H,
+        W,
+        K);
   }
 
   /** See {@link CpuKernels#gradcampp_weights}. */
@@ -162,7 +174,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
         "channel_mean",
         "gradcampp_weights",
         (K + 31) / 32,
-        N,
+        Math.min(N, MAX_GRID),
         32,
         8,
         alpha,
@@ -193,7 +205,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
         "channel_mean",
         "xgradcam_weights",
         (K + 31) / 32,
-        N,
+        Math.min(N, MAX_GRID),
         32,
         8,
         alpha,

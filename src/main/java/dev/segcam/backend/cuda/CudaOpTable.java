@@ -467,7 +467,7 @@ public final class CudaOpTable {
         boolean halfPixelCenters);
   }
 
-  /** The kernel of a resize and direction: bilinear (resize.cu) or nearest (graph_ops.cu). */
+  /** The kernel of a resize and direction: bilinear (resize.cu) or nearest (also resize.cu). */
   private static ResizeKernel resizeKernel(CudaCamBackend be, Op.Resize r, boolean backward) {
     CudaKernels k = be.camKernels();
     CudaGraphOps g = be.graphOps();

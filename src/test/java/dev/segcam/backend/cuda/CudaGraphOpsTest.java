@@ -17,9 +17,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 /**
- * Each kernel of {@code kernels/graph_ops.cu} (and xgradcam_weights) against its CPU twin on fresh
- * random data, K = 2 targets tiled over N = 2 images where the kernel tiles: when
- * CudaCamBackendTest fails on a model, this says which kernel is wrong.
+ * Each graph-op kernel (CudaGraphOps: activation, softmax, pool, resize nearest, concat_pad,
+ * binary, conv_direct) (and xgradcam_weights) against its CPU twin on fresh random data, K = 2
+ * targets tiled over N = 2 images where the kernel tiles: when CudaCamBackendTest fails on a model,
+ * this says which kernel is wrong.
  */
 @RequiresGpu
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -36,7 +37,7 @@ class CudaGraphOpsTest {
   void open() {
     ctx = CudaContext.open(0);
     ops = new CudaGraphOps(ctx);
-    System.out.println("[graph_ops] " + ctx.describe());
+    System.out.println("[graph ops] " + ctx.describe());
   }
 
   @AfterAll

@@ -28,36 +28,34 @@ import org.junit.jupiter.api.Test;
  */
 class PtxResourcesTest {
   static final Map<String, List<String>> MODULES =
-      Map.of(
-          "seed", List.of("masked_score_seed", "masked_score_reduce"),
-          "channel_mean", List.of("channel_mean", "gradcampp_weights", "xgradcam_weights"),
-          "weighted_sum", List.of("weighted_sum_relu", "elementwise_sum_relu"),
-          "resize", List.of("resize_bilinear_fwd", "resize_bilinear_bwd"),
-          "normalize", List.of("minmax_normalize", "scale_normalize"),
-          "colormap", List.of("colormap_blend"),
-          "exp", List.of("exp_fwd", "exp_bwd"),
-          "graph_ops",
+      Map.ofEntries(
+          Map.entry("seed", List.of("masked_score_seed", "masked_score_reduce")),
+          Map.entry(
+              "channel_mean", List.of("channel_mean", "gradcampp_weights", "xgradcam_weights")),
+          Map.entry("weighted_sum", List.of("weighted_sum_relu", "elementwise_sum_relu")),
+          Map.entry(
+              "resize",
+              List.of(
+                  "resize_bilinear_fwd",
+                  "resize_bilinear_bwd",
+                  "resize_nearest_fwd",
+                  "resize_nearest_bwd")),
+          Map.entry("normalize", List.of("minmax_normalize", "scale_normalize")),
+          Map.entry("colormap", List.of("colormap_blend")),
+          Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
+          Map.entry("activation", List.of("activation_fwd", "activation_bwd")),
+          Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
+          Map.entry("pool", List.of("pool_fwd", "maxpool_bwd", "avgpool_bwd", "spatial_mean_bwd")),
+          Map.entry("concat_pad", List.of("concat_copy", "pad_fwd", "pad_bwd")),
+          Map.entry(
+              "binary",
               List.of(
                   "channel_affine",
                   "channel_scale_bwd",
-                  "activation_fwd",
-                  "activation_bwd",
-                  "softmax_fwd",
-                  "softmax_bwd",
-                  "pool_fwd",
-                  "maxpool_bwd",
-                  "avgpool_bwd",
-                  "spatial_mean_bwd",
-                  "resize_nearest_fwd",
-                  "resize_nearest_bwd",
-                  "concat_copy",
                   "binary_fwd",
                   "binary_bwd",
-                  "pad_fwd",
-                  "pad_bwd",
-                  "add_inplace",
-                  "conv2d_direct_fwd",
-                  "conv2d_direct_bwd_data"));
+                  "add_inplace")),
+          Map.entry("conv_direct", List.of("conv2d_direct_fwd", "conv2d_direct_bwd_data")));
 
   /** The classes that hold the kernels' Java twins. */
   static final List<Class<?>> TWIN_CLASSES =
@@ -117,6 +115,11 @@ class PtxResourcesTest {
         }
       }
       assertTrue(launcher, "CudaKernels/CudaGraphOps." + name);
+    }
+    for (Map.Entry<String, String> e : CudaGraphOps.MODULE_OF.entrySet()) {
+      assertTrue(
+          MODULES.get(e.getValue()).contains(e.getKey()),
+          "CudaGraphOps loads " + e.getKey() + " from " + e.getValue() + ".ptx");
     }
   }
 }
