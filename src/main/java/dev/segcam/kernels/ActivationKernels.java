@@ -3,9 +3,8 @@ package dev.segcam.kernels;
 import dev.segcam.ir.Op;
 
 /**
- * Java twins of the element-wise graph ops of the CUDA backend (per-channel affine,
- * activations, softmax), same names and argument order; the CPU engine runs the range variants in
- * parallel.
+ * Java twins of the element-wise graph ops of the CUDA backend (per-channel affine, activations,
+ * softmax), same names and argument order; the CPU engine runs the range variants in parallel.
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,
  * NHWC; backward kernels read forward values "tiled" (gradient element i reads value element i %

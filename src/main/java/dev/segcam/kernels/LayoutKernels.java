@@ -3,8 +3,8 @@ package dev.segcam.kernels;
 import dev.segcam.ir.Op;
 
 /**
- * Java twins of the layout and broadcast ops of the CUDA backend (concat, broadcast
- * binary ops, pad, gradient accumulation), same names and argument order.
+ * Java twins of the layout and broadcast ops of the CUDA backend (concat, broadcast binary ops,
+ * pad, gradient accumulation), same names and argument order.
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,
  * NHWC; backward kernels read forward values "tiled" (gradient element i reads value element i %

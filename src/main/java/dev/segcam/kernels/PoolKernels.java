@@ -1,8 +1,8 @@
 package dev.segcam.kernels;
 
 /**
- * Java twins of the window ops of the CUDA backend (max/average pooling, spatial mean
- * gradient, nearest-neighbour resize), same names and argument order.
+ * Java twins of the window ops of the CUDA backend (max/average pooling, spatial mean gradient,
+ * nearest-neighbour resize), same names and argument order.
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,
  * NHWC; backward kernels read forward values "tiled" (gradient element i reads value element i %

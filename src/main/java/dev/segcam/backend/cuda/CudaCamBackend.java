@@ -29,12 +29,13 @@ import org.bytedeco.cuda.global.cublas;
  * <p>Forward and data-gradient backward run over the IR graph node by node, on one stream:
  * convolutions (plain, strided, dilated, grouped/depthwise, transposed) are cuDNN forward and
  * backward-data; dense layers are cuBLAS SGEMMs; everything else is our PTX in {@code
- * kernels/activation.cu, softmax.cu, pool.cu, concat_pad.cu, binary.cu, conv_direct.cu} (pooling, activations and softmax included: TensorFlow's semantics — the
- * asymmetric SAME padding, average pooling over real pixels only, max-pool gradients to the first
- * maximum — and the backward's K-target batches, whose forward values are tiled, are simpler to get
- * exactly right in a kernel than through cuDNN's descriptors). The CAM steps use {@link
- * CudaKernels}. Weights are uploaded once, when the backend is built; a node the backend cannot run
- * is an {@link UnsupportedOpException} then, not at the first frame.
+ * kernels/activation.cu, softmax.cu, pool.cu, concat_pad.cu, binary.cu, conv_direct.cu} (pooling,
+ * activations and softmax included: TensorFlow's semantics — the asymmetric SAME padding, average
+ * pooling over real pixels only, max-pool gradients to the first maximum — and the backward's
+ * K-target batches, whose forward values are tiled, are simpler to get exactly right in a kernel
+ * than through cuDNN's descriptors). The CAM steps use {@link CudaKernels}. Weights are uploaded
+ * once, when the backend is built; a node the backend cannot run is an {@link
+ * UnsupportedOpException} then, not at the first frame.
  *
  * <p>Precision: FP32 (default) asks cuDNN for FMA math only and cuBLAS for pedantic math, which is
  * what the strict CUDA-vs-CPU tolerance (1e-5) assumes. TF32 ({@code -Dsegcam.cuda.precision=tf32}

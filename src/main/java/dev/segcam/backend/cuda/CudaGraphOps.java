@@ -2,9 +2,9 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.ConvKernels;
+import dev.segcam.kernels.KernelArgumentException;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
-import dev.segcam.kernels.KernelArgumentException;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -12,9 +12,9 @@ import java.util.Map;
  * Launchers for the graph-op kernels ({@code kernels/activation.cu, softmax.cu, pool.cu, resize.cu
  * (nearest), concat_pad.cu, binary.cu, conv_direct.cu}): the IR ops that cuDNN and cuBLAS do not
  * cover, with the names and argument order of their twins in {@link ActivationKernels}, {@link
- * PoolKernels}, {@link LayoutKernels} and {@link ConvKernels} (device buffers in
- * place of arrays, null for an absent optional pointer). Each checks sizes on the host and enqueues
- * on the context's stream without waiting.
+ * PoolKernels}, {@link LayoutKernels} and {@link ConvKernels} (device buffers in place of arrays,
+ * null for an absent optional pointer). Each checks sizes on the host and enqueues on the context's
+ * stream without waiting.
  */
 public final class CudaGraphOps implements AutoCloseable {
   private static final int BLOCK = 256;
@@ -52,7 +52,6 @@ public final class CudaGraphOps implements AutoCloseable {
     this.ctx = ctx;
   }
 
-
   private synchronized PtxModule moduleNamed(String name) {
     PtxModule m = modules.get(name);
     if (m == null) {
@@ -62,7 +61,6 @@ public final class CudaGraphOps implements AutoCloseable {
     }
     return m;
   }
-
 
   private void launch(String kernel, long total, Object... args) {
     launchIn(MODULE_OF.get(kernel), kernel, total, args);
