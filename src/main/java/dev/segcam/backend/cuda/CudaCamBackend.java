@@ -281,7 +281,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
   /** One node's forward in a child scope: the output is detached, anything else freed. */
   private CudaTensor run(Node n, List<CudaTensor> in, Shape out) {
     try (Scope scope = new Scope()) {
-      CudaOpTable.Fwd step = new CudaOpTable.Fwd(this, n, weights.of(n.name()), in, out, scope);
+      CudaStep.Fwd step = new CudaStep.Fwd(this, n, weights.of(n.name()), in, out, scope);
       CudaTensor v = CudaOpTable.TABLE.forward(n.op()).run(step, n.op());
       return v == step.y ? scope.detach(v) : v;
     }
@@ -402,8 +402,8 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
         Backprop<CudaTensor> walk, Node node, CudaTensor dy, boolean[] want) {
       // a child scope per node: the gradients are detached, anything else freed
       try (Scope scope = new Scope()) {
-        CudaOpTable.Bwd step =
-            new CudaOpTable.Bwd(
+        CudaStep.Bwd step =
+            new CudaStep.Bwd(
                 CudaCamBackend.this, node, weights.of(node.name()), pass.values, dy, want, scope);
         CudaOpTable.TABLE.backward(node.op()).run(step, node.op());
         for (CudaTensor t : step.dx) {

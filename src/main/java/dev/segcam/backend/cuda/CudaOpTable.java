@@ -3,7 +3,6 @@ package dev.segcam.backend.cuda;
 import dev.segcam.backend.BroadcastGrad;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.backend.OpTable;
-import dev.segcam.backend.Scope;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
@@ -21,127 +20,21 @@ import java.util.List;
 public final class CudaOpTable {
   private CudaOpTable() {}
 
-  /** Forward of one node: writes {@link Fwd#y()} (or returns a view or a retained constant). */
+  /**
+   * Forward of one node: writes {@link CudaStep.Fwd#y()} (or returns a view or a retained
+   * constant).
+   */
   @FunctionalInterface
   interface Forward<O extends Op> {
-    CudaTensor run(Fwd s, O op);
+    CudaTensor run(CudaStep.Fwd s, O op);
   }
 
-  /** Data gradient of one node: fills {@link Bwd#dx} through {@link Bwd#alloc}. */
+  /**
+   * Data gradient of one node: fills {@link CudaStep.Bwd#dx} through {@link CudaStep.Bwd#alloc}.
+   */
   @FunctionalInterface
   interface Backward<O extends Op> {
-    void run(Bwd s, O op);
-  }
-
-  /** One node's forward: its inputs, output shape, weights, and the output once allocated. */
-  static final class Fwd {
-    final CudaCamBackend be;
-    final CudaGraphOps ops;
-    final Node node;
-    final CudaWeights.Params p;
-    final List<CudaTensor> in;
-    final Shape out;
-    final Scope scope;
-    CudaTensor y;
-
-    Fwd(
-        CudaCamBackend be,
-        Node node,
-        CudaWeights.Params p,
-        List<CudaTensor> in,
-        Shape out,
-        Scope scope) {
-      this.be = be;
-      this.scope = scope;
-      this.ops = be.graphOps();
-      this.node = node;
-      this.p = p;
-      this.in = in;
-      this.out = out;
-    }
-
-    /** The output, allocated on first use in the step's scope (freed if the rule throws). */
-    CudaTensor y() {
-      if (y == null) {
-        y = scope.own(be.alloc(out));
-      }
-      return y;
-    }
-
-    DeviceBuffer x() {
-      return in.get(0).buffer();
-    }
-
-    Shape xs() {
-      return in.get(0).shape();
-    }
-
-    int total() {
-      return out.size();
-    }
-  }
-
-  /** One node's backward: dy (batch b = K·N), the forward values, and the gradients it fills. */
-  static final class Bwd {
-    final CudaCamBackend be;
-    final CudaGraphOps ops;
-    final Node node;
-    final CudaWeights.Params p;
-    final java.util.Map<String, CudaTensor> values;
-    final CudaTensor dy;
-    final Shape ds;
-    final int b;
-    final String in0;
-    final boolean[] want;
-    final CudaTensor[] dx;
-    final Scope scope;
-
-    Bwd(
-        CudaCamBackend be,
-        Node node,
-        CudaWeights.Params p,
-        java.util.Map<String, CudaTensor> values,
-        CudaTensor dy,
-        boolean[] want,
-        Scope scope) {
-      this.be = be;
-      this.scope = scope;
-      this.ops = be.graphOps();
-      this.node = node;
-      this.p = p;
-      this.values = values;
-      this.dy = dy;
-      this.ds = dy.shape();
-      this.b = ds.dim(0);
-      this.in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
-      this.want = want;
-      this.dx = new CudaTensor[node.inputs().size()];
-    }
-
-    CudaTensor value(String name) {
-      return values.get(name);
-    }
-
-    /** The shape of input k's gradient: its value's shape with the gradient batch. */
-    Shape gradShape(int k) {
-      return value(node.inputs().get(k)).shape().withDim(0, b);
-    }
-
-    /** Allocates input k's gradient in the step's scope. */
-    DeviceBuffer alloc(int k, Shape s) {
-      dx[k] = scope.own(be.alloc(s));
-      return dx[k].buffer();
-    }
-
-    /** Sets input k's gradient to a reference (a retained dy, a view), owned by the scope. */
-    void set(int k, CudaTensor t) {
-      dx[k] = scope.own(t);
-    }
-
-    CudaConvolution.ConvGeom convGeom() {
-      return CudaConvolution.convGeom(node, value(in0).shape(), value(node.name()).shape())
-          .withBatch(b);
-    }
+    void run(CudaStep.Bwd s, O op);
   }
 
   public static final OpTable<Forward<Op>, Backward<Op>> TABLE = build();
@@ -367,7 +260,7 @@ public final class CudaOpTable {
 
   // ------------------------------------------------------------------------------ rules
 
-  private static CudaTensor convForward(Fwd s, Op op) {
+  private static CudaTensor convForward(CudaStep.Fwd s, Op op) {
     CudaConvolution.ConvGeom g = CudaConvolution.convGeom(s.node, s.xs(), s.out);
     if (op instanceof Op.Conv2DTranspose) {
       s.be.convolution().convBackwardData(g, s.y().buffer(), s.x(), s.p.filter);
@@ -380,13 +273,13 @@ public final class CudaOpTable {
     return s.y;
   }
 
-  private static void convGrad(Bwd s, Op op) {
+  private static void convGrad(CudaStep.Bwd s, Op op) {
     s.be
         .convolution()
         .convBackwardData(s.convGeom(), s.alloc(0, s.gradShape(0)), s.dy.buffer(), s.p.filter);
   }
 
-  private static CudaTensor poolForward(Fwd s, Op.Pool pool) {
+  private static CudaTensor poolForward(CudaStep.Fwd s, Op.Pool pool) {
     Shape x = s.xs();
     s.ops.pool_fwd(
         s.y().buffer(),
@@ -407,7 +300,7 @@ public final class CudaOpTable {
     return s.y;
   }
 
-  private static void poolGrad(Bwd s, Op.Pool pool) {
+  private static void poolGrad(CudaStep.Bwd s, Op.Pool pool) {
     CudaTensor x = s.value(s.in0);
     Shape xv = x.shape();
     Shape ds = s.ds;
@@ -477,7 +370,7 @@ public final class CudaOpTable {
     return backward ? g::resize_nearest_bwd : g::resize_nearest_fwd;
   }
 
-  private static CudaTensor resizeForward(Fwd s, Op.Resize r) {
+  private static CudaTensor resizeForward(CudaStep.Fwd s, Op.Resize r) {
     Shape x = s.xs();
     resizeKernel(s.be, r, false)
         .run(
@@ -494,7 +387,7 @@ public final class CudaOpTable {
     return s.y;
   }
 
-  private static void resizeGrad(Bwd s, Op.Resize r) {
+  private static void resizeGrad(CudaStep.Bwd s, Op.Resize r) {
     Shape xs = s.gradShape(0);
     resizeKernel(s.be, r, true)
         .run(
@@ -510,7 +403,7 @@ public final class CudaOpTable {
             r.halfPixelCenters());
   }
 
-  private static CudaTensor concatForward(Fwd s, Op.Concat c) {
+  private static CudaTensor concatForward(CudaStep.Fwd s, Op.Concat c) {
     int a = c.axis();
     Shape out = s.out;
     int outer = CudaCamBackend.prodDims(out, 0, a);
@@ -527,7 +420,7 @@ public final class CudaOpTable {
     return s.y;
   }
 
-  private static void concatGrad(Bwd s, Op.Concat c) {
+  private static void concatGrad(CudaStep.Bwd s, Op.Concat c) {
     int a = c.axis();
     if (a == 0) {
       throw new NotDifferentiableException(
@@ -550,7 +443,7 @@ public final class CudaOpTable {
     }
   }
 
-  private static CudaTensor padForward(Fwd s, Op.Pad pad) {
+  private static CudaTensor padForward(CudaStep.Fwd s, Op.Pad pad) {
     Shape x = s.xs();
     int[] before = new int[4];
     for (int d = 0; d < x.rank(); d++) {
@@ -566,7 +459,7 @@ public final class CudaOpTable {
     return s.y;
   }
 
-  private static void padGrad(Bwd s, Op.Pad pad) {
+  private static void padGrad(CudaStep.Bwd s, Op.Pad pad) {
     if (pad.paddings().get(0)[0] != 0 || pad.paddings().get(0)[1] != 0) {
       throw new NotDifferentiableException("Pad along the batch axis is not supported in backward");
     }
@@ -583,7 +476,7 @@ public final class CudaOpTable {
         before);
   }
 
-  private static void binaryGrad(Bwd s, Op.Binary bin) {
+  private static void binaryGrad(CudaStep.Bwd s, Op.Binary bin) {
     String an = s.node.inputs().get(0);
     String bn = s.node.inputs().get(1);
     CudaTensor a = s.value(an);
