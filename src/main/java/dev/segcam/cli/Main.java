@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
       ExplainCommand.class,
       LayersCommand.class,
       VideoCommand.class,
-      BenchCommand.class
+      BenchCommand.class,
+      EvalCommand.class
     })
 public final class Main implements Callable<Integer> {
   /** A typed segcam error: bad model, bad arguments that passed parsing, missing files. */
