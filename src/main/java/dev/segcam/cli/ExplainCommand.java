@@ -138,7 +138,9 @@ public final class ExplainCommand implements Callable<Integer> {
       paramLabel = "NAME",
       description =
           "Feature layer (node name as `segcam layers` prints it; repeatable). Default: the last"
-              + " conv/activation before the classifier head.")
+              + " conv/activation before the classifier head; with a region of the target's own"
+              + " (--box, --pixel, --mask, --component), the last layer whose path to the scores"
+              + " is not linear (README).")
   List<String> layers = new ArrayList<>();
 
   @Option(
