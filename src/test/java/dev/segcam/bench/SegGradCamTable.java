@@ -1,5 +1,6 @@
 package dev.segcam.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -40,7 +41,8 @@ import java.util.Map;
  *
  * <p>Args: {@code --model weights/scene-unet --scenes 200 --curve-scenes 200 --steps 8 --set-seed 3
  * --layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2 --out bench/results/seg-gradcam-table.json --doc
- * docs/seg-gradcam-table.md}.
+ * docs/seg-gradcam-table.md}; {@code --from-json FILE} only rewrites the page from a recorded
+ * result.
  */
 public final class SegGradCamTable {
   static final int SIZE = 64;
@@ -66,11 +68,24 @@ public final class SegGradCamTable {
     a.put("--layers", "dec1_3/conv2,dec1_2/conv1,mid_3/conv2");
     a.put("--out", "bench/results/seg-gradcam-table.json");
     a.put("--doc", "docs/seg-gradcam-table.md");
+    a.put("--from-json", "");
     for (int i = 0; i + 1 < args.length; i += 2) {
       if (!a.containsKey(args[i])) {
         throw new IllegalArgumentException("unknown option " + args[i] + "; known: " + a.keySet());
       }
       a.put(args[i], args[i + 1]);
+    }
+    if (!a.get("--from-json").isEmpty()) {
+      // only rewrite the page from a recorded result
+      JsonNode root = new ObjectMapper().readTree(Paths.get(a.get("--from-json")).toFile());
+      List<String> lays = new ArrayList<>();
+      for (JsonNode r : root.get("rows")) {
+        if (!lays.contains(r.get("layer").asText())) {
+          lays.add(r.get("layer").asText());
+        }
+      }
+      atomically(Paths.get(a.get("--doc")), TableDoc.markdown(root, lays));
+      return;
     }
     int scenes = Integer.parseInt(a.get("--scenes"));
     int curveScenes = Integer.parseInt(a.get("--curve-scenes"));
