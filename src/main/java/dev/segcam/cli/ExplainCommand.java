@@ -379,12 +379,18 @@ public final class ExplainCommand implements Callable<Integer> {
         graph.node(l); // unknown names throw with the closest names as suggestions
         if (!lays.contains(l)) {
           lays.add(l);
-          if (ownRegion(region) && ex.linearToScores(l)) {
+          // Grad-CAM(++) weights come from the gradient alone; element-wise methods and
+          // XGrad-CAM (weights from g*A) still move with the region at such a layer
+          boolean gradientOnly =
+              method == CamMethod.GRAD_CAM || method == CamMethod.GRAD_CAM_PLUS_PLUS;
+          if (gradientOnly && ownRegion(region) && ex.linearToScores(l)) {
             note(
                 "layer '"
                     + l
                     + "' reaches the scores only through linear ops, so every region gives the"
-                    + " same map up to scale; the default for a region is '"
+                    + " same "
+                    + methodName(method)
+                    + " map up to scale; the default for a region is '"
                     + ex.defaultLayer(List.of(kind)).layer()
                     + "'");
           }

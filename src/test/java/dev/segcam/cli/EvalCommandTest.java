@@ -123,7 +123,8 @@ class EvalCommandTest {
         lin.err()
             .contains(
                 "segcam: note: layer 'dec1_3/conv2' reaches the scores only through linear ops,"
-                    + " so every region gives the same map up to scale"),
+                    + " so every region gives the same gradcam map up to"
+                    + " scale"),
         lin.err());
     ExplainCommandTest.Run pred =
         ExplainCommandTest.run(
