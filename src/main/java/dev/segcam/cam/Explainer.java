@@ -221,7 +221,7 @@ public final class Explainer implements AutoCloseable {
             + "'; name a layer explicitly");
   }
 
-  private static boolean isFeature(Node n) {
+  static boolean isFeature(Node n) {
     Op op = n.op();
     boolean kind =
         op instanceof Op.Conv2D
@@ -261,9 +261,35 @@ public final class Explainer implements AutoCloseable {
     return seen;
   }
 
-  /** {@link #explain(FloatTensor, List, List, CamMethod)} on {@link #defaultLayer()}. */
+  /**
+   * The default layer for these targets and why ({@link LayerChoice}): for targets with a region of
+   * their own, a layer whose path to the scores is nonlinear, so that the region matters.
+   */
+  public LayerChoice.Choice defaultLayer(List<Target> targets) {
+    ScoreMode mode = ScoreMode.LOGITS;
+    for (Target t : targets) {
+      if (t != null) {
+        mode = t.scoreMode();
+        break;
+      }
+    }
+    Shape s = graph.node(logits).shape();
+    int ch = s.rank() == 0 ? 0 : s.dim(s.rank() - 1);
+    return LayerChoice.choose(graph, targets, defaultLayer(), seedNode(mode), ch == 1 ? 2 : ch);
+  }
+
+  /**
+   * Whether the layer reaches the scores only through affine ops, so that every region gives the
+   * same map up to scale ({@link LayerChoice#linearPath}).
+   */
+  public boolean linearToScores(String layer) {
+    return LayerChoice.linearPath(graph, layer, logits);
+  }
+
+  /** {@link #explain(FloatTensor, List, List, CamMethod)} on {@link #defaultLayer(List)}. */
   public List<CamResult> explain(FloatTensor images, List<Target> targets, CamMethod method) {
-    return explain(images, targets, List.of(defaultLayer()), method);
+    String layer = targets == null ? defaultLayer() : defaultLayer(targets).layer();
+    return explain(images, targets, List.of(layer), method);
   }
 
   /**

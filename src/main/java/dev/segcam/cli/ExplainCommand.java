@@ -6,6 +6,7 @@ import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Labels;
+import dev.segcam.cam.LayerChoice;
 import dev.segcam.cam.ScoreMode;
 import dev.segcam.cam.Target;
 import dev.segcam.image.Images;
@@ -141,7 +142,9 @@ public final class ExplainCommand implements Callable<Integer> {
       paramLabel = "NAME",
       description =
           "Feature layer (node name as `segcam layers` prints it; repeatable). Default: the last"
-              + " conv/activation before the classifier head.")
+              + " conv/activation before the classifier head; with a region of the target's own"
+              + " (--box, --pixel, --mask, --component), the last layer whose path to the scores"
+              + " is not linear (README).")
   List<String> layers = new ArrayList<>();
 
   @Option(
@@ -291,7 +294,7 @@ public final class ExplainCommand implements Callable<Integer> {
       boolean labelsFromFile,
       List<Integer> classIndices,
       List<String> layers,
-      boolean defaultLayer,
+      String defaultReason,
       String backendName,
       String backendReason,
       double importMs) {
@@ -310,7 +313,7 @@ public final class ExplainCommand implements Callable<Integer> {
           importMs,
           layers.size() > 1 ? "s" : "",
           String.join(", ", layers),
-          defaultLayer ? " (default: the last feature layer before the classifier)" : "",
+          defaultReason != null ? " (default: " + defaultReason + ")" : "",
           backendName);
     }
   }
@@ -406,13 +409,33 @@ public final class ExplainCommand implements Callable<Integer> {
 
     boolean defaultLayer = layers.isEmpty();
     List<String> lays = new ArrayList<>();
+    // the choice depends only on whether the region is the target's own (LayerChoice)
+    Target kind = ownRegion(region) ? Target.pixel(0, 0, 0) : Target.predicted(0);
+    String defaultReason = null;
     if (defaultLayer) {
-      lays.add(ex.defaultLayer());
+      LayerChoice.Choice choice = ex.defaultLayer(List.of(kind.withScore(score)));
+      lays.add(choice.layer());
+      defaultReason = choice.reason();
     } else {
       for (String l : layers) {
         graph.node(l); // unknown names throw with the closest names as suggestions
         if (!lays.contains(l)) {
           lays.add(l);
+          // Grad-CAM(++) weights come from the gradient alone; element-wise methods and
+          // XGrad-CAM (weights from g*A) still move with the region at such a layer
+          boolean gradientOnly =
+              method == CamMethod.GRAD_CAM || method == CamMethod.GRAD_CAM_PLUS_PLUS;
+          if (gradientOnly && ownRegion(region) && ex.linearToScores(l)) {
+            note(
+                "layer '"
+                    + l
+                    + "' reaches the scores only through linear ops, so every region gives the"
+                    + " same "
+                    + methodName(method)
+                    + " map up to scale; the default for a region is '"
+                    + ex.defaultLayer(List.of(kind)).layer()
+                    + "'");
+          }
         }
       }
     }
@@ -439,7 +462,7 @@ public final class ExplainCommand implements Callable<Integer> {
         labels != null,
         cls,
         lays,
-        defaultLayer,
+        defaultReason,
         opened.name(),
         opened.reason(),
         importMs);
@@ -580,7 +603,7 @@ public final class ExplainCommand implements Callable<Integer> {
     }
     List<Target> targets = new ArrayList<>();
     for (int c : cls) {
-      targets.add(target(c).withScore(score));
+      targets.add(target(region, c).withScore(score));
     }
 
     List<CamResult> results = ex.explain(tensor, targets, run.layers(), method);
@@ -754,7 +777,13 @@ public final class ExplainCommand implements Callable<Integer> {
     return doc;
   }
 
-  private Target target(int c) {
+  /** Whether the region option is a region of the target's own (not predicted/whole). */
+  static boolean ownRegion(RegionOption region) {
+    return region != null
+        && (region.component || region.pixel != null || region.box != null || region.mask != null);
+  }
+
+  static Target target(RegionOption region, int c) {
     if (region == null || region.predicted) {
       return Target.predicted(c);
     }

@@ -26,7 +26,8 @@ import sun.misc.Signal;
       ExplainCommand.class,
       LayersCommand.class,
       VideoCommand.class,
-      BenchCommand.class
+      BenchCommand.class,
+      EvalCommand.class
     })
 public final class Main implements Callable<Integer> {
   /** A typed segcam error: bad model, bad arguments that passed parsing, missing files. */

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The Seg-Grad-CAM table (see bench/README.md and docs/seg-gradcam-table.md):
+#
+#   bench/seg-gradcam-table.sh [--scenes 200] [--curve-scenes N] [--steps 8] [--set-seed 3]
+#                              [--layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2]
+#                              [--out bench/results/seg-gradcam-table.json] [--doc docs/seg-gradcam-table.md]
+#
+# Compiles main + test classes (offline), then runs dev.segcam.bench.SegGradCamTable on the CPU:
+# every CAM method x layer x region kind on generated scenes with ground truth, the metrics of
+# dev.segcam.eval, mean +- std; writes the JSON and the markdown table (both atomically).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MVN="${MVN:-mvn}"
+
+"$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true
+cpfile=target/bench-classpath.txt
+if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
+  "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
+fi
+cp="target/test-classes:target/classes:$(cat "$cpfile")"
+# shellcheck disable=SC2086
+exec java -Xmx2g ${BENCH_JAVA_OPTS:-} -cp "$cp" dev.segcam.bench.SegGradCamTable "$@"
