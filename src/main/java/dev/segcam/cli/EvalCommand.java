@@ -6,10 +6,10 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.segcam.SegcamException;
-import dev.segcam.cam.CamBackend;
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
-import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.LayerChoice;
@@ -23,6 +23,7 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.SavedModelImporter;
+import dev.segcam.video.VideoRun;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -91,7 +92,7 @@ public final class EvalCommand implements Callable<Integer> {
       names = {"-m", "--method"},
       paramLabel = "METHOD",
       defaultValue = "gradcam",
-      converter = ExplainCommand.MethodConverter.class,
+      converter = Vocabulary.MethodConverter.class,
       description = "gradcam, gradcam++, hirescam, xgradcam or layercam. Default: gradcam.")
   CamMethod method = CamMethod.GRAD_CAM;
 
@@ -183,7 +184,7 @@ public final class EvalCommand implements Callable<Integer> {
               List.of(ExplainCommand.ownRegion(region) ? Target.pixel(0, 0, 0) : Target.image(0)));
       List<String> lays = layers.isEmpty() ? List.of(choice.layer()) : List.copyOf(layers);
       root.put("model", model.toString());
-      root.put("method", ExplainCommand.methodName(method));
+      root.put("method", VideoRun.methodName(method));
       root.putPOJO("layers", lays);
       root.put("steps", steps);
       root.put("baseline", baseline.equals("blur") ? "blur sigma " + sigma + " px" : "black");

@@ -431,7 +431,7 @@ public final class ExplainCommand implements Callable<Integer> {
                     + l
                     + "' reaches the scores only through linear ops, so every region gives the"
                     + " same "
-                    + methodName(method)
+                    + VideoRun.methodName(method)
                     + " map up to scale; the default for a region is '"
                     + ex.defaultLayer(List.of(kind)).layer()
                     + "'");

@@ -1,8 +1,8 @@
 package dev.segcam.eval;
 
-import dev.segcam.cam.CamBackend;
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
 import dev.segcam.cam.CamResult;
-import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.LabelMap;
 import dev.segcam.ir.FloatTensor;

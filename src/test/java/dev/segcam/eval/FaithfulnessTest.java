@@ -3,10 +3,10 @@ package dev.segcam.eval;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.segcam.cam.CamBackend;
+import dev.segcam.backend.CamBackend;
+import dev.segcam.backend.CamTensor;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
-import dev.segcam.cam.CamTensor;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Target;
 import dev.segcam.ir.FloatTensor;
