@@ -11,7 +11,6 @@ import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_desc_base;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
 
 /**
  * One oneDNN primitive with its argument memories, made once and run many times. Subclasses bind
@@ -22,7 +21,7 @@ import org.bytedeco.javacpp.Pointer;
 public abstract class OneDnnPrimitive implements AutoCloseable {
   final OneDnnContext ctx;
   private final String what;
-  private final List<Pointer> owned = new ArrayList<>();
+  private final List<AutoCloseable> owned = new ArrayList<>();
   private final IntMemoryMap args = new IntMemoryMap();
   private final Map<Integer, FloatPointer> views = new HashMap<>();
   private final Map<Integer, Long> lengths = new HashMap<>();
@@ -47,8 +46,8 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     }
   }
 
-  /** Keeps a native object alive until close. */
-  final <T extends Pointer> T own(T p) {
+  /** Keeps a native object (or a helper primitive) alive until close. */
+  final <T extends AutoCloseable> T own(T p) {
     owned.add(p);
     return p;
   }
@@ -67,6 +66,11 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     views.put(arg, own(new FloatPointer(m.get_data_handle())));
     lengths.put(arg, d.get_size() / Float.BYTES);
     return m;
+  }
+
+  /** The memory bound to argument arg (e.g. a forward's workspace, shared with its backward). */
+  final memory memoryOf(int arg) {
+    return args.get(arg);
   }
 
   /** Binds an argument to an existing memory (e.g. weights reordered at creation). */
@@ -162,7 +166,11 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     views.clear();
     args.close();
     for (int i = owned.size() - 1; i >= 0; i--) {
-      owned.get(i).close();
+      try {
+        owned.get(i).close();
+      } catch (Exception e) {
+        throw new OneDnnException("oneDNN " + what + ": close failed: " + e.getMessage(), e);
+      }
     }
     owned.clear();
   }
