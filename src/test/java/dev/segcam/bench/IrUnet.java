@@ -9,9 +9,10 @@ import java.util.Random;
 
 /**
  * The benchmark U-Nets as segcam IR graphs with He-uniform random weights, no TensorFlow needed
- * (for per-op benchmarks; the whole-step benchmark against TensorFlow exports TF-built twins). Per
- * level two 3x3 SAME conv+bias+ReLU, 2x2 max pool down, 2x2 stride-2 Conv2DTranspose+ReLU up, skip
- * concat, a 1x1 conv head with the class logits.
+ * (for per-op benchmarks; {@link BenchUnet} builds the same layout with TensorFlow Java for the
+ * whole-step benchmark against TensorFlow). Per level two 3x3 SAME conv+bias+ReLU, 2x2 VALID max
+ * pool down, 2x2 stride-2 VALID Conv2DTranspose+ReLU up, concat (up, skip), a 1x1 conv head with
+ * the class logits.
  *
  * <ul>
  *   <li>{@link #MEDIUM}: 32/64/128/256 channels, 4 classes — the 1.9M cpu-vs-tensorflow U-Net
@@ -49,7 +50,7 @@ final class IrUnet {
       if (l < ch.length - 1) {
         skips[l] = h;
         skipC[l] = c;
-        g.add("pool" + l, new Op.Pool(Op.PoolKind.MAX, 2, 2, 2, 2, Padding.SAME), h);
+        g.add("pool" + l, new Op.Pool(Op.PoolKind.MAX, 2, 2, 2, 2, Padding.VALID), h);
         h = "pool" + l;
       }
     }
@@ -57,11 +58,11 @@ final class IrUnet {
       g.add(
           "up" + l + "/deconv",
           new Op.Conv2DTranspose(
-              he(rng, 4 * c, 2, 2, ch[l], c), bias(rng, ch[l]), 2, 2, Padding.SAME, -1, -1),
+              he(rng, 4 * c, 2, 2, ch[l], c), bias(rng, ch[l]), 2, 2, Padding.VALID, -1, -1),
           h);
       g.add(
           "up" + l + "/relu", new Op.Activation(Op.ActivationKind.RELU, 0f), "up" + l + "/deconv");
-      g.add("cat" + l, new Op.Concat(3), skips[l], "up" + l + "/relu");
+      g.add("cat" + l, new Op.Concat(3), "up" + l + "/relu", skips[l]);
       h = convRelu(g, rng, "dec" + l + "_a", "cat" + l, skipC[l] + ch[l], ch[l]);
       h = convRelu(g, rng, "dec" + l + "_b", h, ch[l], ch[l]);
       c = ch[l];
@@ -105,7 +106,7 @@ final class IrUnet {
   private static FloatTensor bias(Random rng, int n) {
     float[] v = new float[n];
     for (int i = 0; i < n; i++) {
-      v[i] = (rng.nextFloat() - 0.5f) * 0.1f;
+      v[i] = (rng.nextFloat() * 2 - 1) * 0.1f;
     }
     return new FloatTensor(Shape.of(n), v);
   }
