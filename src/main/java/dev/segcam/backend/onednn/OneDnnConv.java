@@ -13,6 +13,8 @@ import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.deconvolution_forward;
 import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
+import org.bytedeco.dnnl.primitive_attr;
 
 /**
  * Convolutions on oneDNN: forward, data gradient, and transposed (TensorFlow's Conv2DTranspose is
@@ -62,7 +64,27 @@ public final class OneDnnConv extends OneDnnPrimitive {
       FilterLayout layout,
       float[] filter,
       float[] bias) {
-    super(ctx, "conv " + kind + " " + g);
+    this(ctx, kind, g, layout, filter, bias, null);
+  }
+
+  /**
+   * The same, with an activation applied to the FORWARD output inside the primitive (a oneDNN
+   * eltwise post-op: conv + bias + activation in one pass over the output). Only for a forward
+   * whose pre-activation value nobody reads (the activation's gradient must then read its output:
+   * ReLU's can, as y &gt; 0 exactly where x &gt; 0).
+   */
+  public OneDnnConv(
+      OneDnnContext ctx,
+      Kind kind,
+      ConvGeometry g,
+      FilterLayout layout,
+      float[] filter,
+      float[] bias,
+      Op.Activation fused) {
+    super(ctx, "conv " + kind + " " + g + (fused == null ? "" : " + " + fused.type()));
+    if (fused != null && kind != Kind.FORWARD) {
+      throw new IllegalArgumentException("a fused activation needs Kind.FORWARD, not " + kind);
+    }
     this.kind = kind;
     this.g = g;
     String why = g.unsupportedReason();
@@ -80,7 +102,16 @@ public final class OneDnnConv extends OneDnnPrimitive {
       case FORWARD -> {
         boolean withBias = bias != null;
         memory.desc b = withBias ? own(Descs.rowMajor(g.f())) : null;
-        convolution_forward.primitive_desc pd = forwardPd(g, big, wAny, b, small);
+        primitive_attr attr = own(new primitive_attr());
+        if (fused != null) {
+          post_ops ops = own(new post_ops());
+          ops.append_eltwise(
+              OneDnnEltwise.forwardAlgorithm(fused.kind()),
+              OneDnnEltwise.alpha(fused.kind(), fused.alpha()),
+              OneDnnEltwise.beta(fused.kind()));
+          attr.set_post_ops(ops);
+        }
+        convolution_forward.primitive_desc pd = forwardPd(g, big, wAny, b, small, attr);
         build(pd, () -> new convolution_forward(pd));
         inArg = dnnl.DNNL_ARG_SRC;
         outArg = dnnl.DNNL_ARG_DST;
@@ -92,7 +123,8 @@ public final class OneDnnConv extends OneDnnPrimitive {
         }
       }
       case BACKWARD_DATA -> {
-        convolution_forward.primitive_desc hint = own(forwardPd(g, big, wAny, null, small));
+        convolution_forward.primitive_desc hint =
+            own(forwardPd(g, big, wAny, null, small, own(new primitive_attr())));
         convolution_backward_data.primitive_desc pd =
             make(
                 "backward-data descriptor",
@@ -160,7 +192,12 @@ public final class OneDnnConv extends OneDnnPrimitive {
   }
 
   private convolution_forward.primitive_desc forwardPd(
-      ConvGeometry g, memory.desc src, memory.desc w, memory.desc b, memory.desc dst) {
+      ConvGeometry g,
+      memory.desc src,
+      memory.desc w,
+      memory.desc b,
+      memory.desc dst,
+      primitive_attr attr) {
     return make(
         "forward descriptor",
         () ->
@@ -175,7 +212,9 @@ public final class OneDnnConv extends OneDnnPrimitive {
                     g.strides(),
                     g.dilations(),
                     g.padBefore(),
-                    g.padAfter())
+                    g.padAfter(),
+                    attr,
+                    false)
                 : new convolution_forward.primitive_desc(
                     ctx.engine(),
                     dnnl.prop_kind.forward_training,
@@ -187,7 +226,9 @@ public final class OneDnnConv extends OneDnnPrimitive {
                     g.strides(),
                     g.dilations(),
                     g.padBefore(),
-                    g.padAfter()));
+                    g.padAfter(),
+                    attr,
+                    false));
   }
 
   // oneDNN's logical weight dims: conv (O,I,KH,KW) or grouped (G,O/G,I/G,KH,KW); deconvolution
@@ -255,14 +296,31 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   // ---------------------------------------------------------------- from IR ops, cached per shape
 
-  private record Key(Object op, Kind kind, Shape x) {}
+  private record Key(Object op, Kind kind, Shape x, Op.Activation fused) {
+    Key(Object op, Kind kind, Shape x) {
+      this(op, kind, x, null);
+    }
+  }
 
   /** Conv2D forward for input shape x (N,H,W,C). */
   public static OneDnnConv conv2d(OneDnnContext ctx, Op.Conv2D op, Shape x) {
+    return conv2d(ctx, op, x, null);
+  }
+
+  /** Conv2D forward followed by the activation act (null: none), fused into one primitive. */
+  public static OneDnnConv conv2d(OneDnnContext ctx, Op.Conv2D op, Shape x, Op.Activation act) {
     return ctx.cached(
-        new Key(op, Kind.FORWARD, x),
+        new Key(op, Kind.FORWARD, x, act),
         OneDnnConv.class,
-        () -> of(ctx, Kind.FORWARD, op.filter(), op.bias(), conv2dGeometry(op, x)));
+        () ->
+            new OneDnnConv(
+                ctx,
+                Kind.FORWARD,
+                conv2dGeometry(op, x),
+                FilterLayout.HWIO,
+                op.filter().data(),
+                op.bias() == null ? null : op.bias().data(),
+                act));
   }
 
   /** Conv2D data gradient dy -> dx for forward input shape x. */

@@ -29,7 +29,7 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
     this.backward = bwd;
     dnnl.algorithm alg = algorithm(kind);
     float a = alpha(kind, alpha);
-    float b = kind == ActivationKind.RELU6 ? 6f : 0f;
+    float b = beta(kind);
     memory.desc d = own(Descs.rowMajor(n));
     eltwise_forward.primitive_desc fwd =
         make(
@@ -66,7 +66,22 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
     };
   }
 
-  private static float alpha(ActivationKind kind, float alpha) {
+  /** The forward-only algorithm (post-ops take no _use_dst_for_bwd variants). */
+  static dnnl.algorithm forwardAlgorithm(ActivationKind kind) {
+    return switch (kind) {
+      case RELU, LEAKY_RELU -> dnnl.algorithm.eltwise_relu;
+      case RELU6 -> dnnl.algorithm.eltwise_clip_v2;
+      case ELU -> dnnl.algorithm.eltwise_elu;
+      case SIGMOID -> dnnl.algorithm.eltwise_logistic;
+      case TANH -> dnnl.algorithm.eltwise_tanh;
+    };
+  }
+
+  static float beta(ActivationKind kind) {
+    return kind == ActivationKind.RELU6 ? 6f : 0f;
+  }
+
+  static float alpha(ActivationKind kind, float alpha) {
     return switch (kind) {
       case LEAKY_RELU -> alpha;
       case ELU -> 1f;

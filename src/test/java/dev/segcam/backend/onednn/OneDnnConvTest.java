@@ -15,6 +15,7 @@ import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresOneDnn;
+import dev.segcam.testing.Tolerance;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -105,6 +106,33 @@ class OneDnnConvTest {
               new ConvGrad.Geometry(k[4], k[5], k[7], k[8], k[9], k[10], g.padT(), g.padL()));
       float[] dx = OneDnnConv.conv2dData(ctx, op, x.shape()).run(dy.data());
       Accumulation.overTerms(k[4] * k[5] * k[6]).assertClose("conv2d data " + name(k), dxRef, dx);
+    }
+  }
+
+  @Test
+  void conv2dWithFusedActivation() {
+    for (Op.ActivationKind kind : Op.ActivationKind.values()) {
+      int[] k = CASES[(kind.ordinal() * 3) % CASES.length];
+      FloatTensor x = rand(k[0], k[1], k[2], k[3]);
+      Op.Conv2D op =
+          new Op.Conv2D(
+              rand(k[4], k[5], k[3], k[6]), rand(k[6]), k[7], k[8], k[9], k[10], pad(k[11]));
+      // Relu6's clip is only exercised when pre-activations exceed 6: scale the filter up
+      if (kind == Op.ActivationKind.RELU6) {
+        float[] f = op.filter().data();
+        for (int i = 0; i < f.length; i++) {
+          f[i] *= 8;
+        }
+      }
+      Op.Activation act = new Op.Activation(kind, kind == Op.ActivationKind.LEAKY_RELU ? 0.2f : 0f);
+      FloatTensor ref = CpuOps.activation(par, CpuOps.conv2d(par, x, op), act.kind(), act.alpha());
+      float[] got = OneDnnConv.conv2d(ctx, op, x.shape(), act).run(x.data());
+      // the activations' slopes are at most 1, so the conv's rounding does not grow
+      float scale = kind == Op.ActivationKind.RELU6 ? 8 : 1;
+      new Tolerance(
+              Accumulation.RTOL + 1e-6,
+              scale * Accumulation.overTerms(k[4] * k[5] * k[3] + 1).atol())
+          .assertClose("conv2d + " + kind + " " + name(k), ref.data(), got);
     }
   }
 
