@@ -106,7 +106,7 @@ public final class BackendProbe {
    * the dynamic linker could not find), e.g. "no jnicudart … libjnicudart.so: libcuda.so.1: cannot
    * open shared object file: No such file or directory".
    */
-  static String reasonOf(Throwable t) {
+  public static String reasonOf(Throwable t) {
     String first = message(t);
     int cut = first.indexOf(" in java.library.path");
     if (cut > 0) {

@@ -57,8 +57,20 @@ final class BenchUnet {
 
   /** Builds the net for a (1, size, size, 3) input and exports it to dir (replacing it). */
   static Exported export(Path dir, int size, int classes, long seed) {
-    if (size % 8 != 0) {
-      throw new IllegalArgumentException("size must be a multiple of 8 (3 pools), got " + size);
+    return export(dir, size, CHANNELS, classes, false, seed);
+  }
+
+  /**
+   * The same layout with other channel counts per level (the last is the bottleneck's) and, with
+   * softmax, a "probs" output (Softmax over the classes) next to "logits". E.g. {64, 128, 256, 512,
+   * 1024} with 2 classes is Ronneberger's 31M U-Net (4 downsamplings).
+   */
+  static Exported export(
+      Path dir, int size, int[] channels, int classes, boolean softmax, long seed) {
+    int pools = channels.length - 1;
+    if (size % (1 << pools) != 0) {
+      throw new IllegalArgumentException(
+          "size must be a multiple of " + (1 << pools) + " (" + pools + " pools), got " + size);
     }
     deleteRecursively(dir);
     try (Graph g = new Graph()) {
@@ -67,35 +79,38 @@ final class BenchUnet {
           n.tf
               .withName("input")
               .placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, size, size, 3)));
-      Operand<TFloat32>[] skips = newArray(CHANNELS.length - 1);
+      Operand<TFloat32>[] skips = newArray(pools);
       Operand<TFloat32> h = x;
       int s = size;
-      for (int l = 0; l < CHANNELS.length - 1; l++) {
-        h = n.convRelu("enc" + l + "_a", h, CHANNELS[l]);
-        h = n.convRelu("enc" + l + "_b", h, CHANNELS[l]);
+      for (int l = 0; l < pools; l++) {
+        h = n.convRelu("enc" + l + "_a", h, channels[l]);
+        h = n.convRelu("enc" + l + "_b", h, channels[l]);
         skips[l] = h;
         h = n.maxPool("pool" + l, h);
         s /= 2;
       }
-      h = n.convRelu("bottleneck_a", h, CHANNELS[CHANNELS.length - 1]);
-      h = n.convRelu("bottleneck_b", h, CHANNELS[CHANNELS.length - 1]);
-      for (int l = CHANNELS.length - 2; l >= 0; l--) {
+      h = n.convRelu("bottleneck_a", h, channels[pools]);
+      h = n.convRelu("bottleneck_b", h, channels[pools]);
+      for (int l = pools - 1; l >= 0; l--) {
         s *= 2;
-        Operand<TFloat32> up = n.relu("up" + l, n.deconv("up" + l, h, CHANNELS[l], s));
+        Operand<TFloat32> up = n.relu("up" + l, n.deconv("up" + l, h, channels[l], s));
         Ops cat = n.scope("skip" + l);
         h = cat.withName("concat").concat(List.of(up, skips[l]), cat.constant(3));
-        h = n.convRelu("dec" + l + "_a", h, CHANNELS[l]);
-        h = n.convRelu("dec" + l + "_b", h, CHANNELS[l]);
+        h = n.convRelu("dec" + l + "_a", h, channels[l]);
+        h = n.convRelu("dec" + l + "_b", h, channels[l]);
       }
       Operand<TFloat32> logits = n.conv("head", h, 1, classes);
       try (Session sess = new Session(g)) {
         sess.initialize();
-        Signature sig =
+        Signature.Builder sb =
             Signature.builder()
                 .key(Signature.DEFAULT_KEY)
                 .input("input", x)
-                .output("logits", logits)
-                .build();
+                .output("logits", logits);
+        if (softmax) {
+          sb.output("probs", n.scope("head").withName("softmax").nn.softmax(logits));
+        }
+        Signature sig = sb.build();
         Files.createDirectories(dir.getParent());
         SavedModelBundle.exporter(dir.toString()).withSession(sess).withSignature(sig).export();
       } catch (IOException e) {
@@ -108,8 +123,18 @@ final class BenchUnet {
           size,
           classes,
           n.parameters,
-          List.of("bottleneck_b/relu", "dec2_b/relu", "dec1_b/relu", "dec0_b/relu"));
+          layers(pools));
     }
+  }
+
+  // the bottleneck's output, then each decoder level's, deepest first
+  private static List<String> layers(int pools) {
+    List<String> l = new java.util.ArrayList<>();
+    l.add("bottleneck_b/relu");
+    for (int i = pools - 1; i >= 0; i--) {
+      l.add("dec" + i + "_b/relu");
+    }
+    return List.copyOf(l);
   }
 
   @SuppressWarnings("unchecked")

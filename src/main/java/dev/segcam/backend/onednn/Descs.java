@@ -1,0 +1,48 @@
+package dev.segcam.backend.onednn;
+
+import org.bytedeco.dnnl.memory;
+
+/** Memory descriptors for the layouts segcam's arrays use (all float32). */
+final class Descs {
+  private Descs() {}
+
+  static final memory.data_type F32 = memory.data_type.f32;
+
+  /** An NHWC activation (N,H,W,C) under oneDNN's logical dims (N,C,H,W). */
+  static memory.desc nhwc(int n, int h, int w, int c) {
+    return new memory.desc(new long[] {n, c, h, w}, F32, memory.format_tag.nhwc);
+  }
+
+  /** The same logical dims with the layout left to the primitive. */
+  static memory.desc any(long... dims) {
+    return new memory.desc(dims, F32, memory.format_tag.any);
+  }
+
+  /** A dense row-major tensor of the given dims. */
+  static memory.desc rowMajor(long... dims) {
+    return new memory.desc(dims, F32, rowMajorStrides(dims));
+  }
+
+  /** Logical dims with explicit element strides (weights in TensorFlow's layouts). */
+  static memory.desc strided(long[] dims, long[] strides) {
+    return new memory.desc(dims, F32, strides);
+  }
+
+  static long[] rowMajorStrides(long[] dims) {
+    long[] s = new long[dims.length];
+    long acc = 1;
+    for (int i = dims.length - 1; i >= 0; i--) {
+      s[i] = acc;
+      acc *= dims[i];
+    }
+    return s;
+  }
+
+  static long[] longs(int... v) {
+    long[] r = new long[v.length];
+    for (int i = 0; i < v.length; i++) {
+      r[i] = v[i];
+    }
+    return r;
+  }
+}

@@ -1,0 +1,141 @@
+package dev.segcam.backend.onednn;
+
+import dev.segcam.ir.Op.ActivationKind;
+import org.bytedeco.dnnl.eltwise_backward;
+import org.bytedeco.dnnl.eltwise_forward;
+import org.bytedeco.dnnl.global.dnnl;
+import org.bytedeco.dnnl.memory;
+
+/**
+ * The IR's activations on oneDNN's eltwise primitive, over a flat array of n values.
+ *
+ * <pre>
+ * Relu       eltwise_relu (alpha 0)          LeakyRelu  eltwise_relu (alpha = slope)
+ * Relu6      eltwise_clip_v2 (0, 6)          Elu        eltwise_elu_use_dst_for_bwd (alpha 1)
+ * Sigmoid    eltwise_logistic_use_dst_for_bwd Tanh      eltwise_tanh_use_dst_for_bwd
+ * </pre>
+ *
+ * The backward reads what TensorFlow's gradient reads (and the Java engine's ElementwiseGrad): the
+ * input x for Relu, Relu6 and LeakyRelu, the output y for Elu, Sigmoid and Tanh.
+ */
+public final class OneDnnEltwise extends OneDnnPrimitive {
+  private final int n;
+  private final boolean backward;
+  private final int valueArg;
+
+  private OneDnnEltwise(OneDnnContext ctx, ActivationKind kind, float alpha, int n, boolean bwd) {
+    super(ctx, "eltwise " + kind + (bwd ? " bwd" : " fwd") + " n=" + n);
+    this.n = n;
+    this.backward = bwd;
+    dnnl.algorithm alg = algorithm(kind);
+    float a = alpha(kind, alpha);
+    float b = beta(kind);
+    memory.desc d = own(Descs.rowMajor(n));
+    eltwise_forward.primitive_desc fwd =
+        make(
+            "forward descriptor",
+            () ->
+                new eltwise_forward.primitive_desc(
+                    ctx.engine(), dnnl.prop_kind.forward_training, alg, d, d, a, b));
+    boolean readsDst = readsOutput(kind);
+    valueArg = readsDst ? dnnl.DNNL_ARG_DST : dnnl.DNNL_ARG_SRC;
+    if (!bwd) {
+      build(fwd, () -> new eltwise_forward(fwd));
+      bind(dnnl.DNNL_ARG_SRC, d);
+      bind(dnnl.DNNL_ARG_DST, d);
+      return;
+    }
+    own(fwd);
+    eltwise_backward.primitive_desc pd =
+        make(
+            "backward descriptor",
+            () -> new eltwise_backward.primitive_desc(ctx.engine(), alg, d, d, d, a, b, fwd));
+    build(pd, () -> new eltwise_backward(pd));
+    bind(dnnl.DNNL_ARG_DIFF_DST, d);
+    bind(valueArg, d);
+    bind(dnnl.DNNL_ARG_DIFF_SRC, d);
+  }
+
+  static dnnl.algorithm algorithm(ActivationKind kind) {
+    return switch (kind) {
+      case RELU, LEAKY_RELU -> dnnl.algorithm.eltwise_relu;
+      case RELU6 -> dnnl.algorithm.eltwise_clip_v2;
+      case ELU -> dnnl.algorithm.eltwise_elu_use_dst_for_bwd;
+      case SIGMOID -> dnnl.algorithm.eltwise_logistic_use_dst_for_bwd;
+      case TANH -> dnnl.algorithm.eltwise_tanh_use_dst_for_bwd;
+    };
+  }
+
+  /** The forward-only algorithm (post-ops take no _use_dst_for_bwd variants). */
+  static dnnl.algorithm forwardAlgorithm(ActivationKind kind) {
+    return switch (kind) {
+      case RELU, LEAKY_RELU -> dnnl.algorithm.eltwise_relu;
+      case RELU6 -> dnnl.algorithm.eltwise_clip_v2;
+      case ELU -> dnnl.algorithm.eltwise_elu;
+      case SIGMOID -> dnnl.algorithm.eltwise_logistic;
+      case TANH -> dnnl.algorithm.eltwise_tanh;
+    };
+  }
+
+  static float beta(ActivationKind kind) {
+    return kind == ActivationKind.RELU6 ? 6f : 0f;
+  }
+
+  static float alpha(ActivationKind kind, float alpha) {
+    return switch (kind) {
+      case LEAKY_RELU -> alpha;
+      case ELU -> 1f;
+      default -> 0f;
+    };
+  }
+
+  /** Whether the backward reads the forward's output y (else its input x). */
+  public static boolean readsOutput(ActivationKind kind) {
+    return kind == ActivationKind.ELU
+        || kind == ActivationKind.SIGMOID
+        || kind == ActivationKind.TANH;
+  }
+
+  private record Key(ActivationKind kind, float alpha, int n, boolean backward) {}
+
+  /** Activation forward over n values. */
+  public static OneDnnEltwise forward(OneDnnContext ctx, ActivationKind kind, float alpha, int n) {
+    return ctx.cached(
+        new Key(kind, alpha, n, false),
+        OneDnnEltwise.class,
+        () -> new OneDnnEltwise(ctx, kind, alpha, n, false));
+  }
+
+  /** Activation data gradient over n values. */
+  public static OneDnnEltwise backward(OneDnnContext ctx, ActivationKind kind, float alpha, int n) {
+    return ctx.cached(
+        new Key(kind, alpha, n, true),
+        OneDnnEltwise.class,
+        () -> new OneDnnEltwise(ctx, kind, alpha, n, true));
+  }
+
+  /** Forward x -> y. */
+  public float[] run(float[] x) {
+    if (backward) {
+      throw new IllegalStateException("backward eltwise takes dy and x or y");
+    }
+    write(dnnl.DNNL_ARG_SRC, x);
+    execute();
+    float[] y = new float[n];
+    read(dnnl.DNNL_ARG_DST, y);
+    return y;
+  }
+
+  /** Backward: dy and the value it reads (y when {@link #readsOutput}, else x) -> dx. */
+  public float[] run(float[] dy, float[] xOrY) {
+    if (!backward) {
+      throw new IllegalStateException("forward eltwise takes x only");
+    }
+    write(dnnl.DNNL_ARG_DIFF_DST, dy);
+    write(valueArg, xOrY);
+    execute();
+    float[] dx = new float[n];
+    read(dnnl.DNNL_ARG_DIFF_SRC, dx);
+    return dx;
+  }
+}

@@ -1,0 +1,156 @@
+package dev.segcam.backend.onednn;
+
+import static dev.segcam.backend.onednn.Descs.nhwc;
+
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import org.bytedeco.dnnl.global.dnnl;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.pooling_backward;
+import org.bytedeco.dnnl.pooling_forward;
+
+/**
+ * Max and average pooling on oneDNN, NHWC. Average pooling excludes padding from the divisor as
+ * TensorFlow does (oneDNN's pooling_avg_exclude_padding); max pooling pads with -inf, so padding
+ * never wins, as in TensorFlow.
+ *
+ * <pre>
+ * forward   x (N,H,W,C)                       -> y  (N,OH,OW,C)
+ * backward  x (N,H,W,C) [MAX only], dy (N,OH,OW,C) -> dx (N,H,W,C)
+ * </pre>
+ *
+ * MAX's backward routes each gradient to the position the forward picked, recorded in oneDNN's
+ * workspace: the backward owns a training-mode forward and reruns it on x first (cheap next to the
+ * convolutions), so it never depends on which forward ran last.
+ */
+public final class OneDnnPool extends OneDnnPrimitive {
+  private final ConvGeometry g;
+  private final OneDnnPool forward; // MAX backward only
+  private final boolean backward;
+
+  private OneDnnPool(OneDnnContext ctx, Op.Pool op, Shape x, boolean backward, boolean training) {
+    super(ctx, "pool " + op.type() + (backward ? " bwd " : " fwd ") + x);
+    this.backward = backward;
+    g =
+        ConvGeometry.forward(
+            x.dim(0),
+            x.dim(1),
+            x.dim(2),
+            x.dim(3),
+            op.windowH(),
+            op.windowW(),
+            x.dim(3),
+            1,
+            op.strideH(),
+            op.strideW(),
+            1,
+            1,
+            op.padding());
+    String why = g.unsupportedReason();
+    if (why != null) {
+      throw new OneDnnUnsupportedException("oneDNN " + describe() + ": " + why);
+    }
+    dnnl.algorithm alg =
+        op.kind() == Op.PoolKind.MAX
+            ? dnnl.algorithm.pooling_max
+            : dnnl.algorithm.pooling_avg_exclude_padding;
+    memory.desc big = own(nhwc(g.n(), g.h(), g.w(), g.c()));
+    memory.desc small = own(nhwc(g.n(), g.oh(), g.ow(), g.c()));
+    long[] kernel = {g.kh(), g.kw()};
+    pooling_forward.primitive_desc fwd =
+        make(
+            "forward descriptor",
+            () ->
+                new pooling_forward.primitive_desc(
+                    ctx.engine(),
+                    training ? dnnl.prop_kind.forward_training : dnnl.prop_kind.forward_inference,
+                    alg,
+                    big,
+                    small,
+                    g.strides(),
+                    kernel,
+                    g.dilations(),
+                    g.padBefore(),
+                    g.padAfter()));
+    if (!backward) {
+      forward = null;
+      build(fwd, () -> new pooling_forward(fwd));
+      bind(dnnl.DNNL_ARG_SRC, big);
+      bind(dnnl.DNNL_ARG_DST, small);
+      if (training) {
+        bind(dnnl.DNNL_ARG_WORKSPACE, fwd.workspace_desc());
+      }
+      return;
+    }
+    own(fwd);
+    pooling_backward.primitive_desc pd =
+        make(
+            "backward descriptor",
+            () ->
+                new pooling_backward.primitive_desc(
+                    ctx.engine(),
+                    alg,
+                    big,
+                    small,
+                    g.strides(),
+                    kernel,
+                    g.dilations(),
+                    g.padBefore(),
+                    g.padAfter(),
+                    fwd));
+    build(pd, () -> new pooling_backward(pd));
+    bind(dnnl.DNNL_ARG_DIFF_DST, small);
+    bind(dnnl.DNNL_ARG_DIFF_SRC, big);
+    if (op.kind() == Op.PoolKind.MAX) {
+      forward = own(new OneDnnPool(ctx, op, x, false, true));
+      bindExisting(dnnl.DNNL_ARG_WORKSPACE, forward.memoryOf(dnnl.DNNL_ARG_WORKSPACE));
+    } else {
+      forward = null;
+    }
+  }
+
+  private record Key(Op.Pool op, Shape x, boolean backward) {}
+
+  /** Forward pooling of input shape x. */
+  public static OneDnnPool forward(OneDnnContext ctx, Op.Pool op, Shape x) {
+    return ctx.cached(
+        new Key(op, x, false), OneDnnPool.class, () -> new OneDnnPool(ctx, op, x, false, false));
+  }
+
+  /** Data gradient of pooling over input shape x. */
+  public static OneDnnPool backward(OneDnnContext ctx, Op.Pool op, Shape x) {
+    return ctx.cached(
+        new Key(op, x, true), OneDnnPool.class, () -> new OneDnnPool(ctx, op, x, true, true));
+  }
+
+  /** Forward: x -> y. */
+  public float[] run(float[] x) {
+    if (backward) {
+      throw new IllegalStateException("backward pooling takes x and dy");
+    }
+    write(dnnl.DNNL_ARG_SRC, x);
+    execute();
+    float[] y = new float[g.n() * g.oh() * g.ow() * g.c()];
+    read(dnnl.DNNL_ARG_DST, y);
+    return y;
+  }
+
+  /** Backward: dy (and x for MAX; may be null for AVG) -> dx. */
+  public float[] run(float[] x, float[] dy) {
+    if (!backward) {
+      throw new IllegalStateException("forward pooling takes x only");
+    }
+    if (forward != null) {
+      forward.run(x); // refills the workspace with this x's argmax
+    }
+    write(dnnl.DNNL_ARG_DIFF_DST, dy);
+    execute();
+    float[] dx = new float[g.n() * g.h() * g.w() * g.c()];
+    read(dnnl.DNNL_ARG_DIFF_SRC, dx);
+    return dx;
+  }
+
+  public ConvGeometry geometry() {
+    return g;
+  }
+}

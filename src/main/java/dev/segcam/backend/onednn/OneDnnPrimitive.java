@@ -1,0 +1,177 @@
+package dev.segcam.backend.onednn;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.primitive_desc_base;
+import org.bytedeco.dnnl.reorder;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * One oneDNN primitive with its argument memories, made once and run many times. Subclasses bind
+ * each argument (DNNL_ARG_*) to a memory object owned here; Java float arrays in NHWC (or
+ * row-major) are copied in and out at the edges. Weights are reordered once, at creation, into the
+ * layout the primitive asked for (oneDNN's {@code any}).
+ */
+public abstract class OneDnnPrimitive implements AutoCloseable {
+  final OneDnnContext ctx;
+  private final String what;
+  private final List<AutoCloseable> owned = new ArrayList<>();
+  private final IntMemoryMap args = new IntMemoryMap();
+  private final Map<Integer, FloatPointer> views = new HashMap<>();
+  private final Map<Integer, Long> lengths = new HashMap<>();
+  private primitive prim;
+  private String impl = "?";
+
+  /** what names the op and its shapes in error messages, e.g. "conv fwd x(1,64,64,32) …". */
+  OneDnnPrimitive(OneDnnContext ctx, String what) {
+    this.ctx = ctx;
+    this.what = what;
+  }
+
+  /**
+   * Runs a native call that builds part of this primitive, turning its failure into a typed error.
+   */
+  final <T> T make(String step, Supplier<T> call) {
+    try {
+      return call.get();
+    } catch (RuntimeException e) {
+      close();
+      throw new OneDnnException("oneDNN " + what + ": " + step + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Keeps a native object (or a helper primitive) alive until close. */
+  final <T extends AutoCloseable> T own(T p) {
+    owned.add(p);
+    return p;
+  }
+
+  /** Sets the primitive from its descriptor and records which implementation oneDNN chose. */
+  final void build(primitive_desc_base pd, Supplier<primitive> make) {
+    own(pd);
+    impl = make("impl_info_str", () -> pd.impl_info_str().getString());
+    prim = own(make("primitive", make));
+  }
+
+  /** Allocates a memory of desc d for argument arg (oneDNN owns the buffer). */
+  final memory bind(int arg, memory.desc d) {
+    memory m = own(make("memory for arg " + arg, () -> new memory(d, ctx.engine())));
+    args.put(arg, m);
+    views.put(arg, own(new FloatPointer(m.get_data_handle())));
+    lengths.put(arg, d.get_size() / Float.BYTES);
+    return m;
+  }
+
+  /** The memory bound to argument arg (e.g. a forward's workspace, shared with its backward). */
+  final memory memoryOf(int arg) {
+    return args.get(arg);
+  }
+
+  /** Binds an argument to an existing memory (e.g. weights reordered at creation). */
+  final void bindExisting(int arg, memory m) {
+    args.put(arg, m);
+  }
+
+  /**
+   * A constant tensor (weights, bias) given in user layout {@code user}, reordered once into {@code
+   * wanted} when they differ, and bound to arg.
+   */
+  final void constant(int arg, memory.desc user, memory.desc wanted, float[] values) {
+    memory src = own(make("user memory for arg " + arg, () -> new memory(user, ctx.engine())));
+    long n = user.get_size() / Float.BYTES;
+    if (values.length != n) {
+      throw new OneDnnException(
+          "oneDNN "
+              + what
+              + ": constant for arg "
+              + arg
+              + " has "
+              + values.length
+              + " values, layout needs "
+              + n);
+    }
+    try (FloatPointer fp = new FloatPointer(src.get_data_handle())) {
+      fp.put(values);
+    }
+    if (user.equals(wanted)) {
+      bindExisting(arg, src);
+      return;
+    }
+    memory dst =
+        own(make("reordered memory for arg " + arg, () -> new memory(wanted, ctx.engine())));
+    try (reorder r = make("reorder for arg " + arg, () -> new reorder(src, dst))) {
+      r.execute(ctx.stream(), src, dst);
+      ctx.stream()._wait();
+    }
+    bindExisting(arg, dst);
+  }
+
+  /** Copies values into argument arg (length must match the argument's layout). */
+  final void write(int arg, float[] values) {
+    check(arg, values.length, "input");
+    views.get(arg).put(values);
+  }
+
+  /** Copies argument arg out into dst. */
+  final void read(int arg, float[] dst) {
+    check(arg, dst.length, "output");
+    views.get(arg).get(dst);
+  }
+
+  private void check(int arg, int len, String role) {
+    Long n = lengths.get(arg);
+    if (n == null || n != len) {
+      throw new IllegalArgumentException(
+          "oneDNN "
+              + what
+              + ": "
+              + role
+              + " for arg "
+              + arg
+              + " has "
+              + len
+              + " values, expected "
+              + n);
+    }
+  }
+
+  /** Executes the primitive on the context's stream and waits for it. */
+  final void execute() {
+    try {
+      prim.execute(ctx.stream(), args);
+      ctx.stream()._wait();
+    } catch (RuntimeException e) {
+      throw new OneDnnException("oneDNN " + what + ": execute failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** oneDNN's name for the implementation it picked, e.g. "brg_conv_fwd:avx512_core". */
+  public String implementation() {
+    return impl;
+  }
+
+  /** The op and shapes this primitive was made for. */
+  public String describe() {
+    return what;
+  }
+
+  @Override
+  public void close() {
+    views.clear();
+    args.close();
+    for (int i = owned.size() - 1; i >= 0; i--) {
+      try {
+        owned.get(i).close();
+      } catch (Exception e) {
+        throw new OneDnnException("oneDNN " + what + ": close failed: " + e.getMessage(), e);
+      }
+    }
+    owned.clear();
+  }
+}
