@@ -100,6 +100,11 @@ public final class CudaCamBackend implements CamBackend {
    * {@link UnsupportedOpException} for a graph it cannot run.
    */
   public static CudaCamBackend create(Graph graph) {
+    return create(graph, 0);
+  }
+
+  /** {@link #create(Graph)} on device {@code device} (e.g. the GPU a Spark task was given). */
+  public static CudaCamBackend create(Graph graph, int device) {
     String p = System.getProperty("segcam.cuda.precision", "fp32").trim().toLowerCase(Locale.ROOT);
     CudnnConv.Precision precision;
     if (p.equals("fp32")) {
@@ -109,7 +114,7 @@ public final class CudaCamBackend implements CamBackend {
     } else {
       throw new SegcamException("segcam.cuda.precision must be fp32 or tf32, got '" + p + "'");
     }
-    return create(graph, 0, precision);
+    return create(graph, device, precision);
   }
 
   /** The backend on a given device and precision. */
