@@ -149,7 +149,9 @@ public final class FrameExplainer implements FlatMapFunction<Iterator<Frame>, Fr
     String msg = e.getMessage();
     String line = msg != null && msg.startsWith(f.path()) ? msg : f.path() + ": " + msg;
     if (spec.onError() == ExplainSpec.OnError.FAIL) {
-      throw new SparkExplainException(line, e);
+      // no cause: segcam's exceptions may hold a Path, which is not serializable, and the task's
+      // failure must reach the driver intact
+      throw new SparkExplainException(line + " (" + e.getClass().getSimpleName() + ")");
     }
     LOG.warning("segcam: frame marked as failed: " + line);
     return new FrameResult(f.path(), List.of(), line);

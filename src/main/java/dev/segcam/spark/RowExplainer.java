@@ -14,6 +14,7 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The partition function behind {@link SegGradCamTransformer}, usable on its own with {@code
@@ -150,7 +151,8 @@ public final class RowExplainer
               c.heatmap(),
               c.png()));
     }
-    v[in.length()] = res.failed() ? null : cams;
+    // the Row encoder takes arrays of structs as Scala sequences (primitive arrays as they are)
+    v[in.length()] = res.failed() ? null : CollectionConverters.asScala(cams).toSeq();
     v[in.length() + 1] = res.error();
     return RowFactory.create(v);
   }
