@@ -42,4 +42,23 @@ class ExplainSpecTest {
     assertEquals(CamMethod.LAYER_CAM, SegGradCamTransformer.parseMethod("layercam"));
     assertThrows(SparkExplainException.class, () -> SegGradCamTransformer.parseMethod("cam"));
   }
+
+  @Test
+  void transformerParamsAreVisibleToSparkMlAndBecomeTheSpec() {
+    SegGradCamTransformer t =
+        new SegGradCamTransformer().setModelPath("weights/scene-unet").setTargets("1", "3:whole");
+    String params = t.explainParams();
+    for (String p : List.of("modelPath", "targets", "batchSize", "onError", "heatmapPng")) {
+      assertTrue(params.contains(p + ":"), params);
+    }
+    ExplainSpec spec = t.setMethod("gradcam++").setBatchSize(4).setOnError("fail").spec();
+    assertEquals(List.of("1", "3:whole"), spec.targets());
+    assertEquals(CamMethod.GRAD_CAM_PLUS_PLUS, spec.method());
+    assertEquals(4, spec.batch());
+    assertEquals(ExplainSpec.OnError.FAIL, spec.onError());
+    SegGradCamTransformer copy = t.copy(new org.apache.spark.ml.param.ParamMap());
+    assertEquals(t.uid(), copy.uid());
+    assertEquals(spec, copy.spec());
+    assertThrows(SparkExplainException.class, () -> new SegGradCamTransformer().spec());
+  }
 }
