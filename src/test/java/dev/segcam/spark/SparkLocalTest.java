@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import javax.imageio.ImageIO;
 import org.apache.spark.SparkException;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -170,6 +171,45 @@ class SparkLocalTest {
       f[i] = (Float) l.get(i);
     }
     return f;
+  }
+
+  @Test
+  void rddUsersGetOneResultPerFrameInOrder() throws Exception {
+    List<Frame> frames = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      Path p = SAMPLES.resolve("scene_0" + i + ".png");
+      frames.add(Frame.encoded(p.toString(), Files.readAllBytes(p)));
+    }
+    frames.add(3, Frame.encoded("broken.png", new byte[] {1, 2, 3}));
+    ExplainSpec spec =
+        ExplainSpec.of(MODEL.toString(), TARGETS)
+            .withBatch(3)
+            .withExplainers(2, 1)
+            .withOutputs(true, true);
+    List<FrameResult> out =
+        new JavaSparkContext(spark.sparkContext())
+            .parallelize(frames, 2)
+            .mapPartitions(new FrameExplainer(spec))
+            .collect();
+    assertEquals(7, out.size());
+    try (ExplainerPool pool =
+        ExplainerPool.cpu(
+            SavedModelImporter.load(MODEL).graph(), 1, 1, ex -> ex.emptyTargetsAsZero(true))) {
+      for (int i = 0; i < out.size(); i++) {
+        FrameResult r = out.get(i);
+        assertEquals(frames.get(i).path(), r.path());
+        if (i == 3) {
+          assertTrue(r.failed() && r.error().startsWith("broken.png: "), r.error());
+          continue;
+        }
+        assertNull(r.error());
+        List<CamResult> ref = reference(pool, Path.of(r.path()));
+        for (int t = 0; t < TARGETS.size(); t++) {
+          assertArrayEquals(ref.get(t).heatmap().data(), r.cams().get(t).heatmap(), r.path());
+          assertEquals(ref.get(t).score(), r.cams().get(t).score(), 0f, r.path());
+        }
+      }
+    }
   }
 
   private static final StructType BINARY =
