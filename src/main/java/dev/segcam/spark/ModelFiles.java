@@ -47,8 +47,8 @@ final class ModelFiles {
     if (uri.getScheme().equals("file")) {
       return checked(Path.of(uri), model);
     }
-    Path root = Path.of(System.getProperty("java.io.tmpdir"), "segcam-models");
-    Path dest = root.resolve(hash(model));
+    Path dest = cacheDir(model);
+    Path root = dest.getParent();
     if (Files.isDirectory(dest)) {
       return dest; // an earlier executor JVM on this host copied it
     }
@@ -82,6 +82,11 @@ final class ModelFiles {
         deleteTree(tmp);
       }
     }
+  }
+
+  /** Where a remote model is copied on this machine. */
+  static Path cacheDir(String model) {
+    return Path.of(System.getProperty("java.io.tmpdir"), "segcam-models", hash(model));
   }
 
   private static Path checked(Path p, String model) {

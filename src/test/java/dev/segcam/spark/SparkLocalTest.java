@@ -68,6 +68,7 @@ class SparkLocalTest {
             .appName("segcam-test")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.hadoop.fs." + SchemeFs.SCHEME + ".impl", SchemeFs.class.getName())
             .getOrCreate();
     spark.sparkContext().setLogLevel("WARN");
   }
@@ -209,6 +210,44 @@ class SparkLocalTest {
           assertEquals(ref.get(t).score(), r.cams().get(t).score(), 0f, r.path());
         }
       }
+    }
+  }
+
+  @Test
+  void aModelOnAHadoopUriIsCopiedToLocalDiskOnceAndUsed() throws Exception {
+    String uri = SchemeFs.SCHEME + "://" + MODEL.toAbsolutePath();
+    Path cached = ModelFiles.cacheDir(uri);
+    if (Files.exists(cached)) { // a copy left by an earlier run on this machine: copy afresh
+      try (var walk = Files.walk(cached)) {
+        for (Path f : (Iterable<Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
+          Files.delete(f);
+        }
+      }
+    }
+    Path frame = SAMPLES.resolve("scene_01.png");
+    ExplainSpec spec =
+        ExplainSpec.of(uri, List.of("1")).withExplainers(1, 1).withOutputs(false, true);
+    List<FrameResult> out =
+        new JavaSparkContext(spark.sparkContext())
+            .parallelize(List.of(Frame.encoded(frame.toString(), Files.readAllBytes(frame))), 1)
+            .mapPartitions(new FrameExplainer(spec))
+            .collect();
+    assertNull(out.get(0).error(), out.get(0).error());
+    Path local = ModelFiles.local(uri);
+    assertEquals(cached, local);
+    assertTrue(Files.isRegularFile(local.resolve("saved_model.pb")), local.toString());
+    try (ExplainerPool pool =
+        ExplainerPool.cpu(
+            SavedModelImporter.load(MODEL).graph(), 1, 1, ex -> ex.emptyTargetsAsZero(true))) {
+      CamResult ref =
+          pool.withExplainer(
+                  ex ->
+                      ex.explain(
+                          Images.readTensor(frame),
+                          List.of(Target.predicted(1)),
+                          CamMethod.GRAD_CAM))
+              .get(0);
+      assertArrayEquals(ref.heatmap().data(), out.get(0).cams().get(0).heatmap());
     }
   }
 
