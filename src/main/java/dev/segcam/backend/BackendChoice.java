@@ -66,11 +66,16 @@ public enum BackendChoice {
    * device or library, a graph op it cannot run) come out as they are: typed SegcamExceptions.
    */
   public static dev.segcam.backend.CamBackend openCudaCam(dev.segcam.ir.Graph graph) {
+    return openCudaCam(graph, 0);
+  }
+
+  /** {@link #openCudaCam(dev.segcam.ir.Graph)} on CUDA device {@code device} (0-based). */
+  public static dev.segcam.backend.CamBackend openCudaCam(dev.segcam.ir.Graph graph, int device) {
     try {
       return (dev.segcam.backend.CamBackend)
           Class.forName(CUDA_CAM_BACKEND)
-              .getMethod("create", dev.segcam.ir.Graph.class)
-              .invoke(null, graph);
+              .getMethod("create", dev.segcam.ir.Graph.class, int.class)
+              .invoke(null, graph, device);
     } catch (java.lang.reflect.InvocationTargetException e) {
       if (e.getCause() instanceof RuntimeException r) {
         throw r;

@@ -76,6 +76,11 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
    * {@link UnsupportedOpException} for a graph it cannot run.
    */
   public static CudaCamBackend create(Graph graph) {
+    return create(graph, 0);
+  }
+
+  /** {@link #create(Graph)} on device {@code device} (e.g. the GPU a Spark task was given). */
+  public static CudaCamBackend create(Graph graph, int device) {
     String p = System.getProperty("segcam.cuda.precision", "fp32").trim().toLowerCase(Locale.ROOT);
     CudnnConv.Precision precision;
     if (p.equals("fp32")) {
@@ -85,7 +90,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     } else {
       throw new SegcamException("segcam.cuda.precision must be fp32 or tf32, got '" + p + "'");
     }
-    return create(graph, 0, precision);
+    return create(graph, device, precision);
   }
 
   /** The backend on a given device and precision; cuDNN fallbacks go to the system logger. */
