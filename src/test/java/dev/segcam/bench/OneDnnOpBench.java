@@ -1,7 +1,7 @@
 package dev.segcam.bench;
 
 import dev.segcam.backend.cpu.CpuBackwardConv;
-import dev.segcam.backend.cpu.CpuOps;
+import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.cpu.grad.ConvGrad;
 import dev.segcam.backend.onednn.ConvGeometry;
@@ -313,7 +313,7 @@ public final class OneDnnOpBench {
 
   private static ConvGeometry transposeGeometry(Op.Conv2DTranspose op, Shape x) {
     Shape fs = op.filter().shape();
-    Shape out = CpuOps.conv2dTransposeShape(x, op);
+    Shape out = CpuConv.conv2dTransposeShape(x, op);
     return ConvGeometry.withOutput(
         x.dim(0),
         out.dim(1),
@@ -348,8 +348,8 @@ public final class OneDnnOpBench {
       fwd = OneDnnConv.conv2d(ctx, op, xs);
       bwd = OneDnnConv.conv2dData(ctx, op, xs);
       dy = reluMasked(Shape.of(g.n(), g.oh(), g.ow(), g.f()));
-      CpuOps.PackedConv packed = CpuOps.PackedConv.of(op.filter());
-      javaFwd = () -> CpuOps.conv2d(par, x, op, packed).data();
+      CpuConv.PackedConv packed = CpuConv.PackedConv.of(op.filter());
+      javaFwd = () -> CpuConv.conv2d(par, x, op, packed).data();
       ConvGrad.Geometry cg =
           new ConvGrad.Geometry(g.kh(), g.kw(), g.sh(), g.sw(), g.dh(), g.dw(), g.padT(), g.padL());
       boolean channelMajor = g.sh() == 1 && g.sw() == 1 && g.c() < 128; // as CpuBackward picks
@@ -368,13 +368,13 @@ public final class OneDnnOpBench {
       g = transposeGeometry(op, xs);
       fwd = OneDnnConv.transpose(ctx, op, xs);
       bwd = OneDnnConv.transposeData(ctx, op, xs);
-      Shape outShape = CpuOps.conv2dTransposeShape(xs, op);
+      Shape outShape = CpuConv.conv2dTransposeShape(xs, op);
       dy = reluMasked(outShape);
-      javaFwd = () -> CpuOps.conv2dTranspose(par, x, op, outShape).data();
+      javaFwd = () -> CpuConv.conv2dTranspose(par, x, op, outShape).data();
       Op.Conv2D asConv =
           new Op.Conv2D(op.filter(), null, op.strideH(), op.strideW(), 1, 1, op.padding());
       FloatTensor dyt = dy;
-      javaBwd = () -> CpuOps.conv2d(par, dyt, asConv).data();
+      javaBwd = () -> CpuConv.conv2d(par, dyt, asConv).data();
     }
     double planMs = (System.nanoTime() - t0) / 1e6;
     float[] fwdOut = new float[fwd.outputSize()];

@@ -4,7 +4,7 @@ import static dev.segcam.backend.onednn.Descs.any;
 import static dev.segcam.backend.onednn.Descs.nhwc;
 import static dev.segcam.backend.onednn.Descs.strided;
 
-import dev.segcam.backend.cpu.CpuOps;
+import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
@@ -414,7 +414,7 @@ public final class OneDnnConv extends OneDnnPrimitive {
   // its output the transposed op's input x; TensorFlow pads as that forward conv would.
   static ConvGeometry transposeGeometry(Op.Conv2DTranspose op, Shape x) {
     Shape fs = op.filter().shape();
-    Shape out = CpuOps.conv2dTransposeShape(x, op);
+    Shape out = CpuConv.conv2dTransposeShape(x, op);
     return ConvGeometry.withOutput(
         x.dim(0),
         out.dim(1),

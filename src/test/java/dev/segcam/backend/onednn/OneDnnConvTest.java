@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.segcam.backend.cpu.CpuBackwardConv;
+import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.cpu.grad.ConvGrad;
@@ -81,7 +82,7 @@ class OneDnnConvTest {
       Op.Conv2D op =
           new Op.Conv2D(
               rand(k[4], k[5], k[3], k[6]), rand(k[6]), k[7], k[8], k[9], k[10], pad(k[11]));
-      FloatTensor ref = CpuOps.conv2d(par, x, op);
+      FloatTensor ref = CpuConv.conv2d(par, x, op);
       OneDnnConv fwd = OneDnnConv.conv2d(ctx, op, x.shape());
       float[] got = fwd.run(x.data());
       Accumulation.overTerms(k[4] * k[5] * k[3] + 1)
@@ -125,7 +126,7 @@ class OneDnnConvTest {
         }
       }
       Op.Activation act = new Op.Activation(kind, kind == Op.ActivationKind.LEAKY_RELU ? 0.2f : 0f);
-      FloatTensor ref = CpuOps.activation(par, CpuOps.conv2d(par, x, op), act.kind(), act.alpha());
+      FloatTensor ref = CpuOps.activation(par, CpuConv.conv2d(par, x, op), act.kind(), act.alpha());
       float[] got = OneDnnConv.conv2d(ctx, op, x.shape(), act).run(x.data());
       // the activations' slopes are at most 1, so the conv's rounding does not grow
       float scale = kind == Op.ActivationKind.RELU6 ? 8 : 1;
@@ -144,7 +145,7 @@ class OneDnnConvTest {
       Op.DepthwiseConv2D op =
           new Op.DepthwiseConv2D(
               rand(k[4], k[5], k[3], m), rand(k[3] * m), k[7], k[8], k[9], k[10], pad(k[11]));
-      FloatTensor ref = CpuOps.depthwiseConv2d(par, x, op);
+      FloatTensor ref = CpuConv.depthwiseConv2d(par, x, op);
       OneDnnConv fwd = OneDnnConv.depthwise(ctx, op, x.shape());
       Accumulation.overTerms(k[4] * k[5] + 1)
           .assertClose("depthwise " + name(k), ref.data(), fwd.run(x.data()));
@@ -192,7 +193,7 @@ class OneDnnConvTest {
         FloatTensor xs = slice(x, grp * cg, cg);
         FloatTensor fs = slice(filter, grp * fg, fg);
         FloatTensor y =
-            CpuOps.conv2d(par, xs, new Op.Conv2D(fs, null, k[8], k[8], 1, 1, pad(k[9])));
+            CpuConv.conv2d(par, xs, new Op.Conv2D(fs, null, k[8], k[8], 1, 1, pad(k[9])));
         int pixels = y.size() / fg;
         for (int p = 0; p < pixels; p++) {
           System.arraycopy(y.data(), p * fg, ref, p * f + grp * fg, fg);
@@ -235,15 +236,15 @@ class OneDnnConvTest {
       Op.Conv2DTranspose op =
           new Op.Conv2DTranspose(
               rand(k[4], k[4], k[5], k[3]), rand(k[5]), k[6], k[6], pad(k[7]), k[8], k[8]);
-      Shape out = CpuOps.conv2dTransposeShape(x.shape(), op);
-      FloatTensor ref = CpuOps.conv2dTranspose(par, x, op, out);
+      Shape out = CpuConv.conv2dTransposeShape(x.shape(), op);
+      FloatTensor ref = CpuConv.conv2dTranspose(par, x, op, out);
       float[] got = OneDnnConv.transpose(ctx, op, x.shape()).run(x.data());
       int terms = k[4] * k[4] * k[3] + 1;
       Accumulation.overTerms(terms).assertClose("transposed " + name(k), ref.data(), got);
 
       FloatTensor dy = rand(out.dims());
       FloatTensor dxRef =
-          CpuOps.conv2d(par, dy, new Op.Conv2D(op.filter(), null, k[6], k[6], 1, 1, op.padding()));
+          CpuConv.conv2d(par, dy, new Op.Conv2D(op.filter(), null, k[6], k[6], 1, 1, op.padding()));
       float[] dx = OneDnnConv.transposeData(ctx, op, x.shape()).run(dy.data());
       assertEquals(x.size(), dx.length);
       Accumulation.overTerms(k[4] * k[4] * k[5])

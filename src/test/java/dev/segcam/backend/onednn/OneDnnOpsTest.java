@@ -106,12 +106,7 @@ class OneDnnOpsTest {
       boolean readsY = OneDnnEltwise.readsOutput(kind);
       float[] dxRef =
           ElementwiseGrad.activation(
-              kind,
-              alpha,
-              dy,
-              ElementwiseGrad.readsInput(kind) ? x.data() : null,
-              ElementwiseGrad.readsInput(kind) ? null : y.data(),
-              par);
+              kind, alpha, dy, kind.gradReads == Op.GradReads.INPUT ? x.data() : y.data(), par);
       float[] dx =
           OneDnnEltwise.backward(ctx, kind, alpha, n).run(dy, readsY ? y.data() : x.data());
       Accumulation.ELEMENTWISE.assertClose("act data " + kind, dxRef, dx);
