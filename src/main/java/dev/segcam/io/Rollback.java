@@ -90,13 +90,16 @@ public final class Rollback {
    * steps said, in that order (empty phrases left out).
    */
   public static List<String> rollBack() {
+    List<Step> steps;
     synchronized (LOCK) {
       rolledBack = true; // from here on, registrations, writes and commits are refused
+      // the steps open now are undone, even if the run's own error handling drops them meanwhile
+      // (undo steps are idempotent)
+      steps = new ArrayList<>(STEPS);
+      STEPS.clear();
     }
     awaitWrites();
     synchronized (LOCK) {
-      List<Step> steps = new ArrayList<>(STEPS);
-      STEPS.clear();
       List<String> said = new ArrayList<>();
       for (int i = steps.size() - 1; i >= 0; i--) {
         String s;
