@@ -40,7 +40,22 @@ public final class Main implements Callable<Integer> {
 
   public static void main(String[] args) {
     stopCleanlyOnSignals();
-    System.exit(commandLine().execute(args));
+    int code = commandLine().execute(args);
+    if (Rollback.stopped()) {
+      awaitHalt(); // the signal handler undoes the outputs and exits with 128 + the signal
+    }
+    System.exit(code);
+  }
+
+  /** Longest the main thread waits for the signal handler to end the process. */
+  private static final long HALT_WAIT_MS = 10_000;
+
+  private static void awaitHalt() {
+    try {
+      Thread.sleep(HALT_WAIT_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Exit status of a run stopped by a signal: 128 + its number, as shells report it. */
@@ -116,6 +131,9 @@ public final class Main implements Callable<Integer> {
 
   private static int handle(Exception e, CommandLine cl, ParseResult parsed) {
     PrintWriter err = cl.getErr();
+    if (Rollback.stopped()) {
+      return EXIT_ERROR; // stopped by a signal: its handler says so in one line
+    }
     boolean verbose = false;
     for (ParseResult p = parsed; p != null; p = p.subcommand()) {
       verbose |= p.hasMatchedOption("--verbose");

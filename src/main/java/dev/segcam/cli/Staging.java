@@ -26,7 +26,7 @@ import java.util.stream.Stream;
  */
 final class Staging implements AutoCloseable {
   private final Path out;
-  private final Path stage;
+  private volatile Path stage;
   private final boolean createdOut;
   private final List<String> files = new ArrayList<>();
   private boolean committed;
@@ -34,22 +34,30 @@ final class Staging implements AutoCloseable {
 
   Staging(Path out) {
     this.out = out.toAbsolutePath().normalize();
+    if (Files.exists(this.out) && !Files.isDirectory(this.out)) {
+      throw new SegcamException("output " + out + " exists and is not a directory");
+    }
+    createdOut = !Files.exists(this.out);
+    // registered before anything is created: a signal during the creation undoes it too
+    onSignal = Rollback.register(this::undo);
+    Rollback.beginWrite(); // a signal's rollback waits for the folders to exist, then undoes them
     try {
-      if (Files.exists(this.out) && !Files.isDirectory(this.out)) {
-        throw new SegcamException("output " + out + " exists and is not a directory");
-      }
-      createdOut = !Files.exists(this.out);
       Files.createDirectories(this.out);
       stage = Files.createTempDirectory(this.out, ".segcam-staging-");
     } catch (IOException e) {
+      onSignal.close();
       throw new SegcamException("cannot create output directory " + out + ": " + e.getMessage(), e);
+    } finally {
+      Rollback.endWrite();
     }
-    onSignal = Rollback.register(this::undo);
   }
 
   /** The signal-time cleanup: what close() does for a run that did not commit. */
   private String undo() {
     cleanUp();
+    if (committed) {
+      return "the run's outputs were complete in " + out;
+    }
     return createdOut
         ? "no output written (removed " + out + ", which this run had created)"
         : "no output written, " + out + " is as it was";
@@ -156,25 +164,43 @@ final class Staging implements AutoCloseable {
   /** Removes the staging folder (and the output folder if this run created it and failed). */
   @Override
   public void close() {
-    onSignal.close();
     cleanUp();
+    onSignal.close(); // after the cleanup: a signal meanwhile waits for its own undo to finish
   }
 
   private void cleanUp() {
-    deleteTree(stage);
-    if (!committed && createdOut) {
+    for (int i = 0; i < DELETE_TRIES; i++) {
+      if (stage != null) {
+        deleteTree(stage);
+      }
+      if (committed || !createdOut) {
+        return;
+      }
       try {
         Files.deleteIfExists(out);
+        return;
       } catch (DirectoryNotEmptyException e) {
-        // someone else wrote there meanwhile: leave it
+        // at a signal the run's threads may still be finishing a file: give them a moment; if
+        // someone else wrote there, the folder stays after the last try
+        pause();
       } catch (IOException ignored) {
-        // nothing of ours is left in it; not worth failing the run over
+        return; // nothing of ours is left in it; not worth failing the run over
       }
     }
   }
 
+  private static final long RETRY_PAUSE_MS = 20;
+
+  private static void pause() {
+    try {
+      Thread.sleep(RETRY_PAUSE_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Tries a few times: at a signal the run's own threads may still be adding a file. */
-  private static final int DELETE_TRIES = 3;
+  private static final int DELETE_TRIES = 5;
 
   private static void deleteTree(Path root) {
     for (int i = 0; i < DELETE_TRIES && Files.exists(root); i++) {

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Atomic file writes: the bytes go into a hidden temporary file beside the target, which is then
@@ -42,20 +41,23 @@ public final class AtomicFile {
    */
   public static void write(Path file, Content content, StreamOpener opener) throws IOException {
     Path abs = file.toAbsolutePath();
-    Files.createDirectories(abs.getParent());
-    AtomicReference<Path> tmp = new AtomicReference<>();
+    Path tmp = null;
     boolean moved = false;
-    // registered before the temporary file exists, so a signal never leaves one behind
-    try (Rollback.Registration r = Rollback.register(() -> deleteQuietly(tmp.get()))) {
-      tmp.set(createTempBeside(abs));
-      try (OutputStream out = opener.open(tmp.get())) {
+    // a write under way: a signal's rollback waits for it to end (it ends at its next check),
+    // so it never leaves a file or folder behind
+    Rollback.beginWrite();
+    try {
+      Files.createDirectories(abs.getParent());
+      tmp = createTempBeside(abs);
+      try (OutputStream out = opener.open(tmp)) {
         content.writeTo(out);
       }
+      Path from = tmp;
       // under the commit lock: a signal's rollback either sees the whole file or no file
       Rollback.commit(
           () -> {
             try {
-              move(tmp.get(), abs);
+              move(from, abs);
             } catch (IOException e) {
               throw new UncheckedIOException(e);
             }
@@ -65,8 +67,9 @@ public final class AtomicFile {
       throw e.getCause();
     } finally {
       if (!moved) {
-        deleteQuietly(tmp.get());
+        deleteQuietly(tmp);
       }
+      Rollback.endWrite();
     }
   }
 

@@ -90,10 +90,16 @@ public final class Rollback {
    * steps said, in that order (empty phrases left out).
    */
   public static List<String> rollBack() {
+    List<Step> steps;
     synchronized (LOCK) {
-      rolledBack = true;
-      List<Step> steps = new ArrayList<>(STEPS);
+      rolledBack = true; // from here on, registrations, writes and commits are refused
+      // the steps open now are undone, even if the run's own error handling drops them meanwhile
+      // (undo steps are idempotent)
+      steps = new ArrayList<>(STEPS);
       STEPS.clear();
+    }
+    awaitWrites();
+    synchronized (LOCK) {
       List<String> said = new ArrayList<>();
       for (int i = steps.size() - 1; i >= 0; i--) {
         String s;
@@ -107,6 +113,50 @@ public final class Rollback {
         }
       }
       return said;
+    }
+  }
+
+  /** How long the rollback waits for writes under way to notice it and end. */
+  private static final long WRITES_WAIT_MS = 2000;
+
+  private static int writes;
+
+  /**
+   * Marks a file write under way (an {@link AtomicFile} write: folders, a temporary file, the
+   * rename); the rollback waits for such writes to end before it undoes anything, so none of them
+   * creates a file or folder after the undo. Pair with {@link #endWrite}.
+   *
+   * @throws StoppedException once the rollback began
+   */
+  public static void beginWrite() {
+    synchronized (LOCK) {
+      if (rolledBack) {
+        throw new StoppedException();
+      }
+      writes++;
+    }
+  }
+
+  /** Ends what {@link #beginWrite} began. */
+  public static void endWrite() {
+    synchronized (LOCK) {
+      writes--;
+      LOCK.notifyAll();
+    }
+  }
+
+  private static void awaitWrites() {
+    long end = System.nanoTime() + WRITES_WAIT_MS * 1_000_000L;
+    synchronized (LOCK) {
+      long left;
+      while (writes > 0 && (left = end - System.nanoTime()) > 0) {
+        try {
+          LOCK.wait(Math.max(1, left / 1_000_000L));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
     }
   }
 

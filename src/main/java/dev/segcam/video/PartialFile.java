@@ -16,6 +16,7 @@ final class PartialFile {
   final Path partial;
   private final Rollback.Registration onSignal;
   private volatile Runnable beforeUndo = () -> {};
+  private volatile boolean committed;
 
   PartialFile(Path target) {
     this.target = target.toAbsolutePath();
@@ -36,6 +37,9 @@ final class PartialFile {
 
   /** The signal-time cleanup: no partial file stays. */
   private String undo() {
+    if (committed) {
+      return target + " is complete";
+    }
     beforeUndo.run();
     discard();
     return "removed the incomplete " + partial;
@@ -48,6 +52,7 @@ final class PartialFile {
 
   void commit() {
     Rollback.commit(this::rename);
+    committed = true;
     release();
   }
 
@@ -67,12 +72,12 @@ final class PartialFile {
 
   /** Removes the partial file (nothing worth keeping was written). */
   void discard() {
-    release();
     try {
       Files.deleteIfExists(partial);
     } catch (IOException ignored) {
       // best effort: the run already failed and says so
     }
+    release(); // after the delete: a signal meanwhile finds the step and waits for its undo
   }
 
   String leftover() {

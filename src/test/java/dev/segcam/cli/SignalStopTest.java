@@ -164,7 +164,8 @@ class SignalStopTest {
     Path log = tmp.resolve("log.txt");
     Process p =
         start(log, List.of("video", MODEL.toString(), in.toString(), out.toString(), "-c", "1"));
-    awaitMidRun(p, log, v -> Files.exists(out) && anyFileUnder(out, "frame_"));
+    // a finished frame (not the hidden temporary file of one) is under its final name
+    awaitMidRun(p, log, v -> Files.exists(out) && anyFileUnder(out, "/frame_"));
     int code = signal(p, sig, log);
     String said = Files.readString(log);
     assertEquals(128 + number(sig), code, said);
