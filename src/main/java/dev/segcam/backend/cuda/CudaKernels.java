@@ -365,7 +365,9 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   // colormap.cu ---------------------------------------------------------------------------------
 
-  /** See {@link CpuKernels#colormap_blend}; rgba and image are byte buffers. */
+  /**
+   * See {@link dev.segcam.kernels.ColormapKernels#colormap_blend}; rgba and image are byte buffers.
+   */
   public void colormap_blend(
       DeviceBuffer rgba, DeviceBuffer map, DeviceBuffer image, int H, int W, float alpha) {
     long hw = dims(1, H, W, 1);
