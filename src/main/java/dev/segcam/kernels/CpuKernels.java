@@ -339,27 +339,48 @@ public final class CpuKernels {
     checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
     length("out", out, (long) N * OH * OW * C);
     length("in", in, (long) N * H * W * C);
+    resize_bilinear_fwd_rows(
+        out, in, N, H, W, C, OH, OW, alignCorners, halfPixelCenters, 0, N * OH);
+  }
+
+  /**
+   * {@link #resize_bilinear_fwd} on output rows [rowLo, rowHi) of the N·OH rows, for the CPU
+   * engine's parallel split (no argument checks: the caller has them).
+   */
+  public static void resize_bilinear_fwd_rows(
+      float[] out,
+      float[] in,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      boolean alignCorners,
+      boolean halfPixelCenters,
+      int rowLo,
+      int rowHi) {
     Axis ya = new Axis(H, OH, alignCorners, halfPixelCenters);
     Axis xa = new Axis(W, OW, alignCorners, halfPixelCenters);
-    for (int n = 0; n < N; n++) {
-      for (int oy = 0; oy < OH; oy++) {
-        int top = (n * H + ya.lower[oy]) * W;
-        int bot = (n * H + ya.upper[oy]) * W;
-        float yl = ya.lerp[oy];
-        for (int ox = 0; ox < OW; ox++) {
-          int l = xa.lower[ox];
-          int r = xa.upper[ox];
-          float xl = xa.lerp[ox];
-          int o = ((n * OH + oy) * OW + ox) * C;
-          for (int c = 0; c < C; c++) {
-            float tl = in[(top + l) * C + c];
-            float tr = in[(top + r) * C + c];
-            float bl = in[(bot + l) * C + c];
-            float br = in[(bot + r) * C + c];
-            float t = tl + (tr - tl) * xl;
-            float b = bl + (br - bl) * xl;
-            out[o + c] = t + (b - t) * yl;
-          }
+    for (int row = rowLo; row < rowHi; row++) {
+      int n = row / OH;
+      int oy = row - n * OH;
+      int top = (n * H + ya.lower[oy]) * W;
+      int bot = (n * H + ya.upper[oy]) * W;
+      float yl = ya.lerp[oy];
+      for (int ox = 0; ox < OW; ox++) {
+        int l = xa.lower[ox];
+        int r = xa.upper[ox];
+        float xl = xa.lerp[ox];
+        int o = ((n * OH + oy) * OW + ox) * C;
+        for (int c = 0; c < C; c++) {
+          float tl = in[(top + l) * C + c];
+          float tr = in[(top + r) * C + c];
+          float bl = in[(bot + l) * C + c];
+          float br = in[(bot + r) * C + c];
+          float t = tl + (tr - tl) * xl;
+          float b = bl + (br - bl) * xl;
+          out[o + c] = t + (b - t) * yl;
         }
       }
     }
@@ -439,14 +460,29 @@ public final class CpuKernels {
       lower = new int[out];
       upper = new int[out];
       lerp = new float[out];
-      float scale = resizeScale(in, out, alignCorners);
-      for (int o = 0; o < out; o++) {
-        float src = resizeSource(o, scale, halfPixelCenters);
-        float fl = (float) Math.floor(src);
-        lower[o] = Math.max((int) fl, 0);
-        upper[o] = Math.min((int) Math.ceil(src), in - 1);
-        lerp[o] = src - fl;
-      }
+      bilinearTaps(in, out, alignCorners, halfPixelCenters, lower, upper, lerp);
+    }
+  }
+
+  /**
+   * Source coordinates of a bilinear resize along one axis, TF's compute_interpolation_weights:
+   * lower/upper neighbours (clamped) and the fraction toward upper, in float as resize.cu.
+   */
+  public static void bilinearTaps(
+      int in,
+      int out,
+      boolean alignCorners,
+      boolean halfPixelCenters,
+      int[] lower,
+      int[] upper,
+      float[] lerp) {
+    float scale = resizeScale(in, out, alignCorners);
+    for (int o = 0; o < out; o++) {
+      float src = resizeSource(o, scale, halfPixelCenters);
+      float fl = (float) Math.floor(src);
+      lower[o] = Math.max((int) fl, 0);
+      upper[o] = Math.min((int) Math.ceil(src), in - 1);
+      lerp[o] = src - fl;
     }
   }
 
