@@ -4,8 +4,10 @@ import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -417,21 +419,18 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   @Override
   public synchronized void close() {
-    RuntimeException first = null;
+    List<Runnable> releases = new ArrayList<>();
     for (PtxModule m : modules.values()) {
-      try {
-        m.close();
-      } catch (RuntimeException e) {
-        first = first == null ? e : first;
+      releases.add(m::close);
+    }
+    try {
+      CloseOrder.all(releases);
+    } finally {
+      modules.clear();
+      if (clsBuffer != null) {
+        clsBuffer.close();
+        clsBuffer = null;
       }
-    }
-    modules.clear();
-    if (clsBuffer != null) {
-      clsBuffer.close();
-      clsBuffer = null;
-    }
-    if (first != null) {
-      throw first;
     }
   }
 }
