@@ -173,11 +173,7 @@ public final class CpuKernels {
    * <p>{@code // grads (N,H,W,K) -> alpha (N,K)}
    */
   public static void channel_mean(float[] alpha, float[] grads, int N, int H, int W, int K) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
-    positive("K", K);
-    length("alpha", alpha, (long) N * K);
-    length("grads", grads, (long) N * hw * K);
+    int hw = channelWeightArgs(alpha, null, grads, N, H, W, K);
     double[] acc = new double[K];
     for (int n = 0; n < N; n++) {
       java.util.Arrays.fill(acc, 0.0);
@@ -209,12 +205,7 @@ public final class CpuKernels {
    */
   public static void gradcampp_weights(
       float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
-    positive("K", K);
-    length("alpha", alpha, (long) N * K);
-    length("acts", acts, (long) N * hw * K);
-    length("grads", grads, (long) N * hw * K);
+    int hw = channelWeightArgs(alpha, acts, grads, N, H, W, K);
     double[] sumA = new double[K];
     double[] acc = new double[K];
     for (int n = 0; n < N; n++) {
@@ -565,12 +556,7 @@ public final class CpuKernels {
    */
   public static void xgradcam_weights(
       float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K, float eps) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
-    positive("K", K);
-    length("alpha", alpha, (long) N * K);
-    length("acts", acts, (long) N * hw * K);
-    length("grads", grads, (long) N * hw * K);
+    int hw = channelWeightArgs(alpha, acts, grads, N, H, W, K);
     double[] sa = new double[K];
     double[] sga = new double[K];
     for (int n = 0; n < N; n++) {
@@ -588,5 +574,22 @@ public final class CpuKernels {
         alpha[n * K + k] = (float) (sga[k] / (sa[k] + (double) eps));
       }
     }
+  }
+
+  /**
+   * The channel-weight kernels' checks: {@code acts (N,H,W,K)} (null where the kernel has none),
+   * {@code grads (N,H,W,K) -> alpha (N,K)}; returns H·W.
+   */
+  private static int channelWeightArgs(
+      float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K) {
+    int hw = positive("H", H) * positive("W", W);
+    positive("N", N);
+    positive("K", K);
+    length("alpha", alpha, (long) N * K);
+    if (acts != null) {
+      length("acts", acts, (long) N * hw * K);
+    }
+    length("grads", grads, (long) N * hw * K);
+    return hw;
   }
 }
