@@ -4,11 +4,7 @@ import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Launchers for the kernels in {@code kernels/*.cu}, with the names and argument order of their
@@ -25,22 +21,13 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   private static final int MAX_SEED_BLOCKS = 1024;
 
   private final CudaContext ctx;
-  private final Map<String, PtxModule> modules = new HashMap<>();
+  private final PtxModules modules;
   private int[] lastCls;
   private DeviceBuffer clsBuffer;
 
   CudaKernels(CudaContext ctx) {
     this.ctx = ctx;
-  }
-
-  private synchronized PtxModule module(String name) {
-    PtxModule m = modules.get(name);
-    if (m == null) {
-      ctx.makeCurrent();
-      m = PtxModule.load(name);
-      modules.put(name, m);
-    }
-    return m;
+    this.modules = new PtxModules(ctx);
   }
 
   /** CUDA's limit on gridDim.y (and z); gridDim.x may go to 2^31-1. */
@@ -67,7 +54,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   private void launch(String module, String kernel, int gx, int gy, int bx, int by, Object... a) {
     checkGrid(kernel, gx, gy);
     ctx.makeCurrent();
-    module(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
+    modules.get(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
   }
 
   private static int gridFor(long threads) {
@@ -419,14 +406,9 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   @Override
   public synchronized void close() {
-    List<Runnable> releases = new ArrayList<>();
-    for (PtxModule m : modules.values()) {
-      releases.add(m::close);
-    }
     try {
-      CloseOrder.all(releases);
+      modules.close();
     } finally {
-      modules.clear();
       if (clsBuffer != null) {
         clsBuffer.close();
         clsBuffer = null;
