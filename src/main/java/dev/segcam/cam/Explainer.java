@@ -14,9 +14,7 @@ import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.SavedModelImporter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -207,7 +205,7 @@ public final class Explainer implements AutoCloseable {
       }
       cur = n.inputs().get(0);
     }
-    Set<String> anc = ancestors(cur);
+    Set<String> anc = LayerChoice.ancestors(graph, cur);
     List<Node> nodes = graph.nodes();
     for (int i = nodes.size() - 1; i >= 0; i--) {
       Node n = nodes.get(i);
@@ -243,22 +241,6 @@ public final class Explainer implements AutoCloseable {
     } catch (CamException e) {
       return "";
     }
-  }
-
-  /** The node and everything it depends on. */
-  private Set<String> ancestors(String node) {
-    Set<String> seen = new HashSet<>();
-    ArrayDeque<String> todo = new ArrayDeque<>();
-    todo.add(node);
-    seen.add(node);
-    while (!todo.isEmpty()) {
-      for (String in : graph.node(todo.poll()).inputs()) {
-        if (seen.add(in)) {
-          todo.add(in);
-        }
-      }
-    }
-    return seen;
   }
 
   /**
@@ -338,7 +320,7 @@ public final class Explainer implements AutoCloseable {
     Map<String, Set<String>> depends = new LinkedHashMap<>();
     for (Target t : targets) {
       String node = seedNode(t.scoreMode());
-      Set<String> anc = depends.computeIfAbsent(node, this::ancestors);
+      Set<String> anc = depends.computeIfAbsent(node, k -> LayerChoice.ancestors(graph, k));
       for (String l : lays) {
         if (!anc.contains(l)) {
           throw new CamException.LayerNotOnScorePathException(

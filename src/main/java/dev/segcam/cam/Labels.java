@@ -1,5 +1,6 @@
 package dev.segcam.cam;
 
+import dev.segcam.ir.UnknownNodeException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -75,7 +76,9 @@ public final class Labels {
     List<String> close =
         names.stream()
             .filter(n -> !n.isEmpty())
-            .sorted(Comparator.comparingInt((String n) -> distance(name, n)).thenComparing(n -> n))
+            .sorted(
+                Comparator.comparingInt((String n) -> UnknownNodeException.editDistance(name, n))
+                    .thenComparing(n -> n))
             .limit(5)
             .toList();
     throw new CamException.ClassOutOfRangeException(
@@ -85,26 +88,5 @@ public final class Labels {
             + names.size()
             + " labels)"
             + (close.isEmpty() ? "" : "; did you mean " + close + "?"));
-  }
-
-  private static int distance(String a, String b) {
-    String x = a.toLowerCase();
-    String y = b.toLowerCase();
-    int[] prev = new int[y.length() + 1];
-    int[] cur = new int[y.length() + 1];
-    for (int j = 0; j <= y.length(); j++) {
-      prev[j] = j;
-    }
-    for (int i = 1; i <= x.length(); i++) {
-      cur[0] = i;
-      for (int j = 1; j <= y.length(); j++) {
-        int c = x.charAt(i - 1) == y.charAt(j - 1) ? 0 : 1;
-        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + c);
-      }
-      int[] t = prev;
-      prev = cur;
-      cur = t;
-    }
-    return prev[y.length()];
   }
 }

@@ -182,6 +182,7 @@ public final class LayerChoice {
     return any;
   }
 
+  /** The node and everything it depends on. */
   static Set<String> ancestors(Graph graph, String node) {
     Set<String> seen = new HashSet<>();
     ArrayDeque<String> todo = new ArrayDeque<>();

@@ -1,13 +1,13 @@
 package dev.segcam.image;
 
 import dev.segcam.SegcamException;
-import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ColormapKernels;
 import java.util.Locale;
 
 /**
  * Colormaps for heatmaps: a value t in [0,1] (clamped; NaN reads as 0) -> RGB in [0,1].
  *
- * <p>{@link #JET} is {@code CpuKernels.jet}, the function of the {@code colormap_blend} kernel
+ * <p>{@link #JET} is {@code ColormapKernels.jet}, the function of the {@code colormap_blend} kernel
  * (kernels/colormap.cu), so PNGs made here and on the GPU agree byte for byte:
  *
  * <pre>
@@ -67,9 +67,9 @@ public enum Colormaps {
     throw new SegcamException("unknown colormap '" + name + "'; known: jet, gray, hot");
   }
 
-  /** The jet colormap: {@link CpuKernels#jet}, the CPU twin of kernels/colormap.cu. */
+  /** The jet colormap: {@link ColormapKernels#jet}, the CPU twin of kernels/colormap.cu. */
   public static void jet(float t, float[] rgb) {
-    CpuKernels.jet(t, rgb);
+    ColormapKernels.jet(t, rgb);
   }
 
   static float clampT(float t) {

@@ -3,7 +3,7 @@ package dev.segcam.image;
 import dev.segcam.SegcamException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.ShapeException;
-import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ColormapKernels;
 import java.awt.Color;
 import java.awt.Font;
 import java.awt.FontMetrics;
@@ -51,8 +51,8 @@ public final class Overlays {
 
   /**
    * Heatmap over image: each channel (1 − alpha)·image + alpha·255·cmap(map), rounded half up. With
-   * {@link Colormaps#JET} this runs CpuKernels.colormap_blend, the CPU twin of the CUDA kernel, so
-   * both give the same bytes.
+   * {@link Colormaps#JET} this runs ColormapKernels.colormap_blend, the CPU twin of the CUDA
+   * kernel, so both give the same bytes.
    *
    * <p>{@code // image RGB8 (H,W,3), map (H,W) in [0,1], alpha in [0,1] -> RGB8 (H,W,3)}
    */
@@ -92,7 +92,7 @@ public final class Overlays {
       rgb8[3 * p + 2] = (byte) px[p];
     }
     byte[] rgba = new byte[4 * hw];
-    CpuKernels.colormap_blend(rgba, map, rgb8, height, width, alpha);
+    ColormapKernels.colormap_blend(rgba, map, rgb8, height, width, alpha);
     for (int p = 0; p < hw; p++) {
       px[p] =
           ((rgba[4 * p] & 0xFF) << 16) | ((rgba[4 * p + 1] & 0xFF) << 8) | (rgba[4 * p + 2] & 0xFF);

@@ -36,6 +36,13 @@ public class UnknownNodeException extends SegcamException {
     if (y.contains(x) || x.contains(y)) {
       return Math.abs(x.length() - y.length()) / 4;
     }
+    return editDistance(x, y);
+  }
+
+  /** Levenshtein distance, case-insensitive (also for "did you mean" on class names). */
+  public static int editDistance(String a, String b) {
+    String x = a.toLowerCase();
+    String y = b.toLowerCase();
     int[] prev = new int[y.length() + 1];
     int[] cur = new int[y.length() + 1];
     for (int j = 0; j <= y.length(); j++) {

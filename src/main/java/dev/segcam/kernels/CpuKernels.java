@@ -1,5 +1,8 @@
 package dev.segcam.kernels;
 
+import static dev.segcam.kernels.KernelArgs.length;
+import static dev.segcam.kernels.KernelArgs.positive;
+
 /**
  * Pure-Java twins of the CUDA kernels in {@code kernels/*.cu}, same names and argument order
  * (output arrays first, then inputs, then dimensions), as in llm.c: every CUDA kernel is checked
@@ -170,11 +173,7 @@ public final class CpuKernels {
    * <p>{@code // grads (N,H,W,K) -> alpha (N,K)}
    */
   public static void channel_mean(float[] alpha, float[] grads, int N, int H, int W, int K) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
-    positive("K", K);
-    length("alpha", alpha, (long) N * K);
-    length("grads", grads, (long) N * hw * K);
+    int hw = channelWeightArgs(alpha, null, grads, N, H, W, K);
     double[] acc = new double[K];
     for (int n = 0; n < N; n++) {
       java.util.Arrays.fill(acc, 0.0);
@@ -206,12 +205,7 @@ public final class CpuKernels {
    */
   public static void gradcampp_weights(
       float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
-    positive("K", K);
-    length("alpha", alpha, (long) N * K);
-    length("acts", acts, (long) N * hw * K);
-    length("grads", grads, (long) N * hw * K);
+    int hw = channelWeightArgs(alpha, acts, grads, N, H, W, K);
     double[] sumA = new double[K];
     double[] acc = new double[K];
     for (int n = 0; n < N; n++) {
@@ -336,27 +330,48 @@ public final class CpuKernels {
     checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
     length("out", out, (long) N * OH * OW * C);
     length("in", in, (long) N * H * W * C);
+    resize_bilinear_fwd_rows(
+        out, in, N, H, W, C, OH, OW, alignCorners, halfPixelCenters, 0, N * OH);
+  }
+
+  /**
+   * {@link #resize_bilinear_fwd} on output rows [rowLo, rowHi) of the N·OH rows, for the CPU
+   * engine's parallel split (no argument checks: the caller has them).
+   */
+  public static void resize_bilinear_fwd_rows(
+      float[] out,
+      float[] in,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      boolean alignCorners,
+      boolean halfPixelCenters,
+      int rowLo,
+      int rowHi) {
     Axis ya = new Axis(H, OH, alignCorners, halfPixelCenters);
     Axis xa = new Axis(W, OW, alignCorners, halfPixelCenters);
-    for (int n = 0; n < N; n++) {
-      for (int oy = 0; oy < OH; oy++) {
-        int top = (n * H + ya.lower[oy]) * W;
-        int bot = (n * H + ya.upper[oy]) * W;
-        float yl = ya.lerp[oy];
-        for (int ox = 0; ox < OW; ox++) {
-          int l = xa.lower[ox];
-          int r = xa.upper[ox];
-          float xl = xa.lerp[ox];
-          int o = ((n * OH + oy) * OW + ox) * C;
-          for (int c = 0; c < C; c++) {
-            float tl = in[(top + l) * C + c];
-            float tr = in[(top + r) * C + c];
-            float bl = in[(bot + l) * C + c];
-            float br = in[(bot + r) * C + c];
-            float t = tl + (tr - tl) * xl;
-            float b = bl + (br - bl) * xl;
-            out[o + c] = t + (b - t) * yl;
-          }
+    for (int row = rowLo; row < rowHi; row++) {
+      int n = row / OH;
+      int oy = row - n * OH;
+      int top = (n * H + ya.lower[oy]) * W;
+      int bot = (n * H + ya.upper[oy]) * W;
+      float yl = ya.lerp[oy];
+      for (int ox = 0; ox < OW; ox++) {
+        int l = xa.lower[ox];
+        int r = xa.upper[ox];
+        float xl = xa.lerp[ox];
+        int o = ((n * OH + oy) * OW + ox) * C;
+        for (int c = 0; c < C; c++) {
+          float tl = in[(top + l) * C + c];
+          float tr = in[(top + r) * C + c];
+          float bl = in[(bot + l) * C + c];
+          float br = in[(bot + r) * C + c];
+          float t = tl + (tr - tl) * xl;
+          float b = bl + (br - bl) * xl;
+          out[o + c] = t + (b - t) * yl;
         }
       }
     }
@@ -436,14 +451,29 @@ public final class CpuKernels {
       lower = new int[out];
       upper = new int[out];
       lerp = new float[out];
-      float scale = resizeScale(in, out, alignCorners);
-      for (int o = 0; o < out; o++) {
-        float src = resizeSource(o, scale, halfPixelCenters);
-        float fl = (float) Math.floor(src);
-        lower[o] = Math.max((int) fl, 0);
-        upper[o] = Math.min((int) Math.ceil(src), in - 1);
-        lerp[o] = src - fl;
-      }
+      bilinearTaps(in, out, alignCorners, halfPixelCenters, lower, upper, lerp);
+    }
+  }
+
+  /**
+   * Source coordinates of a bilinear resize along one axis, TF's compute_interpolation_weights:
+   * lower/upper neighbours (clamped) and the fraction toward upper, in float as resize.cu.
+   */
+  public static void bilinearTaps(
+      int in,
+      int out,
+      boolean alignCorners,
+      boolean halfPixelCenters,
+      int[] lower,
+      int[] upper,
+      float[] lerp) {
+    float scale = resizeScale(in, out, alignCorners);
+    for (int o = 0; o < out; o++) {
+      float src = resizeSource(o, scale, halfPixelCenters);
+      float fl = (float) Math.floor(src);
+      lower[o] = Math.max((int) fl, 0);
+      upper[o] = Math.min((int) Math.ceil(src), in - 1);
+      lerp[o] = src - fl;
     }
   }
 
@@ -515,89 +545,6 @@ public final class CpuKernels {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // colormap.cu
-
-  /**
-   * The 'jet' colormap as a piecewise-linear function of t in [0,1] (clamped; NaN reads as 0):
-   *
-   * <pre>
-   *   r = clamp(1.5 − |4t − 3|, 0, 1)
-   *   g = clamp(1.5 − |4t − 2|, 0, 1)
-   *   b = clamp(1.5 − |4t − 1|, 0, 1)
-   * </pre>
-   *
-   * dark blue (0,0,.5) at 0, blue at 1/8, cyan at 3/8, yellow at 5/8, red at 7/8, dark red (.5,0,0)
-   * at 1: MATLAB's and matplotlib's jet up to their 64/256-entry quantisation.
-   *
-   * @return rgb in [0,1] written into {@code rgb[0..2]}
-   */
-  public static void jet(float t, float[] rgb) {
-    float x = t > 0f ? Math.min(t, 1f) : 0f;
-    rgb[0] = clamp01(1.5f - Math.abs(4f * x - 3f));
-    rgb[1] = clamp01(1.5f - Math.abs(4f * x - 2f));
-    rgb[2] = clamp01(1.5f - Math.abs(4f * x - 1f));
-  }
-
-  private static float clamp01(float v) {
-    return v > 0f ? Math.min(v, 1f) : 0f;
-  }
-
-  /**
-   * Heatmap overlay: each pixel becomes (1 − alpha)·image + alpha·255·jet(map), rounded half up,
-   * with an opaque alpha byte. Bytes are unsigned (Java's signed bytes are read with & 0xFF).
-   *
-   * <p>{@code // map (H,W) in [0,1], image RGB8 (H,W,3), alpha in [0,1] -> rgba RGBA8 (H,W,4)}
-   *
-   * <p>A batch (N,H,W) is the same call with H·N rows.
-   */
-  public static void colormap_blend(
-      byte[] rgba, float[] map, byte[] image, int H, int W, float alpha) {
-    int hw = positive("H", H) * positive("W", W);
-    length("rgba", rgba, 4L * hw);
-    length("map", map, hw);
-    length("image", image, 3L * hw);
-    if (!(alpha >= 0f && alpha <= 1f)) {
-      throw new KernelArgumentException("colormap_blend: alpha must be in [0,1], got " + alpha);
-    }
-    float keep = 1f - alpha;
-    float[] rgb = new float[3];
-    for (int p = 0; p < hw; p++) {
-      jet(map[p], rgb);
-      for (int ch = 0; ch < 3; ch++) {
-        float v = keep * (image[3 * p + ch] & 0xFF) + alpha * (255f * rgb[ch]);
-        rgba[4 * p + ch] = (byte) toByte(v);
-      }
-      rgba[4 * p + 3] = (byte) 255;
-    }
-  }
-
-  private static int toByte(float v) {
-    int i = (int) (v + 0.5f);
-    return i < 0 ? 0 : Math.min(i, 255);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-
-  private static int positive(String name, int v) {
-    if (v <= 0) {
-      throw new KernelArgumentException("dimension " + name + " must be > 0, got " + v);
-    }
-    return v;
-  }
-
-  private static void length(String name, Object array, long expected) {
-    if (array == null) {
-      throw new KernelArgumentException(name + " is null");
-    }
-    int len = java.lang.reflect.Array.getLength(array);
-    if (expected > Integer.MAX_VALUE) {
-      throw new KernelArgumentException(name + " would need " + expected + " elements (> 2^31)");
-    }
-    if (len != expected) {
-      throw new KernelArgumentException(
-          name + " has " + len + " elements, the dimensions need " + expected);
-    }
-  }
 
   // ---------------------------------------------------------------------------------------------
   // channel_mean.cu (XGrad-CAM)
@@ -609,12 +556,7 @@ public final class CpuKernels {
    */
   public static void xgradcam_weights(
       float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K, float eps) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
-    positive("K", K);
-    length("alpha", alpha, (long) N * K);
-    length("acts", acts, (long) N * hw * K);
-    length("grads", grads, (long) N * hw * K);
+    int hw = channelWeightArgs(alpha, acts, grads, N, H, W, K);
     double[] sa = new double[K];
     double[] sga = new double[K];
     for (int n = 0; n < N; n++) {
@@ -632,5 +574,22 @@ public final class CpuKernels {
         alpha[n * K + k] = (float) (sga[k] / (sa[k] + (double) eps));
       }
     }
+  }
+
+  /**
+   * The channel-weight kernels' checks: {@code acts (N,H,W,K)} (null where the kernel has none),
+   * {@code grads (N,H,W,K) -> alpha (N,K)}; returns H·W.
+   */
+  private static int channelWeightArgs(
+      float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K) {
+    int hw = positive("H", H) * positive("W", W);
+    positive("N", N);
+    positive("K", K);
+    length("alpha", alpha, (long) N * K);
+    if (acts != null) {
+      length("acts", acts, (long) N * hw * K);
+    }
+    length("grads", grads, (long) N * hw * K);
+    return hw;
   }
 }

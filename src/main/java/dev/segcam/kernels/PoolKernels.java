@@ -28,28 +28,62 @@ public final class PoolKernels {
       int pt,
       int pl,
       boolean max) {
-    for (int i = 0; i < N * OH * OW * C; i++) {
-      int c = i % C;
-      int r = i / C;
-      int ox = r % OW;
-      r /= OW;
-      int oy = r % OH;
-      int n = r / OH;
+    pool_fwd_rows(y, x, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, max, 0, N * OH);
+  }
+
+  /**
+   * {@link #pool_fwd} on output rows [rowLo, rowHi) of the N·OH rows, for the CPU engine's parallel
+   * split; each output element sums its window in the same order as the kernel.
+   */
+  public static void pool_fwd_rows(
+      float[] y,
+      float[] x,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl,
+      boolean max,
+      int rowLo,
+      int rowHi) {
+    for (int row = rowLo; row < rowHi; row++) {
+      int n = row / OH;
+      int oy = row - n * OH;
       int y0 = Math.max(0, oy * sh - pt);
       int y1 = Math.min(H, oy * sh - pt + kh);
-      int x0 = Math.max(0, ox * sw - pl);
-      int x1 = Math.min(W, ox * sw - pl + kw);
-      float acc = max ? Float.NEGATIVE_INFINITY : 0f;
-      for (int iy = y0; iy < y1; iy++) {
-        for (int ix = x0; ix < x1; ix++) {
-          float v = x[((n * H + iy) * W + ix) * C + c];
-          acc = max ? Math.max(acc, v) : acc + v;
+      for (int ox = 0; ox < OW; ox++) {
+        int x0 = Math.max(0, ox * sw - pl);
+        int x1 = Math.min(W, ox * sw - pl + kw);
+        int o = ((n * OH + oy) * OW + ox) * C;
+        java.util.Arrays.fill(y, o, o + C, max ? Float.NEGATIVE_INFINITY : 0f);
+        for (int iy = y0; iy < y1; iy++) {
+          for (int ix = x0; ix < x1; ix++) {
+            int src = ((n * H + iy) * W + ix) * C;
+            if (max) {
+              for (int q = 0; q < C; q++) {
+                y[o + q] = Math.max(y[o + q], x[src + q]);
+              }
+            } else {
+              for (int q = 0; q < C; q++) {
+                y[o + q] += x[src + q];
+              }
+            }
+          }
+        }
+        if (!max) {
+          float inv = 1f / ((y1 - y0) * (x1 - x0));
+          for (int q = 0; q < C; q++) {
+            y[o + q] = y[o + q] * inv;
+          }
         }
       }
-      if (!max) {
-        acc = acc * (1f / ((y1 - y0) * (x1 - x0)));
-      }
-      y[i] = acc;
     }
   }
 
@@ -168,7 +202,8 @@ public final class PoolKernels {
     }
   }
 
-  private static int nearestTap(int o, int in, float scale, boolean align, boolean half) {
+  /** Source index of output index o of a nearest-neighbour resize along one axis, TF's rule. */
+  public static int nearestTap(int o, int in, float scale, boolean align, boolean half) {
     float src = half ? ((float) o + 0.5f) * scale : (float) o * scale;
     int s = align ? Math.round(src) : (int) Math.floor(src);
     s = Math.min(s, in - 1);
@@ -187,18 +222,36 @@ public final class PoolKernels {
       int OW,
       boolean align,
       boolean half) {
+    resize_nearest_fwd_rows(y, x, N, H, W, C, OH, OW, align, half, 0, N * OH);
+  }
+
+  /** {@link #resize_nearest_fwd} on output rows [rowLo, rowHi) of the N·OH rows. */
+  public static void resize_nearest_fwd_rows(
+      float[] y,
+      float[] x,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      boolean align,
+      boolean half,
+      int rowLo,
+      int rowHi) {
     float sy = CpuKernels.resizeScale(H, OH, align);
     float sx = CpuKernels.resizeScale(W, OW, align);
-    for (int i = 0; i < N * OH * OW * C; i++) {
-      int c = i % C;
-      int r = i / C;
-      int ox = r % OW;
-      r /= OW;
-      int oy = r % OH;
-      int n = r / OH;
+    int[] xi = new int[OW];
+    for (int ox = 0; ox < OW; ox++) {
+      xi[ox] = nearestTap(ox, W, sx, align, half);
+    }
+    for (int row = rowLo; row < rowHi; row++) {
+      int n = row / OH;
+      int oy = row - n * OH;
       int iy = nearestTap(oy, H, sy, align, half);
-      int ix = nearestTap(ox, W, sx, align, half);
-      y[i] = x[((n * H + iy) * W + ix) * C + c];
+      for (int ox = 0; ox < OW; ox++) {
+        System.arraycopy(x, ((n * H + iy) * W + xi[ox]) * C, y, ((n * OH + oy) * OW + ox) * C, C);
+      }
     }
   }
 

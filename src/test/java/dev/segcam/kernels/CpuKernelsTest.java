@@ -370,13 +370,13 @@ class CpuKernelsTest {
   @Test
   void jetEndpointsAndMiddle() {
     float[] rgb = new float[3];
-    CpuKernels.jet(0f, rgb);
+    ColormapKernels.jet(0f, rgb);
     assertArrayEquals(new float[] {0, 0, 0.5f}, rgb);
-    CpuKernels.jet(0.5f, rgb);
+    ColormapKernels.jet(0.5f, rgb);
     assertArrayEquals(new float[] {0.5f, 1, 0.5f}, rgb);
-    CpuKernels.jet(1f, rgb);
+    ColormapKernels.jet(1f, rgb);
     assertArrayEquals(new float[] {0.5f, 0, 0}, rgb);
-    CpuKernels.jet(Float.NaN, rgb);
+    ColormapKernels.jet(Float.NaN, rgb);
     assertArrayEquals(new float[] {0, 0, 0.5f}, rgb);
   }
 
@@ -385,12 +385,12 @@ class CpuKernelsTest {
     byte[] image = {(byte) 200, 10, 0, 1, 2, 3};
     float[] map = {0f, 1f};
     byte[] rgba = new byte[8];
-    CpuKernels.colormap_blend(rgba, map, image, 1, 2, 0f);
+    ColormapKernels.colormap_blend(rgba, map, image, 1, 2, 0f);
     assertArrayEquals(new byte[] {(byte) 200, 10, 0, (byte) 255, 1, 2, 3, (byte) 255}, rgba);
-    CpuKernels.colormap_blend(rgba, map, image, 1, 2, 1f);
+    ColormapKernels.colormap_blend(rgba, map, image, 1, 2, 1f);
     assertArrayEquals(
         new byte[] {0, 0, (byte) 128, (byte) 255, (byte) 128, 0, 0, (byte) 255}, rgba);
-    CpuKernels.colormap_blend(rgba, map, image, 1, 2, 0.5f);
+    ColormapKernels.colormap_blend(rgba, map, image, 1, 2, 0.5f);
     // 0.5*200 + 0.5*0 = 100; 0.5*0 + 0.5*127.5 = 63.75 -> 64; 0.5*1 + 0.5*127.5 = 64.25 -> 64
     assertEquals(100, rgba[0] & 0xFF);
     assertEquals(64, rgba[2] & 0xFF);

@@ -477,7 +477,7 @@ class HostCompiledKernelsTest {
       byte[] ref = new byte[4 * hw];
       byte[] got = new byte[4 * hw];
       rng.nextBytes(got);
-      CpuKernels.colormap_blend(ref, map, image, h, w, alpha);
+      ColormapKernels.colormap_blend(ref, map, image, h, w, alpha);
       launch1d("colormap_blend", hw, got, map, image, h, w, alpha);
       for (int i = 0; i < ref.length; i++) {
         assertEquals(ref[i] & 0xFF, got[i] & 0xFF, at("colormap_blend byte " + i, s, alpha));

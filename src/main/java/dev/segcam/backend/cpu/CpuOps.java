@@ -7,6 +7,7 @@ import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.LayoutKernels;
+import dev.segcam.kernels.PoolKernels;
 import java.util.List;
 
 /**
@@ -104,40 +105,9 @@ public final class CpuOps {
     par.parallelFor(
         n * oh,
         1,
-        (lo, hi) -> {
-          for (int row = lo; row < hi; row++) {
-            int b = row / oh;
-            int y = row - b * oh;
-            int y0 = Math.max(0, y * sh - pt);
-            int y1 = Math.min(h, y * sh - pt + kh);
-            for (int xx = 0; xx < ow; xx++) {
-              int x0 = Math.max(0, xx * sw - pl);
-              int x1 = Math.min(wd, xx * sw - pl + kw);
-              int o = ((b * oh + y) * ow + xx) * c;
-              java.util.Arrays.fill(out, o, o + c, max ? Float.NEGATIVE_INFINITY : 0f);
-              for (int iy = y0; iy < y1; iy++) {
-                for (int ix = x0; ix < x1; ix++) {
-                  int src = ((b * h + iy) * wd + ix) * c;
-                  if (max) {
-                    for (int q = 0; q < c; q++) {
-                      out[o + q] = Math.max(out[o + q], xd[src + q]);
-                    }
-                  } else {
-                    for (int q = 0; q < c; q++) {
-                      out[o + q] += xd[src + q];
-                    }
-                  }
-                }
-              }
-              if (!max) {
-                float inv = 1f / ((y1 - y0) * (x1 - x0));
-                for (int q = 0; q < c; q++) {
-                  out[o + q] *= inv;
-                }
-              }
-            }
-          }
-        });
+        (lo, hi) ->
+            PoolKernels.pool_fwd_rows(
+                out, xd, n, h, wd, c, oh, ow, kh, kw, sh, sw, pt, pl, max, lo, hi));
     return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
 
@@ -173,42 +143,6 @@ public final class CpuOps {
 
   // ---------------------------------------------------------------- resize
 
-  /** TF's CalculateResizeScale, in float as TF computes it. */
-  public static float resizeScale(int in, int out, boolean alignCorners) {
-    return CpuKernels.resizeScale(in, out, alignCorners);
-  }
-
-  /**
-   * Source coordinates of a bilinear resize along one axis, TF's compute_interpolation_weights:
-   * lower/upper neighbours (clamped) and the fraction toward upper.
-   */
-  public static void bilinearTaps(
-      int in,
-      int out,
-      boolean alignCorners,
-      boolean halfPixel,
-      int[] lower,
-      int[] upper,
-      float[] lerp) {
-    float scale = resizeScale(in, out, alignCorners);
-    for (int i = 0; i < out; i++) {
-      float src = halfPixel ? (i + 0.5f) * scale - 0.5f : i * scale;
-      float fl = (float) Math.floor(src);
-      lower[i] = Math.max((int) fl, 0);
-      upper[i] = Math.min((int) Math.ceil(src), in - 1);
-      lerp[i] = src - fl;
-    }
-  }
-
-  /** Source index of a nearest-neighbour resize along one axis, TF's rule. */
-  public static int nearestTap(
-      int i, int in, float scale, boolean alignCorners, boolean halfPixel) {
-    float src = halfPixel ? (i + 0.5f) * scale : i * scale;
-    int s = alignCorners ? Math.round(src) : (int) Math.floor(src);
-    s = Math.min(s, in - 1);
-    return halfPixel ? Math.max(0, s) : s;
-  }
-
   // x (N,H,W,C) -> (N,outH,outW,C)
   public static FloatTensor resize(Parallel par, FloatTensor x, Op.Resize op) {
     Shape xs = x.shape();
@@ -220,62 +154,19 @@ public final class CpuOps {
     int ow = op.outW();
     float[] xd = x.data();
     float[] out = new float[n * oh * ow * c];
-    if (op.mode() == Op.ResizeMode.NEAREST) {
-      float hs = resizeScale(h, oh, op.alignCorners());
-      float ws = resizeScale(wd, ow, op.alignCorners());
-      int[] xi = new int[ow];
-      for (int i = 0; i < ow; i++) {
-        xi[i] = nearestTap(i, wd, ws, op.alignCorners(), op.halfPixelCenters());
-      }
-      par.parallelFor(
-          n * oh,
-          1,
-          (lo, hi) -> {
-            for (int row = lo; row < hi; row++) {
-              int b = row / oh;
-              int y = row - b * oh;
-              int iy = nearestTap(y, h, hs, op.alignCorners(), op.halfPixelCenters());
-              for (int xx = 0; xx < ow; xx++) {
-                System.arraycopy(
-                    xd, ((b * h + iy) * wd + xi[xx]) * c, out, ((b * oh + y) * ow + xx) * c, c);
-              }
-            }
-          });
-    } else {
-      int[] yl = new int[oh];
-      int[] yu = new int[oh];
-      float[] yf = new float[oh];
-      int[] xl = new int[ow];
-      int[] xu = new int[ow];
-      float[] xf = new float[ow];
-      bilinearTaps(h, oh, op.alignCorners(), op.halfPixelCenters(), yl, yu, yf);
-      bilinearTaps(wd, ow, op.alignCorners(), op.halfPixelCenters(), xl, xu, xf);
-      par.parallelFor(
-          n * oh,
-          1,
-          (lo, hi) -> {
-            for (int row = lo; row < hi; row++) {
-              int b = row / oh;
-              int y = row - b * oh;
-              int top = (b * h + yl[y]) * wd;
-              int bot = (b * h + yu[y]) * wd;
-              float dy = yf[y];
-              for (int xx = 0; xx < ow; xx++) {
-                int tl = (top + xl[xx]) * c;
-                int tr = (top + xu[xx]) * c;
-                int bl = (bot + xl[xx]) * c;
-                int br = (bot + xu[xx]) * c;
-                float dx = xf[xx];
-                int o = ((b * oh + y) * ow + xx) * c;
-                for (int q = 0; q < c; q++) {
-                  float t = xd[tl + q] + (xd[tr + q] - xd[tl + q]) * dx;
-                  float bo = xd[bl + q] + (xd[br + q] - xd[bl + q]) * dx;
-                  out[o + q] = t + (bo - t) * dy;
-                }
-              }
-            }
-          });
-    }
+    boolean ac = op.alignCorners();
+    boolean hp = op.halfPixelCenters();
+    boolean nearest = op.mode() == Op.ResizeMode.NEAREST;
+    par.parallelFor(
+        n * oh,
+        1,
+        (lo, hi) -> {
+          if (nearest) {
+            PoolKernels.resize_nearest_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+          } else {
+            CpuKernels.resize_bilinear_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+          }
+        });
     return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
 

@@ -2,6 +2,8 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.backend.BackendProbe;
 import dev.segcam.backend.BackendUnavailableException;
+import java.util.ArrayList;
+import java.util.List;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudnn.cudnnContext;
@@ -142,42 +144,40 @@ public final class CudaContext implements AutoCloseable {
     }
   }
 
-  /** Releases everything in reverse order of creation; reports the first failure. */
+  /**
+   * Waits for the stream, then releases everything in reverse order of creation and reports the
+   * first failure. When the wait fails nothing is released and the wait's error is thrown (see
+   * {@link CloseOrder}); the context counts as closed either way.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
-    RuntimeException first = null;
-    try {
-      makeCurrent();
-      // the PTX modules and buffers below may still be in use by queued work: finish it first
-      CudaException.check(cudart.cudaStreamSynchronize(stream), "stream synchronize at close");
-    } catch (RuntimeException e) {
-      first = e;
-    }
-    closed = true;
+    List<Runnable> releases = new ArrayList<>();
     if (kernels != null) {
-      try {
-        kernels.close();
-      } catch (RuntimeException e) {
-        first = first == null ? e : first;
-      }
+      releases.add(kernels::close);
     }
     if (cudnnHandle != null) {
-      cudnn.cudnnDestroy(cudnnHandle);
+      cudnnContext h = cudnnHandle;
+      releases.add(() -> cudnn.cudnnDestroy(h));
     }
     if (cublasHandle != null) {
-      cublas.cublasDestroy_v2(cublasHandle);
+      cublasContext h = cublasHandle;
+      releases.add(() -> cublas.cublasDestroy_v2(h));
     }
+    releases.add(arena::close);
+    releases.add(() -> cudart.cudaStreamDestroy(stream));
     try {
-      arena.close();
-    } catch (RuntimeException e) {
-      first = first == null ? e : first;
-    }
-    cudart.cudaStreamDestroy(stream);
-    if (first != null) {
-      throw first;
+      CloseOrder.afterSync(
+          () -> {
+            makeCurrent();
+            CudaException.check(
+                cudart.cudaStreamSynchronize(stream), "stream synchronize at close");
+          },
+          releases);
+    } finally {
+      closed = true;
     }
   }
 }

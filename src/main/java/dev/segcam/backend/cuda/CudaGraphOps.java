@@ -5,7 +5,6 @@ import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -46,20 +45,11 @@ public final class CudaGraphOps implements AutoCloseable {
           Map.entry("conv2d_direct_bwd_data", "conv_direct"));
 
   private final CudaContext ctx;
-  private final Map<String, PtxModule> modules = new HashMap<>();
+  private final PtxModules modules;
 
   CudaGraphOps(CudaContext ctx) {
     this.ctx = ctx;
-  }
-
-  private synchronized PtxModule moduleNamed(String name) {
-    PtxModule m = modules.get(name);
-    if (m == null) {
-      ctx.makeCurrent();
-      m = PtxModule.load(name);
-      modules.put(name, m);
-    }
-    return m;
+    this.modules = new PtxModules(ctx);
   }
 
   private void launch(String kernel, long total, Object... args) {
@@ -79,7 +69,7 @@ public final class CudaGraphOps implements AutoCloseable {
     }
     int grid = (int) Math.max(1, Math.min(MAX_GRID, (total + BLOCK - 1) / BLOCK));
     ctx.makeCurrent();
-    moduleNamed(module).launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
+    modules.get(module).launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
   }
 
   private static Object opt(DeviceBuffer b) {
@@ -553,18 +543,7 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   @Override
-  public synchronized void close() {
-    RuntimeException first = null;
-    for (PtxModule m : modules.values()) {
-      try {
-        m.close();
-      } catch (RuntimeException e) {
-        first = first == null ? e : first;
-      }
-    }
-    modules.clear();
-    if (first != null) {
-      throw first;
-    }
+  public void close() {
+    modules.close();
   }
 }

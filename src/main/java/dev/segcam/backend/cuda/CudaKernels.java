@@ -5,8 +5,6 @@ import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Launchers for the kernels in {@code kernels/*.cu}, with the names and argument order of their
@@ -23,22 +21,13 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   private static final int MAX_SEED_BLOCKS = 1024;
 
   private final CudaContext ctx;
-  private final Map<String, PtxModule> modules = new HashMap<>();
+  private final PtxModules modules;
   private int[] lastCls;
   private DeviceBuffer clsBuffer;
 
   CudaKernels(CudaContext ctx) {
     this.ctx = ctx;
-  }
-
-  private synchronized PtxModule module(String name) {
-    PtxModule m = modules.get(name);
-    if (m == null) {
-      ctx.makeCurrent();
-      m = PtxModule.load(name);
-      modules.put(name, m);
-    }
-    return m;
+    this.modules = new PtxModules(ctx);
   }
 
   /** CUDA's limit on gridDim.y (and z); gridDim.x may go to 2^31-1. */
@@ -65,7 +54,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   private void launch(String module, String kernel, int gx, int gy, int bx, int by, Object... a) {
     checkGrid(kernel, gx, gy);
     ctx.makeCurrent();
-    module(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
+    modules.get(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
   }
 
   private static int gridFor(long threads) {
@@ -365,7 +354,9 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   // colormap.cu ---------------------------------------------------------------------------------
 
-  /** See {@link CpuKernels#colormap_blend}; rgba and image are byte buffers. */
+  /**
+   * See {@link dev.segcam.kernels.ColormapKernels#colormap_blend}; rgba and image are byte buffers.
+   */
   public void colormap_blend(
       DeviceBuffer rgba, DeviceBuffer map, DeviceBuffer image, int H, int W, float alpha) {
     long hw = dims(1, H, W, 1);
@@ -415,21 +406,13 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   @Override
   public synchronized void close() {
-    RuntimeException first = null;
-    for (PtxModule m : modules.values()) {
-      try {
-        m.close();
-      } catch (RuntimeException e) {
-        first = first == null ? e : first;
+    try {
+      modules.close();
+    } finally {
+      if (clsBuffer != null) {
+        clsBuffer.close();
+        clsBuffer = null;
       }
-    }
-    modules.clear();
-    if (clsBuffer != null) {
-      clsBuffer.close();
-      clsBuffer = null;
-    }
-    if (first != null) {
-      throw first;
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.backend.BackendProbe;
+import dev.segcam.kernels.ColormapKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import java.io.IOException;
@@ -211,7 +212,7 @@ public final class KernelBench {
           "colormap_blend",
           "512x512",
           () -> k.colormap_blend(drgba, dn, di, oh, ow, 0.5f),
-          () -> CpuKernels.colormap_blend(rgba, norm, image, oh, ow, 0.5f),
+          () -> ColormapKernels.colormap_blend(rgba, norm, image, oh, ow, 0.5f),
           () -> {
             byte[] got = new byte[rgba.length];
             drgba.download(got);

@@ -3,6 +3,7 @@ package dev.segcam.backend.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.segcam.kernels.ColormapKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.testing.RequiresGpu;
@@ -199,7 +200,7 @@ class CudaKernelsTest {
     byte[] image = new byte[h * w * 3];
     rnd.nextBytes(image);
     byte[] ref = new byte[h * w * 4];
-    CpuKernels.colormap_blend(ref, map, image, h, w, 0.45f);
+    ColormapKernels.colormap_blend(ref, map, image, h, w, 0.45f);
     try (DeviceBuffer dm = arena.upload(map);
         DeviceBuffer di = arena.alloc(image.length);
         DeviceBuffer dout = arena.alloc(ref.length)) {

@@ -1,6 +1,5 @@
 package dev.segcam.backend.cpu.grad;
 
-import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.PoolKernels;
@@ -289,7 +288,7 @@ public final class PoolGrad {
   /** TF's compute_interpolation_weights: source indices and lerp of every output coordinate. */
   static void weights(
       int in, int out, boolean alignCorners, boolean halfPixel, int[] lo, int[] hi, float[] lerp) {
-    CpuOps.bilinearTaps(in, out, alignCorners, halfPixel, lo, hi, lerp);
+    CpuKernels.bilinearTaps(in, out, alignCorners, halfPixel, lo, hi, lerp);
   }
 
   /** TF's nearest-neighbour source index of every output coordinate. */
@@ -297,7 +296,7 @@ public final class PoolGrad {
     float scale = CpuKernels.resizeScale(in, out, alignCorners);
     int[] src = new int[out];
     for (int i = 0; i < out; i++) {
-      src[i] = CpuOps.nearestTap(i, in, scale, alignCorners, halfPixel);
+      src[i] = PoolKernels.nearestTap(i, in, scale, alignCorners, halfPixel);
     }
     return src;
   }
