@@ -156,6 +156,12 @@ public final class ExplainCommand implements Callable<Integer> {
   CamMethod method = CamMethod.GRAD_CAM;
 
   @Option(
+      names = "--output",
+      paramLabel = Vocabulary.OUTPUT_LABEL,
+      description = Vocabulary.OUTPUT_HELP)
+  String scoreOutput;
+
+  @Option(
       names = "--score",
       paramLabel = Vocabulary.SCORE_LABEL,
       defaultValue = "logits",
@@ -213,6 +219,7 @@ public final class ExplainCommand implements Callable<Integer> {
     TimedCamBackend timed = new TimedCamBackend(opened.backend());
     try (Explainer ex = new Explainer(timed)) {
       ex.labels(labels);
+      ex.output(imported, scoreOutput, this::note);
       Run run = plan(ex, graph, labels, opened, importMs);
       if (!json) {
         stdout.println(run.header());

@@ -79,6 +79,9 @@ public final class LayersCommand implements Callable<Integer> {
           "  output %-16s %-10s %-16s <- %s%n",
           s.key(), s.dtype(), g.node(s.node()).shape(), s.node());
     }
+    for (String note : m.notes()) {
+      out.printf("  note: %s%n", note);
+    }
     out.println();
     int nameW = "Name".length();
     int typeW = "Type".length();
