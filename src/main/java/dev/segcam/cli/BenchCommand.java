@@ -114,7 +114,12 @@ public final class BenchCommand implements Callable<Integer> {
     if (warmup < 0) {
       throw Vocabulary.badValue(spec, "--warmup", warmup, "must be >= 0");
     }
-    ImportedModel imported = SavedModelImporter.load(model);
+    // with --size, the model is imported at that size: shape arithmetic on a dynamic input folds
+    int[] sized = size == null ? null : VideoRun.parseSize(size);
+    ImportedModel imported =
+        sized == null
+            ? SavedModelImporter.load(model)
+            : SavedModelImporter.loadAtImageSize(model, null, sized[1], sized[0]);
     Graph graph = imported.graph();
     Shape in = graph.node(graph.inputs().get(0)).shape();
     int h = in.dim(1);

@@ -210,7 +210,13 @@ public final class ExplainCommand implements Callable<Integer> {
     checkInputs();
 
     long t0 = System.nanoTime();
-    ImportedModel imported = SavedModelImporter.load(model);
+    // images of one size: the model is imported at it, so shape arithmetic on a dynamic input
+    // folds to constants (dynamic crops, reshapes and resizes become static)
+    int[] hw = ImageSizes.common(images);
+    ImportedModel imported =
+        hw == null
+            ? SavedModelImporter.load(model)
+            : SavedModelImporter.loadAtImageSize(model, null, hw[0], hw[1]);
     double importMs = (System.nanoTime() - t0) / 1e6;
     Graph graph = imported.graph();
 

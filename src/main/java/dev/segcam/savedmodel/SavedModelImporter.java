@@ -87,6 +87,30 @@ public final class SavedModelImporter {
     }
   }
 
+  /**
+   * Imports the signature (null: the default) specialised to images of {@code height x width}: the
+   * only input's unknown height and width become these (a size the model fixes stays its own, the
+   * batch stays free), so shape arithmetic on the input's size folds to constants and dynamic
+   * crops, reshapes and resizes become static. Imports are cached per model and size ({@link
+   * SizedImports}).
+   */
+  public static ImportedModel loadAtImageSize(Path dir, String signature, int height, int width) {
+    return SizedImports.get(dir, signature, height, width);
+  }
+
+  /** {@link #loadAtImageSize} without the cache. */
+  static ImportedModel importAtImageSize(Path dir, String signature, int height, int width) {
+    Session s = new Session(dir);
+    s.fillOnly = true;
+    try {
+      return s.run(signature, Map.of("", Shape.of(-1, height, width, -1)));
+    } catch (ImportException e) {
+      throw e.withFile(s.pbFile);
+    } catch (SegcamException e) {
+      throw new ImportException(e.getMessage(), s.pbFile, null, null, e);
+    }
+  }
+
   /** The names of the model's signatures (without internal ones such as init ops). */
   public static List<String> signatures(Path dir) {
     Session s = new Session(dir);
@@ -114,6 +138,9 @@ public final class SavedModelImporter {
     boolean bundleOpened;
     Map<String, String> boundKeys = new HashMap<>();
     Map<String, FloatTensor> cache = new HashMap<>();
+
+    /** Given shapes only fill the declared shape's unknown dims (image sizes, not user shapes). */
+    boolean fillOnly;
 
     Session(Path dir) {
       this.dir = dir;
@@ -202,6 +229,9 @@ public final class SavedModelImporter {
       List<String> names = userSignatures(meta);
       String sigName = chooseSignature(meta, names, requested);
       SignatureDef sig = meta.getSignatureDefOrThrow(sigName);
+      if (given.containsKey("") && fillOnly && sig.getInputsCount() != 1) {
+        given = Map.of(); // an image size is for one-input models; others import as declared
+      }
       if (given.containsKey("")) {
         // "" names the only input (for command lines that give one shape without a key).
         if (sig.getInputsCount() != 1) {
@@ -287,6 +317,14 @@ public final class SavedModelImporter {
         String t = tensorName(sigName, e.getKey(), e.getValue(), top);
         Shape shape = declaredShape(e.getValue(), top.get(stripIndex(t)));
         Shape wanted = given.get(e.getKey());
+        if (wanted != null && shape != null && shape.rank() == wanted.rank()) {
+          // -1 keeps the declared dim; an image size fills only the dims the model leaves open
+          for (int d = 0; d < shape.rank(); d++) {
+            if (shape.dim(d) != Shape.UNKNOWN && (fillOnly || wanted.dim(d) == Shape.UNKNOWN)) {
+              wanted = wanted.withDim(d, shape.dim(d));
+            }
+          }
+        }
         if (wanted != null) {
           if (shape != null && !fits(shape, wanted)) {
             throw new ImportException(

@@ -149,7 +149,12 @@ public final class VideoRun {
     }
     String kind = outputKind(o.output);
 
-    ImportedModel imported = SavedModelImporter.load(o.model);
+    // with a known frame size the model is imported at it: shape arithmetic on a dynamic input
+    // folds to constants
+    ImportedModel imported =
+        size == null
+            ? SavedModelImporter.load(o.model)
+            : SavedModelImporter.loadAtImageSize(o.model, null, size[1], size[0]);
     Graph graph = imported.graph();
     Shape in = graph.node(graph.inputs().get(0)).shape();
     if (in.rank() != 4 || (in.dim(3) != 3 && in.dim(3) != Shape.UNKNOWN)) {

@@ -13,6 +13,7 @@ import org.tensorflow.Session;
 import org.tensorflow.Signature;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * Small TensorFlow-Java-built SavedModels for the importer's own checks (gaps listed at once,
@@ -64,6 +65,32 @@ public final class ImportZoo {
           Operand<TFloat32> p = n.subScope("head").withName("softmax").nn.softmax(logits);
           Ops s = n.subScope("classes");
           return new Built(x, s.withName("argmax").math.argMax(p, s.constant(3)));
+        });
+  }
+
+  /**
+   * A fully dynamic input (None, None, None, 3) whose upsampling size is computed from the
+   * activation's run-time shape (Shape, StridedSlice, Mul), as Keras layers that read their input's
+   * size export it: imports only at a concrete image size.
+   */
+  public static Path dynamicResize() {
+    return export(
+        "dynamic_resize",
+        n -> {
+          Operand<TFloat32> x = n.input(-1, -1, -1, 3);
+          Operand<TFloat32> e = n.relu("enc", n.conv("enc", x, 3, 6, 2, 1, "SAME", true));
+          Ops s = n.subScope("up");
+          Operand<TInt32> hw =
+              s.withName("hw")
+                  .stridedSlice(
+                      s.withName("shape").shape(e),
+                      s.constant(new int[] {1}),
+                      s.constant(new int[] {3}),
+                      s.constant(new int[] {1}));
+          Operand<TInt32> size = s.withName("size").math.mul(hw, s.constant(2));
+          Operand<TFloat32> u = s.withName("resize").image.resizeBilinear(e, size);
+          Operand<TFloat32> d = n.relu("dec", n.conv("dec", u, 3, 6, 1, 1, "SAME", true));
+          return new Built(x, n.conv("head", d, 1, 3, 1, 1, "SAME", true));
         });
   }
 
