@@ -96,7 +96,7 @@ final class ScoreNodes {
     for (String a : DTYPE_ATTRS) {
       AttrValue v = n.attr(a);
       if (v != null && v.hasType()) {
-        return DIFFERENTIABLE_TYPES.contains(SavedModelImporter.baseType(v.getType()));
+        return DIFFERENTIABLE_TYPES.contains(SignatureProtos.baseType(v.getType()));
       }
     }
     return true;
