@@ -88,18 +88,39 @@ final class ScoreNodes {
     return new Choice(refs, notes);
   }
 
+  /**
+   * False for an op without gradient, a Cast to a non-float type, and an integer op (a Reshape or
+   * Squeeze of the classes) that reads such a value; an integer model computing from its integer
+   * inputs is left as it is.
+   */
   private static boolean differentiable(TfRef r) {
     TfNode n = r.node();
     if (NO_GRADIENT.contains(n.op)) {
       return false;
     }
-    for (String a : DTYPE_ATTRS) {
-      AttrValue v = n.attr(a);
-      if (v != null && v.hasType()) {
-        return DIFFERENTIABLE_TYPES.contains(SignatureProtos.baseType(v.getType()));
+    DataType t = outputType(n);
+    if (t == null || DIFFERENTIABLE_TYPES.contains(t)) {
+      return true;
+    }
+    if (n.op.equals("Cast")) {
+      return false;
+    }
+    for (TfRef in : n.inputs) {
+      if (!differentiable(in)) {
+        return false;
       }
     }
     return true;
+  }
+
+  private static DataType outputType(TfNode n) {
+    for (String a : DTYPE_ATTRS) {
+      AttrValue v = n.attr(a);
+      if (v != null && v.hasType()) {
+        return SignatureProtos.baseType(v.getType());
+      }
+    }
+    return null;
   }
 
   /** The input a non-differentiable node computes from: its first input that is not a Const. */
