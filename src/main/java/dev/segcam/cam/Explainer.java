@@ -11,6 +11,7 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -74,6 +76,20 @@ public final class Explainer implements AutoCloseable {
     this.output = node;
     this.outputIsProbabilities = activated;
     this.logits = activated ? out.inputs().get(0) : node;
+    return this;
+  }
+
+  /**
+   * Picks the scored output of an imported model: {@code requested} (an output key, a layer as
+   * {@code segcam layers} prints it, or a TensorFlow node name) when not null; otherwise the first
+   * output, and each of the import's notes (an output without gradient scored on its nearest
+   * differentiable ancestor) goes to {@code note} as one line.
+   */
+  public Explainer output(ImportedModel model, String requested, Consumer<String> note) {
+    if (requested != null) {
+      return output(model.node(requested));
+    }
+    model.notes().forEach(note);
     return this;
   }
 

@@ -11,6 +11,7 @@ import dev.segcam.io.Json;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
+import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import dev.segcam.video.VideoRun;
 import java.io.IOException;
@@ -55,6 +56,12 @@ public final class BenchCommand implements Callable<Integer> {
       paramLabel = Vocabulary.LAYER_LABEL,
       description = Vocabulary.LAYER_HELP)
   String layer;
+
+  @Option(
+      names = "--output",
+      paramLabel = Vocabulary.OUTPUT_LABEL,
+      description = Vocabulary.OUTPUT_HELP)
+  String scoreOutput;
 
   @Option(
       names = {"-c", "--class"},
@@ -107,7 +114,13 @@ public final class BenchCommand implements Callable<Integer> {
     if (warmup < 0) {
       throw Vocabulary.badValue(spec, "--warmup", warmup, "must be >= 0");
     }
-    Graph graph = SavedModelImporter.load(model).graph();
+    // with --size, the model is imported at that size: shape arithmetic on a dynamic input folds
+    int[] sized = size == null ? null : VideoRun.parseSize(size);
+    ImportedModel imported =
+        sized == null
+            ? SavedModelImporter.load(model)
+            : SavedModelImporter.loadAtImageSize(model, null, sized[1], sized[0]);
+    Graph graph = imported.graph();
     Shape in = graph.node(graph.inputs().get(0)).shape();
     int h = in.dim(1);
     int w = in.dim(2);
@@ -139,6 +152,10 @@ public final class BenchCommand implements Callable<Integer> {
     int used; // the batch the figures are at: less than asked when the device ran out of memory
     String usedLayer;
     try (Explainer ex = new Explainer(opened.backend())) {
+      ex.output(
+          imported,
+          scoreOutput,
+          line -> spec.commandLine().getErr().println("segcam: note: " + line));
       usedLayer = layer != null ? layer : ex.defaultLayer();
       List<Target> targets = List.of(Target.image(classIndex));
       List<String> layers = List.of(usedLayer);

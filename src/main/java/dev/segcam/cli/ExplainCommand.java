@@ -156,6 +156,12 @@ public final class ExplainCommand implements Callable<Integer> {
   CamMethod method = CamMethod.GRAD_CAM;
 
   @Option(
+      names = "--output",
+      paramLabel = Vocabulary.OUTPUT_LABEL,
+      description = Vocabulary.OUTPUT_HELP)
+  String scoreOutput;
+
+  @Option(
       names = "--score",
       paramLabel = Vocabulary.SCORE_LABEL,
       defaultValue = "logits",
@@ -204,7 +210,13 @@ public final class ExplainCommand implements Callable<Integer> {
     checkInputs();
 
     long t0 = System.nanoTime();
-    ImportedModel imported = SavedModelImporter.load(model);
+    // images of one size: the model is imported at it, so shape arithmetic on a dynamic input
+    // folds to constants (dynamic crops, reshapes and resizes become static)
+    int[] hw = ImageSizes.common(images);
+    ImportedModel imported =
+        hw == null
+            ? SavedModelImporter.load(model)
+            : SavedModelImporter.loadAtImageSize(model, null, hw[0], hw[1]);
     double importMs = (System.nanoTime() - t0) / 1e6;
     Graph graph = imported.graph();
 
@@ -213,6 +225,7 @@ public final class ExplainCommand implements Callable<Integer> {
     TimedCamBackend timed = new TimedCamBackend(opened.backend());
     try (Explainer ex = new Explainer(timed)) {
       ex.labels(labels);
+      ex.output(imported, scoreOutput, this::note);
       Run run = plan(ex, graph, labels, opened, importMs);
       if (!json) {
         stdout.println(run.header());

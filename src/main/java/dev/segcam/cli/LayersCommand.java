@@ -7,6 +7,7 @@ import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import dev.segcam.savedmodel.TensorSpec;
+import dev.segcam.savedmodel.UnsupportedOpsException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -52,8 +53,14 @@ public final class LayersCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    ImportedModel m = SavedModelImporter.load(model, signature, parseShapes(inputShapes));
     PrintWriter out = spec.commandLine().getOut();
+    ImportedModel m;
+    try {
+      m = SavedModelImporter.load(model, signature, parseShapes(inputShapes));
+    } catch (UnsupportedOpsException e) {
+      printGaps(out, e);
+      throw e;
+    }
     Graph g = m.graph();
     out.printf("Model: %s%n", m.dir());
     out.printf(
@@ -71,6 +78,9 @@ public final class LayersCommand implements Callable<Integer> {
       out.printf(
           "  output %-16s %-10s %-16s <- %s%n",
           s.key(), s.dtype(), g.node(s.node()).shape(), s.node());
+    }
+    for (String note : m.notes()) {
+      out.printf("  note: %s%n", note);
     }
     out.println();
     int nameW = "Name".length();
@@ -105,6 +115,29 @@ public final class LayersCommand implements Callable<Integer> {
         total * 4.0 / (1 << 20));
     out.flush();
     return 0;
+  }
+
+  /** The table of every op the import has no conversion for (the error says it in one line). */
+  private static void printGaps(PrintWriter out, UnsupportedOpsException e) {
+    int nodes = 0;
+    int opW = "Op".length();
+    for (UnsupportedOpsException.Gap g : e.gaps()) {
+      nodes += g.count();
+      opW = Math.max(opW, g.op().length());
+    }
+    out.printf(
+        "Model: %s%nUnsupported ops: %d type(s) in %d node(s)%n",
+        e.file() == null ? "" : e.file(), e.gaps().size(), nodes);
+    String fmt = "  %-" + opW + "s  %6s  %s%n";
+    out.printf(fmt, "Op", "Nodes", "First node");
+    for (UnsupportedOpsException.Gap g : e.gaps()) {
+      out.printf(
+          fmt,
+          g.op(),
+          g.count(),
+          g.firstNode() + (g.function() == null ? "" : "  (in " + g.function() + ")"));
+    }
+    out.flush();
   }
 
   /** "[key=]d,d,d" options to shapes; "" for an unnamed one. */

@@ -85,6 +85,12 @@ public final class VideoCommand implements Callable<Integer> {
   }
 
   @Option(
+      names = "--output",
+      paramLabel = Vocabulary.OUTPUT_LABEL,
+      description = Vocabulary.OUTPUT_HELP)
+  String scoreOutput;
+
+  @Option(
       names = "--score",
       paramLabel = Vocabulary.SCORE_LABEL,
       defaultValue = "logits",
@@ -195,6 +201,7 @@ public final class VideoCommand implements Callable<Integer> {
     o.region = region == null ? "predicted" : region.name();
     o.score = score;
     o.layer = layer;
+    o.scoreOutput = scoreOutput;
     o.method = method;
     o.batch = batch;
     o.fixedScale = fixedScale;

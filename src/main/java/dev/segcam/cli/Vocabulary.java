@@ -40,6 +40,12 @@ final class Vocabulary {
       "Feature layer (node name as `segcam layers` prints it). Default: the last conv/activation"
           + " before the classifier head.";
 
+  static final String OUTPUT_LABEL = "NODE";
+  static final String OUTPUT_HELP =
+      "The node to score: an output key, a layer as `segcam layers` prints it, or a TensorFlow"
+          + " node name. Default: the first output (one without gradient, such as ArgMax, is"
+          + " scored on its nearest differentiable ancestor, with a note).";
+
   static final String PREDICTED_HELP = "The pixels predicted as the class (default).";
   static final String COMPONENT_HELP =
       "The largest 4-connected component of the pixels predicted as the class.";

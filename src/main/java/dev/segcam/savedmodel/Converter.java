@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,13 +28,28 @@ import org.tensorflow.proto.DataType;
  */
 final class Converter {
   /** What a TensorFlow tensor became: an IR activation, a constant, or a variable handle. */
-  private sealed interface Val permits Act, ConstVal, Res {}
+  private sealed interface Val permits Act, ConstVal, Res, Missing {}
 
   private record Act(String node) implements Val {}
 
   private record ConstVal(Cst c) implements Val {}
 
   private record Res(TfNode handle) implements Val {}
+
+  /** A node that could not be converted (an unsupported op, or one that reads such a node). */
+  private record Missing() implements Val {}
+
+  private static final Missing MISSING = new Missing();
+
+  /** Thrown when a node reads a {@link Missing} value: it is skipped without a message. */
+  private static final class Blocked extends RuntimeException {
+    Blocked() {
+      super(null, null, false, false);
+    }
+  }
+
+  /** Unsupported op type -> its nodes (in graph order): reported all at once. */
+  private final Map<String, List<TfNode>> gaps = new LinkedHashMap<>();
 
   private static final double UNKNOWN = Double.NaN;
 
@@ -73,20 +89,38 @@ final class Converter {
 
   /** Converts everything the outputs depend on; returns the IR node of each output. */
   List<String> convert(List<TfRef> outputs) {
+    // Conversion goes on past an unsupported op (its dependents are skipped) so that one error can
+    // list every gap; other errors are reported after them (the first one alone if no op is
+    // missing).
+    ImportException firstError = null;
     for (TfNode n : needed(outputs)) {
       current = n;
       try {
-        vals.put(n, convertNode(n));
+        vals.put(n, convertOne(n));
+      } catch (Blocked e) {
+        if (!handles(n)) {
+          unsupported(n.op);
+        }
+        vals.put(n, MISSING);
       } catch (ImportException e) {
-        throw e;
-      } catch (ShapeException e) {
-        throw error(e.getMessage());
-      } catch (SegcamException | IllegalArgumentException | ArithmeticException e) {
-        throw error(e.getMessage());
-      } catch (IndexOutOfBoundsException | IllegalStateException e) {
-        // A malformed node (too few inputs for its op, an empty constant where a value is due).
-        throw error("malformed node: " + e);
+        if (firstError == null) {
+          firstError = e;
+        }
+        vals.put(n, MISSING);
       }
+    }
+    if (!gaps.isEmpty()) {
+      List<UnsupportedOpsException.Gap> list = new ArrayList<>();
+      for (Map.Entry<String, List<TfNode>> e : gaps.entrySet()) {
+        TfNode first = e.getValue().get(0);
+        list.add(
+            new UnsupportedOpsException.Gap(
+                e.getKey(), e.getValue().size(), first.path, first.function));
+      }
+      throw new UnsupportedOpsException(list, firstError, null);
+    }
+    if (firstError != null) {
+      throw firstError;
     }
     List<String> out = new ArrayList<>();
     for (TfRef r : outputs) {
@@ -94,6 +128,60 @@ final class Converter {
       out.add(act(r));
     }
     return out;
+  }
+
+  private Val convertOne(TfNode n) {
+    try {
+      return convertNode(n);
+    } catch (ImportException | Blocked e) {
+      throw e;
+    } catch (ShapeException e) {
+      throw error(e.getMessage());
+    } catch (SegcamException | IllegalArgumentException | ArithmeticException e) {
+      throw error(e.getMessage());
+    } catch (IndexOutOfBoundsException | IllegalStateException e) {
+      // A malformed node (too few inputs for its op, an empty constant where a value is due).
+      throw error("malformed node: " + e);
+    }
+  }
+
+  /** Records {@code current} as a node whose op has no conversion; its dependents are skipped. */
+  private Val unsupported(String op) {
+    if (probing) {
+      throw new Blocked();
+    }
+    gaps.computeIfAbsent(op, k -> new ArrayList<>()).add(current);
+    return MISSING;
+  }
+
+  private boolean probing;
+  private final Map<String, Boolean> handled = new HashMap<>();
+
+  /**
+   * Whether the converter has a conversion for the op of {@code n}, a node that reads an
+   * unconvertible value (so that an unsupported op behind another one is listed too). Asks
+   * convertNode about a copy of the node without inputs: only an op without a conversion reaches
+   * {@link #unsupported}; any other op stops at its first input or attribute.
+   */
+  private boolean handles(TfNode n) {
+    return handled.computeIfAbsent(
+        n.op,
+        op -> {
+          TfNode saved = current;
+          current = new TfNode(n.path, n.def, n.function, List.of(), n.order);
+          probing = true;
+          try {
+            convertNode(current);
+            return true;
+          } catch (Blocked e) {
+            return false;
+          } catch (RuntimeException e) {
+            return true;
+          } finally {
+            probing = false;
+            current = saved;
+          }
+        });
   }
 
   /** Ancestors of the outputs, in the flattener's (topological) order. */
@@ -127,6 +215,9 @@ final class Converter {
 
   private Val val(TfRef r) {
     Val v = vals.get(r.node());
+    if (v instanceof Missing) {
+      throw new Blocked();
+    }
     if (v == null) {
       throw error("input " + r.node().path + " was not converted");
     }
@@ -396,7 +487,7 @@ final class Converter {
       case "ExpandDims":
         return expandDims();
       default:
-        throw error("unsupported op " + op);
+        return unsupported(op);
     }
   }
 

@@ -11,7 +11,8 @@ import java.util.TreeMap;
  * The result of importing a SavedModel: the IR graph and the chosen signature. Graph inputs are
  * named after the signature's input keys; graph outputs are keyed by its output keys. tensorNodes
  * maps TensorFlow node names (flattened call paths inside functions) to the IR nodes that compute
- * their values.
+ * their values. notes says, one line each, where the import scores something other than what the
+ * signature serves (an output without gradient replaced by its nearest differentiable ancestor).
  */
 public record ImportedModel(
     Path dir,
@@ -20,8 +21,10 @@ public record ImportedModel(
     List<TensorSpec> inputs,
     List<TensorSpec> outputs,
     Graph graph,
-    Map<String, String> tensorNodes) {
+    Map<String, String> tensorNodes,
+    List<String> notes) {
   public ImportedModel {
+    notes = List.copyOf(notes);
     availableSignatures = List.copyOf(availableSignatures);
     inputs = List.copyOf(inputs);
     outputs = List.copyOf(outputs);
@@ -47,5 +50,31 @@ public record ImportedModel(
           null);
     }
     return node;
+  }
+
+  /**
+   * The IR node a user means by {@code name}: a signature output key, an IR node name (as {@code
+   * segcam layers} prints it) or a TensorFlow node/tensor name (see {@link #nodeForTensor}).
+   */
+  public String node(String name) {
+    if (graph.outputs().containsKey(name)) {
+      return graph.outputs().get(name);
+    }
+    if (graph.contains(name)) {
+      return name;
+    }
+    String n = name.endsWith(":0") ? name.substring(0, name.length() - 2) : name;
+    if (tensorNodes.containsKey(n)) {
+      return tensorNodes.get(n);
+    }
+    throw new ImportException(
+        "no output key, layer or TensorFlow node '"
+            + name
+            + "' (outputs: "
+            + graph.outputs().keySet()
+            + "; `segcam layers` lists the layers)",
+        null,
+        name,
+        null);
   }
 }

@@ -1,13 +1,15 @@
 package dev.segcam.savedmodel;
 
+import static dev.segcam.savedmodel.SignatureProtos.baseType;
+import static dev.segcam.savedmodel.SignatureProtos.shapeOf;
+import static dev.segcam.savedmodel.SignatureProtos.stripIndex;
+
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.segcam.SegcamException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Folding;
 import dev.segcam.ir.Graph;
-import dev.segcam.ir.Node;
-import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
@@ -42,7 +43,6 @@ public final class SavedModelImporter {
   public static final String DEFAULT_SIGNATURE = "serving_default";
   private static final String OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH";
   private static final String VARIABLE_VALUE = "VARIABLE_VALUE";
-  private static final Pattern CALL_SEGMENT = Pattern.compile("(Stateful)?PartitionedCall(_\\d+)?");
 
   /** saved_model.pb files of real models reach a few hundred MB with embedded constants. */
   private static final long MAX_PB_BYTES = 2L << 30;
@@ -91,6 +91,30 @@ public final class SavedModelImporter {
     }
   }
 
+  /**
+   * Imports the signature (null: the default) specialised to images of {@code height x width}: the
+   * only input's unknown height and width become these (a size the model fixes stays its own, the
+   * batch stays free), so shape arithmetic on the input's size folds to constants and dynamic
+   * crops, reshapes and resizes become static. Imports are cached per model and size ({@link
+   * SizedImports}).
+   */
+  public static ImportedModel loadAtImageSize(Path dir, String signature, int height, int width) {
+    return SizedImports.get(dir, signature, height, width);
+  }
+
+  /** {@link #loadAtImageSize} without the cache. */
+  static ImportedModel importAtImageSize(Path dir, String signature, int height, int width) {
+    Session s = new Session(dir);
+    s.fillOnly = true;
+    try {
+      return s.run(signature, Map.of("", Shape.of(-1, height, width, -1)));
+    } catch (ImportException e) {
+      throw e.withFile(s.pbFile);
+    } catch (SegcamException e) {
+      throw new ImportException(e.getMessage(), s.pbFile, null, null, e);
+    }
+  }
+
   /** The names of the model's signatures (without internal ones such as init ops). */
   public static List<String> signatures(Path dir) {
     Session s = new Session(dir);
@@ -118,6 +142,9 @@ public final class SavedModelImporter {
     boolean bundleOpened;
     Map<String, String> boundKeys = new HashMap<>();
     Map<String, FloatTensor> cache = new HashMap<>();
+
+    /** Given shapes only fill the declared shape's unknown dims (image sizes, not user shapes). */
+    boolean fillOnly;
 
     Session(Path dir) {
       this.dir = dir;
@@ -206,6 +233,9 @@ public final class SavedModelImporter {
       List<String> names = userSignatures(meta);
       String sigName = chooseSignature(meta, names, requested);
       SignatureDef sig = meta.getSignatureDefOrThrow(sigName);
+      if (given.containsKey("") && fillOnly && sig.getInputsCount() != 1) {
+        given = Map.of(); // an image size is for one-input models; others import as declared
+      }
       if (given.containsKey("")) {
         // "" names the only input (for command lines that give one shape without a key).
         if (sig.getInputsCount() != 1) {
@@ -252,7 +282,9 @@ public final class SavedModelImporter {
         feeds.add(stripIndex(tensorName(sigName, e.getKey(), e.getValue(), top)));
       }
       Flattener fl = new Flattener(graph, pbFile);
-      List<TfRef> outRefs = fl.flattenGraph(graph, outTensors, feeds);
+      List<TfRef> served = fl.flattenGraph(graph, outTensors, feeds);
+      ScoreNodes.Choice scored = ScoreNodes.differentiable(outKeys, served);
+      List<TfRef> outRefs = scored.refs();
 
       // Inputs: placeholders named by the signature become IR inputs named by their keys.
       Map<String, String> placeholderToKey = new HashMap<>();
@@ -289,6 +321,14 @@ public final class SavedModelImporter {
         String t = tensorName(sigName, e.getKey(), e.getValue(), top);
         Shape shape = declaredShape(e.getValue(), top.get(stripIndex(t)));
         Shape wanted = given.get(e.getKey());
+        if (wanted != null && shape != null && shape.rank() == wanted.rank()) {
+          // -1 keeps the declared dim; an image size fills only the dims the model leaves open
+          for (int d = 0; d < shape.rank(); d++) {
+            if (shape.dim(d) != Shape.UNKNOWN && (fillOnly || wanted.dim(d) == Shape.UNKNOWN)) {
+              wanted = wanted.withDim(d, shape.dim(d));
+            }
+          }
+        }
         if (wanted != null) {
           if (shape != null && !fits(shape, wanted)) {
             throw new ImportException(
@@ -330,8 +370,8 @@ public final class SavedModelImporter {
       }
       Graph raw = b.build();
       Graph folded = Folding.fold(raw);
-      Map<String, String> names2 = readableNames(folded, inputKeys);
-      Graph g = rename(folded, names2);
+      Map<String, String> names2 = ReadableNames.of(folded, inputKeys);
+      Graph g = ReadableNames.rename(folded, names2);
 
       // TensorFlow names -> IR nodes, for values that still exist after folding (a convolution
       // whose bias or batch norm was folded in no longer has its own output).
@@ -355,14 +395,16 @@ public final class SavedModelImporter {
       for (Map.Entry<String, TensorInfo> e : sig.getOutputsMap().entrySet()) {
         TensorInfo ti = e.getValue();
         String node = g.outputs().get(e.getKey());
+        boolean moved = outRefs.get(i) != served.get(i);
         Shape declared =
-            ti.hasTensorShape() && !ti.getTensorShape().getUnknownRank()
+            !moved && ti.hasTensorShape() && !ti.getTensorShape().getUnknownRank()
                 ? shapeOf(ti.getTensorShape())
                 : g.node(node).shape();
-        outSpecs.add(
-            new TensorSpec(e.getKey(), outTensors.get(i++), ti.getDtype().name(), declared, node));
+        String dtype = moved ? DataType.DT_FLOAT.name() : ti.getDtype().name();
+        outSpecs.add(new TensorSpec(e.getKey(), outTensors.get(i++), dtype, declared, node));
       }
-      return new ImportedModel(dir, sigName, names, inSpecs, outSpecs, g, tensorNodes);
+      return new ImportedModel(
+          dir, sigName, names, inSpecs, outSpecs, g, tensorNodes, scored.notes());
     }
 
     static boolean fits(Shape declared, Shape actual) {
@@ -567,140 +609,5 @@ public final class SavedModelImporter {
       }
       return t;
     }
-  }
-
-  /** A fed reference (a TF1 variable named as a signature input) holds its base type. */
-  static DataType baseType(DataType t) {
-    if (t.getNumber() > 100) {
-      DataType base = DataType.forNumber(t.getNumber() - 100);
-      if (base != null) {
-        return base;
-      }
-    }
-    return t;
-  }
-
-  static String stripIndex(String tensor) {
-    String s = tensor.startsWith("^") ? tensor.substring(1) : tensor;
-    int c = s.lastIndexOf(':');
-    if (c > 0 && s.substring(c + 1).chars().allMatch(Character::isDigit) && c < s.length() - 1) {
-      return s.substring(0, c);
-    }
-    return s;
-  }
-
-  static Shape shapeOf(org.tensorflow.proto.TensorShapeProto s) {
-    int[] d = new int[s.getDimCount()];
-    for (int i = 0; i < d.length; i++) {
-      long v = s.getDim(i).getSize();
-      d[i] = v < 0 || v > Integer.MAX_VALUE ? Shape.UNKNOWN : (int) v;
-    }
-    return Shape.of(d);
-  }
-
-  // ---------------------------------------------------------------- readable names
-
-  /**
-   * The layer a flattened node path belongs to: call-node segments and the op's own name dropped,
-   * e.g. "StatefulPartitionedCall/model/conv2d_3/BiasAdd" -> "model/conv2d_3".
-   */
-  static List<String> layerPath(String path) {
-    List<String> segs = new ArrayList<>();
-    for (String s : path.split("/")) {
-      if (!s.isEmpty() && !CALL_SEGMENT.matcher(s).matches()) {
-        segs.add(s);
-      }
-    }
-    if (segs.isEmpty()) {
-      segs.add(path);
-    }
-    if (segs.size() > 1) {
-      segs.remove(segs.size() - 1);
-    }
-    return segs;
-  }
-
-  /** The layer name of a path alone (without the model-wide prefix stripping). */
-  static String layerOf(String path) {
-    return String.join("/", layerPath(path));
-  }
-
-  /**
-   * Old name -> readable name. Layer paths lose the scope every node shares (Keras' "model/"), so a
-   * Keras layer reads "conv2d_3". Within a layer the last node (the layer's output, as Keras sees
-   * it) gets the bare layer name; the others "layer/OpType".
-   */
-  static Map<String, String> readableNames(Graph g, Set<String> reserved) {
-    Map<String, List<String>> paths = new LinkedHashMap<>();
-    for (Node n : g.nodes()) {
-      if (n.op() instanceof Op.Const && !g.consumers(n.name()).isEmpty()) {
-        // An operand constant belongs to the layer of the op that reads it.
-        paths.put(n.name(), layerPath(g.consumers(n.name()).get(0)));
-      } else if (!(n.op() instanceof Op.Input)) {
-        paths.put(n.name(), layerPath(n.name()));
-      }
-    }
-    int common = Integer.MAX_VALUE;
-    List<String> first = null;
-    for (List<String> p : paths.values()) {
-      if (first == null) {
-        first = p;
-      }
-      int k = 0;
-      while (k < p.size() - 1 && k < first.size() - 1 && p.get(k).equals(first.get(k))) {
-        k++;
-      }
-      common = Math.min(common, k);
-    }
-    Map<String, String> layer = new HashMap<>();
-    Map<String, String> lastOfLayer = new HashMap<>();
-    for (Map.Entry<String, List<String>> e : paths.entrySet()) {
-      List<String> p = e.getValue();
-      String l = String.join("/", p.subList(Math.min(common, p.size() - 1), p.size()));
-      layer.put(e.getKey(), l);
-      if (!(g.node(e.getKey()).op() instanceof Op.Const)) {
-        lastOfLayer.put(l, e.getKey());
-      }
-    }
-    Set<String> used = new HashSet<>(reserved);
-    Map<String, String> out = new LinkedHashMap<>();
-    // Bare layer names first, so "layer/Op" names never steal them.
-    for (Node n : g.nodes()) {
-      if (n.op() instanceof Op.Input) {
-        out.put(n.name(), n.name());
-        continue;
-      }
-      String l = layer.get(n.name());
-      if (n.name().equals(lastOfLayer.get(l)) && used.add(l)) {
-        out.put(n.name(), l);
-      }
-    }
-    for (Node n : g.nodes()) {
-      if (out.containsKey(n.name())) {
-        continue;
-      }
-      String base = layer.get(n.name()) + "/" + n.op().type();
-      String name = base;
-      for (int k = 1; !used.add(name); k++) {
-        name = base + "_" + k;
-      }
-      out.put(n.name(), name);
-    }
-    return out;
-  }
-
-  static Graph rename(Graph g, Map<String, String> names) {
-    Graph.Builder b = Graph.builder();
-    for (Node n : g.nodes()) {
-      List<String> ins = new ArrayList<>();
-      for (String in : n.inputs()) {
-        ins.add(names.get(in));
-      }
-      b.add(names.get(n.name()), n.op(), ins);
-    }
-    for (Map.Entry<String, String> o : g.outputs().entrySet()) {
-      b.output(o.getKey(), names.get(o.getValue()));
-    }
-    return b.build();
   }
 }

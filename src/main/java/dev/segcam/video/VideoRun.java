@@ -11,6 +11,7 @@ import dev.segcam.cam.Target;
 import dev.segcam.image.Colormaps;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
+import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -49,6 +50,10 @@ public final class VideoRun {
     public String region = "predicted";
     public ScoreMode score = ScoreMode.LOGITS;
     public String layer;
+
+    /** The node to score (output key, layer or TensorFlow node); null: the first output. */
+    public String scoreOutput;
+
     public CamMethod method = CamMethod.GRAD_CAM;
     public int batch = 4;
 
@@ -144,7 +149,13 @@ public final class VideoRun {
     }
     String kind = outputKind(o.output);
 
-    Graph graph = SavedModelImporter.load(o.model).graph();
+    // with a known frame size the model is imported at it: shape arithmetic on a dynamic input
+    // folds to constants
+    ImportedModel imported =
+        size == null
+            ? SavedModelImporter.load(o.model)
+            : SavedModelImporter.loadAtImageSize(o.model, null, size[1], size[0]);
+    Graph graph = imported.graph();
     Shape in = graph.node(graph.inputs().get(0)).shape();
     if (in.rank() != 4 || (in.dim(3) != 3 && in.dim(3) != Shape.UNKNOWN)) {
       throw new VideoException(
@@ -167,6 +178,13 @@ public final class VideoRun {
       if (labels != null) {
         explainer.labels(labels);
       }
+      explainer.output(
+          imported,
+          o.scoreOutput,
+          line -> {
+            err.println("segcam: note: " + line);
+            err.flush();
+          });
       String layer = o.layer != null ? o.layer : explainer.defaultLayer();
       graph.node(layer);
       ExplainStage explain =

@@ -472,14 +472,13 @@ class OpMappingTest {
   @Test
   void layerNames() {
     assertEquals(
-        "model/conv2d_3",
-        SavedModelImporter.layerOf("StatefulPartitionedCall/model/conv2d_3/Conv2D"));
+        "model/conv2d_3", ReadableNames.layerOf("StatefulPartitionedCall/model/conv2d_3/Conv2D"));
     assertEquals(
         "model/conv2d_3",
-        SavedModelImporter.layerOf(
+        ReadableNames.layerOf(
             "StatefulPartitionedCall/model/conv2d_3/StatefulPartitionedCall/BiasAdd"));
-    assertEquals("add", SavedModelImporter.layerOf("add"));
-    assertEquals("Relu", SavedModelImporter.layerOf("StatefulPartitionedCall/Relu"));
+    assertEquals("add", ReadableNames.layerOf("add"));
+    assertEquals("Relu", ReadableNames.layerOf("StatefulPartitionedCall/Relu"));
   }
 
   @Test
@@ -499,7 +498,7 @@ class OpMappingTest {
         new Op.Activation(Op.ActivationKind.RELU, 0),
         "StatefulPartitionedCall/model/dense/Relu");
     b.output("y", "StatefulPartitionedCall/model/out/Relu");
-    Map<String, String> names = SavedModelImporter.readableNames(b.build(), java.util.Set.of("in"));
+    Map<String, String> names = ReadableNames.of(b.build(), java.util.Set.of("in"));
     assertEquals("dense/MatMul", names.get("StatefulPartitionedCall/model/dense/MatMul"));
     assertEquals("dense", names.get("StatefulPartitionedCall/model/dense/Relu"));
     assertEquals("out", names.get("StatefulPartitionedCall/model/out/Relu"));

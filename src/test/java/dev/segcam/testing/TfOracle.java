@@ -101,14 +101,20 @@ public final class TfOracle implements AutoCloseable {
           dir + ": the oracle handles one-input signatures, got " + sig.getInputs().keySet());
     }
     this.inputName = sig.getInputs().values().iterator().next().name;
-    if (outputKey != null && !sig.getOutputs().containsKey(outputKey)) {
+    // outputKey: a signature output key, or else a tensor of the graph (a score node chosen
+    // explicitly, such as the logits before an ArgMax serving output)
+    if (outputKey != null
+        && !sig.getOutputs().containsKey(outputKey)
+        && g.output(outputKey) == null) {
       throw new IllegalArgumentException(
           dir + ": no output '" + outputKey + "'; outputs " + sig.getOutputs().keySet());
     }
     String outputName =
-        outputKey != null
-            ? sig.getOutputs().get(outputKey).name
-            : sig.getOutputs().values().iterator().next().name;
+        outputKey == null
+            ? sig.getOutputs().values().iterator().next().name
+            : sig.getOutputs().containsKey(outputKey)
+                ? sig.getOutputs().get(outputKey).name
+                : outputKey;
     Output<?> y = g.outputOrThrow(outputName);
     this.names = List.copyOf(names);
     List<Output<?>> xs = new ArrayList<>();

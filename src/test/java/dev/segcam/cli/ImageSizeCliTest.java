@@ -1,0 +1,68 @@
+package dev.segcam.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.segcam.testing.ImportZoo;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * explain and bench import a model whose sizes come from its dynamic input at the image's size (the
+ * same path as `layers --input-shape`), so its run-time shape arithmetic folds.
+ */
+class ImageSizeCliTest {
+  @Test
+  void explainAndBenchImportAtTheImageSize(@TempDir Path tmp) throws IOException {
+    Path model = ImportZoo.dynamicResize();
+    BufferedImage img = new BufferedImage(14, 8, BufferedImage.TYPE_INT_RGB);
+    Random rng = new Random();
+    for (int y = 0; y < img.getHeight(); y++) {
+      for (int x = 0; x < img.getWidth(); x++) {
+        img.setRGB(x, y, rng.nextInt(1 << 24));
+      }
+    }
+    Path image = tmp.resolve("noise.png");
+    ImageIO.write(img, "png", image.toFile());
+    Path out = tmp.resolve("out");
+    ExplainCommandTest.Run r =
+        ExplainCommandTest.run(
+            "explain",
+            model.toString(),
+            image.toString(),
+            "--class",
+            "1",
+            "--whole",
+            "--backend",
+            "cpu",
+            "--out",
+            out.toString());
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("14x8"), r.out());
+    assertTrue(Files.isRegularFile(out.resolve("noise").resolve("explain.json")));
+
+    ExplainCommandTest.Run b =
+        ExplainCommandTest.run(
+            "bench",
+            model.toString(),
+            "--backend",
+            "cpu",
+            "--size",
+            "14x8",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0");
+    assertEquals(0, b.code(), b.out() + b.err());
+    // without a size there is nothing to fold the shape arithmetic with
+    ExplainCommandTest.Run none =
+        ExplainCommandTest.run("bench", model.toString(), "--backend", "cpu");
+    ExplainCommandTest.assertOneLineError(none, "known only at run time");
+  }
+}
