@@ -396,8 +396,34 @@ final class Converter {
       case "ExpandDims":
         return expandDims();
       default:
-        throw error("unsupported op " + op);
+        return elementwise(op);
     }
+  }
+
+  /** The ops of {@link ElementwiseConversions}, or the unsupported-op error. */
+  private Val elementwise(String op) {
+    Op.UnaryKind u = ElementwiseConversions.UNARY.get(op);
+    if (u != null) {
+      return emit(new Op.Unary(u, 0f), act(0));
+    }
+    Op.BinaryKind k = ElementwiseConversions.BINARY.get(op);
+    if (k != null) {
+      return binary(k);
+    }
+    Boolean prevent = ElementwiseConversions.GRADIENT_BLOCKS.get(op);
+    if (prevent != null) {
+      return in(0) instanceof ConstVal c ? c : emit(new Op.StopGradient(prevent), act(0));
+    }
+    if (op.equals("Pow")) {
+      String x = act(0);
+      Cst e = cst(1, "exponent");
+      Float p = ElementwiseConversions.constantExponent(e);
+      if (p == null || e.rank() > shapeOf(x).rank()) {
+        throw error("Pow needs one constant exponent, got shape " + Arrays.toString(e.shape));
+      }
+      return emit(new Op.Unary(Op.UnaryKind.POW, p), x);
+    }
+    throw error("unsupported op " + op);
   }
 
   private boolean allConst() {

@@ -44,6 +44,11 @@ public final class OneDnnBinary extends OneDnnPrimitive {
           case SUB -> dnnl.algorithm.binary_sub;
           case MUL -> dnnl.algorithm.binary_mul;
           case DIV -> dnnl.algorithm.binary_div;
+          case MAXIMUM -> dnnl.algorithm.binary_max;
+          case MINIMUM -> dnnl.algorithm.binary_min;
+          case SQUARED_DIFFERENCE ->
+              throw new OneDnnUnsupportedException(
+                  "oneDNN has no binary squared difference: " + describe());
         };
     binary.primitive_desc pd =
         make("descriptor", () -> new binary.primitive_desc(ctx.engine(), alg, src0, src1, dst));
