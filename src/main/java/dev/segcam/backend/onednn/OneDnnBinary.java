@@ -28,7 +28,11 @@ public final class OneDnnBinary extends OneDnnPrimitive {
     long[] dout = aligned(out, out.rank());
     boolean aFull = Arrays.equals(da, dout);
     boolean bFull = Arrays.equals(db, dout);
-    boolean commutes = kind == BinaryKind.ADD || kind == BinaryKind.MUL;
+    boolean commutes =
+        kind == BinaryKind.ADD
+            || kind == BinaryKind.MUL
+            || kind == BinaryKind.MAXIMUM
+            || kind == BinaryKind.MINIMUM;
     if (!aFull && !(bFull && commutes)) {
       throw new OneDnnUnsupportedException(
           "oneDNN binary broadcasts its second operand only: " + describe());
