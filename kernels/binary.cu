@@ -1,12 +1,14 @@
 // binary.cu — element-wise arithmetic: per-channel affine (BiasAdd, folded BatchNorm, bias),
-// broadcast binary ops (Add, Sub, Mul, Div) with their data gradients, and gradient accumulation.
+// broadcast binary ops (Add, Sub, Mul, Div, Maximum, Minimum, SquaredDifference) with their data
+// gradients, and gradient accumulation.
 //
 //   channel_affine     y[r,c] = x[r,c]·scale[c] + offset[c] (either may be null); y may be x
 //   channel_scale_bwd  dx[r,c] = dy[r,c]·scale[c]
 //   binary_fwd         out = a (op) b, NumPy broadcasting
 //   binary_bwd         g = Σ over the dims where g has 1 and dy more of dy·∂(a op b)/∂side, with
 //                      TensorFlow's forms: MUL da = dy·b, db = dy·a; DIV da = dy/b,
-//                      db = dy·((−a/b)/b); ADD/SUB ±dy
+//                      db = dy·((−a/b)/b); ADD/SUB ±dy; MAXIMUM (MINIMUM) dy to a where
+//                      a >= b (a <= b), else to b; SQUARED_DIFFERENCE da = dy·(2·(a−b)), db = −da
 //   add_inplace        acc += x
 //
 // Shapes: rank-4 padded (left with 1); a coordinate c along a dim of size d of an operand reads
@@ -46,6 +48,9 @@ extern "C" __global__ void channel_scale_bwd(float* dx, const float* dy, const f
 #define BIN_SUB 1
 #define BIN_MUL 2
 #define BIN_DIV 3
+#define BIN_MAXIMUM 4
+#define BIN_MINIMUM 5
+#define BIN_SQUARED_DIFFERENCE 6
 
 // Row-major index of coordinates (c0..c3) in a tensor of dims (d0..d3), each coordinate taken
 // modulo its dim (broadcasting and batch tiling at once).
@@ -73,7 +78,10 @@ extern "C" __global__ void binary_fwd(float* out, const float* a, const float* b
       case BIN_ADD: v = x + y; break;
       case BIN_SUB: v = x - y; break;
       case BIN_MUL: v = x * y; break;
-      default: v = x / y; break;
+      case BIN_DIV: v = x / y; break;
+      case BIN_MAXIMUM: v = x >= y ? x : y; break;
+      case BIN_MINIMUM: v = x <= y ? x : y; break;
+      default: v = (x - y) * (x - y); break;
     }
     out[i] = v;
   }
@@ -81,9 +89,10 @@ extern "C" __global__ void binary_fwd(float* out, const float* a, const float* b
 
 // Data gradient of a broadcast binary op with respect to one side (wrtA 1: a, 0: b): the
 // gradient g (g0..g3) is dy (y0..y3) times the partial derivative, summed (in double) over the
-// dims where g has 1 and dy more. a/b values (needed by MUL and DIV; may be null otherwise) are
-// read with the modulo rule, so they can have the forward batch N while dy has K·N.
-// TensorFlow's forms: MUL da = dy·b, db = dy·a; DIV da = dy/b, db = dy·((−a/b)/b).
+// dims where g has 1 and dy more. a/b values (needed by every kind but ADD and SUB; may be null
+// for those) are read with the modulo rule, so they can have the forward batch N while dy has K·N.
+// TensorFlow's forms: MUL da = dy·b, db = dy·a; DIV da = dy/b, db = dy·((−a/b)/b); MAXIMUM
+// (MINIMUM) dy to a where a >= b (a <= b), else to b; SQUARED_DIFFERENCE da = dy·(2·(a−b)), db = −da.
 extern "C" __global__ void binary_bwd(float* g, const float* dy, const float* a, const float* b,
                                       int kind, int wrtA, int g0, int g1, int g2, int g3, int y0,
                                       int y1, int y2, int y3, int a0, int a1, int a2, int a3,
@@ -121,8 +130,15 @@ extern "C" __global__ void binary_bwd(float* g, const float* dy, const float* a,
               float bv = b[bcast_index(d0, d1, d2, d3, b0, b1, b2, b3)];
               if (kind == BIN_MUL) {
                 v = gy * (wrtA ? bv : av);
-              } else {
+              } else if (kind == BIN_DIV) {
                 v = wrtA ? gy / bv : gy * ((-av / bv) / bv);
+              } else if (kind == BIN_MAXIMUM) {
+                v = ((av >= bv) == (wrtA != 0)) ? gy : 0.0f;
+              } else if (kind == BIN_MINIMUM) {
+                v = ((av <= bv) == (wrtA != 0)) ? gy : 0.0f;
+              } else {
+                float t = gy * (2.0f * (av - bv));
+                v = wrtA ? t : -t;
               }
             }
             acc += v;

@@ -153,6 +153,7 @@ public final class LayerChoice {
         case ADD, SUB -> true;
         case MUL -> dependentInputs < 2;
         case DIV -> !secondDependent;
+        case MAXIMUM, MINIMUM, SQUARED_DIFFERENCE -> false;
       };
     }
     return op instanceof Op.Conv2D

@@ -302,14 +302,17 @@ public sealed interface Op {
 
   /**
    * Binary kinds with their kernel codes ({@link #code} is the {@code kind} argument of
-   * binary_fwd/binary_bwd, BIN_* in the .cu sources). Mul and Div read both operands' values in
-   * their gradients; Add and Sub only their shapes.
+   * binary_fwd/binary_bwd, BIN_* in the .cu sources). Mul, Div, Maximum, Minimum and
+   * SquaredDifference read both operands' values in their gradients; Add and Sub only their shapes.
    */
   enum BinaryKind {
     ADD(0, "Add", false),
     SUB(1, "Sub", false),
     MUL(2, "Mul", true),
-    DIV(3, "Div", true);
+    DIV(3, "Div", true),
+    MAXIMUM(4, "Maximum", true),
+    MINIMUM(5, "Minimum", true),
+    SQUARED_DIFFERENCE(6, "SquaredDifference", true);
 
     /** The kernel code (BIN_* in the .cu sources). */
     public final int code;
@@ -369,4 +372,80 @@ public sealed interface Op {
    * through); at most one of them may be -1 (inferred). Covers Flatten, Squeeze, ExpandDims.
    */
   record Reshape(Shape target) implements Op {}
+
+  /**
+   * Unary element-wise kinds with their kernel codes ({@link #code} is the {@code kind} argument of
+   * unary_fwd/unary_bwd, UN_* in kernels/unary.cu and {@code UnaryKernels}). {@link #gradReads}
+   * follows TensorFlow's gradient registry (SqrtGrad, RsqrtGrad, SeluGrad read the output).
+   */
+  enum UnaryKind {
+    NEG(0, "Neg", GradReads.NOTHING),
+    ABS(1, "Abs", GradReads.INPUT),
+    SQUARE(2, "Square", GradReads.INPUT),
+    SQRT(3, "Sqrt", GradReads.OUTPUT),
+    RSQRT(4, "Rsqrt", GradReads.OUTPUT),
+    LOG(5, "Log", GradReads.INPUT),
+    POW(6, "Pow", GradReads.INPUT),
+    SELU(7, "Selu", GradReads.OUTPUT),
+    SOFTPLUS(8, "Softplus", GradReads.INPUT),
+    ERF(9, "Erf", GradReads.INPUT);
+
+    /** The kernel code (UN_* in kernels/unary.cu). */
+    public final int code;
+
+    /** TensorFlow's op name. */
+    public final String tfName;
+
+    /** What the gradient reads. */
+    public final GradReads gradReads;
+
+    UnaryKind(int code, String tfName, GradReads gradReads) {
+      this.code = code;
+      this.tfName = tfName;
+      this.gradReads = gradReads;
+    }
+
+    /** The kind with this kernel code. */
+    public static UnaryKind ofCode(int code) {
+      return byCode(values(), k -> k.code, code, "unary op");
+    }
+  }
+
+  /**
+   * Element-wise math on one activation (see {@link UnaryKind}); param is Pow's constant exponent
+   * (unused otherwise).
+   */
+  record Unary(UnaryKind kind, float param) implements Op {
+    @Override
+    public String type() {
+      return kind.tfName;
+    }
+
+    @Override
+    public GradReads gradReads() {
+      return kind.gradReads;
+    }
+
+    @Override
+    public boolean pointwise() {
+      return true;
+    }
+  }
+
+  /**
+   * TensorFlow's StopGradient (prevent false) and PreventGradient (prevent true): the identity
+   * forward. StopGradient's data gradient is zero (TensorFlow registers no gradient, so nothing
+   * flows back); PreventGradient's backward is an error, as in TensorFlow.
+   */
+  record StopGradient(boolean prevent) implements Op {
+    @Override
+    public String type() {
+      return prevent ? "PreventGradient" : "StopGradient";
+    }
+
+    @Override
+    public boolean pointwise() {
+      return true;
+    }
+  }
 }

@@ -78,14 +78,38 @@ public final class LayoutKernels {
       coords(i, o, c);
       float x = a[bcastIndex(c, ad)];
       float y = b[bcastIndex(c, bd)];
-      out[i] =
-          switch (k) {
-            case ADD -> x + y;
-            case SUB -> x - y;
-            case MUL -> x * y;
-            case DIV -> x / y;
-          };
+      out[i] = binaryOp(k, x, y);
     }
+  }
+
+  /** a (op) b for one element: the forward of every {@link Op.BinaryKind}, as binary.cu. */
+  public static float binaryOp(Op.BinaryKind k, float x, float y) {
+    return switch (k) {
+      case ADD -> x + y;
+      case SUB -> x - y;
+      case MUL -> x * y;
+      case DIV -> x / y;
+      case MAXIMUM -> x >= y ? x : y;
+      case MINIMUM -> x <= y ? x : y;
+      case SQUARED_DIFFERENCE -> (x - y) * (x - y);
+    };
+  }
+
+  /**
+   * dy times the partial of a (op) b with respect to one side, in TensorFlow's forms: MUL da =
+   * dy·b, db = dy·a; DIV da = dy/b, db = dy·((−a/b)/b); MAXIMUM/MINIMUM route dy to a where a ≥ b
+   * (a ≤ b), else to b; SQUARED_DIFFERENCE da = dy·(2·(a−b)), db = −da; ADD/SUB ±dy (a, b unread).
+   */
+  public static float binaryPartial(Op.BinaryKind k, boolean wrtA, float gy, float av, float bv) {
+    return switch (k) {
+      case ADD -> gy;
+      case SUB -> wrtA ? gy : -gy;
+      case MUL -> gy * (wrtA ? bv : av);
+      case DIV -> wrtA ? gy / bv : gy * ((-av / bv) / bv);
+      case MAXIMUM -> (av >= bv) == wrtA ? gy : 0f;
+      case MINIMUM -> (av <= bv) == wrtA ? gy : 0f;
+      case SQUARED_DIFFERENCE -> wrtA ? gy * (2f * (av - bv)) : -(gy * (2f * (av - bv)));
+    };
   }
 
   /**
@@ -123,21 +147,9 @@ public final class LayoutKernels {
           dc[d] = red[d] == 1 ? c[d] : e[d];
         }
         float gy = dy[((dc[0] * yd[1] + dc[1]) * yd[2] + dc[2]) * yd[3] + dc[3]];
-        float v;
-        if (k == Op.BinaryKind.ADD) {
-          v = gy;
-        } else if (k == Op.BinaryKind.SUB) {
-          v = wrtA ? gy : -gy;
-        } else {
-          float av = a[bcastIndex(dc, ad)];
-          float bv = b[bcastIndex(dc, bd)];
-          if (k == Op.BinaryKind.MUL) {
-            v = gy * (wrtA ? bv : av);
-          } else {
-            v = wrtA ? gy / bv : gy * ((-av / bv) / bv);
-          }
-        }
-        acc += v;
+        float av = k.gradReadsValues ? a[bcastIndex(dc, ad)] : 0f;
+        float bv = k.gradReadsValues ? b[bcastIndex(dc, bd)] : 0f;
+        acc += binaryPartial(k, wrtA, gy, av, bv);
       }
       g[i] = (float) acc;
     }

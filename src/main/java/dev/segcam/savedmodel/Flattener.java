@@ -25,8 +25,7 @@ final class Flattener {
   /** Keras nests model → layer → op a few levels deep; beyond this something is wrong. */
   static final int MAX_CALL_DEPTH = 64;
 
-  private static final Set<String> IDENTITY_OPS =
-      Set.of("Identity", "StopGradient", "Snapshot", "PreventGradient", "EnsureShape");
+  private static final Set<String> IDENTITY_OPS = Set.of("Identity", "Snapshot", "EnsureShape");
   private static final Set<String> CALL_OPS = Set.of("StatefulPartitionedCall", "PartitionedCall");
 
   /** Ops with several named output args, and where each arg starts in the flat output list. */

@@ -3,6 +3,7 @@ package dev.segcam.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.testing.RandomTensors;
@@ -220,6 +221,8 @@ class HostCompiledKernelsTest {
     m.put("conv2d_direct_bwd_data", () -> g.conv(true));
     m.put("exp_fwd", g::expFwd);
     m.put("exp_bwd", g::expBwd);
+    m.put("unary_fwd", () -> g.unary(false));
+    m.put("unary_bwd", () -> g.unary(true));
     return m;
   }
 
@@ -603,6 +606,53 @@ class HostCompiledKernelsTest {
       }
     }
 
+    /** The unary op codes of unary.cu (UN_*), every one of them. */
+    private final Map<String, Integer> unaries = HostKernels.codes("UN_");
+
+    /** Two float roundings: a libm value (pow, exp) times dy, rounded again. */
+    private static final Tolerance TWO_ROUNDINGS = new Tolerance(0x1p-22, 1e-10);
+
+    /** Inputs in each kind's domain: positive where sqrt/rsqrt/log/pow of a fraction need it. */
+    private float[] unaryInput(long n, Op.UnaryKind k) {
+      return switch (k) {
+        case SQRT, RSQRT, LOG, POW -> uniform(n, 0.05f, 4f);
+        case SELU, SOFTPLUS, ERF -> uniform(n, -5f, 5f);
+        default -> normal(n);
+      };
+    }
+
+    void unary(boolean backward) {
+      for (int valueTotal : new int[] {1, 37, 600}) {
+        for (Map.Entry<String, Integer> un : unaries.entrySet()) {
+          int kind = un.getValue();
+          Op.UnaryKind k = Op.UnaryKind.ofCode(kind);
+          float p = 2.5f;
+          float[] x = unaryInput(valueTotal, k);
+          if (!backward) {
+            float[] ref = new float[valueTotal];
+            float[] got = garbage(valueTotal);
+            UnaryKernels.unary_fwd(ref, x, valueTotal, kind, p);
+            launch1d("unary_fwd", valueTotal, got, x, valueTotal, kind, p);
+            check(ONE_ROUNDING, at("unary_fwd", valueTotal, un.getKey()), ref, got);
+            continue;
+          }
+          // the value the gradient reads: x, or y = f(x) (NEG reads none: any buffer)
+          float[] v = x;
+          if (k.gradReads == Op.GradReads.OUTPUT) {
+            v = new float[valueTotal];
+            UnaryKernels.unary_fwd(v, x, valueTotal, kind, p);
+          }
+          int total = K * valueTotal;
+          float[] dy = normal(total);
+          float[] ref = new float[total];
+          float[] got = garbage(total);
+          UnaryKernels.unary_bwd(ref, dy, v, total, valueTotal, kind, p);
+          launch1d("unary_bwd", total, got, dy, v, total, valueTotal, kind, p);
+          check(TWO_ROUNDINGS, at("unary_bwd", valueTotal, un.getKey()), ref, got);
+        }
+      }
+    }
+
     void softmaxFwd() {
       for (int[] s : new int[][] {{1, 1}, {7, 3}, {300, 21}}) {
         float[] x = normal(s[0] * s[1]);
@@ -816,7 +866,7 @@ class HostCompiledKernelsTest {
             float[] ref = new float[total];
             float[] got = garbage(total);
             // ADD and SUB do not read the operands: null pointers, as the launcher passes
-            boolean reads = kind == bins.get("BIN_MUL") || kind == bins.get("BIN_DIV");
+            boolean reads = Op.BinaryKind.ofCode(kind).gradReadsValues;
             float[] av = reads ? a : null;
             float[] bv = reads ? b : null;
             LayoutKernels.binary_bwd(ref, dy, av, bv, kind, wrtA, side, yd, ad, bd);

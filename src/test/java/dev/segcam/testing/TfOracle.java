@@ -446,7 +446,7 @@ public final class TfOracle implements AutoCloseable {
     bundle.close();
   }
 
-  static TFloat32 toTf(FloatTensor t) {
+  public static TFloat32 toTf(FloatTensor t) {
     int[] d = t.shape().dims();
     long[] dims = new long[d.length];
     for (int i = 0; i < d.length; i++) {
@@ -456,7 +456,7 @@ public final class TfOracle implements AutoCloseable {
         org.tensorflow.ndarray.Shape.of(dims), DataBuffers.of(t.data(), true, false));
   }
 
-  static FloatTensor fromTf(Tensor t) {
+  public static FloatTensor fromTf(Tensor t) {
     if (!(t instanceof TFloat32 f)) {
       throw new IllegalArgumentException("expected a float32 tensor, got " + t.dataType());
     }

@@ -14,6 +14,7 @@ import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ExpKernels;
+import dev.segcam.kernels.UnaryKernels;
 import java.util.List;
 
 /**
@@ -182,7 +183,52 @@ public final class CpuOpTable {
         // values are never written after they are produced, so a view is safe
         (e, op, in, out) -> in.get(0).reshape(out),
         (s, op) -> s.dx[0] = s.dyT.reshape(s.gradShape(s.in0)));
+    put(t, Op.Unary.class, CpuOpTable::unaryForward, CpuOpTable::unaryGrad);
+    put(
+        t,
+        Op.StopGradient.class,
+        (e, op, in, out) -> in.get(0),
+        (s, op) -> {
+          if (op.prevent()) {
+            throw new NotDifferentiableException(
+                "PreventGradient: TensorFlow forbids differentiating through this node");
+          }
+          // StopGradient: no gradient flows back (zero), as TensorFlow's
+          s.dx[0] = new FloatTensor(s.ds, new float[s.dy.length]);
+        });
     return t;
+  }
+
+  private static FloatTensor unaryForward(
+      CpuEngine e, Op.Unary op, List<FloatTensor> in, Shape out) {
+    float[] x = in.get(0).data();
+    float[] y = new float[x.length];
+    int kind = op.kind().code;
+    e.parallel()
+        .parallelFor(
+            x.length,
+            CHUNK,
+            (lo, hi) -> UnaryKernels.unaryFwdRange(y, x, lo, hi, kind, op.param()));
+    return new FloatTensor(out, y);
+  }
+
+  private static void unaryGrad(CpuBackward.Step s, Op.Unary op) {
+    float[] v =
+        switch (op.gradReads()) {
+          case INPUT -> s.tiledValue(s.in0).data();
+          case OUTPUT -> s.tiledValue(s.node.name()).data();
+          case NOTHING -> null;
+        };
+    int valueTotal = v == null ? 1 : v.length;
+    float[] dx = new float[s.dy.length];
+    int kind = op.kind().code;
+    s.pool()
+        .parallelFor(
+            dx.length,
+            CHUNK,
+            (lo, hi) ->
+                UnaryKernels.unaryBwdRange(dx, s.dy, v, lo, hi, valueTotal, kind, op.param()));
+    s.dx[0] = new FloatTensor(s.ds, dx);
   }
 
   @SuppressWarnings("unchecked")

@@ -240,13 +240,7 @@ public final class CpuOps {
             for (int j = 0; j < last; j++) {
               float u = ad[ia + j * la];
               float v = bd[ib + j * lb];
-              out[o + j] =
-                  switch (kind) {
-                    case ADD -> u + v;
-                    case SUB -> u - v;
-                    case MUL -> u * v;
-                    case DIV -> u / v;
-                  };
+              out[o + j] = LayoutKernels.binaryOp(kind, u, v);
             }
           }
         });

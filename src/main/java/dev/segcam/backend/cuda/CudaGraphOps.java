@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
@@ -346,7 +347,7 @@ public final class CudaGraphOps implements AutoCloseable {
             "binary_bwd: gradient dim " + d + " is " + gd[d] + ", dy has " + yd[d]);
       }
     }
-    if (kind >= 2) {
+    if (Op.BinaryKind.ofCode(kind).gradReadsValues) {
       need("a", a, prod(ad));
       need("b", b, prod(bd));
     }

@@ -192,7 +192,53 @@ public final class CudaOpTable {
         Op.Reshape.class,
         (s, op) -> s.in.get(0).view(s.out),
         (s, op) -> s.set(0, s.dy.view(s.gradShape(0))));
+    put(t, Op.Unary.class, CudaOpTable::unaryForward, CudaOpTable::unaryGrad);
+    put(
+        t,
+        Op.StopGradient.class,
+        (s, op) -> s.in.get(0).view(s.out),
+        (s, op) -> {
+          if (op.prevent()) {
+            throw new NotDifferentiableException(
+                "PreventGradient: TensorFlow forbids differentiating through this node");
+          }
+          s.alloc(0, s.ds).zero(); // StopGradient: no gradient flows back (zero)
+        });
     return t;
+  }
+
+  private static CudaTensor unaryForward(CudaStep.Fwd s, Op.Unary op) {
+    s.ops.launchIn(
+        "unary",
+        "unary_fwd",
+        s.total(),
+        s.y().buffer(),
+        s.x(),
+        s.total(),
+        op.kind().code,
+        op.param());
+    return s.y;
+  }
+
+  private static void unaryGrad(CudaStep.Bwd s, Op.Unary op) {
+    // NEG reads no value: dy stands in for the unread buffer
+    CudaTensor v =
+        switch (op.gradReads()) {
+          case INPUT -> s.value(s.in0);
+          case OUTPUT -> s.value(s.node.name());
+          case NOTHING -> s.dy;
+        };
+    s.ops.launchIn(
+        "unary",
+        "unary_bwd",
+        s.ds.size(),
+        s.alloc(0, s.ds),
+        s.dy.buffer(),
+        v.buffer(),
+        s.ds.size(),
+        v.size(),
+        op.kind().code,
+        op.param());
   }
 
   /**

@@ -28,7 +28,11 @@ public final class OneDnnBinary extends OneDnnPrimitive {
     long[] dout = aligned(out, out.rank());
     boolean aFull = Arrays.equals(da, dout);
     boolean bFull = Arrays.equals(db, dout);
-    boolean commutes = kind == BinaryKind.ADD || kind == BinaryKind.MUL;
+    boolean commutes =
+        kind == BinaryKind.ADD
+            || kind == BinaryKind.MUL
+            || kind == BinaryKind.MAXIMUM
+            || kind == BinaryKind.MINIMUM;
     if (!aFull && !(bFull && commutes)) {
       throw new OneDnnUnsupportedException(
           "oneDNN binary broadcasts its second operand only: " + describe());
@@ -44,6 +48,11 @@ public final class OneDnnBinary extends OneDnnPrimitive {
           case SUB -> dnnl.algorithm.binary_sub;
           case MUL -> dnnl.algorithm.binary_mul;
           case DIV -> dnnl.algorithm.binary_div;
+          case MAXIMUM -> dnnl.algorithm.binary_max;
+          case MINIMUM -> dnnl.algorithm.binary_min;
+          case SQUARED_DIFFERENCE ->
+              throw new OneDnnUnsupportedException(
+                  "oneDNN has no binary squared difference: " + describe());
         };
     binary.primitive_desc pd =
         make("descriptor", () -> new binary.primitive_desc(ctx.engine(), alg, src0, src1, dst));

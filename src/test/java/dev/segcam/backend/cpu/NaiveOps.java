@@ -273,6 +273,9 @@ final class NaiveOps {
             case SUB -> u - v;
             case MUL -> u * v;
             case DIV -> u / v;
+            case MAXIMUM -> Math.max(u, v);
+            case MINIMUM -> Math.min(u, v);
+            case SQUARED_DIFFERENCE -> (u - v) * (u - v);
           };
     }
     return new FloatTensor(os, out);

@@ -7,6 +7,7 @@ import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.UnaryKernels;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.Tolerance;
@@ -111,6 +112,39 @@ class CudaGraphOpsTest {
       TWIN.assertClose("exp_fwd", y, down(dY, total));
       ops.launchIn("exp", "exp_bwd", total * K, dDx, dDy, dY, total * K, total);
       TWIN.assertClose("exp_bwd", dx, down(dDx, total * K));
+    }
+  }
+
+  @Test
+  void unaryKindsAndTheirGradients() {
+    int total = N * 3 * 4 * 5;
+    for (Op.UnaryKind k : Op.UnaryKind.values()) {
+      float[] x = rnd(total);
+      if (k == Op.UnaryKind.SQRT
+          || k == Op.UnaryKind.RSQRT
+          || k == Op.UnaryKind.LOG
+          || k == Op.UnaryKind.POW) {
+        for (int i = 0; i < total; i++) {
+          x[i] = 0.05f + Math.abs(x[i]); // their domain
+        }
+      }
+      float p = 2.5f;
+      float[] y = new float[total];
+      UnaryKernels.unary_fwd(y, x, total, k.code, p);
+      float[] v = k.gradReads == Op.GradReads.OUTPUT ? y : x;
+      float[] dy = rnd(total * K);
+      float[] dx = new float[total * K];
+      UnaryKernels.unary_bwd(dx, dy, v, total * K, total, k.code, p);
+      try (DeviceBuffer dX = up(x);
+          DeviceBuffer dY = out(total);
+          DeviceBuffer dV = up(v);
+          DeviceBuffer dDy = up(dy);
+          DeviceBuffer dDx = out(total * K)) {
+        ops.launchIn("unary", "unary_fwd", total, dY, dX, total, k.code, p);
+        TWIN.assertClose("unary_fwd " + k, y, down(dY, total));
+        ops.launchIn("unary", "unary_bwd", total * K, dDx, dDy, dV, total * K, total, k.code, p);
+        TWIN.assertClose("unary_bwd " + k, dx, down(dDx, total * K));
+      }
     }
   }
 
@@ -283,7 +317,8 @@ class CudaGraphOpsTest {
       {{N, 4, 5, 3}, {1, 1, 1, 3}},
       {{1, 1, N, 6}, {1, 1, N, 6}},
     };
-    for (int kind = 0; kind < 4; kind++) {
+    for (Op.BinaryKind bk : Op.BinaryKind.values()) {
+      int kind = bk.code;
       for (int[][] cs : cases) {
         int[] ad = cs[0];
         int[] bd = cs[1];

@@ -96,7 +96,7 @@ public final class ShapeGrad {
       }
       return dx;
     }
-    boolean needsValues = kind == BinaryKind.MUL || kind == BinaryKind.DIV;
+    boolean needsValues = kind.gradReadsValues;
     int[] ga = aligned(gradDims, r);
     int[] va = needsValues ? aligned(aDims, r) : null;
     int[] vb = needsValues ? aligned(bDims, r) : null;
@@ -136,21 +136,9 @@ public final class ShapeGrad {
             int o = row * last;
             for (int j = 0; j < last; j++) {
               float g = dy[o + j];
-              float v;
-              if (kind == BinaryKind.ADD) {
-                v = g;
-              } else if (kind == BinaryKind.SUB) {
-                v = wrtA ? g : -g;
-              } else {
-                float av = a[aBase + j % al];
-                float bv = b[bBase + j % bl];
-                if (kind == BinaryKind.MUL) {
-                  v = g * (wrtA ? bv : av);
-                } else {
-                  v = wrtA ? g / bv : g * ((-av / bv) / bv);
-                }
-              }
-              dx[gBase + j % gl] += v;
+              float av = needsValues ? a[aBase + j % al] : 0f;
+              float bv = needsValues ? b[bBase + j % bl] : 0f;
+              dx[gBase + j % gl] += LayoutKernels.binaryPartial(kind, wrtA, g, av, bv);
             }
             for (int d = r - 2; d >= 0; d--) {
               if (++idx[d] < outDims[d]) {

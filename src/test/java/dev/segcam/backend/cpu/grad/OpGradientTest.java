@@ -120,6 +120,22 @@ class OpGradientTest {
     checkOp(kind.toString(), new Op.Activation(kind, 0.2f), lo, hi, new int[] {2, 3, 4, 5});
   }
 
+  @ParameterizedTest
+  @EnumSource(Op.UnaryKind.class)
+  void unary(Op.UnaryKind kind) {
+    boolean positive =
+        kind == Op.UnaryKind.SQRT
+            || kind == Op.UnaryKind.RSQRT
+            || kind == Op.UnaryKind.LOG
+            || kind == Op.UnaryKind.POW;
+    double lo = positive ? 0.3 : -2;
+    checkOp(kind.toString(), new Op.Unary(kind, 2.5f), lo, 2, new int[] {2, 3, 4, 5});
+    if (kind == Op.UnaryKind.POW) {
+      // an integer exponent of negative bases (the tanh GELU's x^3)
+      checkOp("Pow 3", new Op.Unary(kind, 3f), -2, 2, new int[] {2, 3, 4, 5});
+    }
+  }
+
   @Test
   void exp() {
     checkOp("Exp", new Op.Exp(), -2, 2, new int[] {2, 3, 4, 5});

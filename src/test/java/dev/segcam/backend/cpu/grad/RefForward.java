@@ -129,6 +129,13 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.Unary u) {
+      double[] o = new double[in[0].size()];
+      for (int i = 0; i < o.length; i++) {
+        o[i] = unary(u, in[0].v()[i]);
+      }
+      return new D(in[0].dims(), o);
+    }
     if (op instanceof Op.Exp) {
       double[] o = new double[in[0].size()];
       for (int i = 0; i < o.length; i++) {
@@ -460,6 +467,24 @@ public final class RefForward {
     return new D(d, o);
   }
 
+  /** The textbook definitions, in double (SELU's constants from Klambauer et al.). */
+  private static double unary(Op.Unary u, double x) {
+    double seluScale = 1.0507009873554804934193349852946;
+    double seluAlpha = 1.6732632423543772848170429916717;
+    return switch (u.kind()) {
+      case NEG -> -x;
+      case ABS -> Math.abs(x);
+      case SQUARE -> x * x;
+      case SQRT -> Math.sqrt(x);
+      case RSQRT -> 1 / Math.sqrt(x);
+      case LOG -> Math.log(x);
+      case POW -> Math.pow(x, u.param());
+      case SELU -> seluScale * (x > 0 ? x : seluAlpha * Math.expm1(x));
+      case SOFTPLUS -> Math.log(1 + Math.exp(x));
+      case ERF -> dev.segcam.kernels.UnaryKernels.erf(x);
+    };
+  }
+
   private static D binary(D a, D b, Op.BinaryKind kind) {
     int r = Math.max(a.dims().length, b.dims().length);
     int[] da = pad1(a.dims(), r);
@@ -488,6 +513,9 @@ public final class RefForward {
             case SUB -> x - y;
             case MUL -> x * y;
             case DIV -> x / y;
+            case MAXIMUM -> Math.max(x, y);
+            case MINIMUM -> Math.min(x, y);
+            case SQUARED_DIFFERENCE -> (x - y) * (x - y);
           };
     }
     return new D(d, o);
