@@ -369,4 +369,66 @@ public sealed interface Op {
    * through); at most one of them may be -1 (inferred). Covers Flatten, Squeeze, ExpandDims.
    */
   record Reshape(Shape target) implements Op {}
+
+  /**
+   * TensorFlow's StridedSlice (and Slice) on an activation, with the ellipsis and new-axis masks
+   * already expanded at import: one entry per input axis d of begin, end, strides (never 0), and
+   * bit d of beginMask / endMask (ignore begin / end: the whole range in the stride's direction)
+   * and shrinkMask (take the single element at begin, drop the axis). newAxes are the output
+   * positions where a unit axis is inserted (ascending). Negative begin/end count from the end. The
+   * batch axis 0 is always taken whole (the importer refuses anything else). Geometry: {@link
+   * Slicing}.
+   */
+  record StridedSlice(
+      int[] begin,
+      int[] end,
+      int[] strides,
+      int beginMask,
+      int endMask,
+      int shrinkMask,
+      int[] newAxes)
+      implements Op {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof StridedSlice s
+          && java.util.Arrays.equals(begin, s.begin)
+          && java.util.Arrays.equals(end, s.end)
+          && java.util.Arrays.equals(strides, s.strides)
+          && beginMask == s.beginMask
+          && endMask == s.endMask
+          && shrinkMask == s.shrinkMask
+          && java.util.Arrays.equals(newAxes, s.newAxes);
+    }
+
+    @Override
+    public int hashCode() {
+      return java.util.Objects.hash(
+          java.util.Arrays.hashCode(begin),
+          java.util.Arrays.hashCode(end),
+          java.util.Arrays.hashCode(strides),
+          beginMask,
+          endMask,
+          shrinkMask,
+          java.util.Arrays.hashCode(newAxes));
+    }
+
+    @Override
+    public String toString() {
+      return "StridedSlice[begin="
+          + java.util.Arrays.toString(begin)
+          + ", end="
+          + java.util.Arrays.toString(end)
+          + ", strides="
+          + java.util.Arrays.toString(strides)
+          + ", beginMask="
+          + beginMask
+          + ", endMask="
+          + endMask
+          + ", shrinkMask="
+          + shrinkMask
+          + ", newAxes="
+          + java.util.Arrays.toString(newAxes)
+          + "]";
+    }
+  }
 }

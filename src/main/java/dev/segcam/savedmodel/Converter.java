@@ -395,6 +395,9 @@ final class Converter {
         return squeeze();
       case "ExpandDims":
         return expandDims();
+      case "StridedSlice":
+      case "Slice":
+        return slice(op);
       default:
         throw error("unsupported op " + op);
     }
@@ -563,6 +566,35 @@ final class Converter {
       throw error("concatenation along the batch axis is not supported");
     }
     return emit(new Op.Concat(ax), xs.toArray(new String[0]));
+  }
+
+  /** StridedSlice / Slice of an activation (SliceConversions). */
+  private Val slice(String op) {
+    String x = act(0);
+    int rank = shapeOf(x).rank();
+    try {
+      Op.StridedSlice s =
+          op.equals("Slice")
+              ? SliceConversions.slice(rank, ints(cst(1, "begin")), ints(cst(2, "size")))
+              : SliceConversions.stridedSlice(
+                  rank,
+                  ints(cst(1, "begin")),
+                  ints(cst(2, "end")),
+                  ints(cst(3, "strides")),
+                  attrI("begin_mask"),
+                  attrI("end_mask"),
+                  attrI("ellipsis_mask"),
+                  attrI("new_axis_mask"),
+                  attrI("shrink_axis_mask"));
+      return emit(s, x);
+    } catch (IllegalArgumentException e) {
+      throw error(op + " on " + shapeOf(x) + ": " + e.getMessage());
+    }
+  }
+
+  private int attrI(String key) {
+    AttrValue a = attr(key);
+    return a == null ? 0 : Math.toIntExact(a.getI());
   }
 
   private Val binary(Op.BinaryKind kind) {

@@ -215,6 +215,8 @@ class HostCompiledKernelsTest {
     m.put("binary_bwd", g::binaryBwd);
     m.put("pad_fwd", g::padFwd);
     m.put("pad_bwd", g::padBwd);
+    m.put("strided_slice_fwd", () -> stridedSlice(false));
+    m.put("strided_slice_bwd", () -> stridedSlice(true));
     m.put("add_inplace", g::addInplace);
     m.put("conv2d_direct_fwd", () -> g.conv(false));
     m.put("conv2d_direct_bwd_data", () -> g.conv(true));
@@ -262,6 +264,113 @@ class HostCompiledKernelsTest {
 
   private static void check(Tolerance tol, String what, float[] ref, float[] got) {
     tol.assertClose(what, ref, got);
+  }
+
+  // --- strided_slice.cu --------------------------------------------------------------------------
+
+  /**
+   * Slices as the importer makes them: a Cropping2D crop, negative steps with a masked reversed
+   * axis, a shrunk axis with a new one, rank 2, rank 5, and a slice with an empty axis. The
+   * geometry comes from {@link dev.segcam.ir.Slicing}, rank-5 padded as the launchers do.
+   */
+  private void stridedSlice(boolean backward) {
+    Object[][] cases = {
+      {
+        new int[] {N, 9, 11, 3},
+        ss(
+            new int[] {0, 1, 2, 0},
+            new int[] {0, -2, -1, 0},
+            new int[] {1, 1, 1, 1},
+            0b1001,
+            0b1001,
+            0)
+      },
+      {
+        new int[] {N, 9, 11, 3},
+        ss(
+            new int[] {0, 0, 9, 0},
+            new int[] {0, 0, 0, 0},
+            new int[] {1, -1, -3, 1},
+            0b1011,
+            0b1001,
+            0)
+      },
+      {
+        new int[] {N, 6, 70, 5},
+        ss(
+            new int[] {0, -2, 3, 1},
+            new int[] {0, 0, 60, 5},
+            new int[] {1, 1, 2, 2},
+            0b0001,
+            0b0001,
+            0b0010)
+      },
+      {
+        new int[] {N, 300},
+        ss(new int[] {0, 299}, new int[] {0, 0}, new int[] {1, -7}, 0b01, 0b11, 0)
+      },
+      {
+        new int[] {N, 3, 4, 5, 6},
+        ss(
+            new int[] {0, 1, 0, 4, 1},
+            new int[] {0, 3, 4, 0, 6},
+            new int[] {1, 1, 3, -1, 2},
+            0b00001,
+            0b00001,
+            0)
+      },
+      {
+        new int[] {N, 5, 5, 2},
+        ss(
+            new int[] {0, 3, 0, 0},
+            new int[] {0, 1, 5, 2},
+            new int[] {1, 1, 1, 1},
+            0b0001,
+            0b0001,
+            0)
+      },
+    };
+    for (Object[] c : cases) {
+      int[] xd = ((int[]) c[0]).clone();
+      if (backward) {
+        xd[0] = K * N; // the gradient batch
+      }
+      dev.segcam.ir.Op.StridedSlice op = (dev.segcam.ir.Op.StridedSlice) c[1];
+      dev.segcam.ir.Slicing.Geometry geo =
+          dev.segcam.ir.Slicing.geometry(op, dev.segcam.ir.Shape.of(xd));
+      int[] cd = StridedSliceKernels.pad5(geo.count(), 1);
+      int[] x5 = StridedSliceKernels.pad5(xd, 1);
+      int[] b = StridedSliceKernels.pad5(geo.start(), 0);
+      int[] st = StridedSliceKernels.pad5(geo.step(), 1);
+      int xTotal = Arrays.stream(x5).reduce(1, (u, v) -> u * v);
+      int cTotal = Arrays.stream(cd).reduce(1, (u, v) -> u * v);
+      String kernel = backward ? "strided_slice_bwd" : "strided_slice_fwd";
+      float[] in = normal(backward ? cTotal : xTotal);
+      int outTotal = backward ? xTotal : cTotal;
+      float[] ref = new float[outTotal];
+      float[] got = garbage(outTotal);
+      int[] d1 = backward ? x5 : cd;
+      int[] d2 = backward ? cd : x5;
+      if (backward) {
+        StridedSliceKernels.strided_slice_bwd(
+            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
+            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+      } else {
+        StridedSliceKernels.strided_slice_fwd(
+            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
+            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+      }
+      launch1d(
+          kernel, outTotal, got, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3],
+          d2[4], b[0], b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+      check(EXACT, at(kernel, xd, op), ref, got);
+    }
+  }
+
+  private static dev.segcam.ir.Op.StridedSlice ss(
+      int[] begin, int[] end, int[] strides, int beginMask, int endMask, int shrinkMask) {
+    return new dev.segcam.ir.Op.StridedSlice(
+        begin, end, strides, beginMask, endMask, shrinkMask, new int[0]);
   }
 
   // --- seed.cu -----------------------------------------------------------------------------------

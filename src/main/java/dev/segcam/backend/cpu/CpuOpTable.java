@@ -182,6 +182,7 @@ public final class CpuOpTable {
         // values are never written after they are produced, so a view is safe
         (e, op, in, out) -> in.get(0).reshape(out),
         (s, op) -> s.dx[0] = s.dyT.reshape(s.gradShape(s.in0)));
+    put(t, Op.StridedSlice.class, CpuShapeOps::stridedSlice, CpuShapeOps::stridedSliceGrad);
     return t;
   }
 

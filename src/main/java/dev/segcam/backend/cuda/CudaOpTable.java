@@ -192,6 +192,7 @@ public final class CudaOpTable {
         Op.Reshape.class,
         (s, op) -> s.in.get(0).view(s.out),
         (s, op) -> s.set(0, s.dy.view(s.gradShape(0))));
+    put(t, Op.StridedSlice.class, CudaShapeOps::stridedSlice, CudaShapeOps::stridedSliceGrad);
     return t;
   }
 
@@ -245,6 +246,10 @@ public final class CudaOpTable {
       } else if (op instanceof Op.Softmax || op instanceof Op.Activation) {
         if (rank < 1) {
           throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
+        }
+      } else if (op instanceof Op.StridedSlice) {
+        if (inRanks.get(0) > dev.segcam.kernels.StridedSliceKernels.RANK) {
+          throw new UnsupportedOpException(n.name(), op.type(), "slices only up to rank 5");
         }
       } else if (TABLE.find(op) == null) {
         throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");

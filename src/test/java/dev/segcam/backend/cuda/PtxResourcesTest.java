@@ -9,6 +9,7 @@ import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.StridedSliceKernels;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
@@ -43,6 +44,7 @@ class PtxResourcesTest {
           Map.entry("normalize", List.of("minmax_normalize", "scale_normalize")),
           Map.entry("colormap", List.of("colormap_blend")),
           Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
+          Map.entry("strided_slice", List.of("strided_slice_fwd", "strided_slice_bwd")),
           Map.entry("activation", List.of("activation_fwd", "activation_bwd")),
           Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
           Map.entry("pool", List.of("pool_fwd", "maxpool_bwd", "avgpool_bwd", "spatial_mean_bwd")),
@@ -65,13 +67,14 @@ class PtxResourcesTest {
           PoolKernels.class,
           LayoutKernels.class,
           ConvKernels.class,
-          ExpKernels.class);
+          ExpKernels.class,
+          StridedSliceKernels.class);
 
   /**
    * One-op files (kernels/&lt;op&gt;.cu): launched by name through CudaGraphOps.launchIn from the
    * op table, so they have no launcher method of their own.
    */
-  static final List<String> ONE_OP_MODULES = List.of("exp");
+  static final List<String> ONE_OP_MODULES = List.of("exp", "strided_slice");
 
   /** Second stages of a kernel whose twin does the whole job. */
   private static final List<String> HELPER_STAGES = List.of("masked_score_reduce");

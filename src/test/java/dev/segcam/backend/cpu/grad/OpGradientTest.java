@@ -121,6 +121,24 @@ class OpGradientTest {
   }
 
   @Test
+  void stridedSlice() {
+    // x[:, 5:0:-2, 1:-1, 2, newaxis]: negative stride, negative end, shrink, new axis
+    checkOp(
+        "StridedSlice",
+        new Op.StridedSlice(
+            new int[] {0, 5, 1, 2},
+            new int[] {0, 0, -1, 3},
+            new int[] {1, -2, 1, 1},
+            0b0001,
+            0b0001,
+            0b1000,
+            new int[] {3}),
+        -2,
+        2,
+        new int[] {2, 6, 5, 4});
+  }
+
+  @Test
   void exp() {
     checkOp("Exp", new Op.Exp(), -2, 2, new int[] {2, 3, 4, 5});
   }

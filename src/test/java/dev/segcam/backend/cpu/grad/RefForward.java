@@ -129,6 +129,9 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.StridedSlice ss) {
+      return stridedSlice(in[0], ss);
+    }
     if (op instanceof Op.Exp) {
       double[] o = new double[in[0].size()];
       for (int i = 0; i < o.length; i++) {
@@ -218,6 +221,33 @@ public final class RefForward {
       return new D(d, in[0].v().clone());
     }
     throw new IllegalArgumentException("RefForward: no op " + op.type());
+  }
+
+  /**
+   * The slice element by element over multi-indices (the per-axis start/step/count of {@link
+   * dev.segcam.ir.Slicing}, itself checked against TensorFlow in SliceOpsTfTest).
+   */
+  private static D stridedSlice(D x, Op.StridedSlice op) {
+    Shape xs = Shape.of(x.dims());
+    dev.segcam.ir.Slicing.Geometry g = dev.segcam.ir.Slicing.geometry(op, xs);
+    int r = xs.rank();
+    int total = 1;
+    for (int c : g.count()) {
+      total *= c;
+    }
+    double[] o = new double[total];
+    int[] q = new int[r];
+    for (int i = 0; i < total; i++) {
+      int flat = 0;
+      for (int d = 0; d < r; d++) {
+        flat = flat * xs.dim(d) + g.start()[d] + q[d] * g.step()[d];
+      }
+      o[i] = x.v()[flat];
+      for (int d = r - 1; d >= 0 && ++q[d] == g.count()[d]; d--) {
+        q[d] = 0;
+      }
+    }
+    return new D(dev.segcam.ir.Slicing.outputShape(op, xs).dims(), o);
   }
 
   private static D perChannel(D x, FloatTensor scale, FloatTensor offset) {

@@ -1,0 +1,53 @@
+package dev.segcam.backend.cpu;
+
+import dev.segcam.ir.FloatTensor;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import dev.segcam.ir.Slicing;
+import dev.segcam.kernels.StridedSliceKernels;
+import java.util.List;
+
+/**
+ * The CPU rules of the ops that move activations around (StridedSlice/Slice), over their kernel
+ * twins; registered in {@link CpuOpTable}.
+ */
+final class CpuShapeOps {
+  private CpuShapeOps() {}
+
+  /** Elements per parallel task of a copy kernel. */
+  private static final int CHUNK = 1 << 14;
+
+  static FloatTensor stridedSlice(
+      CpuEngine e, Op.StridedSlice op, List<FloatTensor> in, Shape out) {
+    FloatTensor x = in.get(0);
+    Slicing.Geometry g = Slicing.geometry(op, x.shape());
+    int[] c = StridedSliceKernels.pad5(g.count(), 1);
+    int[] xd = StridedSliceKernels.pad5(x.shape().dims(), 1);
+    int[] b = StridedSliceKernels.pad5(g.start(), 0);
+    int[] st = StridedSliceKernels.pad5(g.step(), 1);
+    float[] y = new float[out.size()];
+    e.parallel()
+        .parallelFor(
+            y.length,
+            CHUNK,
+            (lo, hi) ->
+                StridedSliceKernels.stridedSliceFwdRange(y, x.data(), c, xd, b, st, lo, hi));
+    return new FloatTensor(out, y);
+  }
+
+  static void stridedSliceGrad(CpuBackward.Step s, Op.StridedSlice op) {
+    Shape xs = s.gradShape(s.in0);
+    Slicing.Geometry g = Slicing.geometry(op, xs);
+    int[] c = StridedSliceKernels.pad5(g.count(), 1);
+    int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
+    int[] b = StridedSliceKernels.pad5(g.start(), 0);
+    int[] st = StridedSliceKernels.pad5(g.step(), 1);
+    float[] dx = new float[xs.size()];
+    s.pool()
+        .parallelFor(
+            dx.length,
+            CHUNK,
+            (lo, hi) -> StridedSliceKernels.stridedSliceBwdRange(dx, s.dy, xd, c, b, st, lo, hi));
+    s.dx[0] = new FloatTensor(xs, dx);
+  }
+}

@@ -1,0 +1,62 @@
+package dev.segcam.backend.cuda;
+
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import dev.segcam.ir.Slicing;
+import dev.segcam.kernels.StridedSliceKernels;
+
+/**
+ * The CUDA rules of the ops that move activations around (StridedSlice/Slice), over the one-op
+ * kernel files; registered in {@link CudaOpTable}.
+ */
+final class CudaShapeOps {
+  private CudaShapeOps() {}
+
+  static CudaTensor stridedSlice(CudaStep.Fwd s, Op.StridedSlice op) {
+    Slicing.Geometry g = Slicing.geometry(op, s.xs());
+    s.ops.launchIn(
+        "strided_slice",
+        "strided_slice_fwd",
+        s.total(),
+        args(
+            s.y().buffer(),
+            s.x(),
+            StridedSliceKernels.pad5(g.count(), 1),
+            StridedSliceKernels.pad5(s.xs().dims(), 1),
+            g));
+    return s.y;
+  }
+
+  static void stridedSliceGrad(CudaStep.Bwd s, Op.StridedSlice op) {
+    Shape xs = s.gradShape(0);
+    Slicing.Geometry g = Slicing.geometry(op, xs);
+    s.ops.launchIn(
+        "strided_slice",
+        "strided_slice_bwd",
+        xs.size(),
+        args(
+            s.alloc(0, xs),
+            s.dy.buffer(),
+            StridedSliceKernels.pad5(xs.dims(), 1),
+            StridedSliceKernels.pad5(g.count(), 1),
+            g));
+  }
+
+  /** out, in, the two rank-5 shapes, then start and step (the kernels' argument order). */
+  private static Object[] args(
+      DeviceBuffer out, DeviceBuffer in, int[] d1, int[] d2, Slicing.Geometry g) {
+    int r = StridedSliceKernels.RANK;
+    int[] b = StridedSliceKernels.pad5(g.start(), 0);
+    int[] st = StridedSliceKernels.pad5(g.step(), 1);
+    Object[] a = new Object[2 + 4 * r];
+    a[0] = out;
+    a[1] = in;
+    for (int d = 0; d < r; d++) {
+      a[2 + d] = d1[d];
+      a[2 + r + d] = d2[d];
+      a[2 + 2 * r + d] = b[d];
+      a[2 + 3 * r + d] = st[d];
+    }
+    return a;
+  }
+}
