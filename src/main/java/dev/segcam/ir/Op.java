@@ -431,4 +431,36 @@ public sealed interface Op {
           + "]";
     }
   }
+
+  /**
+   * Reduction kinds with their kernel codes ({@link #code} is the {@code kind} argument of
+   * reduce_fwd/reduce_bwd, RED_* in kernels/reduce.cu).
+   */
+  enum ReduceKind {
+    SUM(0, "Sum"),
+    MEAN(1, "Mean");
+
+    /** The kernel code (RED_* in kernels/reduce.cu). */
+    public final int code;
+
+    /** TensorFlow's op name (the IR's display name). */
+    public final String tfName;
+
+    ReduceKind(int code, String tfName) {
+      this.code = code;
+      this.tfName = tfName;
+    }
+  }
+
+  /**
+   * TensorFlow's Sum / Mean over the axes of axesMask (bit d: axis d of the input; never the batch
+   * axis 0), keeping them as unit axes when keepDims. Mean over H,W of NHWC imports as {@link
+   * SpatialMean}. The gradients read only the shapes.
+   */
+  record Reduce(ReduceKind kind, int axesMask, boolean keepDims) implements Op {
+    @Override
+    public String type() {
+      return kind.tfName;
+    }
+  }
 }

@@ -1,11 +1,11 @@
 package dev.segcam.ir;
 
 /**
- * The geometry of {@link Op.StridedSlice} on an input of known shape, with TensorFlow's rules: a
- * negative begin/end counts from the end, begin and end are clamped to the axis ([0, d] for a
- * positive stride, [-1, d-1] for a negative one), a masked begin/end is the whole range in the
- * stride's direction, and a shrunk axis takes the single element at begin (which must lie in the
- * axis).
+ * The geometry of {@link Op.StridedSlice} (and the shape of {@link Op.Reduce}) on an input of known
+ * shape, with TensorFlow's rules: a negative begin/end counts from the end, begin and end are
+ * clamped to the axis ([0, d] for a positive stride, [-1, d-1] for a negative one), a masked
+ * begin/end is the whole range in the stride's direction, and a shrunk axis takes the single
+ * element at begin (which must lie in the axis).
  */
 public final class Slicing {
   private Slicing() {}
@@ -91,6 +91,24 @@ public final class Slicing {
     int abs = Math.abs(s);
     int count = len <= 0 ? 0 : (len + abs - 1) / abs;
     return ((long) b << 32) | count;
+  }
+
+  /** The output shape of a reduction on x (unknown dims stay unknown). */
+  public static Shape reduced(Op.Reduce op, Shape x) {
+    if (op.axesMask() >>> x.rank() != 0) {
+      throw new ShapeException(
+          op.type() + " axes mask " + Integer.toBinaryString(op.axesMask()) + " on " + x);
+    }
+    int[] out = new int[op.keepDims() ? x.rank() : x.rank() - Integer.bitCount(op.axesMask())];
+    int k = 0;
+    for (int d = 0; d < x.rank(); d++) {
+      if (!bit(op.axesMask(), d)) {
+        out[k++] = x.dim(d);
+      } else if (op.keepDims()) {
+        out[k++] = 1;
+      }
+    }
+    return Shape.of(out);
   }
 
   /** Whether bit d of mask is set. */

@@ -363,6 +363,8 @@ final class Converter {
         return pool();
       case "Mean":
         return mean();
+      case "Sum":
+        return reduce(Op.ReduceKind.SUM);
       case "ResizeBilinear":
       case "ResizeNearestNeighbor":
         return resize();
@@ -516,15 +518,23 @@ final class Converter {
     for (int a : axes) {
       set.add(a < 0 ? a + rank : a);
     }
-    if (rank != 4 || !set.equals(Set.of(1, 2))) {
-      throw error(
-          "Mean over axes "
-              + Arrays.toString(axes)
-              + " of a rank-"
-              + rank
-              + " tensor is not supported (only the spatial axes 1,2 of NHWC)");
+    if (rank == 4 && set.equals(Set.of(1, 2))) {
+      return emit(new Op.SpatialMean(attrB("keep_dims", false)), x);
     }
-    return emit(new Op.SpatialMean(attrB("keep_dims", false)), x);
+    return reduce(Op.ReduceKind.MEAN);
+  }
+
+  /** Sum / Mean over any axes but the batch (SliceConversions.reduce). */
+  private Val reduce(Op.ReduceKind kind) {
+    String x = act(0);
+    Shape xs = shapeOf(x);
+    try {
+      return emit(
+          SliceConversions.reduce(kind, xs.rank(), ints(cst(1, "axes")), attrB("keep_dims", false)),
+          x);
+    } catch (IllegalArgumentException e) {
+      throw error(kind.tfName + " on " + xs + ": " + e.getMessage());
+    }
   }
 
   private Val resize() {

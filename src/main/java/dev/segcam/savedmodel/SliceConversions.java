@@ -7,10 +7,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * TensorFlow's StridedSlice and Slice of an activation to {@link Op.StridedSlice}: the sparse slice
- * spec (ellipsis, new-axis, shrink masks) expanded into one entry per input axis, as TensorFlow's
- * own dense-spec rule does. Errors are {@link IllegalArgumentException}s that the {@link Converter}
- * reports with the node.
+ * TensorFlow's Sum/Mean of an activation to {@link Op.Reduce}, and its StridedSlice and Slice to
+ * {@link Op.StridedSlice}: the sparse slice spec (ellipsis, new-axis, shrink masks) expanded into
+ * one entry per input axis, as TensorFlow's own dense-spec rule does. Errors are {@link
+ * IllegalArgumentException}s that the {@link Converter} reports with the node.
  */
 final class SliceConversions {
   private SliceConversions() {}
@@ -138,5 +138,23 @@ final class SliceConversions {
     int[] ones = new int[rank];
     Arrays.fill(ones, 1);
     return stridedSlice(rank, begin, end, ones, 0, em, 0, 0, 0);
+  }
+
+  /** Sum/Mean over axes (negative count from the end) of a rank-r input. */
+  static Op.Reduce reduce(Op.ReduceKind kind, int rank, int[] axes, boolean keepDims) {
+    int mask = 0;
+    for (int a : axes) {
+      int d = a < 0 ? a + rank : a;
+      if (d < 0 || d >= rank) {
+        throw new IllegalArgumentException(
+            "axis " + a + " outside rank " + rank + " (axes " + Arrays.toString(axes) + ")");
+      }
+      mask |= 1 << d;
+    }
+    if (Slicing.bit(mask, 0)) {
+      throw new IllegalArgumentException(
+          "reducing the batch axis is not supported (axes " + Arrays.toString(axes) + ")");
+    }
+    return new Op.Reduce(kind, mask, keepDims);
   }
 }

@@ -217,6 +217,8 @@ class HostCompiledKernelsTest {
     m.put("pad_bwd", g::padBwd);
     m.put("strided_slice_fwd", () -> stridedSlice(false));
     m.put("strided_slice_bwd", () -> stridedSlice(true));
+    m.put("reduce_fwd", () -> reduce(false));
+    m.put("reduce_bwd", () -> reduce(true));
     m.put("add_inplace", g::addInplace);
     m.put("conv2d_direct_fwd", () -> g.conv(false));
     m.put("conv2d_direct_bwd_data", () -> g.conv(true));
@@ -364,6 +366,42 @@ class HostCompiledKernelsTest {
           kernel, outTotal, got, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3],
           d2[4], b[0], b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
       check(EXACT, at(kernel, xd, op), ref, got);
+    }
+  }
+
+  // --- reduce.cu ---------------------------------------------------------------------------------
+
+  /** Sum and Mean over one, several, trailing and inner axes, ranks 2 to 5. */
+  private void reduce(boolean backward) {
+    int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {N, 300}, {N, 3, 4, 5, 6}, {N, 7, 1, 40}};
+    int[] masks = {0b1000, 0b0110, 0b10, 0b10110, 0b1110};
+    for (int c = 0; c < shapes.length; c++) {
+      for (int kind : new int[] {ReduceKernels.RED_SUM, ReduceKernels.RED_MEAN}) {
+        int[] xd = shapes[c].clone();
+        if (backward) {
+          xd[0] = K * N; // the gradient batch
+        }
+        int[] x5 = StridedSliceKernels.pad5(xd, 1);
+        int[] m = ReduceKernels.flags(masks[c], xd.length);
+        int xTotal = Arrays.stream(x5).reduce(1, (u, v) -> u * v);
+        int yTotal = ReduceKernels.outTotal(x5, m);
+        String kernel = backward ? "reduce_bwd" : "reduce_fwd";
+        float[] in = normal(backward ? yTotal : xTotal);
+        int outTotal = backward ? xTotal : yTotal;
+        float[] ref = new float[outTotal];
+        float[] got = garbage(outTotal);
+        if (backward) {
+          ReduceKernels.reduce_bwd(
+              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        } else {
+          ReduceKernels.reduce_fwd(
+              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        }
+        launch1d(
+            kernel, outTotal, got, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2],
+            m[3], m[4]);
+        check(EXACT, at(kernel, xd, Integer.toBinaryString(masks[c]), kind), ref, got);
+      }
     }
   }
 

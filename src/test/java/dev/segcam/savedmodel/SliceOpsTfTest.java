@@ -26,21 +26,21 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.StridedSlice;
+import org.tensorflow.op.core.Sum;
+import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TFloat32;
 
 /**
- * StridedSlice and Slice of an activation against TensorFlow: the importer's mask expansion ({@link
- * SliceConversions}), the CPU engine's forward and its data gradient against TF's forward and
- * {@code addGradients}, every element, on fresh random inputs.
+ * StridedSlice, Slice, Sum and Mean of an activation against TensorFlow: the importer's mask
+ * expansion ({@link SliceConversions}), the CPU engine's forward and its data gradient against TF's
+ * forward and {@code addGradients}, every element, on fresh random inputs.
  */
 class SliceOpsTfTest {
   private static final Shape X = Shape.of(2, 6, 7, 3);
 
   /** One case: the TF op on the placeholder and the IR op the importer makes of it. */
   private record Case(
-      String what,
-      Function<Ops, Function<Operand<TFloat32>, Operand<TFloat32>>> tf,
-      Op.StridedSlice ir) {}
+      String what, Function<Ops, Function<Operand<TFloat32>, Operand<TFloat32>>> tf, Op ir) {}
 
   private static Case strided(
       String what, int[] begin, int[] end, int[] strides, int bm, int em, int el, int na, int sm) {
@@ -126,7 +126,24 @@ class SliceOpsTfTest {
                         x,
                         tf.constant(new int[] {0, 1, 2, 1}),
                         tf.constant(new int[] {-1, 4, -1, 2})),
-            SliceConversions.slice(X.rank(), new int[] {0, 1, 2, 1}, new int[] {-1, 4, -1, 2})));
+            SliceConversions.slice(X.rank(), new int[] {0, 1, 2, 1}, new int[] {-1, 4, -1, 2})),
+        // LayerNorm / InstanceNorm moments: mean over the channels, over H,W,C, and a Sum
+        new Case(
+            "Mean(-1, keep)",
+            tf -> x -> tf.math.mean(x, tf.constant(new int[] {-1}), Mean.keepDims(true)),
+            SliceConversions.reduce(Op.ReduceKind.MEAN, X.rank(), new int[] {-1}, true)),
+        new Case(
+            "Mean(1,2,3)",
+            tf -> x -> tf.math.mean(x, tf.constant(new int[] {1, 2, 3}), Mean.keepDims(false)),
+            SliceConversions.reduce(Op.ReduceKind.MEAN, X.rank(), new int[] {1, 2, 3}, false)),
+        new Case(
+            "Sum(3,1)",
+            tf -> x -> tf.sum(x, tf.constant(new int[] {3, 1}), Sum.keepDims(false)),
+            SliceConversions.reduce(Op.ReduceKind.SUM, X.rank(), new int[] {3, 1}, false)),
+        new Case(
+            "Sum(2, keep)",
+            tf -> x -> tf.sum(x, tf.constant(new int[] {2}), Sum.keepDims(true)),
+            SliceConversions.reduce(Op.ReduceKind.SUM, X.rank(), new int[] {2}, true)));
   }
 
   @Test
@@ -161,7 +178,8 @@ class SliceOpsTfTest {
           String at = c.what() + " " + c.ir() + " (seed " + seed + ")";
           FloatTensor ref = fromTf(res.get(0));
           assertEquals(ref.shape(), got.shape(), at);
-          Tolerance.SAME.assertClose(at + " forward", ref, got);
+          // slices copy (exact); sums are formed in double, TF's in float
+          Tolerance.CPU_VS_TF.assertClose(at + " forward", ref, got);
           FloatTensor dx =
               CpuBackward.backward(ir, Map.of("x", x, "y", got), Map.of("y", dy), List.of("x"))
                   .get("x");
@@ -204,6 +222,21 @@ class SliceOpsTfTest {
         g.node("crop").op());
     assertEquals(Shape.of(-1, 6, 8, 3), g.node("crop").shape());
     assertEquals(Shape.of(-1, 3, 8, 2), g.node("sl").shape());
+  }
+
+  @Test
+  void reduceKindCodesAreTheKernels() {
+    assertEquals(dev.segcam.kernels.ReduceKernels.RED_SUM, Op.ReduceKind.SUM.code);
+    assertEquals(dev.segcam.kernels.ReduceKernels.RED_MEAN, Op.ReduceKind.MEAN.code);
+  }
+
+  @Test
+  void reducingTheBatchIsRefused() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SliceConversions.reduce(Op.ReduceKind.MEAN, 3, new int[] {0, 2}, false));
+    assertTrue(e.getMessage().contains("batch axis"), e.getMessage());
   }
 
   @Test

@@ -183,6 +183,7 @@ public final class CpuOpTable {
         (e, op, in, out) -> in.get(0).reshape(out),
         (s, op) -> s.dx[0] = s.dyT.reshape(s.gradShape(s.in0)));
     put(t, Op.StridedSlice.class, CpuShapeOps::stridedSlice, CpuShapeOps::stridedSliceGrad);
+    put(t, Op.Reduce.class, CpuShapeOps::reduce, CpuShapeOps::reduceGrad);
     return t;
   }
 

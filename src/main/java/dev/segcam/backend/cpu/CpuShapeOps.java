@@ -4,12 +4,13 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.Slicing;
+import dev.segcam.kernels.ReduceKernels;
 import dev.segcam.kernels.StridedSliceKernels;
 import java.util.List;
 
 /**
- * The CPU rules of the ops that move activations around (StridedSlice/Slice), over their kernel
- * twins; registered in {@link CpuOpTable}.
+ * The CPU rules of the ops that move activations around (StridedSlice/Slice) or reduce them
+ * (Sum/Mean), over their kernel twins; registered in {@link CpuOpTable}.
  */
 final class CpuShapeOps {
   private CpuShapeOps() {}
@@ -48,6 +49,32 @@ final class CpuShapeOps {
             dx.length,
             CHUNK,
             (lo, hi) -> StridedSliceKernels.stridedSliceBwdRange(dx, s.dy, xd, c, b, st, lo, hi));
+    s.dx[0] = new FloatTensor(xs, dx);
+  }
+
+  static FloatTensor reduce(CpuEngine e, Op.Reduce op, List<FloatTensor> in, Shape out) {
+    FloatTensor x = in.get(0);
+    int[] xd = StridedSliceKernels.pad5(x.shape().dims(), 1);
+    int[] m = ReduceKernels.flags(op.axesMask(), x.shape().rank());
+    float[] y = new float[out.size()];
+    e.parallel()
+        .parallelFor(
+            y.length,
+            1,
+            (lo, hi) -> ReduceKernels.reduceFwdRange(y, x.data(), op.kind().code, xd, m, lo, hi));
+    return new FloatTensor(out, y);
+  }
+
+  static void reduceGrad(CpuBackward.Step s, Op.Reduce op) {
+    Shape xs = s.gradShape(s.in0);
+    int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
+    int[] m = ReduceKernels.flags(op.axesMask(), xs.rank());
+    float[] dx = new float[xs.size()];
+    s.pool()
+        .parallelFor(
+            dx.length,
+            CHUNK,
+            (lo, hi) -> ReduceKernels.reduceBwdRange(dx, s.dy, op.kind().code, xd, m, lo, hi));
     s.dx[0] = new FloatTensor(xs, dx);
   }
 }

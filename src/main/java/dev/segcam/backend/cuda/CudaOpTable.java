@@ -193,6 +193,7 @@ public final class CudaOpTable {
         (s, op) -> s.in.get(0).view(s.out),
         (s, op) -> s.set(0, s.dy.view(s.gradShape(0))));
     put(t, Op.StridedSlice.class, CudaShapeOps::stridedSlice, CudaShapeOps::stridedSliceGrad);
+    put(t, Op.Reduce.class, CudaShapeOps::reduce, CudaShapeOps::reduceGrad);
     return t;
   }
 
@@ -247,9 +248,9 @@ public final class CudaOpTable {
         if (rank < 1) {
           throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
         }
-      } else if (op instanceof Op.StridedSlice) {
+      } else if (op instanceof Op.StridedSlice || op instanceof Op.Reduce) {
         if (inRanks.get(0) > dev.segcam.kernels.StridedSliceKernels.RANK) {
-          throw new UnsupportedOpException(n.name(), op.type(), "slices only up to rank 5");
+          throw new UnsupportedOpException(n.name(), op.type(), "runs only up to rank 5");
         }
       } else if (TABLE.find(op) == null) {
         throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");

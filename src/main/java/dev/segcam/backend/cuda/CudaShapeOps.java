@@ -3,11 +3,12 @@ package dev.segcam.backend.cuda;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.Slicing;
+import dev.segcam.kernels.ReduceKernels;
 import dev.segcam.kernels.StridedSliceKernels;
 
 /**
- * The CUDA rules of the ops that move activations around (StridedSlice/Slice), over the one-op
- * kernel files; registered in {@link CudaOpTable}.
+ * The CUDA rules of the ops that move activations around (StridedSlice/Slice) or reduce them
+ * (Sum/Mean), over the one-op kernel files; registered in {@link CudaOpTable}.
  */
 final class CudaShapeOps {
   private CudaShapeOps() {}
@@ -56,6 +57,34 @@ final class CudaShapeOps {
       a[2 + r + d] = d2[d];
       a[2 + 2 * r + d] = b[d];
       a[2 + 3 * r + d] = st[d];
+    }
+    return a;
+  }
+
+  static CudaTensor reduce(CudaStep.Fwd s, Op.Reduce op) {
+    s.ops.launchIn(
+        "reduce", "reduce_fwd", s.total(), reduceArgs(s.y().buffer(), s.x(), op, s.xs()));
+    return s.y;
+  }
+
+  static void reduceGrad(CudaStep.Bwd s, Op.Reduce op) {
+    Shape xs = s.gradShape(0);
+    s.ops.launchIn(
+        "reduce", "reduce_bwd", xs.size(), reduceArgs(s.alloc(0, xs), s.dy.buffer(), op, xs));
+  }
+
+  /** out, in, kind, the rank-5 input (or gradient) shape, the reduced-axis flags. */
+  private static Object[] reduceArgs(DeviceBuffer out, DeviceBuffer in, Op.Reduce op, Shape xs) {
+    int r = StridedSliceKernels.RANK;
+    int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
+    int[] m = ReduceKernels.flags(op.axesMask(), xs.rank());
+    Object[] a = new Object[3 + 2 * r];
+    a[0] = out;
+    a[1] = in;
+    a[2] = op.kind().code;
+    for (int d = 0; d < r; d++) {
+      a[3 + d] = xd[d];
+      a[3 + r + d] = m[d];
     }
     return a;
   }

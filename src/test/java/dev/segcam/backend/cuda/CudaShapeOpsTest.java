@@ -18,10 +18,10 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
- * The shape ops' CUDA rules (CudaShapeOps over kernels/strided_slice.cu) against the CPU engine
- * through both backends' op tables: forward values and data gradients with K = 2 targets over N = 2
- * images, every element. Copies only, so the slices agree exactly; the Exp in front (whose gradient
- * is a product) takes the CUDA FP32 tolerance.
+ * The shape ops' CUDA rules (CudaShapeOps over kernels/strided_slice.cu and reduce.cu) against the
+ * CPU engine through both backends' op tables: forward values and data gradients with K = 2 targets
+ * over N = 2 images, every element. Copies and sums in the twins' order, so slices and reductions
+ * agree to SAME; the Exp in front (whose gradient is a product) takes the CUDA FP32 tolerance.
  */
 @RequiresGpu
 class CudaShapeOpsTest {
@@ -29,7 +29,7 @@ class CudaShapeOpsTest {
   private static final int K = 2;
 
   @Test
-  void stridedSlicesMatchTheCpu() {
+  void slicesAndReductionsMatchTheCpu() {
     Graph.Builder b = Graph.builder();
     b.add("x", new Op.Input(Shape.of(-1, 9, 11, 3)));
     b.add("e", new Op.Exp(), "x");
@@ -57,14 +57,18 @@ class CudaShapeOpsTest {
             0b0100,
             new int[] {2}),
         "crop");
-    Graph g = b.output("y", "y").build();
+    // LayerNorm moments: the mean over the channels, kept, and a Sum over H
+    b.add("mu", new Op.Reduce(Op.ReduceKind.MEAN, 0b1000, true), "y");
+    b.add("z", new Op.Reduce(Op.ReduceKind.SUM, 0b0010, false), "mu");
+    Graph g = b.output("z", "z").build();
     Random rng = new Random(RandomTensors.freshSeed("CudaShapeOpsTest"));
     FloatTensor img = RandomTensors.normal(rng, Shape.of(N, 9, 11, 3));
-    List<String> layers = List.of("e", "crop");
+    List<String> layers = List.of("e", "crop", "y");
     Map<String, FloatTensor> cpu = run(CpuCamBackend.create(g, 2), g, img, layers, rng, null);
     Map<String, FloatTensor> gpu =
         run(CudaCamBackend.create(g), g, img, layers, rng, cpu.get("seed"));
-    Tolerance.SAME.assertClose("y", cpu.get("y"), gpu.get("y"));
+    Tolerance.SAME.assertClose("z", cpu.get("z"), gpu.get("z"));
+    Tolerance.SAME.assertClose("d/dy", cpu.get("d/y"), gpu.get("d/y"));
     Tolerance.SAME.assertClose("d/dcrop", cpu.get("d/crop"), gpu.get("d/crop"));
     Tolerance.CUDA_FP32.assertClose("d/de", cpu.get("d/e"), gpu.get("d/e"));
   }
@@ -74,13 +78,13 @@ class CudaShapeOpsTest {
     Map<String, FloatTensor> out = new HashMap<>();
     try (be;
         CamTensor x = be.upload(img);
-        CamBackend.Forward f = be.forward("x", x, Set.of("y", "e", "crop"))) {
-      FloatTensor y = f.value("y").toHost();
+        CamBackend.Forward f = be.forward("x", x, Set.of("z", "y", "e", "crop"))) {
+      FloatTensor y = f.value("z").toHost();
       FloatTensor s = seed != null ? seed : RandomTensors.normal(rng, y.shape().withDim(0, K * N));
-      out.put("y", y);
+      out.put("z", y);
       out.put("seed", s);
       try (CamTensor ds = be.upload(s)) {
-        Map<String, CamTensor> gr = f.backward(Map.of("y", ds), layers);
+        Map<String, CamTensor> gr = f.backward(Map.of("z", ds), layers);
         for (String l : layers) {
           out.put("d/" + l, gr.get(l).toHost());
         }

@@ -139,6 +139,20 @@ class OpGradientTest {
   }
 
   @Test
+  void meanAndSum() {
+    checkOp(
+        "Mean(-1)", new Op.Reduce(Op.ReduceKind.MEAN, 0b1000, true), -2, 2, new int[] {2, 3, 4, 5});
+    checkOp(
+        "Mean(1,2)",
+        new Op.Reduce(Op.ReduceKind.MEAN, 0b0110, false),
+        -2,
+        2,
+        new int[] {2, 3, 4, 5});
+    checkOp(
+        "Sum(1,3)", new Op.Reduce(Op.ReduceKind.SUM, 0b1010, false), -2, 2, new int[] {2, 3, 4, 5});
+  }
+
+  @Test
   void exp() {
     checkOp("Exp", new Op.Exp(), -2, 2, new int[] {2, 3, 4, 5});
   }

@@ -129,6 +129,9 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.Reduce rd) {
+      return reduce(in[0], rd);
+    }
     if (op instanceof Op.StridedSlice ss) {
       return stridedSlice(in[0], ss);
     }
@@ -248,6 +251,38 @@ public final class RefForward {
       }
     }
     return new D(dev.segcam.ir.Slicing.outputShape(op, xs).dims(), o);
+  }
+
+  /** Sum / Mean: every input element added into its output element (reduced axes at 0). */
+  private static D reduce(D x, Op.Reduce op) {
+    int r = x.dims().length;
+    int[] od = x.dims().clone();
+    int count = 1;
+    for (int d = 0; d < r; d++) {
+      if ((op.axesMask() >> d & 1) != 0) {
+        count *= od[d];
+        od[d] = 1;
+      }
+    }
+    double[] o = new double[Shape.of(od).size()];
+    int[] c = new int[r];
+    for (int i = 0; i < x.size(); i++) {
+      int flat = 0;
+      for (int d = 0; d < r; d++) {
+        flat = flat * od[d] + (od[d] == 1 ? 0 : c[d]);
+      }
+      o[flat] += x.v()[i];
+      for (int d = r - 1; d >= 0 && ++c[d] == x.dims()[d]; d--) {
+        c[d] = 0;
+      }
+    }
+    if (op.kind() == Op.ReduceKind.MEAN) {
+      for (int i = 0; i < o.length; i++) {
+        o[i] /= count;
+      }
+    }
+    Shape x0 = Shape.of(x.dims());
+    return new D(dev.segcam.ir.Slicing.reduced(op, x0).dims(), o);
   }
 
   private static D perChannel(D x, FloatTensor scale, FloatTensor offset) {
