@@ -463,4 +463,10 @@ public sealed interface Op {
       return kind.tfName;
     }
   }
+
+  /**
+   * TensorFlow's Transpose of an activation: output axis d is input axis perm[d]; perm[0] is 0 (the
+   * batch stays first).
+   */
+  record Transpose(List<Integer> perm) implements Op {}
 }

@@ -1,11 +1,11 @@
 package dev.segcam.ir;
 
 /**
- * The geometry of {@link Op.StridedSlice} (and the shape of {@link Op.Reduce}) on an input of known
- * shape, with TensorFlow's rules: a negative begin/end counts from the end, begin and end are
- * clamped to the axis ([0, d] for a positive stride, [-1, d-1] for a negative one), a masked
- * begin/end is the whole range in the stride's direction, and a shrunk axis takes the single
- * element at begin (which must lie in the axis).
+ * The geometry of {@link Op.StridedSlice} (and the shapes of {@link Op.Reduce} and {@link
+ * Op.Transpose}) on an input of known shape, with TensorFlow's rules: a negative begin/end counts
+ * from the end, begin and end are clamped to the axis ([0, d] for a positive stride, [-1, d-1] for
+ * a negative one), a masked begin/end is the whole range in the stride's direction, and a shrunk
+ * axis takes the single element at begin (which must lie in the axis).
  */
 public final class Slicing {
   private Slicing() {}
@@ -107,6 +107,25 @@ public final class Slicing {
       } else if (op.keepDims()) {
         out[k++] = 1;
       }
+    }
+    return Shape.of(out);
+  }
+
+  /** The output shape of a transpose on x. */
+  public static Shape transposed(Op.Transpose op, Shape x) {
+    int r = x.rank();
+    if (op.perm().size() != r) {
+      throw new ShapeException("Transpose permutation " + op.perm() + " on " + x);
+    }
+    int[] out = new int[r];
+    boolean[] seen = new boolean[r];
+    for (int d = 0; d < r; d++) {
+      int p = op.perm().get(d);
+      if (p < 0 || p >= r || seen[p]) {
+        throw new ShapeException("Transpose permutation " + op.perm() + " on " + x);
+      }
+      seen[p] = true;
+      out[d] = x.dim(p);
     }
     return Shape.of(out);
   }

@@ -400,6 +400,15 @@ final class Converter {
       case "StridedSlice":
       case "Slice":
         return slice(op);
+      case "Transpose":
+        {
+          String x = act(0);
+          try {
+            return emit(SliceConversions.transpose(shapeOf(x).rank(), ints(cst(1, "perm"))), x);
+          } catch (IllegalArgumentException e) {
+            throw error("Transpose on " + shapeOf(x) + ": " + e.getMessage());
+          }
+        }
       default:
         throw error("unsupported op " + op);
     }

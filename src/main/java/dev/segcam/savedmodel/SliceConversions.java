@@ -7,10 +7,11 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * TensorFlow's Sum/Mean of an activation to {@link Op.Reduce}, and its StridedSlice and Slice to
- * {@link Op.StridedSlice}: the sparse slice spec (ellipsis, new-axis, shrink masks) expanded into
- * one entry per input axis, as TensorFlow's own dense-spec rule does. Errors are {@link
- * IllegalArgumentException}s that the {@link Converter} reports with the node.
+ * TensorFlow's Sum/Mean of an activation to {@link Op.Reduce}, Transpose to {@link Op.Transpose},
+ * and its StridedSlice and Slice to {@link Op.StridedSlice}: the sparse slice spec (ellipsis,
+ * new-axis, shrink masks) expanded into one entry per input axis, as TensorFlow's own dense-spec
+ * rule does. Errors are {@link IllegalArgumentException}s that the {@link Converter} reports with
+ * the node.
  */
 final class SliceConversions {
   private SliceConversions() {}
@@ -156,5 +157,28 @@ final class SliceConversions {
           "reducing the batch axis is not supported (axes " + Arrays.toString(axes) + ")");
     }
     return new Op.Reduce(kind, mask, keepDims);
+  }
+
+  /** Transpose of a rank-r input by perm (a permutation that keeps the batch axis first). */
+  static Op.Transpose transpose(int rank, int[] perm) {
+    List<Integer> p = new ArrayList<>();
+    boolean[] seen = new boolean[rank];
+    for (int a : perm) {
+      if (perm.length != rank || a < 0 || a >= rank || seen[a]) {
+        throw new IllegalArgumentException(
+            "perm " + Arrays.toString(perm) + " is not a permutation of rank " + rank);
+      }
+      seen[a] = true;
+      p.add(a);
+    }
+    if (perm.length != rank) {
+      throw new IllegalArgumentException(
+          "perm " + Arrays.toString(perm) + " is not a permutation of rank " + rank);
+    }
+    if (rank > 0 && perm[0] != 0) {
+      throw new IllegalArgumentException(
+          "moving the batch axis is not supported (perm " + Arrays.toString(perm) + ")");
+    }
+    return new Op.Transpose(List.copyOf(p));
   }
 }

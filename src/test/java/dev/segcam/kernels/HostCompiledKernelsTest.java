@@ -219,6 +219,7 @@ class HostCompiledKernelsTest {
     m.put("strided_slice_bwd", () -> stridedSlice(true));
     m.put("reduce_fwd", () -> reduce(false));
     m.put("reduce_bwd", () -> reduce(true));
+    m.put("transpose_copy", this::transpose);
     m.put("add_inplace", g::addInplace);
     m.put("conv2d_direct_fwd", () -> g.conv(false));
     m.put("conv2d_direct_bwd_data", () -> g.conv(true));
@@ -402,6 +403,46 @@ class HostCompiledKernelsTest {
             m[3], m[4]);
         check(EXACT, at(kernel, xd, Integer.toBinaryString(masks[c]), kind), ref, got);
       }
+    }
+  }
+
+  // --- transpose.cu ------------------------------------------------------------------------------
+
+  /** Permutations of ranks 2 to 5 (the batch first), the strides as the launchers compute them. */
+  private void transpose() {
+    int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {K * N, 300, 7}, {N, 3, 4, 5, 6}, {N, 1, 70}};
+    int[][] perms = {{0, 3, 1, 2}, {0, 2, 3, 1}, {0, 2, 1}, {0, 4, 2, 1, 3}, {0, 1, 2}};
+    for (int c = 0; c < shapes.length; c++) {
+      int[] xd = shapes[c];
+      List<Integer> perm = Arrays.stream(perms[c]).boxed().toList();
+      int[] od = new int[xd.length];
+      for (int d = 0; d < od.length; d++) {
+        od[d] = xd[perm.get(d)];
+      }
+      int[] o = StridedSliceKernels.pad5(od, 1);
+      int[] p = TransposeKernels.permutedStrides(xd, perm);
+      int total = Arrays.stream(xd).reduce(1, (u, v) -> u * v);
+      float[] x = normal(total);
+      float[] ref = new float[total];
+      float[] got = garbage(total);
+      TransposeKernels.transpose_copy(
+          ref, x, o[0], o[1], o[2], o[3], o[4], p[0], p[1], p[2], p[3], p[4]);
+      launch1d(
+          "transpose_copy",
+          total,
+          got,
+          x,
+          o[0],
+          o[1],
+          o[2],
+          o[3],
+          o[4],
+          p[0],
+          p[1],
+          p[2],
+          p[3],
+          p[4]);
+      check(EXACT, at("transpose_copy", xd, perm), ref, got);
     }
   }
 

@@ -31,9 +31,9 @@ import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TFloat32;
 
 /**
- * StridedSlice, Slice, Sum and Mean of an activation against TensorFlow: the importer's mask
- * expansion ({@link SliceConversions}), the CPU engine's forward and its data gradient against TF's
- * forward and {@code addGradients}, every element, on fresh random inputs.
+ * StridedSlice, Slice, Transpose, Sum and Mean of an activation against TensorFlow: the importer's
+ * mask expansion ({@link SliceConversions}), the CPU engine's forward and its data gradient against
+ * TF's forward and {@code addGradients}, every element, on fresh random inputs.
  */
 class SliceOpsTfTest {
   private static final Shape X = Shape.of(2, 6, 7, 3);
@@ -127,6 +127,14 @@ class SliceOpsTfTest {
                         tf.constant(new int[] {0, 1, 2, 1}),
                         tf.constant(new int[] {-1, 4, -1, 2})),
             SliceConversions.slice(X.rank(), new int[] {0, 1, 2, 1}, new int[] {-1, 4, -1, 2})),
+        new Case(
+            "Transpose(0,2,3,1)",
+            tf -> x -> tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 3, 1})),
+            SliceConversions.transpose(X.rank(), new int[] {0, 2, 3, 1})),
+        new Case(
+            "Transpose(0,3,1,2)",
+            tf -> x -> tf.linalg.transpose(x, tf.constant(new int[] {0, 3, 1, 2})),
+            SliceConversions.transpose(X.rank(), new int[] {0, 3, 1, 2})),
         // LayerNorm / InstanceNorm moments: mean over the channels, over H,W,C, and a Sum
         new Case(
             "Mean(-1, keep)",
@@ -228,6 +236,17 @@ class SliceOpsTfTest {
   void reduceKindCodesAreTheKernels() {
     assertEquals(dev.segcam.kernels.ReduceKernels.RED_SUM, Op.ReduceKind.SUM.code);
     assertEquals(dev.segcam.kernels.ReduceKernels.RED_MEAN, Op.ReduceKind.MEAN.code);
+  }
+
+  @Test
+  void movingTheBatchIsRefused() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SliceConversions.transpose(3, new int[] {1, 0, 2}));
+    assertTrue(e.getMessage().contains("batch axis"), e.getMessage());
+    assertThrows(
+        IllegalArgumentException.class, () -> SliceConversions.transpose(3, new int[] {0, 1}));
   }
 
   @Test

@@ -184,6 +184,7 @@ public final class CpuOpTable {
         (s, op) -> s.dx[0] = s.dyT.reshape(s.gradShape(s.in0)));
     put(t, Op.StridedSlice.class, CpuShapeOps::stridedSlice, CpuShapeOps::stridedSliceGrad);
     put(t, Op.Reduce.class, CpuShapeOps::reduce, CpuShapeOps::reduceGrad);
+    put(t, Op.Transpose.class, CpuShapeOps::transpose, CpuShapeOps::transposeGrad);
     return t;
   }
 

@@ -6,6 +6,7 @@ import dev.segcam.ir.Shape;
 import dev.segcam.ir.Slicing;
 import dev.segcam.kernels.ReduceKernels;
 import dev.segcam.kernels.StridedSliceKernels;
+import dev.segcam.kernels.TransposeKernels;
 import java.util.List;
 
 /**
@@ -76,5 +77,27 @@ final class CpuShapeOps {
             CHUNK,
             (lo, hi) -> ReduceKernels.reduceBwdRange(dx, s.dy, op.kind().code, xd, m, lo, hi));
     s.dx[0] = new FloatTensor(xs, dx);
+  }
+
+  static FloatTensor transpose(CpuEngine e, Op.Transpose op, List<FloatTensor> in, Shape out) {
+    return new FloatTensor(
+        out, transposeData(e.parallel(), in.get(0).data(), in.get(0).shape(), op.perm(), out));
+  }
+
+  static void transposeGrad(CpuBackward.Step s, Op.Transpose op) {
+    Shape xs = s.gradShape(s.in0);
+    s.dx[0] =
+        new FloatTensor(
+            xs, transposeData(s.pool(), s.dy, s.ds, TransposeKernels.inverse(op.perm()), xs));
+  }
+
+  private static float[] transposeData(
+      Parallel pool, float[] x, Shape xs, List<Integer> perm, Shape out) {
+    int[] o = StridedSliceKernels.pad5(out.dims(), 1);
+    int[] p = TransposeKernels.permutedStrides(xs.dims(), perm);
+    float[] y = new float[out.size()];
+    pool.parallelFor(
+        y.length, CHUNK, (lo, hi) -> TransposeKernels.transposeRange(y, x, o, p, lo, hi));
+    return y;
   }
 }

@@ -194,6 +194,7 @@ public final class CudaOpTable {
         (s, op) -> s.set(0, s.dy.view(s.gradShape(0))));
     put(t, Op.StridedSlice.class, CudaShapeOps::stridedSlice, CudaShapeOps::stridedSliceGrad);
     put(t, Op.Reduce.class, CudaShapeOps::reduce, CudaShapeOps::reduceGrad);
+    put(t, Op.Transpose.class, CudaShapeOps::transpose, CudaShapeOps::transposeGrad);
     return t;
   }
 
@@ -248,7 +249,9 @@ public final class CudaOpTable {
         if (rank < 1) {
           throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
         }
-      } else if (op instanceof Op.StridedSlice || op instanceof Op.Reduce) {
+      } else if (op instanceof Op.StridedSlice
+          || op instanceof Op.Reduce
+          || op instanceof Op.Transpose) {
         if (inRanks.get(0) > dev.segcam.kernels.StridedSliceKernels.RANK) {
           throw new UnsupportedOpException(n.name(), op.type(), "runs only up to rank 5");
         }

@@ -5,6 +5,8 @@ import dev.segcam.ir.Shape;
 import dev.segcam.ir.Slicing;
 import dev.segcam.kernels.ReduceKernels;
 import dev.segcam.kernels.StridedSliceKernels;
+import dev.segcam.kernels.TransposeKernels;
+import java.util.List;
 
 /**
  * The CUDA rules of the ops that move activations around (StridedSlice/Slice) or reduce them
@@ -87,5 +89,38 @@ final class CudaShapeOps {
       a[3 + r + d] = m[d];
     }
     return a;
+  }
+
+  static CudaTensor transpose(CudaStep.Fwd s, Op.Transpose op) {
+    launchTranspose(s.ops, s.y().buffer(), s.x(), s.xs(), op.perm(), s.out);
+    return s.y;
+  }
+
+  static void transposeGrad(CudaStep.Bwd s, Op.Transpose op) {
+    Shape xs = s.gradShape(0);
+    launchTranspose(
+        s.ops, s.alloc(0, xs), s.dy.buffer(), s.ds, TransposeKernels.inverse(op.perm()), xs);
+  }
+
+  private static void launchTranspose(
+      CudaGraphOps ops, DeviceBuffer y, DeviceBuffer x, Shape xs, List<Integer> perm, Shape out) {
+    int[] o = StridedSliceKernels.pad5(out.dims(), 1);
+    int[] p = TransposeKernels.permutedStrides(xs.dims(), perm);
+    ops.launchIn(
+        "transpose",
+        "transpose_copy",
+        out.size(),
+        y,
+        x,
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        o[4],
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        p[4]);
   }
 }

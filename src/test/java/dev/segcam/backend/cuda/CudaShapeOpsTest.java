@@ -18,10 +18,11 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
- * The shape ops' CUDA rules (CudaShapeOps over kernels/strided_slice.cu and reduce.cu) against the
- * CPU engine through both backends' op tables: forward values and data gradients with K = 2 targets
- * over N = 2 images, every element. Copies and sums in the twins' order, so slices and reductions
- * agree to SAME; the Exp in front (whose gradient is a product) takes the CUDA FP32 tolerance.
+ * The shape ops' CUDA rules (CudaShapeOps over kernels/strided_slice.cu, transpose.cu and
+ * reduce.cu) against the CPU engine through both backends' op tables: forward values and data
+ * gradients with K = 2 targets over N = 2 images, every element. Copies and sums in the twins'
+ * order, so slices and reductions agree to SAME; the Exp in front (whose gradient is a product)
+ * takes the CUDA FP32 tolerance.
  */
 @RequiresGpu
 class CudaShapeOpsTest {
@@ -58,17 +59,19 @@ class CudaShapeOpsTest {
             new int[] {2}),
         "crop");
     // LayerNorm moments: the mean over the channels, kept, and a Sum over H
-    b.add("mu", new Op.Reduce(Op.ReduceKind.MEAN, 0b1000, true), "y");
+    b.add("t", new Op.Transpose(List.of(0, 3, 1, 2)), "y");
+    b.add("mu", new Op.Reduce(Op.ReduceKind.MEAN, 0b1000, true), "t");
     b.add("z", new Op.Reduce(Op.ReduceKind.SUM, 0b0010, false), "mu");
     Graph g = b.output("z", "z").build();
     Random rng = new Random(RandomTensors.freshSeed("CudaShapeOpsTest"));
     FloatTensor img = RandomTensors.normal(rng, Shape.of(N, 9, 11, 3));
-    List<String> layers = List.of("e", "crop", "y");
+    List<String> layers = List.of("e", "crop", "y", "t");
     Map<String, FloatTensor> cpu = run(CpuCamBackend.create(g, 2), g, img, layers, rng, null);
     Map<String, FloatTensor> gpu =
         run(CudaCamBackend.create(g), g, img, layers, rng, cpu.get("seed"));
     Tolerance.SAME.assertClose("z", cpu.get("z"), gpu.get("z"));
     Tolerance.SAME.assertClose("d/dy", cpu.get("d/y"), gpu.get("d/y"));
+    Tolerance.SAME.assertClose("d/dt", cpu.get("d/t"), gpu.get("d/t"));
     Tolerance.SAME.assertClose("d/dcrop", cpu.get("d/crop"), gpu.get("d/crop"));
     Tolerance.CUDA_FP32.assertClose("d/de", cpu.get("d/e"), gpu.get("d/e"));
   }
@@ -78,7 +81,7 @@ class CudaShapeOpsTest {
     Map<String, FloatTensor> out = new HashMap<>();
     try (be;
         CamTensor x = be.upload(img);
-        CamBackend.Forward f = be.forward("x", x, Set.of("z", "y", "e", "crop"))) {
+        CamBackend.Forward f = be.forward("x", x, Set.of("z", "t", "y", "e", "crop"))) {
       FloatTensor y = f.value("z").toHost();
       FloatTensor s = seed != null ? seed : RandomTensors.normal(rng, y.shape().withDim(0, K * N));
       out.put("z", y);

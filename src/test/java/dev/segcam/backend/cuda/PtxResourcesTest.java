@@ -11,6 +11,7 @@ import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ReduceKernels;
 import dev.segcam.kernels.StridedSliceKernels;
+import dev.segcam.kernels.TransposeKernels;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
@@ -47,6 +48,7 @@ class PtxResourcesTest {
           Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
           Map.entry("strided_slice", List.of("strided_slice_fwd", "strided_slice_bwd")),
           Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd")),
+          Map.entry("transpose", List.of("transpose_copy")),
           Map.entry("activation", List.of("activation_fwd", "activation_bwd")),
           Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
           Map.entry("pool", List.of("pool_fwd", "maxpool_bwd", "avgpool_bwd", "spatial_mean_bwd")),
@@ -71,13 +73,14 @@ class PtxResourcesTest {
           ConvKernels.class,
           ExpKernels.class,
           StridedSliceKernels.class,
-          ReduceKernels.class);
+          ReduceKernels.class,
+          TransposeKernels.class);
 
   /**
    * One-op files (kernels/&lt;op&gt;.cu): launched by name through CudaGraphOps.launchIn from the
    * op table, so they have no launcher method of their own.
    */
-  static final List<String> ONE_OP_MODULES = List.of("exp", "strided_slice", "reduce");
+  static final List<String> ONE_OP_MODULES = List.of("exp", "strided_slice", "reduce", "transpose");
 
   /** Second stages of a kernel whose twin does the whole job. */
   private static final List<String> HELPER_STAGES = List.of("masked_score_reduce");

@@ -139,6 +139,17 @@ class OpGradientTest {
   }
 
   @Test
+  void transpose() {
+    checkOp(
+        "Transpose",
+        new Op.Transpose(java.util.List.of(0, 3, 1, 2)),
+        -2,
+        2,
+        new int[] {2, 3, 4, 5});
+    checkOp("Transpose", new Op.Transpose(java.util.List.of(0, 2, 1)), -2, 2, new int[] {2, 6, 4});
+  }
+
+  @Test
   void meanAndSum() {
     checkOp(
         "Mean(-1)", new Op.Reduce(Op.ReduceKind.MEAN, 0b1000, true), -2, 2, new int[] {2, 3, 4, 5});

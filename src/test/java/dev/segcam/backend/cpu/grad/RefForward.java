@@ -129,6 +129,9 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.Transpose tr) {
+      return transpose(in[0], tr);
+    }
     if (op instanceof Op.Reduce rd) {
       return reduce(in[0], rd);
     }
@@ -283,6 +286,32 @@ public final class RefForward {
     }
     Shape x0 = Shape.of(x.dims());
     return new D(dev.segcam.ir.Slicing.reduced(op, x0).dims(), o);
+  }
+
+  /** Transpose element by element: output multi-index c reads input index c permuted back. */
+  private static D transpose(D x, Op.Transpose op) {
+    int r = x.dims().length;
+    int[] od = new int[r];
+    for (int d = 0; d < r; d++) {
+      od[d] = x.dims()[op.perm().get(d)];
+    }
+    double[] o = new double[x.size()];
+    int[] c = new int[r];
+    int[] at = new int[r];
+    for (int i = 0; i < o.length; i++) {
+      for (int d = 0; d < r; d++) {
+        at[op.perm().get(d)] = c[d];
+      }
+      int flat = 0;
+      for (int d = 0; d < r; d++) {
+        flat = flat * x.dims()[d] + at[d];
+      }
+      o[i] = x.v()[flat];
+      for (int d = r - 1; d >= 0 && ++c[d] == od[d]; d--) {
+        c[d] = 0;
+      }
+    }
+    return new D(od, o);
   }
 
   private static D perChannel(D x, FloatTensor scale, FloatTensor offset) {
