@@ -448,4 +448,104 @@ public sealed interface Op {
       return true;
     }
   }
+
+  /**
+   * TensorFlow's StridedSlice (and Slice) on an activation, with the ellipsis and new-axis masks
+   * already expanded at import: one entry per input axis d of begin, end, strides (never 0), and
+   * bit d of beginMask / endMask (ignore begin / end: the whole range in the stride's direction)
+   * and shrinkMask (take the single element at begin, drop the axis). newAxes are the output
+   * positions where a unit axis is inserted (ascending). Negative begin/end count from the end. The
+   * batch axis 0 is always taken whole (the importer refuses anything else). Geometry: {@link
+   * Slicing}.
+   */
+  record StridedSlice(
+      int[] begin,
+      int[] end,
+      int[] strides,
+      int beginMask,
+      int endMask,
+      int shrinkMask,
+      int[] newAxes)
+      implements Op {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof StridedSlice s
+          && java.util.Arrays.equals(begin, s.begin)
+          && java.util.Arrays.equals(end, s.end)
+          && java.util.Arrays.equals(strides, s.strides)
+          && beginMask == s.beginMask
+          && endMask == s.endMask
+          && shrinkMask == s.shrinkMask
+          && java.util.Arrays.equals(newAxes, s.newAxes);
+    }
+
+    @Override
+    public int hashCode() {
+      return java.util.Objects.hash(
+          java.util.Arrays.hashCode(begin),
+          java.util.Arrays.hashCode(end),
+          java.util.Arrays.hashCode(strides),
+          beginMask,
+          endMask,
+          shrinkMask,
+          java.util.Arrays.hashCode(newAxes));
+    }
+
+    @Override
+    public String toString() {
+      return "StridedSlice[begin="
+          + java.util.Arrays.toString(begin)
+          + ", end="
+          + java.util.Arrays.toString(end)
+          + ", strides="
+          + java.util.Arrays.toString(strides)
+          + ", beginMask="
+          + beginMask
+          + ", endMask="
+          + endMask
+          + ", shrinkMask="
+          + shrinkMask
+          + ", newAxes="
+          + java.util.Arrays.toString(newAxes)
+          + "]";
+    }
+  }
+
+  /**
+   * Reduction kinds with their kernel codes ({@link #code} is the {@code kind} argument of
+   * reduce_fwd/reduce_bwd, RED_* in kernels/reduce.cu).
+   */
+  enum ReduceKind {
+    SUM(0, "Sum"),
+    MEAN(1, "Mean");
+
+    /** The kernel code (RED_* in kernels/reduce.cu). */
+    public final int code;
+
+    /** TensorFlow's op name (the IR's display name). */
+    public final String tfName;
+
+    ReduceKind(int code, String tfName) {
+      this.code = code;
+      this.tfName = tfName;
+    }
+  }
+
+  /**
+   * TensorFlow's Sum / Mean over the axes of axesMask (bit d: axis d of the input; never the batch
+   * axis 0), keeping them as unit axes when keepDims. Mean over H,W of NHWC imports as {@link
+   * SpatialMean}. The gradients read only the shapes.
+   */
+  record Reduce(ReduceKind kind, int axesMask, boolean keepDims) implements Op {
+    @Override
+    public String type() {
+      return kind.tfName;
+    }
+  }
+
+  /**
+   * TensorFlow's Transpose of an activation: output axis d is input axis perm[d]; perm[0] is 0 (the
+   * batch stays first).
+   */
+  record Transpose(List<Integer> perm) implements Op {}
 }

@@ -122,6 +122,15 @@ public final class ShapeInference {
       if (op instanceof Op.Reshape r) {
         return reshape(one(node, in), r.target());
       }
+      if (op instanceof Op.Transpose t) {
+        return Slicing.transposed(t, one(node, in));
+      }
+      if (op instanceof Op.Reduce r) {
+        return Slicing.reduced(r, one(node, in));
+      }
+      if (op instanceof Op.StridedSlice s) {
+        return Slicing.outputShape(s, one(node, in));
+      }
 
       throw new ShapeException("unhandled op " + op.type());
     } catch (ShapeException e) {

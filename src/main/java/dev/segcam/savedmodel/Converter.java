@@ -454,6 +454,8 @@ final class Converter {
         return pool();
       case "Mean":
         return mean();
+      case "Sum":
+        return reduce(Op.ReduceKind.SUM);
       case "ResizeBilinear":
       case "ResizeNearestNeighbor":
         return resize();
@@ -486,6 +488,18 @@ final class Converter {
         return squeeze();
       case "ExpandDims":
         return expandDims();
+      case "StridedSlice":
+      case "Slice":
+        return slice(op);
+      case "Transpose":
+        {
+          String x = act(0);
+          try {
+            return emit(SliceConversions.transpose(shapeOf(x).rank(), ints(cst(1, "perm"))), x);
+          } catch (IllegalArgumentException e) {
+            throw error("Transpose on " + shapeOf(x) + ": " + e.getMessage());
+          }
+        }
       default:
         return elementwise(op);
     }
@@ -652,15 +666,23 @@ final class Converter {
     for (int a : axes) {
       set.add(a < 0 ? a + rank : a);
     }
-    if (rank != 4 || !set.equals(Set.of(1, 2))) {
-      throw error(
-          "Mean over axes "
-              + Arrays.toString(axes)
-              + " of a rank-"
-              + rank
-              + " tensor is not supported (only the spatial axes 1,2 of NHWC)");
+    if (rank == 4 && set.equals(Set.of(1, 2))) {
+      return emit(new Op.SpatialMean(attrB("keep_dims", false)), x);
     }
-    return emit(new Op.SpatialMean(attrB("keep_dims", false)), x);
+    return reduce(Op.ReduceKind.MEAN);
+  }
+
+  /** Sum / Mean over any axes but the batch (SliceConversions.reduce). */
+  private Val reduce(Op.ReduceKind kind) {
+    String x = act(0);
+    Shape xs = shapeOf(x);
+    try {
+      return emit(
+          SliceConversions.reduce(kind, xs.rank(), ints(cst(1, "axes")), attrB("keep_dims", false)),
+          x);
+    } catch (IllegalArgumentException e) {
+      throw error(kind.tfName + " on " + xs + ": " + e.getMessage());
+    }
   }
 
   private Val resize() {
@@ -702,6 +724,35 @@ final class Converter {
       throw error("concatenation along the batch axis is not supported");
     }
     return emit(new Op.Concat(ax), xs.toArray(new String[0]));
+  }
+
+  /** StridedSlice / Slice of an activation (SliceConversions). */
+  private Val slice(String op) {
+    String x = act(0);
+    int rank = shapeOf(x).rank();
+    try {
+      Op.StridedSlice s =
+          op.equals("Slice")
+              ? SliceConversions.slice(rank, ints(cst(1, "begin")), ints(cst(2, "size")))
+              : SliceConversions.stridedSlice(
+                  rank,
+                  ints(cst(1, "begin")),
+                  ints(cst(2, "end")),
+                  ints(cst(3, "strides")),
+                  attrI("begin_mask"),
+                  attrI("end_mask"),
+                  attrI("ellipsis_mask"),
+                  attrI("new_axis_mask"),
+                  attrI("shrink_axis_mask"));
+      return emit(s, x);
+    } catch (IllegalArgumentException e) {
+      throw error(op + " on " + shapeOf(x) + ": " + e.getMessage());
+    }
+  }
+
+  private int attrI(String key) {
+    AttrValue a = attr(key);
+    return a == null ? 0 : Math.toIntExact(a.getI());
   }
 
   private Val binary(Op.BinaryKind kind) {

@@ -216,6 +216,11 @@ class HostCompiledKernelsTest {
     m.put("binary_bwd", g::binaryBwd);
     m.put("pad_fwd", g::padFwd);
     m.put("pad_bwd", g::padBwd);
+    m.put("strided_slice_fwd", () -> stridedSlice(false));
+    m.put("strided_slice_bwd", () -> stridedSlice(true));
+    m.put("reduce_fwd", () -> reduce(false));
+    m.put("reduce_bwd", () -> reduce(true));
+    m.put("transpose_copy", this::transpose);
     m.put("add_inplace", g::addInplace);
     m.put("conv2d_direct_fwd", () -> g.conv(false));
     m.put("conv2d_direct_bwd_data", () -> g.conv(true));
@@ -265,6 +270,189 @@ class HostCompiledKernelsTest {
 
   private static void check(Tolerance tol, String what, float[] ref, float[] got) {
     tol.assertClose(what, ref, got);
+  }
+
+  // --- strided_slice.cu --------------------------------------------------------------------------
+
+  /**
+   * Slices as the importer makes them: a Cropping2D crop, negative steps with a masked reversed
+   * axis, a shrunk axis with a new one, rank 2, rank 5, and a slice with an empty axis. The
+   * geometry comes from {@link dev.segcam.ir.Slicing}, rank-5 padded as the launchers do.
+   */
+  private void stridedSlice(boolean backward) {
+    Object[][] cases = {
+      {
+        new int[] {N, 9, 11, 3},
+        ss(
+            new int[] {0, 1, 2, 0},
+            new int[] {0, -2, -1, 0},
+            new int[] {1, 1, 1, 1},
+            0b1001,
+            0b1001,
+            0)
+      },
+      {
+        new int[] {N, 9, 11, 3},
+        ss(
+            new int[] {0, 0, 9, 0},
+            new int[] {0, 0, 0, 0},
+            new int[] {1, -1, -3, 1},
+            0b1011,
+            0b1001,
+            0)
+      },
+      {
+        new int[] {N, 6, 70, 5},
+        ss(
+            new int[] {0, -2, 3, 1},
+            new int[] {0, 0, 60, 5},
+            new int[] {1, 1, 2, 2},
+            0b0001,
+            0b0001,
+            0b0010)
+      },
+      {
+        new int[] {N, 300},
+        ss(new int[] {0, 299}, new int[] {0, 0}, new int[] {1, -7}, 0b01, 0b11, 0)
+      },
+      {
+        new int[] {N, 3, 4, 5, 6},
+        ss(
+            new int[] {0, 1, 0, 4, 1},
+            new int[] {0, 3, 4, 0, 6},
+            new int[] {1, 1, 3, -1, 2},
+            0b00001,
+            0b00001,
+            0)
+      },
+      {
+        new int[] {N, 5, 5, 2},
+        ss(
+            new int[] {0, 3, 0, 0},
+            new int[] {0, 1, 5, 2},
+            new int[] {1, 1, 1, 1},
+            0b0001,
+            0b0001,
+            0)
+      },
+    };
+    for (Object[] c : cases) {
+      int[] xd = ((int[]) c[0]).clone();
+      if (backward) {
+        xd[0] = K * N; // the gradient batch
+      }
+      dev.segcam.ir.Op.StridedSlice op = (dev.segcam.ir.Op.StridedSlice) c[1];
+      dev.segcam.ir.Slicing.Geometry geo =
+          dev.segcam.ir.Slicing.geometry(op, dev.segcam.ir.Shape.of(xd));
+      int[] cd = StridedSliceKernels.pad5(geo.count(), 1);
+      int[] x5 = StridedSliceKernels.pad5(xd, 1);
+      int[] b = StridedSliceKernels.pad5(geo.start(), 0);
+      int[] st = StridedSliceKernels.pad5(geo.step(), 1);
+      int xTotal = Arrays.stream(x5).reduce(1, (u, v) -> u * v);
+      int cTotal = Arrays.stream(cd).reduce(1, (u, v) -> u * v);
+      String kernel = backward ? "strided_slice_bwd" : "strided_slice_fwd";
+      float[] in = normal(backward ? cTotal : xTotal);
+      int outTotal = backward ? xTotal : cTotal;
+      float[] ref = new float[outTotal];
+      float[] got = garbage(outTotal);
+      int[] d1 = backward ? x5 : cd;
+      int[] d2 = backward ? cd : x5;
+      if (backward) {
+        StridedSliceKernels.strided_slice_bwd(
+            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
+            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+      } else {
+        StridedSliceKernels.strided_slice_fwd(
+            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
+            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+      }
+      launch1d(
+          kernel, outTotal, got, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3],
+          d2[4], b[0], b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+      check(EXACT, at(kernel, xd, op), ref, got);
+    }
+  }
+
+  // --- reduce.cu ---------------------------------------------------------------------------------
+
+  /** Sum and Mean over one, several, trailing and inner axes, ranks 2 to 5. */
+  private void reduce(boolean backward) {
+    int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {N, 300}, {N, 3, 4, 5, 6}, {N, 7, 1, 40}};
+    int[] masks = {0b1000, 0b0110, 0b10, 0b10110, 0b1110};
+    for (int c = 0; c < shapes.length; c++) {
+      for (int kind : new int[] {ReduceKernels.RED_SUM, ReduceKernels.RED_MEAN}) {
+        int[] xd = shapes[c].clone();
+        if (backward) {
+          xd[0] = K * N; // the gradient batch
+        }
+        int[] x5 = StridedSliceKernels.pad5(xd, 1);
+        int[] m = ReduceKernels.flags(masks[c], xd.length);
+        int xTotal = Arrays.stream(x5).reduce(1, (u, v) -> u * v);
+        int yTotal = ReduceKernels.outTotal(x5, m);
+        String kernel = backward ? "reduce_bwd" : "reduce_fwd";
+        float[] in = normal(backward ? yTotal : xTotal);
+        int outTotal = backward ? xTotal : yTotal;
+        float[] ref = new float[outTotal];
+        float[] got = garbage(outTotal);
+        if (backward) {
+          ReduceKernels.reduce_bwd(
+              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        } else {
+          ReduceKernels.reduce_fwd(
+              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        }
+        launch1d(
+            kernel, outTotal, got, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2],
+            m[3], m[4]);
+        check(EXACT, at(kernel, xd, Integer.toBinaryString(masks[c]), kind), ref, got);
+      }
+    }
+  }
+
+  // --- transpose.cu ------------------------------------------------------------------------------
+
+  /** Permutations of ranks 2 to 5 (the batch first), the strides as the launchers compute them. */
+  private void transpose() {
+    int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {K * N, 300, 7}, {N, 3, 4, 5, 6}, {N, 1, 70}};
+    int[][] perms = {{0, 3, 1, 2}, {0, 2, 3, 1}, {0, 2, 1}, {0, 4, 2, 1, 3}, {0, 1, 2}};
+    for (int c = 0; c < shapes.length; c++) {
+      int[] xd = shapes[c];
+      List<Integer> perm = Arrays.stream(perms[c]).boxed().toList();
+      int[] od = new int[xd.length];
+      for (int d = 0; d < od.length; d++) {
+        od[d] = xd[perm.get(d)];
+      }
+      int[] o = StridedSliceKernels.pad5(od, 1);
+      int[] p = TransposeKernels.permutedStrides(xd, perm);
+      int total = Arrays.stream(xd).reduce(1, (u, v) -> u * v);
+      float[] x = normal(total);
+      float[] ref = new float[total];
+      float[] got = garbage(total);
+      TransposeKernels.transpose_copy(
+          ref, x, o[0], o[1], o[2], o[3], o[4], p[0], p[1], p[2], p[3], p[4]);
+      launch1d(
+          "transpose_copy",
+          total,
+          got,
+          x,
+          o[0],
+          o[1],
+          o[2],
+          o[3],
+          o[4],
+          p[0],
+          p[1],
+          p[2],
+          p[3],
+          p[4]);
+      check(EXACT, at("transpose_copy", xd, perm), ref, got);
+    }
+  }
+
+  private static dev.segcam.ir.Op.StridedSlice ss(
+      int[] begin, int[] end, int[] strides, int beginMask, int endMask, int shrinkMask) {
+    return new dev.segcam.ir.Op.StridedSlice(
+        begin, end, strides, beginMask, endMask, shrinkMask, new int[0]);
   }
 
   // --- seed.cu -----------------------------------------------------------------------------------

@@ -196,6 +196,9 @@ public final class CpuOpTable {
           // StopGradient: no gradient flows back (zero), as TensorFlow's
           s.dx[0] = new FloatTensor(s.ds, new float[s.dy.length]);
         });
+    put(t, Op.StridedSlice.class, CpuShapeOps::stridedSlice, CpuShapeOps::stridedSliceGrad);
+    put(t, Op.Reduce.class, CpuShapeOps::reduce, CpuShapeOps::reduceGrad);
+    put(t, Op.Transpose.class, CpuShapeOps::transpose, CpuShapeOps::transposeGrad);
     return t;
   }
 

@@ -204,6 +204,9 @@ public final class CudaOpTable {
           }
           s.alloc(0, s.ds).zero(); // StopGradient: no gradient flows back (zero)
         });
+    put(t, Op.StridedSlice.class, CudaShapeOps::stridedSlice, CudaShapeOps::stridedSliceGrad);
+    put(t, Op.Reduce.class, CudaShapeOps::reduce, CudaShapeOps::reduceGrad);
+    put(t, Op.Transpose.class, CudaShapeOps::transpose, CudaShapeOps::transposeGrad);
     return t;
   }
 
@@ -291,6 +294,12 @@ public final class CudaOpTable {
       } else if (op instanceof Op.Softmax || op instanceof Op.Activation) {
         if (rank < 1) {
           throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
+        }
+      } else if (op instanceof Op.StridedSlice
+          || op instanceof Op.Reduce
+          || op instanceof Op.Transpose) {
+        if (inRanks.get(0) > dev.segcam.kernels.StridedSliceKernels.RANK) {
+          throw new UnsupportedOpException(n.name(), op.type(), "runs only up to rank 5");
         }
       } else if (TABLE.find(op) == null) {
         throw new UnsupportedOpException(n.name(), op.type(), "no CUDA kernel for this op");

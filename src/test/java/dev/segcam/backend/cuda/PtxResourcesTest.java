@@ -11,6 +11,9 @@ import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.UnaryKernels;
+import dev.segcam.kernels.ReduceKernels;
+import dev.segcam.kernels.StridedSliceKernels;
+import dev.segcam.kernels.TransposeKernels;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
@@ -46,6 +49,9 @@ class PtxResourcesTest {
           Map.entry("colormap", List.of("colormap_blend")),
           Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
           Map.entry("unary", List.of("unary_fwd", "unary_bwd")),
+          Map.entry("strided_slice", List.of("strided_slice_fwd", "strided_slice_bwd")),
+          Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd")),
+          Map.entry("transpose", List.of("transpose_copy")),
           Map.entry("activation", List.of("activation_fwd", "activation_bwd")),
           Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
           Map.entry("pool", List.of("pool_fwd", "maxpool_bwd", "avgpool_bwd", "spatial_mean_bwd")),
@@ -70,13 +76,17 @@ class PtxResourcesTest {
           LayoutKernels.class,
           ConvKernels.class,
           ExpKernels.class,
-          UnaryKernels.class);
+          UnaryKernels.class,
+          StridedSliceKernels.class,
+          ReduceKernels.class,
+          TransposeKernels.class);
 
   /**
    * One-op files (kernels/&lt;op&gt;.cu): launched by name through CudaGraphOps.launchIn from the
    * op table, so they have no launcher method of their own.
    */
-  static final List<String> ONE_OP_MODULES = List.of("exp", "unary");
+  static final List<String> ONE_OP_MODULES =
+      List.of("exp", "unary", "strided_slice", "reduce", "transpose");
 
   /** Second stages of a kernel whose twin does the whole job. */
   private static final List<String> HELPER_STAGES = List.of("masked_score_reduce");

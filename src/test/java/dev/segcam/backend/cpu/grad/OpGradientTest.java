@@ -137,6 +137,49 @@ class OpGradientTest {
   }
 
   @Test
+  void stridedSlice() {
+    // x[:, 5:0:-2, 1:-1, 2, newaxis]: negative stride, negative end, shrink, new axis
+    checkOp(
+        "StridedSlice",
+        new Op.StridedSlice(
+            new int[] {0, 5, 1, 2},
+            new int[] {0, 0, -1, 3},
+            new int[] {1, -2, 1, 1},
+            0b0001,
+            0b0001,
+            0b1000,
+            new int[] {3}),
+        -2,
+        2,
+        new int[] {2, 6, 5, 4});
+  }
+
+  @Test
+  void transpose() {
+    checkOp(
+        "Transpose",
+        new Op.Transpose(java.util.List.of(0, 3, 1, 2)),
+        -2,
+        2,
+        new int[] {2, 3, 4, 5});
+    checkOp("Transpose", new Op.Transpose(java.util.List.of(0, 2, 1)), -2, 2, new int[] {2, 6, 4});
+  }
+
+  @Test
+  void meanAndSum() {
+    checkOp(
+        "Mean(-1)", new Op.Reduce(Op.ReduceKind.MEAN, 0b1000, true), -2, 2, new int[] {2, 3, 4, 5});
+    checkOp(
+        "Mean(1,2)",
+        new Op.Reduce(Op.ReduceKind.MEAN, 0b0110, false),
+        -2,
+        2,
+        new int[] {2, 3, 4, 5});
+    checkOp(
+        "Sum(1,3)", new Op.Reduce(Op.ReduceKind.SUM, 0b1010, false), -2, 2, new int[] {2, 3, 4, 5});
+  }
+
+  @Test
   void exp() {
     checkOp("Exp", new Op.Exp(), -2, 2, new int[] {2, 3, 4, 5});
   }

@@ -136,6 +136,15 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.Transpose tr) {
+      return transpose(in[0], tr);
+    }
+    if (op instanceof Op.Reduce rd) {
+      return reduce(in[0], rd);
+    }
+    if (op instanceof Op.StridedSlice ss) {
+      return stridedSlice(in[0], ss);
+    }
     if (op instanceof Op.Exp) {
       double[] o = new double[in[0].size()];
       for (int i = 0; i < o.length; i++) {
@@ -225,6 +234,91 @@ public final class RefForward {
       return new D(d, in[0].v().clone());
     }
     throw new IllegalArgumentException("RefForward: no op " + op.type());
+  }
+
+  /**
+   * The slice element by element over multi-indices (the per-axis start/step/count of {@link
+   * dev.segcam.ir.Slicing}, itself checked against TensorFlow in SliceOpsTfTest).
+   */
+  private static D stridedSlice(D x, Op.StridedSlice op) {
+    Shape xs = Shape.of(x.dims());
+    dev.segcam.ir.Slicing.Geometry g = dev.segcam.ir.Slicing.geometry(op, xs);
+    int r = xs.rank();
+    int total = 1;
+    for (int c : g.count()) {
+      total *= c;
+    }
+    double[] o = new double[total];
+    int[] q = new int[r];
+    for (int i = 0; i < total; i++) {
+      int flat = 0;
+      for (int d = 0; d < r; d++) {
+        flat = flat * xs.dim(d) + g.start()[d] + q[d] * g.step()[d];
+      }
+      o[i] = x.v()[flat];
+      for (int d = r - 1; d >= 0 && ++q[d] == g.count()[d]; d--) {
+        q[d] = 0;
+      }
+    }
+    return new D(dev.segcam.ir.Slicing.outputShape(op, xs).dims(), o);
+  }
+
+  /** Sum / Mean: every input element added into its output element (reduced axes at 0). */
+  private static D reduce(D x, Op.Reduce op) {
+    int r = x.dims().length;
+    int[] od = x.dims().clone();
+    int count = 1;
+    for (int d = 0; d < r; d++) {
+      if ((op.axesMask() >> d & 1) != 0) {
+        count *= od[d];
+        od[d] = 1;
+      }
+    }
+    double[] o = new double[Shape.of(od).size()];
+    int[] c = new int[r];
+    for (int i = 0; i < x.size(); i++) {
+      int flat = 0;
+      for (int d = 0; d < r; d++) {
+        flat = flat * od[d] + (od[d] == 1 ? 0 : c[d]);
+      }
+      o[flat] += x.v()[i];
+      for (int d = r - 1; d >= 0 && ++c[d] == x.dims()[d]; d--) {
+        c[d] = 0;
+      }
+    }
+    if (op.kind() == Op.ReduceKind.MEAN) {
+      for (int i = 0; i < o.length; i++) {
+        o[i] /= count;
+      }
+    }
+    Shape x0 = Shape.of(x.dims());
+    return new D(dev.segcam.ir.Slicing.reduced(op, x0).dims(), o);
+  }
+
+  /** Transpose element by element: output multi-index c reads input index c permuted back. */
+  private static D transpose(D x, Op.Transpose op) {
+    int r = x.dims().length;
+    int[] od = new int[r];
+    for (int d = 0; d < r; d++) {
+      od[d] = x.dims()[op.perm().get(d)];
+    }
+    double[] o = new double[x.size()];
+    int[] c = new int[r];
+    int[] at = new int[r];
+    for (int i = 0; i < o.length; i++) {
+      for (int d = 0; d < r; d++) {
+        at[op.perm().get(d)] = c[d];
+      }
+      int flat = 0;
+      for (int d = 0; d < r; d++) {
+        flat = flat * x.dims()[d] + at[d];
+      }
+      o[i] = x.v()[flat];
+      for (int d = r - 1; d >= 0 && ++c[d] == od[d]; d--) {
+        c[d] = 0;
+      }
+    }
+    return new D(od, o);
   }
 
   private static D perChannel(D x, FloatTensor scale, FloatTensor offset) {

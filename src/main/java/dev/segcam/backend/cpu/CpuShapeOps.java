@@ -1,0 +1,103 @@
+package dev.segcam.backend.cpu;
+
+import dev.segcam.ir.FloatTensor;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import dev.segcam.ir.Slicing;
+import dev.segcam.kernels.ReduceKernels;
+import dev.segcam.kernels.StridedSliceKernels;
+import dev.segcam.kernels.TransposeKernels;
+import java.util.List;
+
+/**
+ * The CPU rules of the ops that move activations around (StridedSlice/Slice) or reduce them
+ * (Sum/Mean), over their kernel twins; registered in {@link CpuOpTable}.
+ */
+final class CpuShapeOps {
+  private CpuShapeOps() {}
+
+  /** Elements per parallel task of a copy kernel. */
+  private static final int CHUNK = 1 << 14;
+
+  static FloatTensor stridedSlice(
+      CpuEngine e, Op.StridedSlice op, List<FloatTensor> in, Shape out) {
+    FloatTensor x = in.get(0);
+    Slicing.Geometry g = Slicing.geometry(op, x.shape());
+    int[] c = StridedSliceKernels.pad5(g.count(), 1);
+    int[] xd = StridedSliceKernels.pad5(x.shape().dims(), 1);
+    int[] b = StridedSliceKernels.pad5(g.start(), 0);
+    int[] st = StridedSliceKernels.pad5(g.step(), 1);
+    float[] y = new float[out.size()];
+    e.parallel()
+        .parallelFor(
+            y.length,
+            CHUNK,
+            (lo, hi) ->
+                StridedSliceKernels.stridedSliceFwdRange(y, x.data(), c, xd, b, st, lo, hi));
+    return new FloatTensor(out, y);
+  }
+
+  static void stridedSliceGrad(CpuBackward.Step s, Op.StridedSlice op) {
+    Shape xs = s.gradShape(s.in0);
+    Slicing.Geometry g = Slicing.geometry(op, xs);
+    int[] c = StridedSliceKernels.pad5(g.count(), 1);
+    int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
+    int[] b = StridedSliceKernels.pad5(g.start(), 0);
+    int[] st = StridedSliceKernels.pad5(g.step(), 1);
+    float[] dx = new float[xs.size()];
+    s.pool()
+        .parallelFor(
+            dx.length,
+            CHUNK,
+            (lo, hi) -> StridedSliceKernels.stridedSliceBwdRange(dx, s.dy, xd, c, b, st, lo, hi));
+    s.dx[0] = new FloatTensor(xs, dx);
+  }
+
+  static FloatTensor reduce(CpuEngine e, Op.Reduce op, List<FloatTensor> in, Shape out) {
+    FloatTensor x = in.get(0);
+    int[] xd = StridedSliceKernels.pad5(x.shape().dims(), 1);
+    int[] m = ReduceKernels.flags(op.axesMask(), x.shape().rank());
+    float[] y = new float[out.size()];
+    e.parallel()
+        .parallelFor(
+            y.length,
+            1,
+            (lo, hi) -> ReduceKernels.reduceFwdRange(y, x.data(), op.kind().code, xd, m, lo, hi));
+    return new FloatTensor(out, y);
+  }
+
+  static void reduceGrad(CpuBackward.Step s, Op.Reduce op) {
+    Shape xs = s.gradShape(s.in0);
+    int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
+    int[] m = ReduceKernels.flags(op.axesMask(), xs.rank());
+    float[] dx = new float[xs.size()];
+    s.pool()
+        .parallelFor(
+            dx.length,
+            CHUNK,
+            (lo, hi) -> ReduceKernels.reduceBwdRange(dx, s.dy, op.kind().code, xd, m, lo, hi));
+    s.dx[0] = new FloatTensor(xs, dx);
+  }
+
+  static FloatTensor transpose(CpuEngine e, Op.Transpose op, List<FloatTensor> in, Shape out) {
+    return new FloatTensor(
+        out, transposeData(e.parallel(), in.get(0).data(), in.get(0).shape(), op.perm(), out));
+  }
+
+  static void transposeGrad(CpuBackward.Step s, Op.Transpose op) {
+    Shape xs = s.gradShape(s.in0);
+    s.dx[0] =
+        new FloatTensor(
+            xs, transposeData(s.pool(), s.dy, s.ds, TransposeKernels.inverse(op.perm()), xs));
+  }
+
+  private static float[] transposeData(
+      Parallel pool, float[] x, Shape xs, List<Integer> perm, Shape out) {
+    int[] o = StridedSliceKernels.pad5(out.dims(), 1);
+    int[] p = TransposeKernels.permutedStrides(xs.dims(), perm);
+    float[] y = new float[out.size()];
+    pool.parallelFor(
+        y.length, CHUNK, (lo, hi) -> TransposeKernels.transposeRange(y, x, o, p, lo, hi));
+    return y;
+  }
+}

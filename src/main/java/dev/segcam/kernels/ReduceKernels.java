@@ -1,0 +1,135 @@
+package dev.segcam.kernels;
+
+/**
+ * Java twins of kernels/reduce.cu (same names and argument order): Sum and Mean over the axes
+ * flagged in m (rank-5 padded), and their gradients. The CPU engine runs the range variants in
+ * parallel.
+ */
+public final class ReduceKernels {
+  private ReduceKernels() {}
+
+  /** RED_SUM in kernels/reduce.cu ({@code Op.ReduceKind.SUM.code}). */
+  public static final int RED_SUM = 0;
+
+  /** RED_MEAN in kernels/reduce.cu ({@code Op.ReduceKind.MEAN.code}). */
+  public static final int RED_MEAN = 1;
+
+  private static final int RANK = StridedSliceKernels.RANK;
+
+  /** {@code // x (x0..x4) -> y (x with the flagged axes at 1) = Σ or mean over them}. */
+  public static void reduce_fwd(
+      float[] y,
+      float[] x,
+      int kind,
+      int x0,
+      int x1,
+      int x2,
+      int x3,
+      int x4,
+      int m0,
+      int m1,
+      int m2,
+      int m3,
+      int m4) {
+    int[] xd = {x0, x1, x2, x3, x4};
+    int[] m = {m0, m1, m2, m3, m4};
+    reduceFwdRange(y, x, kind, xd, m, 0, outTotal(xd, m));
+  }
+
+  /** The number of output elements of a reduction of xd over m. */
+  public static int outTotal(int[] xd, int[] m) {
+    int total = 1;
+    for (int d = 0; d < RANK; d++) {
+      total *= m[d] != 0 ? 1 : xd[d];
+    }
+    return total;
+  }
+
+  private static int count(int[] xd, int[] m) {
+    int count = 1;
+    for (int d = 0; d < RANK; d++) {
+      count *= m[d] != 0 ? xd[d] : 1;
+    }
+    return count;
+  }
+
+  /** {@link #reduce_fwd} on output elements [lo, hi). */
+  public static void reduceFwdRange(
+      float[] y, float[] x, int kind, int[] xd, int[] m, int lo, int hi) {
+    int count = count(xd, m);
+    int[] c = new int[RANK];
+    for (int i = lo; i < hi; i++) {
+      int r = i;
+      for (int d = RANK - 1; d >= 0; d--) {
+        int od = m[d] != 0 ? 1 : xd[d];
+        c[d] = r % od;
+        r /= od;
+      }
+      double acc = 0;
+      for (int k = 0; k < count; k++) {
+        int q = k;
+        int src = 0;
+        int stride = 1;
+        for (int d = RANK - 1; d >= 0; d--) {
+          int at = c[d];
+          if (m[d] != 0) {
+            at = q % xd[d];
+            q /= xd[d];
+          }
+          src += at * stride;
+          stride *= xd[d];
+        }
+        acc += x[src];
+      }
+      y[i] = kind == RED_MEAN ? (float) (acc / count) : (float) acc;
+    }
+  }
+
+  /** {@code // dy (x with the flagged axes at 1) -> dx (x0..x4)}: dy, or dy / count for Mean. */
+  public static void reduce_bwd(
+      float[] dx,
+      float[] dy,
+      int kind,
+      int x0,
+      int x1,
+      int x2,
+      int x3,
+      int x4,
+      int m0,
+      int m1,
+      int m2,
+      int m3,
+      int m4) {
+    int[] xd = {x0, x1, x2, x3, x4};
+    reduceBwdRange(dx, dy, kind, xd, new int[] {m0, m1, m2, m3, m4}, 0, x0 * x1 * x2 * x3 * x4);
+  }
+
+  /** {@link #reduce_bwd} on gradient elements [lo, hi). */
+  public static void reduceBwdRange(
+      float[] dx, float[] dy, int kind, int[] xd, int[] m, int lo, int hi) {
+    float count = count(xd, m);
+    for (int i = lo; i < hi; i++) {
+      int r = i;
+      int o = 0;
+      int stride = 1;
+      for (int d = RANK - 1; d >= 0; d--) {
+        int at = r % xd[d];
+        r /= xd[d];
+        if (m[d] == 0) {
+          o += at * stride;
+          stride *= xd[d];
+        }
+      }
+      dx[i] = kind == RED_MEAN ? dy[o] / count : dy[o];
+    }
+  }
+
+  /** The rank-5 reduced-axis flags of an axes bit mask on a rank-r input. */
+  public static int[] flags(int axesMask, int rank) {
+    int[] bits = new int[rank];
+    for (int d = 0; d < rank; d++) {
+      bits[d] = (axesMask >> d) & 1;
+    }
+    return StridedSliceKernels.pad5(bits, 0);
+  }
+}
