@@ -54,6 +54,10 @@ class SignalStopTest {
   private static Process start(Path log, List<String> args) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd = new ArrayList<>();
+    // A child inherits ignored signals: started from a background job without job control (as a CI
+    // runner may start `mvn`), SIGINT would be ignored by the JVM under test. env resets them.
+    cmd.add("env");
+    cmd.add("--default-signal=INT,TERM");
     cmd.add("/bin/sh");
     cmd.add("-c");
     // umask 022 and exec: the signal goes to the JVM itself
