@@ -84,7 +84,7 @@ public final class CpuCamBackend extends HostCamBackend {
       if (st.available()) {
         return createOneDnn(graph, threads);
       }
-      note.accept("cpu: " + st.describe() + "; running the Java engine");
+      note.accept(st.describe());
     }
     return create(graph, threads);
   }

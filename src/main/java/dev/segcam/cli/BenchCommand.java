@@ -174,6 +174,7 @@ public final class BenchCommand implements Callable<Integer> {
         c,
         used == batch ? String.valueOf(batch) : used + " (" + batch + " ran out of device memory)",
         opened.name());
+    out.printf("  %s%n", opened.reason());
     out.printf(
         "  %d runs: median %.2f ms, p10 %.2f ms, p90 %.2f ms, %.1f frames/s%n",
         iterations, med, p10, p90, fps);
@@ -183,6 +184,7 @@ public final class BenchCommand implements Callable<Integer> {
               new Documents.Bench(
                   "segcam-bench",
                   opened.name() + ": " + cpuModel() + ", " + cores() + " cores",
+                  opened.reason(),
                   Instant.now().toString(),
                   commit(),
                   model.toString(),

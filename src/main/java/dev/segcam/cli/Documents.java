@@ -70,6 +70,7 @@ final class Documents {
   record Bench(
       String benchmark,
       String device,
+      String backend,
       String date,
       String commit,
       String model,
