@@ -45,7 +45,11 @@ public final class CpuCamBackend extends HostCamBackend {
     this(graph, engine, pool, owned, CpuOpTable.TABLE, JAVA_ENGINE);
   }
 
-  private CpuCamBackend(
+  /**
+   * A backend over a forward engine whose backward runs the rules of {@code table} (the engine's
+   * table, {@link CpuEngine#table()}); {@code engineLine} is what {@link #engine()} says.
+   */
+  public CpuCamBackend(
       Graph graph,
       Engine engine,
       Parallel pool,
