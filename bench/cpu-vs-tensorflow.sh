@@ -4,6 +4,7 @@
 #   bench/cpu-vs-tensorflow.sh [--iterations 20] [--warmup 3] [--threads N] [--layer bottleneck_b/relu]
 #                              [--size 256] [--classes 4] [--class 1] [--phase-iterations 5]
 #                              [--profile-iterations 5] [--out bench/results/cpu-vs-tensorflow.json]
+#                              [--engine onednn|java]   (segcam's CPU op table; default onednn)
 #
 # Compiles main + test classes (offline), resolves the test classpath once into
 # target/bench-classpath.txt, then runs dev.segcam.bench.CpuVsTensorflow in its own JVM (so JVM
@@ -22,6 +23,8 @@ if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
 fi
 cp="target/test-classes:target/classes:$(cat "$cpfile")"
 
+# oneDNN's OpenMP threads sleep at barriers (spinning is ruinous on a shared machine: docs/ONEDNN.md)
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # shellcheck disable=SC2086
 exec java -Xss8m -Xms2g -Xmx4g \

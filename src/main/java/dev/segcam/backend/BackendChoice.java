@@ -3,13 +3,16 @@ package dev.segcam.backend;
 import java.util.Locale;
 
 /**
- * What the user asked for ({@code --backend auto|cpu|cuda}) and how it resolves: AUTO takes CUDA
- * when {@link BackendProbe} finds a device, else the CPU with a one-line reason; CUDA without a
- * device is a {@link BackendUnavailableException} carrying the probe's reason.
+ * What the user asked for ({@code --backend auto|cpu|java|cuda}) and how it resolves: AUTO takes
+ * CUDA when {@link BackendProbe} finds a device, else the CPU with a one-line reason; CUDA without
+ * a device is a {@link BackendUnavailableException} carrying the probe's reason. On the CPU, oneDNN
+ * runs the ops it has when it loads (CPU and AUTO); JAVA forces the pure-Java engine.
  */
 public enum BackendChoice {
   AUTO,
   CPU,
+  /** The CPU with the pure-Java engine only (no oneDNN). */
+  JAVA,
   CUDA;
 
   /** The backend that will run, and one line saying why (for logs and the CLI). */
@@ -17,9 +20,14 @@ public enum BackendChoice {
     public boolean isCuda() {
       return backend == CUDA;
     }
+
+    /** Whether the CPU must run the pure-Java engine (--backend java), not oneDNN. */
+    public boolean javaOnly() {
+      return backend == JAVA;
+    }
   }
 
-  /** Parses "auto", "cpu" or "cuda" (any case). */
+  /** Parses "auto", "cpu", "java" or "cuda" (any case). */
   public static BackendChoice parse(String s) {
     if (s != null) {
       for (BackendChoice c : values()) {
@@ -29,7 +37,7 @@ public enum BackendChoice {
       }
     }
     throw new BackendUnavailableException(
-        "unknown backend '" + s + "': expected one of auto, cpu, cuda");
+        "unknown backend '" + s + "': expected one of auto, cpu, java, cuda");
   }
 
   /** Resolves this choice against the (cached) CUDA probe. */
@@ -39,8 +47,8 @@ public enum BackendChoice {
 
   /** Resolves this choice against a given probe verdict (tests). */
   public Selection select(BackendProbe.CudaStatus cuda) {
-    if (this == CPU) {
-      return new Selection(CPU, "cpu: requested");
+    if (this == CPU || this == JAVA) {
+      return new Selection(this, this + ": requested");
     }
     if (cuda.available()) {
       return new Selection(CUDA, "cuda: " + cuda.describe());

@@ -50,6 +50,11 @@ public final class OpTable<F, B> {
     return entries.get(op.getClass());
   }
 
+  /** The entry registered for an op class, or null when this backend has none. */
+  public Entry<F, B> find(Class<? extends Op> op) {
+    return entries.get(op);
+  }
+
   /** The forward rule of an op (never null: {@link #missing()} is empty for a shipped table). */
   public F forward(Op op) {
     return entry(op).forward();

@@ -2,11 +2,17 @@ package dev.segcam.cam;
 
 import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.HostCamBackend;
+import dev.segcam.backend.OpTable;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
+import dev.segcam.backend.cpu.CpuOpTable;
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.backend.onednn.OneDnnContext;
+import dev.segcam.backend.onednn.OneDnnOpTable;
+import dev.segcam.backend.onednn.OneDnnProbe;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
+import dev.segcam.ir.Op;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,16 +34,88 @@ public final class CpuCamBackend extends HostCamBackend {
   private final Engine engine;
   private final Parallel pool;
   private final AutoCloseable owned;
+  private final OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
+  private final String engineLine;
 
   /**
    * A backend over a forward engine; the backward runs on {@code pool} (null: the caller's thread).
    * {@code owned} (may be null) is closed with the backend, e.g. the engine's thread pool.
    */
   public CpuCamBackend(Graph graph, Engine engine, Parallel pool, AutoCloseable owned) {
+    this(graph, engine, pool, owned, CpuOpTable.TABLE, JAVA_ENGINE);
+  }
+
+  /**
+   * A backend over a forward engine whose backward runs the rules of {@code table} (the engine's
+   * table, {@link CpuEngine#table()}); {@code engineLine} is what {@link #engine()} says.
+   */
+  public CpuCamBackend(
+      Graph graph,
+      Engine engine,
+      Parallel pool,
+      AutoCloseable owned,
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table,
+      String engineLine) {
     this.graph = graph;
     this.engine = engine;
     this.pool = pool;
     this.owned = owned;
+    this.table = table;
+    this.engineLine = engineLine;
+  }
+
+  /** What {@link #engine()} says for the pure-Java engine. */
+  public static final String JAVA_ENGINE = "Java engine";
+
+  /**
+   * Which CPU engine runs the graph's ops, in a few words: {@link #JAVA_ENGINE}, or oneDNN's
+   * version, ISA and thread count ({@link OneDnnProbe.Status#describe()}).
+   */
+  public String engine() {
+    return engineLine;
+  }
+
+  /**
+   * The CPU backend the CLI and the video pipeline run: oneDNN's op table ({@link OneDnnOpTable},
+   * every op oneDNN lacks on the Java engine) when {@code java} is false and {@link OneDnnProbe}
+   * loads the native library; else the pure-Java engine, and when oneDNN was wanted but cannot
+   * load, {@code note} gets the probe's one-line reason.
+   */
+  public static CpuCamBackend open(
+      Graph graph, int threads, boolean java, java.util.function.Consumer<String> note) {
+    if (!java) {
+      OneDnnProbe.Status st = OneDnnProbe.status();
+      if (st.available()) {
+        return createOneDnn(graph, threads);
+      }
+      note.accept(st.describe());
+    }
+    return create(graph, threads);
+  }
+
+  /**
+   * The backend over a {@link CpuEngine} running oneDNN's op table; closing the backend frees the
+   * oneDNN primitives and the engine's pool.
+   *
+   * @throws dev.segcam.backend.BackendUnavailableException when oneDNN cannot load
+   */
+  public static CpuCamBackend createOneDnn(Graph graph, int threads) {
+    OneDnnContext ctx = OneDnnContext.open();
+    OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t = OneDnnOpTable.of(ctx);
+    CpuEngine engine = new CpuEngine(graph, Math.max(1, threads), t);
+    AutoCloseable both =
+        () -> {
+          try (ctx) {
+            engine.close();
+          }
+        };
+    return new CpuCamBackend(
+        graph,
+        in -> engine.forward(in, null),
+        engine.parallel(),
+        both,
+        t,
+        OneDnnProbe.status().describe());
   }
 
   /**
@@ -83,7 +161,7 @@ public final class CpuCamBackend extends HostCamBackend {
       public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
         Map<String, FloatTensor> s = new LinkedHashMap<>();
         seeds.forEach((k, v) -> s.put(k, v.toHost()));
-        Map<String, FloatTensor> g = CpuBackward.backward(graph, values, s, layers, pool);
+        Map<String, FloatTensor> g = CpuBackward.backward(graph, values, s, layers, pool, table);
         Map<String, CamTensor> out = new LinkedHashMap<>();
         for (String l : layers) {
           out.put(l, CamTensor.host(g.get(l)));

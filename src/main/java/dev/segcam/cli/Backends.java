@@ -8,7 +8,7 @@ import dev.segcam.ir.Graph;
 import java.util.function.Consumer;
 
 /**
- * Turns {@code --backend auto|cpu|cuda} into a {@link CamBackend}: the one place where the CLI
+ * Turns {@code --backend auto|cpu|java|cuda} into a {@link CamBackend}: the one place where the CLI
  * decides what runs. The decision itself is {@link BackendChoice#selectForCam()} (shared with
  * {@code segcam video}); this class only builds the backend it names.
  */
@@ -39,14 +39,25 @@ final class Backends {
         reason = "cpu: " + reason + ", but the CUDA backend failed: " + e.getMessage();
       }
     }
+    CpuCamBackend cpu = cpu(graph, sel.javaOnly(), note);
+    reason = reason + "; " + cpu.engine();
     if (choice == BackendChoice.AUTO) {
       note.accept("backend auto -> " + reason);
     }
-    return new Opened(cpu(graph), "cpu", reason);
+    return new Opened(cpu, "cpu", reason);
   }
 
-  /** The pure-Java engine on all cores, forward and backward sharing its thread pool. */
+  /** What {@code --backend cpu} runs for a graph (notes dropped). */
   static CamBackend cpu(Graph graph) {
-    return CpuCamBackend.create(graph);
+    return cpu(graph, false, line -> {});
+  }
+
+  /**
+   * The CPU backend on all cores, forward and backward sharing its thread pool: oneDNN's op table
+   * when it loads (else the Java engine, with the probe's reason as a note), or the pure-Java
+   * engine when {@code javaOnly}.
+   */
+  static CpuCamBackend cpu(Graph graph, boolean javaOnly, Consumer<String> note) {
+    return CpuCamBackend.open(graph, Runtime.getRuntime().availableProcessors(), javaOnly, note);
   }
 }

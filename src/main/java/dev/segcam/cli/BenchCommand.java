@@ -102,6 +102,13 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--json", paramLabel = "FILE", description = "Save the figures as JSON here.")
   Path json;
 
+  @Option(
+      names = "--latency",
+      description =
+          "Latency mode: batch 1, --iterations frames after the warm-up; adds p50/p99/max, the GC"
+              + " pauses and the heap allocated per frame (all threads) to the output and JSON.")
+  boolean latency;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
@@ -113,6 +120,9 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (warmup < 0) {
       throw Vocabulary.badValue(spec, "--warmup", warmup, "must be >= 0");
+    }
+    if (latency && batch != 1) {
+      throw Vocabulary.badValue(spec, "--batch", batch, "must be 1 with --latency");
     }
     // with --size, the model is imported at that size: shape arithmetic on a dynamic input folds
     int[] sized = size == null ? null : VideoRun.parseSize(size);
@@ -151,6 +161,7 @@ public final class BenchCommand implements Callable<Integer> {
     double[] ms = new double[iterations];
     int used; // the batch the figures are at: less than asked when the device ran out of memory
     String usedLayer;
+    LatencyMeter meter = new LatencyMeter();
     try (Explainer ex = new Explainer(opened.backend())) {
       ex.output(
           imported,
@@ -162,12 +173,16 @@ public final class BenchCommand implements Callable<Integer> {
       FloatTensor[] at = {images};
       int fh = h;
       int fw = w;
+      int[] calls = {0};
       used =
           timeRuns(
               batch,
               warmup,
               ms,
               n -> {
+                if (calls[0]++ == warmup) {
+                  meter.start();
+                }
                 if (at[0].shape().dim(0) != n) {
                   at[0] =
                       new FloatTensor(Shape.of(n, fh, fw, c), Arrays.copyOf(data, n * fh * fw * c));
@@ -175,6 +190,7 @@ public final class BenchCommand implements Callable<Integer> {
                 ex.explain(at[0], targets, layers, CamMethod.GRAD_CAM);
               },
               spec.commandLine().getErr());
+      meter.stop(iterations);
     }
     double[] sorted = ms.clone();
     Arrays.sort(sorted);
@@ -191,6 +207,20 @@ public final class BenchCommand implements Callable<Integer> {
         c,
         used == batch ? String.valueOf(batch) : used + " (" + batch + " ran out of device memory)",
         opened.name());
+    out.printf("  %s%n", opened.reason());
+    Documents.Latency lat = latency ? meter.latency(sorted) : null;
+    if (lat != null) {
+      out.printf(
+          "  latency over %d frames: p50 %.2f ms, p99 %.2f ms, max %.2f ms; GC %d pauses, %d ms;"
+              + " %.2f MB allocated per frame%n",
+          iterations,
+          lat.p50Ms(),
+          lat.p99Ms(),
+          lat.maxMs(),
+          lat.gcCount(),
+          lat.gcMs(),
+          lat.allocatedBytesPerFrame() / 1e6);
+    }
     out.printf(
         "  %d runs: median %.2f ms, p10 %.2f ms, p90 %.2f ms, %.1f frames/s%n",
         iterations, med, p10, p90, fps);
@@ -200,6 +230,7 @@ public final class BenchCommand implements Callable<Integer> {
               new Documents.Bench(
                   "segcam-bench",
                   opened.name() + ": " + cpuModel() + ", " + cores() + " cores",
+                  opened.reason(),
                   Instant.now().toString(),
                   commit(),
                   model.toString(),
@@ -209,7 +240,8 @@ public final class BenchCommand implements Callable<Integer> {
                   iterations,
                   warmup,
                   new Documents.Quantiles(med, p10, p90),
-                  fps));
+                  fps,
+                  lat));
       AtomicFile.write(json, doc.getBytes(StandardCharsets.UTF_8));
       out.println("  wrote " + json);
     }

@@ -70,6 +70,7 @@ final class Documents {
   record Bench(
       String benchmark,
       String device,
+      String backend,
       String date,
       String commit,
       String model,
@@ -79,7 +80,20 @@ final class Documents {
       int iterations,
       int warmup,
       Quantiles ms,
-      double framesPerS) {}
+      double framesPerS,
+      Latency latency) {}
+
+  /**
+   * {@code bench --latency}: batch-1 frame times after the warm-up, the collector's pauses over the
+   * timed frames, and the heap allocated per frame by all threads (null without --latency).
+   */
+  record Latency(
+      double p50Ms,
+      double p99Ms,
+      double maxMs,
+      long gcCount,
+      long gcMs,
+      double allocatedBytesPerFrame) {}
 
   /** Median and the 10th and 90th percentiles, in ms. */
   record Quantiles(double median, double p10, double p90) {}

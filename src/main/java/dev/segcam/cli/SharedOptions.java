@@ -10,12 +10,14 @@ import picocli.CommandLine.TypeConversionException;
 public final class SharedOptions {
   @Option(
       names = "--backend",
-      paramLabel = "auto|cpu|cuda",
+      paramLabel = "auto|cpu|java|cuda",
       defaultValue = "auto",
       converter = BackendConverter.class,
       description =
-          "Where to run: auto (CUDA when a GPU is usable, else CPU with a note), cpu, or cuda"
-              + " (fails with the probe's reason when no GPU is usable). Default: ${DEFAULT-VALUE}.")
+          "Where to run: auto (CUDA when a GPU is usable, else CPU with a note), cpu (oneDNN"
+              + " when it loads, else the Java engine with a note), java (the pure-Java CPU"
+              + " engine), or cuda (fails with the probe's reason when no GPU is usable)."
+              + " Default: ${DEFAULT-VALUE}.")
   BackendChoice backend = BackendChoice.AUTO;
 
   @Option(names = "--verbose", description = "Print stack traces of errors.")

@@ -437,7 +437,10 @@ public final class VideoRun {
         why[0] = "cpu: " + sel.reason() + ", but the CUDA backend failed: " + e.getMessage();
       }
     }
-    return CpuCamBackend.create(g, threads);
+    CpuCamBackend cpu =
+        CpuCamBackend.open(g, threads, sel.javaOnly(), line -> why[0] += "; " + line);
+    why[0] = why[0] + "; " + cpu.engine();
+    return cpu;
   }
 
   /**

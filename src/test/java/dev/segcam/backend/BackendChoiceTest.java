@@ -34,6 +34,16 @@ class BackendChoiceTest {
   }
 
   @Test
+  void javaForcesThePureJavaEngineEvenWithAGpu() {
+    assertEquals(BackendChoice.JAVA, BackendChoice.parse("Java"));
+    BackendChoice.Selection s = BackendChoice.JAVA.selectForCam(GPU, true);
+    assertEquals(BackendChoice.JAVA, s.backend());
+    assertTrue(s.javaOnly() && !s.isCuda(), s.toString());
+    assertTrue(!BackendChoice.CPU.select(NO_GPU).javaOnly());
+    assertTrue(!BackendChoice.AUTO.select(NO_GPU).javaOnly());
+  }
+
+  @Test
   void cudaWithoutGpuIsATypedErrorNamingTheReason() {
     BackendUnavailableException e =
         assertThrows(BackendUnavailableException.class, () -> BackendChoice.CUDA.select(NO_GPU));

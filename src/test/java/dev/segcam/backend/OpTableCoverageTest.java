@@ -18,9 +18,18 @@ import org.junit.jupiter.api.Test;
  * interface's permitted subclasses instead, so adding an op without a backend entry fails here.
  */
 class OpTableCoverageTest {
-  /** Every backend's table. The CUDA table is plain Java: it loads without a GPU. */
+  /**
+   * Every backend's table. The CUDA table is plain Java: it loads without a GPU. oneDNN's table
+   * only touches its context when an entry runs, so it is built here without one.
+   */
   static Map<String, OpTable<?, ?>> tables() {
-    return Map.of("cpu", CpuOpTable.TABLE, "cuda", dev.segcam.backend.cuda.CudaOpTable.TABLE);
+    return Map.of(
+        "cpu",
+        CpuOpTable.TABLE,
+        "cuda",
+        dev.segcam.backend.cuda.CudaOpTable.TABLE,
+        "onednn",
+        dev.segcam.backend.onednn.OneDnnOpTable.of(null));
   }
 
   @Test

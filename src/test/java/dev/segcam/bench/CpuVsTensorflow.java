@@ -5,7 +5,11 @@ import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.Normalization;
 import dev.segcam.backend.SeedMode;
 import dev.segcam.backend.cpu.CpuEngine;
+import dev.segcam.backend.cpu.CpuOpTable;
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.backend.onednn.OneDnnContext;
+import dev.segcam.backend.onednn.OneDnnOpTable;
+import dev.segcam.backend.onednn.OneDnnProbe;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
 import dev.segcam.cam.CpuCamBackend;
@@ -51,8 +55,9 @@ import java.util.TreeMap;
  * Args (all optional): {@code --size 256 --classes 4 --class 1 --layer bottleneck_b/relu
  * --iterations 20 --warmup 3 --threads <cores> --tf-inter-threads <threads> --phase-iterations 5
  * --profile-iterations 5 --out bench/results/cpu-vs-tensorflow.json --seed 20261123
- * --node-profile-reps 0}. {@code --node-profile-reps N} prints per-node forward/backward tables
- * (turns on CpuBackward's timer for the whole run); with {@code --iterations 0} it stops there.
+ * --node-profile-reps 0 --engine onednn|java}. {@code --node-profile-reps N} prints per-node
+ * forward/backward tables (turns on CpuBackward's timer for the whole run); with {@code
+ * --iterations 0} it stops there.
  */
 public final class CpuVsTensorflow {
   /** Agreement of the two maps: |tf - segcam| <= atol + rtol |tf|, atol scaled to the map. */
@@ -128,9 +133,26 @@ public final class CpuVsTensorflow {
     Random rng = new Random(seed ^ 0x5eed);
     FloatTensor image = randomImage(rng, size);
 
-    CpuEngine engine = new CpuEngine(graph, threads);
+    // --engine onednn (default, when it loads) or java: which CPU op table segcam runs
+    boolean java = o.getOrDefault("engine", "onednn").equals("java");
+    OneDnnContext ctx = java || !OneDnnProbe.status().available() ? null : OneDnnContext.open();
+    String engineLine = ctx == null ? CpuCamBackend.JAVA_ENGINE : OneDnnProbe.status().describe();
+    CpuEngine engine =
+        new CpuEngine(graph, threads, ctx == null ? CpuOpTable.TABLE : OneDnnOpTable.of(ctx));
     Parallel pool = engine.parallel();
-    CpuCamBackend backend = new CpuCamBackend(graph, in -> engine.forward(in, null), pool, engine);
+    CpuCamBackend backend =
+        new CpuCamBackend(
+            graph,
+            in -> engine.forward(in, null),
+            pool,
+            () -> {
+              try (OneDnnContext c = ctx) {
+                engine.close();
+              }
+            },
+            engine.table(),
+            engineLine);
+    System.out.println("segcam CPU engine: " + engineLine);
     int tfIntra = threads;
     try (Explainer ex = new Explainer(backend);
         TfGradCam tf =
@@ -281,6 +303,7 @@ public final class CpuVsTensorflow {
               classes,
               Machine.jsonString(layerTf),
               Machine.jsonString(graph.node(layer).shape().toString())));
+      js.append("  \"segcam_engine\": ").append(Machine.jsonString(engineLine)).append(",\n");
       js.append(
           String.format(
               "  \"threads\": {\"segcam_parallel\": %d, \"tf_intra_op\": %d, \"tf_inter_op\":"

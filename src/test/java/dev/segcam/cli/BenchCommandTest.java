@@ -45,6 +45,41 @@ class BenchCommandTest {
     }
   }
 
+  /** --latency: p50 <= p99 <= max, GC and allocation figures, and the backend line, in the JSON. */
+  @Test
+  void latencyModeReportsQuantilesGcAndAllocation(@TempDir Path dir) throws Exception {
+    Path json = dir.resolve("lat.json");
+    StringWriter out = new StringWriter();
+    CommandLine cl = new CommandLine(new Main());
+    cl.setOut(new PrintWriter(out));
+    cl.setErr(new PrintWriter(new StringWriter()));
+    int code =
+        cl.execute(
+            "bench",
+            "weights/scene-unet",
+            "--backend",
+            "java",
+            "--latency",
+            "--iterations",
+            "5",
+            "--warmup",
+            "1",
+            "--json",
+            json.toString());
+    assertEquals(0, code, out.toString());
+    assertTrue(out.toString().contains("p99"), out.toString());
+    Documents.Bench b = JsonDocumentsTest.strict(Files.readString(json), Documents.Bench.class);
+    Documents.Latency l = b.latency();
+    assertTrue(0 < l.p50Ms() && l.p50Ms() <= l.p99Ms() && l.p99Ms() <= l.maxMs(), l.toString());
+    assertTrue(l.gcCount() >= 0 && l.gcMs() >= 0, l.toString());
+    assertTrue(l.allocatedBytesPerFrame() > 0, l.toString());
+    assertTrue(b.backend().contains("Java engine"), b.backend());
+    assertEquals(
+        Main.EXIT_USAGE,
+        cl.execute("bench", "weights/scene-unet", "--latency", "--batch", "2"),
+        "--latency needs batch 1");
+  }
+
   @Test
   void badArgumentsGiveAOneLineError() {
     StringWriter err = new StringWriter();

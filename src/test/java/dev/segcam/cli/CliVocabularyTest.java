@@ -101,7 +101,7 @@ class CliVocabularyTest {
       Matcher lower = Pattern.compile("<[a-z][A-Za-z]*>").matcher(help);
       assertFalse(lower.find(), cmd + " --help shows a field name " + help);
       if (!cmd.equals("layers")) {
-        assertTrue(help.contains("--backend=auto|cpu|cuda"), cmd + ": " + help);
+        assertTrue(help.contains("--backend=auto|cpu|java|cuda"), cmd + ": " + help);
       }
       if (cmd.equals("video") || cmd.equals("bench")) {
         assertTrue(help.contains("--size=WxH"), cmd + ": " + help);

@@ -5,6 +5,7 @@ import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.SeedMode;
 import dev.segcam.backend.cuda.CudaCamBackend;
+import dev.segcam.backend.onednn.OneDnnProbe;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
@@ -49,12 +50,25 @@ class CamBackendConformanceTest {
   }
 
   /**
-   * Every backend of this build. CUDA is held to its strict-FP32 tolerance against TF and skipped,
-   * with the probe's reason, where no GPU is present (run anyway with -Dsegcam.gpu.required=true).
+   * Every backend of this build. oneDNN (the CPU op table over oneDNN primitives, the rest on the
+   * Java engine) is held to the CPU tolerance and skipped with its probe's reason where the native
+   * library cannot load (run anyway with -Dsegcam.onednn.required=true). CUDA is held to its
+   * strict-FP32 tolerance against TF and skipped, with the probe's reason, where no GPU is present
+   * (run anyway with -Dsegcam.gpu.required=true).
    */
   static List<BackendUnderTest> backends() {
     return List.of(
         new BackendUnderTest("cpu", CpuCamBackend::create, Tolerance.CPU_VS_TF, () -> null),
+        new BackendUnderTest(
+            "onednn",
+            g -> CpuCamBackend.createOneDnn(g, Runtime.getRuntime().availableProcessors()),
+            Tolerance.CPU_VS_TF,
+            () -> {
+              OneDnnProbe.Status s = OneDnnProbe.status();
+              return s.available() || Boolean.getBoolean("segcam.onednn.required")
+                  ? null
+                  : s.describe();
+            }),
         new BackendUnderTest(
             "cuda",
             CudaCamBackend::create,

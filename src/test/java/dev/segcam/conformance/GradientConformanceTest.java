@@ -4,14 +4,15 @@ import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
-import dev.segcam.testing.ModelZoo;
 import dev.segcam.testing.TfOracle;
 import dev.segcam.testing.Tolerance;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntPredicate;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -22,15 +23,18 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class GradientConformanceTest {
 
-  static List<String> names() {
-    return ModelZoo.NAMES;
+  static Stream<Arguments> cases() {
+    return CpuEngines.cases();
   }
 
-  @ParameterizedTest
-  @MethodSource("names")
-  void cpuGradientsMatchTensorFlow(String name) {
-    try (Conformance c = Conformance.of(name, Conformance.batch(name), "GradientConformanceTest");
-        CpuEngine engine = new CpuEngine(c.graph)) {
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("cases")
+  void cpuGradientsMatchTensorFlow(String table, String name) {
+    CpuEngines.assumeAvailable(table);
+    try (Conformance c =
+            Conformance.of(name, Conformance.batch(name), "GradientConformanceTest." + table);
+        CpuEngines engines = CpuEngines.open(table, c.graph)) {
+      CpuEngine engine = engines.engine;
       List<String> layers = new ArrayList<>(c.irNames.values());
       Map<String, FloatTensor> values = engine.forward(Map.of(c.inputNode, c.input), null);
       FloatTensor y = values.get(c.outputNode);
@@ -43,13 +47,28 @@ class GradientConformanceTest {
               TfOracle.classSeed(ys, classes - 1, randomMask(c, ys)));
       FloatTensor batched = concatBatch(seeds);
       Map<String, FloatTensor> got =
-          CpuBackward.backward(c.graph, values, Map.of(c.outputNode, batched), layers);
+          CpuBackward.backward(
+              c.graph,
+              values,
+              Map.of(c.outputNode, batched),
+              layers,
+              engine.parallel(),
+              engine.table());
       for (int k = 0; k < seeds.size(); k++) {
         TfOracle.Run ref = c.tf.run(c.input, seeds.get(k));
         for (Map.Entry<String, String> e : c.irNames.entrySet()) {
           FloatTensor want = ref.grads().get(e.getKey());
           Tolerance.CPU_VS_TF.assertClose(
-              name + " target " + k + " dS/d " + e.getKey() + " (IR node " + e.getValue() + ")",
+              table
+                  + " "
+                  + name
+                  + " target "
+                  + k
+                  + " dS/d "
+                  + e.getKey()
+                  + " (IR node "
+                  + e.getValue()
+                  + ")",
               want,
               slice(got.get(e.getValue()), k, seeds.size()));
         }

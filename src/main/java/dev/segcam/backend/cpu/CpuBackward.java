@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu;
 import dev.segcam.SegcamException;
 import dev.segcam.backend.Backprop;
 import dev.segcam.backend.NotDifferentiableException;
+import dev.segcam.backend.OpTable;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -65,6 +66,20 @@ public final class CpuBackward {
       Map<String, FloatTensor> seeds,
       Collection<String> layers,
       Parallel pool) {
+    return backward(g, values, seeds, layers, pool, CpuOpTable.TABLE);
+  }
+
+  /**
+   * As {@link #backward(Graph, Map, Map, Collection, Parallel)} with the rules of {@code table}
+   * (e.g. {@link CpuEngine#table()}: the Java engine's or one that replaces some of its entries).
+   */
+  public static Map<String, FloatTensor> backward(
+      Graph g,
+      Map<String, FloatTensor> values,
+      Map<String, FloatTensor> seeds,
+      Collection<String> layers,
+      Parallel pool,
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
     Map<String, Grad> wrapped = null;
     if (seeds != null) {
       wrapped = new LinkedHashMap<>();
@@ -73,7 +88,8 @@ public final class CpuBackward {
       }
     }
     Map<String, Grad> out =
-        Backprop.run(g, wrapped, layers, new Pass(g, values, pool == null ? CALLER_THREAD : pool));
+        Backprop.run(
+            g, wrapped, layers, new Pass(g, values, pool == null ? CALLER_THREAD : pool, table));
     Map<String, FloatTensor> result = new LinkedHashMap<>();
     for (Map.Entry<String, Grad> e : out.entrySet()) {
       result.put(e.getKey(), e.getValue().t());
@@ -89,11 +105,17 @@ public final class CpuBackward {
     private final Graph g;
     private final Map<String, FloatTensor> values;
     private final Parallel pool;
+    private final OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
 
-    Pass(Graph g, Map<String, FloatTensor> values, Parallel pool) {
+    Pass(
+        Graph g,
+        Map<String, FloatTensor> values,
+        Parallel pool,
+        OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
       this.g = g;
       this.values = values;
       this.pool = pool;
+      this.table = table;
     }
 
     @Override
@@ -116,7 +138,7 @@ public final class CpuBackward {
     public Grad[] inputGradients(Backprop<Grad> walk, Node node, Grad dy, boolean[] want) {
       long t0 = PROFILE ? System.nanoTime() : 0;
       Step step = new Step(this, walk, node, dy.t(), want);
-      CpuOpTable.TABLE.backward(node.op()).run(step, node.op());
+      table.backward(node.op()).run(step, node.op());
       Grad[] dx = new Grad[step.dx.length];
       for (int k = 0; k < dx.length; k++) {
         FloatTensor d = step.dx[k];
@@ -271,11 +293,33 @@ public final class CpuBackward {
       return pass.pool;
     }
 
-    FloatTensor value(String name) {
+    /** The node whose inputs' gradients this step computes. */
+    public Node node() {
+      return node;
+    }
+
+    /** dL/d(node output), batch B = K·N. */
+    public FloatTensor dy() {
+      return dyT;
+    }
+
+    /** The name of the node's first input. */
+    public String input0() {
+      return in0;
+    }
+
+    /** Sets the gradient of input k (batch B). */
+    public void setDx(int k, FloatTensor grad) {
+      dx[k] = grad;
+    }
+
+    /** The forward value of a node (batch N). */
+    public FloatTensor value(String name) {
       return pass.value(name, node);
     }
 
-    FloatTensor tiledValue(String name) {
+    /** The forward value of a node tiled to dy's batch B. */
+    public FloatTensor tiledValue(String name) {
       return pass.tiledValue(name, node, dyT);
     }
 
@@ -283,7 +327,8 @@ public final class CpuBackward {
       return pass.shapeOf(name, node);
     }
 
-    Shape gradShape(String name) {
+    /** The shape of a node's gradient: its value's shape at batch B. */
+    public Shape gradShape(String name) {
       return pass.gradShape(name, node, b);
     }
 

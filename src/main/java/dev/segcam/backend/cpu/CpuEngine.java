@@ -2,6 +2,7 @@ package dev.segcam.backend.cpu;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.Interpreter;
+import dev.segcam.backend.OpTable;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -27,21 +28,31 @@ public final class CpuEngine implements AutoCloseable {
   private final Graph graph;
   private final Parallel parallel;
   private final Map<Op, CpuConv.PackedConv> packed = new IdentityHashMap<>();
+  private final OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
 
   public CpuEngine(Graph graph) {
     this(graph, Runtime.getRuntime().availableProcessors());
   }
 
   public CpuEngine(Graph graph, int threads) {
+    this(graph, threads, CpuOpTable.TABLE);
+  }
+
+  /**
+   * An engine whose nodes run through {@code table} (the Java engine's {@link CpuOpTable#TABLE}, or
+   * a table that replaces some of its entries, e.g. oneDNN's). Conv2D filters are packed for the
+   * Java GEMM on first use, so a table that never falls back to it never packs them.
+   */
+  public CpuEngine(
+      Graph graph, int threads, OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
     this.graph = graph;
     this.parallel = new Parallel(threads);
-    List<Node> nodes = graph.nodes();
-    for (int i = 0; i < nodes.size(); i++) {
-      Node n = nodes.get(i);
-      if (n.op() instanceof Op.Conv2D c) {
-        packed.put(c, CpuConv.PackedConv.of(c.filter()));
-      }
-    }
+    this.table = table;
+  }
+
+  /** The op table this engine runs (also the one its backward should use). */
+  public OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table() {
+    return table;
   }
 
   public Graph graph() {
@@ -139,12 +150,12 @@ public final class CpuEngine implements AutoCloseable {
   }
 
   private FloatTensor run(Node n, List<FloatTensor> in, Shape outShape) {
-    return CpuOpTable.TABLE.forward(n.op()).run(this, n.op(), in, outShape);
+    return table.forward(n.op()).run(this, n.op(), in, outShape);
   }
 
   /** The GEMM-packed filter of a Conv2D of this graph. */
-  CpuConv.PackedConv packed(Op.Conv2D c) {
-    return packed.get(c);
+  synchronized CpuConv.PackedConv packed(Op.Conv2D c) {
+    return packed.computeIfAbsent(c, k -> CpuConv.PackedConv.of(c.filter()));
   }
 
   @Override
