@@ -46,6 +46,18 @@ public interface CamBackend extends AutoCloseable {
      */
     Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers);
 
+    /**
+     * {@link #backward} with guided ReLUs (guided backpropagation): a ReLU passes the gradient only
+     * where its input and the incoming gradient are both positive. Asking for the graph input as a
+     * layer gives the guided input gradient.
+     *
+     * @throws CamStepException on a backend that has no guided rule
+     */
+    default Map<String, CamTensor> guidedBackward(
+        Map<String, CamTensor> seeds, List<String> layers) {
+      throw new CamStepException("this backend has no guided backpropagation");
+    }
+
     @Override
     void close();
   }

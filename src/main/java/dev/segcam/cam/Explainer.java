@@ -300,7 +300,73 @@ public final class Explainer implements AutoCloseable {
    */
   public List<CamResult> explain(
       FloatTensor images, List<Target> targets, List<String> layers, CamMethod method) {
-    if (images == null || targets == null || layers == null || method == null) {
+    if (method == null) {
+      throw new CamException("explain needs images, targets, layers and a method (one was null)");
+    }
+    return seeded(
+        images,
+        targets,
+        layers,
+        s -> {
+          Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
+          try {
+            return results(s, grads, method);
+          } finally {
+            grads.values().forEach(CamTensor::close);
+          }
+        });
+  }
+
+  /**
+   * The CAM maps of a seeded pass from its layer gradients, empty rows zeroed ({@link
+   * #emptyTargetsAsZero}).
+   */
+  List<CamResult> results(Seeded s, Map<String, CamTensor> grads, CamMethod method) {
+    List<CamResult> r =
+        assemble(
+            s.fwd(),
+            grads,
+            s.targets(),
+            s.layers(),
+            method,
+            s.scores(),
+            s.predicted(),
+            s.n(),
+            s.k(),
+            s.inH(),
+            s.inW());
+    return emptyAsZero ? zeroEmpty(r, s.empty(), s.n()) : r;
+  }
+
+  /**
+   * One forward with the targets' score seeds in place, handed to a step that runs the backward(s)
+   * it needs ({@link #explain}, {@link GuidedGradCam}); the forward and seeds are closed after it.
+   *
+   * @param seeds seeded node -> seed (N*K rows, target-major)
+   * @param scores (N*K) the targets' scores, empty[r] where row r's region is empty (and allowed)
+   */
+  record Seeded(
+      CamBackend.Forward fwd,
+      Map<String, CamTensor> seeds,
+      List<Target> targets,
+      List<String> layers,
+      String input,
+      float[] scores,
+      LabelMap[] predicted,
+      boolean[] empty,
+      int n,
+      int k,
+      int inH,
+      int inW) {}
+
+  /** What runs on a {@link Seeded} pass. */
+  interface SeededStep<R> {
+    R run(Seeded s);
+  }
+
+  /** Validates the call, runs one forward, seeds every target, and runs {@code step} on it. */
+  <R> R seeded(FloatTensor images, List<Target> targets, List<String> layers, SeededStep<R> step) {
+    if (images == null || targets == null || layers == null) {
       throw new CamException("explain needs images, targets, layers and a method (one was null)");
     }
     // not List.contains(null): immutable lists throw a NullPointerException for it
@@ -362,6 +428,7 @@ public final class Explainer implements AutoCloseable {
     int k = targets.size();
     int rows = n * k;
     Set<String> keep = new LinkedHashSet<>(lays);
+    keep.add(input);
     keep.add(output);
     keep.add(logits);
     try (CamTensor img = backend.upload(images);
@@ -466,14 +533,20 @@ public final class Explainer implements AutoCloseable {
             }
           }
         }
-        Map<String, CamTensor> grads = fwd.backward(seeds, lays);
-        try {
-          List<CamResult> r =
-              assemble(fwd, grads, targets, lays, method, scores, predicted, n, k, inH, inW);
-          return emptyAsZero ? zeroEmpty(r, empty, n) : r;
-        } finally {
-          grads.values().forEach(CamTensor::close);
-        }
+        return step.run(
+            new Seeded(
+                fwd,
+                seeds,
+                List.copyOf(targets),
+                lays,
+                input,
+                scores,
+                predicted,
+                empty,
+                n,
+                k,
+                inH,
+                inW));
       } finally {
         seeds.values().forEach(CamTensor::close);
       }

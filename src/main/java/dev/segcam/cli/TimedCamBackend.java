@@ -92,6 +92,17 @@ final class TimedCamBackend implements CamBackend {
       }
 
       @Override
+      public Map<String, CamTensor> guidedBackward(
+          Map<String, CamTensor> seeds, List<String> layers) {
+        long t1 = System.nanoTime();
+        try {
+          return f.guidedBackward(seeds, layers);
+        } finally {
+          backwardNs += System.nanoTime() - t1;
+        }
+      }
+
+      @Override
       public void close() {
         f.close();
       }

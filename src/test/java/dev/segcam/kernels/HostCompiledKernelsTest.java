@@ -121,6 +121,7 @@ class HostCompiledKernelsTest {
             "scale_normalize",
             "colormap_blend",
             "activation_fwd",
+            "guided_relu_bwd",
             "softmax_bwd",
             "maxpool_bwd",
             "binary_bwd",
@@ -202,6 +203,7 @@ class HostCompiledKernelsTest {
     m.put("channel_scale_bwd", g::channelScaleBwd);
     m.put("activation_fwd", g::activationFwd);
     m.put("activation_bwd", g::activationBwd);
+    m.put("guided_relu_bwd", g::guidedReluBwd);
     m.put("softmax_fwd", g::softmaxFwd);
     m.put("softmax_bwd", g::softmaxBwd);
     m.put("pool_fwd", g::poolFwd);
@@ -575,6 +577,24 @@ class HostCompiledKernelsTest {
           ActivationKernels.activation_bwd(ref, dy, v, total, valueTotal, kind, 0.2f);
           launch1d("activation_bwd", total, got, dy, v, total, valueTotal, kind, 0.2f);
           check(EXACT, at("activation_bwd", valueTotal, act.getKey()), ref, got);
+        }
+      }
+    }
+
+    /** The guided ReLU gradient: only Relu and Relu6, float-exact (a select, no arithmetic). */
+    void guidedReluBwd() {
+      for (int valueTotal : new int[] {2, 37, 600}) {
+        float[] x = activationInput(valueTotal);
+        int total = K * valueTotal;
+        float[] dy = normal(total);
+        dy[1] = 0f; // the dy > 0 boundary
+        for (String name : List.of("ACT_RELU", "ACT_RELU6")) {
+          int kind = acts.get(name);
+          float[] ref = new float[total];
+          float[] got = garbage(total);
+          ActivationKernels.guided_relu_bwd(ref, dy, x, total, valueTotal, kind);
+          launch1d("guided_relu_bwd", total, got, dy, x, total, valueTotal, kind);
+          check(EXACT, at("guided_relu_bwd", valueTotal, name), ref, got);
         }
       }
     }

@@ -65,6 +65,20 @@ public final class CpuBackward {
       Map<String, FloatTensor> seeds,
       Collection<String> layers,
       Parallel pool) {
+    return backward(g, values, seeds, layers, pool, false);
+  }
+
+  /**
+   * {@link #backward(Graph, Map, Map, Collection, Parallel)}; with {@code guided} the ReLUs take
+   * guided backpropagation's rule ({@link Backprop#guided()}).
+   */
+  public static Map<String, FloatTensor> backward(
+      Graph g,
+      Map<String, FloatTensor> values,
+      Map<String, FloatTensor> seeds,
+      Collection<String> layers,
+      Parallel pool,
+      boolean guided) {
     Map<String, Grad> wrapped = null;
     if (seeds != null) {
       wrapped = new LinkedHashMap<>();
@@ -73,7 +87,8 @@ public final class CpuBackward {
       }
     }
     Map<String, Grad> out =
-        Backprop.run(g, wrapped, layers, new Pass(g, values, pool == null ? CALLER_THREAD : pool));
+        Backprop.run(
+            g, wrapped, layers, new Pass(g, values, pool == null ? CALLER_THREAD : pool), guided);
     Map<String, FloatTensor> result = new LinkedHashMap<>();
     for (Map.Entry<String, Grad> e : out.entrySet()) {
       result.put(e.getKey(), e.getValue().t());
@@ -289,6 +304,11 @@ public final class CpuBackward {
 
     int[] neededChannels(String input, int channels) {
       return pass.neededChannels(walk, input, channels);
+    }
+
+    /** Whether the ReLUs take guided backpropagation's rule in this pass. */
+    boolean guided() {
+      return walk.guided();
     }
 
     boolean isConst(String name) {
