@@ -42,13 +42,30 @@ public final class GuidedGradCam {
    */
   public static List<Result> explain(
       Explainer ex, FloatTensor images, List<Target> targets, String layer, CamMethod method) {
-    if (layer == null || method == null) {
-      throw new CamException("guided Grad-CAM needs a layer and a method (one was null)");
+    if (layer == null) {
+      throw new CamException("guided Grad-CAM needs a layer (it was null)");
+    }
+    return explain(ex, images, targets, List.of(layer), method);
+  }
+
+  /**
+   * {@link #explain(Explainer, FloatTensor, List, String, CamMethod)} at several layers, in {@link
+   * Explainer#explain}'s order (image, target, layer); the guided gradient is the same for every
+   * layer of an (image, target) (one guided backward).
+   */
+  public static List<Result> explain(
+      Explainer ex,
+      FloatTensor images,
+      List<Target> targets,
+      List<String> layers,
+      CamMethod method) {
+    if (method == null) {
+      throw new CamException("guided Grad-CAM needs a method (it was null)");
     }
     return ex.seeded(
         images,
         targets,
-        List.of(layer),
+        layers,
         s -> {
           List<CamResult> cams;
           Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
@@ -69,6 +86,55 @@ public final class GuidedGradCam {
           }
           return combine(cams, guided, gs, s);
         });
+  }
+
+  /** Standard deviations a displayed guided map spans each side of mid-grey. */
+  private static final float DISPLAY_STDS = 5f;
+
+  /**
+   * A guided map as an image in [0,1], the usual way (Selvaraju et al.'s code, pytorch-grad-cam's
+   * deprocess_image): centred on its mean, scaled so {@value #DISPLAY_STDS} standard deviations
+   * reach black/white, mid-grey at 0.5, clipped. Three-channel input stays RGB; any other channel
+   * count becomes grey from the channel mean.
+   *
+   * <p>{@code // g (H,W,C) -> (H,W,3) or (H,W,1) in [0,1]}
+   */
+  public static FloatTensor display(FloatTensor g) {
+    int[] d = g.shape().dims();
+    if (d.length != 3) {
+      throw new CamException("a guided map is (H,W,C), got " + g.shape());
+    }
+    int c = d[2];
+    int oc = c == 3 ? 3 : 1;
+    int hw = d[0] * d[1];
+    float[] v = new float[hw * oc];
+    float[] src = g.data();
+    for (int p = 0; p < hw; p++) {
+      if (oc == 3) {
+        System.arraycopy(src, p * 3, v, p * 3, 3);
+      } else {
+        double sum = 0;
+        for (int q = 0; q < c; q++) {
+          sum += src[p * c + q];
+        }
+        v[p] = (float) (sum / c);
+      }
+    }
+    double mean = 0;
+    for (float x : v) {
+      mean += x;
+    }
+    mean /= v.length;
+    double var = 0;
+    for (float x : v) {
+      var += (x - mean) * (x - mean);
+    }
+    double std = Math.sqrt(var / v.length);
+    double scale = std > 0 ? 0.5 / (DISPLAY_STDS * std) : 0;
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) Math.min(1, Math.max(0, 0.5 + (v[i] - mean) * scale));
+    }
+    return new FloatTensor(Shape.of(d[0], d[1], oc), v);
   }
 
   // cams image-major (i, t), guided (N*K,H,W,C) target-major -> results image-major

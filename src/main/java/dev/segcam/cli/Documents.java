@@ -55,7 +55,9 @@ final class Documents {
       @JsonInclude(JsonInclude.Include.ALWAYS) List<Float> weights,
       String heatmap,
       String overlay,
-      String overlayFull) {}
+      String overlayFull,
+      String guided,
+      String guidedGradCam) {}
 
   /** What was explained: a class over a region. */
   record Target(@JsonProperty("class") int classIndex, String name, String region) {}

@@ -5,6 +5,7 @@ import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
 import dev.segcam.cam.Explainer;
+import dev.segcam.cam.GuidedGradCam;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.LayerChoice;
 import dev.segcam.cam.ScoreMode;
@@ -151,9 +152,17 @@ public final class ExplainCommand implements Callable<Integer> {
       names = {"-m", "--method"},
       paramLabel = Vocabulary.METHOD_LABEL,
       defaultValue = "gradcam",
-      converter = Vocabulary.MethodConverter.class,
-      description = Vocabulary.METHOD_HELP)
+      converter = Vocabulary.ExplainMethodConverter.class,
+      description = Vocabulary.EXPLAIN_METHOD_HELP)
+  void method(Vocabulary.ExplainMethod m) {
+    method = m.method();
+    guided = m.guided();
+  }
+
   CamMethod method = CamMethod.GRAD_CAM;
+
+  /** {@code --method guided-gradcam}: Grad-CAM plus the guided and Guided Grad-CAM maps. */
+  boolean guided;
 
   @Option(
       names = "--score",
@@ -606,7 +615,14 @@ public final class ExplainCommand implements Callable<Integer> {
       targets.add(target(region, c).withScore(score));
     }
 
-    List<CamResult> results = ex.explain(tensor, targets, run.layers(), method);
+    List<CamResult> results;
+    List<GuidedGradCam.Result> guidedResults = null;
+    if (guided) {
+      guidedResults = GuidedGradCam.explain(ex, tensor, targets, run.layers(), method);
+      results = guidedResults.stream().map(GuidedGradCam.Result::cam).toList();
+    } else {
+      results = ex.explain(tensor, targets, run.layers(), method);
+    }
     double[] ms = timed.millis();
 
     long tw = System.nanoTime();
@@ -622,7 +638,8 @@ public final class ExplainCommand implements Callable<Integer> {
         dir + "/segmentation.png",
         Overlays.segmentation(display, seg, run.classNames(), SEG_ALPHA));
     List<String[]> resultFiles = new ArrayList<>();
-    for (CamResult r : results) {
+    for (int ri = 0; ri < results.size(); ri++) {
+      CamResult r = results.get(ri);
       String base = dir + "/" + targetSlug(r.target(), run.classNames()) + "." + slug(r.layer());
       float[] heat = r.heatmap().data();
       st.png(base + ".heatmap.png", Images.toImage(new FloatTensor(Shape.of(h, w), heat)));
@@ -645,7 +662,19 @@ public final class ExplainCommand implements Callable<Integer> {
                 HEAT_ALPHA,
                 dev.segcam.image.Colormaps.JET));
       }
-      resultFiles.add(new String[] {base + ".heatmap.png", base + ".overlay.png", full});
+      String guidedPng = null;
+      String guidedCamPng = null;
+      if (guidedResults != null) {
+        GuidedGradCam.Result g = guidedResults.get(ri);
+        guidedPng = base + ".guided.png";
+        guidedCamPng = base + ".guided-gradcam.png";
+        st.png(guidedPng, Images.toImage(GuidedGradCam.display(g.guided())));
+        st.png(guidedCamPng, Images.toImage(GuidedGradCam.display(g.guidedGradCam())));
+      }
+      resultFiles.add(
+          new String[] {
+            base + ".heatmap.png", base + ".overlay.png", full, guidedPng, guidedCamPng
+          });
     }
     List<String> panels = new ArrayList<>();
     for (String layer : run.layers()) {
@@ -674,6 +703,11 @@ public final class ExplainCommand implements Callable<Integer> {
           Panels.segGradCam(
               display, seg, run.classNames(), cams, camClasses, titles, regions, HEAT_ALPHA, TILE));
       panels.add(p);
+      if (guidedResults != null) {
+        String gp = dir + "/panel." + slug(layer) + ".guided.png";
+        st.png(gp, guidedPanel(display, guidedResults, layer, run.classNames()));
+        panels.add(gp);
+      }
     }
     double writeMs = (System.nanoTime() - tw) / 1e6;
     double imageMs = (System.nanoTime() - tImage) / 1e6;
@@ -707,7 +741,9 @@ public final class ExplainCommand implements Callable<Integer> {
               Documents.weights(r.weights()),
               resultFiles.get(i)[0],
               resultFiles.get(i)[1],
-              resultFiles.get(i)[2]));
+              resultFiles.get(i)[2],
+              resultFiles.get(i)[3],
+              resultFiles.get(i)[4]));
     }
     Documents.ExplainImage doc =
         new Documents.ExplainImage(
@@ -719,7 +755,7 @@ public final class ExplainCommand implements Callable<Integer> {
             model.toString(),
             run.backendName(),
             run.backendReason(),
-            VideoRun.methodName(method),
+            guided ? GUIDED_METHOD : VideoRun.methodName(method),
             score == ScoreMode.LOGITS ? "logits" : "probs",
             classes,
             new Documents.ImageTimings(
@@ -775,6 +811,32 @@ public final class ExplainCommand implements Callable<Integer> {
       stdout.flush();
     }
     return doc;
+  }
+
+  /** The name of {@code --method guided-gradcam} in explain.json. */
+  static final String GUIDED_METHOD = "guided-gradcam";
+
+  /** image | per target: guided backpropagation, Guided Grad-CAM (at one layer). */
+  private BufferedImage guidedPanel(
+      BufferedImage display,
+      List<GuidedGradCam.Result> results,
+      String layer,
+      List<String> classNames) {
+    Panels.Builder b = Panels.builder().tileSize(TILE).tile("image", display);
+    for (GuidedGradCam.Result g : results) {
+      if (!g.cam().layer().equals(layer)) {
+        continue;
+      }
+      String what =
+          classNames.get(g.cam().target().classIndex())
+              + ", "
+              + g.cam().target().region().describe();
+      b.tile("guided: " + what, Images.toImage(GuidedGradCam.display(g.guided())));
+      b.tile(
+          "guided Grad-CAM: " + what + " @ " + layer,
+          Images.toImage(GuidedGradCam.display(g.guidedGradCam())));
+    }
+    return b.render();
   }
 
   /** Whether the region option is a region of the target's own (not predicted/whole). */
