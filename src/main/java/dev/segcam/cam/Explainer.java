@@ -318,6 +318,71 @@ public final class Explainer implements AutoCloseable {
   }
 
   /**
+   * One forward over the images, kept open so that {@link #explain(Prediction, List, List,
+   * CamMethod)} explains on it without a second forward: the caller reads the predicted label maps
+   * first (to pick classes, check regions), then explains. The values of {@code layers} stay
+   * readable; close the prediction when done.
+   */
+  public Prediction predict(FloatTensor images, List<String> layers) {
+    if (images == null || layers == null) {
+      throw new CamException("predict needs images and layers (one was null)");
+    }
+    if (images.shape().rank() != 4 || images.shape().dim(0) < 1) {
+      throw new CamException("images must be (N,H,W,C) with N >= 1, got " + images.shape());
+    }
+    Set<String> keep = new LinkedHashSet<>(layers);
+    for (String l : keep) {
+      graph.node(l); // UnknownNodeException with close names
+    }
+    keep.add(input);
+    keep.add(output);
+    keep.add(logits);
+    CamTensor img = backend.upload(images);
+    CamBackend.Forward fwd;
+    try {
+      fwd = backend.forward(input, img, keep);
+    } catch (RuntimeException | Error e) {
+      img.close();
+      throw e;
+    }
+    try {
+      CamTensor lv = fwd.value(logits);
+      int[] d = nhwc(lv.shape(), "model output '" + logits + "'");
+      float[] v = lv.toHost().data();
+      List<LabelMap> maps = new ArrayList<>();
+      for (int i = 0; i < d[0]; i++) {
+        maps.add(LabelMap.argmax(v, i * d[1] * d[2] * d[3], d[1], d[2], d[3]));
+      }
+      return new Prediction(this, images, img, fwd, keep, maps);
+    } catch (RuntimeException | Error e) {
+      fwd.close();
+      img.close();
+      throw e;
+    }
+  }
+
+  /** {@link #explain(FloatTensor, List, List, CamMethod)} on a {@link #predict}'s forward. */
+  public List<CamResult> explain(
+      Prediction prediction, List<Target> targets, List<String> layers, CamMethod method) {
+    if (prediction == null || method == null) {
+      throw new CamException("explain needs a prediction and a method (one was null)");
+    }
+    return seeded(
+        null,
+        prediction,
+        targets,
+        layers,
+        s -> {
+          Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
+          try {
+            return results(s, grads, method);
+          } finally {
+            grads.values().forEach(CamTensor::close);
+          }
+        });
+  }
+
+  /**
    * The CAM maps of a seeded pass from its layer gradients, empty rows zeroed ({@link
    * #emptyTargetsAsZero}).
    */
@@ -366,6 +431,19 @@ public final class Explainer implements AutoCloseable {
 
   /** Validates the call, runs one forward, seeds every target, and runs {@code step} on it. */
   <R> R seeded(FloatTensor images, List<Target> targets, List<String> layers, SeededStep<R> step) {
+    return seeded(images, null, targets, layers, step);
+  }
+
+  /** {@link #seeded(FloatTensor, List, List, SeededStep)} on a prediction's forward, if given. */
+  <R> R seeded(
+      FloatTensor images,
+      Prediction prediction,
+      List<Target> targets,
+      List<String> layers,
+      SeededStep<R> step) {
+    if (prediction != null) {
+      images = prediction.checkUsable(this, layers);
+    }
     if (images == null || targets == null || layers == null) {
       throw new CamException("explain needs images, targets, layers and a method (one was null)");
     }
@@ -431,8 +509,10 @@ public final class Explainer implements AutoCloseable {
     keep.add(input);
     keep.add(output);
     keep.add(logits);
-    try (CamTensor img = backend.upload(images);
-        CamBackend.Forward fwd = backend.forward(input, img, keep)) {
+    // a prediction's forward is reused and stays open (closing the view leaves it be)
+    try (CamTensor img = prediction == null ? backend.upload(images) : null;
+        CamBackend.Forward fwd =
+            prediction == null ? backend.forward(input, img, keep) : prediction.view()) {
       CamTensor logitsValue = fwd.value(logits);
       int[] d = nhwc(logitsValue.shape(), "model output '" + logits + "'");
       int oh = d[1];

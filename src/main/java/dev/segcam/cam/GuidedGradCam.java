@@ -59,11 +59,35 @@ public final class GuidedGradCam {
       List<Target> targets,
       List<String> layers,
       CamMethod method) {
+    return run(ex, images, null, targets, layers, method);
+  }
+
+  /** {@link #explain(Explainer, FloatTensor, List, List, CamMethod)} on a prediction's forward. */
+  public static List<Result> explain(
+      Explainer ex,
+      Prediction prediction,
+      List<Target> targets,
+      List<String> layers,
+      CamMethod method) {
+    if (prediction == null) {
+      throw new CamException("guided Grad-CAM needs a prediction (it was null)");
+    }
+    return run(ex, null, prediction, targets, layers, method);
+  }
+
+  private static List<Result> run(
+      Explainer ex,
+      FloatTensor images,
+      Prediction prediction,
+      List<Target> targets,
+      List<String> layers,
+      CamMethod method) {
     if (method == null) {
       throw new CamException("guided Grad-CAM needs a method (it was null)");
     }
     return ex.seeded(
         images,
+        prediction,
         targets,
         layers,
         s -> {

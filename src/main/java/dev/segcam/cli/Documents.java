@@ -37,7 +37,6 @@ final class Documents {
   /** Milliseconds of one image's stages. */
   record ImageTimings(
       @JsonProperty("import") double importMs,
-      double predict,
       double forward,
       double backward,
       double cam,

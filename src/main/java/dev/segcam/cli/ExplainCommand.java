@@ -6,8 +6,10 @@ import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.GuidedGradCam;
+import dev.segcam.cam.LabelMap;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.LayerChoice;
+import dev.segcam.cam.Prediction;
 import dev.segcam.cam.ScoreMode;
 import dev.segcam.cam.Target;
 import dev.segcam.image.Images;
@@ -548,80 +550,69 @@ public final class ExplainCommand implements Callable<Integer> {
 
     // which classes: the user's, else what the model sees in this image
     boolean predictedRegion = region == null || region.predicted || region.component;
-    int[] predicted = null;
-    int oh = 0;
-    int ow = 0;
-    double predictMs = 0;
-    if (run.classIndices().isEmpty() || predictedRegion) {
-      // one extra forward, so that classes and empty regions are known before the explain
-      long tp = System.nanoTime();
-      try (var up = timed.upload(tensor);
-          var fwd = timed.forward(run.input(), up, Set.of(run.logits()))) {
-        FloatTensor lv = fwd.value(run.logits()).toHost();
-        int[] d = lv.shape().dims();
-        oh = d.length == 4 ? d[1] : 1;
-        ow = d.length == 4 ? d[2] : 1;
-        predicted = argmax(lv.data(), oh * ow, run.outChannels());
-      }
-      predictMs = (System.nanoTime() - tp) / 1e6;
-      timed.reset();
-    }
-    List<Integer> cls = run.classIndices();
-    if (cls.isEmpty()) {
-      if (region != null && region.pixel != null) {
-        int x = region.pixel.v()[0];
-        int y = region.pixel.v()[1];
-        if (x < 0 || y < 0 || x >= ow || y >= oh) {
-          throw new CamException.PixelOutOfRangeException(
-              "pixel (x="
-                  + x
-                  + ", y="
-                  + y
-                  + ") is outside the model output of "
-                  + ow
-                  + "x"
-                  + oh
-                  + " (width x height)");
-        }
-        cls = List.of(predicted[y * ow + x]);
-      } else {
-        TreeSet<Integer> present = new TreeSet<>();
-        for (int p : predicted) {
-          present.add(p);
-        }
-        cls = List.copyOf(present);
-      }
-    } else if (predictedRegion) {
-      for (int c : cls) {
-        boolean any = false;
-        for (int p : predicted) {
-          any |= p == c;
-        }
-        if (!any) {
-          throw new CamException.EmptyMaskException(
-              "class "
-                  + c
-                  + " ("
-                  + run.classNames().get(c)
-                  + ") is predicted nowhere in "
-                  + name
-                  + ", so its predicted region is empty; pick another class or a region"
-                  + " (--pixel, --box, --mask, --whole)");
-        }
-      }
-    }
-    List<Target> targets = new ArrayList<>();
-    for (int c : cls) {
-      targets.add(target(region, c).withScore(score));
-    }
-
+    // one forward: the predicted classes pick the targets, then explain reuses the same pass
     List<CamResult> results;
     List<GuidedGradCam.Result> guidedResults = null;
-    if (guided) {
-      guidedResults = GuidedGradCam.explain(ex, tensor, targets, run.layers(), method);
-      results = guidedResults.stream().map(GuidedGradCam.Result::cam).toList();
-    } else {
-      results = ex.explain(tensor, targets, run.layers(), method);
+    try (Prediction pred = ex.predict(tensor, run.layers())) {
+      LabelMap labelMap = pred.labels().get(0);
+      int[] predicted = labelMap.classes();
+      int oh = labelMap.height();
+      int ow = labelMap.width();
+      List<Integer> cls = run.classIndices();
+      if (cls.isEmpty()) {
+        if (region != null && region.pixel != null) {
+          int x = region.pixel.v()[0];
+          int y = region.pixel.v()[1];
+          if (x < 0 || y < 0 || x >= ow || y >= oh) {
+            throw new CamException.PixelOutOfRangeException(
+                "pixel (x="
+                    + x
+                    + ", y="
+                    + y
+                    + ") is outside the model output of "
+                    + ow
+                    + "x"
+                    + oh
+                    + " (width x height)");
+          }
+          cls = List.of(predicted[y * ow + x]);
+        } else {
+          TreeSet<Integer> present = new TreeSet<>();
+          for (int p : predicted) {
+            present.add(p);
+          }
+          cls = List.copyOf(present);
+        }
+      } else if (predictedRegion) {
+        for (int c : cls) {
+          boolean any = false;
+          for (int p : predicted) {
+            any |= p == c;
+          }
+          if (!any) {
+            throw new CamException.EmptyMaskException(
+                "class "
+                    + c
+                    + " ("
+                    + run.classNames().get(c)
+                    + ") is predicted nowhere in "
+                    + name
+                    + ", so its predicted region is empty; pick another class or a region"
+                    + " (--pixel, --box, --mask, --whole)");
+          }
+        }
+      }
+      List<Target> targets = new ArrayList<>();
+      for (int c : cls) {
+        targets.add(target(region, c).withScore(score));
+      }
+
+      if (guided) {
+        guidedResults = GuidedGradCam.explain(ex, pred, targets, run.layers(), method);
+        results = guidedResults.stream().map(GuidedGradCam.Result::cam).toList();
+      } else {
+        results = ex.explain(pred, targets, run.layers(), method);
+      }
     }
     double[] ms = timed.millis();
 
@@ -760,7 +751,6 @@ public final class ExplainCommand implements Callable<Integer> {
             classes,
             new Documents.ImageTimings(
                 Json.ms(run.importMs()),
-                Json.ms(predictMs),
                 Json.ms(ms[0]),
                 Json.ms(ms[1]),
                 Json.ms(ms[2]),
@@ -907,25 +897,6 @@ public final class ExplainCommand implements Callable<Integer> {
       }
     }
     return outp;
-  }
-
-  // logits (px, ch) -> classes (px); one channel is a sigmoid: class 1 where the logit is > 0
-  private static int[] argmax(float[] v, int px, int ch) {
-    int[] cls = new int[px];
-    for (int p = 0; p < px; p++) {
-      if (ch == 1) {
-        cls[p] = v[p] > 0 ? 1 : 0;
-        continue;
-      }
-      int best = 0;
-      for (int c = 1; c < ch; c++) {
-        if (v[p * ch + c] > v[p * ch + best]) {
-          best = c;
-        }
-      }
-      cls[p] = best;
-    }
-    return cls;
   }
 
   // (1,H,W,3) -> (1,H,W,1), the mean of the channels
