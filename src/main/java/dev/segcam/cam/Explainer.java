@@ -348,12 +348,7 @@ public final class Explainer implements AutoCloseable {
     try {
       CamTensor lv = fwd.value(logits);
       int[] d = nhwc(lv.shape(), "model output '" + logits + "'");
-      float[] v = lv.toHost().data();
-      List<LabelMap> maps = new ArrayList<>();
-      for (int i = 0; i < d[0]; i++) {
-        maps.add(LabelMap.argmax(v, i * d[1] * d[2] * d[3], d[1], d[2], d[3]));
-      }
-      return new Prediction(this, images, img, fwd, keep, maps);
+      return new Prediction(this, images, img, fwd, keep, List.of(labels(lv, d)));
     } catch (RuntimeException | Error e) {
       fwd.close();
       img.close();
@@ -519,11 +514,7 @@ public final class Explainer implements AutoCloseable {
       int ow = d[2];
       int ch = d[3];
       int classes = ch == 1 ? 2 : ch;
-      float[] lv = logitsValue.toHost().data();
-      LabelMap[] predicted = new LabelMap[n];
-      for (int i = 0; i < n; i++) {
-        predicted[i] = LabelMap.argmax(lv, i * oh * ow * ch, oh, ow, ch);
-      }
+      LabelMap[] predicted = prediction != null ? prediction.labelArray() : labels(logitsValue, d);
 
       float[] masks = new float[rows * oh * ow];
       int[] cls = new int[rows];
@@ -728,6 +719,13 @@ public final class Explainer implements AutoCloseable {
 
   private static FloatTensor slice(float[] v, int off, Shape s) {
     return new FloatTensor(s, java.util.Arrays.copyOfRange(v, off, off + s.size()));
+  }
+
+  // logits (N,oh,ow,C), d its NHWC dims -> the label maps; the argmax runs on the backend
+  private LabelMap[] labels(CamTensor logitsValue, int[] d) {
+    try (CamTensor l = backend.argmaxChannels(logitsValue)) {
+      return LabelMap.ofLabels(l.toHost().data(), d[0], d[1], d[2]);
+    }
   }
 
   /** The node a score mode is seeded on. */

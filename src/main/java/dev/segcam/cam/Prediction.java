@@ -42,6 +42,10 @@ public final class Prediction implements AutoCloseable {
     return labels;
   }
 
+  LabelMap[] labelArray() {
+    return labels.toArray(new LabelMap[0]);
+  }
+
   /** The images the forward ran on. */
   public FloatTensor images() {
     return images;

@@ -116,6 +116,11 @@ final class TimedCamBackend implements CamBackend {
   }
 
   @Override
+  public CamTensor argmaxChannels(CamTensor values) {
+    return cam(() -> inner.argmaxChannels(values));
+  }
+
+  @Override
   public CamTensor channelMean(CamTensor grads) {
     return cam(() -> inner.channelMean(grads));
   }

@@ -97,6 +97,11 @@ class PredictionTest {
     }
 
     @Override
+    public CamTensor argmaxChannels(CamTensor values) {
+      return in.argmaxChannels(values);
+    }
+
+    @Override
     public CamTensor channelMean(CamTensor grads) {
       return in.channelMean(grads);
     }

@@ -187,6 +187,7 @@ class HostCompiledKernelsTest {
   private Map<String, Runnable> cases() {
     Map<String, Runnable> m = new LinkedHashMap<>();
     m.put("masked_score_seed", this::maskedScoreSeed);
+    m.put("argmax_channels", this::argmaxChannels);
     m.put("masked_score_reduce", this::maskedScoreReduce);
     m.put("channel_mean", () -> channelWeights("channel_mean"));
     m.put("gradcampp_weights", () -> channelWeights("gradcampp_weights"));
@@ -310,6 +311,25 @@ class HostCompiledKernelsTest {
         check(ONE_ROUNDING, at("masked_score_seed seed", s, mode), seedRef, seedGot);
         check(ONE_ROUNDING, at("masked_score_seed score", s, mode), score, scoreGot);
       }
+    }
+  }
+
+  /** Label maps: ties (lowest index wins), NaNs, and the single-channel sigmoid rule. */
+  private void argmaxChannels() {
+    for (int[] s : new int[][] {{1, 1}, {37, 1}, {600, 5}, {300, 124}}) {
+      int p = s[0];
+      int c = s[1];
+      float[] logits = normal((long) p * c);
+      if (c > 2 && p > 3) {
+        logits[1 * c + 2] = logits[1 * c + 1]; // a tie on row 1 (may or may not be its max)
+        java.util.Arrays.fill(logits, 2 * c, 3 * c, 0.25f); // an all-equal row: class 0
+        logits[3 * c] = Float.NaN; // NaN on channel 0 never loses to '>'
+      }
+      float[] ref = new float[p];
+      float[] got = garbage(p);
+      CpuKernels.argmax_channels(ref, logits, p, c);
+      launch1d("argmax_channels", p, got, logits, p, c);
+      check(EXACT, at("argmax_channels", s), ref, got);
     }
   }
 

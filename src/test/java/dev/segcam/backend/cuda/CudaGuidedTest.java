@@ -18,10 +18,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * Guided backpropagation on CUDA (kernels/activation.cu guided_relu_bwd inside the batched
- * backward) against the CPU twin, whose guided gradient GuidedBackpropTfTest checks against
- * TensorFlow: K = 2 targets on scene-unet and every model of the zoo, input gradient and Guided
- * Grad-CAM map, every element.
+ * The device's label map (argmax) and guided backpropagation on CUDA (kernels/activation.cu
+ * guided_relu_bwd inside the batched backward) against the CPU twin, whose guided gradient
+ * GuidedBackpropTfTest checks against TensorFlow: K = 2 targets on scene-unet and every model of
+ * the zoo, input gradient and Guided Grad-CAM map, every element.
  */
 @RequiresGpu
 class CudaGuidedTest {
@@ -67,6 +67,25 @@ class CudaGuidedTest {
       }
     }
     CudaCamBackendTest.failIfAny(failures);
+  }
+
+  /** The label map on the device (seed.cu argmax_channels) equals the host twin's, exactly. */
+  @Test
+  void argmaxOnTheDeviceMatchesTheTwin() {
+    Graph g = CudaCamBackendTest.load("scene-unet");
+    Random rng = new Random(RandomTensors.freshSeed("CudaGuidedTest.argmax"));
+    try (CudaCamBackend cuda = CudaCamBackend.create(g)) {
+      for (int c : new int[] {1, 4, 124}) {
+        FloatTensor logits = RandomTensors.normal(rng, dev.segcam.ir.Shape.of(2, 9, 7, c));
+        float[] ref = new float[2 * 9 * 7];
+        dev.segcam.kernels.CpuKernels.argmax_channels(ref, logits.data(), ref.length, c);
+        try (dev.segcam.backend.CamTensor up = cuda.upload(logits);
+            dev.segcam.backend.CamTensor labels = cuda.argmaxChannels(up)) {
+          assertEquals(dev.segcam.ir.Shape.of(2, 9, 7), labels.shape());
+          Tolerance.SAME.assertClose("labels C=" + c, ref, labels.toHost().data());
+        }
+      }
+    }
   }
 
   private static void check(String what, FloatTensor ref, FloatTensor got) {
