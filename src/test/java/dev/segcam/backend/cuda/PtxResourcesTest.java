@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class PtxResourcesTest {
   static final Map<String, List<String>> MODULES =
       Map.ofEntries(
-          Map.entry("seed", List.of("masked_score_seed", "masked_score_reduce")),
+          Map.entry("seed", List.of("masked_score_seed", "masked_score_reduce", "argmax_channels")),
           Map.entry(
               "channel_mean", List.of("channel_mean", "gradcampp_weights", "xgradcam_weights")),
           Map.entry("weighted_sum", List.of("weighted_sum_relu", "elementwise_sum_relu")),
@@ -43,7 +43,7 @@ class PtxResourcesTest {
           Map.entry("normalize", List.of("minmax_normalize", "scale_normalize")),
           Map.entry("colormap", List.of("colormap_blend")),
           Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
-          Map.entry("activation", List.of("activation_fwd", "activation_bwd")),
+          Map.entry("activation", List.of("activation_fwd", "activation_bwd", "guided_relu_bwd")),
           Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
           Map.entry("pool", List.of("pool_fwd", "maxpool_bwd", "avgpool_bwd", "spatial_mean_bwd")),
           Map.entry("concat_pad", List.of("concat_copy", "pad_fwd", "pad_bwd")),
