@@ -6,6 +6,9 @@
 //   activation_bwd   dx = dy·act'(v), v the forward input x (Relu: 0 at x == 0; Relu6: 0 at x == 0
 //                    and x == 6; LeakyRelu) or the output y (Elu: dy·(y+1) for y < 0; Sigmoid
 //                    dy·y(1−y); Tanh dy·(1−y²)), float arithmetic in this order.
+//   guided_relu_bwd  guided backpropagation (Springenberg et al.): the ReLU passes the gradient only
+//                    where both its input x > 0 and the incoming gradient dy > 0 (Relu6: also x < 6):
+//                    dx = (dy > 0 && 0 < x [< 6]) ? dy : 0. Only for ACT_RELU and ACT_RELU6.
 //
 // Shapes: x, y (total); dy, dx (total = K·valueTotal), v (valueTotal): gradient element i reads
 // v[i % valueTotal] (the K targets of the backward are tiled over the forward batch).
@@ -13,7 +16,7 @@
 //
 // Launch: one thread per element, block 256, grid-stride, grid = min(ceil(total/256), 65535)
 // (CudaGraphOps). No reductions.
-// Twins: dev.segcam.kernels.CpuKernels.activation_fwd / activation_bwd.
+// Twins: dev.segcam.kernels.ActivationKernels.activation_fwd / activation_bwd / guided_relu_bwd.
 #include "common.cuh"
 
 // Activation kinds, in the order of dev.segcam.ir.Op.ActivationKind.
@@ -60,5 +63,18 @@ extern "C" __global__ void activation_bwd(float* dx, const float* dy, const floa
       default: d = g * (1.f - a * a); break;
     }
     dx[i] = d;
+  }
+}
+
+// Guided ReLU gradient: x is the forward input (valueTotal, tiled over the K targets), kind
+// ACT_RELU or ACT_RELU6. A negative incoming gradient is cut as well as a closed unit, so the
+// input-space map keeps only what raises the score through every ReLU (Springenberg et al.).
+extern "C" __global__ void guided_relu_bwd(float* dx, const float* dy, const float* x, int total,
+                                           int valueTotal, int kind) {
+  GRID_STRIDE(i, total) {
+    float g = dy[i];
+    float a = x[i % valueTotal];
+    bool open = kind == ACT_RELU6 ? (a > 0.f && a < 6.f) : a > 0.f;
+    dx[i] = (open && g > 0.f) ? g : 0.f;
   }
 }

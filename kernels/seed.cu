@@ -19,6 +19,13 @@
 //   masked_score_reduce grid N, block 256: score[n] = Σ_b partial[n·B + b] (fixed tree: the
 //                       result does not depend on scheduling).
 // Twin: dev.segcam.kernels.CpuKernels.masked_score_seed (same expressions, all math in double).
+//
+//   argmax_channels     the predicted label map, so that only (P) labels leave the device instead of
+//                       the (P,C) logits: labels[p] = argmax_c logits[p,c] (lowest index on ties,
+//                       as numpy/TF; a NaN never wins over channel 0), C == 1: logit > 0 ? 1 : 0.
+//                       logits (P,C) -> labels (P) as float (exact below 2^24 classes).
+//                       Launch: one thread per pixel, block 256, grid-stride, grid <= 65535.
+//                       Twin: CpuKernels.argmax_channels.
 #include "common.cuh"
 
 __device__ __forceinline__ double segcam_sigmoid(double y) {
@@ -83,4 +90,23 @@ extern "C" __global__ void masked_score_reduce(float* score, const double* parti
   for (int b = threadIdx.x; b < B; b += blockDim.x) acc += partial[(size_t)n * B + b];
   double total = block_sum(acc, scratch);
   if (threadIdx.x == 0) score[n] = (float)total;
+}
+
+extern "C" __global__ void argmax_channels(float* labels, const float* logits, int P, int C) {
+  GRID_STRIDE(p, P) {
+    const float* row = logits + (long long)p * C;
+    int best = 0;
+    if (C == 1) {
+      best = row[0] > 0.f ? 1 : 0;
+    } else {
+      float bv = row[0];
+      for (int c = 1; c < C; c++) {
+        if (row[c] > bv) {
+          bv = row[c];
+          best = c;
+        }
+      }
+    }
+    labels[p] = (float)best;
+  }
 }

@@ -58,11 +58,13 @@ public final class Backprop<T> {
   private boolean[] isLayer;
   private boolean[] visit;
   private int batch = -1;
+  private final boolean guided;
 
-  private Backprop(Graph g, Map<String, T> seeds, Ops<T> ops) {
+  private Backprop(Graph g, Map<String, T> seeds, Ops<T> ops, boolean guided) {
     this.g = g;
     this.ops = ops;
     this.seeds = seeds;
+    this.guided = guided;
     this.nodes = g.nodes();
     for (int i = 0; i < nodes.size(); i++) {
       index.put(nodes.get(i).name(), i);
@@ -79,13 +81,28 @@ public final class Backprop<T> {
    */
   public static <T> Map<String, T> run(
       Graph g, Map<String, T> seeds, Collection<String> layers, Ops<T> ops) {
+    return run(g, seeds, layers, ops, false);
+  }
+
+  /**
+   * {@link #run(Graph, Map, Collection, Ops)}, with {@code guided} the ReLUs pass only positive
+   * gradients where their input is positive (guided backpropagation, Springenberg et al.): each
+   * backend's ReLU rule asks {@link #guided()}.
+   */
+  public static <T> Map<String, T> run(
+      Graph g, Map<String, T> seeds, Collection<String> layers, Ops<T> ops, boolean guided) {
     if (layers == null || layers.isEmpty()) {
       throw new SegcamException("backward: no layers requested");
     }
     if (seeds == null || seeds.isEmpty()) {
       throw new SegcamException("backward: no seeds (output gradients) given");
     }
-    return new Backprop<>(g, seeds, ops).run(layers);
+    return new Backprop<>(g, seeds, ops, guided).run(layers);
+  }
+
+  /** Whether the ReLUs take guided backpropagation's rule in this pass. */
+  public boolean guided() {
+    return guided;
   }
 
   /** The graph. */

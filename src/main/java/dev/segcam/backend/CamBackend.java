@@ -2,6 +2,7 @@ package dev.segcam.backend;
 
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
+import dev.segcam.ir.Shape;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -46,6 +47,18 @@ public interface CamBackend extends AutoCloseable {
      */
     Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers);
 
+    /**
+     * {@link #backward} with guided ReLUs (guided backpropagation): a ReLU passes the gradient only
+     * where its input and the incoming gradient are both positive. Asking for the graph input as a
+     * layer gives the guided input gradient.
+     *
+     * @throws CamStepException on a backend that has no guided rule
+     */
+    default Map<String, CamTensor> guidedBackward(
+        Map<String, CamTensor> seeds, List<String> layers) {
+      throw new CamStepException("this backend has no guided backpropagation");
+    }
+
     @Override
     void close();
   }
@@ -55,6 +68,23 @@ public interface CamBackend extends AutoCloseable {
   /** The masked score of each row and its gradient with respect to the node's values. */
   CamTensor scoreSeed(
       CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores);
+
+  // values (N,h,w,C) -> labels (N,h,w), the class index as float
+  /**
+   * The predicted label map: argmax over the channels per pixel (lowest index on ties; one channel
+   * is a sigmoid: 1 where the logit is &gt; 0), computed where the values live so that only the
+   * labels come back. The default runs the twin on the host.
+   */
+  default CamTensor argmaxChannels(CamTensor values) {
+    FloatTensor v = values.toHost();
+    Shape s = v.shape();
+    int c = s.dim(s.rank() - 1);
+    int p = c == 0 ? 0 : s.size() / c;
+    float[] labels = new float[p];
+    dev.segcam.kernels.CpuKernels.argmax_channels(labels, v.data(), p, c);
+    int[] dims = java.util.Arrays.copyOf(s.dims(), s.rank() - 1);
+    return upload(new FloatTensor(Shape.of(dims), labels));
+  }
 
   // grads (R,h,w,C) -> weights (R,C)
   CamTensor channelMean(CamTensor grads);

@@ -126,6 +126,16 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
   }
 
   @Override
+  public CamTensor argmaxChannels(CamTensor values) {
+    // values (N,h,w,C) -> labels (N,h,w)
+    T v = own(values, "model output");
+    int[] d = nhwc(v.shape(), "model output");
+    return filled(
+        Shape.of(d[0], d[1], d[2]),
+        out -> stepKernels().argmax_channels(whole(out), whole(v), d[0] * d[1] * d[2], d[3]));
+  }
+
+  @Override
   public CamTensor channelMean(CamTensor grads) {
     // grads (R,h,w,C) -> weights (R,C)
     T g = own(grads, "gradients");

@@ -159,9 +159,21 @@ public final class CpuCamBackend extends HostCamBackend {
 
       @Override
       public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
+        return run(seeds, layers, false);
+      }
+
+      @Override
+      public Map<String, CamTensor> guidedBackward(
+          Map<String, CamTensor> seeds, List<String> layers) {
+        return run(seeds, layers, true);
+      }
+
+      private Map<String, CamTensor> run(
+          Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
         Map<String, FloatTensor> s = new LinkedHashMap<>();
         seeds.forEach((k, v) -> s.put(k, v.toHost()));
-        Map<String, FloatTensor> g = CpuBackward.backward(graph, values, s, layers, pool, table);
+        Map<String, FloatTensor> g =
+            CpuBackward.backward(graph, values, s, layers, pool, table, guided);
         Map<String, CamTensor> out = new LinkedHashMap<>();
         for (String l : layers) {
           out.put(l, CamTensor.host(g.get(l)));

@@ -298,7 +298,146 @@ public final class Explainer implements AutoCloseable {
    */
   public List<CamResult> explain(
       FloatTensor images, List<Target> targets, List<String> layers, CamMethod method) {
-    if (images == null || targets == null || layers == null || method == null) {
+    if (method == null) {
+      throw new CamException("explain needs images, targets, layers and a method (one was null)");
+    }
+    return seeded(
+        images,
+        targets,
+        layers,
+        s -> {
+          Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
+          try {
+            return results(s, grads, method);
+          } finally {
+            grads.values().forEach(CamTensor::close);
+          }
+        });
+  }
+
+  /**
+   * One forward over the images, kept open so that {@link #explain(Prediction, List, List,
+   * CamMethod)} explains on it without a second forward: the caller reads the predicted label maps
+   * first (to pick classes, check regions), then explains. The values of {@code layers} stay
+   * readable; close the prediction when done.
+   */
+  public Prediction predict(FloatTensor images, List<String> layers) {
+    if (images == null || layers == null) {
+      throw new CamException("predict needs images and layers (one was null)");
+    }
+    if (images.shape().rank() != 4 || images.shape().dim(0) < 1) {
+      throw new CamException("images must be (N,H,W,C) with N >= 1, got " + images.shape());
+    }
+    Set<String> keep = new LinkedHashSet<>(layers);
+    for (String l : keep) {
+      graph.node(l); // UnknownNodeException with close names
+    }
+    keep.add(input);
+    keep.add(output);
+    keep.add(logits);
+    CamTensor img = backend.upload(images);
+    CamBackend.Forward fwd;
+    try {
+      fwd = backend.forward(input, img, keep);
+    } catch (RuntimeException | Error e) {
+      img.close();
+      throw e;
+    }
+    try {
+      CamTensor lv = fwd.value(logits);
+      int[] d = nhwc(lv.shape(), "model output '" + logits + "'");
+      return new Prediction(this, images, img, fwd, keep, List.of(labels(lv, d)));
+    } catch (RuntimeException | Error e) {
+      fwd.close();
+      img.close();
+      throw e;
+    }
+  }
+
+  /** {@link #explain(FloatTensor, List, List, CamMethod)} on a {@link #predict}'s forward. */
+  public List<CamResult> explain(
+      Prediction prediction, List<Target> targets, List<String> layers, CamMethod method) {
+    if (prediction == null || method == null) {
+      throw new CamException("explain needs a prediction and a method (one was null)");
+    }
+    return seeded(
+        null,
+        prediction,
+        targets,
+        layers,
+        s -> {
+          Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
+          try {
+            return results(s, grads, method);
+          } finally {
+            grads.values().forEach(CamTensor::close);
+          }
+        });
+  }
+
+  /**
+   * The CAM maps of a seeded pass from its layer gradients, empty rows zeroed ({@link
+   * #emptyTargetsAsZero}).
+   */
+  List<CamResult> results(Seeded s, Map<String, CamTensor> grads, CamMethod method) {
+    List<CamResult> r =
+        assemble(
+            s.fwd(),
+            grads,
+            s.targets(),
+            s.layers(),
+            method,
+            s.scores(),
+            s.predicted(),
+            s.n(),
+            s.k(),
+            s.inH(),
+            s.inW());
+    return emptyAsZero ? zeroEmpty(r, s.empty(), s.n()) : r;
+  }
+
+  /**
+   * One forward with the targets' score seeds in place, handed to a step that runs the backward(s)
+   * it needs ({@link #explain}, {@link GuidedGradCam}); the forward and seeds are closed after it.
+   *
+   * @param seeds seeded node -> seed (N*K rows, target-major)
+   * @param scores (N*K) the targets' scores, empty[r] where row r's region is empty (and allowed)
+   */
+  record Seeded(
+      CamBackend.Forward fwd,
+      Map<String, CamTensor> seeds,
+      List<Target> targets,
+      List<String> layers,
+      String input,
+      float[] scores,
+      LabelMap[] predicted,
+      boolean[] empty,
+      int n,
+      int k,
+      int inH,
+      int inW) {}
+
+  /** What runs on a {@link Seeded} pass. */
+  interface SeededStep<R> {
+    R run(Seeded s);
+  }
+
+  /** Validates the call, runs one forward, seeds every target, and runs {@code step} on it. */
+  <R> R seeded(FloatTensor images, List<Target> targets, List<String> layers, SeededStep<R> step) {
+    return seeded(images, null, targets, layers, step);
+  }
+
+  /** {@link #seeded(FloatTensor, List, List, SeededStep)} on a prediction's forward, if given. */
+  <R> R seeded(
+      FloatTensor images,
+      Prediction prediction,
+      List<Target> targets,
+      List<String> layers,
+      SeededStep<R> step) {
+    if (prediction != null) {
+      images = prediction.checkUsable(this, layers);
+    }
+    if (images == null || targets == null || layers == null) {
       throw new CamException("explain needs images, targets, layers and a method (one was null)");
     }
     // not List.contains(null): immutable lists throw a NullPointerException for it
@@ -360,21 +499,20 @@ public final class Explainer implements AutoCloseable {
     int k = targets.size();
     int rows = n * k;
     Set<String> keep = new LinkedHashSet<>(lays);
+    keep.add(input);
     keep.add(output);
     keep.add(logits);
-    try (CamTensor img = backend.upload(images);
-        CamBackend.Forward fwd = backend.forward(input, img, keep)) {
+    // a prediction's forward is reused and stays open (closing the view leaves it be)
+    try (CamTensor img = prediction == null ? backend.upload(images) : null;
+        CamBackend.Forward fwd =
+            prediction == null ? backend.forward(input, img, keep) : prediction.view()) {
       CamTensor logitsValue = fwd.value(logits);
       int[] d = nhwc(logitsValue.shape(), "model output '" + logits + "'");
       int oh = d[1];
       int ow = d[2];
       int ch = d[3];
       int classes = ch == 1 ? 2 : ch;
-      float[] lv = logitsValue.toHost().data();
-      LabelMap[] predicted = new LabelMap[n];
-      for (int i = 0; i < n; i++) {
-        predicted[i] = LabelMap.argmax(lv, i * oh * ow * ch, oh, ow, ch);
-      }
+      LabelMap[] predicted = prediction != null ? prediction.labelArray() : labels(logitsValue, d);
 
       float[] masks = new float[rows * oh * ow];
       int[] cls = new int[rows];
@@ -464,14 +602,20 @@ public final class Explainer implements AutoCloseable {
             }
           }
         }
-        Map<String, CamTensor> grads = fwd.backward(seeds, lays);
-        try {
-          List<CamResult> r =
-              assemble(fwd, grads, targets, lays, method, scores, predicted, n, k, inH, inW);
-          return emptyAsZero ? zeroEmpty(r, empty, n) : r;
-        } finally {
-          grads.values().forEach(CamTensor::close);
-        }
+        return step.run(
+            new Seeded(
+                fwd,
+                seeds,
+                List.copyOf(targets),
+                lays,
+                input,
+                scores,
+                predicted,
+                empty,
+                n,
+                k,
+                inH,
+                inW));
       } finally {
         seeds.values().forEach(CamTensor::close);
       }
@@ -573,6 +717,13 @@ public final class Explainer implements AutoCloseable {
 
   private static FloatTensor slice(float[] v, int off, Shape s) {
     return new FloatTensor(s, java.util.Arrays.copyOfRange(v, off, off + s.size()));
+  }
+
+  // logits (N,oh,ow,C), d its NHWC dims -> the label maps; the argmax runs on the backend
+  private LabelMap[] labels(CamTensor logitsValue, int[] d) {
+    try (CamTensor l = backend.argmaxChannels(logitsValue)) {
+      return LabelMap.ofLabels(l.toHost().data(), d[0], d[1], d[2]);
+    }
   }
 
   /** The node a score mode is seeded on. */

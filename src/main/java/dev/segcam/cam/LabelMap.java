@@ -28,26 +28,16 @@ public record LabelMap(int height, int width, int[] classes) {
     return n;
   }
 
-  // out (oh,ow,C) of one image -> classes (oh,ow)
-  static LabelMap argmax(float[] out, int offset, int oh, int ow, int channels) {
-    int[] cls = new int[oh * ow];
-    for (int p = 0; p < oh * ow; p++) {
-      int base = offset + p * channels;
-      if (channels == 1) {
-        cls[p] = out[base] > 0 ? 1 : 0;
-        continue;
+  // labels (N,oh,ow) as floats (the backend's argmax) -> one map per image
+  static LabelMap[] ofLabels(float[] labels, int n, int oh, int ow) {
+    LabelMap[] out = new LabelMap[n];
+    for (int i = 0; i < n; i++) {
+      int[] cls = new int[oh * ow];
+      for (int p = 0; p < cls.length; p++) {
+        cls[p] = (int) labels[i * oh * ow + p];
       }
-      int best = 0;
-      float bv = out[base];
-      for (int c = 1; c < channels; c++) {
-        // strict '>' keeps the lowest index on ties, as numpy/TF argmax do
-        if (out[base + c] > bv) {
-          bv = out[base + c];
-          best = c;
-        }
-      }
-      cls[p] = best;
+      out[i] = new LabelMap(oh, ow, cls);
     }
-    return new LabelMap(oh, ow, cls);
+    return out;
   }
 }

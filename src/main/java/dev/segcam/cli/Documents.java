@@ -37,7 +37,6 @@ final class Documents {
   /** Milliseconds of one image's stages. */
   record ImageTimings(
       @JsonProperty("import") double importMs,
-      double predict,
       double forward,
       double backward,
       double cam,
@@ -55,7 +54,9 @@ final class Documents {
       @JsonInclude(JsonInclude.Include.ALWAYS) List<Float> weights,
       String heatmap,
       String overlay,
-      String overlayFull) {}
+      String overlayFull,
+      String guided,
+      String guidedGradCam) {}
 
   /** What was explained: a class over a region. */
   record Target(@JsonProperty("class") int classIndex, String name, String region) {}

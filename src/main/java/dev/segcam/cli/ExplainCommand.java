@@ -5,8 +5,11 @@ import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
 import dev.segcam.cam.Explainer;
+import dev.segcam.cam.GuidedGradCam;
+import dev.segcam.cam.LabelMap;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.LayerChoice;
+import dev.segcam.cam.Prediction;
 import dev.segcam.cam.ScoreMode;
 import dev.segcam.cam.Target;
 import dev.segcam.image.Images;
@@ -151,9 +154,17 @@ public final class ExplainCommand implements Callable<Integer> {
       names = {"-m", "--method"},
       paramLabel = Vocabulary.METHOD_LABEL,
       defaultValue = "gradcam",
-      converter = Vocabulary.MethodConverter.class,
-      description = Vocabulary.METHOD_HELP)
+      converter = Vocabulary.ExplainMethodConverter.class,
+      description = Vocabulary.EXPLAIN_METHOD_HELP)
+  void method(Vocabulary.ExplainMethod m) {
+    method = m.method();
+    guided = m.guided();
+  }
+
   CamMethod method = CamMethod.GRAD_CAM;
+
+  /** {@code --method guided-gradcam}: Grad-CAM plus the guided and Guided Grad-CAM maps. */
+  boolean guided;
 
   @Option(
       names = "--output",
@@ -552,74 +563,70 @@ public final class ExplainCommand implements Callable<Integer> {
 
     // which classes: the user's, else what the model sees in this image
     boolean predictedRegion = region == null || region.predicted || region.component;
-    int[] predicted = null;
-    int oh = 0;
-    int ow = 0;
-    double predictMs = 0;
-    if (run.classIndices().isEmpty() || predictedRegion) {
-      // one extra forward, so that classes and empty regions are known before the explain
-      long tp = System.nanoTime();
-      try (var up = timed.upload(tensor);
-          var fwd = timed.forward(run.input(), up, Set.of(run.logits()))) {
-        FloatTensor lv = fwd.value(run.logits()).toHost();
-        int[] d = lv.shape().dims();
-        oh = d.length == 4 ? d[1] : 1;
-        ow = d.length == 4 ? d[2] : 1;
-        predicted = argmax(lv.data(), oh * ow, run.outChannels());
-      }
-      predictMs = (System.nanoTime() - tp) / 1e6;
-      timed.reset();
-    }
-    List<Integer> cls = run.classIndices();
-    if (cls.isEmpty()) {
-      if (region != null && region.pixel != null) {
-        int x = region.pixel.v()[0];
-        int y = region.pixel.v()[1];
-        if (x < 0 || y < 0 || x >= ow || y >= oh) {
-          throw new CamException.PixelOutOfRangeException(
-              "pixel (x="
-                  + x
-                  + ", y="
-                  + y
-                  + ") is outside the model output of "
-                  + ow
-                  + "x"
-                  + oh
-                  + " (width x height)");
+    // one forward: the predicted classes pick the targets, then explain reuses the same pass
+    List<CamResult> results;
+    List<GuidedGradCam.Result> guidedResults = null;
+    try (Prediction pred = ex.predict(tensor, run.layers())) {
+      LabelMap labelMap = pred.labels().get(0);
+      int[] predicted = labelMap.classes();
+      int oh = labelMap.height();
+      int ow = labelMap.width();
+      List<Integer> cls = run.classIndices();
+      if (cls.isEmpty()) {
+        if (region != null && region.pixel != null) {
+          int x = region.pixel.v()[0];
+          int y = region.pixel.v()[1];
+          if (x < 0 || y < 0 || x >= ow || y >= oh) {
+            throw new CamException.PixelOutOfRangeException(
+                "pixel (x="
+                    + x
+                    + ", y="
+                    + y
+                    + ") is outside the model output of "
+                    + ow
+                    + "x"
+                    + oh
+                    + " (width x height)");
+          }
+          cls = List.of(predicted[y * ow + x]);
+        } else {
+          TreeSet<Integer> present = new TreeSet<>();
+          for (int p : predicted) {
+            present.add(p);
+          }
+          cls = List.copyOf(present);
         }
-        cls = List.of(predicted[y * ow + x]);
-      } else {
-        TreeSet<Integer> present = new TreeSet<>();
-        for (int p : predicted) {
-          present.add(p);
+      } else if (predictedRegion) {
+        for (int c : cls) {
+          boolean any = false;
+          for (int p : predicted) {
+            any |= p == c;
+          }
+          if (!any) {
+            throw new CamException.EmptyMaskException(
+                "class "
+                    + c
+                    + " ("
+                    + run.classNames().get(c)
+                    + ") is predicted nowhere in "
+                    + name
+                    + ", so its predicted region is empty; pick another class or a region"
+                    + " (--pixel, --box, --mask, --whole)");
+          }
         }
-        cls = List.copyOf(present);
       }
-    } else if (predictedRegion) {
+      List<Target> targets = new ArrayList<>();
       for (int c : cls) {
-        boolean any = false;
-        for (int p : predicted) {
-          any |= p == c;
-        }
-        if (!any) {
-          throw new CamException.EmptyMaskException(
-              "class "
-                  + c
-                  + " ("
-                  + run.classNames().get(c)
-                  + ") is predicted nowhere in "
-                  + name
-                  + ", so its predicted region is empty; pick another class or a region"
-                  + " (--pixel, --box, --mask, --whole)");
-        }
+        targets.add(target(region, c).withScore(score));
+      }
+
+      if (guided) {
+        guidedResults = GuidedGradCam.explain(ex, pred, targets, run.layers(), method);
+        results = guidedResults.stream().map(GuidedGradCam.Result::cam).toList();
+      } else {
+        results = ex.explain(pred, targets, run.layers(), method);
       }
     }
-    List<Target> targets = new ArrayList<>();
-    for (int c : cls) {
-      targets.add(target(region, c).withScore(score));
-    }
-
-    List<CamResult> results = ex.explain(tensor, targets, run.layers(), method);
     double[] ms = timed.millis();
 
     long tw = System.nanoTime();
@@ -635,7 +642,8 @@ public final class ExplainCommand implements Callable<Integer> {
         dir + "/segmentation.png",
         Overlays.segmentation(display, seg, run.classNames(), SEG_ALPHA));
     List<String[]> resultFiles = new ArrayList<>();
-    for (CamResult r : results) {
+    for (int ri = 0; ri < results.size(); ri++) {
+      CamResult r = results.get(ri);
       String base = dir + "/" + targetSlug(r.target(), run.classNames()) + "." + slug(r.layer());
       float[] heat = r.heatmap().data();
       st.png(base + ".heatmap.png", Images.toImage(new FloatTensor(Shape.of(h, w), heat)));
@@ -658,7 +666,19 @@ public final class ExplainCommand implements Callable<Integer> {
                 HEAT_ALPHA,
                 dev.segcam.image.Colormaps.JET));
       }
-      resultFiles.add(new String[] {base + ".heatmap.png", base + ".overlay.png", full});
+      String guidedPng = null;
+      String guidedCamPng = null;
+      if (guidedResults != null) {
+        GuidedGradCam.Result g = guidedResults.get(ri);
+        guidedPng = base + ".guided.png";
+        guidedCamPng = base + ".guided-gradcam.png";
+        st.png(guidedPng, Images.toImage(GuidedGradCam.display(g.guided())));
+        st.png(guidedCamPng, Images.toImage(GuidedGradCam.display(g.guidedGradCam())));
+      }
+      resultFiles.add(
+          new String[] {
+            base + ".heatmap.png", base + ".overlay.png", full, guidedPng, guidedCamPng
+          });
     }
     List<String> panels = new ArrayList<>();
     for (String layer : run.layers()) {
@@ -687,6 +707,11 @@ public final class ExplainCommand implements Callable<Integer> {
           Panels.segGradCam(
               display, seg, run.classNames(), cams, camClasses, titles, regions, HEAT_ALPHA, TILE));
       panels.add(p);
+      if (guidedResults != null) {
+        String gp = dir + "/panel." + slug(layer) + ".guided.png";
+        st.png(gp, guidedPanel(display, guidedResults, layer, run.classNames()));
+        panels.add(gp);
+      }
     }
     double writeMs = (System.nanoTime() - tw) / 1e6;
     double imageMs = (System.nanoTime() - tImage) / 1e6;
@@ -720,7 +745,9 @@ public final class ExplainCommand implements Callable<Integer> {
               Documents.weights(r.weights()),
               resultFiles.get(i)[0],
               resultFiles.get(i)[1],
-              resultFiles.get(i)[2]));
+              resultFiles.get(i)[2],
+              resultFiles.get(i)[3],
+              resultFiles.get(i)[4]));
     }
     Documents.ExplainImage doc =
         new Documents.ExplainImage(
@@ -732,12 +759,11 @@ public final class ExplainCommand implements Callable<Integer> {
             model.toString(),
             run.backendName(),
             run.backendReason(),
-            VideoRun.methodName(method),
+            guided ? GUIDED_METHOD : VideoRun.methodName(method),
             score == ScoreMode.LOGITS ? "logits" : "probs",
             classes,
             new Documents.ImageTimings(
                 Json.ms(run.importMs()),
-                Json.ms(predictMs),
                 Json.ms(ms[0]),
                 Json.ms(ms[1]),
                 Json.ms(ms[2]),
@@ -788,6 +814,32 @@ public final class ExplainCommand implements Callable<Integer> {
       stdout.flush();
     }
     return doc;
+  }
+
+  /** The name of {@code --method guided-gradcam} in explain.json. */
+  static final String GUIDED_METHOD = "guided-gradcam";
+
+  /** image | per target: guided backpropagation, Guided Grad-CAM (at one layer). */
+  private BufferedImage guidedPanel(
+      BufferedImage display,
+      List<GuidedGradCam.Result> results,
+      String layer,
+      List<String> classNames) {
+    Panels.Builder b = Panels.builder().tileSize(TILE).tile("image", display);
+    for (GuidedGradCam.Result g : results) {
+      if (!g.cam().layer().equals(layer)) {
+        continue;
+      }
+      String what =
+          classNames.get(g.cam().target().classIndex())
+              + ", "
+              + g.cam().target().region().describe();
+      b.tile("guided: " + what, Images.toImage(GuidedGradCam.display(g.guided())));
+      b.tile(
+          "guided Grad-CAM: " + what + " @ " + layer,
+          Images.toImage(GuidedGradCam.display(g.guidedGradCam())));
+    }
+    return b.render();
   }
 
   /** Whether the region option is a region of the target's own (not predicted/whole). */
@@ -858,25 +910,6 @@ public final class ExplainCommand implements Callable<Integer> {
       }
     }
     return outp;
-  }
-
-  // logits (px, ch) -> classes (px); one channel is a sigmoid: class 1 where the logit is > 0
-  private static int[] argmax(float[] v, int px, int ch) {
-    int[] cls = new int[px];
-    for (int p = 0; p < px; p++) {
-      if (ch == 1) {
-        cls[p] = v[p] > 0 ? 1 : 0;
-        continue;
-      }
-      int best = 0;
-      for (int c = 1; c < ch; c++) {
-        if (v[p * ch + c] > v[p * ch + best]) {
-          best = c;
-        }
-      }
-      cls[p] = best;
-    }
-    return cls;
   }
 
   // (1,H,W,3) -> (1,H,W,1), the mean of the channels

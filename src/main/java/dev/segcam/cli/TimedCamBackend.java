@@ -92,6 +92,17 @@ final class TimedCamBackend implements CamBackend {
       }
 
       @Override
+      public Map<String, CamTensor> guidedBackward(
+          Map<String, CamTensor> seeds, List<String> layers) {
+        long t1 = System.nanoTime();
+        try {
+          return f.guidedBackward(seeds, layers);
+        } finally {
+          backwardNs += System.nanoTime() - t1;
+        }
+      }
+
+      @Override
       public void close() {
         f.close();
       }
@@ -102,6 +113,11 @@ final class TimedCamBackend implements CamBackend {
   public CamTensor scoreSeed(
       CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores) {
     return cam(() -> inner.scoreSeed(values, masks, classes, modes, scores));
+  }
+
+  @Override
+  public CamTensor argmaxChannels(CamTensor values) {
+    return cam(() -> inner.argmaxChannels(values));
   }
 
   @Override

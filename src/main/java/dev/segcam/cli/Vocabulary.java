@@ -60,6 +60,25 @@ final class Vocabulary {
     }
   }
 
+  /** {@code explain --method}: a CAM method, or guided-gradcam (Grad-CAM plus guided maps). */
+  record ExplainMethod(CamMethod method, boolean guided) {}
+
+  static final String EXPLAIN_METHOD_HELP =
+      "gradcam (Seg-Grad-CAM), gradcam++, hirescam, xgradcam, layercam, or guided-gradcam"
+          + " (Grad-CAM plus guided backpropagation and Guided Grad-CAM maps). Default:"
+          + " ${DEFAULT-VALUE}.";
+
+  static final class ExplainMethodConverter implements ITypeConverter<ExplainMethod> {
+    @Override
+    public ExplainMethod convert(String s) {
+      String k = s.trim().toLowerCase(Locale.ROOT).replaceAll("[-_ ]", "");
+      if (k.equals("guidedgradcam")) {
+        return new ExplainMethod(CamMethod.GRAD_CAM, true);
+      }
+      return new ExplainMethod(Vocabulary.convert(s, VideoRun::parseMethod), false);
+    }
+  }
+
   static final class MethodConverter implements ITypeConverter<CamMethod> {
     @Override
     public CamMethod convert(String s) {

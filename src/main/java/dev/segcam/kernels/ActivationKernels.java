@@ -160,6 +160,41 @@ public final class ActivationKernels {
     }
   }
 
+  /**
+   * Guided backpropagation through a ReLU (Springenberg et al.): the gradient passes only where
+   * both the forward input x &gt; 0 (Relu6: 0 &lt; x &lt; 6) and the incoming gradient dy &gt; 0.
+   * kind is {@link Op.ActivationKind#RELU} or {@link Op.ActivationKind#RELU6}'s code; x is tiled
+   * over the K targets as in {@link #activation_bwd}.
+   *
+   * <p>{@code // dy (total), x (valueTotal) -> dx (total)}
+   */
+  public static void guided_relu_bwd(
+      float[] dx, float[] dy, float[] x, int total, int valueTotal, int kind) {
+    guidedReluBwdRange(dx, dy, x, 0, total, valueTotal, kind);
+  }
+
+  /** {@link #guided_relu_bwd} on gradient elements [lo, hi). */
+  public static void guidedReluBwdRange(
+      float[] dx, float[] dy, float[] x, int lo, int hi, int valueTotal, int kind) {
+    Op.ActivationKind k = Op.ActivationKind.ofCode(kind);
+    if (!guides(k)) {
+      throw new KernelArgumentException(
+          "guided_relu_bwd: kind " + k + " is not a ReLU (only Relu and Relu6 are guided)");
+    }
+    boolean six = k == Op.ActivationKind.RELU6;
+    for (int i = lo; i < hi; i++) {
+      float g = dy[i];
+      float a = x[i % valueTotal];
+      boolean open = six ? a > 0f && a < 6f : a > 0f;
+      dx[i] = open && g > 0f ? g : 0f;
+    }
+  }
+
+  /** Whether guided backpropagation changes this activation's gradient (the ReLUs). */
+  public static boolean guides(Op.ActivationKind k) {
+    return k == Op.ActivationKind.RELU || k == Op.ActivationKind.RELU6;
+  }
+
   /** {@code // x (rows,C) -> y (rows,C)}, max-subtracted, sum in double. */
   public static void softmax_fwd(float[] y, float[] x, int rows, int C) {
     softmaxFwdRows(y, x, 0, rows, C);

@@ -22,6 +22,9 @@ public interface CamKernels<B> {
       int C,
       CpuKernels.ScoreMode mode);
 
+  // logits (P,C) -> labels (P), argmax per pixel as float
+  void argmax_channels(B labels, B logits, int P, int C);
+
   // grads (N,H,W,K) -> alpha (N,K)
   void channel_mean(B alpha, B grads, int N, int H, int W, int K);
 

@@ -40,6 +40,30 @@ public final class CpuKernels {
   // seed.cu
 
   /**
+   * {@code // logits (P,C) -> labels (P)}: argmax over the channels per pixel as a float label
+   * (lowest index on ties, strict '&gt;' so a NaN never wins over channel 0); C == 1 is a sigmoid:
+   * 1 where the logit is &gt; 0, else 0. The predicted label map without downloading the logits.
+   */
+  public static void argmax_channels(float[] labels, float[] logits, int P, int C) {
+    for (int p = 0; p < P; p++) {
+      int base = p * C;
+      int best = 0;
+      if (C == 1) {
+        best = logits[base] > 0f ? 1 : 0;
+      } else {
+        float bv = logits[base];
+        for (int c = 1; c < C; c++) {
+          if (logits[base + c] > bv) {
+            bv = logits[base + c];
+            best = c;
+          }
+        }
+      }
+      labels[p] = best;
+    }
+  }
+
+  /**
    * The Seg-Grad-CAM objective and its gradient with respect to the network output.
    *
    * <p>{@code // logits (N,H,W,C), mask (N,H,W), cls (N) -> score (N), seed (N,H,W,C)}

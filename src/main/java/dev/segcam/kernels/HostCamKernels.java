@@ -39,6 +39,13 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
   }
 
   @Override
+  public void argmax_channels(Slice labels, Slice logits, int P, int C) {
+    float[] o = labels.out();
+    CpuKernels.argmax_channels(o, logits.in(), P, C);
+    labels.back(o);
+  }
+
+  @Override
   public void masked_score_seed(
       Slice score,
       Slice seed,

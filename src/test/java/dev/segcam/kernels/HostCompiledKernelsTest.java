@@ -122,6 +122,7 @@ class HostCompiledKernelsTest {
             "scale_normalize",
             "colormap_blend",
             "activation_fwd",
+            "guided_relu_bwd",
             "softmax_bwd",
             "maxpool_bwd",
             "binary_bwd",
@@ -187,6 +188,7 @@ class HostCompiledKernelsTest {
   private Map<String, Runnable> cases() {
     Map<String, Runnable> m = new LinkedHashMap<>();
     m.put("masked_score_seed", this::maskedScoreSeed);
+    m.put("argmax_channels", this::argmaxChannels);
     m.put("masked_score_reduce", this::maskedScoreReduce);
     m.put("channel_mean", () -> channelWeights("channel_mean"));
     m.put("gradcampp_weights", () -> channelWeights("gradcampp_weights"));
@@ -203,6 +205,7 @@ class HostCompiledKernelsTest {
     m.put("channel_scale_bwd", g::channelScaleBwd);
     m.put("activation_fwd", g::activationFwd);
     m.put("activation_bwd", g::activationBwd);
+    m.put("guided_relu_bwd", g::guidedReluBwd);
     m.put("softmax_fwd", g::softmaxFwd);
     m.put("softmax_bwd", g::softmaxBwd);
     m.put("pool_fwd", g::poolFwd);
@@ -502,6 +505,25 @@ class HostCompiledKernelsTest {
     }
   }
 
+  /** Label maps: ties (lowest index wins), NaNs, and the single-channel sigmoid rule. */
+  private void argmaxChannels() {
+    for (int[] s : new int[][] {{1, 1}, {37, 1}, {600, 5}, {300, 124}}) {
+      int p = s[0];
+      int c = s[1];
+      float[] logits = normal((long) p * c);
+      if (c > 2 && p > 3) {
+        logits[1 * c + 2] = logits[1 * c + 1]; // a tie on row 1 (may or may not be its max)
+        java.util.Arrays.fill(logits, 2 * c, 3 * c, 0.25f); // an all-equal row: class 0
+        logits[3 * c] = Float.NaN; // NaN on channel 0 never loses to '>'
+      }
+      float[] ref = new float[p];
+      float[] got = garbage(p);
+      CpuKernels.argmax_channels(ref, logits, p, c);
+      launch1d("argmax_channels", p, got, logits, p, c);
+      check(EXACT, at("argmax_channels", s), ref, got);
+    }
+  }
+
   private void maskedScoreReduce() {
     for (int[] s : new int[][] {{1, 1}, {3, 7}, {2, 300}, {1, 1024}}) {
       int n = s[0], b = s[1];
@@ -766,6 +788,24 @@ class HostCompiledKernelsTest {
           ActivationKernels.activation_bwd(ref, dy, v, total, valueTotal, kind, 0.2f);
           launch1d("activation_bwd", total, got, dy, v, total, valueTotal, kind, 0.2f);
           check(EXACT, at("activation_bwd", valueTotal, act.getKey()), ref, got);
+        }
+      }
+    }
+
+    /** The guided ReLU gradient: only Relu and Relu6, float-exact (a select, no arithmetic). */
+    void guidedReluBwd() {
+      for (int valueTotal : new int[] {2, 37, 600}) {
+        float[] x = activationInput(valueTotal);
+        int total = K * valueTotal;
+        float[] dy = normal(total);
+        dy[1] = 0f; // the dy > 0 boundary
+        for (String name : List.of("ACT_RELU", "ACT_RELU6")) {
+          int kind = acts.get(name);
+          float[] ref = new float[total];
+          float[] got = garbage(total);
+          ActivationKernels.guided_relu_bwd(ref, dy, x, total, valueTotal, kind);
+          launch1d("guided_relu_bwd", total, got, dy, x, total, valueTotal, kind);
+          check(EXACT, at("guided_relu_bwd", valueTotal, name), ref, got);
         }
       }
     }

@@ -66,12 +66,13 @@ public final class CpuBackward {
       Map<String, FloatTensor> seeds,
       Collection<String> layers,
       Parallel pool) {
-    return backward(g, values, seeds, layers, pool, CpuOpTable.TABLE);
+    return backward(g, values, seeds, layers, pool, CpuOpTable.TABLE, false);
   }
 
   /**
    * As {@link #backward(Graph, Map, Map, Collection, Parallel)} with the rules of {@code table}
-   * (e.g. {@link CpuEngine#table()}: the Java engine's or one that replaces some of its entries).
+   * (e.g. {@link CpuEngine#table()}: the Java engine's or one that replaces some of its entries);
+   * with {@code guided} the ReLUs take guided backpropagation's rule ({@link Backprop#guided()}).
    */
   public static Map<String, FloatTensor> backward(
       Graph g,
@@ -79,7 +80,8 @@ public final class CpuBackward {
       Map<String, FloatTensor> seeds,
       Collection<String> layers,
       Parallel pool,
-      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table,
+      boolean guided) {
     Map<String, Grad> wrapped = null;
     if (seeds != null) {
       wrapped = new LinkedHashMap<>();
@@ -89,7 +91,11 @@ public final class CpuBackward {
     }
     Map<String, Grad> out =
         Backprop.run(
-            g, wrapped, layers, new Pass(g, values, pool == null ? CALLER_THREAD : pool, table));
+            g,
+            wrapped,
+            layers,
+            new Pass(g, values, pool == null ? CALLER_THREAD : pool, table),
+            guided);
     Map<String, FloatTensor> result = new LinkedHashMap<>();
     for (Map.Entry<String, Grad> e : out.entrySet()) {
       result.put(e.getKey(), e.getValue().t());
@@ -334,6 +340,11 @@ public final class CpuBackward {
 
     int[] neededChannels(String input, int channels) {
       return pass.neededChannels(walk, input, channels);
+    }
+
+    /** Whether the ReLUs take guided backpropagation's rule in this pass. */
+    boolean guided() {
+      return walk.guided();
     }
 
     boolean isConst(String name) {

@@ -13,6 +13,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.UnaryKernels;
 import java.util.List;
@@ -95,9 +96,11 @@ public final class CpuOpTable {
         (s, op) -> {
           String read = op.gradReads() == Op.GradReads.INPUT ? s.in0 : s.node.name();
           float[] v = s.tiledValue(read).data();
-          s.dx[0] =
-              new FloatTensor(
-                  s.ds, ElementwiseGrad.activation(op.kind(), op.alpha(), s.dy, v, s.pool()));
+          float[] dx =
+              s.guided() && ActivationKernels.guides(op.kind())
+                  ? ElementwiseGrad.guidedRelu(op.kind(), s.dy, v, s.pool())
+                  : ElementwiseGrad.activation(op.kind(), op.alpha(), s.dy, v, s.pool());
+          s.dx[0] = new FloatTensor(s.ds, dx);
         });
     put(
         t,

@@ -342,6 +342,17 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
 
     @Override
     public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
+      return run(seeds, layers, false);
+    }
+
+    @Override
+    public Map<String, CamTensor> guidedBackward(
+        Map<String, CamTensor> seeds, List<String> layers) {
+      return run(seeds, layers, true);
+    }
+
+    private Map<String, CamTensor> run(
+        Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
       checkPass();
       Map<String, CudaTensor> own = new LinkedHashMap<>();
       if (seeds != null) {
@@ -349,7 +360,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
           own.put(e.getKey(), dev(e.getValue(), "seed for '" + e.getKey() + "'"));
         }
       }
-      return new LinkedHashMap<>(Backprop.run(graph, own, layers, new Grads(this)));
+      return new LinkedHashMap<>(Backprop.run(graph, own, layers, new Grads(this), guided));
     }
 
     private void checkPass() {
@@ -410,6 +421,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
         CudaStep.Bwd step =
             new CudaStep.Bwd(
                 CudaCamBackend.this, node, weights.of(node.name()), pass.values, dy, want, scope);
+        step.guided = walk.guided();
         CudaOpTable.TABLE.backward(node.op()).run(step, node.op());
         for (CudaTensor t : step.dx) {
           if (t != null) {

@@ -26,6 +26,7 @@ public final class CudaGraphOps implements AutoCloseable {
       Map.ofEntries(
           Map.entry("activation_fwd", "activation"),
           Map.entry("activation_bwd", "activation"),
+          Map.entry("guided_relu_bwd", "activation"),
           Map.entry("softmax_fwd", "softmax"),
           Map.entry("softmax_bwd", "softmax"),
           Map.entry("pool_fwd", "pool"),
@@ -142,6 +143,16 @@ public final class CudaGraphOps implements AutoCloseable {
     need("v", v, valueTotal);
     tiles(total, valueTotal, "activation_bwd");
     launch("activation_bwd", total, dx, dy, v, total, valueTotal, kind, alpha);
+  }
+
+  /** See {@link ActivationKernels#guided_relu_bwd}. */
+  public void guided_relu_bwd(
+      DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer x, int total, int valueTotal, int kind) {
+    need("dx", dx, total);
+    need("dy", dy, total);
+    need("x", x, valueTotal);
+    tiles(total, valueTotal, "guided_relu_bwd");
+    launch("guided_relu_bwd", total, dx, dy, x, total, valueTotal, kind);
   }
 
   /** See {@link ActivationKernels#softmax_fwd}. */

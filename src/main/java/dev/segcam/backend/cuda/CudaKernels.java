@@ -63,6 +63,17 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   // seed.cu -------------------------------------------------------------------------------------
 
+  /** See {@link CpuKernels#argmax_channels}. */
+  @Override
+  public void argmax_channels(DeviceBuffer labels, DeviceBuffer logits, int P, int C) {
+    if (P < 0 || C < 1) {
+      throw new KernelArgumentException("argmax_channels: P=" + P + ", C=" + C);
+    }
+    need("labels", labels, P);
+    need("logits", logits, (long) P * C);
+    launch("seed", "argmax_channels", gridFor(P), 1, BLOCK, 1, labels, logits, P, C);
+  }
+
   /** See {@link CpuKernels#masked_score_seed}; {@code cls} stays on the host (checked there). */
   @Override
   public void masked_score_seed(

@@ -7,6 +7,7 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ActivationKernels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -87,6 +88,11 @@ public final class CudaOpTable {
         },
         (s, op) -> {
           CudaTensor v = s.value(op.gradReads() == Op.GradReads.INPUT ? s.in0 : s.node.name());
+          if (s.guided && ActivationKernels.guides(op.kind())) {
+            s.ops.guided_relu_bwd(
+                s.alloc(0, s.ds), s.dy.buffer(), v.buffer(), s.ds.size(), v.size(), op.kind().code);
+            return;
+          }
           s.ops.activation_bwd(
               s.alloc(0, s.ds),
               s.dy.buffer(),

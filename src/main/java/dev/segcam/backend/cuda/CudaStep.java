@@ -72,6 +72,9 @@ final class CudaStep {
     final CudaTensor[] dx;
     final Scope scope;
 
+    /** Whether the ReLUs take guided backpropagation's rule (set by the pass). */
+    boolean guided;
+
     Bwd(
         CudaCamBackend be,
         Node node,

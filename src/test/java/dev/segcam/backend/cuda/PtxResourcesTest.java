@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
 class PtxResourcesTest {
   static final Map<String, List<String>> MODULES =
       Map.ofEntries(
-          Map.entry("seed", List.of("masked_score_seed", "masked_score_reduce")),
+          Map.entry("seed", List.of("masked_score_seed", "masked_score_reduce", "argmax_channels")),
           Map.entry(
               "channel_mean", List.of("channel_mean", "gradcampp_weights", "xgradcam_weights")),
           Map.entry("weighted_sum", List.of("weighted_sum_relu", "elementwise_sum_relu")),
@@ -52,7 +52,7 @@ class PtxResourcesTest {
           Map.entry("strided_slice", List.of("strided_slice_fwd", "strided_slice_bwd")),
           Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd")),
           Map.entry("transpose", List.of("transpose_copy")),
-          Map.entry("activation", List.of("activation_fwd", "activation_bwd")),
+          Map.entry("activation", List.of("activation_fwd", "activation_bwd", "guided_relu_bwd")),
           Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
           Map.entry("pool", List.of("pool_fwd", "maxpool_bwd", "avgpool_bwd", "spatial_mean_bwd")),
           Map.entry("concat_pad", List.of("concat_copy", "pad_fwd", "pad_bwd")),

@@ -46,6 +46,20 @@ public final class ElementwiseGrad {
     return dx;
   }
 
+  /** Guided backpropagation through a Relu/Relu6 ({@link ActivationKernels#guided_relu_bwd}). */
+  public static float[] guidedRelu(ActivationKind kind, float[] dy, float[] x, Parallel par) {
+    float[] dx = new float[dy.length];
+    int total = dy.length;
+    int chunks = (total + CHUNK - 1) / CHUNK;
+    par.parallelFor(
+        chunks,
+        1,
+        (start, end) ->
+            ActivationKernels.guidedReluBwdRange(
+                dx, dy, x, start * CHUNK, Math.min(total, end * CHUNK), x.length, kind.code));
+    return dx;
+  }
+
   /**
    * Softmax over the last axis (length n): dx = (dy - sum(dy·y)) · y, per row.
    *
