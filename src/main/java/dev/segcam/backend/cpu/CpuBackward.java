@@ -69,6 +69,28 @@ public final class CpuBackward {
     return backward(g, values, seeds, layers, pool, CpuOpTable.TABLE, false);
   }
 
+  /** The Java engine's rules, with guided backpropagation's ReLU rule when {@code guided}. */
+  public static Map<String, FloatTensor> backward(
+      Graph g,
+      Map<String, FloatTensor> values,
+      Map<String, FloatTensor> seeds,
+      Collection<String> layers,
+      Parallel pool,
+      boolean guided) {
+    return backward(g, values, seeds, layers, pool, CpuOpTable.TABLE, guided);
+  }
+
+  /** The rules of {@code table}, plain (not guided) backpropagation. */
+  public static Map<String, FloatTensor> backward(
+      Graph g,
+      Map<String, FloatTensor> values,
+      Map<String, FloatTensor> seeds,
+      Collection<String> layers,
+      Parallel pool,
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
+    return backward(g, values, seeds, layers, pool, table, false);
+  }
+
   /**
    * As {@link #backward(Graph, Map, Map, Collection, Parallel)} with the rules of {@code table}
    * (e.g. {@link CpuEngine#table()}: the Java engine's or one that replaces some of its entries);
@@ -295,7 +317,8 @@ public final class CpuBackward {
       this.dx = new FloatTensor[node.inputs().size()];
     }
 
-    Parallel pool() {
+    /** The threads the pass runs on. */
+    public Parallel pool() {
       return pass.pool;
     }
 
@@ -343,7 +366,7 @@ public final class CpuBackward {
     }
 
     /** Whether the ReLUs take guided backpropagation's rule in this pass. */
-    boolean guided() {
+    public boolean guided() {
       return walk.guided();
     }
 

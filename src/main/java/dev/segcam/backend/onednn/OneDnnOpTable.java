@@ -4,9 +4,11 @@ import dev.segcam.backend.OpTable;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
+import dev.segcam.backend.cpu.grad.ElementwiseGrad;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ActivationKernels;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -85,6 +87,14 @@ public final class OneDnnOpTable {
           FloatTensor dy = s.dy();
           String read = OneDnnEltwise.readsOutput(op.kind()) ? s.node().name() : s.input0();
           float[] v = tiled(s, read);
+          if (s.guided() && ActivationKernels.guides(op.kind())) {
+            // guided backpropagation's ReLU rule has no oneDNN primitive: the Java engine's
+            s.setDx(
+                0,
+                new FloatTensor(
+                    dy.shape(), ElementwiseGrad.guidedRelu(op.kind(), dy.data(), v, s.pool())));
+            return;
+          }
           OneDnnEltwise a = OneDnnEltwise.backward(ctx, op.kind(), op.alpha(), dy.size());
           s.setDx(0, new FloatTensor(dy.shape(), exec(() -> a.run(dy.data(), v))));
         });
