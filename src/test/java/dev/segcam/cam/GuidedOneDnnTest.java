@@ -27,7 +27,7 @@ class GuidedOneDnnTest {
   private static final long SCENE_UNET_ACCUMULATION = 8192;
 
   @Test
-  void oneDnnGuidedMapEqualsTheJavaEnginesAndIsNotThePlainGradient() {
+  void oneDnnGuidedMapEqualsTheJavaEngines() {
     Graph g = SavedModelImporter.load(MODEL).graph();
     Random rnd = new Random(RandomTensors.freshSeed("GuidedOneDnnTest"));
     int[] d = g.node(g.inputs().get(0)).shape().dims();
