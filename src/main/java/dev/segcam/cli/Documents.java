@@ -29,7 +29,8 @@ final class Documents {
       ImageTimings timingsMs,
       List<Result> results,
       String segmentation,
-      List<String> panels) {}
+      List<String> panels,
+      List<String> panelsFull) {}
 
   /** A class of the model and how many output pixels predict it. */
   record ClassCount(int index, String name, long predictedPixels) {}

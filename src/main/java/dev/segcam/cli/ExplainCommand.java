@@ -64,6 +64,7 @@ import picocli.CommandLine.TypeConversionException;
       "  C-NAME.LAYER.overlay.full.png  the same at the image's own size (resized images)",
       "  panel.LAYER.png              image | segmentation | a CAM per target | colour bar |",
       "                               legend of the classes present",
+      "  panel.LAYER.full.png         the same at the image's own size (resized images)",
       "  explain.json                 targets, scores, channel weights, timings (ms)",
       "C-NAME is the class index and name (e.g. 3-shadow), plus the region unless it",
       "is --predicted (e.g. 3-shadow.box-0-0-8-8); in LAYER, '/' becomes '_'.",
@@ -555,7 +556,7 @@ public final class ExplainCommand implements Callable<Integer> {
               + w
               + "x"
               + h
-              + ", *.overlay.full.png at the image's own size");
+              + ", *.overlay.full.png and panel.*.full.png at the image's own size");
     }
     FloatTensor rgb = Images.toTensor(img);
     BufferedImage display = Images.toImage(rgb);
@@ -681,6 +682,17 @@ public final class ExplainCommand implements Callable<Integer> {
           });
     }
     List<String> panels = new ArrayList<>();
+    List<String> panelsFull = resized ? new ArrayList<>() : null;
+    int[] segFull = null;
+    if (resized) {
+      segFull =
+          toImageGrid(
+              first.predicted().classes(),
+              first.predicted().height(),
+              first.predicted().width(),
+              origSize[0],
+              origSize[1]);
+    }
     for (String layer : run.layers()) {
       List<float[]> cams = new ArrayList<>();
       List<Integer> camClasses = new ArrayList<>();
@@ -707,6 +719,12 @@ public final class ExplainCommand implements Callable<Integer> {
           Panels.segGradCam(
               display, seg, run.classNames(), cams, camClasses, titles, regions, HEAT_ALPHA, TILE));
       panels.add(p);
+      if (resized) {
+        String pf = dir + "/panel." + slug(layer) + ".full.png";
+        st.png(
+            pf, fullPanel(raw, segFull, run.classNames(), cams, camClasses, titles, regions, h, w));
+        panelsFull.add(pf);
+      }
       if (guidedResults != null) {
         String gp = dir + "/panel." + slug(layer) + ".guided.png";
         st.png(gp, guidedPanel(display, guidedResults, layer, run.classNames()));
@@ -771,7 +789,8 @@ public final class ExplainCommand implements Callable<Integer> {
                 Json.ms(imageMs)),
             docResults,
             dir + "/segmentation.png",
-            panels);
+            panels,
+            panelsFull);
     st.text(dir + "/explain.json", Json.pretty(doc));
 
     if (!json) {
@@ -895,6 +914,44 @@ public final class ExplainCommand implements Callable<Integer> {
       in[i] = m[i] != 0 ? 1 : 0;
     }
     return toImageGrid(in, oh, ow, h, w);
+  }
+
+  /**
+   * The Seg-Grad-CAM panel at the original image's own size: each map (h x w, the model's input)
+   * upsampled bilinearly over the original pixels, each region outline scaled (nearest) from the
+   * model grid; tiles at the image's size where the panel fits {@link Images#MAX_SIDE}.
+   */
+  private static BufferedImage fullPanel(
+      BufferedImage raw,
+      int[] segFull,
+      List<String> classNames,
+      List<float[]> cams,
+      List<Integer> camClasses,
+      List<String> titles,
+      List<int[]> regions,
+      int h,
+      int w) {
+    int fh = raw.getHeight();
+    int fw = raw.getWidth();
+    List<float[]> camsFull = new ArrayList<>();
+    List<int[]> regionsFull = new ArrayList<>();
+    for (int i = 0; i < cams.size(); i++) {
+      camsFull.add(Overlays.resizeMap(cams.get(i), h, w, fh, fw));
+      int[] region = regions.get(i);
+      regionsFull.add(region == null ? null : toImageGrid(region, h, w, fh, fw));
+    }
+    int[] grid = Panels.fitGrid(cams.size() + Panels.SEG_GRAD_CAM_EXTRA_TILES, Math.max(fh, fw));
+    return Panels.segGradCam(
+        raw,
+        segFull,
+        classNames,
+        camsFull,
+        camClasses,
+        titles,
+        regionsFull,
+        HEAT_ALPHA,
+        grid[0],
+        grid[1]);
   }
 
   private static int[] toImageGrid(int[] labels, int oh, int ow, int h, int w) {

@@ -172,6 +172,37 @@ public final class Panels {
   /** Colour of the region outline on CAM tiles. */
   static final int REGION_RGB = 0xFFFFFF;
 
+  /** Largest tile side {@link Builder#tileSize} accepts. */
+  public static final int MAX_TILE = 4096;
+
+  /** Tiles of a {@link #segGradCam} figure besides its CAMs: image, segmentation, bar, legend. */
+  public static final int SEG_GRAD_CAM_EXTRA_TILES = 4;
+
+  /**
+   * The tile side and columns for {@code n} tiles of at most {@code side} pixels each (the default
+   * gap), so that the panel fits within {@link Images#MAX_SIDE} both ways: the tile is {@code side}
+   * (at most {@link #MAX_TILE}) when that fits, else shrunk until it does.
+   *
+   * @return {tile side, columns}
+   */
+  public static int[] fitGrid(int n, int side) {
+    if (n < 1 || side < 1) {
+      throw new ShapeException("a grid needs n >= 1 tiles of side >= 1, got n=" + n + ", " + side);
+    }
+    int gap = new Builder().gap;
+    int titleH = Overlays.metrics(Overlays.defaultFont().deriveFont(Font.BOLD)).getHeight() + 4;
+    int tile = Math.max(8, Math.min(MAX_TILE, side));
+    while (true) {
+      int cols = Math.max(1, Math.min(n, (Images.MAX_SIDE - gap) / (tile + gap)));
+      int rows = (n + cols - 1) / cols;
+      long h = gap + (long) rows * (titleH + tile + gap);
+      if (h <= Images.MAX_SIDE || tile <= 8) {
+        return new int[] {tile, cols};
+      }
+      tile = Math.max(8, tile * 3 / 4);
+    }
+  }
+
   public static Builder builder() {
     return new Builder();
   }
@@ -229,13 +260,32 @@ public final class Panels {
       List<int[]> regions,
       float alpha,
       int tileSize) {
+    return segGradCam(
+        image, labels, classNames, cams, camClasses, camTitles, regions, alpha, tileSize, 0);
+  }
+
+  /**
+   * {@link #segGradCam(BufferedImage, int[], List, List, List, List, List, float, int)} with {@code
+   * columns} tiles per row (0: all in one row).
+   */
+  public static BufferedImage segGradCam(
+      BufferedImage image,
+      int[] labels,
+      List<String> classNames,
+      List<float[]> cams,
+      List<Integer> camClasses,
+      List<String> camTitles,
+      List<int[]> regions,
+      float alpha,
+      int tileSize,
+      int columns) {
     if (cams.size() != camClasses.size()) {
       throw new SegcamException(
           cams.size() + " heatmaps but " + camClasses.size() + " class indices");
     }
     int h = image.getHeight();
     int w = image.getWidth();
-    Builder b = builder().tileSize(tileSize).tile("image", image);
+    Builder b = builder().tileSize(tileSize).columns(columns).tile("image", image);
     int[] palette = Overlays.defaultPalette(classNames);
     b.tile("segmentation", Overlays.segmentation(image, labels, palette, 0.6f));
     for (int i = 0; i < cams.size(); i++) {

@@ -11,6 +11,7 @@ import dev.segcam.cam.CamResult;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Target;
 import dev.segcam.image.Images;
+import dev.segcam.image.Panels;
 import dev.segcam.ir.FloatTensor;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -480,6 +481,36 @@ class ExplainCommandTest {
     BufferedImage fullImg = decode(out.resolve(full));
     assertEquals(100, fullImg.getWidth());
     assertEquals(80, fullImg.getHeight());
+    // the panel at the image's own size too, beside the model-size panel: each tile 100x80
+    String panel = (String) MiniJson.path(img, "panels", 0);
+    assertEquals("big_scene/panel." + layer + ".png", panel);
+    String panelFull = (String) MiniJson.path(img, "panels_full", 0);
+    assertEquals("big_scene/panel." + layer + ".full.png", panelFull);
+    BufferedImage modelPanel = decode(out.resolve(panel));
+    BufferedImage fullPanel = decode(out.resolve(panelFull));
+    int cams = 0;
+    for (Object res : (List<?>) MiniJson.path(img, "results")) {
+      cams += layer.equals(ExplainCommand.slug((String) MiniJson.path(res, "layer"))) ? 1 : 0;
+    }
+    int tiles = cams + Panels.SEG_GRAD_CAM_EXTRA_TILES;
+    int gap = 8;
+    assertEquals(gap + tiles * (100 + gap), fullPanel.getWidth());
+    assertEquals(gap + tiles * (ExplainCommand.TILE + gap), modelPanel.getWidth());
+    assertEquals(modelPanel.getHeight() - ExplainCommand.TILE + 100, fullPanel.getHeight());
+    // tile 0 is the original image at its own size, pixel for pixel (one row: 100 high cells,
+    // the 80 high image centred); tile 2 (the first CAM) differs from it (heat blended in)
+    int top = fullPanel.getHeight() - gap - 100 + (100 - 80) / 2;
+    int differing = 0;
+    for (int y = 0; y < 80; y++) {
+      for (int x = 0; x < 100; x++) {
+        int want = big.getRGB(x, y) & 0xFFFFFF;
+        assertEquals(
+            want, fullPanel.getRGB(gap + x, top + y) & 0xFFFFFF, "image tile " + x + "," + y);
+        differing +=
+            (fullPanel.getRGB(gap + 2 * (100 + gap) + x, top + y) & 0xFFFFFF) != want ? 1 : 0;
+      }
+    }
+    assertTrue(differing > 100 * 80 / 2, differing + " CAM tile pixels differ from the image");
     assertTrue(Files.isRegularFile(out.resolve("big_scene/explain.json")));
   }
 
