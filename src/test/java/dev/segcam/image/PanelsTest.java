@@ -27,6 +27,28 @@ class PanelsTest {
   }
 
   @Test
+  void fitGridKeepsTheImageSizeWhenThePanelFitsElseShrinksTheTiles() {
+    // a 4000x3000 photo, 2 CAMs: 6 tiles of 4000 fit in 4 columns, 2 rows
+    assertEquals(4000, Panels.fitGrid(6, 4000)[0]);
+    assertEquals(4, Panels.fitGrid(6, 4000)[1]);
+    // small images: one row, tiles at their own size
+    assertEquals(100, Panels.fitGrid(8, 100)[0]);
+    assertEquals(8, Panels.fitGrid(8, 100)[1]);
+    // too many big tiles for 16384 pixels a side: smaller tiles, and the panel renders
+    for (int n : new int[] {30, 200}) {
+      int[] g = Panels.fitGrid(n, 6000);
+      assertTrue(g[0] < Panels.MAX_TILE, n + " tiles: " + g[0]);
+      Panels.Builder b = Panels.builder().tileSize(g[0]).columns(g[1]);
+      for (int i = 0; i < n; i++) {
+        b.tile("t" + i, solid(1, 1, 0));
+      }
+      BufferedImage p = b.render();
+      assertTrue(p.getWidth() <= Images.MAX_SIDE && p.getHeight() <= Images.MAX_SIDE);
+    }
+    assertThrows(SegcamException.class, () -> Panels.fitGrid(0, 100));
+  }
+
+  @Test
   void gridGeometryAndTitles() {
     BufferedImage p =
         Panels.builder()
