@@ -44,13 +44,17 @@ final class Conformance implements AutoCloseable {
     // Gradients are compared at the drawn point: a ReLU input within float32 reassociation of its
     // kink may take the other side in TensorFlow, and the whole gradient behind it flips. Draw
     // again until no activation input is that close to a kink (a few draws at most).
-    for (int tries = 1; nearKink(graph, inputNode, x); tries++) {
-      if (tries == MAX_DRAWS) {
+    int draws = 1;
+    for (; nearKink(graph, inputNode, x); draws++) {
+      if (draws == MAX_DRAWS) {
         throw new IllegalStateException(name + ": " + MAX_DRAWS + " inputs in a row hit a kink");
       }
       x = RandomTensors.input(rng, model.inputShape(n));
     }
     this.input = x;
+    if (draws > 1) {
+      System.out.println(name + ": input drawn " + draws + " times (ReLU kinks)");
+    }
   }
 
   /** Relative distance to a ReLU kink (of max |x| of that tensor) below which a draw is refused. */
