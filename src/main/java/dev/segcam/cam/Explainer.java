@@ -9,13 +9,11 @@ import dev.segcam.backend.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
-import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -182,73 +180,7 @@ public final class Explainer implements AutoCloseable {
    * global pooling.
    */
   public String defaultLayer() {
-    String cur = output;
-    boolean classifier = false;
-    while (true) {
-      Node n = graph.node(cur);
-      Op op = n.op();
-      if (n.inputs().size() != 1) {
-        break;
-      }
-      boolean head;
-      if (!classifier) {
-        if (op instanceof Op.Conv2D
-            || op instanceof Op.DepthwiseConv2D
-            || op instanceof Op.Conv2DTranspose
-            || op instanceof Op.MatMul) {
-          classifier = true;
-          head = true;
-        } else {
-          head =
-              op instanceof Op.Softmax
-                  || op instanceof Op.Activation
-                  || op instanceof Op.Resize
-                  || op instanceof Op.Reshape
-                  || op instanceof Op.SpatialMean
-                  || op instanceof Op.Pool
-                  || op instanceof Op.BiasAdd
-                  || op instanceof Op.BatchNorm;
-        }
-      } else {
-        head =
-            op instanceof Op.Reshape
-                || op instanceof Op.SpatialMean
-                || op instanceof Op.Pool
-                || op instanceof Op.Resize;
-      }
-      if (!head) {
-        break;
-      }
-      cur = n.inputs().get(0);
-    }
-    Set<String> anc = LayerChoice.ancestors(graph, cur);
-    List<Node> nodes = graph.nodes();
-    for (int i = nodes.size() - 1; i >= 0; i--) {
-      Node n = nodes.get(i);
-      if (anc.contains(n.name()) && isFeature(n)) {
-        return n.name();
-      }
-    }
-    throw new CamException(
-        "no default layer: no conv/activation output with spatial size > 1 feeds the output '"
-            + output
-            + "'; name a layer explicitly");
-  }
-
-  static boolean isFeature(Node n) {
-    Op op = n.op();
-    boolean kind =
-        op instanceof Op.Conv2D
-            || op instanceof Op.DepthwiseConv2D
-            || op instanceof Op.Conv2DTranspose
-            || op instanceof Op.Activation
-            || op instanceof Op.BatchNorm
-            || op instanceof Op.BiasAdd;
-    Shape s = n.shape();
-    if (!kind || s.rank() != 4) {
-      return false;
-    }
-    return !(s.dim(1) == 1 && s.dim(2) == 1);
+    return LayerChoice.lastFeature(graph, output);
   }
 
   private String suggestion() {
@@ -301,18 +233,7 @@ public final class Explainer implements AutoCloseable {
     if (method == null) {
       throw new CamException("explain needs images, targets, layers and a method (one was null)");
     }
-    return seeded(
-        images,
-        targets,
-        layers,
-        s -> {
-          Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
-          try {
-            return results(s, grads, method);
-          } finally {
-            grads.values().forEach(CamTensor::close);
-          }
-        });
+    return seeded(images, targets, layers, explainStep(method));
   }
 
   /**
@@ -360,19 +281,19 @@ public final class Explainer implements AutoCloseable {
     if (prediction == null || method == null) {
       throw new CamException("explain needs a prediction and a method (one was null)");
     }
-    return seeded(
-        null,
-        prediction,
-        targets,
-        layers,
-        s -> {
-          Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
-          try {
-            return results(s, grads, method);
-          } finally {
-            grads.values().forEach(CamTensor::close);
-          }
-        });
+    return seeded(null, prediction, targets, layers, explainStep(method));
+  }
+
+  /** The step of a plain explain: one backward to the layers, then the maps. */
+  private SeededStep<List<CamResult>> explainStep(CamMethod method) {
+    return s -> {
+      Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
+      try {
+        return results(s, grads, method);
+      } finally {
+        grads.values().forEach(CamTensor::close);
+      }
+    };
   }
 
   /**
@@ -380,20 +301,8 @@ public final class Explainer implements AutoCloseable {
    * #emptyTargetsAsZero}).
    */
   List<CamResult> results(Seeded s, Map<String, CamTensor> grads, CamMethod method) {
-    List<CamResult> r =
-        assemble(
-            s.fwd(),
-            grads,
-            s.targets(),
-            s.layers(),
-            method,
-            s.scores(),
-            s.predicted(),
-            s.n(),
-            s.k(),
-            s.inH(),
-            s.inW());
-    return emptyAsZero ? zeroEmpty(r, s.empty(), s.n()) : r;
+    List<CamResult> r = CamMaps.assemble(backend, normalization, s, grads, method);
+    return emptyAsZero ? CamMaps.zeroEmpty(r, s.empty(), s.n()) : r;
   }
 
   /**
@@ -622,103 +531,6 @@ public final class Explainer implements AutoCloseable {
     }
   }
 
-  private List<CamResult> assemble(
-      CamBackend.Forward fwd,
-      Map<String, CamTensor> grads,
-      List<Target> targets,
-      List<String> lays,
-      CamMethod method,
-      float[] scores,
-      LabelMap[] predicted,
-      int n,
-      int k,
-      int inH,
-      int inW) {
-    CamResult[][][] out = new CamResult[n][k][lays.size()];
-    for (int li = 0; li < lays.size(); li++) {
-      String layer = lays.get(li);
-      CamTensor acts = fwd.value(layer);
-      CamTensor g = grads.get(layer);
-      int[] d = nhwc(acts.shape(), "layer '" + layer + "'");
-      CamTensor w = method.weights(backend, acts, g);
-      try (CamTensor map = method.map(backend, acts, g, w);
-          CamTensor up = backend.resizeBilinear(map, inH, inW);
-          CamTensor norm = backend.normalize(up, normalization)) {
-        float[] wv = w == null ? null : w.toHost().data();
-        float[] mv = map.toHost().data();
-        float[] uv = up.toHost().data();
-        float[] nv = norm.toHost().data();
-        int hw = d[1] * d[2];
-        int big = inH * inW;
-        int ch = d[3];
-        for (int i = 0; i < n; i++) {
-          for (int t = 0; t < k; t++) {
-            int r = t * n + i;
-            out[i][t][li] =
-                new CamResult(
-                    i,
-                    t,
-                    targets.get(t),
-                    layer,
-                    method,
-                    scores[r],
-                    slice(mv, r * hw, Shape.of(d[1], d[2])),
-                    wv == null ? null : java.util.Arrays.copyOfRange(wv, r * ch, (r + 1) * ch),
-                    slice(uv, r * big, Shape.of(inH, inW)),
-                    slice(nv, r * big, Shape.of(inH, inW)),
-                    predicted[i]);
-          }
-        }
-      } finally {
-        if (w != null) {
-          w.close();
-        }
-      }
-    }
-    List<CamResult> list = new ArrayList<>(n * k * lays.size());
-    for (CamResult[][] a : out) {
-      for (CamResult[] b : a) {
-        list.addAll(List.of(b));
-      }
-    }
-    return list;
-  }
-
-  // results image-major (i, t, layer), empty[t * n + i] -> the same list, empty rows zeroed
-  private static List<CamResult> zeroEmpty(List<CamResult> r, boolean[] empty, int n) {
-    List<CamResult> out = new ArrayList<>(r.size());
-    for (int j = 0; j < r.size(); j++) {
-      CamResult c = r.get(j);
-      if (!empty[c.targetIndex() * n + c.image()]) {
-        out.add(c);
-        continue;
-      }
-      // whatever the method made of a zero gradient (0, or 0/0 for Grad-CAM++) is replaced
-      out.add(
-          new CamResult(
-              c.image(),
-              c.targetIndex(),
-              c.target(),
-              c.layer(),
-              c.method(),
-              Float.NaN,
-              zeros(c.rawMap().shape()),
-              c.weights() == null ? null : new float[c.weights().length],
-              zeros(c.upsampled().shape()),
-              zeros(c.heatmap().shape()),
-              c.predicted()));
-    }
-    return out;
-  }
-
-  private static FloatTensor zeros(Shape s) {
-    return new FloatTensor(s, new float[s.size()]);
-  }
-
-  private static FloatTensor slice(float[] v, int off, Shape s) {
-    return new FloatTensor(s, java.util.Arrays.copyOfRange(v, off, off + s.size()));
-  }
-
   // logits (N,oh,ow,C), d its NHWC dims -> the label maps; the argmax runs on the backend
   private LabelMap[] labels(CamTensor logitsValue, int[] d) {
     try (CamTensor l = backend.argmaxChannels(logitsValue)) {
@@ -744,7 +556,7 @@ public final class Explainer implements AutoCloseable {
   }
 
   /** (N,H,W,C), or (N,C) as (N,1,1,C); a tensor of another rank is the model's fault. */
-  private static int[] nhwc(Shape s, String what) {
+  static int[] nhwc(Shape s, String what) {
     try {
       return KernelCamBackend.nhwc(s, what);
     } catch (CamStepException e) {

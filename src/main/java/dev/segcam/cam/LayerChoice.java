@@ -3,6 +3,7 @@ package dev.segcam.cam;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.List;
@@ -73,7 +74,7 @@ public final class LayerChoice {
     String firstNonlinear = null;
     for (int i = nodes.size() - 1; i >= 0; i--) {
       Node n = nodes.get(i);
-      if (!anc.contains(n.name()) || !Explainer.isFeature(n) || feedsActivation(graph, n)) {
+      if (!anc.contains(n.name()) || !isFeature(n) || feedsActivation(graph, n)) {
         continue;
       }
       if (linearPath(graph, n.name(), scoreNode)) {
@@ -197,5 +198,81 @@ public final class LayerChoice {
       }
     }
     return seen;
+  }
+
+  /**
+   * The last feature layer before the classifier of {@code output}: walk back from the output
+   * through the head — a final Softmax/Sigmoid, resizes, bias/BN, the classifier (the first
+   * Conv/MatMul met) and the pooling or reshapes right before it — then take the last node, in
+   * graph order, among that point and its ancestors that is a feature node ({@link #isFeature}).
+   */
+  static String lastFeature(Graph graph, String output) {
+    String cur = output;
+    boolean classifier = false;
+    while (true) {
+      Node n = graph.node(cur);
+      Op op = n.op();
+      if (n.inputs().size() != 1) {
+        break;
+      }
+      boolean head;
+      if (!classifier) {
+        if (op instanceof Op.Conv2D
+            || op instanceof Op.DepthwiseConv2D
+            || op instanceof Op.Conv2DTranspose
+            || op instanceof Op.MatMul) {
+          classifier = true;
+          head = true;
+        } else {
+          head =
+              op instanceof Op.Softmax
+                  || op instanceof Op.Activation
+                  || op instanceof Op.Resize
+                  || op instanceof Op.Reshape
+                  || op instanceof Op.SpatialMean
+                  || op instanceof Op.Pool
+                  || op instanceof Op.BiasAdd
+                  || op instanceof Op.BatchNorm;
+        }
+      } else {
+        head =
+            op instanceof Op.Reshape
+                || op instanceof Op.SpatialMean
+                || op instanceof Op.Pool
+                || op instanceof Op.Resize;
+      }
+      if (!head) {
+        break;
+      }
+      cur = n.inputs().get(0);
+    }
+    Set<String> anc = LayerChoice.ancestors(graph, cur);
+    List<Node> nodes = graph.nodes();
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      Node n = nodes.get(i);
+      if (anc.contains(n.name()) && isFeature(n)) {
+        return n.name();
+      }
+    }
+    throw new CamException(
+        "no default layer: no conv/activation output with spatial size > 1 feeds the output '"
+            + output
+            + "'; name a layer explicitly");
+  }
+
+  static boolean isFeature(Node n) {
+    Op op = n.op();
+    boolean kind =
+        op instanceof Op.Conv2D
+            || op instanceof Op.DepthwiseConv2D
+            || op instanceof Op.Conv2DTranspose
+            || op instanceof Op.Activation
+            || op instanceof Op.BatchNorm
+            || op instanceof Op.BiasAdd;
+    Shape s = n.shape();
+    if (!kind || s.rank() != 4) {
+      return false;
+    }
+    return !(s.dim(1) == 1 && s.dim(2) == 1);
   }
 }
