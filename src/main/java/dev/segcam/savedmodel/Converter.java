@@ -4,7 +4,6 @@ import dev.segcam.SegcamException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
-import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import java.util.ArrayDeque;
@@ -28,11 +27,11 @@ import org.tensorflow.proto.DataType;
  */
 final class Converter {
   /** What a TensorFlow tensor became: an IR activation, a constant, or a variable handle. */
-  private sealed interface Val permits Act, ConstVal, Res, Missing {}
+  sealed interface Val permits Act, ConstVal, Res, Missing {}
 
-  private record Act(String node) implements Val {}
+  record Act(String node) implements Val {}
 
-  private record ConstVal(Cst c) implements Val {}
+  record ConstVal(Cst c) implements Val {}
 
   private record Res(TfNode handle) implements Val {}
 
@@ -61,6 +60,11 @@ final class Converter {
   private final Function<String, FloatTensor> readVariable;
   private final Set<String> used = new HashSet<>();
   private TfNode current;
+
+  /** The node being converted. */
+  TfNode current() {
+    return current;
+  }
 
   /**
    * @param inputNodes placeholder node → name of the IR input it feeds (already added to b)
@@ -206,14 +210,14 @@ final class Converter {
     return list;
   }
 
-  private ImportException error(String msg) {
+  ImportException error(String msg) {
     String m = msg.contains(current.op) ? msg : msg + " [op " + current.op + "]";
     return new ImportException(m, null, current.path, current.function);
   }
 
   // ---------------------------------------------------------------- value access
 
-  private Val val(TfRef r) {
+  Val val(TfRef r) {
     Val v = vals.get(r.node());
     if (v instanceof Missing) {
       throw new Blocked();
@@ -234,14 +238,14 @@ final class Converter {
     return v;
   }
 
-  private Val in(int i) {
+  Val in(int i) {
     if (i >= current.inputs.size()) {
       throw error("expects at least " + (i + 1) + " inputs, has " + current.inputs.size());
     }
     return val(current.inputs.get(i));
   }
 
-  private Cst cst(int i, String what) {
+  Cst cst(int i, String what) {
     Val v = in(i);
     if (v instanceof ConstVal c) {
       return c.c();
@@ -250,11 +254,11 @@ final class Converter {
   }
 
   /** The input as an IR node name; constants become Op.Const nodes. */
-  private String act(int i) {
+  String act(int i) {
     return act(current.inputs.get(i));
   }
 
-  private String act(TfRef r) {
+  String act(TfRef r) {
     Val v = val(r);
     if (v instanceof Act a) {
       return a.node();
@@ -265,11 +269,11 @@ final class Converter {
     throw error("a variable handle is used as a tensor");
   }
 
-  private Shape shapeOf(String irNode) {
+  Shape shapeOf(String irNode) {
     return b.get(irNode).shape();
   }
 
-  private String add(String name, Op op, String... inputs) {
+  String add(String name, Op op, String... inputs) {
     String n = unique(name);
     b.add(n, op, List.of(inputs));
     return n;
@@ -283,32 +287,32 @@ final class Converter {
     return n;
   }
 
-  private Val emit(Op op, String... inputs) {
+  Val emit(Op op, String... inputs) {
     return new Act(add(current.path, op, inputs));
   }
 
   // ---------------------------------------------------------------- attrs
 
-  private AttrValue attr(String key) {
+  AttrValue attr(String key) {
     return current.attr(key);
   }
 
-  private String attrS(String key, String def) {
+  String attrS(String key, String def) {
     AttrValue a = attr(key);
     return a == null ? def : a.getS().toStringUtf8();
   }
 
-  private boolean attrB(String key, boolean def) {
+  boolean attrB(String key, boolean def) {
     AttrValue a = attr(key);
     return a == null ? def : a.getB();
   }
 
-  private float attrF(String key, float def) {
+  float attrF(String key, float def) {
     AttrValue a = attr(key);
     return a == null ? def : a.getF();
   }
 
-  private int[] attrInts(String key, int[] def) {
+  int[] attrInts(String key, int[] def) {
     AttrValue a = attr(key);
     if (a == null || !a.hasList()) {
       return def;
@@ -318,31 +322,6 @@ final class Converter {
       out[i] = Math.toIntExact(a.getList().getI(i));
     }
     return out;
-  }
-
-  private int[] nhwc4(int[] v, String what) {
-    if (v.length != 4 || v[0] != 1 || v[3] != 1 || v[1] < 1 || v[2] < 1) {
-      throw error(what + " " + Arrays.toString(v) + " must be [1, h, w, 1]");
-    }
-    return v;
-  }
-
-  private void requireNhwc() {
-    String f = attrS("data_format", "NHWC");
-    if (!f.equals("NHWC")) {
-      throw error("data_format " + f + " is not supported (only NHWC)");
-    }
-  }
-
-  private Padding padding() {
-    String p = attrS("padding", "VALID");
-    if (p.equals("SAME")) {
-      return Padding.SAME;
-    }
-    if (p.equals("VALID")) {
-      return Padding.VALID;
-    }
-    throw error("padding " + p + " is not supported (only SAME and VALID)");
   }
 
   private DataType attrType(String key) {
@@ -422,16 +401,13 @@ final class Converter {
     }
     switch (op) {
       case "Conv2D":
-        return conv2d();
+        return ConvConversions.conv2d(this, false);
       case "DepthwiseConv2dNative":
-        return depthwise();
+        return ConvConversions.conv2d(this, true);
       case "Conv2DBackpropInput":
-        return convTranspose();
+        return ConvConversions.convTranspose(this);
       case "BiasAdd":
-        {
-          requireNhwc();
-          return emit(new Op.BiasAdd(rank1(cst(1, "bias"))), act(0));
-        }
+        return ConvConversions.biasAdd(this);
       case "Relu":
         return emit(new Op.Activation(Op.ActivationKind.RELU, 0f), act(0));
       case "Relu6":
@@ -451,16 +427,16 @@ final class Converter {
       case "MaxPool":
       case "AvgPool":
       case "MaxPoolV2":
-        return pool();
+        return ConvConversions.pool(this);
       case "Mean":
-        return mean();
+        return LayoutConversions.mean(this);
       case "Sum":
-        return reduce(Op.ReduceKind.SUM);
+        return LayoutConversions.reduce(this, Op.ReduceKind.SUM);
       case "ResizeBilinear":
       case "ResizeNearestNeighbor":
-        return resize();
+        return LayoutConversions.resize(this);
       case "ConcatV2":
-        return concat();
+        return LayoutConversions.concat(this);
       case "AddV2":
       case "Add":
         return binary(Op.BinaryKind.ADD);
@@ -472,34 +448,24 @@ final class Converter {
         return binary(Op.BinaryKind.DIV);
       case "Pad":
       case "PadV2":
-        return pad();
+        return LayoutConversions.pad(this);
       case "FusedBatchNorm":
       case "FusedBatchNormV2":
       case "FusedBatchNormV3":
-        return batchNorm();
+        return ConvConversions.batchNorm(this);
       case "MatMul":
-        return matmul();
+        return ConvConversions.matmul(this);
       case "Reshape":
-        {
-          String x = act(0);
-          return emit(new Op.Reshape(reshapeTarget(shapeOf(x), cst(1, "shape"))), x);
-        }
+        return LayoutConversions.reshape(this);
       case "Squeeze":
-        return squeeze();
+        return LayoutConversions.squeeze(this);
       case "ExpandDims":
-        return expandDims();
+        return LayoutConversions.expandDims(this);
       case "StridedSlice":
       case "Slice":
-        return slice(op);
+        return LayoutConversions.slice(this, op);
       case "Transpose":
-        {
-          String x = act(0);
-          try {
-            return emit(SliceConversions.transpose(shapeOf(x).rank(), ints(cst(1, "perm"))), x);
-          } catch (IllegalArgumentException e) {
-            throw error("Transpose on " + shapeOf(x) + ": " + e.getMessage());
-          }
-        }
+        return LayoutConversions.transpose(this);
       default:
         return elementwise(op);
     }
@@ -578,75 +544,7 @@ final class Converter {
     throw error("Cast of an activation to " + to + " is not supported (only to float types)");
   }
 
-  private FloatTensor rank1(Cst c) {
-    if (c.rank() != 1) {
-      throw error("expects a 1-D constant, got shape " + Arrays.toString(c.shape));
-    }
-    return c.tensor();
-  }
-
-  private FloatTensor rank4(Cst c, String what) {
-    if (c.rank() != 4) {
-      throw error(what + " must have rank 4, got shape " + Arrays.toString(c.shape));
-    }
-    return c.tensor();
-  }
-
-  private Val conv2d() {
-    requireNhwc();
-    String x = act(0);
-    FloatTensor f = rank4(cst(1, "filter"), "filter");
-    int[] s = nhwc4(attrInts("strides", new int[] {1, 1, 1, 1}), "strides");
-    int[] d = nhwc4(attrInts("dilations", new int[] {1, 1, 1, 1}), "dilations");
-    return emit(new Op.Conv2D(f, null, s[1], s[2], d[1], d[2], padding()), x);
-  }
-
-  private Val depthwise() {
-    requireNhwc();
-    String x = act(0);
-    FloatTensor f = rank4(cst(1, "filter"), "filter");
-    int[] s = nhwc4(attrInts("strides", new int[] {1, 1, 1, 1}), "strides");
-    int[] d = nhwc4(attrInts("dilations", new int[] {1, 1, 1, 1}), "dilations");
-    return emit(new Op.DepthwiseConv2D(f, null, s[1], s[2], d[1], d[2], padding()), x);
-  }
-
-  private Val convTranspose() {
-    requireNhwc();
-    Cst sizes = cst(0, "input_sizes");
-    FloatTensor f = rank4(cst(1, "filter"), "filter");
-    String x = act(2);
-    int[] s = nhwc4(attrInts("strides", new int[] {1, 1, 1, 1}), "strides");
-    int[] d = nhwc4(attrInts("dilations", new int[] {1, 1, 1, 1}), "dilations");
-    if (d[1] != 1 || d[2] != 1) {
-      throw error("dilated transposed convolution is not supported");
-    }
-    if (sizes.size() != 4) {
-      throw error("input_sizes must have 4 values, got " + sizes);
-    }
-    int oh = Double.isNaN(sizes.get(1)) ? -1 : (int) sizes.get(1);
-    int ow = Double.isNaN(sizes.get(2)) ? -1 : (int) sizes.get(2);
-    return emit(new Op.Conv2DTranspose(f, null, s[1], s[2], padding(), oh, ow), x);
-  }
-
-  private Val pool() {
-    requireNhwc();
-    String x = act(0);
-    int[] k;
-    int[] s;
-    if (current.op.equals("MaxPoolV2")) {
-      k = ints(cst(1, "ksize"));
-      s = ints(cst(2, "strides"));
-    } else {
-      k = attrInts("ksize", new int[0]);
-      s = attrInts("strides", new int[0]);
-    }
-    nhwc4(k, "ksize");
-    nhwc4(s, "strides");
-    Op.PoolKind kind = current.op.equals("AvgPool") ? Op.PoolKind.AVG : Op.PoolKind.MAX;
-    return emit(new Op.Pool(kind, k[1], k[2], s[1], s[2], padding()), x);
-  }
-
-  private int[] ints(Cst c) {
+  int[] ints(Cst c) {
     int[] out = new int[c.size()];
     for (int i = 0; i < out.length; i++) {
       double v = c.get(i);
@@ -658,273 +556,13 @@ final class Converter {
     return out;
   }
 
-  private Val mean() {
-    String x = act(0);
-    int rank = shapeOf(x).rank();
-    int[] axes = ints(cst(1, "axes"));
-    Set<Integer> set = new HashSet<>();
-    for (int a : axes) {
-      set.add(a < 0 ? a + rank : a);
-    }
-    if (rank == 4 && set.equals(Set.of(1, 2))) {
-      return emit(new Op.SpatialMean(attrB("keep_dims", false)), x);
-    }
-    return reduce(Op.ReduceKind.MEAN);
-  }
-
-  /** Sum / Mean over any axes but the batch (SliceConversions.reduce). */
-  private Val reduce(Op.ReduceKind kind) {
-    String x = act(0);
-    Shape xs = shapeOf(x);
-    try {
-      return emit(
-          SliceConversions.reduce(kind, xs.rank(), ints(cst(1, "axes")), attrB("keep_dims", false)),
-          x);
-    } catch (IllegalArgumentException e) {
-      throw error(kind.tfName + " on " + xs + ": " + e.getMessage());
-    }
-  }
-
-  private Val resize() {
-    String x = act(0);
-    int[] size = ints(cst(1, "size"));
-    if (size.length != 2) {
-      throw error("size must hold 2 values, got " + Arrays.toString(size));
-    }
-    Op.ResizeMode mode =
-        current.op.equals("ResizeBilinear") ? Op.ResizeMode.BILINEAR : Op.ResizeMode.NEAREST;
-    return emit(
-        new Op.Resize(
-            mode,
-            size[0],
-            size[1],
-            attrB("align_corners", false),
-            attrB("half_pixel_centers", false)),
-        x);
-  }
-
-  private Val concat() {
-    int n = current.inputs.size() - 1;
-    int axis = ints(cst(n, "axis"))[0];
-    List<String> xs = new ArrayList<>();
-    int rank = -1;
-    for (int i = 0; i < n; i++) {
-      if (in(i) instanceof Act a) {
-        rank = shapeOf(a.node()).rank();
-      }
-    }
-    for (int i = 0; i < n; i++) {
-      xs.add(act(i));
-    }
-    if (rank < 0) {
-      rank = shapeOf(xs.get(0)).rank();
-    }
-    int ax = axis < 0 ? axis + rank : axis;
-    if (ax == 0) {
-      throw error("concatenation along the batch axis is not supported");
-    }
-    return emit(new Op.Concat(ax), xs.toArray(new String[0]));
-  }
-
-  /** StridedSlice / Slice of an activation (SliceConversions). */
-  private Val slice(String op) {
-    String x = act(0);
-    int rank = shapeOf(x).rank();
-    try {
-      Op.StridedSlice s =
-          op.equals("Slice")
-              ? SliceConversions.slice(rank, ints(cst(1, "begin")), ints(cst(2, "size")))
-              : SliceConversions.stridedSlice(
-                  rank,
-                  ints(cst(1, "begin")),
-                  ints(cst(2, "end")),
-                  ints(cst(3, "strides")),
-                  attrI("begin_mask"),
-                  attrI("end_mask"),
-                  attrI("ellipsis_mask"),
-                  attrI("new_axis_mask"),
-                  attrI("shrink_axis_mask"));
-      return emit(s, x);
-    } catch (IllegalArgumentException e) {
-      throw error(op + " on " + shapeOf(x) + ": " + e.getMessage());
-    }
-  }
-
-  private int attrI(String key) {
+  int attrI(String key) {
     AttrValue a = attr(key);
     return a == null ? 0 : Math.toIntExact(a.getI());
   }
 
   private Val binary(Op.BinaryKind kind) {
     return emit(new Op.Binary(kind), act(0), act(1));
-  }
-
-  private Val pad() {
-    String x = act(0);
-    Cst p = cst(1, "paddings");
-    int rank = shapeOf(x).rank();
-    if (p.rank() != 2 || p.shape[0] != rank || p.shape[1] != 2) {
-      throw error("paddings of shape " + Arrays.toString(p.shape) + " for rank " + rank);
-    }
-    int[] v = ints(p);
-    if (v[0] != 0 || v[1] != 0) {
-      throw error("padding the batch axis is not supported");
-    }
-    List<int[]> list = new ArrayList<>();
-    for (int i = 0; i < rank; i++) {
-      if (v[2 * i] < 0 || v[2 * i + 1] < 0) {
-        throw error("negative padding " + Arrays.toString(v));
-      }
-      list.add(new int[] {v[2 * i], v[2 * i + 1]});
-    }
-    float value = 0f;
-    if (current.op.equals("PadV2")) {
-      Cst c = cst(2, "constant_values");
-      if (c.size() != 1) {
-        throw error("constant_values must be a scalar");
-      }
-      value = (float) c.get(0);
-    }
-    return emit(new Op.Pad(list, value), x);
-  }
-
-  private Val batchNorm() {
-    requireNhwc();
-    if (attrB("is_training", true)) {
-      throw error("batch norm in training mode (is_training=true) is not supported");
-    }
-    String x = act(0);
-    float[] gamma = rank1(cst(1, "scale")).data();
-    float[] beta = rank1(cst(2, "offset")).data();
-    float[] mean = rank1(cst(3, "mean")).data();
-    float[] var = rank1(cst(4, "variance")).data();
-    int c = gamma.length;
-    if (beta.length != c || mean.length != c || var.length != c) {
-      throw error("batch-norm parameters differ in length");
-    }
-    float eps = attrF("epsilon", 1e-3f);
-    float[] scale = new float[c];
-    float[] offset = new float[c];
-    for (int i = 0; i < c; i++) {
-      scale[i] = (float) (gamma[i] / Math.sqrt((double) var[i] + eps));
-      offset[i] = beta[i] - mean[i] * scale[i];
-    }
-    return emit(
-        new Op.BatchNorm(new FloatTensor(Shape.of(c), scale), new FloatTensor(Shape.of(c), offset)),
-        x);
-  }
-
-  private Val matmul() {
-    if (attrB("transpose_a", false)) {
-      throw error("transpose_a is not supported");
-    }
-    if (!(in(0) instanceof Act)) {
-      throw error("the activation must be the first operand of MatMul");
-    }
-    String x = act(0);
-    Cst w = cst(1, "weights");
-    if (w.rank() != 2) {
-      throw error("weights must be 2-D, got " + Arrays.toString(w.shape));
-    }
-    FloatTensor t = w.tensor();
-    if (attrB("transpose_b", false)) {
-      int r = w.shape[0];
-      int c = w.shape[1];
-      float[] src = t.data();
-      float[] dst = new float[src.length];
-      for (int i = 0; i < r; i++) {
-        for (int j = 0; j < c; j++) {
-          dst[j * r + i] = src[i * c + j];
-        }
-      }
-      t = new FloatTensor(Shape.of(c, r), dst);
-    }
-    return emit(new Op.MatMul(t, null), x);
-  }
-
-  /** Target (without batch) of a Reshape whose first dimension must be the batch. */
-  private Shape reshapeTarget(Shape x, Cst shape) {
-    if (shape.rank() != 1 || shape.size() < 1) {
-      throw error("shape must be a non-empty vector, got " + shape);
-    }
-    double first = shape.get(0);
-    int batch = x.dim(0);
-    boolean batchOk =
-        Double.isNaN(first) || first == -1 || batch == Shape.UNKNOWN || first == batch;
-    int[] t = new int[shape.size() - 1];
-    for (int i = 0; i < t.length; i++) {
-      double v = shape.get(i + 1);
-      if (Double.isNaN(v)) {
-        throw error(
-            "reshape target " + shape + " depends on a size known only at run time; cannot fold");
-      }
-      t[i] = (int) v;
-    }
-    if (!batchOk) {
-      throw error("reshape to " + shape + " changes the batch dimension of " + x);
-    }
-    if (first == -1 && Arrays.stream(t).anyMatch(v -> v == -1)) {
-      throw error("reshape target " + shape + " has more than one -1");
-    }
-    return Shape.of(t);
-  }
-
-  private Val squeeze() {
-    String x = act(0);
-    Shape s = shapeOf(x);
-    int[] axes = attrInts("squeeze_dims", new int[0]);
-    Set<Integer> drop = new HashSet<>();
-    for (int a : axes) {
-      drop.add(a < 0 ? a + s.rank() : a);
-    }
-    if (axes.length == 0) {
-      for (int i = 1; i < s.rank(); i++) {
-        if (s.dim(i) == 1) {
-          drop.add(i);
-        } else if (s.dim(i) == Shape.UNKNOWN) {
-          throw error("Squeeze of all unit dims needs known dims, input is " + s);
-        }
-      }
-    }
-    if (drop.contains(0)) {
-      throw error("squeezing the batch axis is not supported");
-    }
-    List<Integer> t = new ArrayList<>();
-    for (int i = 1; i < s.rank(); i++) {
-      if (!drop.contains(i)) {
-        t.add(s.dim(i));
-      } else if (s.dim(i) != 1 && s.dim(i) != Shape.UNKNOWN) {
-        throw error("cannot squeeze dimension " + i + " of " + s);
-      }
-    }
-    return emit(new Op.Reshape(target(t, s)), x);
-  }
-
-  private Val expandDims() {
-    String x = act(0);
-    Shape s = shapeOf(x);
-    int axis = ints(cst(1, "axis"))[0];
-    int ax = axis < 0 ? axis + s.rank() + 1 : axis;
-    if (ax <= 0 || ax > s.rank()) {
-      throw error("ExpandDims axis " + axis + " on " + s + " is not supported");
-    }
-    List<Integer> t = new ArrayList<>();
-    for (int i = 1; i < s.rank(); i++) {
-      t.add(s.dim(i));
-    }
-    t.add(ax - 1, 1);
-    return emit(new Op.Reshape(target(t, s)), x);
-  }
-
-  private Shape target(List<Integer> t, Shape from) {
-    long unknown = t.stream().filter(v -> v == Shape.UNKNOWN).count();
-    if (unknown > 1) {
-      throw error(
-          "cannot express this reshape of "
-              + from
-              + " with a static target (several unknown dims)");
-    }
-    return Shape.of(t.stream().mapToInt(Integer::intValue).toArray());
   }
 
   /** Raw IR node computing each converted flat node's (first) output. */
