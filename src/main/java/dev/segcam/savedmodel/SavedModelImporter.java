@@ -1,8 +1,13 @@
 package dev.segcam.savedmodel;
 
 import static dev.segcam.savedmodel.SignatureProtos.baseType;
+import static dev.segcam.savedmodel.SignatureProtos.chooseSignature;
+import static dev.segcam.savedmodel.SignatureProtos.declaredShape;
+import static dev.segcam.savedmodel.SignatureProtos.fits;
 import static dev.segcam.savedmodel.SignatureProtos.shapeOf;
 import static dev.segcam.savedmodel.SignatureProtos.stripIndex;
+import static dev.segcam.savedmodel.SignatureProtos.tensorName;
+import static dev.segcam.savedmodel.SignatureProtos.userSignatures;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
@@ -121,18 +126,6 @@ public final class SavedModelImporter {
     return userSignatures(s.metaGraph());
   }
 
-  private static List<String> userSignatures(MetaGraphDef mg) {
-    List<String> names = new ArrayList<>();
-    for (Map.Entry<String, SignatureDef> e : mg.getSignatureDefMap().entrySet()) {
-      // "__saved_model_init_op" and friends are internal; a signature without outputs is useless.
-      if (!e.getKey().startsWith("__") && e.getValue().getOutputsCount() > 0) {
-        names.add(e.getKey());
-      }
-    }
-    names.sort(null);
-    return names;
-  }
-
   /** One import: holds the parsed files. */
   private static final class Session {
     final Path dir;
@@ -231,7 +224,7 @@ public final class SavedModelImporter {
     ImportedModel run(String requested, Map<String, Shape> given) {
       MetaGraphDef meta = metaGraph();
       List<String> names = userSignatures(meta);
-      String sigName = chooseSignature(meta, names, requested);
+      String sigName = chooseSignature(pbFile, names, requested);
       SignatureDef sig = meta.getSignatureDefOrThrow(sigName);
       if (given.containsKey("") && fillOnly && sig.getInputsCount() != 1) {
         given = Map.of(); // an image size is for one-input models; others import as declared
@@ -275,11 +268,11 @@ public final class SavedModelImporter {
       List<String> outKeys = new ArrayList<>();
       for (Map.Entry<String, TensorInfo> e : sig.getOutputsMap().entrySet()) {
         outKeys.add(e.getKey());
-        outTensors.add(tensorName(sigName, e.getKey(), e.getValue(), top));
+        outTensors.add(tensorName(pbFile, sigName, e.getKey(), e.getValue(), top));
       }
       Set<String> feeds = new HashSet<>();
       for (Map.Entry<String, TensorInfo> e : sig.getInputsMap().entrySet()) {
-        feeds.add(stripIndex(tensorName(sigName, e.getKey(), e.getValue(), top)));
+        feeds.add(stripIndex(tensorName(pbFile, sigName, e.getKey(), e.getValue(), top)));
       }
       Flattener fl = new Flattener(graph, pbFile);
       List<TfRef> served = fl.flattenGraph(graph, outTensors, feeds);
@@ -292,7 +285,7 @@ public final class SavedModelImporter {
       Set<String> inputKeys = new HashSet<>();
       for (Map.Entry<String, TensorInfo> e : sig.getInputsMap().entrySet()) {
         TensorInfo ti = e.getValue();
-        String t = tensorName(sigName, e.getKey(), ti, top);
+        String t = tensorName(pbFile, sigName, e.getKey(), ti, top);
         if (!INPUT_TYPES.contains(baseType(ti.getDtype()))) {
           throw new ImportException(
               "signature '"
@@ -318,7 +311,7 @@ public final class SavedModelImporter {
       Map<String, String> unusable = new HashMap<>();
       Map<String, Shape> shapes = new LinkedHashMap<>();
       for (Map.Entry<String, TensorInfo> e : sig.getInputsMap().entrySet()) {
-        String t = tensorName(sigName, e.getKey(), e.getValue(), top);
+        String t = tensorName(pbFile, sigName, e.getKey(), e.getValue(), top);
         Shape shape = declaredShape(e.getValue(), top.get(stripIndex(t)));
         Shape wanted = given.get(e.getKey());
         if (wanted != null && shape != null && shape.rank() == wanted.rank()) {
@@ -405,76 +398,6 @@ public final class SavedModelImporter {
       }
       return new ImportedModel(
           dir, sigName, names, inSpecs, outSpecs, g, tensorNodes, scored.notes());
-    }
-
-    static boolean fits(Shape declared, Shape actual) {
-      if (declared.rank() != actual.rank()) {
-        return false;
-      }
-      for (int i = 0; i < declared.rank(); i++) {
-        if (declared.dim(i) != Shape.UNKNOWN && declared.dim(i) != actual.dim(i)) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    String chooseSignature(MetaGraphDef meta, List<String> names, String requested) {
-      if (requested != null) {
-        if (!names.contains(requested)) {
-          throw ImportException.inFile(
-              pbFile, "no signature '" + requested + "'; the model has " + names);
-        }
-        return requested;
-      }
-      if (names.contains(DEFAULT_SIGNATURE)) {
-        return DEFAULT_SIGNATURE;
-      }
-      if (names.size() == 1) {
-        return names.get(0);
-      }
-      if (names.isEmpty()) {
-        throw ImportException.inFile(pbFile, "the model has no signatures");
-      }
-      throw ImportException.inFile(
-          pbFile, "no '" + DEFAULT_SIGNATURE + "' signature; choose one of " + names);
-    }
-
-    String tensorName(String sig, String key, TensorInfo ti, Map<String, NodeDef> top) {
-      if (!ti.hasName()) {
-        throw ImportException.inFile(
-            pbFile,
-            "signature '"
-                + sig
-                + "' tensor '"
-                + key
-                + "' is "
-                + ti.getEncodingCase()
-                + ", only dense tensors are supported");
-      }
-      String name = ti.getName();
-      if (!top.containsKey(stripIndex(name))) {
-        throw new ImportException(
-            "signature '" + sig + "' names tensor '" + name + "', which is not in the graph",
-            pbFile,
-            stripIndex(name),
-            null);
-      }
-      return name;
-    }
-
-    /** The declared shape, or null when even the rank is unknown. */
-    Shape declaredShape(TensorInfo ti, NodeDef placeholder) {
-      if (ti.hasTensorShape() && !ti.getTensorShape().getUnknownRank()) {
-        return shapeOf(ti.getTensorShape());
-      }
-      if (placeholder != null && placeholder.containsAttr("shape")) {
-        var s = placeholder.getAttrOrThrow("shape").getShape();
-        if (!s.getUnknownRank()) {
-          return shapeOf(s);
-        }
-      }
-      return null;
     }
 
     /**
