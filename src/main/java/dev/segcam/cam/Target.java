@@ -152,6 +152,22 @@ public record Target(int classIndex, Region region, ScoreMode scoreMode) {
     float[] weights(int oh, int ow, int inH, int inW, LabelMap predicted, int cls);
   }
 
+  /** Throws {@link CamException.PixelOutOfRangeException} unless (x, y) lies in an ow x oh grid. */
+  public static void checkPixel(int x, int y, int ow, int oh) {
+    if (x < 0 || y < 0 || x >= ow || y >= oh) {
+      throw new CamException.PixelOutOfRangeException(
+          "pixel (x="
+              + x
+              + ", y="
+              + y
+              + ") is outside the model output of "
+              + ow
+              + "x"
+              + oh
+              + " (width x height)");
+    }
+  }
+
   public record Pixel(int x, int y) implements Region {
     @Override
     public String describe() {
@@ -160,18 +176,7 @@ public record Target(int classIndex, Region region, ScoreMode scoreMode) {
 
     @Override
     public float[] weights(int oh, int ow, int inH, int inW, LabelMap predicted, int cls) {
-      if (x < 0 || y < 0 || x >= ow || y >= oh) {
-        throw new CamException.PixelOutOfRangeException(
-            "pixel (x="
-                + x
-                + ", y="
-                + y
-                + ") is outside the model output of "
-                + ow
-                + "x"
-                + oh
-                + " (width x height)");
-      }
+      checkPixel(x, y, ow, oh);
       float[] m = new float[oh * ow];
       m[y * ow + x] = 1f;
       return m;

@@ -80,7 +80,7 @@ public final class EvalCommand implements Callable<Integer> {
   List<String> classes = new ArrayList<>();
 
   @ArgGroup(exclusive = true, multiplicity = "0..1", heading = "Region M (pick one):%n")
-  ExplainCommand.RegionOption region;
+  RegionOption region;
 
   @Option(
       names = {"-l", "--layer"},
@@ -181,7 +181,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       LayerChoice.Choice choice =
           ex.defaultLayer(
-              List.of(ExplainCommand.ownRegion(region) ? Target.pixel(0, 0, 0) : Target.image(0)));
+              List.of(RegionOption.ownRegion(region) ? Target.pixel(0, 0, 0) : Target.image(0)));
       List<String> lays = layers.isEmpty() ? List.of(choice.layer()) : List.copyOf(layers);
       root.put("model", model.toString());
       root.put("method", VideoRun.methodName(method));
@@ -256,7 +256,7 @@ public final class EvalCommand implements Callable<Integer> {
     List<Integer> cls = wanted.isEmpty() ? predictedClasses(ex, img) : wanted;
     List<Target> targets = new ArrayList<>();
     for (int c : cls) {
-      targets.add(ExplainCommand.target(region, c));
+      targets.add(RegionOption.target(region, c));
     }
     boolean whole = region != null && region.whole;
     if (!whole) {

@@ -3,27 +3,18 @@ package dev.segcam.cli;
 import dev.segcam.SegcamException;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamMethod;
-import dev.segcam.cam.CamResult;
 import dev.segcam.cam.Explainer;
-import dev.segcam.cam.GuidedGradCam;
-import dev.segcam.cam.LabelMap;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.LayerChoice;
-import dev.segcam.cam.Prediction;
 import dev.segcam.cam.ScoreMode;
 import dev.segcam.cam.Target;
-import dev.segcam.image.Images;
-import dev.segcam.image.Overlays;
-import dev.segcam.image.Panels;
 import dev.segcam.io.Json;
-import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import dev.segcam.video.VideoRun;
-import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,17 +25,14 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.TypeConversionException;
 
 /**
  * {@code segcam explain MODEL_DIR IMAGE... --out DIR}: Seg-Grad-CAM heatmaps for every (image,
@@ -107,39 +95,6 @@ public final class ExplainCommand implements Callable<Integer> {
 
   @ArgGroup(exclusive = true, multiplicity = "0..1", heading = "Region M (pick one):%n")
   RegionOption region;
-
-  /** Where the score is summed; at most one. */
-  static final class RegionOption {
-    @Option(names = "--predicted", description = Vocabulary.PREDICTED_HELP)
-    boolean predicted;
-
-    @Option(names = "--component", description = Vocabulary.COMPONENT_HELP)
-    boolean component;
-
-    @Option(
-        names = "--pixel",
-        paramLabel = "X,Y",
-        converter = IntsConverter.Pair.class,
-        description = "One pixel: column X, row Y, from the top-left, in the model output grid.")
-    Ints pixel;
-
-    @Option(
-        names = "--box",
-        paramLabel = "X0,Y0,X1,Y1",
-        converter = IntsConverter.Quad.class,
-        description = "The box X0 <= x < X1, Y0 <= y < Y1 of the model output grid.")
-    Ints box;
-
-    @Option(
-        names = "--mask",
-        paramLabel = "FILE",
-        description =
-            "A mask image (nonzero = inside) of the output's or the (model-sized) input's size.")
-    Path mask;
-
-    @Option(names = "--whole", description = Vocabulary.WHOLE_HELP)
-    boolean whole;
-  }
 
   @Option(
       names = {"-l", "--layer"},
@@ -212,7 +167,7 @@ public final class ExplainCommand implements Callable<Integer> {
   Path labelsFile;
 
   private PrintWriter err;
-  private Progress progress;
+  Progress progress;
 
   @Override
   public Integer call() {
@@ -251,7 +206,7 @@ public final class ExplainCommand implements Callable<Integer> {
           for (int i = 0; i < images.size(); i++) {
             int mark = st.mark();
             try {
-              docs.add(explainOne(run, ex, timed, st, images.get(i), stdout));
+              docs.add(ImageExplanation.explain(this, run, ex, timed, st, images.get(i), stdout));
             } catch (SegcamException e) {
               if (!keepGoing) {
                 throw e;
@@ -307,7 +262,7 @@ public final class ExplainCommand implements Callable<Integer> {
   }
 
   /** What is fixed for the whole run once the model is loaded. */
-  private record Run(
+  record Run(
       String input,
       int inH,
       int inW,
@@ -435,7 +390,7 @@ public final class ExplainCommand implements Callable<Integer> {
     boolean defaultLayer = layers.isEmpty();
     List<String> lays = new ArrayList<>();
     // the choice depends only on whether the region is the target's own (LayerChoice)
-    Target kind = ownRegion(region) ? Target.pixel(0, 0, 0) : Target.predicted(0);
+    Target kind = RegionOption.ownRegion(region) ? Target.pixel(0, 0, 0) : Target.predicted(0);
     String defaultReason = null;
     if (defaultLayer) {
       LayerChoice.Choice choice = ex.defaultLayer(List.of(kind.withScore(score)));
@@ -450,7 +405,7 @@ public final class ExplainCommand implements Callable<Integer> {
           // XGrad-CAM (weights from g*A) still move with the region at such a layer
           boolean gradientOnly =
               method == CamMethod.GRAD_CAM || method == CamMethod.GRAD_CAM_PLUS_PLUS;
-          if (gradientOnly && ownRegion(region) && ex.linearToScores(l)) {
+          if (gradientOnly && RegionOption.ownRegion(region) && ex.linearToScores(l)) {
             note(
                 "layer '"
                     + l
@@ -525,462 +480,7 @@ public final class ExplainCommand implements Callable<Integer> {
     return idx;
   }
 
-  /** Explains one image; returns its JSON document (also staged as explain.json). */
-  private Documents.ExplainImage explainOne(
-      Run run, Explainer ex, TimedCamBackend timed, Staging st, Path file, PrintWriter stdout) {
-    long tImage = System.nanoTime();
-    String name = file.getFileName().toString();
-    String dir = stem(file);
-    timed.reset();
-
-    BufferedImage raw = Images.read(file);
-    int[] origSize = {raw.getHeight(), raw.getWidth()};
-    boolean resized = false;
-    BufferedImage img = raw;
-    int h = run.inH() > 0 ? run.inH() : raw.getHeight();
-    int w = run.inW() > 0 ? run.inW() : raw.getWidth();
-    if (h != raw.getHeight() || w != raw.getWidth()) {
-      img = Images.resize(raw, w, h);
-      resized = true;
-      note(
-          name
-              + " is "
-              + raw.getWidth()
-              + "x"
-              + raw.getHeight()
-              + ", resized (bilinear) to the model input "
-              + w
-              + "x"
-              + h
-              + "; maps and overlays are at "
-              + w
-              + "x"
-              + h
-              + ", *.overlay.full.png and panel.*.full.png at the image's own size");
-    }
-    FloatTensor rgb = Images.toTensor(img);
-    BufferedImage display = Images.toImage(rgb);
-    FloatTensor tensor = run.inC() == 1 ? grey(rgb) : rgb;
-
-    // which classes: the user's, else what the model sees in this image
-    boolean predictedRegion = region == null || region.predicted || region.component;
-    // one forward: the predicted classes pick the targets, then explain reuses the same pass
-    List<CamResult> results;
-    List<GuidedGradCam.Result> guidedResults = null;
-    try (Prediction pred = ex.predict(tensor, run.layers())) {
-      LabelMap labelMap = pred.labels().get(0);
-      int[] predicted = labelMap.classes();
-      int oh = labelMap.height();
-      int ow = labelMap.width();
-      List<Integer> cls = run.classIndices();
-      if (cls.isEmpty()) {
-        if (region != null && region.pixel != null) {
-          int x = region.pixel.v()[0];
-          int y = region.pixel.v()[1];
-          if (x < 0 || y < 0 || x >= ow || y >= oh) {
-            throw new CamException.PixelOutOfRangeException(
-                "pixel (x="
-                    + x
-                    + ", y="
-                    + y
-                    + ") is outside the model output of "
-                    + ow
-                    + "x"
-                    + oh
-                    + " (width x height)");
-          }
-          cls = List.of(predicted[y * ow + x]);
-        } else {
-          TreeSet<Integer> present = new TreeSet<>();
-          for (int p : predicted) {
-            present.add(p);
-          }
-          cls = List.copyOf(present);
-        }
-      } else if (predictedRegion) {
-        for (int c : cls) {
-          boolean any = false;
-          for (int p : predicted) {
-            any |= p == c;
-          }
-          if (!any) {
-            throw new CamException.EmptyMaskException(
-                "class "
-                    + c
-                    + " ("
-                    + run.classNames().get(c)
-                    + ") is predicted nowhere in "
-                    + name
-                    + ", so its predicted region is empty; pick another class or a region"
-                    + " (--pixel, --box, --mask, --whole)");
-          }
-        }
-      }
-      List<Target> targets = new ArrayList<>();
-      for (int c : cls) {
-        targets.add(target(region, c).withScore(score));
-      }
-
-      if (guided) {
-        guidedResults = GuidedGradCam.explain(ex, pred, targets, run.layers(), method);
-        results = guidedResults.stream().map(GuidedGradCam.Result::cam).toList();
-      } else {
-        results = ex.explain(pred, targets, run.layers(), method);
-      }
-    }
-    double[] ms = timed.millis();
-
-    long tw = System.nanoTime();
-    CamResult first = results.get(0);
-    int[] seg =
-        toImageGrid(
-            first.predicted().classes(),
-            first.predicted().height(),
-            first.predicted().width(),
-            h,
-            w);
-    st.png(
-        dir + "/segmentation.png",
-        Overlays.segmentation(display, seg, run.classNames(), SEG_ALPHA));
-    List<String[]> resultFiles = new ArrayList<>();
-    for (int ri = 0; ri < results.size(); ri++) {
-      CamResult r = results.get(ri);
-      String base = dir + "/" + targetSlug(r.target(), run.classNames()) + "." + slug(r.layer());
-      float[] heat = r.heatmap().data();
-      st.png(base + ".heatmap.png", Images.toImage(new FloatTensor(Shape.of(h, w), heat)));
-      st.png(
-          base + ".overlay.png",
-          Overlays.blend(display, heat, h, w, HEAT_ALPHA, dev.segcam.image.Colormaps.JET));
-      String full = null;
-      if (resized) {
-        // the map upsampled to the image's own size, over the original pixels
-        int fh = origSize[0];
-        int fw = origSize[1];
-        full = base + ".overlay.full.png";
-        st.png(
-            full,
-            Overlays.blend(
-                raw,
-                Overlays.resizeMap(heat, h, w, fh, fw),
-                fh,
-                fw,
-                HEAT_ALPHA,
-                dev.segcam.image.Colormaps.JET));
-      }
-      String guidedPng = null;
-      String guidedCamPng = null;
-      if (guidedResults != null) {
-        GuidedGradCam.Result g = guidedResults.get(ri);
-        guidedPng = base + ".guided.png";
-        guidedCamPng = base + ".guided-gradcam.png";
-        st.png(guidedPng, Images.toImage(GuidedGradCam.display(g.guided())));
-        st.png(guidedCamPng, Images.toImage(GuidedGradCam.display(g.guidedGradCam())));
-      }
-      resultFiles.add(
-          new String[] {
-            base + ".heatmap.png", base + ".overlay.png", full, guidedPng, guidedCamPng
-          });
-    }
-    List<String> panels = new ArrayList<>();
-    List<String> panelsFull = resized ? new ArrayList<>() : null;
-    int[] segFull = null;
-    if (resized) {
-      segFull =
-          toImageGrid(
-              first.predicted().classes(),
-              first.predicted().height(),
-              first.predicted().width(),
-              origSize[0],
-              origSize[1]);
-    }
-    for (String layer : run.layers()) {
-      List<float[]> cams = new ArrayList<>();
-      List<Integer> camClasses = new ArrayList<>();
-      List<String> titles = new ArrayList<>();
-      List<int[]> regions = new ArrayList<>();
-      for (CamResult r : results) {
-        if (r.layer().equals(layer)) {
-          regions.add(regionOnImage(r, h, w));
-          cams.add(r.heatmap().data());
-          camClasses.add(r.target().classIndex());
-          titles.add(
-              run.classNames().get(r.target().classIndex())
-                  + ", "
-                  + VideoRun.methodName(r.method())
-                  + ", "
-                  + r.target().region().describe()
-                  + " @ "
-                  + layer);
-        }
-      }
-      String p = dir + "/panel." + slug(layer) + ".png";
-      st.png(
-          p,
-          Panels.segGradCam(
-              display, seg, run.classNames(), cams, camClasses, titles, regions, HEAT_ALPHA, TILE));
-      panels.add(p);
-      if (resized) {
-        String pf = dir + "/panel." + slug(layer) + ".full.png";
-        st.png(
-            pf, fullPanel(raw, segFull, run.classNames(), cams, camClasses, titles, regions, h, w));
-        panelsFull.add(pf);
-      }
-      if (guidedResults != null) {
-        String gp = dir + "/panel." + slug(layer) + ".guided.png";
-        st.png(gp, guidedPanel(display, guidedResults, layer, run.classNames()));
-        panels.add(gp);
-      }
-    }
-    double writeMs = (System.nanoTime() - tw) / 1e6;
-    double imageMs = (System.nanoTime() - tImage) / 1e6;
-
-    int[] counts = new int[run.classCount()];
-    for (int p : first.predicted().classes()) {
-      if (p >= 0 && p < counts.length) {
-        counts[p]++;
-      }
-    }
-    List<Documents.ClassCount> classes = new ArrayList<>();
-    for (int c = 0; c < run.classCount(); c++) {
-      classes.add(new Documents.ClassCount(c, run.classNames().get(c), counts[c]));
-    }
-    List<Documents.Result> docResults = new ArrayList<>();
-    for (int i = 0; i < results.size(); i++) {
-      CamResult r = results.get(i);
-      float rawMax = 0;
-      for (float v : r.upsampled().data()) {
-        rawMax = Math.max(rawMax, v);
-      }
-      int c = r.target().classIndex();
-      docResults.add(
-          new Documents.Result(
-              new Documents.Target(c, run.classNames().get(c), r.target().region().describe()),
-              r.layer(),
-              new int[] {r.rawMap().shape().dim(1), r.rawMap().shape().dim(0)},
-              VideoRun.methodName(r.method()),
-              Json.finite(r.score()),
-              Json.finite(rawMax),
-              Documents.weights(r.weights()),
-              resultFiles.get(i)[0],
-              resultFiles.get(i)[1],
-              resultFiles.get(i)[2],
-              resultFiles.get(i)[3],
-              resultFiles.get(i)[4]));
-    }
-    Documents.ExplainImage doc =
-        new Documents.ExplainImage(
-            "0.1.0",
-            file.toString(),
-            new int[] {origSize[1], origSize[0]},
-            new int[] {w, h},
-            resized,
-            model.toString(),
-            run.backendName(),
-            run.backendReason(),
-            guided ? GUIDED_METHOD : VideoRun.methodName(method),
-            score == ScoreMode.LOGITS ? "logits" : "probs",
-            classes,
-            new Documents.ImageTimings(
-                Json.ms(run.importMs()),
-                Json.ms(ms[0]),
-                Json.ms(ms[1]),
-                Json.ms(ms[2]),
-                Json.ms(writeMs),
-                Json.ms(imageMs)),
-            docResults,
-            dir + "/segmentation.png",
-            panels,
-            panelsFull);
-    st.text(dir + "/explain.json", Json.pretty(doc));
-
-    if (!json) {
-      progress.clear();
-      StringBuilder sb = new StringBuilder();
-      sb.append(name).append(resized ? " (resized)" : "").append(": predicted");
-      boolean classifier = first.predicted().height() * first.predicted().width() == 1;
-      for (int c = 0; c < counts.length; c++) {
-        if (counts[c] > 0) {
-          // a classifier predicts one class for the image, not a pixel count
-          sb.append(' ').append(run.classNames().get(c));
-          sb.append(classifier ? "," : " " + counts[c] + " px,");
-        }
-      }
-      sb.setLength(sb.length() - 1);
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "; forward %.0f ms, backward %.0f ms, cam %.0f ms, write %.0f ms",
-              ms[0],
-              ms[1],
-              ms[2],
-              writeMs));
-      stdout.println(sb);
-      for (int i = 0; i < results.size(); i++) {
-        CamResult r = results.get(i);
-        String what =
-            targetSlug(r.target(), run.classNames())
-                + (run.layers().size() > 1 ? " @ " + r.layer() : "");
-        stdout.printf(
-            Locale.ROOT,
-            "  %-20s score %12.4f  -> %s%n",
-            what,
-            r.score(),
-            out.resolve(resultFiles.get(i)[1]));
-      }
-      for (String p : panels) {
-        stdout.println("  panel -> " + out.resolve(p));
-      }
-      stdout.flush();
-    }
-    return doc;
-  }
-
-  /** The name of {@code --method guided-gradcam} in explain.json. */
-  static final String GUIDED_METHOD = "guided-gradcam";
-
-  /** image | per target: guided backpropagation, Guided Grad-CAM (at one layer). */
-  private BufferedImage guidedPanel(
-      BufferedImage display,
-      List<GuidedGradCam.Result> results,
-      String layer,
-      List<String> classNames) {
-    Panels.Builder b = Panels.builder().tileSize(TILE).tile("image", display);
-    for (GuidedGradCam.Result g : results) {
-      if (!g.cam().layer().equals(layer)) {
-        continue;
-      }
-      String what =
-          classNames.get(g.cam().target().classIndex())
-              + ", "
-              + g.cam().target().region().describe();
-      b.tile("guided: " + what, Images.toImage(GuidedGradCam.display(g.guided())));
-      b.tile(
-          "guided Grad-CAM: " + what + " @ " + layer,
-          Images.toImage(GuidedGradCam.display(g.guidedGradCam())));
-    }
-    return b.render();
-  }
-
-  /** Whether the region option is a region of the target's own (not predicted/whole). */
-  static boolean ownRegion(RegionOption region) {
-    return region != null
-        && (region.component || region.pixel != null || region.box != null || region.mask != null);
-  }
-
-  static Target target(RegionOption region, int c) {
-    if (region == null || region.predicted) {
-      return Target.predicted(c);
-    }
-    if (region.component) {
-      return Target.largestComponent(c);
-    }
-    if (region.pixel != null) {
-      return Target.pixel(c, region.pixel.v()[0], region.pixel.v()[1]);
-    }
-    if (region.box != null) {
-      int[] b = region.box.v();
-      if (b[2] <= b[0] || b[3] <= b[1]) {
-        throw new CamException.PixelOutOfRangeException(
-            "box "
-                + b[0]
-                + ","
-                + b[1]
-                + ","
-                + b[2]
-                + ","
-                + b[3]
-                + " is empty: it needs X0 < X1 and Y0 < Y1 (X1, Y1 exclusive)");
-      }
-      return Target.box(c, b[0], b[1], b[2], b[3]);
-    }
-    if (region.mask != null) {
-      return Target.maskPng(c, region.mask);
-    }
-    return Target.image(c);
-  }
-
-  // labels (oh*ow) -> labels (h*w), nearest sample at each pixel centre
-  /** The target's region M on the image grid (1 inside), for drawing; null for the whole image. */
-  private static int[] regionOnImage(CamResult r, int h, int w) {
-    Target.Region region = r.target().region();
-    if (region instanceof Target.WholeImage) {
-      return null;
-    }
-    int oh = r.predicted().height();
-    int ow = r.predicted().width();
-    float[] m = region.weights(oh, ow, h, w, r.predicted(), r.target().classIndex());
-    int[] in = new int[m.length];
-    for (int i = 0; i < m.length; i++) {
-      in[i] = m[i] != 0 ? 1 : 0;
-    }
-    return toImageGrid(in, oh, ow, h, w);
-  }
-
-  /**
-   * The Seg-Grad-CAM panel at the original image's own size: each map (h x w, the model's input)
-   * upsampled bilinearly over the original pixels, each region outline scaled (nearest) from the
-   * model grid; tiles at the image's size where the panel fits {@link Images#MAX_SIDE}.
-   */
-  private static BufferedImage fullPanel(
-      BufferedImage raw,
-      int[] segFull,
-      List<String> classNames,
-      List<float[]> cams,
-      List<Integer> camClasses,
-      List<String> titles,
-      List<int[]> regions,
-      int h,
-      int w) {
-    int fh = raw.getHeight();
-    int fw = raw.getWidth();
-    List<float[]> camsFull = new ArrayList<>();
-    List<int[]> regionsFull = new ArrayList<>();
-    for (int i = 0; i < cams.size(); i++) {
-      camsFull.add(Overlays.resizeMap(cams.get(i), h, w, fh, fw));
-      int[] region = regions.get(i);
-      regionsFull.add(region == null ? null : toImageGrid(region, h, w, fh, fw));
-    }
-    int[] grid = Panels.fitGrid(cams.size() + Panels.SEG_GRAD_CAM_EXTRA_TILES, Math.max(fh, fw));
-    return Panels.segGradCam(
-        raw,
-        segFull,
-        classNames,
-        camsFull,
-        camClasses,
-        titles,
-        regionsFull,
-        HEAT_ALPHA,
-        grid[0],
-        grid[1]);
-  }
-
-  private static int[] toImageGrid(int[] labels, int oh, int ow, int h, int w) {
-    if (oh == h && ow == w) {
-      return labels;
-    }
-    int[] outp = new int[h * w];
-    for (int y = 0; y < h; y++) {
-      int sy = Math.min(oh - 1, (int) ((y + 0.5) * oh / h));
-      for (int x = 0; x < w; x++) {
-        int sx = Math.min(ow - 1, (int) ((x + 0.5) * ow / w));
-        outp[y * w + x] = labels[sy * ow + sx];
-      }
-    }
-    return outp;
-  }
-
-  // (1,H,W,3) -> (1,H,W,1), the mean of the channels
-  private static FloatTensor grey(FloatTensor rgb) {
-    int[] d = rgb.shape().dims();
-    float[] v = rgb.data();
-    float[] g = new float[d[1] * d[2]];
-    for (int i = 0; i < g.length; i++) {
-      g[i] = (v[3 * i] + v[3 * i + 1] + v[3 * i + 2]) / 3f;
-    }
-    return new FloatTensor(Shape.of(1, d[1], d[2], 1), g);
-  }
-
-  private void note(String s) {
+  void note(String s) {
     if (progress != null) {
       progress.clear();
     }
@@ -1018,48 +518,5 @@ public final class ExplainCommand implements Callable<Integer> {
       suffix = ".whole";
     }
     return base + suffix;
-  }
-
-  /** Comma-separated integers (a record, so that picocli takes the option as one value). */
-  record Ints(int[] v) {}
-
-  /** Comma-separated integers of a fixed count. */
-  abstract static class IntsConverter implements ITypeConverter<Ints> {
-    private final int count;
-    private final String form;
-
-    IntsConverter(int count, String form) {
-      this.count = count;
-      this.form = form;
-    }
-
-    @Override
-    public Ints convert(String s) {
-      String[] parts = s.split(",", -1);
-      if (parts.length != count) {
-        throw new TypeConversionException("'" + s + "' is not " + form);
-      }
-      int[] v = new int[count];
-      for (int i = 0; i < count; i++) {
-        try {
-          v[i] = Integer.parseInt(parts[i].trim());
-        } catch (NumberFormatException e) {
-          throw new TypeConversionException("'" + s + "' is not " + form + " (integers)");
-        }
-      }
-      return new Ints(v);
-    }
-
-    static final class Pair extends IntsConverter {
-      Pair() {
-        super(2, "X,Y");
-      }
-    }
-
-    static final class Quad extends IntsConverter {
-      Quad() {
-        super(4, "X0,Y0,X1,Y1");
-      }
-    }
   }
 }
