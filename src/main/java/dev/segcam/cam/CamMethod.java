@@ -7,7 +7,7 @@ import dev.segcam.backend.CamTensor;
  * How a heatmap is formed from a layer's activations A (N,h,w,C) and the score's gradients g =
  * dS/dA (N*K,h,w,C). This is the one hook a method overrides, as in pytorch-grad-cam: channel
  * methods form weights a (N*K,C) and share the map ReLU(sum_c a_c A_c); element-wise methods
- * override {@link #map} instead and have no per-channel weights.
+ * (HiResCAM, LayerCAM) have no per-channel weights and form the map from g and A directly.
  */
 public enum CamMethod {
   /** Seg-Grad-CAM / Grad-CAM: a_c = mean over the layer's pixels of g_c. */
@@ -30,17 +30,7 @@ public enum CamMethod {
   },
 
   /** HiResCAM: ReLU(sum_c g_c * A_c), element-wise, so it is faithful to the score. */
-  HIRES_CAM {
-    @Override
-    CamTensor weights(CamBackend b, CamTensor acts, CamTensor grads) {
-      return null;
-    }
-
-    @Override
-    CamTensor map(CamBackend b, CamTensor acts, CamTensor grads, CamTensor weights) {
-      return b.elementwiseSumRelu(acts, grads, false);
-    }
-  },
+  HIRES_CAM(false),
 
   /** XGrad-CAM: a_c = sum_uv(g_c A_c) / (sum_uv A_c + eps). */
   XGRAD_CAM {
@@ -51,23 +41,29 @@ public enum CamMethod {
   },
 
   /** LayerCAM: ReLU(sum_c ReLU(g_c) * A_c), element-wise. */
-  LAYER_CAM {
-    @Override
-    CamTensor weights(CamBackend b, CamTensor acts, CamTensor grads) {
-      return null;
-    }
+  LAYER_CAM(true);
 
-    @Override
-    CamTensor map(CamBackend b, CamTensor acts, CamTensor grads, CamTensor weights) {
-      return b.elementwiseSumRelu(acts, grads, true);
-    }
-  };
+  /** Element-wise methods: whether ReLU(g) replaces g; null for channel-weight methods. */
+  private final Boolean elementwiseReluGrad;
+
+  CamMethod() {
+    this(null);
+  }
+
+  CamMethod(Boolean elementwiseReluGrad) {
+    this.elementwiseReluGrad = elementwiseReluGrad;
+  }
 
   // acts (N,h,w,C), grads (N*K,h,w,C) -> weights (N*K,C), or null for element-wise methods
-  abstract CamTensor weights(CamBackend b, CamTensor acts, CamTensor grads);
+  CamTensor weights(CamBackend b, CamTensor acts, CamTensor grads) {
+    return null;
+  }
 
   // acts (N,h,w,C), grads (N*K,h,w,C), weights (N*K,C) -> maps (N*K,h,w)
   CamTensor map(CamBackend b, CamTensor acts, CamTensor grads, CamTensor weights) {
+    if (elementwiseReluGrad != null) {
+      return b.elementwiseSumRelu(acts, grads, elementwiseReluGrad);
+    }
     return b.weightedSumRelu(acts, weights);
   }
 }

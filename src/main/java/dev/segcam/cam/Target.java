@@ -46,28 +46,31 @@ public record Target(int classIndex, Region region, ScoreMode scoreMode) {
 
   /** The score over mask[y][x] == true. */
   public static Target mask(int classIndex, boolean[][] mask) {
-    int h = mask.length;
-    int w = h == 0 ? 0 : mask[0].length;
-    float[] m = new float[h * w];
-    for (int y = 0; y < h; y++) {
-      checkRow(mask[y].length, w, y);
-      for (int x = 0; x < w; x++) {
-        m[y * w + x] = mask[y][x] ? 1f : 0f;
+    float[][] rows = new float[mask.length][];
+    for (int y = 0; y < rows.length; y++) {
+      rows[y] = new float[mask[y].length];
+      for (int x = 0; x < rows[y].length; x++) {
+        rows[y][x] = mask[y][x] ? 1f : 0f;
       }
     }
-    return new Target(classIndex, new Mask(h, w, m, "mask"), ScoreMode.LOGITS);
+    return new Target(classIndex, mask(rows, "mask"), ScoreMode.LOGITS);
   }
 
   /** The score weighted by weights[y][x] (a soft mask; zero = outside). */
   public static Target weights(int classIndex, float[][] weights) {
-    int h = weights.length;
-    int w = h == 0 ? 0 : weights[0].length;
+    return new Target(classIndex, mask(weights, "weight mask"), ScoreMode.LOGITS);
+  }
+
+  // rows [y][x], all of one length -> the region of those weights
+  private static Mask mask(float[][] rows, String what) {
+    int h = rows.length;
+    int w = h == 0 ? 0 : rows[0].length;
     float[] m = new float[h * w];
     for (int y = 0; y < h; y++) {
-      checkRow(weights[y].length, w, y);
-      System.arraycopy(weights[y], 0, m, y * w, w);
+      checkRow(rows[y].length, w, y);
+      System.arraycopy(rows[y], 0, m, y * w, w);
     }
-    return new Target(classIndex, new Mask(h, w, m, "weight mask"), ScoreMode.LOGITS);
+    return new Mask(h, w, m, what);
   }
 
   /** The score over the nonzero pixels of a PNG (any non-alpha band nonzero = in). */
@@ -152,6 +155,22 @@ public record Target(int classIndex, Region region, ScoreMode scoreMode) {
     float[] weights(int oh, int ow, int inH, int inW, LabelMap predicted, int cls);
   }
 
+  /**
+   * Nearest-neighbour resampling of an (h, w) grid to (oh, ow): for each output pixel (row-major),
+   * the index of the input pixel under its centre.
+   */
+  public static int[] nearestIndex(int h, int w, int oh, int ow) {
+    int[] src = new int[oh * ow];
+    for (int y = 0; y < oh; y++) {
+      int sy = Math.min(h - 1, (int) ((y + 0.5) * h / oh));
+      for (int x = 0; x < ow; x++) {
+        int sx = Math.min(w - 1, (int) ((x + 0.5) * w / ow));
+        src[y * ow + x] = sy * w + sx;
+      }
+    }
+    return src;
+  }
+
   /** Throws {@link CamException.PixelOutOfRangeException} unless (x, y) lies in an ow x oh grid. */
   public static void checkPixel(int x, int y, int ow, int oh) {
     if (x < 0 || y < 0 || x >= ow || y >= oh) {
@@ -230,14 +249,10 @@ public record Target(int classIndex, Region region, ScoreMode scoreMode) {
                 + inH
                 + ")");
       }
-      // nearest sample at each output pixel's centre
+      int[] src = nearestIndex(h, w, oh, ow);
       float[] m = new float[oh * ow];
-      for (int y = 0; y < oh; y++) {
-        int sy = Math.min(h - 1, (int) ((y + 0.5) * h / oh));
-        for (int x = 0; x < ow; x++) {
-          int sx = Math.min(w - 1, (int) ((x + 0.5) * w / ow));
-          m[y * ow + x] = values[sy * w + sx];
-        }
+      for (int i = 0; i < m.length; i++) {
+        m[i] = values[src[i]];
       }
       return m;
     }

@@ -51,17 +51,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "SavedModel directory.")
   Path model;
 
-  @Option(
-      names = {"-l", "--layer"},
-      paramLabel = Vocabulary.LAYER_LABEL,
-      description = Vocabulary.LAYER_HELP)
-  String layer;
+  @Mixin ScoreOptions.Layer layer = new ScoreOptions.Layer();
 
-  @Option(
-      names = "--output",
-      paramLabel = Vocabulary.OUTPUT_LABEL,
-      description = Vocabulary.OUTPUT_HELP)
-  String scoreOutput;
+  @Mixin ScoreOptions.Output scoreOutput = new ScoreOptions.Output();
 
   @Option(
       names = {"-c", "--class"},
@@ -165,9 +157,9 @@ public final class BenchCommand implements Callable<Integer> {
     try (Explainer ex = new Explainer(opened.backend())) {
       ex.output(
           imported,
-          scoreOutput,
+          scoreOutput.node,
           line -> spec.commandLine().getErr().println("segcam: note: " + line));
-      usedLayer = layer != null ? layer : ex.defaultLayer();
+      usedLayer = layer.name != null ? layer.name : ex.defaultLayer();
       List<Target> targets = List.of(Target.image(classIndex));
       List<String> layers = List.of(usedLayer);
       FloatTensor[] at = {images};

@@ -6,7 +6,6 @@ import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.LayerChoice;
-import dev.segcam.cam.ScoreMode;
 import dev.segcam.cam.Target;
 import dev.segcam.io.Json;
 import dev.segcam.ir.Graph;
@@ -122,19 +121,9 @@ public final class ExplainCommand implements Callable<Integer> {
   /** {@code --method guided-gradcam}: Grad-CAM plus the guided and Guided Grad-CAM maps. */
   boolean guided;
 
-  @Option(
-      names = "--output",
-      paramLabel = Vocabulary.OUTPUT_LABEL,
-      description = Vocabulary.OUTPUT_HELP)
-  String scoreOutput;
+  @Mixin ScoreOptions.Output scoreOutput = new ScoreOptions.Output();
 
-  @Option(
-      names = "--score",
-      paramLabel = Vocabulary.SCORE_LABEL,
-      defaultValue = "logits",
-      converter = Vocabulary.ScoreConverter.class,
-      description = Vocabulary.SCORE_HELP)
-  ScoreMode score = ScoreMode.LOGITS;
+  @Mixin ScoreOptions.Mode score = new ScoreOptions.Mode();
 
   @Option(
       names = {"-o", "--out"},
@@ -192,7 +181,7 @@ public final class ExplainCommand implements Callable<Integer> {
     TimedCamBackend timed = new TimedCamBackend(opened.backend());
     try (Explainer ex = new Explainer(timed)) {
       ex.labels(labels);
-      ex.output(imported, scoreOutput, this::note);
+      ex.output(imported, scoreOutput.node, this::note);
       Run run = plan(ex, graph, labels, opened, importMs);
       if (!json) {
         stdout.println(run.header());
@@ -393,7 +382,7 @@ public final class ExplainCommand implements Callable<Integer> {
     Target kind = RegionOption.ownRegion(region) ? Target.pixel(0, 0, 0) : Target.predicted(0);
     String defaultReason = null;
     if (defaultLayer) {
-      LayerChoice.Choice choice = ex.defaultLayer(List.of(kind.withScore(score)));
+      LayerChoice.Choice choice = ex.defaultLayer(List.of(kind.withScore(score.mode)));
       lays.add(choice.layer());
       defaultReason = choice.reason();
     } else {

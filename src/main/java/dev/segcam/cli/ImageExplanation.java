@@ -249,7 +249,7 @@ final class ImageExplanation {
             run.backendName(),
             run.backendReason(),
             cmd.guided ? GUIDED_METHOD : VideoRun.methodName(cmd.method),
-            cmd.score == ScoreMode.LOGITS ? "logits" : "probs",
+            cmd.score.mode == ScoreMode.LOGITS ? "logits" : "probs",
             classes,
             new Documents.ImageTimings(
                 Json.ms(run.importMs()),
@@ -352,7 +352,7 @@ final class ImageExplanation {
     }
     List<Target> targets = new ArrayList<>();
     for (int c : cls) {
-      targets.add(RegionOption.target(cmd.region, c).withScore(cmd.score));
+      targets.add(RegionOption.target(cmd.region, c).withScore(cmd.score.mode));
     }
     return targets;
   }
@@ -442,13 +442,10 @@ final class ImageExplanation {
     if (oh == h && ow == w) {
       return labels;
     }
+    int[] src = Target.nearestIndex(oh, ow, h, w);
     int[] outp = new int[h * w];
-    for (int y = 0; y < h; y++) {
-      int sy = Math.min(oh - 1, (int) ((y + 0.5) * oh / h));
-      for (int x = 0; x < w; x++) {
-        int sx = Math.min(ow - 1, (int) ((x + 0.5) * ow / w));
-        outp[y * w + x] = labels[sy * ow + sx];
-      }
+    for (int i = 0; i < outp.length; i++) {
+      outp[i] = labels[src[i]];
     }
     return outp;
   }

@@ -51,11 +51,7 @@ public final class Main implements Callable<Integer> {
   private static final long HALT_WAIT_MS = 10_000;
 
   private static void awaitHalt() {
-    try {
-      Thread.sleep(HALT_WAIT_MS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    Staging.sleep(HALT_WAIT_MS);
   }
 
   /** Exit status of a run stopped by a signal: 128 + its number, as shells report it. */

@@ -192,8 +192,13 @@ final class Staging implements AutoCloseable {
   private static final long RETRY_PAUSE_MS = 20;
 
   private static void pause() {
+    sleep(RETRY_PAUSE_MS);
+  }
+
+  /** Sleeps ms milliseconds; an interrupt ends the sleep and stays set on the thread. */
+  static void sleep(long ms) {
     try {
-      Thread.sleep(RETRY_PAUSE_MS);
+      Thread.sleep(ms);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

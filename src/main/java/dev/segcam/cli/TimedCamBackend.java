@@ -6,6 +6,7 @@ import dev.segcam.backend.Normalization;
 import dev.segcam.backend.SeedMode;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,9 +19,12 @@ import java.util.function.Supplier;
  */
 final class TimedCamBackend implements CamBackend {
   private final CamBackend inner;
-  private long forwardNs;
-  private long backwardNs;
-  private long camNs;
+  private static final int FORWARD = 0;
+  private static final int BACKWARD = 1;
+  private static final int CAM = 2;
+
+  /** Nanoseconds per stage: {forward, backward, cam}. */
+  private final long[] ns = new long[3];
 
   TimedCamBackend(CamBackend inner) {
     this.inner = inner;
@@ -28,21 +32,23 @@ final class TimedCamBackend implements CamBackend {
 
   /** Milliseconds spent so far: {forward, backward, cam}. */
   double[] millis() {
-    return new double[] {forwardNs / 1e6, backwardNs / 1e6, camNs / 1e6};
+    return new double[] {ns[FORWARD] / 1e6, ns[BACKWARD] / 1e6, ns[CAM] / 1e6};
   }
 
   void reset() {
-    forwardNs = 0;
-    backwardNs = 0;
-    camNs = 0;
+    Arrays.fill(ns, 0);
   }
 
   private <T> T cam(Supplier<T> step) {
+    return timed(CAM, step);
+  }
+
+  private <T> T timed(int stage, Supplier<T> step) {
     long t0 = System.nanoTime();
     try {
       return step.get();
     } finally {
-      camNs += System.nanoTime() - t0;
+      ns[stage] += System.nanoTime() - t0;
     }
   }
 
@@ -58,23 +64,12 @@ final class TimedCamBackend implements CamBackend {
 
   @Override
   public CamTensor upload(FloatTensor host) {
-    long t0 = System.nanoTime();
-    try {
-      return inner.upload(host);
-    } finally {
-      forwardNs += System.nanoTime() - t0;
-    }
+    return timed(FORWARD, () -> inner.upload(host));
   }
 
   @Override
   public Forward forward(String input, CamTensor images, Set<String> keep) {
-    long t0 = System.nanoTime();
-    Forward f;
-    try {
-      f = inner.forward(input, images, keep);
-    } finally {
-      forwardNs += System.nanoTime() - t0;
-    }
+    Forward f = timed(FORWARD, () -> inner.forward(input, images, keep));
     return new Forward() {
       @Override
       public CamTensor value(String node) {
@@ -83,23 +78,13 @@ final class TimedCamBackend implements CamBackend {
 
       @Override
       public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
-        long t1 = System.nanoTime();
-        try {
-          return f.backward(seeds, layers);
-        } finally {
-          backwardNs += System.nanoTime() - t1;
-        }
+        return timed(BACKWARD, () -> f.backward(seeds, layers));
       }
 
       @Override
       public Map<String, CamTensor> guidedBackward(
           Map<String, CamTensor> seeds, List<String> layers) {
-        long t1 = System.nanoTime();
-        try {
-          return f.guidedBackward(seeds, layers);
-        } finally {
-          backwardNs += System.nanoTime() - t1;
-        }
+        return timed(BACKWARD, () -> f.guidedBackward(seeds, layers));
       }
 
       @Override

@@ -2,7 +2,6 @@ package dev.segcam.cli;
 
 import dev.segcam.SegcamException;
 import dev.segcam.cam.CamMethod;
-import dev.segcam.cam.ScoreMode;
 import dev.segcam.image.Colormaps;
 import dev.segcam.video.FramePipeline;
 import dev.segcam.video.VideoRun;
@@ -84,25 +83,11 @@ public final class VideoCommand implements Callable<Integer> {
     }
   }
 
-  @Option(
-      names = "--output",
-      paramLabel = Vocabulary.OUTPUT_LABEL,
-      description = Vocabulary.OUTPUT_HELP)
-  String scoreOutput;
+  @Mixin ScoreOptions.Output scoreOutput = new ScoreOptions.Output();
 
-  @Option(
-      names = "--score",
-      paramLabel = Vocabulary.SCORE_LABEL,
-      defaultValue = "logits",
-      converter = Vocabulary.ScoreConverter.class,
-      description = Vocabulary.SCORE_HELP)
-  ScoreMode score = ScoreMode.LOGITS;
+  @Mixin ScoreOptions.Mode score = new ScoreOptions.Mode();
 
-  @Option(
-      names = {"-l", "--layer"},
-      paramLabel = Vocabulary.LAYER_LABEL,
-      description = Vocabulary.LAYER_HELP)
-  String layer;
+  @Mixin ScoreOptions.Layer layer = new ScoreOptions.Layer();
 
   @Option(
       names = {"-m", "--method"},
@@ -199,9 +184,9 @@ public final class VideoCommand implements Callable<Integer> {
     o.output = output;
     o.classes = classes;
     o.region = region == null ? "predicted" : region.name();
-    o.score = score;
-    o.layer = layer;
-    o.scoreOutput = scoreOutput;
+    o.score = score.mode;
+    o.layer = layer.name;
+    o.scoreOutput = scoreOutput.node;
     o.method = method;
     o.batch = batch;
     o.fixedScale = fixedScale;

@@ -335,30 +335,28 @@ public final class Faithfulness {
     }
     float[] tmp = new float[img.length];
     float[] out = new float[img.length];
-    for (int y = 0; y < h; y++) {
-      for (int x = 0; x < w; x++) {
-        for (int ch = 0; ch < c; ch++) {
-          double s = 0;
-          for (int i = -rad; i <= rad; i++) {
-            int xx = Math.min(w - 1, Math.max(0, x + i));
-            s += k[i + rad] * img[(y * w + xx) * c + ch];
-          }
-          tmp[(y * w + x) * c + ch] = (float) s;
-        }
-      }
-    }
-    for (int y = 0; y < h; y++) {
-      for (int x = 0; x < w; x++) {
-        for (int ch = 0; ch < c; ch++) {
-          double s = 0;
-          for (int i = -rad; i <= rad; i++) {
-            int yy = Math.min(h - 1, Math.max(0, y + i));
-            s += k[i + rad] * tmp[(yy * w + x) * c + ch];
-          }
-          out[(y * w + x) * c + ch] = (float) s;
-        }
-      }
-    }
+    blurPass(img, tmp, h, w, c, k, true);
+    blurPass(tmp, out, h, w, c, k, false);
     return out;
+  }
+
+  // src (H*W*C) -> dst: one pass of the kernel k (radius (k.length-1)/2) along x or y, edges
+  // clamped
+  private static void blurPass(
+      float[] src, float[] dst, int h, int w, int c, double[] k, boolean alongX) {
+    int rad = (k.length - 1) / 2;
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        for (int ch = 0; ch < c; ch++) {
+          double s = 0;
+          for (int i = -rad; i <= rad; i++) {
+            int xx = alongX ? Math.min(w - 1, Math.max(0, x + i)) : x;
+            int yy = alongX ? y : Math.min(h - 1, Math.max(0, y + i));
+            s += k[i + rad] * src[(yy * w + xx) * c + ch];
+          }
+          dst[(y * w + x) * c + ch] = (float) s;
+        }
+      }
+    }
   }
 }

@@ -22,20 +22,21 @@ public final class ShapeInference {
         Shape x = rank(node, in, 0, 4);
         Shape f = c.filter().shape();
         channels(node, x, f.dim(2), "filter input channels");
-        return Shape.of(
-            x.dim(0),
-            window(c.padding(), x.dim(1), f.dim(0), c.strideH(), c.dilationH()),
-            window(c.padding(), x.dim(2), f.dim(1), c.strideW(), c.dilationW()),
-            f.dim(3));
+        return convOut(
+            x, f, c.padding(), c.strideH(), c.strideW(), c.dilationH(), c.dilationW(), f.dim(3));
       }
       if (op instanceof Op.DepthwiseConv2D c) {
         Shape x = rank(node, in, 0, 4);
         Shape f = c.filter().shape();
         channels(node, x, f.dim(2), "depthwise filter channels");
-        return Shape.of(
-            x.dim(0),
-            window(c.padding(), x.dim(1), f.dim(0), c.strideH(), c.dilationH()),
-            window(c.padding(), x.dim(2), f.dim(1), c.strideW(), c.dilationW()),
+        return convOut(
+            x,
+            f,
+            c.padding(),
+            c.strideH(),
+            c.strideW(),
+            c.dilationH(),
+            c.dilationW(),
             f.dim(2) * f.dim(3));
       }
       if (op instanceof Op.Conv2DTranspose c) {
@@ -282,5 +283,15 @@ public final class ShapeInference {
       }
     }
     return Shape.of(d);
+  }
+
+  // x (N,H,W,C), filter f (kh,kw,..) -> (N, OH, OW, channels) of a (depthwise) convolution
+  private static Shape convOut(
+      Shape x, Shape f, Padding p, int sh, int sw, int dh, int dw, int channels) {
+    return Shape.of(
+        x.dim(0),
+        window(p, x.dim(1), f.dim(0), sh, dh),
+        window(p, x.dim(2), f.dim(1), sw, dw),
+        channels);
   }
 }

@@ -18,11 +18,7 @@ public final class Slicing {
 
   /** The geometry on input x (every dim known). */
   public static Geometry geometry(Op.StridedSlice op, Shape x) {
-    int r = x.rank();
-    if (op.begin().length != r) {
-      throw new ShapeException(
-          "StridedSlice spec for rank " + op.begin().length + " on input of rank " + r);
-    }
+    int r = checkRank(op, x);
     int[] start = new int[r];
     int[] count = new int[r];
     for (int d = 0; d < r; d++) {
@@ -33,13 +29,19 @@ public final class Slicing {
     return new Geometry(start, op.strides().clone(), count);
   }
 
-  /** The output shape on x; axes of unknown size stay unknown (-1). */
-  public static Shape outputShape(Op.StridedSlice op, Shape x) {
+  // the spec's rank must be the input's; returns it
+  private static int checkRank(Op.StridedSlice op, Shape x) {
     int r = x.rank();
     if (op.begin().length != r) {
       throw new ShapeException(
           "StridedSlice spec for rank " + op.begin().length + " on input of rank " + r);
     }
+    return r;
+  }
+
+  /** The output shape on x; axes of unknown size stay unknown (-1). */
+  public static Shape outputShape(Op.StridedSlice op, Shape x) {
+    int r = checkRank(op, x);
     int[] count = new int[r];
     for (int d = 0; d < r; d++) {
       if (x.dim(d) == Shape.UNKNOWN) {

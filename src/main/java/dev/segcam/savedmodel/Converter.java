@@ -1,5 +1,10 @@
 package dev.segcam.savedmodel;
 
+import static dev.segcam.ir.Op.BinaryKind.ADD;
+import static dev.segcam.ir.Op.BinaryKind.DIV;
+import static dev.segcam.ir.Op.BinaryKind.MUL;
+import static dev.segcam.ir.Op.BinaryKind.SUB;
+
 import dev.segcam.SegcamException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
@@ -51,6 +56,19 @@ final class Converter {
   private final Map<String, List<TfNode>> gaps = new LinkedHashMap<>();
 
   private static final double UNKNOWN = Double.NaN;
+
+  /** TensorFlow activation ops by their names in {@link Op.ActivationKind}. */
+  private static final Map<String, Op.ActivationKind> ACTIVATIONS = new HashMap<>();
+
+  static {
+    for (Op.ActivationKind k : Op.ActivationKind.values()) {
+      ACTIVATIONS.put(k.tfName, k);
+    }
+  }
+
+  /** TensorFlow's two-input arithmetic (the others are in {@link ElementwiseConversions}). */
+  private static final Map<String, Op.BinaryKind> ARITHMETIC =
+      Map.of("AddV2", ADD, "Add", ADD, "Sub", SUB, "Mul", MUL, "RealDiv", DIV);
 
   private final Graph.Builder b = Graph.builder();
   private final Map<TfNode, Val> vals = new HashMap<>();
@@ -399,6 +417,16 @@ final class Converter {
       }
       return new ConstVal(ConstFolding.fold(n, cs));
     }
+    Op.ActivationKind activation = ACTIVATIONS.get(op);
+    if (activation != null) {
+      // LeakyRelu's slope is an attribute (TensorFlow's default 0.2); the others have none
+      float alpha = activation == Op.ActivationKind.LEAKY_RELU ? attrF("alpha", 0.2f) : 0f;
+      return emit(new Op.Activation(activation, alpha), act(0));
+    }
+    Op.BinaryKind arithmetic = ARITHMETIC.get(op);
+    if (arithmetic != null) {
+      return binary(arithmetic);
+    }
     switch (op) {
       case "Conv2D":
         return ConvConversions.conv2d(this, false);
@@ -408,18 +436,6 @@ final class Converter {
         return ConvConversions.convTranspose(this);
       case "BiasAdd":
         return ConvConversions.biasAdd(this);
-      case "Relu":
-        return emit(new Op.Activation(Op.ActivationKind.RELU, 0f), act(0));
-      case "Relu6":
-        return emit(new Op.Activation(Op.ActivationKind.RELU6, 0f), act(0));
-      case "LeakyRelu":
-        return emit(new Op.Activation(Op.ActivationKind.LEAKY_RELU, attrF("alpha", 0.2f)), act(0));
-      case "Elu":
-        return emit(new Op.Activation(Op.ActivationKind.ELU, 0f), act(0));
-      case "Sigmoid":
-        return emit(new Op.Activation(Op.ActivationKind.SIGMOID, 0f), act(0));
-      case "Tanh":
-        return emit(new Op.Activation(Op.ActivationKind.TANH, 0f), act(0));
       case "Softmax":
         return emit(new Op.Softmax(), act(0));
       case "Exp":
@@ -437,15 +453,6 @@ final class Converter {
         return LayoutConversions.resize(this);
       case "ConcatV2":
         return LayoutConversions.concat(this);
-      case "AddV2":
-      case "Add":
-        return binary(Op.BinaryKind.ADD);
-      case "Sub":
-        return binary(Op.BinaryKind.SUB);
-      case "Mul":
-        return binary(Op.BinaryKind.MUL);
-      case "RealDiv":
-        return binary(Op.BinaryKind.DIV);
       case "Pad":
       case "PadV2":
         return LayoutConversions.pad(this);

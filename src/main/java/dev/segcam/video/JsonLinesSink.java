@@ -177,11 +177,7 @@ public final class JsonLinesSink implements FrameSink {
   @Override
   public void finish() {
     try {
-      if (closeAtEnd) {
-        out.close();
-      } else {
-        out.flush();
-      }
+      release();
     } catch (IOException e) {
       throw failed(e);
     }
@@ -191,15 +187,20 @@ public final class JsonLinesSink implements FrameSink {
     done = true;
   }
 
+  // the file is closed; a stream given by the caller (stdout) is only flushed
+  private void release() throws IOException {
+    if (closeAtEnd) {
+      out.close();
+    } else {
+      out.flush();
+    }
+  }
+
   @Override
   public void abort() {
     if (!done) {
       try {
-        if (closeAtEnd) {
-          out.close();
-        } else {
-          out.flush();
-        }
+        release();
       } catch (IOException ignored) {
         // the run already failed; that error is the one reported
       }
