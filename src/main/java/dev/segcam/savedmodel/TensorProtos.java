@@ -136,41 +136,37 @@ final class TensorProtos {
       throw new IllegalArgumentException(
           "constant of " + n + " elements given by " + count + " values is too large");
     }
-    if (fl) {
-      float[] f = new float[n];
-      for (int i = 0; i < n && count > 0; i++) {
-        int j = Math.min(i, count - 1);
-        switch (dt) {
-          case DT_FLOAT:
-            f[i] = t.getFloatVal(j);
-            break;
-          case DT_DOUBLE:
-            f[i] = (float) t.getDoubleVal(j);
-            break;
-          case DT_HALF:
-            f[i] = TensorDecoding.halfToFloat((short) t.getHalfVal(j));
-            break;
-          default:
-            f[i] = Float.intBitsToFloat((t.getHalfVal(j) & 0xffff) << 16);
-        }
-      }
-      return Cst.floats(shape, f);
-    }
-    double[] d = new double[n];
+    float[] f = fl ? new float[n] : null;
+    double[] d = fl ? null : new double[n];
     for (int i = 0; i < n && count > 0; i++) {
-      int j = Math.min(i, count - 1);
-      switch (dt) {
-        case DT_INT64:
-          d[i] = t.getInt64Val(j);
-          break;
-        case DT_BOOL:
-          d[i] = t.getBoolVal(j) ? 1 : 0;
-          break;
-        default:
-          d[i] = t.getIntVal(j);
+      double v = repeatedValue(t, dt, Math.min(i, count - 1));
+      if (fl) {
+        f[i] = (float) v;
+      } else {
+        d[i] = v;
       }
     }
-    return Cst.ints(shape, d);
+    return fl ? Cst.floats(shape, f) : Cst.ints(shape, d);
+  }
+
+  // value j of the repeated field that holds dtype dt (float types already rounded to float32)
+  private static double repeatedValue(TensorProto t, DataType dt, int j) {
+    switch (dt) {
+      case DT_FLOAT:
+        return t.getFloatVal(j);
+      case DT_DOUBLE:
+        return (float) t.getDoubleVal(j);
+      case DT_HALF:
+        return TensorDecoding.halfToFloat((short) t.getHalfVal(j));
+      case DT_BFLOAT16:
+        return Float.intBitsToFloat((t.getHalfVal(j) & 0xffff) << 16);
+      case DT_INT64:
+        return t.getInt64Val(j);
+      case DT_BOOL:
+        return t.getBoolVal(j) ? 1 : 0;
+      default:
+        return t.getIntVal(j);
+    }
   }
 
   static int width(DataType dt) {
