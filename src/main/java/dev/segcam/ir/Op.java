@@ -513,11 +513,13 @@ public sealed interface Op {
 
   /**
    * Reduction kinds with their kernel codes ({@link #code} is the {@code kind} argument of
-   * reduce_fwd/reduce_bwd, RED_* in kernels/reduce.cu).
+   * reduce_fwd/reduce_bwd, RED_* in kernels/reduce.cu). MAX and MIN take reduce_extreme_bwd.
    */
   enum ReduceKind {
     SUM(0, "Sum"),
-    MEAN(1, "Mean");
+    MEAN(1, "Mean"),
+    MAX(2, "Max"),
+    MIN(3, "Min");
 
     /** The kernel code (RED_* in kernels/reduce.cu). */
     public final int code;
@@ -529,17 +531,29 @@ public sealed interface Op {
       this.code = code;
       this.tfName = tfName;
     }
+
+    /** Max and Min: the gradient goes to the extreme elements (TensorFlow's MinOrMaxGrad). */
+    public boolean extreme() {
+      return this == MAX || this == MIN;
+    }
   }
 
   /**
-   * TensorFlow's Sum / Mean over the axes of axesMask (bit d: axis d of the input; never the batch
-   * axis 0), keeping them as unit axes when keepDims. Mean over H,W of NHWC imports as {@link
-   * SpatialMean}. The gradients read only the shapes.
+   * TensorFlow's Sum / Mean / Max / Min over the axes of axesMask (bit d: axis d of the input;
+   * never the batch axis 0), keeping them as unit axes when keepDims. Mean over H,W of NHWC imports
+   * as {@link SpatialMean}. The gradients of Sum and Mean read only the shapes; those of Max and
+   * Min read the input and the output (dy shared equally among the elements equal to the extreme,
+   * as TensorFlow's MinOrMaxGrad).
    */
   record Reduce(ReduceKind kind, int axesMask, boolean keepDims) implements Op {
     @Override
     public String type() {
       return kind.tfName;
+    }
+
+    @Override
+    public GradReads gradReads() {
+      return kind.extreme() ? GradReads.INPUT : GradReads.NOTHING;
     }
   }
 

@@ -456,6 +456,10 @@ final class Converter {
         return mean();
       case "Sum":
         return reduce(Op.ReduceKind.SUM);
+      case "Max":
+        return reduce(Op.ReduceKind.MAX);
+      case "Min":
+        return reduce(Op.ReduceKind.MIN);
       case "ResizeBilinear":
       case "ResizeNearestNeighbor":
         return resize();

@@ -223,6 +223,7 @@ class HostCompiledKernelsTest {
     m.put("strided_slice_bwd", () -> stridedSlice(true));
     m.put("reduce_fwd", () -> reduce(false));
     m.put("reduce_bwd", () -> reduce(true));
+    m.put("reduce_extreme_bwd", this::reduceExtremeBwd);
     m.put("transpose_copy", this::transpose);
     m.put("add_inplace", g::addInplace);
     m.put("conv2d_direct_fwd", () -> g.conv(false));
@@ -383,7 +384,16 @@ class HostCompiledKernelsTest {
     int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {N, 300}, {N, 3, 4, 5, 6}, {N, 7, 1, 40}};
     int[] masks = {0b1000, 0b0110, 0b10, 0b10110, 0b1110};
     for (int c = 0; c < shapes.length; c++) {
-      for (int kind : new int[] {ReduceKernels.RED_SUM, ReduceKernels.RED_MEAN}) {
+      int[] kinds =
+          backward
+              ? new int[] {ReduceKernels.RED_SUM, ReduceKernels.RED_MEAN}
+              : new int[] {
+                ReduceKernels.RED_SUM,
+                ReduceKernels.RED_MEAN,
+                ReduceKernels.RED_MAX,
+                ReduceKernels.RED_MIN
+              };
+      for (int kind : kinds) {
         int[] xd = shapes[c].clone();
         if (backward) {
           xd[0] = K * N; // the gradient batch
@@ -408,6 +418,61 @@ class HostCompiledKernelsTest {
             kernel, outTotal, got, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2],
             m[3], m[4]);
         check(EXACT, at(kernel, xd, Integer.toBinaryString(masks[c]), kind), ref, got);
+      }
+    }
+  }
+
+  /**
+   * Max and Min gradients over the shapes of {@link #reduce}, on inputs rounded to halves so that
+   * groups hold ties (dy shared among them), the values tiled over K targets.
+   */
+  private void reduceExtremeBwd() {
+    int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {N, 300}, {N, 3, 4, 5, 6}, {N, 7, 1, 40}};
+    int[] masks = {0b1000, 0b0110, 0b10, 0b10110, 0b1110};
+    for (int c = 0; c < shapes.length; c++) {
+      for (int kind : new int[] {ReduceKernels.RED_MAX, ReduceKernels.RED_MIN}) {
+        int[] x5 = StridedSliceKernels.pad5(shapes[c], 1);
+        int[] m = ReduceKernels.flags(masks[c], shapes[c].length);
+        int xTotal = Arrays.stream(x5).reduce(1, (u, v) -> u * v);
+        int yTotal = ReduceKernels.outTotal(x5, m);
+        float[] x = normal(xTotal);
+        for (int i = 0; i < x.length; i++) {
+          x[i] = Math.round(x[i] * 2) / 2f;
+        }
+        float[] y = new float[yTotal];
+        ReduceKernels.reduce_fwd(
+            y, x, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        int[] gd = shapes[c].clone();
+        gd[0] = K * N; // the gradient batch
+        int[] g5 = StridedSliceKernels.pad5(gd, 1);
+        float[] dy = normal(K * yTotal);
+        float[] ref = new float[K * xTotal];
+        float[] got = garbage(K * xTotal);
+        ReduceKernels.reduce_extreme_bwd(
+            ref, dy, x, y, xTotal, g5[0], g5[1], g5[2], g5[3], g5[4], m[0], m[1], m[2], m[3], m[4]);
+        launch1d(
+            "reduce_extreme_bwd",
+            ref.length,
+            got,
+            dy,
+            x,
+            y,
+            xTotal,
+            g5[0],
+            g5[1],
+            g5[2],
+            g5[3],
+            g5[4],
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4]);
+        check(
+            EXACT,
+            at("reduce_extreme_bwd", shapes[c], Integer.toBinaryString(masks[c]), kind),
+            ref,
+            got);
       }
     }
   }

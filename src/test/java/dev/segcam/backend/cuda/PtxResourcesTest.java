@@ -50,7 +50,7 @@ class PtxResourcesTest {
           Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
           Map.entry("unary", List.of("unary_fwd", "unary_bwd")),
           Map.entry("strided_slice", List.of("strided_slice_fwd", "strided_slice_bwd")),
-          Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd")),
+          Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd", "reduce_extreme_bwd")),
           Map.entry("transpose", List.of("transpose_copy")),
           Map.entry("activation", List.of("activation_fwd", "activation_bwd", "guided_relu_bwd")),
           Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
