@@ -246,6 +246,17 @@ public sealed interface Op {
     }
   }
 
+  /**
+   * TensorFlow's LogSoftmax over the last axis: x − max − log Σ exp(x − max). Its gradient dy −
+   * exp(y)·Σ dy reads the output.
+   */
+  record LogSoftmax() implements Op {
+    @Override
+    public GradReads gradReads() {
+      return GradReads.OUTPUT;
+    }
+  }
+
   /** Element-wise e^x (TensorFlow's Exp); its gradient dy·e^x reads the output. */
   record Exp() implements Op {
     @Override

@@ -446,6 +446,8 @@ final class Converter {
         return emit(new Op.Activation(Op.ActivationKind.TANH, 0f), act(0));
       case "Softmax":
         return emit(new Op.Softmax(), act(0));
+      case "LogSoftmax":
+        return emit(new Op.LogSoftmax(), act(0));
       case "Exp":
         return emit(new Op.Exp(), act(0));
       case "MaxPool":

@@ -208,6 +208,8 @@ class HostCompiledKernelsTest {
     m.put("guided_relu_bwd", g::guidedReluBwd);
     m.put("softmax_fwd", g::softmaxFwd);
     m.put("softmax_bwd", g::softmaxBwd);
+    m.put("log_softmax_fwd", g::logSoftmaxFwd);
+    m.put("log_softmax_bwd", g::logSoftmaxBwd);
     m.put("pool_fwd", g::poolFwd);
     m.put("maxpool_bwd", () -> g.poolBwd(true));
     m.put("avgpool_bwd", () -> g.poolBwd(false));
@@ -967,6 +969,36 @@ class HostCompiledKernelsTest {
         ActivationKernels.softmax_bwd(ref, dy, y, rows, s[0], c);
         launch1d("softmax_bwd", rows, got, dy, y, rows, s[0], c);
         check(EXACT, at("softmax_bwd", s), ref, got);
+      }
+    }
+
+    /**
+     * A libm exp/log (in double, rounded to float) inside a difference: one rounding of the larger
+     * term, |x − max| and log Σ ≤ log 21 in forward, exp(y)·Σ dy in backward (|Σ dy| ≲ 20).
+     */
+    private static final Tolerance LIBM_DIFFERENCE = new Tolerance(0x1p-22, 1e-6);
+
+    void logSoftmaxFwd() {
+      for (int[] s : new int[][] {{1, 1}, {7, 3}, {300, 21}}) {
+        float[] x = normal(s[0] * s[1]);
+        float[] ref = new float[x.length];
+        float[] got = garbage(x.length);
+        LogSoftmaxKernels.log_softmax_fwd(ref, x, s[0], s[1]);
+        launch1d("log_softmax_fwd", s[0], got, x, s[0], s[1]);
+        check(LIBM_DIFFERENCE, at("log_softmax_fwd", s), ref, got);
+      }
+    }
+
+    void logSoftmaxBwd() {
+      for (int[] s : new int[][] {{1, 1}, {7, 3}, {300, 21}}) {
+        int rows = K * s[0], c = s[1];
+        float[] y = uniform(s[0] * c, -4f, 0f);
+        float[] dy = normal(rows * c);
+        float[] ref = new float[rows * c];
+        float[] got = garbage(rows * c);
+        LogSoftmaxKernels.log_softmax_bwd(ref, dy, y, rows, s[0], c);
+        launch1d("log_softmax_bwd", rows, got, dy, y, rows, s[0], c);
+        check(LIBM_DIFFERENCE, at("log_softmax_bwd", s), ref, got);
       }
     }
 

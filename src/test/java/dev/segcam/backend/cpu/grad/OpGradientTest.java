@@ -205,6 +205,13 @@ class OpGradientTest {
     checkOp("Softmax rank 2", new Op.Softmax(), -2, 2, new int[] {3, 7});
   }
 
+  @Test
+  void logSoftmax() {
+    checkOp("LogSoftmax", new Op.LogSoftmax(), -2, 2, new int[] {2, 3, 4, 5});
+    checkOp("LogSoftmax rank 3", new Op.LogSoftmax(), -2, 2, new int[] {2, 6, 6});
+    checkOp("LogSoftmax rank 2", new Op.LogSoftmax(), -2, 2, new int[] {3, 7});
+  }
+
   @ParameterizedTest
   @CsvSource({
     "6,6,2,2,2,2,VALID",

@@ -152,6 +152,20 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.LogSoftmax) {
+      int n = in[0].dims()[in[0].dims().length - 1];
+      double[] o = new double[in[0].size()];
+      for (int r = 0; r < o.length / n; r++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+          s += Math.exp(in[0].v()[r * n + i]);
+        }
+        for (int i = 0; i < n; i++) {
+          o[r * n + i] = in[0].v()[r * n + i] - Math.log(s);
+        }
+      }
+      return new D(in[0].dims(), o);
+    }
     if (op instanceof Op.Softmax) {
       int n = in[0].dims()[in[0].dims().length - 1];
       double[] o = new double[in[0].size()];
