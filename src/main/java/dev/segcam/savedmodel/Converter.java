@@ -28,13 +28,16 @@ import org.tensorflow.proto.DataType;
  */
 final class Converter {
   /** What a TensorFlow tensor became: an IR activation, a constant, or a variable handle. */
-  private sealed interface Val permits Act, ConstVal, Res, Missing {}
+  private sealed interface Val permits Act, ConstVal, Res, Missing, Multi {}
 
   private record Act(String node) implements Val {}
 
   private record ConstVal(Cst c) implements Val {}
 
   private record Res(TfNode handle) implements Val {}
+
+  /** The outputs of a node with several (Unpack, Split): {@code node:k} reads outs[k]. */
+  private record Multi(List<Val> outs) implements Val {}
 
   /** A node that could not be converted (an unsupported op, or one that reads such a node). */
   private record Missing() implements Val {}
@@ -220,6 +223,12 @@ final class Converter {
     }
     if (v == null) {
       throw error("input " + r.node().path + " was not converted");
+    }
+    if (v instanceof Multi m) {
+      if (r.output() >= m.outs().size()) {
+        throw error("reads output " + r.output() + " of " + r.node().path + ", which has fewer");
+      }
+      return m.outs().get(r.output());
     }
     if (r.output() != 0) {
       throw error(
@@ -537,7 +546,48 @@ final class Converter {
       }
       return emit(new Op.Unary(Op.UnaryKind.POW, p), x);
     }
-    return unsupported(op);
+    Val v = arrays(op);
+    return v != null ? v : unsupported(op);
+  }
+
+  /** The ops of {@link ArrayConversions} (several outputs: a {@link Multi}), or null. */
+  private Val arrays(String op) {
+    List<String> outs =
+        ArrayConversions.convert(
+            op,
+            new ArrayConversions.Node() {
+              public int inputs() {
+                return current.inputs.size();
+              }
+
+              public boolean isActivation(int i) {
+                return in(i) instanceof Act;
+              }
+
+              public String act(int i) {
+                return Converter.this.act(i);
+              }
+
+              public int[] ints(int i, String what) {
+                return Converter.this.ints(cst(i, what));
+              }
+
+              public int attr(String key) {
+                return attrI(key);
+              }
+
+              public Shape shape(String irNode) {
+                return shapeOf(irNode);
+              }
+
+              public String add(String suffix, Op o, String... inputs) {
+                return Converter.this.add(current.path + suffix, o, inputs);
+              }
+            });
+    if (outs == null || outs.size() == 1) {
+      return outs == null ? null : new Act(outs.get(0));
+    }
+    return new Multi(outs.stream().<Val>map(Act::new).toList());
   }
 
   /**
