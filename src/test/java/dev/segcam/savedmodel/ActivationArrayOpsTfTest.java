@@ -197,6 +197,27 @@ class ActivationArrayOpsTfTest {
         new Case(
             "Softmax axis 1 of NHWC", X4, (tf, x) -> swapSoftmax(tf, x, new int[] {0, 3, 2, 1})),
         new Case(
+            "tf.nn.softmax(x, axis=1) as TF 2 writes it",
+            X4,
+            ActivationArrayOpsTfTest::softmaxAxis1),
+        new Case(
+            "Max over H,W (GlobalMaxPooling2D)",
+            X4,
+            (tf, x) ->
+                tf.math.tanh(
+                    tf.max(
+                        x,
+                        tf.constant(new int[] {1, 2}),
+                        org.tensorflow.op.core.Max.keepDims(false)))),
+        new Case(
+            "Min over -1 kept",
+            X3,
+            (tf, x) ->
+                tf.math.mul(
+                    tf.min(
+                        x, tf.constant(new int[] {-1}), org.tensorflow.op.core.Min.keepDims(true)),
+                    x)),
+        new Case(
             "LogSoftmax rank 4",
             X4,
             (tf, x) -> tf.nn.logSoftmax(x),
@@ -212,6 +233,24 @@ class ActivationArrayOpsTfTest {
             X3,
             (tf, x) -> transposed(tf, tf.nn.logSoftmax(transposed(tf, x))),
             (tf, x) -> transposed(tf, logSoftmaxByHand(tf, transposed(tf, x)))));
+  }
+
+  /**
+   * tf.nn.softmax(x, axis=1) on a rank-4 x as TensorFlow 2's _wrap_2d_function exports it: the rank
+   * a constant (static), the permutation built with Sub, Range and ConcatV2 (swap axis 1 with the
+   * last), Transpose, Softmax, and the same Transpose back.
+   */
+  private static Operand<TFloat32> softmaxAxis1(Ops tf, Operand<TFloat32> x) {
+    Operand<org.tensorflow.types.TInt32> last = tf.math.sub(tf.constant(4), tf.constant(1));
+    Operand<org.tensorflow.types.TInt32> perm =
+        tf.concat(
+            List.of(
+                tf.range(tf.constant(0), tf.constant(1), tf.constant(1)),
+                tf.reshape(last, tf.constant(new int[] {1})),
+                tf.range(tf.constant(2), last, tf.constant(1)),
+                tf.constant(new int[] {1})),
+            tf.constant(0));
+    return tf.linalg.transpose(tf.nn.softmax(tf.linalg.transpose(x, perm)), perm);
   }
 
   private static Operand<TFloat32> transposed(Ops tf, Operand<TFloat32> x) {
