@@ -35,3 +35,11 @@ __device__ __forceinline__ double block_sum(double v, double* scratch) {
 #define GRID_STRIDE(i, total)                                                              \
   for (int i = (int)(blockIdx.x * blockDim.x + threadIdx.x); i < (total);                 \
        i += (int)(gridDim.x * blockDim.x))
+
+// The largest of x[0 .. C) (−inf for C = 0): the row max of softmax.cu and log_softmax.cu (twin:
+// ActivationKernels.rowMax).
+__device__ __forceinline__ float row_max(const float* x, int C) {
+  float mx = -INFINITY;
+  for (int q = 0; q < C; q++) mx = fmaxf(mx, x[q]);
+  return mx;
+}

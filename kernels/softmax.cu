@@ -20,8 +20,7 @@ extern "C" __global__ void softmax_fwd(float* y, const float* x, int rows, int C
   GRID_STRIDE(r, rows) {
     const float* xr = x + (size_t)r * C;
     float* yr = y + (size_t)r * C;
-    float mx = -INFINITY;
-    for (int q = 0; q < C; q++) mx = fmaxf(mx, xr[q]);
+    float mx = row_max(xr, C);
     double sum = 0.0;
     for (int q = 0; q < C; q++) {
       float e = (float)exp((double)(xr[q] - mx));

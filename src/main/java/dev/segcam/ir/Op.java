@@ -246,6 +246,17 @@ public sealed interface Op {
     }
   }
 
+  /**
+   * TensorFlow's LogSoftmax over the last axis: x − max − log Σ exp(x − max). Its gradient dy −
+   * exp(y)·Σ dy reads the output.
+   */
+  record LogSoftmax() implements Op {
+    @Override
+    public GradReads gradReads() {
+      return GradReads.OUTPUT;
+    }
+  }
+
   /** Element-wise e^x (TensorFlow's Exp); its gradient dy·e^x reads the output. */
   record Exp() implements Op {
     @Override
@@ -513,11 +524,13 @@ public sealed interface Op {
 
   /**
    * Reduction kinds with their kernel codes ({@link #code} is the {@code kind} argument of
-   * reduce_fwd/reduce_bwd, RED_* in kernels/reduce.cu).
+   * reduce_fwd/reduce_bwd, RED_* in kernels/reduce.cu). MAX and MIN take reduce_extreme_bwd.
    */
   enum ReduceKind {
     SUM(0, "Sum"),
-    MEAN(1, "Mean");
+    MEAN(1, "Mean"),
+    MAX(2, "Max"),
+    MIN(3, "Min");
 
     /** The kernel code (RED_* in kernels/reduce.cu). */
     public final int code;
@@ -529,17 +542,29 @@ public sealed interface Op {
       this.code = code;
       this.tfName = tfName;
     }
+
+    /** Max and Min: the gradient goes to the extreme elements (TensorFlow's MinOrMaxGrad). */
+    public boolean extreme() {
+      return this == MAX || this == MIN;
+    }
   }
 
   /**
-   * TensorFlow's Sum / Mean over the axes of axesMask (bit d: axis d of the input; never the batch
-   * axis 0), keeping them as unit axes when keepDims. Mean over H,W of NHWC imports as {@link
-   * SpatialMean}. The gradients read only the shapes.
+   * TensorFlow's Sum / Mean / Max / Min over the axes of axesMask (bit d: axis d of the input;
+   * never the batch axis 0), keeping them as unit axes when keepDims. Mean over H,W of NHWC imports
+   * as {@link SpatialMean}. The gradients of Sum and Mean read only the shapes; those of Max and
+   * Min read the input and the output (dy shared equally among the elements equal to the extreme,
+   * as TensorFlow's MinOrMaxGrad).
    */
   record Reduce(ReduceKind kind, int axesMask, boolean keepDims) implements Op {
     @Override
     public String type() {
       return kind.tfName;
+    }
+
+    @Override
+    public GradReads gradReads() {
+      return kind.extreme() ? GradReads.INPUT : GradReads.NOTHING;
     }
   }
 

@@ -72,7 +72,7 @@ public final class ShapeInference {
       if (op.pointwise() && in.size() == 1) {
         return one(node, in); // any element-wise op of one input keeps its shape
       }
-      if (op instanceof Op.Softmax s) {
+      if (op instanceof Op.Softmax || op instanceof Op.LogSoftmax) {
         return one(node, in);
       }
       if (op instanceof Op.Pool p) {

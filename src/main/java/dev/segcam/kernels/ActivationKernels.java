@@ -204,10 +204,7 @@ public final class ActivationKernels {
   public static void softmaxFwdRows(float[] y, float[] x, int lo, int hi, int C) {
     for (int r = lo; r < hi; r++) {
       int o = r * C;
-      float mx = Float.NEGATIVE_INFINITY;
-      for (int q = 0; q < C; q++) {
-        mx = Math.max(mx, x[o + q]);
-      }
+      float mx = rowMax(x, o, C);
       double sum = 0;
       for (int q = 0; q < C; q++) {
         float e = (float) Math.exp(x[o + q] - mx);
@@ -219,6 +216,15 @@ public final class ActivationKernels {
         y[o + q] = y[o + q] * inv;
       }
     }
+  }
+
+  /** The largest of x[o .. o+C) (−inf for C = 0), as the softmax kernels' row max. */
+  static float rowMax(float[] x, int o, int C) {
+    float mx = Float.NEGATIVE_INFINITY;
+    for (int q = 0; q < C; q++) {
+      mx = Math.max(mx, x[o + q]);
+    }
+    return mx;
   }
 
   /** {@code // dy (rows,C), y (valueRows,C) -> dx (rows,C) = (dy − Σ dy·y)·y} */

@@ -14,6 +14,12 @@ public final class ReduceKernels {
   /** RED_MEAN in kernels/reduce.cu ({@code Op.ReduceKind.MEAN.code}). */
   public static final int RED_MEAN = 1;
 
+  /** RED_MAX in kernels/reduce.cu ({@code Op.ReduceKind.MAX.code}). */
+  public static final int RED_MAX = 2;
+
+  /** RED_MIN in kernels/reduce.cu ({@code Op.ReduceKind.MIN.code}). */
+  public static final int RED_MIN = 3;
+
   private static final int RANK = StridedSliceKernels.RANK;
 
   /** {@code // x (x0..x4) -> y (x with the flagged axes at 1) = Σ or mean over them}. */
@@ -66,22 +72,15 @@ public final class ReduceKernels {
         r /= od;
       }
       double acc = 0;
+      float ext = kind == RED_MAX ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY;
       for (int k = 0; k < count; k++) {
-        int q = k;
-        int src = 0;
-        int stride = 1;
-        for (int d = RANK - 1; d >= 0; d--) {
-          int at = c[d];
-          if (m[d] != 0) {
-            at = q % xd[d];
-            q /= xd[d];
-          }
-          src += at * stride;
-          stride *= xd[d];
+        float v = x[groupElement(c, k, xd, m)];
+        acc += v;
+        if (kind == RED_MAX ? v > ext : v < ext) {
+          ext = v;
         }
-        acc += x[src];
       }
-      y[i] = kind == RED_MEAN ? (float) (acc / count) : (float) acc;
+      y[i] = kind == RED_MEAN ? (float) (acc / count) : kind == RED_SUM ? (float) acc : ext;
     }
   }
 
@@ -122,6 +121,89 @@ public final class ReduceKernels {
       }
       dx[i] = kind == RED_MEAN ? dy[o] / count : dy[o];
     }
+  }
+
+  /**
+   * {@code // dy (x with the flagged axes at 1), x (xValueTotal, tiled), y (its Max/Min, tiled) ->
+   * dx (x0..x4)}: (1 / n)·dy where x equals the group's extreme (n such elements), else 0.
+   */
+  public static void reduce_extreme_bwd(
+      float[] dx,
+      float[] dy,
+      float[] x,
+      float[] y,
+      int xValueTotal,
+      int x0,
+      int x1,
+      int x2,
+      int x3,
+      int x4,
+      int m0,
+      int m1,
+      int m2,
+      int m3,
+      int m4) {
+    int[] xd = {x0, x1, x2, x3, x4};
+    reduceExtremeBwdRange(
+        dx, dy, x, y, xValueTotal, xd, new int[] {m0, m1, m2, m3, m4}, 0, x0 * x1 * x2 * x3 * x4);
+  }
+
+  /** {@link #reduce_extreme_bwd} on gradient elements [lo, hi). */
+  public static void reduceExtremeBwdRange(
+      float[] dx,
+      float[] dy,
+      float[] x,
+      float[] y,
+      int xValueTotal,
+      int[] xd,
+      int[] m,
+      int lo,
+      int hi) {
+    int count = count(xd, m);
+    int yValueTotal = xValueTotal / count;
+    int[] c = new int[RANK];
+    for (int i = lo; i < hi; i++) {
+      int r = i;
+      int o = 0;
+      int stride = 1;
+      for (int d = RANK - 1; d >= 0; d--) {
+        c[d] = r % xd[d];
+        r /= xd[d];
+        if (m[d] == 0) {
+          o += c[d] * stride;
+          stride *= xd[d];
+        }
+      }
+      float e = y[o % yValueTotal];
+      if (x[i % xValueTotal] != e) {
+        dx[i] = 0f;
+        continue;
+      }
+      int n = 0;
+      for (int k = 0; k < count; k++) {
+        n += x[groupElement(c, k, xd, m) % xValueTotal] == e ? 1 : 0;
+      }
+      dx[i] = (1f / n) * dy[o];
+    }
+  }
+
+  /**
+   * The flat index of the k-th element (row-major over the reduced axes) of the group whose
+   * unreduced coordinates are c (group_element in reduce.cu).
+   */
+  private static int groupElement(int[] c, int k, int[] xd, int[] m) {
+    int src = 0;
+    int stride = 1;
+    for (int d = RANK - 1; d >= 0; d--) {
+      int at = c[d];
+      if (m[d] != 0) {
+        at = k % xd[d];
+        k /= xd[d];
+      }
+      src += at * stride;
+      stride *= xd[d];
+    }
+    return src;
   }
 
   /** The rank-5 reduced-axis flags of an axes bit mask on a rank-r input. */

@@ -40,7 +40,8 @@ final class ConstFolding {
           "Sqrt",
           "Square",
           "Reciprocal",
-          "Transpose");
+          "Transpose",
+          "Range");
 
   static boolean canFold(String op) {
     return FOLDABLE.contains(op);
@@ -81,6 +82,8 @@ final class ConstFolding {
         return unary(in.get(0), v -> 1 / v);
       case "Transpose":
         return transpose(in.get(0), concrete(in.get(1)));
+      case "Range":
+        return range(in.get(0), in.get(1), in.get(2));
       case "Reshape":
         return reshape(in.get(0), in.get(1));
       case "ExpandDims":
@@ -239,6 +242,35 @@ final class ConstFolding {
       return Cst.ints(c.shape, d);
     }
     throw new IllegalArgumentException("cast to " + to + " is not supported");
+  }
+
+  /**
+   * Range(start, limit, delta): start, start + delta, ... up to limit excluded (tf.nn.softmax on a
+   * non-last axis builds its transpose permutation with it).
+   */
+  private static Cst range(Cst start, Cst limit, Cst delta) {
+    double a = start.get(0);
+    double b = limit.get(0);
+    double d = delta.get(0);
+    if (Double.isNaN(a) || Double.isNaN(b) || Double.isNaN(d)) {
+      throw new IllegalArgumentException("Range bounds are known only at run time");
+    }
+    if (d == 0 || (d > 0 ? a > b : a < b)) {
+      throw new IllegalArgumentException("Range(" + a + ", " + b + ", " + d + ") is invalid");
+    }
+    int count = (int) Math.ceil(Math.abs((b - a) / d));
+    double[] v = new double[count];
+    for (int k = 0; k < count; k++) {
+      v[k] = a + k * d;
+    }
+    if (start.integral() && limit.integral() && delta.integral()) {
+      return Cst.ints(new int[] {count}, v);
+    }
+    float[] f = new float[count];
+    for (int k = 0; k < count; k++) {
+      f[k] = (float) v[k];
+    }
+    return Cst.floats(new int[] {count}, f);
   }
 
   static int[] concrete(Cst c) {

@@ -32,13 +32,16 @@ import org.tensorflow.proto.DataType;
  */
 final class Converter {
   /** What a TensorFlow tensor became: an IR activation, a constant, or a variable handle. */
-  sealed interface Val permits Act, ConstVal, Res, Missing {}
+  sealed interface Val permits Act, ConstVal, Res, Missing, Multi {}
 
   record Act(String node) implements Val {}
 
   record ConstVal(Cst c) implements Val {}
 
   private record Res(TfNode handle) implements Val {}
+
+  /** The outputs of a node with several (Unpack, Split): {@code node:k} reads outs[k]. */
+  record Multi(List<Val> outs) implements Val {}
 
   /** A node that could not be converted (an unsupported op, or one that reads such a node). */
   private record Missing() implements Val {}
@@ -243,6 +246,12 @@ final class Converter {
     if (v == null) {
       throw error("input " + r.node().path + " was not converted");
     }
+    if (v instanceof Multi m) {
+      if (r.output() >= m.outs().size()) {
+        throw error("reads output " + r.output() + " of " + r.node().path + ", which has fewer");
+      }
+      return m.outs().get(r.output());
+    }
     if (r.output() != 0) {
       throw error(
           "reads output "
@@ -438,6 +447,8 @@ final class Converter {
         return ConvConversions.biasAdd(this);
       case "Softmax":
         return emit(new Op.Softmax(), act(0));
+      case "LogSoftmax":
+        return emit(new Op.LogSoftmax(), act(0));
       case "Exp":
         return emit(new Op.Exp(), act(0));
       case "MaxPool":
@@ -448,6 +459,10 @@ final class Converter {
         return LayoutConversions.mean(this);
       case "Sum":
         return LayoutConversions.reduce(this, Op.ReduceKind.SUM);
+      case "Max":
+        return LayoutConversions.reduce(this, Op.ReduceKind.MAX);
+      case "Min":
+        return LayoutConversions.reduce(this, Op.ReduceKind.MIN);
       case "ResizeBilinear":
       case "ResizeNearestNeighbor":
         return LayoutConversions.resize(this);
@@ -504,7 +519,8 @@ final class Converter {
       }
       return emit(new Op.Unary(Op.UnaryKind.POW, p), x);
     }
-    return unsupported(op);
+    Val v = ArrayConversions.convert(this, op);
+    return v != null ? v : unsupported(op);
   }
 
   /**

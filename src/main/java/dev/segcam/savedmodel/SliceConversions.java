@@ -7,11 +7,11 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * TensorFlow's Sum/Mean of an activation to {@link Op.Reduce}, Transpose to {@link Op.Transpose},
- * and its StridedSlice and Slice to {@link Op.StridedSlice}: the sparse slice spec (ellipsis,
- * new-axis, shrink masks) expanded into one entry per input axis, as TensorFlow's own dense-spec
- * rule does. Errors are {@link IllegalArgumentException}s that the {@link Converter} reports with
- * the node.
+ * TensorFlow's Sum/Mean/Max/Min of an activation to {@link Op.Reduce}, Transpose to {@link
+ * Op.Transpose}, and its StridedSlice and Slice to {@link Op.StridedSlice}: the sparse slice spec
+ * (ellipsis, new-axis, shrink masks) expanded into one entry per input axis, as TensorFlow's own
+ * dense-spec rule does. Errors are {@link IllegalArgumentException}s that the {@link Converter}
+ * reports with the node.
  */
 final class SliceConversions {
   private SliceConversions() {}
@@ -141,7 +141,7 @@ final class SliceConversions {
     return stridedSlice(rank, begin, end, ones, 0, em, 0, 0, 0);
   }
 
-  /** Sum/Mean over axes (negative count from the end) of a rank-r input. */
+  /** Sum/Mean/Max/Min over axes (negative count from the end) of a rank-r input. */
   static Op.Reduce reduce(Op.ReduceKind kind, int rank, int[] axes, boolean keepDims) {
     int mask = 0;
     for (int a : axes) {

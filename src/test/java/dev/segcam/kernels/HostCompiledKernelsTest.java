@@ -208,6 +208,8 @@ class HostCompiledKernelsTest {
     m.put("guided_relu_bwd", g::guidedReluBwd);
     m.put("softmax_fwd", g::softmaxFwd);
     m.put("softmax_bwd", g::softmaxBwd);
+    m.put("log_softmax_fwd", g::logSoftmaxFwd);
+    m.put("log_softmax_bwd", g::logSoftmaxBwd);
     m.put("pool_fwd", g::poolFwd);
     m.put("maxpool_bwd", () -> g.poolBwd(true));
     m.put("avgpool_bwd", () -> g.poolBwd(false));
@@ -223,6 +225,7 @@ class HostCompiledKernelsTest {
     m.put("strided_slice_bwd", () -> stridedSlice(true));
     m.put("reduce_fwd", () -> reduce(false));
     m.put("reduce_bwd", () -> reduce(true));
+    m.put("reduce_extreme_bwd", this::reduceExtremeBwd);
     m.put("transpose_copy", this::transpose);
     m.put("add_inplace", g::addInplace);
     m.put("conv2d_direct_fwd", () -> g.conv(false));
@@ -383,7 +386,16 @@ class HostCompiledKernelsTest {
     int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {N, 300}, {N, 3, 4, 5, 6}, {N, 7, 1, 40}};
     int[] masks = {0b1000, 0b0110, 0b10, 0b10110, 0b1110};
     for (int c = 0; c < shapes.length; c++) {
-      for (int kind : new int[] {ReduceKernels.RED_SUM, ReduceKernels.RED_MEAN}) {
+      int[] kinds =
+          backward
+              ? new int[] {ReduceKernels.RED_SUM, ReduceKernels.RED_MEAN}
+              : new int[] {
+                ReduceKernels.RED_SUM,
+                ReduceKernels.RED_MEAN,
+                ReduceKernels.RED_MAX,
+                ReduceKernels.RED_MIN
+              };
+      for (int kind : kinds) {
         int[] xd = shapes[c].clone();
         if (backward) {
           xd[0] = K * N; // the gradient batch
@@ -408,6 +420,61 @@ class HostCompiledKernelsTest {
             kernel, outTotal, got, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2],
             m[3], m[4]);
         check(EXACT, at(kernel, xd, Integer.toBinaryString(masks[c]), kind), ref, got);
+      }
+    }
+  }
+
+  /**
+   * Max and Min gradients over the shapes of {@link #reduce}, on inputs rounded to halves so that
+   * groups hold ties (dy shared among them), the values tiled over K targets.
+   */
+  private void reduceExtremeBwd() {
+    int[][] shapes = {{N, 9, 11, 3}, {N, 9, 11, 3}, {N, 300}, {N, 3, 4, 5, 6}, {N, 7, 1, 40}};
+    int[] masks = {0b1000, 0b0110, 0b10, 0b10110, 0b1110};
+    for (int c = 0; c < shapes.length; c++) {
+      for (int kind : new int[] {ReduceKernels.RED_MAX, ReduceKernels.RED_MIN}) {
+        int[] x5 = StridedSliceKernels.pad5(shapes[c], 1);
+        int[] m = ReduceKernels.flags(masks[c], shapes[c].length);
+        int xTotal = Arrays.stream(x5).reduce(1, (u, v) -> u * v);
+        int yTotal = ReduceKernels.outTotal(x5, m);
+        float[] x = normal(xTotal);
+        for (int i = 0; i < x.length; i++) {
+          x[i] = Math.round(x[i] * 2) / 2f;
+        }
+        float[] y = new float[yTotal];
+        ReduceKernels.reduce_fwd(
+            y, x, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        int[] gd = shapes[c].clone();
+        gd[0] = K * N; // the gradient batch
+        int[] g5 = StridedSliceKernels.pad5(gd, 1);
+        float[] dy = normal(K * yTotal);
+        float[] ref = new float[K * xTotal];
+        float[] got = garbage(K * xTotal);
+        ReduceKernels.reduce_extreme_bwd(
+            ref, dy, x, y, xTotal, g5[0], g5[1], g5[2], g5[3], g5[4], m[0], m[1], m[2], m[3], m[4]);
+        launch1d(
+            "reduce_extreme_bwd",
+            ref.length,
+            got,
+            dy,
+            x,
+            y,
+            xTotal,
+            g5[0],
+            g5[1],
+            g5[2],
+            g5[3],
+            g5[4],
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4]);
+        check(
+            EXACT,
+            at("reduce_extreme_bwd", shapes[c], Integer.toBinaryString(masks[c]), kind),
+            ref,
+            got);
       }
     }
   }
@@ -902,6 +969,36 @@ class HostCompiledKernelsTest {
         ActivationKernels.softmax_bwd(ref, dy, y, rows, s[0], c);
         launch1d("softmax_bwd", rows, got, dy, y, rows, s[0], c);
         check(EXACT, at("softmax_bwd", s), ref, got);
+      }
+    }
+
+    /**
+     * A libm exp/log (in double, rounded to float) inside a difference: one rounding of the larger
+     * term, |x − max| and log Σ ≤ log 21 in forward, exp(y)·Σ dy in backward (|Σ dy| ≲ 20).
+     */
+    private static final Tolerance LIBM_DIFFERENCE = new Tolerance(0x1p-22, 1e-6);
+
+    void logSoftmaxFwd() {
+      for (int[] s : new int[][] {{1, 1}, {7, 3}, {300, 21}}) {
+        float[] x = normal(s[0] * s[1]);
+        float[] ref = new float[x.length];
+        float[] got = garbage(x.length);
+        LogSoftmaxKernels.log_softmax_fwd(ref, x, s[0], s[1]);
+        launch1d("log_softmax_fwd", s[0], got, x, s[0], s[1]);
+        check(LIBM_DIFFERENCE, at("log_softmax_fwd", s), ref, got);
+      }
+    }
+
+    void logSoftmaxBwd() {
+      for (int[] s : new int[][] {{1, 1}, {7, 3}, {300, 21}}) {
+        int rows = K * s[0], c = s[1];
+        float[] y = uniform(s[0] * c, -4f, 0f);
+        float[] dy = normal(rows * c);
+        float[] ref = new float[rows * c];
+        float[] got = garbage(rows * c);
+        LogSoftmaxKernels.log_softmax_bwd(ref, dy, y, rows, s[0], c);
+        launch1d("log_softmax_bwd", rows, got, dy, y, rows, s[0], c);
+        check(LIBM_DIFFERENCE, at("log_softmax_bwd", s), ref, got);
       }
     }
 

@@ -24,6 +24,8 @@ import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Max;
+import org.tensorflow.op.core.Min;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.StridedSlice;
 import org.tensorflow.op.core.Sum;
@@ -151,7 +153,25 @@ class SliceOpsTfTest {
         new Case(
             "Sum(2, keep)",
             tf -> x -> tf.sum(x, tf.constant(new int[] {2}), Sum.keepDims(true)),
-            SliceConversions.reduce(Op.ReduceKind.SUM, X.rank(), new int[] {2}, true)));
+            SliceConversions.reduce(Op.ReduceKind.SUM, X.rank(), new int[] {2}, true)),
+        // reduce_max/reduce_min (Keras GlobalMaxPooling, logsumexp's shift)
+        new Case(
+            "Max(-1, keep)",
+            tf -> x -> tf.max(x, tf.constant(new int[] {-1}), Max.keepDims(true)),
+            SliceConversions.reduce(Op.ReduceKind.MAX, X.rank(), new int[] {-1}, true)),
+        new Case(
+            "Max(1,2)",
+            tf -> x -> tf.max(x, tf.constant(new int[] {1, 2}), Max.keepDims(false)),
+            SliceConversions.reduce(Op.ReduceKind.MAX, X.rank(), new int[] {1, 2}, false)),
+        new Case(
+            "Min(3,1)",
+            tf -> x -> tf.min(x, tf.constant(new int[] {3, 1}), Min.keepDims(false)),
+            SliceConversions.reduce(Op.ReduceKind.MIN, X.rank(), new int[] {3, 1}, false)),
+        // ties: Max over a ReLU's zeros shares dy equally among them, as TF
+        new Case(
+            "Max(2) of ReLU",
+            tf -> x -> tf.max(tf.nn.relu(x), tf.constant(new int[] {2}), Max.keepDims(true)),
+            null));
   }
 
   @Test
@@ -162,7 +182,12 @@ class SliceOpsTfTest {
       FloatTensor x = RandomTensors.normal(rnd, X);
       Graph.Builder gb = Graph.builder();
       gb.add("x", new Op.Input(X));
-      gb.add("y", c.ir(), "x");
+      if (c.ir() == null) { // Max(2) of ReLU
+        gb.add("r", new Op.Activation(Op.ActivationKind.RELU, 0f), "x");
+        gb.add("y", new Op.Reduce(Op.ReduceKind.MAX, 0b0100, true), "r");
+      } else {
+        gb.add("y", c.ir(), "x");
+      }
       Graph ir = gb.output("y", "y").build();
       try (org.tensorflow.Graph g = new org.tensorflow.Graph();
           Session s = new Session(g);
@@ -189,7 +214,8 @@ class SliceOpsTfTest {
           // slices copy (exact); sums are formed in double, TF's in float
           Tolerance.CPU_VS_TF.assertClose(at + " forward", ref, got);
           FloatTensor dx =
-              CpuBackward.backward(ir, Map.of("x", x, "y", got), Map.of("y", dy), List.of("x"))
+              CpuBackward.backward(
+                      ir, engine.forward(Map.of("x", x), null), Map.of("y", dy), List.of("x"))
                   .get("x");
           Tolerance.CPU_VS_TF.assertClose(at + " d/dx", fromTf(res.get(1)), dx);
         }

@@ -15,6 +15,7 @@ import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.ExpKernels;
+import dev.segcam.kernels.LogSoftmaxKernels;
 import dev.segcam.kernels.UnaryKernels;
 import java.util.List;
 
@@ -202,6 +203,7 @@ public final class CpuOpTable {
     put(t, Op.StridedSlice.class, CpuShapeOps::stridedSlice, CpuShapeOps::stridedSliceGrad);
     put(t, Op.Reduce.class, CpuShapeOps::reduce, CpuShapeOps::reduceGrad);
     put(t, Op.Transpose.class, CpuShapeOps::transpose, CpuShapeOps::transposeGrad);
+    put(t, Op.LogSoftmax.class, CpuOpTable::logSoftmax, CpuOpTable::logSoftmaxGrad);
     return t;
   }
 
@@ -234,6 +236,31 @@ public final class CpuOpTable {
             CHUNK,
             (lo, hi) ->
                 UnaryKernels.unaryBwdRange(dx, s.dy, v, lo, hi, valueTotal, kind, op.param()));
+    s.dx[0] = new FloatTensor(s.ds, dx);
+  }
+
+  private static FloatTensor logSoftmax(
+      CpuEngine e, Op.LogSoftmax op, List<FloatTensor> in, Shape out) {
+    float[] x = in.get(0).data();
+    float[] y = new float[x.length];
+    int c = out.dim(-1);
+    e.parallel()
+        .parallelFor(
+            c == 0 ? 0 : x.length / c,
+            1,
+            (lo, hi) -> LogSoftmaxKernels.logSoftmaxFwdRows(y, x, lo, hi, c));
+    return new FloatTensor(out, y);
+  }
+
+  private static void logSoftmaxGrad(CpuBackward.Step s, Op.LogSoftmax op) {
+    float[] y = s.tiledValue(s.node.name()).data();
+    float[] dx = new float[s.dy.length];
+    int c = s.ds.dim(-1);
+    s.pool()
+        .parallelFor(
+            c == 0 ? 0 : dx.length / c,
+            1,
+            (lo, hi) -> LogSoftmaxKernels.logSoftmaxBwdRows(dx, s.dy, y, lo, hi, y.length / c, c));
     s.dx[0] = new FloatTensor(s.ds, dx);
   }
 

@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * The CPU rules of the ops that move activations around (StridedSlice/Slice) or reduce them
- * (Sum/Mean), over their kernel twins; registered in {@link CpuOpTable}.
+ * (Sum/Mean/Max/Min), over their kernel twins; registered in {@link CpuOpTable}.
  */
 final class CpuShapeOps {
   private CpuShapeOps() {}
@@ -71,11 +71,22 @@ final class CpuShapeOps {
     int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
     int[] m = ReduceKernels.flags(op.axesMask(), xs.rank());
     float[] dx = new float[xs.size()];
-    s.pool()
-        .parallelFor(
-            dx.length,
-            CHUNK,
-            (lo, hi) -> ReduceKernels.reduceBwdRange(dx, s.dy, op.kind().code, xd, m, lo, hi));
+    if (op.kind().extreme()) {
+      float[] x = s.value(s.in0).data();
+      float[] y = s.value(s.node.name()).data();
+      s.pool()
+          .parallelFor(
+              dx.length,
+              CHUNK,
+              (lo, hi) ->
+                  ReduceKernels.reduceExtremeBwdRange(dx, s.dy, x, y, x.length, xd, m, lo, hi));
+    } else {
+      s.pool()
+          .parallelFor(
+              dx.length,
+              CHUNK,
+              (lo, hi) -> ReduceKernels.reduceBwdRange(dx, s.dy, op.kind().code, xd, m, lo, hi));
+    }
     s.dx[0] = new FloatTensor(xs, dx);
   }
 

@@ -212,6 +212,30 @@ public final class CudaOpTable {
         });
     put(t, Op.StridedSlice.class, CudaShapeOps::stridedSlice, CudaShapeOps::stridedSliceGrad);
     put(t, Op.Reduce.class, CudaShapeOps::reduce, CudaShapeOps::reduceGrad);
+    put(
+        t,
+        Op.LogSoftmax.class,
+        (s, op) -> {
+          int c = s.out.dim(-1);
+          int rows = c == 0 ? 0 : s.total() / c;
+          s.ops.launchIn("log_softmax", "log_softmax_fwd", rows, s.y().buffer(), s.x(), rows, c);
+          return s.y;
+        },
+        (s, op) -> {
+          CudaTensor y = s.value(s.node.name());
+          int c = s.ds.dim(-1);
+          int rows = s.ds.size() / c;
+          s.ops.launchIn(
+              "log_softmax",
+              "log_softmax_bwd",
+              rows,
+              s.alloc(0, s.ds),
+              s.dy.buffer(),
+              y.buffer(),
+              rows,
+              y.size() / c,
+              c);
+        });
     put(t, Op.Transpose.class, CudaShapeOps::transpose, CudaShapeOps::transposeGrad);
     return t;
   }
@@ -297,7 +321,9 @@ public final class CudaOpTable {
           throw new UnsupportedOpException(
               n.name(), op.type(), "axis " + c.axis() + " outside rank " + rank);
         }
-      } else if (op instanceof Op.Softmax || op instanceof Op.Activation) {
+      } else if (op instanceof Op.Softmax
+          || op instanceof Op.LogSoftmax
+          || op instanceof Op.Activation) {
         if (rank < 1) {
           throw new UnsupportedOpException(n.name(), op.type(), "needs rank >= 1");
         }

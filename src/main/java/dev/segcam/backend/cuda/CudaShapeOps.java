@@ -10,7 +10,7 @@ import java.util.List;
 
 /**
  * The CUDA rules of the ops that move activations around (StridedSlice/Slice) or reduce them
- * (Sum/Mean), over the one-op kernel files; registered in {@link CudaOpTable}.
+ * (Sum/Mean/Max/Min), over the one-op kernel files; registered in {@link CudaOpTable}.
  */
 final class CudaShapeOps {
   private CudaShapeOps() {}
@@ -71,6 +71,20 @@ final class CudaShapeOps {
 
   static void reduceGrad(CudaStep.Bwd s, Op.Reduce op) {
     Shape xs = s.gradShape(0);
+    if (op.kind().extreme()) {
+      CudaTensor x = s.value(s.in0);
+      CudaTensor y = s.value(s.node.name());
+      Object[] a = reduceArgs(s.alloc(0, xs), s.dy.buffer(), op, xs);
+      Object[] e = new Object[a.length + 2];
+      e[0] = a[0];
+      e[1] = a[1];
+      e[2] = x.buffer();
+      e[3] = y.buffer();
+      e[4] = x.size();
+      System.arraycopy(a, 3, e, 5, a.length - 3);
+      s.ops.launchIn("reduce", "reduce_extreme_bwd", xs.size(), e);
+      return;
+    }
     s.ops.launchIn(
         "reduce", "reduce_bwd", xs.size(), reduceArgs(s.alloc(0, xs), s.dy.buffer(), op, xs));
   }

@@ -62,18 +62,47 @@ class CudaShapeOpsTest {
     b.add("t", new Op.Transpose(List.of(0, 3, 1, 2)), "y");
     b.add("mu", new Op.Reduce(Op.ReduceKind.MEAN, 0b1000, true), "t");
     b.add("z", new Op.Reduce(Op.ReduceKind.SUM, 0b0010, false), "mu");
-    Graph g = b.output("z", "z").build();
-    Random rng = new Random(RandomTensors.freshSeed("CudaShapeOpsTest"));
-    FloatTensor img = RandomTensors.normal(rng, Shape.of(N, 9, 11, 3));
-    List<String> layers = List.of("e", "crop", "y", "t");
-    Map<String, FloatTensor> cpu = run(CpuCamBackend.create(g, 2), g, img, layers, rng, null);
-    Map<String, FloatTensor> gpu =
-        run(CudaCamBackend.create(g), g, img, layers, rng, cpu.get("seed"));
+    Map<String, FloatTensor>[] r = cpuAndGpu(b.output("z", "z").build());
+    Map<String, FloatTensor> cpu = r[0];
+    Map<String, FloatTensor> gpu = r[1];
     Tolerance.SAME.assertClose("z", cpu.get("z"), gpu.get("z"));
     Tolerance.SAME.assertClose("d/dy", cpu.get("d/y"), gpu.get("d/y"));
     Tolerance.SAME.assertClose("d/dt", cpu.get("d/t"), gpu.get("d/t"));
     Tolerance.SAME.assertClose("d/dcrop", cpu.get("d/crop"), gpu.get("d/crop"));
     Tolerance.CUDA_FP32.assertClose("d/de", cpu.get("d/e"), gpu.get("d/e"));
+  }
+
+  /** Max over H, LogSoftmax over the channels, Min over them: the extreme gradients and rows. */
+  @Test
+  void maxMinAndLogSoftmaxMatchTheCpu() {
+    Graph.Builder b = Graph.builder();
+    b.add("x", new Op.Input(Shape.of(-1, 9, 11, 3)));
+    b.add("e", new Op.Exp(), "x");
+    b.add("crop", new Op.Reduce(Op.ReduceKind.MAX, 0b0010, true), "e");
+    b.add("y", new Op.LogSoftmax(), "crop");
+    b.add("t", new Op.Exp(), "y");
+    b.add("z", new Op.Reduce(Op.ReduceKind.MIN, 0b1000, false), "t");
+    Map<String, FloatTensor>[] r = cpuAndGpu(b.output("z", "z").build());
+    Map<String, FloatTensor> cpu = r[0];
+    Map<String, FloatTensor> gpu = r[1];
+    Tolerance.SAME.assertClose("z", cpu.get("z"), gpu.get("z"));
+    Tolerance.SAME.assertClose("d/dt", cpu.get("d/t"), gpu.get("d/t"));
+    for (String l : List.of("y", "crop", "e")) {
+      Tolerance.CUDA_FP32.assertClose("d/d" + l, cpu.get("d/" + l), gpu.get("d/" + l));
+    }
+  }
+
+  /**
+   * The graph (input x (N,9,11,3), output z, layers e, crop, y, t) on the CPU and on the GPU, the
+   * same random image and seed.
+   */
+  @SuppressWarnings("unchecked")
+  private static Map<String, FloatTensor>[] cpuAndGpu(Graph g) {
+    Random rng = new Random(RandomTensors.freshSeed("CudaShapeOpsTest"));
+    FloatTensor img = RandomTensors.normal(rng, Shape.of(N, 9, 11, 3));
+    List<String> layers = List.of("e", "crop", "y", "t");
+    Map<String, FloatTensor> cpu = run(CpuCamBackend.create(g, 2), g, img, layers, rng, null);
+    return new Map[] {cpu, run(CudaCamBackend.create(g), g, img, layers, rng, cpu.get("seed"))};
   }
 
   private static Map<String, FloatTensor> run(

@@ -9,6 +9,7 @@ import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
+import dev.segcam.kernels.LogSoftmaxKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ReduceKernels;
 import dev.segcam.kernels.StridedSliceKernels;
@@ -50,10 +51,11 @@ class PtxResourcesTest {
           Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
           Map.entry("unary", List.of("unary_fwd", "unary_bwd")),
           Map.entry("strided_slice", List.of("strided_slice_fwd", "strided_slice_bwd")),
-          Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd")),
+          Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd", "reduce_extreme_bwd")),
           Map.entry("transpose", List.of("transpose_copy")),
           Map.entry("activation", List.of("activation_fwd", "activation_bwd", "guided_relu_bwd")),
           Map.entry("softmax", List.of("softmax_fwd", "softmax_bwd")),
+          Map.entry("log_softmax", List.of("log_softmax_fwd", "log_softmax_bwd")),
           Map.entry("pool", List.of("pool_fwd", "maxpool_bwd", "avgpool_bwd", "spatial_mean_bwd")),
           Map.entry("concat_pad", List.of("concat_copy", "pad_fwd", "pad_bwd")),
           Map.entry(
@@ -79,14 +81,15 @@ class PtxResourcesTest {
           UnaryKernels.class,
           StridedSliceKernels.class,
           ReduceKernels.class,
-          TransposeKernels.class);
+          TransposeKernels.class,
+          LogSoftmaxKernels.class);
 
   /**
    * One-op files (kernels/&lt;op&gt;.cu): launched by name through CudaGraphOps.launchIn from the
    * op table, so they have no launcher method of their own.
    */
   static final List<String> ONE_OP_MODULES =
-      List.of("exp", "unary", "strided_slice", "reduce", "transpose");
+      List.of("exp", "unary", "strided_slice", "reduce", "transpose", "log_softmax");
 
   /** Second stages of a kernel whose twin does the whole job. */
   private static final List<String> HELPER_STAGES = List.of("masked_score_reduce");

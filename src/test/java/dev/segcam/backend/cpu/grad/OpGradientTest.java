@@ -179,6 +179,21 @@ class OpGradientTest {
         "Sum(1,3)", new Op.Reduce(Op.ReduceKind.SUM, 0b1010, false), -2, 2, new int[] {2, 3, 4, 5});
   }
 
+  /** Max / Min (random inputs: no ties, so the extreme is a kink only measure-zero away). */
+  @Test
+  void maxAndMin() {
+    checkOp(
+        "Max(-1)", new Op.Reduce(Op.ReduceKind.MAX, 0b1000, true), -2, 2, new int[] {2, 3, 4, 5});
+    checkOp(
+        "Min(1,2)", new Op.Reduce(Op.ReduceKind.MIN, 0b0110, false), -2, 2, new int[] {2, 3, 4, 5});
+    checkOp(
+        "Max(1) rank 3",
+        new Op.Reduce(Op.ReduceKind.MAX, 0b010, false),
+        -2,
+        2,
+        new int[] {2, 6, 4});
+  }
+
   @Test
   void exp() {
     checkOp("Exp", new Op.Exp(), -2, 2, new int[] {2, 3, 4, 5});
@@ -188,6 +203,13 @@ class OpGradientTest {
   void softmax() {
     checkOp("Softmax", new Op.Softmax(), -2, 2, new int[] {2, 3, 4, 5});
     checkOp("Softmax rank 2", new Op.Softmax(), -2, 2, new int[] {3, 7});
+  }
+
+  @Test
+  void logSoftmax() {
+    checkOp("LogSoftmax", new Op.LogSoftmax(), -2, 2, new int[] {2, 3, 4, 5});
+    checkOp("LogSoftmax rank 3", new Op.LogSoftmax(), -2, 2, new int[] {2, 6, 6});
+    checkOp("LogSoftmax rank 2", new Op.LogSoftmax(), -2, 2, new int[] {3, 7});
   }
 
   @ParameterizedTest

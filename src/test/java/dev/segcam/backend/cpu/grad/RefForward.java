@@ -152,6 +152,20 @@ public final class RefForward {
       }
       return new D(in[0].dims(), o);
     }
+    if (op instanceof Op.LogSoftmax) {
+      int n = in[0].dims()[in[0].dims().length - 1];
+      double[] o = new double[in[0].size()];
+      for (int r = 0; r < o.length / n; r++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+          s += Math.exp(in[0].v()[r * n + i]);
+        }
+        for (int i = 0; i < n; i++) {
+          o[r * n + i] = in[0].v()[r * n + i] - Math.log(s);
+        }
+      }
+      return new D(in[0].dims(), o);
+    }
     if (op instanceof Op.Softmax) {
       int n = in[0].dims()[in[0].dims().length - 1];
       double[] o = new double[in[0].size()];
@@ -263,7 +277,10 @@ public final class RefForward {
     return new D(dev.segcam.ir.Slicing.outputShape(op, xs).dims(), o);
   }
 
-  /** Sum / Mean: every input element added into its output element (reduced axes at 0). */
+  /**
+   * Sum / Mean: every input element added into its output element (reduced axes at 0); Max / Min:
+   * the extreme of them.
+   */
   private static D reduce(D x, Op.Reduce op) {
     int r = x.dims().length;
     int[] od = x.dims().clone();
@@ -275,13 +292,21 @@ public final class RefForward {
       }
     }
     double[] o = new double[Shape.of(od).size()];
+    boolean max = op.kind() == Op.ReduceKind.MAX;
+    if (op.kind().extreme()) {
+      java.util.Arrays.fill(o, max ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY);
+    }
     int[] c = new int[r];
     for (int i = 0; i < x.size(); i++) {
       int flat = 0;
       for (int d = 0; d < r; d++) {
         flat = flat * od[d] + (od[d] == 1 ? 0 : c[d]);
       }
-      o[flat] += x.v()[i];
+      if (op.kind().extreme()) {
+        o[flat] = max ? Math.max(o[flat], x.v()[i]) : Math.min(o[flat], x.v()[i]);
+      } else {
+        o[flat] += x.v()[i];
+      }
       for (int d = r - 1; d >= 0 && ++c[d] == x.dims()[d]; d--) {
         c[d] = 0;
       }
