@@ -1,5 +1,10 @@
 package dev.segcam.backend.cuda;
 
+import static dev.segcam.backend.cuda.KernelArgs.BLOCK;
+import static dev.segcam.backend.cuda.KernelArgs.MAX_GRID;
+import static dev.segcam.backend.cuda.KernelArgs.gridFor;
+import static dev.segcam.backend.cuda.KernelArgs.need;
+
 import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
@@ -16,8 +21,6 @@ import java.util.Arrays;
  * enqueued: everything runs on one stream, so a later user of the block is ordered after us.
  */
 public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer> {
-  private static final int BLOCK = 256;
-  private static final int MAX_GRID = 65535; // grid.y's limit; grid-stride kernels need no more
   private static final int MAX_SEED_BLOCKS = 1024;
 
   private final CudaContext ctx;
@@ -55,10 +58,6 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     checkGrid(kernel, gx, gy);
     ctx.makeCurrent();
     modules.get(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
-  }
-
-  private static int gridFor(long threads) {
-    return (int) Math.max(1, Math.min(MAX_GRID, (threads + BLOCK - 1) / BLOCK));
   }
 
   // seed.cu -------------------------------------------------------------------------------------
@@ -280,62 +279,20 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
       int OW,
       boolean alignCorners,
       boolean halfPixelCenters) {
-    CpuKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    long total = (long) N * OH * OW * C;
-    need("out", out, total);
-    need("in", in, (long) N * H * W * C);
-    launch(
-        "resize",
-        "resize_bilinear_fwd",
-        gridFor(total),
-        1,
-        BLOCK,
-        1,
-        out,
-        in,
-        N,
-        H,
-        W,
-        C,
-        OH,
-        OW,
-        alignCorners ? 1 : 0,
-        halfPixelCenters ? 1 : 0);
+    ResizeDims d = new ResizeDims(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
+    resize_bilinear("resize_bilinear_fwd", false, out, in, d);
   }
 
-  /** See {@link CpuKernels#resize_bilinear_bwd}. */
-  public void resize_bilinear_bwd(
-      DeviceBuffer gradIn,
-      DeviceBuffer gradOut,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    CpuKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    long total = (long) N * H * W * C;
-    need("gradIn", gradIn, total);
-    need("gradOut", gradOut, (long) N * OH * OW * C);
-    launch(
-        "resize",
-        "resize_bilinear_bwd",
-        gridFor(total),
-        1,
-        BLOCK,
-        1,
-        gradIn,
-        gradOut,
-        N,
-        H,
-        W,
-        C,
-        OH,
-        OW,
-        alignCorners ? 1 : 0,
-        halfPixelCenters ? 1 : 0);
+  /** See {@link CpuKernels#resize_bilinear_bwd}; the sizes and flags as one record. */
+  public void resize_bilinear_bwd(DeviceBuffer gradIn, DeviceBuffer gradOut, ResizeDims d) {
+    resize_bilinear("resize_bilinear_bwd", true, gradIn, gradOut, d);
+  }
+
+  private void resize_bilinear(
+      String kernel, boolean backward, DeviceBuffer out, DeviceBuffer in, ResizeDims d) {
+    CpuKernels.checkResize(d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align(), d.half());
+    int total = d.check(kernel, backward, out, in);
+    launch("resize", kernel, gridFor(total), 1, BLOCK, 1, d.args(out, in));
   }
 
   // normalize.cu --------------------------------------------------------------------------------
@@ -403,16 +360,6 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
           "one image of " + H + "x" + W + "x" + C + " is too large for the kernels' int indexing");
     }
     return hw;
-  }
-
-  private static void need(String name, DeviceBuffer b, long floats) {
-    if (b == null) {
-      throw new KernelArgumentException(name + " is null");
-    }
-    if (b.bytes() < 4 * floats) {
-      throw new KernelArgumentException(
-          name + " holds " + b.bytes() / 4 + " floats, the dimensions need " + floats);
-    }
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.Scope;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Shape;
@@ -117,7 +118,7 @@ final class CudaStep {
       dx[k] = scope.own(t);
     }
 
-    CudaConvolution.ConvGeom convGeom() {
+    ConvGeometry convGeom() {
       return CudaConvolution.convGeom(node, value(in0).shape(), value(node.name()).shape())
           .withBatch(b);
     }

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.ConvGeometry;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -25,8 +26,8 @@ import org.bytedeco.javacpp.Pointer;
  * the strict CUDA-vs-CPU tolerance assumes; {@link Precision#TF32} lets cuDNN use tensor cores.
  *
  * <p>cuDNN pads symmetrically. TensorFlow's SAME padding is asymmetric for some strides and sizes
- * (the extra row/column at the bottom/right): {@link ConvShape#same} rejects those; the caller pads
- * the input explicitly first.
+ * (the extra row/column at the bottom/right): a geometry that is not {@link ConvGeometry#symmetric}
+ * is refused; the caller pads the input explicitly first ({@link ConvGeometry#padded}).
  */
 public final class CudnnConv implements AutoCloseable {
   /** Math mode of the convolutions. */
@@ -35,90 +36,9 @@ public final class CudnnConv implements AutoCloseable {
     TF32
   }
 
-  /**
-   * One convolution's geometry: input (N,H,W,C), filter (KH,KW,C/groups,F), symmetric padding,
-   * strides and dilations. groups == C and F == C·M is a depthwise convolution (TF's channel
-   * multiplier M, output channel c·M+m).
-   */
-  public record ConvShape(
-      int n,
-      int h,
-      int w,
-      int c,
-      int kh,
-      int kw,
-      int f,
-      int padH,
-      int padW,
-      int strideH,
-      int strideW,
-      int dilationH,
-      int dilationW,
-      int groups) {
-    public ConvShape {
-      if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || kh <= 0 || kw <= 0 || f <= 0) {
-        throw new CudaException("convolution dims must be > 0: " + this, 0);
-      }
-      if (strideH <= 0
-          || strideW <= 0
-          || dilationH <= 0
-          || dilationW <= 0
-          || padH < 0
-          || padW < 0) {
-        throw new CudaException("bad convolution strides/dilations/padding: " + this, 0);
-      }
-      if (groups <= 0 || c % groups != 0 || f % groups != 0) {
-        throw new CudaException("groups " + groups + " must divide C and F: " + this, 0);
-      }
-    }
-
-    /** Output height (cuDNN's and TensorFlow's formula for explicit symmetric padding). */
-    public int outH() {
-      return (h + 2 * padH - ((kh - 1) * dilationH + 1)) / strideH + 1;
-    }
-
-    public int outW() {
-      return (w + 2 * padW - ((kw - 1) * dilationW + 1)) / strideW + 1;
-    }
-
-    /**
-     * TensorFlow SAME padding as a symmetric cuDNN padding, or an exception when SAME would pad one
-     * more row/column at the bottom/right than at the top/left.
-     */
-    public static ConvShape same(
-        int n, int h, int w, int c, int kh, int kw, int f, int sh, int sw, int dh, int dw, int g) {
-      int ph = samePad(h, kh, sh, dh, "height");
-      int pw = samePad(w, kw, sw, dw, "width");
-      return new ConvShape(n, h, w, c, kh, kw, f, ph, pw, sh, sw, dh, dw, g);
-    }
-
-    private static int samePad(int in, int k, int s, int d, String axis) {
-      int out = (in + s - 1) / s;
-      int total = Math.max((out - 1) * s + (k - 1) * d + 1 - in, 0);
-      if (total % 2 != 0) {
-        throw new CudaException(
-            "SAME padding along "
-                + axis
-                + " is asymmetric ("
-                + total / 2
-                + " before, "
-                + (total - total / 2)
-                + " after) for size "
-                + in
-                + ", kernel "
-                + k
-                + ", stride "
-                + s
-                + ": cuDNN pads symmetrically, pad the input explicitly",
-            0);
-      }
-      return total / 2;
-    }
-  }
-
   private final CudaContext ctx;
   private final Precision precision;
-  private final Map<ConvShape, Plan> plans = new HashMap<>();
+  private final Map<ConvGeometry, Plan> plans = new HashMap<>();
   private final FloatPointer one = new FloatPointer(1f);
   private final FloatPointer zero = new FloatPointer(0f);
   private boolean closed;
@@ -165,11 +85,11 @@ public final class CudnnConv implements AutoCloseable {
   }
 
   /** y (N,OH,OW,F) = conv(x (N,H,W,C), w (F,KH,KW,C/g)). Enqueued on the context's stream. */
-  public void forward(ConvShape s, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
+  public void forward(ConvGeometry s, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
     Plan p = plan(s);
-    need("x", x, (long) s.n() * s.h() * s.w() * s.c(), s);
-    need("w", w, (long) s.f() * s.kh() * s.kw() * (s.c() / s.groups()), s);
-    need("y", y, (long) s.n() * s.outH() * s.outW() * s.f(), s);
+    need("x", x, s.inputSize(), s);
+    need("w", w, s.filterSize(), s);
+    need("y", y, s.outputSize(), s);
     cudnnContext h = ctx.cudnn();
     CudnnAlgos.runFirstThatFits(
         p.fwd,
@@ -195,14 +115,14 @@ public final class CudnnConv implements AutoCloseable {
   }
 
   /** dx (N,H,W,C) = the data gradient of the convolution, from dy (N,OH,OW,F) and w. */
-  public void backwardData(ConvShape s, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+  public void backwardData(ConvGeometry s, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
     Plan p = plan(s);
     if (p.bwd == null) {
       chooseBackwardData(s, p);
     }
-    need("dx", dx, (long) s.n() * s.h() * s.w() * s.c(), s);
-    need("w", w, (long) s.f() * s.kh() * s.kw() * (s.c() / s.groups()), s);
-    need("dy", dy, (long) s.n() * s.outH() * s.outW() * s.f(), s);
+    need("dx", dx, s.inputSize(), s);
+    need("w", w, s.filterSize(), s);
+    need("dy", dy, s.outputSize(), s);
     cudnnContext h = ctx.cudnn();
     CudnnAlgos.runFirstThatFits(
         p.bwd,
@@ -236,7 +156,7 @@ public final class CudnnConv implements AutoCloseable {
     return ws.bytes() == 0 ? null : ws.pointer();
   }
 
-  private static void need(String name, DeviceBuffer b, long floats, ConvShape s) {
+  private static void need(String name, DeviceBuffer b, long floats, ConvGeometry s) {
     if (b.bytes() < 4 * floats) {
       throw new CudaException(
           name + " holds " + b.bytes() / 4 + " floats, " + s + " needs " + floats, 0);
@@ -247,13 +167,18 @@ public final class CudnnConv implements AutoCloseable {
     return precision == Precision.FP32 ? cudnn.CUDNN_FMA_MATH : cudnn.CUDNN_DEFAULT_MATH;
   }
 
-  private synchronized Plan plan(ConvShape s) {
+  private synchronized Plan plan(ConvGeometry s) {
     if (closed) {
       throw new IllegalStateException("CudnnConv is closed");
     }
     Plan p = plans.get(s);
     if (p != null) {
       return p;
+    }
+    String why = s.unsupportedReason();
+    if (why != null || !s.symmetric()) {
+      throw new CudaException(
+          "cuDNN cannot run " + s + ": " + (why != null ? why : "asymmetric padding"), 0);
     }
     ctx.makeCurrent();
     cudnnContext h = ctx.cudnn();
@@ -285,12 +210,12 @@ public final class CudnnConv implements AutoCloseable {
       CudaException.checkCudnn(
           cudnn.cudnnSetConvolution2dDescriptor(
               p.conv,
-              s.padH(),
-              s.padW(),
-              s.strideH(),
-              s.strideW(),
-              s.dilationH(),
-              s.dilationW(),
+              s.padT(),
+              s.padL(),
+              s.sh(),
+              s.sw(),
+              s.dh(),
+              s.dw(),
               cudnn.CUDNN_CROSS_CORRELATION,
               cudnn.CUDNN_DATA_FLOAT),
           "cudnnSetConvolution2dDescriptor " + s);
@@ -302,7 +227,7 @@ public final class CudnnConv implements AutoCloseable {
       CudaException.checkCudnn(
           cudnn.cudnnGetConvolution2dForwardOutputDim(p.conv, p.x, p.w, n, c, oh, ow),
           "cudnnGetConvolution2dForwardOutputDim " + s);
-      if (oh[0] != s.outH() || ow[0] != s.outW() || c[0] != s.f()) {
+      if (oh[0] != s.oh() || ow[0] != s.ow() || c[0] != s.f()) {
         throw new CudaException(
             "cuDNN output "
                 + n[0]
@@ -315,9 +240,9 @@ public final class CudnnConv implements AutoCloseable {
                 + " for "
                 + s
                 + ", expected "
-                + s.outH()
+                + s.oh()
                 + "x"
-                + s.outW()
+                + s.ow()
                 + "x"
                 + s.f(),
             0);
@@ -337,7 +262,7 @@ public final class CudnnConv implements AutoCloseable {
 
   private static final int ALGOS = 8;
 
-  private void chooseForward(cudnnContext h, ConvShape s, Plan p) {
+  private void chooseForward(cudnnContext h, ConvGeometry s, Plan p) {
     int[] count = new int[1];
     try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(ALGOS)) {
       CudaException.checkCudnn(
@@ -355,7 +280,7 @@ public final class CudnnConv implements AutoCloseable {
     }
   }
 
-  private synchronized void chooseBackwardData(ConvShape s, Plan p) {
+  private synchronized void chooseBackwardData(ConvGeometry s, Plan p) {
     cudnnContext h = ctx.cudnn();
     int[] count = new int[1];
     try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(ALGOS)) {

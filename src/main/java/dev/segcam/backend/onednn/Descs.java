@@ -1,5 +1,6 @@
 package dev.segcam.backend.onednn;
 
+import dev.segcam.backend.ConvGeometry;
 import org.bytedeco.dnnl.memory;
 
 /** Memory descriptors for the layouts segcam's arrays use (all float32). */
@@ -44,5 +45,25 @@ final class Descs {
       r[i] = v[i];
     }
     return r;
+  }
+
+  /** A window op's strides {sh, sw}. */
+  static long[] strides(ConvGeometry g) {
+    return new long[] {g.sh(), g.sw()};
+  }
+
+  /** Its dilations in oneDNN's terms: the gap, so segcam's d - 1. */
+  static long[] dilations(ConvGeometry g) {
+    return new long[] {g.dh() - 1, g.dw() - 1};
+  }
+
+  /** Its pads before {top, left}. */
+  static long[] padBefore(ConvGeometry g) {
+    return new long[] {g.padT(), g.padL()};
+  }
+
+  /** Its pads after {bottom, right}. */
+  static long[] padAfter(ConvGeometry g) {
+    return new long[] {g.padB(), g.padR()};
   }
 }

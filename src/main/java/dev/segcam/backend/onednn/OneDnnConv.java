@@ -1,9 +1,14 @@
 package dev.segcam.backend.onednn;
 
 import static dev.segcam.backend.onednn.Descs.any;
+import static dev.segcam.backend.onednn.Descs.dilations;
 import static dev.segcam.backend.onednn.Descs.nhwc;
+import static dev.segcam.backend.onednn.Descs.padAfter;
+import static dev.segcam.backend.onednn.Descs.padBefore;
 import static dev.segcam.backend.onednn.Descs.strided;
+import static dev.segcam.backend.onednn.Descs.strides;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
@@ -15,6 +20,7 @@ import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.primitive_desc_base;
 
 /**
  * Convolutions on oneDNN: forward, data gradient, and transposed (TensorFlow's Conv2DTranspose is
@@ -98,10 +104,17 @@ public final class OneDnnConv extends OneDnnPrimitive {
     memory.desc small = own(nhwc(g.n(), g.oh(), g.ow(), g.f()));
     memory.desc wAny = own(any(weightDims(g, kind)));
     memory.desc wUser = own(userWeights(g, kind, layout));
+    // a zero descriptor is oneDNN's "no bias"
+    boolean withBias = bias != null && kind != Kind.BACKWARD_DATA;
+    memory.desc b =
+        own(withBias ? Descs.rowMajor(kind == Kind.TRANSPOSED ? g.c() : g.f()) : new memory.desc());
+    long[] st = strides(g);
+    long[] dil = dilations(g);
+    long[] pb = padBefore(g);
+    long[] pa = padAfter(g);
+    primitive_desc_base pd;
     switch (kind) {
       case FORWARD -> {
-        boolean withBias = bias != null;
-        memory.desc b = withBias ? own(Descs.rowMajor(g.f())) : null;
         primitive_attr attr = own(new primitive_attr());
         if (fused != null) {
           post_ops ops = own(new post_ops());
@@ -111,85 +124,55 @@ public final class OneDnnConv extends OneDnnPrimitive {
               OneDnnEltwise.beta(fused.kind()));
           attr.set_post_ops(ops);
         }
-        convolution_forward.primitive_desc pd = forwardPd(g, big, wAny, b, small, attr);
-        build(pd, () -> new convolution_forward(pd));
-        inArg = dnnl.DNNL_ARG_SRC;
-        outArg = dnnl.DNNL_ARG_DST;
-        bind(inArg, pd.src_desc());
-        bind(outArg, pd.dst_desc());
-        constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
-        if (withBias) {
-          constant(dnnl.DNNL_ARG_BIAS, b, pd.bias_desc(), bias);
-        }
+        convolution_forward.primitive_desc fwd = forwardPd(g, big, wAny, b, small, attr);
+        build(fwd, () -> new convolution_forward(fwd));
+        pd = fwd;
       }
       case BACKWARD_DATA -> {
         convolution_forward.primitive_desc hint =
-            own(forwardPd(g, big, wAny, null, small, own(new primitive_attr())));
-        convolution_backward_data.primitive_desc pd =
+            own(forwardPd(g, big, wAny, b, small, own(new primitive_attr())));
+        convolution_backward_data.primitive_desc bwd =
             make(
                 "backward-data descriptor",
                 () ->
                     new convolution_backward_data.primitive_desc(
-                        ctx.engine(),
-                        dnnl.algorithm.convolution_direct,
-                        big,
-                        wAny,
-                        small,
-                        g.strides(),
-                        g.dilations(),
-                        g.padBefore(),
-                        g.padAfter(),
-                        hint));
-        build(pd, () -> new convolution_backward_data(pd));
-        inArg = dnnl.DNNL_ARG_DIFF_DST;
-        outArg = dnnl.DNNL_ARG_DIFF_SRC;
-        bind(inArg, pd.diff_dst_desc());
-        bind(outArg, pd.diff_src_desc());
-        constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
+                        ctx.engine(), convolution_direct, big, wAny, small, st, dil, pb, pa, hint));
+        build(bwd, () -> new convolution_backward_data(bwd));
+        pd = bwd;
       }
       default -> {
-        boolean withBias = bias != null;
-        memory.desc b = withBias ? own(Descs.rowMajor(g.c())) : null;
-        deconvolution_forward.primitive_desc pd =
+        deconvolution_forward.primitive_desc de =
             make(
                 "deconvolution descriptor",
                 () ->
-                    withBias
-                        ? new deconvolution_forward.primitive_desc(
-                            ctx.engine(),
-                            dnnl.prop_kind.forward_inference,
-                            dnnl.algorithm.deconvolution_direct,
-                            small,
-                            wAny,
-                            b,
-                            big,
-                            g.strides(),
-                            g.dilations(),
-                            g.padBefore(),
-                            g.padAfter())
-                        : new deconvolution_forward.primitive_desc(
-                            ctx.engine(),
-                            dnnl.prop_kind.forward_inference,
-                            dnnl.algorithm.deconvolution_direct,
-                            small,
-                            wAny,
-                            big,
-                            g.strides(),
-                            g.dilations(),
-                            g.padBefore(),
-                            g.padAfter()));
-        build(pd, () -> new deconvolution_forward(pd));
-        inArg = dnnl.DNNL_ARG_SRC;
-        outArg = dnnl.DNNL_ARG_DST;
-        bind(inArg, pd.src_desc());
-        bind(outArg, pd.dst_desc());
-        constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
-        if (withBias) {
-          constant(dnnl.DNNL_ARG_BIAS, b, pd.bias_desc(), bias);
-        }
+                    new deconvolution_forward.primitive_desc(
+                        ctx.engine(),
+                        dnnl.prop_kind.forward_inference,
+                        dnnl.algorithm.deconvolution_direct,
+                        small,
+                        wAny,
+                        b,
+                        big,
+                        st,
+                        dil,
+                        pb,
+                        pa));
+        build(de, () -> new deconvolution_forward(de));
+        pd = de;
       }
     }
+    boolean data = kind == Kind.BACKWARD_DATA;
+    inArg = data ? dnnl.DNNL_ARG_DIFF_DST : dnnl.DNNL_ARG_SRC;
+    outArg = data ? dnnl.DNNL_ARG_DIFF_SRC : dnnl.DNNL_ARG_DST;
+    bind(inArg, data ? pd.diff_dst_desc() : pd.src_desc());
+    bind(outArg, data ? pd.diff_src_desc() : pd.dst_desc());
+    constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
+    if (withBias) {
+      constant(dnnl.DNNL_ARG_BIAS, b, pd.weights_desc(1), bias);
+    }
   }
+
+  private static final dnnl.algorithm convolution_direct = dnnl.algorithm.convolution_direct;
 
   private convolution_forward.primitive_desc forwardPd(
       ConvGeometry g,
@@ -201,34 +184,20 @@ public final class OneDnnConv extends OneDnnPrimitive {
     return make(
         "forward descriptor",
         () ->
-            b == null
-                ? new convolution_forward.primitive_desc(
-                    ctx.engine(),
-                    dnnl.prop_kind.forward_training,
-                    dnnl.algorithm.convolution_direct,
-                    src,
-                    w,
-                    dst,
-                    g.strides(),
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter(),
-                    attr,
-                    false)
-                : new convolution_forward.primitive_desc(
-                    ctx.engine(),
-                    dnnl.prop_kind.forward_training,
-                    dnnl.algorithm.convolution_direct,
-                    src,
-                    w,
-                    b,
-                    dst,
-                    g.strides(),
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter(),
-                    attr,
-                    false));
+            new convolution_forward.primitive_desc(
+                ctx.engine(),
+                dnnl.prop_kind.forward_training,
+                convolution_direct,
+                src,
+                w,
+                b,
+                dst,
+                strides(g),
+                dilations(g),
+                padBefore(g),
+                padAfter(g),
+                attr,
+                false));
   }
 
   // oneDNN's logical weight dims: conv (O,I,KH,KW) or grouped (G,O/G,I/G,KH,KW); deconvolution
@@ -371,65 +340,18 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   private static OneDnnConv depthwiseOf(
       OneDnnContext ctx, Kind kind, Op.DepthwiseConv2D op, Shape x) {
-    Shape fs = op.filter().shape();
-    int c = x.dim(3);
-    ConvGeometry g =
-        ConvGeometry.forward(
-            x.dim(0),
-            x.dim(1),
-            x.dim(2),
-            c,
-            fs.dim(0),
-            fs.dim(1),
-            c * fs.dim(3),
-            c,
-            op.strideH(),
-            op.strideW(),
-            op.dilationH(),
-            op.dilationW(),
-            op.padding());
     float[] bias = kind == Kind.FORWARD && op.bias() != null ? op.bias().data() : null;
-    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias);
+    return new OneDnnConv(
+        ctx, kind, ConvGeometry.ofConv(op, x), FilterLayout.DEPTHWISE, op.filter().data(), bias);
   }
 
   static ConvGeometry conv2dGeometry(Op.Conv2D op, Shape x) {
-    Shape fs = op.filter().shape();
-    return ConvGeometry.forward(
-        x.dim(0),
-        x.dim(1),
-        x.dim(2),
-        x.dim(3),
-        fs.dim(0),
-        fs.dim(1),
-        fs.dim(3),
-        1,
-        op.strideH(),
-        op.strideW(),
-        op.dilationH(),
-        op.dilationW(),
-        op.padding());
+    return ConvGeometry.ofConv(op, x);
   }
 
   // The forward conv behind Conv2DTranspose: its input is the transposed op's output (N,OH,OW,F),
   // its output the transposed op's input x; TensorFlow pads as that forward conv would.
   static ConvGeometry transposeGeometry(Op.Conv2DTranspose op, Shape x) {
-    Shape fs = op.filter().shape();
-    Shape out = CpuConv.conv2dTransposeShape(x, op);
-    return ConvGeometry.withOutput(
-        x.dim(0),
-        out.dim(1),
-        out.dim(2),
-        fs.dim(2),
-        fs.dim(0),
-        fs.dim(1),
-        fs.dim(3),
-        1,
-        op.strideH(),
-        op.strideW(),
-        1,
-        1,
-        op.padding(),
-        x.dim(1),
-        x.dim(2));
+    return ConvGeometry.ofTransposed(op, x, CpuConv.conv2dTransposeShape(x, op));
   }
 }

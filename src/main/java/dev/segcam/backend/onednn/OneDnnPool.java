@@ -2,6 +2,7 @@ package dev.segcam.backend.onednn;
 
 import static dev.segcam.backend.onednn.Descs.nhwc;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import org.bytedeco.dnnl.global.dnnl;
@@ -31,21 +32,7 @@ public final class OneDnnPool extends OneDnnPrimitive {
   private OneDnnPool(OneDnnContext ctx, Op.Pool op, Shape x, boolean backward, boolean training) {
     super(ctx, "pool " + op.type() + (backward ? " bwd " : " fwd ") + x);
     this.backward = backward;
-    g =
-        ConvGeometry.forward(
-            x.dim(0),
-            x.dim(1),
-            x.dim(2),
-            x.dim(3),
-            op.windowH(),
-            op.windowW(),
-            x.dim(3),
-            1,
-            op.strideH(),
-            op.strideW(),
-            1,
-            1,
-            op.padding());
+    g = ConvGeometry.ofPool(op, x);
     String why = g.unsupportedReason();
     if (why != null) {
       throw new OneDnnUnsupportedException("oneDNN " + describe() + ": " + why);
@@ -57,21 +44,18 @@ public final class OneDnnPool extends OneDnnPrimitive {
     memory.desc big = own(nhwc(g.n(), g.h(), g.w(), g.c()));
     memory.desc small = own(nhwc(g.n(), g.oh(), g.ow(), g.c()));
     long[] kernel = {g.kh(), g.kw()};
+    long[] st = Descs.strides(g);
+    long[] dil = Descs.dilations(g);
+    long[] pb = Descs.padBefore(g);
+    long[] pa = Descs.padAfter(g);
+    dnnl.prop_kind prop =
+        training ? dnnl.prop_kind.forward_training : dnnl.prop_kind.forward_inference;
     pooling_forward.primitive_desc fwd =
         make(
             "forward descriptor",
             () ->
                 new pooling_forward.primitive_desc(
-                    ctx.engine(),
-                    training ? dnnl.prop_kind.forward_training : dnnl.prop_kind.forward_inference,
-                    alg,
-                    big,
-                    small,
-                    g.strides(),
-                    kernel,
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter()));
+                    ctx.engine(), prop, alg, big, small, st, kernel, dil, pb, pa));
     if (!backward) {
       forward = null;
       build(fwd, () -> new pooling_forward(fwd));
@@ -88,16 +72,7 @@ public final class OneDnnPool extends OneDnnPrimitive {
             "backward descriptor",
             () ->
                 new pooling_backward.primitive_desc(
-                    ctx.engine(),
-                    alg,
-                    big,
-                    small,
-                    g.strides(),
-                    kernel,
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter(),
-                    fwd));
+                    ctx.engine(), alg, big, small, st, kernel, dil, pb, pa, fwd));
     build(pd, () -> new pooling_backward(pd));
     bind(dnnl.DNNL_ARG_DIFF_DST, small);
     bind(dnnl.DNNL_ARG_DIFF_SRC, big);
