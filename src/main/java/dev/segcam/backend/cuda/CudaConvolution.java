@@ -163,12 +163,19 @@ final class CudaConvolution implements AutoCloseable {
 
   /** y = conv(x), x on the geometry's input grid. */
   void convForward(ConvGeometry g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    run("forward", this::cudnnForward, ops::conv2d_direct_fwd, g, y, x, w);
+    run("forward", (o, i, k, c) -> cudnn(true, o, i, k, c), ops::conv2d_direct_fwd, g, y, x, w);
   }
 
   /** dx = the data gradient of the convolution, on the geometry's input grid. */
   void convBackwardData(ConvGeometry g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
-    run("backward-data", this::cudnnBackwardData, ops::conv2d_direct_bwd_data, g, dx, dy, w);
+    run(
+        "backward-data",
+        (o, i, k, c) -> cudnn(false, o, i, k, c),
+        ops::conv2d_direct_bwd_data,
+        g,
+        dx,
+        dy,
+        w);
   }
 
   /**
@@ -200,27 +207,29 @@ final class CudaConvolution implements AutoCloseable {
     };
   }
 
-  private void cudnnForward(DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, ConvGeometry g) {
+  /**
+   * cuDNN's forward or backward-data; an asymmetric padding runs unpadded on the explicitly padded
+   * input grid (pad_fwd before the forward, a crop with pad_bwd after the data gradient).
+   */
+  private void cudnn(
+      boolean forward, DeviceBuffer out, DeviceBuffer in, DeviceBuffer w, ConvGeometry g) {
     if (g.symmetric()) {
-      conv.forward(g, y, x, w);
+      if (forward) {
+        conv.forward(g, out, in, w);
+      } else {
+        conv.backwardData(g, out, in, w);
+      }
       return;
     }
     int[][] d = padDims(g);
-    try (DeviceBuffer xp = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
-      ops.pad_fwd(xp, x, 0f, d[1], d[0], d[2]);
-      conv.forward(g.padded(), y, xp, w);
-    }
-  }
-
-  private void cudnnBackwardData(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, ConvGeometry g) {
-    if (g.symmetric()) {
-      conv.backwardData(g, dx, dy, w);
-      return;
-    }
-    int[][] d = padDims(g);
-    try (DeviceBuffer dxp = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
-      conv.backwardData(g.padded(), dxp, dy, w);
-      ops.pad_bwd(dx, dxp, d[0], d[1], d[2]);
+    try (DeviceBuffer p = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
+      if (forward) {
+        ops.pad_fwd(p, in, 0f, d[1], d[0], d[2]);
+        conv.forward(g.padded(), out, p, w);
+      } else {
+        conv.backwardData(g.padded(), p, in, w);
+        ops.pad_bwd(out, p, d[0], d[1], d[2]);
+      }
     }
   }
 }

@@ -239,25 +239,7 @@ public final class CudaGraphOps implements AutoCloseable {
     need("out", out, total);
     need("a", a, prod(ad));
     need("b", b, prod(bd));
-    launch(
-        "binary_fwd",
-        total,
-        out,
-        a,
-        b,
-        kind,
-        o[0],
-        o[1],
-        o[2],
-        o[3],
-        ad[0],
-        ad[1],
-        ad[2],
-        ad[3],
-        bd[0],
-        bd[1],
-        bd[2],
-        bd[3]);
+    launch("binary_fwd", total, flat(out, a, b, kind, o, ad, bd));
   }
 
   /** See {@link LayoutKernels#binary_bwd}; a and b may be null for ADD and SUB. */
@@ -286,31 +268,7 @@ public final class CudaGraphOps implements AutoCloseable {
       need("a", a, prod(ad));
       need("b", b, prod(bd));
     }
-    launch(
-        "binary_bwd",
-        total,
-        g,
-        dy,
-        opt(a),
-        opt(b),
-        kind,
-        wrtA ? 1 : 0,
-        gd[0],
-        gd[1],
-        gd[2],
-        gd[3],
-        yd[0],
-        yd[1],
-        yd[2],
-        yd[3],
-        ad[0],
-        ad[1],
-        ad[2],
-        ad[3],
-        bd[0],
-        bd[1],
-        bd[2],
-        bd[3]);
+    launch("binary_bwd", total, flat(g, dy, opt(a), opt(b), kind, wrtA ? 1 : 0, gd, yd, ad, bd));
   }
 
   /** See {@link LayoutKernels#pad_fwd}; dims rank-4. */
@@ -323,9 +281,7 @@ public final class CudaGraphOps implements AutoCloseable {
         throw new KernelArgumentException("pad_fwd: axis " + d + " does not fit");
       }
     }
-    launch(
-        "pad_fwd", total, out, x, value, o[0], o[1], o[2], o[3], xd[0], xd[1], xd[2], xd[3], p[0],
-        p[1], p[2], p[3]);
+    launch("pad_fwd", total, flat(out, x, value, o, xd, p));
   }
 
   /** See {@link LayoutKernels#pad_bwd}; dims rank-4. */
@@ -339,9 +295,7 @@ public final class CudaGraphOps implements AutoCloseable {
         throw new KernelArgumentException("pad_bwd: axis " + d + " does not fit");
       }
     }
-    launch(
-        "pad_bwd", total, dx, dy, xd[0], xd[1], xd[2], xd[3], yd[0], yd[1], yd[2], yd[3], p[0],
-        p[1], p[2], p[3]);
+    launch("pad_bwd", total, flat(dx, dy, xd, yd, p));
   }
 
   /** See {@link LayoutKernels#add_inplace}. */

@@ -2,6 +2,7 @@ package dev.segcam.backend.cuda;
 
 import static dev.segcam.backend.cuda.KernelArgs.BLOCK;
 import static dev.segcam.backend.cuda.KernelArgs.MAX_GRID;
+import static dev.segcam.backend.cuda.KernelArgs.flat;
 import static dev.segcam.backend.cuda.KernelArgs.gridFor;
 import static dev.segcam.backend.cuda.KernelArgs.need;
 
@@ -98,23 +99,9 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     int blocks = (int) Math.max(1, Math.min(MAX_SEED_BLOCKS, (hw + BLOCK - 1) / BLOCK));
     DeviceBuffer dcls = classesOnDevice(cls);
     try (DeviceBuffer partial = ctx.arena().alloc(8L * N * blocks)) {
-      launch(
-          "seed",
-          "masked_score_seed",
-          blocks,
-          Math.min(N, MAX_GRID), // the kernel loops over samples past grid.y
-          BLOCK,
-          1,
-          partial,
-          seed,
-          logits,
-          mask,
-          dcls,
-          N,
-          H,
-          W,
-          C,
-          mode.code);
+      int gy = Math.min(N, MAX_GRID); // the kernel loops over samples past grid.y
+      Object[] args = flat(partial, seed, logits, mask, dcls, N, H, W, C, mode.code);
+      launch("seed", "masked_score_seed", blocks, gy, BLOCK, 1, args);
       launch("seed", "masked_score_reduce", N, 1, BLOCK, 1, score, partial, N, blocks);
     }
   }
@@ -143,46 +130,14 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   /** See {@link CpuKernels#channel_mean}. */
   @Override
   public void channel_mean(DeviceBuffer alpha, DeviceBuffer grads, int N, int H, int W, int K) {
-    long hw = dims(N, H, W, K);
-    need("alpha", alpha, (long) N * K);
-    need("grads", grads, N * hw * K);
-    launch(
-        "channel_mean",
-        "channel_mean",
-        (K + 31) / 32,
-        Math.min(N, MAX_GRID), // the kernel loops over samples past grid.y
-        32,
-        8,
-        alpha,
-        grads,
-        N,
-        H,
-        W,
-        K);
+    channelWeights("channel_mean", alpha, new DeviceBuffer[] {grads}, N, H, W, K);
   }
 
   /** See {@link CpuKernels#gradcampp_weights}. */
   @Override
   public void gradcampp_weights(
       DeviceBuffer alpha, DeviceBuffer acts, DeviceBuffer grads, int N, int H, int W, int K) {
-    long hw = dims(N, H, W, K);
-    need("alpha", alpha, (long) N * K);
-    need("acts", acts, N * hw * K);
-    need("grads", grads, N * hw * K);
-    launch(
-        "channel_mean",
-        "gradcampp_weights",
-        (K + 31) / 32,
-        Math.min(N, MAX_GRID),
-        32,
-        8,
-        alpha,
-        acts,
-        grads,
-        N,
-        H,
-        W,
-        K);
+    channelWeights("gradcampp_weights", alpha, new DeviceBuffer[] {acts, grads}, N, H, W, K);
   }
 
   /** See {@link CpuKernels#xgradcam_weights}. */
@@ -196,25 +151,30 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
       int W,
       int K,
       float eps) {
+    DeviceBuffer[] in = {acts, grads};
+    channelWeights("xgradcam_weights", alpha, in, N, H, W, K, eps);
+  }
+
+  /**
+   * A kernel of channel_mean.cu: alpha (N,K) from inputs of (N,H,W,K); blocks of 32x8 threads,
+   * (K+31)/32 of them per sample, samples on grid.y (the kernel loops over those past 65535).
+   */
+  private void channelWeights(
+      String kernel,
+      DeviceBuffer alpha,
+      DeviceBuffer[] in,
+      int N,
+      int H,
+      int W,
+      int K,
+      Object... extra) {
     long hw = dims(N, H, W, K);
     need("alpha", alpha, (long) N * K);
-    need("acts", acts, N * hw * K);
-    need("grads", grads, N * hw * K);
-    launch(
-        "channel_mean",
-        "xgradcam_weights",
-        (K + 31) / 32,
-        Math.min(N, MAX_GRID),
-        32,
-        8,
-        alpha,
-        acts,
-        grads,
-        N,
-        H,
-        W,
-        K,
-        eps);
+    for (DeviceBuffer b : in) {
+      need(kernel + " input", b, N * hw * K);
+    }
+    int gy = Math.min(N, MAX_GRID);
+    launch("channel_mean", kernel, (K + 31) / 32, gy, 32, 8, flat(alpha, in, N, H, W, K, extra));
   }
 
   // weighted_sum.cu -----------------------------------------------------------------------------
@@ -247,21 +207,8 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     need("acts", acts, N * hw * K);
     need("grads", grads, N * hw * K);
     int grid = (int) ((N * hw + 7) / 8);
-    launch(
-        "weighted_sum",
-        "elementwise_sum_relu",
-        grid,
-        1,
-        BLOCK,
-        1,
-        cam,
-        acts,
-        grads,
-        N,
-        H,
-        W,
-        K,
-        reluGrads ? 1 : 0);
+    Object[] args = flat(cam, acts, grads, N, H, W, K, reluGrads ? 1 : 0);
+    launch("weighted_sum", "elementwise_sum_relu", grid, 1, BLOCK, 1, args);
   }
 
   // resize.cu -----------------------------------------------------------------------------------

@@ -120,22 +120,8 @@ public final class CudaOpTable {
     put(
         t,
         Op.Exp.class,
-        (s, op) -> {
-          s.ops.launchIn("exp", "exp_fwd", s.total(), s.y().buffer(), s.x(), s.total());
-          return s.y;
-        },
-        (s, op) -> {
-          CudaTensor y = s.value(s.node.name());
-          s.ops.launchIn(
-              "exp",
-              "exp_bwd",
-              s.ds.size(),
-              s.alloc(0, s.ds),
-              s.dy.buffer(),
-              y.buffer(),
-              s.ds.size(),
-              y.size());
-        });
+        (s, op) -> s.pointwise("exp", "exp_fwd"),
+        (s, op) -> s.pointwiseGrad("exp", "exp_bwd", s.value(s.node.name())));
     put(t, Op.Pool.class, CudaOpTable::poolForward, CudaOpTable::poolGrad);
     put(
         t,
@@ -218,16 +204,7 @@ public final class CudaOpTable {
   }
 
   private static CudaTensor unaryForward(CudaStep.Fwd s, Op.Unary op) {
-    s.ops.launchIn(
-        "unary",
-        "unary_fwd",
-        s.total(),
-        s.y().buffer(),
-        s.x(),
-        s.total(),
-        op.kind().code,
-        op.param());
-    return s.y;
+    return s.pointwise("unary", "unary_fwd", op.kind().code, op.param());
   }
 
   private static void unaryGrad(CudaStep.Bwd s, Op.Unary op) {
@@ -238,17 +215,7 @@ public final class CudaOpTable {
           case OUTPUT -> s.value(s.node.name());
           case NOTHING -> s.dy;
         };
-    s.ops.launchIn(
-        "unary",
-        "unary_bwd",
-        s.ds.size(),
-        s.alloc(0, s.ds),
-        s.dy.buffer(),
-        v.buffer(),
-        s.ds.size(),
-        v.size(),
-        op.kind().code,
-        op.param());
+    s.pointwiseGrad("unary", "unary_bwd", v, op.kind().code, op.param());
   }
 
   /**

@@ -94,50 +94,51 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   public void upload(float[] host) {
-    long n = 4L * host.length;
-    require(n, "upload of " + host.length + " floats");
-    synchronized (arena) {
-      BytePointer s = arena.stage(n);
-      new FloatPointer(s).capacity(host.length).put(host);
-      copyIn(s, n);
-    }
+    upload(
+        4L * host.length,
+        "upload of " + host.length + " floats",
+        s -> new FloatPointer(s).capacity(host.length).put(host));
   }
 
   public void upload(int[] host) {
-    long n = 4L * host.length;
-    require(n, "upload of " + host.length + " ints");
+    upload(
+        4L * host.length,
+        "upload of " + host.length + " ints",
+        s -> new IntPointer(s).capacity(host.length).put(host));
+  }
+
+  /** Fills the arena's staging buffer with n bytes and copies them in. */
+  private void upload(long n, String what, java.util.function.Consumer<BytePointer> fill) {
+    require(n, what);
     synchronized (arena) {
       BytePointer s = arena.stage(n);
-      new IntPointer(s).capacity(host.length).put(host);
+      fill.accept(s);
       copyIn(s, n);
     }
   }
 
   public void upload(byte[] host) {
-    require(host.length, "upload of " + host.length + " bytes");
-    synchronized (arena) {
-      BytePointer s = arena.stage(host.length);
-      s.position(0).put(host);
-      copyIn(s, host.length);
-    }
+    upload(host.length, "upload of " + host.length + " bytes", s -> s.position(0).put(host));
   }
 
   public void download(float[] host) {
-    long n = 4L * host.length;
-    require(n, "download of " + host.length + " floats");
-    synchronized (arena) {
-      BytePointer s = arena.stage(n);
-      copyOut(s, n);
-      new FloatPointer(s).capacity(host.length).get(host);
-    }
+    download(
+        4L * host.length,
+        "download of " + host.length + " floats",
+        s -> new FloatPointer(s).capacity(host.length).get(host));
   }
 
   public void download(byte[] host) {
-    require(host.length, "download of " + host.length + " bytes");
+    download(host.length, "download of " + host.length + " bytes", s -> s.position(0).get(host));
+  }
+
+  /** Copies n bytes out into the arena's staging buffer and drains them from there. */
+  private void download(long n, String what, java.util.function.Consumer<BytePointer> drain) {
+    require(n, what);
     synchronized (arena) {
-      BytePointer s = arena.stage(host.length);
-      copyOut(s, host.length);
-      s.position(0).get(host);
+      BytePointer s = arena.stage(n);
+      copyOut(s, n);
+      drain.accept(s);
     }
   }
 

@@ -43,12 +43,16 @@ final class KernelArgs {
     }
   }
 
-  /** The arguments in order, with each Object[] among them spliced in. */
+  /** The arguments in order, with each Object[] and int[] among them spliced in. */
   static Object[] flat(Object... parts) {
     List<Object> out = new ArrayList<>();
     for (Object p : parts) {
       if (p instanceof Object[] a) {
         out.addAll(Arrays.asList(a));
+      } else if (p instanceof int[] a) {
+        for (int v : a) {
+          out.add(v);
+        }
       } else {
         out.add(p);
       }
