@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 import org.bytedeco.cuda.cudnn.cudnnContext;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
@@ -269,34 +270,39 @@ public final class CudnnConv implements AutoCloseable {
           cudnn.cudnnGetConvolutionForwardAlgorithm_v7(
               h, p.x, p.w, p.conv, p.y, ALGOS, count, perf),
           "cudnnGetConvolutionForwardAlgorithm_v7 " + s);
-      List<CudnnAlgos.Candidate> all = new ArrayList<>();
-      for (int i = 0; i < count[0]; i++) {
-        cudnnConvolutionFwdAlgoPerf_t e = perf.getPointer(i);
-        all.add(
-            new CudnnAlgos.Candidate(
-                e.algo(), e.status(), e.mathType(), e.determinism(), e.memory()));
-      }
-      p.fwd = CudnnAlgos.order(all, precision, false);
+      p.fwd = order(count[0], false, i -> candidate(perf.getPointer(i)));
     }
   }
 
   private synchronized void chooseBackwardData(ConvGeometry s, Plan p) {
-    cudnnContext h = ctx.cudnn();
     int[] count = new int[1];
     try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(ALGOS)) {
       CudaException.checkCudnn(
           cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(
-              h, p.w, p.y, p.conv, p.x, ALGOS, count, perf),
+              ctx.cudnn(), p.w, p.y, p.conv, p.x, ALGOS, count, perf),
           "cudnnGetConvolutionBackwardDataAlgorithm_v7 " + s);
-      List<CudnnAlgos.Candidate> all = new ArrayList<>();
-      for (int i = 0; i < count[0]; i++) {
-        cudnnConvolutionBwdDataAlgoPerf_t e = perf.getPointer(i);
-        all.add(
-            new CudnnAlgos.Candidate(
-                e.algo(), e.status(), e.mathType(), e.determinism(), e.memory()));
-      }
-      p.bwd = CudnnAlgos.order(all, precision, true);
+      p.bwd = order(count[0], true, i -> candidate(perf.getPointer(i)));
     }
+  }
+
+  /** The count algorithms cuDNN returned (entry i from at), in the order they are tried. */
+  private List<CudnnAlgos.Candidate> order(
+      int count, boolean backwardData, IntFunction<CudnnAlgos.Candidate> at) {
+    List<CudnnAlgos.Candidate> all = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      all.add(at.apply(i));
+    }
+    return CudnnAlgos.order(all, precision, backwardData);
+  }
+
+  private static CudnnAlgos.Candidate candidate(cudnnConvolutionFwdAlgoPerf_t e) {
+    return new CudnnAlgos.Candidate(
+        e.algo(), e.status(), e.mathType(), e.determinism(), e.memory());
+  }
+
+  private static CudnnAlgos.Candidate candidate(cudnnConvolutionBwdDataAlgoPerf_t e) {
+    return new CudnnAlgos.Candidate(
+        e.algo(), e.status(), e.mathType(), e.determinism(), e.memory());
   }
 
   @Override

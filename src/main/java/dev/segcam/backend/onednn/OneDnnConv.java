@@ -59,25 +59,12 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   /**
    * Plans the primitive. bias (F, or C for TRANSPOSED) may be null; it is not used by
-   * BACKWARD_DATA.
+   * BACKWARD_DATA. fused (may be null) is an activation applied to the FORWARD output inside the
+   * primitive (a oneDNN eltwise post-op: conv + bias + activation in one pass over the output).
+   * Only for a forward whose pre-activation value nobody reads (the activation's gradient must then
+   * read its output: ReLU's can, as y &gt; 0 exactly where x &gt; 0).
    *
    * @throws OneDnnUnsupportedException when oneDNN cannot express the geometry
-   */
-  public OneDnnConv(
-      OneDnnContext ctx,
-      Kind kind,
-      ConvGeometry g,
-      FilterLayout layout,
-      float[] filter,
-      float[] bias) {
-    this(ctx, kind, g, layout, filter, bias, null);
-  }
-
-  /**
-   * The same, with an activation applied to the FORWARD output inside the primitive (a oneDNN
-   * eltwise post-op: conv + bias + activation in one pass over the output). Only for a forward
-   * whose pre-activation value nobody reads (the activation's gradient must then read its output:
-   * ReLU's can, as y &gt; 0 exactly where x &gt; 0).
    */
   public OneDnnConv(
       OneDnnContext ctx,
@@ -108,10 +95,6 @@ public final class OneDnnConv extends OneDnnPrimitive {
     boolean withBias = bias != null && kind != Kind.BACKWARD_DATA;
     memory.desc b =
         own(withBias ? Descs.rowMajor(kind == Kind.TRANSPOSED ? g.c() : g.f()) : new memory.desc());
-    long[] st = strides(g);
-    long[] dil = dilations(g);
-    long[] pb = padBefore(g);
-    long[] pa = padAfter(g);
     primitive_desc_base pd;
     switch (kind) {
       case FORWARD -> {
@@ -136,7 +119,16 @@ public final class OneDnnConv extends OneDnnPrimitive {
                 "backward-data descriptor",
                 () ->
                     new convolution_backward_data.primitive_desc(
-                        ctx.engine(), convolution_direct, big, wAny, small, st, dil, pb, pa, hint));
+                        ctx.engine(),
+                        convolution_direct,
+                        big,
+                        wAny,
+                        small,
+                        strides(g),
+                        dilations(g),
+                        padBefore(g),
+                        padAfter(g),
+                        hint));
         build(bwd, () -> new convolution_backward_data(bwd));
         pd = bwd;
       }
@@ -153,10 +145,10 @@ public final class OneDnnConv extends OneDnnPrimitive {
                         wAny,
                         b,
                         big,
-                        st,
-                        dil,
-                        pb,
-                        pa));
+                        strides(g),
+                        dilations(g),
+                        padBefore(g),
+                        padAfter(g)));
         build(de, () -> new deconvolution_forward(de));
         pd = de;
       }
@@ -335,14 +327,14 @@ public final class OneDnnConv extends OneDnnPrimitive {
   private static OneDnnConv of(
       OneDnnContext ctx, Kind kind, FloatTensor filter, FloatTensor bias, ConvGeometry g) {
     return new OneDnnConv(
-        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data());
+        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data(), null);
   }
 
   private static OneDnnConv depthwiseOf(
       OneDnnContext ctx, Kind kind, Op.DepthwiseConv2D op, Shape x) {
     float[] bias = kind == Kind.FORWARD && op.bias() != null ? op.bias().data() : null;
-    return new OneDnnConv(
-        ctx, kind, ConvGeometry.ofConv(op, x), FilterLayout.DEPTHWISE, op.filter().data(), bias);
+    ConvGeometry g = ConvGeometry.ofConv(op, x);
+    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias, null);
   }
 
   static ConvGeometry conv2dGeometry(Op.Conv2D op, Shape x) {

@@ -56,26 +56,20 @@ public final class OneDnnPool extends OneDnnPrimitive {
             () ->
                 new pooling_forward.primitive_desc(
                     ctx.engine(), prop, alg, big, small, st, kernel, dil, pb, pa));
-    if (!backward) {
+    if (buildForward(backward, fwd, () -> new pooling_forward(fwd), big, small)) {
       forward = null;
-      build(fwd, () -> new pooling_forward(fwd));
-      bind(dnnl.DNNL_ARG_SRC, big);
-      bind(dnnl.DNNL_ARG_DST, small);
       if (training) {
         bind(dnnl.DNNL_ARG_WORKSPACE, fwd.workspace_desc());
       }
       return;
     }
-    own(fwd);
     pooling_backward.primitive_desc pd =
         make(
             "backward descriptor",
             () ->
                 new pooling_backward.primitive_desc(
                     ctx.engine(), alg, big, small, st, kernel, dil, pb, pa, fwd));
-    build(pd, () -> new pooling_backward(pd));
-    bind(dnnl.DNNL_ARG_DIFF_DST, small);
-    bind(dnnl.DNNL_ARG_DIFF_SRC, big);
+    buildBackward(pd, () -> new pooling_backward(pd), small, big);
     if (op.kind() == Op.PoolKind.MAX) {
       forward = own(new OneDnnPool(ctx, op, x, false, true));
       bindExisting(dnnl.DNNL_ARG_WORKSPACE, forward.memoryOf(dnnl.DNNL_ARG_WORKSPACE));
@@ -100,29 +94,18 @@ public final class OneDnnPool extends OneDnnPrimitive {
 
   /** Forward: x -> y. */
   public float[] run(float[] x) {
-    if (backward) {
-      throw new IllegalStateException("backward pooling takes x and dy");
-    }
-    write(dnnl.DNNL_ARG_SRC, x);
-    execute();
-    float[] y = new float[g.n() * g.oh() * g.ow() * g.c()];
-    read(dnnl.DNNL_ARG_DST, y);
-    return y;
+    direction(backward, false, "pooling run(x)");
+    return exec(dnnl.DNNL_ARG_DST, (int) g.outputSize(), new int[] {dnnl.DNNL_ARG_SRC}, x);
   }
 
   /** Backward: dy (and x for MAX; may be null for AVG) -> dx. */
   public float[] run(float[] x, float[] dy) {
-    if (!backward) {
-      throw new IllegalStateException("forward pooling takes x only");
-    }
+    direction(backward, true, "pooling run(x, dy)");
     if (forward != null) {
       forward.run(x); // refills the workspace with this x's argmax
     }
-    write(dnnl.DNNL_ARG_DIFF_DST, dy);
-    execute();
-    float[] dx = new float[g.n() * g.h() * g.w() * g.c()];
-    read(dnnl.DNNL_ARG_DIFF_SRC, dx);
-    return dx;
+    return exec(
+        dnnl.DNNL_ARG_DIFF_SRC, (int) g.inputSize(), new int[] {dnnl.DNNL_ARG_DIFF_DST}, dy);
   }
 
   public ConvGeometry geometry() {

@@ -187,7 +187,13 @@ class OneDnnConvTest {
       float[] got;
       try (OneDnnConv conv =
           new OneDnnConv(
-              ctx, OneDnnConv.Kind.FORWARD, g, OneDnnConv.FilterLayout.HWIO, filter.data(), null)) {
+              ctx,
+              OneDnnConv.Kind.FORWARD,
+              g,
+              OneDnnConv.FilterLayout.HWIO,
+              filter.data(),
+              null,
+              null)) {
         got = conv.run(x.data());
       }
       float[] ref = new float[got.length];
@@ -270,6 +276,7 @@ class OneDnnConvTest {
                     g,
                     OneDnnConv.FilterLayout.HWIO,
                     new float[3 * 3 * 2 * 2],
+                    null,
                     null));
     assertTrue(e.getMessage().contains("padding"), e.getMessage());
   }
