@@ -87,65 +87,46 @@ public final class CudnnConv implements AutoCloseable {
 
   /** y (N,OH,OW,F) = conv(x (N,H,W,C), w (F,KH,KW,C/g)). Enqueued on the context's stream. */
   public void forward(ConvGeometry s, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    Plan p = plan(s);
-    need("x", x, s.inputSize(), s);
-    need("w", w, s.filterSize(), s);
-    need("y", y, s.outputSize(), s);
-    cudnnContext h = ctx.cudnn();
-    CudnnAlgos.runFirstThatFits(
-        p.fwd,
-        ctx.arena()::alloc,
-        (a, ws) ->
-            CudaException.checkCudnn(
-                cudnn.cudnnConvolutionForward(
-                    h,
-                    one,
-                    p.x,
-                    x.pointer(),
-                    p.w,
-                    w.pointer(),
-                    p.conv,
-                    a.algo(),
-                    wsPointer(ws),
-                    a.workspace(),
-                    zero,
-                    p.y,
-                    y.pointer()),
-                "cudnnConvolutionForward " + s + " algo " + a.algo()),
-        "the forward convolution " + s + " at " + precision);
+    convolve(s, true, y, x, w);
   }
 
   /** dx (N,H,W,C) = the data gradient of the convolution, from dy (N,OH,OW,F) and w. */
   public void backwardData(ConvGeometry s, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+    convolve(s, false, dx, dy, w);
+  }
+
+  /**
+   * One direction: forward (in = x on the input grid, out = y on the output grid) or backward-data
+   * (in = dy, out = dx). Tries the plan's algorithms in order, skipping those whose workspace
+   * cannot be had.
+   */
+  private void convolve(
+      ConvGeometry s, boolean forward, DeviceBuffer out, DeviceBuffer in, DeviceBuffer w) {
     Plan p = plan(s);
-    if (p.bwd == null) {
+    if (!forward && p.bwd == null) {
       chooseBackwardData(s, p);
     }
-    need("dx", dx, s.inputSize(), s);
-    need("w", w, s.filterSize(), s);
-    need("dy", dy, s.outputSize(), s);
+    Pointer ip = need(forward ? "x" : "dy", in, forward ? s.inputSize() : s.outputSize(), s);
+    Pointer wp = need("w", w, s.filterSize(), s);
+    Pointer op = need(forward ? "y" : "dx", out, forward ? s.outputSize() : s.inputSize(), s);
+    String dir = forward ? "forward" : "backward-data";
     cudnnContext h = ctx.cudnn();
     CudnnAlgos.runFirstThatFits(
-        p.bwd,
+        forward ? p.fwd : p.bwd,
         ctx.arena()::alloc,
-        (a, ws) ->
-            CudaException.checkCudnn(
-                cudnn.cudnnConvolutionBackwardData(
-                    h,
-                    one,
-                    p.w,
-                    w.pointer(),
-                    p.y,
-                    dy.pointer(),
-                    p.conv,
-                    a.algo(),
-                    wsPointer(ws),
-                    a.workspace(),
-                    zero,
-                    p.x,
-                    dx.pointer()),
-                "cudnnConvolutionBackwardData " + s + " algo " + a.algo()),
-        "the backward-data convolution " + s + " at " + precision);
+        (a, ws) -> {
+          Pointer wsp = wsPointer(ws);
+          int algo = a.algo();
+          long bytes = a.workspace();
+          int status =
+              forward
+                  ? cudnn.cudnnConvolutionForward(
+                      h, one, p.x, ip, p.w, wp, p.conv, algo, wsp, bytes, zero, p.y, op)
+                  : cudnn.cudnnConvolutionBackwardData(
+                      h, one, p.w, wp, p.y, ip, p.conv, algo, wsp, bytes, zero, p.x, op);
+          CudaException.checkCudnn(status, "cuDNN convolution " + dir + " " + s + " algo " + algo);
+        },
+        "the " + dir + " convolution " + s + " at " + precision);
   }
 
   /** Number of shapes planned so far. */
@@ -157,11 +138,13 @@ public final class CudnnConv implements AutoCloseable {
     return ws.bytes() == 0 ? null : ws.pointer();
   }
 
-  private static void need(String name, DeviceBuffer b, long floats, ConvGeometry s) {
+  /** b's device pointer, after checking it holds the floats s needs. */
+  private static Pointer need(String name, DeviceBuffer b, long floats, ConvGeometry s) {
     if (b.bytes() < 4 * floats) {
       throw new CudaException(
           name + " holds " + b.bytes() / 4 + " floats, " + s + " needs " + floats, 0);
     }
+    return b.pointer();
   }
 
   private int mathType() {

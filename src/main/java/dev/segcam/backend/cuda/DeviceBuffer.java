@@ -113,7 +113,7 @@ public final class DeviceBuffer implements AutoCloseable {
     synchronized (arena) {
       BytePointer s = arena.stage(n);
       fill.accept(s);
-      copyIn(s, n);
+      copy(s, n, true);
     }
   }
 
@@ -137,7 +137,7 @@ public final class DeviceBuffer implements AutoCloseable {
     require(n, what);
     synchronized (arena) {
       BytePointer s = arena.stage(n);
-      copyOut(s, n);
+      copy(s, n, false);
       drain.accept(s);
     }
   }
@@ -156,23 +156,18 @@ public final class DeviceBuffer implements AutoCloseable {
         cudart.cudaMemsetAsync(ptr, 0, bytes, arena.stream()), "cudaMemsetAsync " + bytes + " B");
   }
 
-  private void copyIn(Pointer host, long n) {
+  /** One copy through the staging area, host to device (toDevice) or back, waited for. */
+  private void copy(Pointer host, long n, boolean toDevice) {
     CUstream_st s = arena.stream();
-    CudaException.check(
-        cudart.cudaMemcpyAsync(ptr, host, n, cudart.cudaMemcpyHostToDevice, s),
-        "cudaMemcpyAsync host->device " + n + " B");
-    arena.countCopy(true, n);
+    int err =
+        toDevice
+            ? cudart.cudaMemcpyAsync(ptr, host, n, cudart.cudaMemcpyHostToDevice, s)
+            : cudart.cudaMemcpyAsync(host, ptr, n, cudart.cudaMemcpyDeviceToHost, s);
+    String dir = toDevice ? "host->device" : "device->host";
+    CudaException.check(err, "cudaMemcpyAsync " + dir + " " + n + " B");
+    arena.countCopy(toDevice, n);
     // the staging area is reused by the next copy: the transfer must be done first
-    CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after upload");
-  }
-
-  private void copyOut(Pointer host, long n) {
-    CUstream_st s = arena.stream();
-    CudaException.check(
-        cudart.cudaMemcpyAsync(host, ptr, n, cudart.cudaMemcpyDeviceToHost, s),
-        "cudaMemcpyAsync device->host " + n + " B");
-    arena.countCopy(false, n);
-    CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after download");
+    CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after " + dir);
   }
 
   private void require(long n, String what) {
