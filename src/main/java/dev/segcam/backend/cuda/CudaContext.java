@@ -92,16 +92,9 @@ public final class CudaContext implements AutoCloseable {
 
   /** The cuBLAS handle (created on first call), in pedantic FP32 math: no TF32 unless asked. */
   public synchronized cublasContext cublas() {
-    checkOpen();
-    // a handle belongs to this device: another thread or device may have made another current
-    makeCurrent();
-    if (cublasHandle == null) {
+    if (current(cublasHandle) == null) {
       cublasContext h = new cublasContext();
-      try {
-        CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
-      } catch (LinkageError e) {
-        throw new BackendUnavailableException("cuBLAS cannot be loaded: " + e.getMessage(), e);
-      }
+      load("cuBLAS", () -> CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate"));
       CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
       CudaException.checkCublas(
           cublas.cublasSetMathMode(h, cublas.CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
@@ -112,19 +105,32 @@ public final class CudaContext implements AutoCloseable {
 
   /** The cuDNN handle (created on first call), bound to our stream. */
   public synchronized cudnnContext cudnn() {
-    checkOpen();
-    makeCurrent();
-    if (cudnnHandle == null) {
+    if (current(cudnnHandle) == null) {
       cudnnContext h = new cudnnContext();
-      try {
-        CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate");
-      } catch (LinkageError e) {
-        throw new BackendUnavailableException("cuDNN cannot be loaded: " + e.getMessage(), e);
-      }
+      load("cuDNN", () -> CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate"));
       CudaException.checkCudnn(cudnn.cudnnSetStream(h, stream), "cudnnSetStream");
       cudnnHandle = h;
     }
     return cudnnHandle;
+  }
+
+  /**
+   * Checks the context is open and makes its device current (a library handle belongs to this
+   * device: another thread or device may have made another current); returns handle.
+   */
+  private <H> H current(H handle) {
+    checkOpen();
+    makeCurrent();
+    return handle;
+  }
+
+  /** A library's first call: a library that cannot be loaded makes the backend unavailable. */
+  private static void load(String library, Runnable create) {
+    try {
+      create.run();
+    } catch (LinkageError e) {
+      throw new BackendUnavailableException(library + " cannot be loaded: " + e.getMessage(), e);
+    }
   }
 
   /** Waits for all work on the stream; asynchronous kernel errors surface here. */

@@ -94,51 +94,49 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   public void upload(float[] host) {
-    upload(
-        4L * host.length,
-        "upload of " + host.length + " floats",
-        s -> new FloatPointer(s).capacity(host.length).put(host));
+    transfer(true, 4L * host.length, host.length + " floats", s -> floats(s, host).put(host));
   }
 
   public void upload(int[] host) {
-    upload(
-        4L * host.length,
-        "upload of " + host.length + " ints",
-        s -> new IntPointer(s).capacity(host.length).put(host));
-  }
-
-  /** Fills the arena's staging buffer with n bytes and copies them in. */
-  private void upload(long n, String what, java.util.function.Consumer<BytePointer> fill) {
-    require(n, what);
-    synchronized (arena) {
-      BytePointer s = arena.stage(n);
-      fill.accept(s);
-      copy(s, n, true);
-    }
+    transfer(true, 4L * host.length, host.length + " ints", s -> ints(s, host).put(host));
   }
 
   public void upload(byte[] host) {
-    upload(host.length, "upload of " + host.length + " bytes", s -> s.position(0).put(host));
+    transfer(true, host.length, host.length + " bytes", s -> s.position(0).put(host));
   }
 
   public void download(float[] host) {
-    download(
-        4L * host.length,
-        "download of " + host.length + " floats",
-        s -> new FloatPointer(s).capacity(host.length).get(host));
+    transfer(false, 4L * host.length, host.length + " floats", s -> floats(s, host).get(host));
   }
 
   public void download(byte[] host) {
-    download(host.length, "download of " + host.length + " bytes", s -> s.position(0).get(host));
+    transfer(false, host.length, host.length + " bytes", s -> s.position(0).get(host));
   }
 
-  /** Copies n bytes out into the arena's staging buffer and drains them from there. */
-  private void download(long n, String what, java.util.function.Consumer<BytePointer> drain) {
-    require(n, what);
+  private static FloatPointer floats(BytePointer s, float[] host) {
+    return new FloatPointer(s).capacity(host.length);
+  }
+
+  private static IntPointer ints(BytePointer s, int[] host) {
+    return new IntPointer(s).capacity(host.length);
+  }
+
+  /**
+   * One copy of n bytes through the arena's staging buffer: filled by io then copied in (toDevice),
+   * or copied out then drained by io.
+   */
+  private void transfer(
+      boolean toDevice, long n, String what, java.util.function.Consumer<BytePointer> io) {
+    require(n, (toDevice ? "upload of " : "download of ") + what);
     synchronized (arena) {
       BytePointer s = arena.stage(n);
-      copy(s, n, false);
-      drain.accept(s);
+      if (toDevice) {
+        io.accept(s);
+      }
+      copy(s, n, toDevice);
+      if (!toDevice) {
+        io.accept(s);
+      }
     }
   }
 
