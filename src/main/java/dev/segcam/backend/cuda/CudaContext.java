@@ -4,6 +4,8 @@ import dev.segcam.backend.BackendProbe;
 import dev.segcam.backend.BackendUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudnn.cudnnContext;
@@ -92,42 +94,49 @@ public final class CudaContext implements AutoCloseable {
 
   /** The cuBLAS handle (created on first call), in pedantic FP32 math: no TF32 unless asked. */
   public synchronized cublasContext cublas() {
-    if (current(cublasHandle) == null) {
-      cublasContext h = new cublasContext();
-      load("cuBLAS", () -> CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate"));
-      CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
-      CudaException.checkCublas(
-          cublas.cublasSetMathMode(h, cublas.CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
-      cublasHandle = h;
-    }
+    cublasHandle =
+        handle(
+            cublasHandle,
+            "cuBLAS",
+            cublasContext::new,
+            h -> {
+              CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
+              CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
+              CudaException.checkCublas(
+                  cublas.cublasSetMathMode(h, cublas.CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
+            });
     return cublasHandle;
   }
 
   /** The cuDNN handle (created on first call), bound to our stream. */
   public synchronized cudnnContext cudnn() {
-    if (current(cudnnHandle) == null) {
-      cudnnContext h = new cudnnContext();
-      load("cuDNN", () -> CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate"));
-      CudaException.checkCudnn(cudnn.cudnnSetStream(h, stream), "cudnnSetStream");
-      cudnnHandle = h;
-    }
+    cudnnHandle =
+        handle(
+            cudnnHandle,
+            "cuDNN",
+            cudnnContext::new,
+            h -> {
+              CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate");
+              CudaException.checkCudnn(cudnn.cudnnSetStream(h, stream), "cudnnSetStream");
+            });
     return cudnnHandle;
   }
 
   /**
-   * Checks the context is open and makes its device current (a library handle belongs to this
-   * device: another thread or device may have made another current); returns handle.
+   * A library handle: made current first (it belongs to this device: another thread or device may
+   * have made another current), created and set up on the first call. A library that cannot be
+   * loaded makes the backend unavailable.
    */
-  private <H> H current(H handle) {
+  private <H> H handle(H existing, String library, Supplier<H> make, Consumer<H> setUp) {
     checkOpen();
     makeCurrent();
-    return handle;
-  }
-
-  /** A library's first call: a library that cannot be loaded makes the backend unavailable. */
-  private static void load(String library, Runnable create) {
+    if (existing != null) {
+      return existing;
+    }
     try {
-      create.run();
+      H h = make.get();
+      setUp.accept(h);
+      return h;
     } catch (LinkageError e) {
       throw new BackendUnavailableException(library + " cannot be loaded: " + e.getMessage(), e);
     }

@@ -42,11 +42,11 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
     if (buildForward(bwd, fwd, () -> new eltwise_forward(fwd), d, d)) {
       return;
     }
-    eltwise_backward.primitive_desc pd =
-        make(
-            "backward descriptor",
-            () -> new eltwise_backward.primitive_desc(ctx.engine(), alg, d, d, d, a, b, fwd));
-    buildBackward(pd, () -> new eltwise_backward(pd), d, d);
+    buildBackward(
+        () -> new eltwise_backward.primitive_desc(ctx.engine(), alg, d, d, d, a, b, fwd),
+        pd -> new eltwise_backward(pd),
+        d,
+        d);
     bind(valueArg, d);
   }
 

@@ -63,13 +63,13 @@ public final class OneDnnPool extends OneDnnPrimitive {
       }
       return;
     }
-    pooling_backward.primitive_desc pd =
-        make(
-            "backward descriptor",
-            () ->
-                new pooling_backward.primitive_desc(
-                    ctx.engine(), alg, big, small, st, kernel, dil, pb, pa, fwd));
-    buildBackward(pd, () -> new pooling_backward(pd), small, big);
+    buildBackward(
+        () ->
+            new pooling_backward.primitive_desc(
+                ctx.engine(), alg, big, small, st, kernel, dil, pb, pa, fwd),
+        pd -> new pooling_backward(pd),
+        small,
+        big);
     if (op.kind() == Op.PoolKind.MAX) {
       forward = own(new OneDnnPool(ctx, op, x, false, true));
       bindExisting(dnnl.DNNL_ARG_WORKSPACE, forward.memoryOf(dnnl.DNNL_ARG_WORKSPACE));

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.global.dnnl;
@@ -79,6 +80,13 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     bind(dnnl.DNNL_ARG_SRC, src);
     bind(dnnl.DNNL_ARG_DST, dst);
     return true;
+  }
+
+  /** Describes (desc) and builds (make) a backward primitive with diff_dst and diff_src bound. */
+  final <P extends primitive_desc_base> void buildBackward(
+      Supplier<P> desc, Function<P, primitive> make, memory.desc diffDst, memory.desc diffSrc) {
+    P pd = make("backward descriptor", desc);
+    buildBackward(pd, () -> make.apply(pd), diffDst, diffSrc);
   }
 
   /** Builds a backward primitive with diff_dst and diff_src bound. */

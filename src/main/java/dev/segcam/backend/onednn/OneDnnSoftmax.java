@@ -36,13 +36,13 @@ public final class OneDnnSoftmax extends OneDnnPrimitive {
     if (buildForward(bwd, fwd, () -> new softmax_forward(fwd), d, d)) {
       return;
     }
-    softmax_backward.primitive_desc pd =
-        make(
-            "backward descriptor",
-            () ->
-                new softmax_backward.primitive_desc(
-                    ctx.engine(), dnnl.algorithm.softmax_accurate, d, d, d, 1, fwd));
-    buildBackward(pd, () -> new softmax_backward(pd), d, d);
+    buildBackward(
+        () ->
+            new softmax_backward.primitive_desc(
+                ctx.engine(), dnnl.algorithm.softmax_accurate, d, d, d, 1, fwd),
+        pd -> new softmax_backward(pd),
+        d,
+        d);
     bind(dnnl.DNNL_ARG_DST, d);
   }
 
