@@ -94,32 +94,26 @@ public final class CudaContext implements AutoCloseable {
 
   /** The cuBLAS handle (created on first call), in pedantic FP32 math: no TF32 unless asked. */
   public synchronized cublasContext cublas() {
-    cublasHandle =
-        handle(
-            cublasHandle,
-            "cuBLAS",
-            cublasContext::new,
-            h -> {
-              CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
-              CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
-              CudaException.checkCublas(
-                  cublas.cublasSetMathMode(h, cublas.CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
-            });
+    cublasHandle = handle(cublasHandle, "cuBLAS", cublasContext::new, this::setUpCublas);
     return cublasHandle;
+  }
+
+  private void setUpCublas(cublasContext h) {
+    CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
+    CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
+    int math = cublas.CUBLAS_PEDANTIC_MATH;
+    CudaException.checkCublas(cublas.cublasSetMathMode(h, math), "cublasSetMathMode");
   }
 
   /** The cuDNN handle (created on first call), bound to our stream. */
   public synchronized cudnnContext cudnn() {
-    cudnnHandle =
-        handle(
-            cudnnHandle,
-            "cuDNN",
-            cudnnContext::new,
-            h -> {
-              CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate");
-              CudaException.checkCudnn(cudnn.cudnnSetStream(h, stream), "cudnnSetStream");
-            });
+    cudnnHandle = handle(cudnnHandle, "cuDNN", cudnnContext::new, this::setUpCudnn);
     return cudnnHandle;
+  }
+
+  private void setUpCudnn(cudnnContext h) {
+    CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate");
+    CudaException.checkCudnn(cudnn.cudnnSetStream(h, stream), "cudnnSetStream");
   }
 
   /**
