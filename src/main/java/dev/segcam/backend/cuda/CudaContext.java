@@ -98,17 +98,17 @@ public final class CudaContext implements AutoCloseable {
     return cublasHandle;
   }
 
+  /** The cuDNN handle (created on first call), bound to our stream. */
+  public synchronized cudnnContext cudnn() {
+    cudnnHandle = handle(cudnnHandle, "cuDNN", cudnnContext::new, this::setUpCudnn);
+    return cudnnHandle;
+  }
+
   private void setUpCublas(cublasContext h) {
     CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
     CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
     int math = cublas.CUBLAS_PEDANTIC_MATH;
     CudaException.checkCublas(cublas.cublasSetMathMode(h, math), "cublasSetMathMode");
-  }
-
-  /** The cuDNN handle (created on first call), bound to our stream. */
-  public synchronized cudnnContext cudnn() {
-    cudnnHandle = handle(cudnnHandle, "cuDNN", cudnnContext::new, this::setUpCudnn);
-    return cudnnHandle;
   }
 
   private void setUpCudnn(cudnnContext h) {
