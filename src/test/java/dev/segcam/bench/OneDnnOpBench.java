@@ -1,10 +1,10 @@
 package dev.segcam.bench;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuBackwardConv;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.cpu.grad.ConvGrad;
-import dev.segcam.backend.onednn.ConvGeometry;
 import dev.segcam.backend.onednn.OneDnnContext;
 import dev.segcam.backend.onednn.OneDnnConv;
 import dev.segcam.backend.onednn.OneDnnProbe;
@@ -294,42 +294,11 @@ public final class OneDnnOpBench {
   }
 
   private static ConvGeometry conv2dGeometry(Op.Conv2D op, Shape x) {
-    Shape fs = op.filter().shape();
-    return ConvGeometry.forward(
-        x.dim(0),
-        x.dim(1),
-        x.dim(2),
-        x.dim(3),
-        fs.dim(0),
-        fs.dim(1),
-        fs.dim(3),
-        1,
-        op.strideH(),
-        op.strideW(),
-        op.dilationH(),
-        op.dilationW(),
-        op.padding());
+    return ConvGeometry.ofConv(op, x);
   }
 
   private static ConvGeometry transposeGeometry(Op.Conv2DTranspose op, Shape x) {
-    Shape fs = op.filter().shape();
-    Shape out = CpuConv.conv2dTransposeShape(x, op);
-    return ConvGeometry.withOutput(
-        x.dim(0),
-        out.dim(1),
-        out.dim(2),
-        fs.dim(2),
-        fs.dim(0),
-        fs.dim(1),
-        fs.dim(3),
-        1,
-        op.strideH(),
-        op.strideW(),
-        1,
-        1,
-        op.padding(),
-        x.dim(1),
-        x.dim(2));
+    return ConvGeometry.ofTransposed(op, x, CpuConv.conv2dTransposeShape(x, op));
   }
 
   private Row measure(Node n, Shape xs, int count) {

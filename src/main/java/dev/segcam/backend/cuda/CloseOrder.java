@@ -20,6 +20,25 @@ final class CloseOrder {
     all(releases);
   }
 
+  /**
+   * A release that closes c (nothing when c is null); a checked exception comes out as a {@link
+   * CudaException}.
+   */
+  static Runnable closing(AutoCloseable c) {
+    return () -> {
+      if (c == null) {
+        return;
+      }
+      try {
+        c.close();
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new CudaException(e.toString(), 0);
+      }
+    };
+  }
+
   /** Runs every release in order, even after one fails, then throws the first failure. */
   static void all(List<Runnable> releases) {
     RuntimeException first = null;

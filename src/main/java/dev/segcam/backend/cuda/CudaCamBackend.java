@@ -375,17 +375,10 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
         return;
       }
       passClosed = true;
-      RuntimeException first = null;
-      for (CudaTensor t : values.values()) {
-        try {
-          t.close();
-        } catch (RuntimeException e) {
-          first = first == null ? e : first;
-        }
-      }
-      values.clear();
-      if (first != null) {
-        throw first;
+      try {
+        CloseOrder.all(values.values().stream().map(CloseOrder::closing).toList());
+      } finally {
+        values.clear();
       }
     }
   }
@@ -503,26 +496,15 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
       return;
     }
     closed = true;
-    RuntimeException first = null;
-    try {
-      // the stream may still run kernels that read the weights or the PTX modules
-      ctx.synchronize("closing the CUDA backend");
-    } catch (RuntimeException e) {
-      first = e;
-    }
-    for (AutoCloseable c : new AutoCloseable[] {weights, convolution, gemm, ops, ctx}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception e) {
-        RuntimeException r =
-            e instanceof RuntimeException re ? re : new CudaException(e.toString(), 0);
-        first = first == null ? r : first;
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    // the stream may still run kernels that read the weights or the PTX modules: wait first, and
+    // close everything even when that fails
+    CloseOrder.all(
+        List.of(
+            () -> ctx.synchronize("closing the CUDA backend"),
+            CloseOrder.closing(weights),
+            CloseOrder.closing(convolution),
+            CloseOrder.closing(gemm),
+            CloseOrder.closing(ops),
+            CloseOrder.closing(ctx)));
   }
 }

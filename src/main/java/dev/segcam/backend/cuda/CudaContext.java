@@ -4,6 +4,8 @@ import dev.segcam.backend.BackendProbe;
 import dev.segcam.backend.BackendUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudnn.cudnnContext;
@@ -92,39 +94,46 @@ public final class CudaContext implements AutoCloseable {
 
   /** The cuBLAS handle (created on first call), in pedantic FP32 math: no TF32 unless asked. */
   public synchronized cublasContext cublas() {
-    checkOpen();
-    // a handle belongs to this device: another thread or device may have made another current
-    makeCurrent();
-    if (cublasHandle == null) {
-      cublasContext h = new cublasContext();
-      try {
-        CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
-      } catch (LinkageError e) {
-        throw new BackendUnavailableException("cuBLAS cannot be loaded: " + e.getMessage(), e);
-      }
-      CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
-      CudaException.checkCublas(
-          cublas.cublasSetMathMode(h, cublas.CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
-      cublasHandle = h;
-    }
+    cublasHandle = handle(cublasHandle, "cuBLAS", cublasContext::new, this::setUpCublas);
     return cublasHandle;
   }
 
   /** The cuDNN handle (created on first call), bound to our stream. */
   public synchronized cudnnContext cudnn() {
+    cudnnHandle = handle(cudnnHandle, "cuDNN", cudnnContext::new, this::setUpCudnn);
+    return cudnnHandle;
+  }
+
+  private void setUpCublas(cublasContext h) {
+    CudaException.checkCublas(cublas.cublasCreate_v2(h), "cublasCreate");
+    CudaException.checkCublas(cublas.cublasSetStream_v2(h, stream), "cublasSetStream");
+    int math = cublas.CUBLAS_PEDANTIC_MATH;
+    CudaException.checkCublas(cublas.cublasSetMathMode(h, math), "cublasSetMathMode");
+  }
+
+  private void setUpCudnn(cudnnContext h) {
+    CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate");
+    CudaException.checkCudnn(cudnn.cudnnSetStream(h, stream), "cudnnSetStream");
+  }
+
+  /**
+   * A library handle: made current first (it belongs to this device: another thread or device may
+   * have made another current), created and set up on the first call. A library that cannot be
+   * loaded makes the backend unavailable.
+   */
+  private <H> H handle(H existing, String library, Supplier<H> make, Consumer<H> setUp) {
     checkOpen();
     makeCurrent();
-    if (cudnnHandle == null) {
-      cudnnContext h = new cudnnContext();
-      try {
-        CudaException.checkCudnn(cudnn.cudnnCreate(h), "cudnnCreate");
-      } catch (LinkageError e) {
-        throw new BackendUnavailableException("cuDNN cannot be loaded: " + e.getMessage(), e);
-      }
-      CudaException.checkCudnn(cudnn.cudnnSetStream(h, stream), "cudnnSetStream");
-      cudnnHandle = h;
+    if (existing != null) {
+      return existing;
     }
-    return cudnnHandle;
+    try {
+      H h = make.get();
+      setUp.accept(h);
+      return h;
+    } catch (LinkageError e) {
+      throw new BackendUnavailableException(library + " cannot be loaded: " + e.getMessage(), e);
+    }
   }
 
   /** Waits for all work on the stream; asynchronous kernel errors surface here. */

@@ -1,9 +1,9 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
-import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import java.lang.System.Logger.Level;
@@ -47,150 +47,41 @@ final class CudaConvolution implements AutoCloseable {
   }
 
   /**
-   * A convolution over an input grid (n,h,w,c) with TensorFlow's padding split into before/after
-   * amounts. cuDNN pads symmetrically: when before != after the input is padded explicitly and the
-   * convolution runs unpadded on the larger grid.
+   * The geometry of a conv-like node, checked against the grid it must produce. Conv2DTranspose is
+   * the data gradient of the conv from its output grid y to its input grid x.
    */
-  record ConvGeom(
-      int n,
-      int h,
-      int w,
-      int c,
-      int kh,
-      int kw,
-      int f,
-      int sh,
-      int sw,
-      int dh,
-      int dw,
-      int groups,
-      int top,
-      int bottom,
-      int left,
-      int right) {
-    boolean symmetric() {
-      return top == bottom && left == right;
-    }
-
-    int hp() {
-      return h + top + bottom;
-    }
-
-    int wp() {
-      return w + left + right;
-    }
-
-    CudnnConv.ConvShape cudnn() {
-      return symmetric()
-          ? new CudnnConv.ConvShape(n, h, w, c, kh, kw, f, top, left, sh, sw, dh, dw, groups)
-          : new CudnnConv.ConvShape(n, hp(), wp(), c, kh, kw, f, 0, 0, sh, sw, dh, dw, groups);
-    }
-
-    ConvGeom withBatch(int b) {
-      return new ConvGeom(b, h, w, c, kh, kw, f, sh, sw, dh, dw, groups, top, bottom, left, right);
-    }
-  }
-
-  /** TensorFlow's {before, after} padding along one axis. */
-  private static int[] tfPad(Padding p, int in, int k, int s, int d) {
-    if (p == Padding.VALID) {
-      return new int[] {0, 0};
-    }
-    int effK = (k - 1) * d + 1;
-    int out = (in + s - 1) / s;
-    int total = Math.max((out - 1) * s + effK - in, 0);
-    return new int[] {total / 2, total - total / 2};
-  }
-
-  private static ConvGeom geom(
-      int n,
-      int h,
-      int w,
-      int c,
-      int kh,
-      int kw,
-      int f,
-      int sh,
-      int sw,
-      int dh,
-      int dw,
-      int g,
-      Padding p) {
-    int[] ph = tfPad(p, h, kh, sh, dh);
-    int[] pw = tfPad(p, w, kw, sw, dw);
-    return new ConvGeom(n, h, w, c, kh, kw, f, sh, sw, dh, dw, g, ph[0], ph[1], pw[0], pw[1]);
-  }
-
-  /** The geometry of a conv-like node, checked against the grid it must produce. */
-  static ConvGeom convGeom(Node node, Shape x, Shape y) {
+  static ConvGeometry convGeom(Node node, Shape x, Shape y) {
     Op op = node.op();
-    ConvGeom g;
-    int outH;
-    int outW;
+    ConvGeometry g;
+    Shape expected;
     if (op instanceof Op.Windowed c) {
-      // Conv2D (KH,KW,C,F): F outputs, one group; depthwise (KH,KW,C,M): C·M outputs, C groups
       Shape f = c.filter().shape();
-      boolean depthwise = op instanceof Op.DepthwiseConv2D;
       if (f.dim(2) != x.dim(3)) {
         throw shapeError(node, "filter " + f + " does not match input " + x);
       }
-      g =
-          geom(
-              x.dim(0),
-              x.dim(1),
-              x.dim(2),
-              x.dim(3),
-              f.dim(0),
-              f.dim(1),
-              depthwise ? f.dim(2) * f.dim(3) : f.dim(3),
-              c.strideH(),
-              c.strideW(),
-              c.dilationH(),
-              c.dilationW(),
-              depthwise ? f.dim(2) : 1,
-              c.padding());
-      outH = y.dim(1);
-      outW = y.dim(2);
+      g = ConvGeometry.ofConv(c, x);
+      expected = y;
     } else if (op instanceof Op.Conv2DTranspose c) {
-      // the conv from y's grid (F channels) to x's grid (C channels) whose data gradient this is
       Shape f = c.filter().shape();
       if (f.dim(3) != x.dim(3) || f.dim(2) != y.dim(3)) {
         throw shapeError(node, "filter " + f + " does not map " + x + " to " + y);
       }
-      g =
-          geom(
-              y.dim(0),
-              y.dim(1),
-              y.dim(2),
-              f.dim(2),
-              f.dim(0),
-              f.dim(1),
-              f.dim(3),
-              c.strideH(),
-              c.strideW(),
-              1,
-              1,
-              1,
-              c.padding());
-      outH = x.dim(1);
-      outW = x.dim(2);
+      g = ConvGeometry.ofTransposed(c, x, y);
+      expected = x;
     } else {
       throw new IllegalStateException(op.type());
     }
-    CudnnConv.ConvShape s = g.cudnn();
-    if (s.outH() != outH || s.outW() != outW) {
+    String why = g.unsupportedReason();
+    if (why != null || g.oh() != expected.dim(1) || g.ow() != expected.dim(2)) {
       throw shapeError(
           node,
           "convolution geometry "
               + g
-              + " gives "
-              + s.outH()
+              + " does not give the graph's "
+              + expected.dim(1)
               + "x"
-              + s.outW()
-              + ", the graph expects "
-              + outH
-              + "x"
-              + outW);
+              + expected.dim(2)
+              + (why == null ? "" : ": " + why));
     }
     return g;
   }
@@ -229,7 +120,7 @@ final class CudaConvolution implements AutoCloseable {
   /** Set when cuDNN itself cannot be loaded or started: every convolution runs direct. */
   private boolean cudnnUnusable;
 
-  private boolean direct(ConvGeom g, String dir) {
+  private boolean direct(ConvGeometry g, String dir) {
     return convMode == ConvMode.DIRECT || cudnnUnusable || directShapes.contains(dir + " " + g);
   }
 
@@ -239,7 +130,7 @@ final class CudaConvolution implements AutoCloseable {
    * LinkageError). In AUTO mode the shape, or every shape, goes to the direct kernel, reported once
    * to the listener; otherwise rethrows.
    */
-  private void fallBack(ConvGeom g, String dir, Throwable e) {
+  private void fallBack(ConvGeometry g, String dir, Throwable e) {
     if (convMode != ConvMode.AUTO) {
       if (e instanceof RuntimeException r) {
         throw r;
@@ -264,45 +155,27 @@ final class CudaConvolution implements AutoCloseable {
     }
   }
 
-  /** The argument list shared by conv2d_direct_fwd and conv2d_direct_bwd_data. */
+  /** One direction of a convolution: the direct kernel's or a cuDNN call's. */
   @FunctionalInterface
-  private interface DirectKernel {
-    void run(
-        DeviceBuffer out,
-        DeviceBuffer in,
-        DeviceBuffer w,
-        int n,
-        int h,
-        int wd,
-        int c,
-        int f,
-        int oh,
-        int ow,
-        int kh,
-        int kw,
-        int sh,
-        int sw,
-        int dh,
-        int dw,
-        int pt,
-        int pl,
-        int groups);
-  }
-
-  /** A cuDNN call for one direction. */
-  @FunctionalInterface
-  private interface CudnnCall {
-    void run(ConvGeom g, DeviceBuffer out, DeviceBuffer in, DeviceBuffer w);
+  private interface ConvCall {
+    void run(DeviceBuffer out, DeviceBuffer in, DeviceBuffer w, ConvGeometry g);
   }
 
   /** y = conv(x), x on the geometry's input grid. */
-  void convForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    run("forward", this::cudnnForward, ops::conv2d_direct_fwd, g, y, x, w);
+  void convForward(ConvGeometry g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
+    run("forward", (o, i, k, c) -> cudnn(true, o, i, k, c), ops::conv2d_direct_fwd, g, y, x, w);
   }
 
   /** dx = the data gradient of the convolution, on the geometry's input grid. */
-  void convBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
-    run("backward-data", this::cudnnBackwardData, ops::conv2d_direct_bwd_data, g, dx, dy, w);
+  void convBackwardData(ConvGeometry g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+    run(
+        "backward-data",
+        (o, i, k, c) -> cudnn(false, o, i, k, c),
+        ops::conv2d_direct_bwd_data,
+        g,
+        dx,
+        dy,
+        w);
   }
 
   /**
@@ -310,73 +183,53 @@ final class CudaConvolution implements AutoCloseable {
    */
   private void run(
       String dir,
-      CudnnCall cudnn,
-      DirectKernel direct,
-      ConvGeom g,
+      ConvCall cudnn,
+      ConvCall direct,
+      ConvGeometry g,
       DeviceBuffer out,
       DeviceBuffer in,
       DeviceBuffer w) {
     if (!direct(g, dir)) {
       try {
-        cudnn.run(g, out, in, w);
+        cudnn.run(out, in, w, g);
         return;
       } catch (CudaException | dev.segcam.backend.BackendUnavailableException | LinkageError e) {
         fallBack(g, dir, e);
       }
     }
-    CudnnConv.ConvShape s = g.cudnn();
-    direct.run(
-        out,
-        in,
-        w,
-        g.n(),
-        g.h(),
-        g.w(),
-        g.c(),
-        g.f(),
-        s.outH(),
-        s.outW(),
-        g.kh(),
-        g.kw(),
-        g.sh(),
-        g.sw(),
-        g.dh(),
-        g.dw(),
-        g.top(),
-        g.left(),
-        g.groups());
+    direct.run(out, in, w, g);
   }
 
-  private void cudnnForward(ConvGeom g, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    if (g.symmetric()) {
-      conv.forward(g.cudnn(), y, x, w);
-      return;
-    }
-    try (DeviceBuffer xp = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
-      ops.pad_fwd(
-          xp,
-          x,
-          0f,
-          new int[] {g.n(), g.hp(), g.wp(), g.c()},
-          new int[] {g.n(), g.h(), g.w(), g.c()},
-          new int[] {0, g.top(), g.left(), 0});
-      conv.forward(g.cudnn(), y, xp, w);
-    }
+  /** The (N,H,W,C) dims of the geometry's input grid without and with its padding, and the pads. */
+  private static int[][] padDims(ConvGeometry g) {
+    return new int[][] {
+      {g.n(), g.h(), g.w(), g.c()}, {g.n(), g.hp(), g.wp(), g.c()}, {0, g.padT(), g.padL(), 0}
+    };
   }
 
-  private void cudnnBackwardData(ConvGeom g, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+  /**
+   * cuDNN's forward or backward-data; an asymmetric padding runs unpadded on the explicitly padded
+   * input grid (pad_fwd before the forward, a crop with pad_bwd after the data gradient).
+   */
+  private void cudnn(
+      boolean forward, DeviceBuffer out, DeviceBuffer in, DeviceBuffer w, ConvGeometry g) {
     if (g.symmetric()) {
-      conv.backwardData(g.cudnn(), dx, dy, w);
+      if (forward) {
+        conv.forward(g, out, in, w);
+      } else {
+        conv.backwardData(g, out, in, w);
+      }
       return;
     }
-    try (DeviceBuffer dxp = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
-      conv.backwardData(g.cudnn(), dxp, dy, w);
-      ops.pad_bwd(
-          dx,
-          dxp,
-          new int[] {g.n(), g.h(), g.w(), g.c()},
-          new int[] {g.n(), g.hp(), g.wp(), g.c()},
-          new int[] {0, g.top(), g.left(), 0});
+    int[][] d = padDims(g);
+    try (DeviceBuffer p = ctx.arena().floats((long) g.n() * g.hp() * g.wp() * g.c())) {
+      if (forward) {
+        ops.pad_fwd(p, in, 0f, d[1], d[0], d[2]);
+        conv.forward(g.padded(), out, p, w);
+      } else {
+        conv.backwardData(g.padded(), p, in, w);
+        ops.pad_bwd(out, p, d[0], d[1], d[2]);
+      }
     }
   }
 }

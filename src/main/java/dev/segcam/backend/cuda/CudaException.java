@@ -2,6 +2,7 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
 import dev.segcam.backend.DeviceOutOfMemoryException;
+import java.util.function.Supplier;
 import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.cuda.global.cudnn;
@@ -62,25 +63,40 @@ public class CudaException extends SegcamException {
 
   /** Checks a cuBLAS status. */
   public static void checkCublas(int status, String what) {
-    if (status == cublas.CUBLAS_STATUS_ALLOC_FAILED) {
-      throw new DeviceOutOfMemoryException(what + " failed: cuBLAS could not allocate", -1);
-    }
-    if (status != cublas.CUBLAS_STATUS_SUCCESS) {
-      throw new CudaException(
-          what + " failed: " + str(cublas.cublasGetStatusString(status)) + " (" + status + ")",
-          status);
-    }
+    checkLibrary(
+        "cuBLAS",
+        status,
+        cublas.CUBLAS_STATUS_SUCCESS,
+        cublas.CUBLAS_STATUS_ALLOC_FAILED,
+        what,
+        () -> cublas.cublasGetStatusString(status));
   }
 
   /** Checks a cuDNN status. */
   public static void checkCudnn(int status, String what) {
-    if (status == cudnn.CUDNN_STATUS_ALLOC_FAILED) {
-      throw new DeviceOutOfMemoryException(what + " failed: cuDNN could not allocate", -1);
+    checkLibrary(
+        "cuDNN",
+        status,
+        cudnn.CUDNN_STATUS_SUCCESS,
+        cudnn.CUDNN_STATUS_ALLOC_FAILED,
+        what,
+        () -> cudnn.cudnnGetErrorString(status));
+  }
+
+  /** A library status: success passes, an allocation failure is out of memory, else an error. */
+  private static void checkLibrary(
+      String library,
+      int status,
+      int ok,
+      int allocFailed,
+      String what,
+      Supplier<BytePointer> text) {
+    if (status == allocFailed) {
+      throw new DeviceOutOfMemoryException(
+          what + " failed: " + library + " could not allocate", -1);
     }
-    if (status != cudnn.CUDNN_STATUS_SUCCESS) {
-      throw new CudaException(
-          what + " failed: " + str(cudnn.cudnnGetErrorString(status)) + " (" + status + ")",
-          status);
+    if (status != ok) {
+      throw new CudaException(what + " failed: " + str(text.get()) + " (" + status + ")", status);
     }
   }
 

@@ -20,46 +20,35 @@ final class CudaGemm implements AutoCloseable {
 
   // x (rows,I), w (I,O) -> y (rows,O); row-major is cuBLAS's column-major transposed
   void forward(DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int rows, int in, int out) {
-    cublasContext h = ctx.cublas();
-    CudaException.checkCublas(
-        cublas.cublasSgemm_v2(
-            h,
-            cublas.CUBLAS_OP_N,
-            cublas.CUBLAS_OP_N,
-            out,
-            rows,
-            in,
-            one,
-            fp(w),
-            out,
-            fp(x),
-            in,
-            zero,
-            fp(y),
-            out),
-        "cublasSgemm dense forward rows=" + rows + " in=" + in + " out=" + out);
+    sgemm(cublas.CUBLAS_OP_N, out, rows, in, w, out, x, in, y, out, "forward", rows, in, out);
   }
 
   // dy (rows,O), w (I,O) -> dx (rows,I) = dy · wᵀ
   void backward(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int rows, int in, int out) {
+    sgemm(cublas.CUBLAS_OP_T, in, rows, out, w, out, dy, out, dx, in, "backward", rows, in, out);
+  }
+
+  // C (m,n) = op(A) · B in cuBLAS's column-major terms, B never transposed
+  private void sgemm(
+      int opA,
+      int m,
+      int n,
+      int k,
+      DeviceBuffer a,
+      int lda,
+      DeviceBuffer b,
+      int ldb,
+      DeviceBuffer c,
+      int ldc,
+      String dir,
+      int rows,
+      int in,
+      int out) {
     cublasContext h = ctx.cublas();
     CudaException.checkCublas(
         cublas.cublasSgemm_v2(
-            h,
-            cublas.CUBLAS_OP_T,
-            cublas.CUBLAS_OP_N,
-            in,
-            rows,
-            out,
-            one,
-            fp(w),
-            out,
-            fp(dy),
-            out,
-            zero,
-            fp(dx),
-            in),
-        "cublasSgemm dense backward rows=" + rows + " in=" + in + " out=" + out);
+            h, opA, cublas.CUBLAS_OP_N, m, n, k, one, fp(a), lda, fp(b), ldb, zero, fp(c), ldc),
+        "cublasSgemm dense " + dir + " rows=" + rows + " in=" + in + " out=" + out);
   }
 
   @Override

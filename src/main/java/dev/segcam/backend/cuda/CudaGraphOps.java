@@ -1,5 +1,11 @@
 package dev.segcam.backend.cuda;
 
+import static dev.segcam.backend.cuda.KernelArgs.BLOCK;
+import static dev.segcam.backend.cuda.KernelArgs.flat;
+import static dev.segcam.backend.cuda.KernelArgs.gridFor;
+import static dev.segcam.backend.cuda.KernelArgs.need;
+
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.ConvKernels;
@@ -17,8 +23,6 @@ import java.util.Map;
  * stream without waiting.
  */
 public final class CudaGraphOps implements AutoCloseable {
-  private static final int BLOCK = 256;
-  private static final int MAX_GRID = 65535;
   private static final Long NULL = 0L;
 
   /** The PTX module (kernels/<module>.cu) of each kernel launched here. */
@@ -69,34 +73,17 @@ public final class CudaGraphOps implements AutoCloseable {
     if (total <= 0) {
       return; // an empty tensor: nothing to do (a grid of 0 blocks is a launch error)
     }
-    int grid = (int) Math.max(1, Math.min(MAX_GRID, (total + BLOCK - 1) / BLOCK));
     ctx.makeCurrent();
-    modules.get(module).launch(kernel, grid, 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
+    modules.get(module).launch(kernel, gridFor(total), 1, 1, BLOCK, 1, 1, 0, ctx.stream(), args);
   }
 
   private static Object opt(DeviceBuffer b) {
     return b == null ? NULL : b;
   }
 
-  /** The grid-stride loops step an int by up to MAX_GRID·BLOCK: it must not overflow. */
-  private static final long MAX_ELEMENTS = Integer.MAX_VALUE - (long) MAX_GRID * BLOCK;
-
+  /** See {@link KernelArgs#count}. */
   static int count(long n, String what) {
-    if (n < 0 || n > MAX_ELEMENTS) {
-      throw new KernelArgumentException(
-          what + ": " + n + " elements do not fit the kernels' int indexing");
-    }
-    return (int) n;
-  }
-
-  private static void need(String name, DeviceBuffer b, long floats) {
-    if (b == null) {
-      throw new KernelArgumentException(name + " is null");
-    }
-    if (b.bytes() < 4 * floats) {
-      throw new KernelArgumentException(
-          name + " holds " + b.bytes() / 4 + " floats, the dimensions need " + floats);
-    }
+    return KernelArgs.count(n, what);
   }
 
   /** See {@link ActivationKernels#channel_affine}. y may be x. */
@@ -172,75 +159,38 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("softmax_bwd", rows, dx, dy, y, rows, valueRows, C);
   }
 
-  /** See {@link PoolKernels#pool_fwd}. */
-  public void pool_fwd(
-      DeviceBuffer y,
-      DeviceBuffer x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl,
-      boolean max) {
-    int total = count((long) N * OH * OW * C, "pool_fwd");
+  /** See {@link PoolKernels#pool_fwd}; g is the pooling's geometry (F = C). */
+  public void pool_fwd(DeviceBuffer y, DeviceBuffer x, ConvGeometry g, boolean max) {
+    int total = count(g.outputSize(), "pool_fwd");
     need("y", y, total);
-    need("x", x, (long) N * H * W * C);
-    launch("pool_fwd", total, y, x, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, max ? 1 : 0);
+    need("x", x, g.inputSize());
+    launch("pool_fwd", total, flat(y, x, g.n(), window(g), max ? 1 : 0));
   }
 
-  /** See {@link PoolKernels#maxpool_bwd}. */
-  public void maxpool_bwd(
-      DeviceBuffer dx,
-      DeviceBuffer dy,
-      DeviceBuffer x,
-      int B,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl) {
-    int total = count((long) B * H * W * C, "maxpool_bwd");
+  /** See {@link PoolKernels#maxpool_bwd}; g is the forward's (N = x's batch), B dy's batch. */
+  public void maxpool_bwd(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer x, int B, ConvGeometry g) {
+    ConvGeometry gb = g.withBatch(B);
+    int total = count(gb.inputSize(), "maxpool_bwd");
     need("dx", dx, total);
-    need("dy", dy, (long) B * OH * OW * C);
-    need("x", x, (long) N * H * W * C);
-    tiles(B, N, "maxpool_bwd");
-    launch("maxpool_bwd", total, dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl);
+    need("dy", dy, gb.outputSize());
+    need("x", x, g.inputSize());
+    tiles(B, g.n(), "maxpool_bwd");
+    launch("maxpool_bwd", total, flat(dx, dy, x, B, g.n(), window(g)));
   }
 
-  /** See {@link PoolKernels#avgpool_bwd}. */
-  public void avgpool_bwd(
-      DeviceBuffer dx,
-      DeviceBuffer dy,
-      int B,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl) {
-    int total = count((long) B * H * W * C, "avgpool_bwd");
+  /** See {@link PoolKernels#avgpool_bwd}; g over dy's batch. */
+  public void avgpool_bwd(DeviceBuffer dx, DeviceBuffer dy, ConvGeometry g) {
+    int total = count(g.inputSize(), "avgpool_bwd");
     need("dx", dx, total);
-    need("dy", dy, (long) B * OH * OW * C);
-    launch("avgpool_bwd", total, dx, dy, B, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl);
+    need("dy", dy, g.outputSize());
+    launch("avgpool_bwd", total, flat(dx, dy, g.n(), window(g)));
+  }
+
+  /** pool.cu's window arguments after the batch: H, W, C, OH, OW, kh, kw, sh, sw, pt, pl. */
+  private static Object[] window(ConvGeometry g) {
+    return new Object[] {
+      g.h(), g.w(), g.c(), g.oh(), g.ow(), g.kh(), g.kw(), g.sh(), g.sw(), g.padT(), g.padL()
+    };
   }
 
   /** See {@link PoolKernels#spatial_mean_bwd}. */
@@ -252,39 +202,13 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   /** See {@link PoolKernels#resize_nearest_fwd}. */
-  public void resize_nearest_fwd(
-      DeviceBuffer y,
-      DeviceBuffer x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half) {
-    int total = count((long) N * OH * OW * C, "resize_nearest_fwd");
-    need("y", y, total);
-    need("x", x, (long) N * H * W * C);
-    launch("resize_nearest_fwd", total, y, x, N, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
+  public void resize_nearest_fwd(DeviceBuffer y, DeviceBuffer x, ResizeDims d) {
+    launch("resize_nearest_fwd", d.check("resize_nearest_fwd", false, y, x), d.args(y, x));
   }
 
   /** See {@link PoolKernels#resize_nearest_bwd}. */
-  public void resize_nearest_bwd(
-      DeviceBuffer dx,
-      DeviceBuffer dy,
-      int B,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half) {
-    int total = count((long) B * H * W * C, "resize_nearest_bwd");
-    need("dx", dx, total);
-    need("dy", dy, (long) B * OH * OW * C);
-    launch("resize_nearest_bwd", total, dx, dy, B, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
+  public void resize_nearest_bwd(DeviceBuffer dx, DeviceBuffer dy, ResizeDims d) {
+    launch("resize_nearest_bwd", d.check("resize_nearest_bwd", true, dx, dy), d.args(dx, dy));
   }
 
   /** See {@link LayoutKernels#concat_copy}. */
@@ -315,25 +239,7 @@ public final class CudaGraphOps implements AutoCloseable {
     need("out", out, total);
     need("a", a, prod(ad));
     need("b", b, prod(bd));
-    launch(
-        "binary_fwd",
-        total,
-        out,
-        a,
-        b,
-        kind,
-        o[0],
-        o[1],
-        o[2],
-        o[3],
-        ad[0],
-        ad[1],
-        ad[2],
-        ad[3],
-        bd[0],
-        bd[1],
-        bd[2],
-        bd[3]);
+    launch("binary_fwd", total, flat(out, a, b, kind, o, ad, bd));
   }
 
   /** See {@link LayoutKernels#binary_bwd}; a and b may be null for ADD and SUB. */
@@ -362,31 +268,7 @@ public final class CudaGraphOps implements AutoCloseable {
       need("a", a, prod(ad));
       need("b", b, prod(bd));
     }
-    launch(
-        "binary_bwd",
-        total,
-        g,
-        dy,
-        opt(a),
-        opt(b),
-        kind,
-        wrtA ? 1 : 0,
-        gd[0],
-        gd[1],
-        gd[2],
-        gd[3],
-        yd[0],
-        yd[1],
-        yd[2],
-        yd[3],
-        ad[0],
-        ad[1],
-        ad[2],
-        ad[3],
-        bd[0],
-        bd[1],
-        bd[2],
-        bd[3]);
+    launch("binary_bwd", total, flat(g, dy, opt(a), opt(b), kind, wrtA ? 1 : 0, gd, yd, ad, bd));
   }
 
   /** See {@link LayoutKernels#pad_fwd}; dims rank-4. */
@@ -399,9 +281,7 @@ public final class CudaGraphOps implements AutoCloseable {
         throw new KernelArgumentException("pad_fwd: axis " + d + " does not fit");
       }
     }
-    launch(
-        "pad_fwd", total, out, x, value, o[0], o[1], o[2], o[3], xd[0], xd[1], xd[2], xd[3], p[0],
-        p[1], p[2], p[3]);
+    launch("pad_fwd", total, flat(out, x, value, o, xd, p));
   }
 
   /** See {@link LayoutKernels#pad_bwd}; dims rank-4. */
@@ -415,9 +295,7 @@ public final class CudaGraphOps implements AutoCloseable {
         throw new KernelArgumentException("pad_bwd: axis " + d + " does not fit");
       }
     }
-    launch(
-        "pad_bwd", total, dx, dy, xd[0], xd[1], xd[2], xd[3], yd[0], yd[1], yd[2], yd[3], p[0],
-        p[1], p[2], p[3]);
+    launch("pad_bwd", total, flat(dx, dy, xd, yd, p));
   }
 
   /** See {@link LayoutKernels#add_inplace}. */
@@ -427,104 +305,38 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("add_inplace", total, acc, x, total);
   }
 
-  /** See {@link ConvKernels#conv2d_direct_fwd}. */
-  public void conv2d_direct_fwd(
-      DeviceBuffer y,
-      DeviceBuffer x,
-      DeviceBuffer w,
-      int N,
-      int H,
-      int W,
-      int C,
-      int F,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int dh,
-      int dw,
-      int pt,
-      int pl,
-      int groups) {
-    int total = count((long) N * OH * OW * F, "conv2d_direct_fwd");
-    checkGroups(C, F, groups);
-    need("y", y, total);
-    need("x", x, (long) N * H * W * C);
-    need("w", w, (long) F * kh * kw * (C / groups));
-    launch(
-        "conv2d_direct_fwd",
-        total,
-        y,
-        x,
-        w,
-        N,
-        H,
-        W,
-        C,
-        F,
-        OH,
-        OW,
-        kh,
-        kw,
-        sh,
-        sw,
-        dh,
-        dw,
-        pt,
-        pl,
-        groups);
+  /** See {@link ConvKernels#conv2d_direct_fwd}; the sizes are g's. */
+  public void conv2d_direct_fwd(DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, ConvGeometry g) {
+    direct("conv2d_direct_fwd", y, g.outputSize(), x, g.inputSize(), w, g);
   }
 
-  /** See {@link ConvKernels#conv2d_direct_bwd_data}. */
+  /** See {@link ConvKernels#conv2d_direct_bwd_data}; the sizes are g's. */
   public void conv2d_direct_bwd_data(
-      DeviceBuffer dx,
-      DeviceBuffer dy,
+      DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, ConvGeometry g) {
+    direct("conv2d_direct_bwd_data", dx, g.inputSize(), dy, g.outputSize(), w, g);
+  }
+
+  private void direct(
+      String kernel,
+      DeviceBuffer out,
+      long outFloats,
+      DeviceBuffer in,
+      long inFloats,
       DeviceBuffer w,
-      int N,
-      int H,
-      int W,
-      int C,
-      int F,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int dh,
-      int dw,
-      int pt,
-      int pl,
-      int groups) {
-    int total = count((long) N * H * W * C, "conv2d_direct_bwd_data");
-    checkGroups(C, F, groups);
-    need("dx", dx, total);
-    need("dy", dy, (long) N * OH * OW * F);
-    need("w", w, (long) F * kh * kw * (C / groups));
-    launch(
-        "conv2d_direct_bwd_data",
-        total,
-        dx,
-        dy,
-        w,
-        N,
-        H,
-        W,
-        C,
-        F,
-        OH,
-        OW,
-        kh,
-        kw,
-        sh,
-        sw,
-        dh,
-        dw,
-        pt,
-        pl,
-        groups);
+      ConvGeometry g) {
+    int total = count(outFloats, kernel);
+    checkGroups(g.c(), g.f(), g.groups());
+    need(kernel + " out", out, total);
+    need(kernel + " in", in, inFloats);
+    need(kernel + " w", w, g.filterSize());
+    launch(kernel, total, flat(out, in, w, g.n(), g.h(), g.w(), g.c(), g.f(), convWindow(g)));
+  }
+
+  /** conv_direct.cu's arguments after C, F: OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, groups. */
+  private static Object[] convWindow(ConvGeometry g) {
+    return new Object[] {
+      g.oh(), g.ow(), g.kh(), g.kw(), g.sh(), g.sw(), g.dh(), g.dw(), g.padT(), g.padL(), g.groups()
+    };
   }
 
   private static void checkGroups(int C, int F, int groups) {

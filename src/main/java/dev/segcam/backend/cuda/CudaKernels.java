@@ -1,5 +1,11 @@
 package dev.segcam.backend.cuda;
 
+import static dev.segcam.backend.cuda.KernelArgs.BLOCK;
+import static dev.segcam.backend.cuda.KernelArgs.MAX_GRID;
+import static dev.segcam.backend.cuda.KernelArgs.flat;
+import static dev.segcam.backend.cuda.KernelArgs.gridFor;
+import static dev.segcam.backend.cuda.KernelArgs.need;
+
 import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
@@ -16,8 +22,6 @@ import java.util.Arrays;
  * enqueued: everything runs on one stream, so a later user of the block is ordered after us.
  */
 public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer> {
-  private static final int BLOCK = 256;
-  private static final int MAX_GRID = 65535; // grid.y's limit; grid-stride kernels need no more
   private static final int MAX_SEED_BLOCKS = 1024;
 
   private final CudaContext ctx;
@@ -55,10 +59,6 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     checkGrid(kernel, gx, gy);
     ctx.makeCurrent();
     modules.get(module).launch(kernel, gx, gy, 1, bx, by, 1, 0, ctx.stream(), a);
-  }
-
-  private static int gridFor(long threads) {
-    return (int) Math.max(1, Math.min(MAX_GRID, (threads + BLOCK - 1) / BLOCK));
   }
 
   // seed.cu -------------------------------------------------------------------------------------
@@ -99,23 +99,9 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     int blocks = (int) Math.max(1, Math.min(MAX_SEED_BLOCKS, (hw + BLOCK - 1) / BLOCK));
     DeviceBuffer dcls = classesOnDevice(cls);
     try (DeviceBuffer partial = ctx.arena().alloc(8L * N * blocks)) {
-      launch(
-          "seed",
-          "masked_score_seed",
-          blocks,
-          Math.min(N, MAX_GRID), // the kernel loops over samples past grid.y
-          BLOCK,
-          1,
-          partial,
-          seed,
-          logits,
-          mask,
-          dcls,
-          N,
-          H,
-          W,
-          C,
-          mode.code);
+      int gy = Math.min(N, MAX_GRID); // the kernel loops over samples past grid.y
+      Object[] args = flat(partial, seed, logits, mask, dcls, N, H, W, C, mode.code);
+      launch("seed", "masked_score_seed", blocks, gy, BLOCK, 1, args);
       launch("seed", "masked_score_reduce", N, 1, BLOCK, 1, score, partial, N, blocks);
     }
   }
@@ -144,46 +130,14 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   /** See {@link CpuKernels#channel_mean}. */
   @Override
   public void channel_mean(DeviceBuffer alpha, DeviceBuffer grads, int N, int H, int W, int K) {
-    long hw = dims(N, H, W, K);
-    need("alpha", alpha, (long) N * K);
-    need("grads", grads, N * hw * K);
-    launch(
-        "channel_mean",
-        "channel_mean",
-        (K + 31) / 32,
-        Math.min(N, MAX_GRID), // the kernel loops over samples past grid.y
-        32,
-        8,
-        alpha,
-        grads,
-        N,
-        H,
-        W,
-        K);
+    channelWeights("channel_mean", alpha, new DeviceBuffer[] {grads}, N, H, W, K);
   }
 
   /** See {@link CpuKernels#gradcampp_weights}. */
   @Override
   public void gradcampp_weights(
       DeviceBuffer alpha, DeviceBuffer acts, DeviceBuffer grads, int N, int H, int W, int K) {
-    long hw = dims(N, H, W, K);
-    need("alpha", alpha, (long) N * K);
-    need("acts", acts, N * hw * K);
-    need("grads", grads, N * hw * K);
-    launch(
-        "channel_mean",
-        "gradcampp_weights",
-        (K + 31) / 32,
-        Math.min(N, MAX_GRID),
-        32,
-        8,
-        alpha,
-        acts,
-        grads,
-        N,
-        H,
-        W,
-        K);
+    channelWeights("gradcampp_weights", alpha, new DeviceBuffer[] {acts, grads}, N, H, W, K);
   }
 
   /** See {@link CpuKernels#xgradcam_weights}. */
@@ -197,25 +151,30 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
       int W,
       int K,
       float eps) {
+    DeviceBuffer[] in = {acts, grads};
+    channelWeights("xgradcam_weights", alpha, in, N, H, W, K, eps);
+  }
+
+  /**
+   * A kernel of channel_mean.cu: alpha (N,K) from inputs of (N,H,W,K); blocks of 32x8 threads,
+   * (K+31)/32 of them per sample, samples on grid.y (the kernel loops over those past 65535).
+   */
+  private void channelWeights(
+      String kernel,
+      DeviceBuffer alpha,
+      DeviceBuffer[] in,
+      int N,
+      int H,
+      int W,
+      int K,
+      Object... extra) {
     long hw = dims(N, H, W, K);
     need("alpha", alpha, (long) N * K);
-    need("acts", acts, N * hw * K);
-    need("grads", grads, N * hw * K);
-    launch(
-        "channel_mean",
-        "xgradcam_weights",
-        (K + 31) / 32,
-        Math.min(N, MAX_GRID),
-        32,
-        8,
-        alpha,
-        acts,
-        grads,
-        N,
-        H,
-        W,
-        K,
-        eps);
+    for (DeviceBuffer b : in) {
+      need(kernel + " input", b, N * hw * K);
+    }
+    int gy = Math.min(N, MAX_GRID);
+    launch("channel_mean", kernel, (K + 31) / 32, gy, 32, 8, flat(alpha, in, N, H, W, K, extra));
   }
 
   // weighted_sum.cu -----------------------------------------------------------------------------
@@ -248,21 +207,8 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     need("acts", acts, N * hw * K);
     need("grads", grads, N * hw * K);
     int grid = (int) ((N * hw + 7) / 8);
-    launch(
-        "weighted_sum",
-        "elementwise_sum_relu",
-        grid,
-        1,
-        BLOCK,
-        1,
-        cam,
-        acts,
-        grads,
-        N,
-        H,
-        W,
-        K,
-        reluGrads ? 1 : 0);
+    Object[] args = flat(cam, acts, grads, N, H, W, K, reluGrads ? 1 : 0);
+    launch("weighted_sum", "elementwise_sum_relu", grid, 1, BLOCK, 1, args);
   }
 
   // resize.cu -----------------------------------------------------------------------------------
@@ -280,62 +226,20 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
       int OW,
       boolean alignCorners,
       boolean halfPixelCenters) {
-    CpuKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    long total = (long) N * OH * OW * C;
-    need("out", out, total);
-    need("in", in, (long) N * H * W * C);
-    launch(
-        "resize",
-        "resize_bilinear_fwd",
-        gridFor(total),
-        1,
-        BLOCK,
-        1,
-        out,
-        in,
-        N,
-        H,
-        W,
-        C,
-        OH,
-        OW,
-        alignCorners ? 1 : 0,
-        halfPixelCenters ? 1 : 0);
+    ResizeDims d = new ResizeDims(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
+    resize_bilinear("resize_bilinear_fwd", false, out, in, d);
   }
 
-  /** See {@link CpuKernels#resize_bilinear_bwd}. */
-  public void resize_bilinear_bwd(
-      DeviceBuffer gradIn,
-      DeviceBuffer gradOut,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    CpuKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    long total = (long) N * H * W * C;
-    need("gradIn", gradIn, total);
-    need("gradOut", gradOut, (long) N * OH * OW * C);
-    launch(
-        "resize",
-        "resize_bilinear_bwd",
-        gridFor(total),
-        1,
-        BLOCK,
-        1,
-        gradIn,
-        gradOut,
-        N,
-        H,
-        W,
-        C,
-        OH,
-        OW,
-        alignCorners ? 1 : 0,
-        halfPixelCenters ? 1 : 0);
+  /** See {@link CpuKernels#resize_bilinear_bwd}; the sizes and flags as one record. */
+  public void resize_bilinear_bwd(DeviceBuffer gradIn, DeviceBuffer gradOut, ResizeDims d) {
+    resize_bilinear("resize_bilinear_bwd", true, gradIn, gradOut, d);
+  }
+
+  private void resize_bilinear(
+      String kernel, boolean backward, DeviceBuffer out, DeviceBuffer in, ResizeDims d) {
+    CpuKernels.checkResize(d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align(), d.half());
+    int total = d.check(kernel, backward, out, in);
+    launch("resize", kernel, gridFor(total), 1, BLOCK, 1, d.args(out, in));
   }
 
   // normalize.cu --------------------------------------------------------------------------------
@@ -403,16 +307,6 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
           "one image of " + H + "x" + W + "x" + C + " is too large for the kernels' int indexing");
     }
     return hw;
-  }
-
-  private static void need(String name, DeviceBuffer b, long floats) {
-    if (b == null) {
-      throw new KernelArgumentException(name + " is null");
-    }
-    if (b.bytes() < 4 * floats) {
-      throw new KernelArgumentException(
-          name + " holds " + b.bytes() / 4 + " floats, the dimensions need " + floats);
-    }
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.backend.BroadcastGrad;
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.backend.OpTable;
 import dev.segcam.ir.Graph;
@@ -119,22 +120,8 @@ public final class CudaOpTable {
     put(
         t,
         Op.Exp.class,
-        (s, op) -> {
-          s.ops.launchIn("exp", "exp_fwd", s.total(), s.y().buffer(), s.x(), s.total());
-          return s.y;
-        },
-        (s, op) -> {
-          CudaTensor y = s.value(s.node.name());
-          s.ops.launchIn(
-              "exp",
-              "exp_bwd",
-              s.ds.size(),
-              s.alloc(0, s.ds),
-              s.dy.buffer(),
-              y.buffer(),
-              s.ds.size(),
-              y.size());
-        });
+        (s, op) -> s.pointwise("exp", "exp_fwd"),
+        (s, op) -> s.pointwiseGrad("exp", "exp_bwd", s.value(s.node.name())));
     put(t, Op.Pool.class, CudaOpTable::poolForward, CudaOpTable::poolGrad);
     put(
         t,
@@ -241,16 +228,7 @@ public final class CudaOpTable {
   }
 
   private static CudaTensor unaryForward(CudaStep.Fwd s, Op.Unary op) {
-    s.ops.launchIn(
-        "unary",
-        "unary_fwd",
-        s.total(),
-        s.y().buffer(),
-        s.x(),
-        s.total(),
-        op.kind().code,
-        op.param());
-    return s.y;
+    return s.pointwise("unary", "unary_fwd", op.kind().code, op.param());
   }
 
   private static void unaryGrad(CudaStep.Bwd s, Op.Unary op) {
@@ -261,17 +239,7 @@ public final class CudaOpTable {
           case OUTPUT -> s.value(s.node.name());
           case NOTHING -> s.dy;
         };
-    s.ops.launchIn(
-        "unary",
-        "unary_bwd",
-        s.ds.size(),
-        s.alloc(0, s.ds),
-        s.dy.buffer(),
-        v.buffer(),
-        s.ds.size(),
-        v.size(),
-        op.kind().code,
-        op.param());
+    s.pointwiseGrad("unary", "unary_bwd", v, op.kind().code, op.param());
   }
 
   /**
@@ -348,7 +316,7 @@ public final class CudaOpTable {
   // ------------------------------------------------------------------------------ rules
 
   private static CudaTensor convForward(CudaStep.Fwd s, Op op) {
-    CudaConvolution.ConvGeom g = CudaConvolution.convGeom(s.node, s.xs(), s.out);
+    ConvGeometry g = CudaConvolution.convGeom(s.node, s.xs(), s.out);
     if (op instanceof Op.Conv2DTranspose) {
       s.be.convolution().convBackwardData(g, s.y().buffer(), s.x(), s.p.filter);
     } else {
@@ -367,127 +335,64 @@ public final class CudaOpTable {
   }
 
   private static CudaTensor poolForward(CudaStep.Fwd s, Op.Pool pool) {
-    Shape x = s.xs();
-    s.ops.pool_fwd(
-        s.y().buffer(),
-        s.x(),
-        x.dim(0),
-        x.dim(1),
-        x.dim(2),
-        x.dim(3),
-        s.out.dim(1),
-        s.out.dim(2),
-        pool.windowH(),
-        pool.windowW(),
-        pool.strideH(),
-        pool.strideW(),
-        pool.padding().before(x.dim(1), pool.windowH(), pool.strideH(), 1),
-        pool.padding().before(x.dim(2), pool.windowW(), pool.strideW(), 1),
-        pool.kind() == Op.PoolKind.MAX);
+    ConvGeometry g = ConvGeometry.ofPool(pool, s.xs());
+    s.ops.pool_fwd(s.y().buffer(), s.x(), g, pool.kind() == Op.PoolKind.MAX);
     return s.y;
   }
 
   private static void poolGrad(CudaStep.Bwd s, Op.Pool pool) {
     CudaTensor x = s.value(s.in0);
-    Shape xv = x.shape();
-    Shape ds = s.ds;
-    int pt = pool.padding().before(xv.dim(1), pool.windowH(), pool.strideH(), 1);
-    int pl = pool.padding().before(xv.dim(2), pool.windowW(), pool.strideW(), 1);
-    DeviceBuffer dx = s.alloc(0, xv.withDim(0, s.b));
+    ConvGeometry g = ConvGeometry.ofPool(pool, x.shape());
+    DeviceBuffer dx = s.alloc(0, x.shape().withDim(0, s.b));
     if (pool.kind() == Op.PoolKind.MAX) {
-      s.ops.maxpool_bwd(
-          dx,
-          s.dy.buffer(),
-          x.buffer(),
-          s.b,
-          xv.dim(0),
-          xv.dim(1),
-          xv.dim(2),
-          xv.dim(3),
-          ds.dim(1),
-          ds.dim(2),
-          pool.windowH(),
-          pool.windowW(),
-          pool.strideH(),
-          pool.strideW(),
-          pt,
-          pl);
+      s.ops.maxpool_bwd(dx, s.dy.buffer(), x.buffer(), s.b, g);
     } else {
-      s.ops.avgpool_bwd(
-          dx,
-          s.dy.buffer(),
-          s.b,
-          xv.dim(1),
-          xv.dim(2),
-          xv.dim(3),
-          ds.dim(1),
-          ds.dim(2),
-          pool.windowH(),
-          pool.windowW(),
-          pool.strideH(),
-          pool.strideW(),
-          pt,
-          pl);
+      s.ops.avgpool_bwd(dx, s.dy.buffer(), g.withBatch(s.b));
     }
   }
 
-  /** The argument list the four resize kernels share (output, input, grid sizes, TF's flags). */
+  /** The argument list the four resize kernels share (output, input, sizes and TF's flags). */
   @FunctionalInterface
   private interface ResizeKernel {
-    void run(
-        DeviceBuffer out,
-        DeviceBuffer in,
-        int n,
-        int h,
-        int w,
-        int c,
-        int oh,
-        int ow,
-        boolean alignCorners,
-        boolean halfPixelCenters);
+    void run(DeviceBuffer out, DeviceBuffer in, ResizeDims d);
   }
 
-  /** The kernel of a resize and direction: bilinear (resize.cu) or nearest (also resize.cu). */
+  /** The kernel of a resize and direction: bilinear or nearest (both resize.cu). */
   private static ResizeKernel resizeKernel(CudaCamBackend be, Op.Resize r, boolean backward) {
     CudaKernels k = be.camKernels();
     CudaGraphOps g = be.graphOps();
     if (r.mode() == Op.ResizeMode.BILINEAR) {
-      return backward ? k::resize_bilinear_bwd : k::resize_bilinear_fwd;
+      return backward
+          ? k::resize_bilinear_bwd
+          : (o, i, d) ->
+              k.resize_bilinear_fwd(
+                  o, i, d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align(), d.half());
     }
     return backward ? g::resize_nearest_bwd : g::resize_nearest_fwd;
   }
 
+  /** The resize between x's grid (batch n) and the op's output grid. */
+  private static ResizeDims resizeDims(Op.Resize r, int n, Shape x, Shape out) {
+    return new ResizeDims(
+        n,
+        x.dim(1),
+        x.dim(2),
+        x.dim(3),
+        out.dim(1),
+        out.dim(2),
+        r.alignCorners(),
+        r.halfPixelCenters());
+  }
+
   private static CudaTensor resizeForward(CudaStep.Fwd s, Op.Resize r) {
-    Shape x = s.xs();
-    resizeKernel(s.be, r, false)
-        .run(
-            s.y().buffer(),
-            s.x(),
-            x.dim(0),
-            x.dim(1),
-            x.dim(2),
-            x.dim(3),
-            s.out.dim(1),
-            s.out.dim(2),
-            r.alignCorners(),
-            r.halfPixelCenters());
+    ResizeDims d = resizeDims(r, s.xs().dim(0), s.xs(), s.out);
+    resizeKernel(s.be, r, false).run(s.y().buffer(), s.x(), d);
     return s.y;
   }
 
   private static void resizeGrad(CudaStep.Bwd s, Op.Resize r) {
     Shape xs = s.gradShape(0);
-    resizeKernel(s.be, r, true)
-        .run(
-            s.alloc(0, xs),
-            s.dy.buffer(),
-            s.b,
-            xs.dim(1),
-            xs.dim(2),
-            xs.dim(3),
-            s.ds.dim(1),
-            s.ds.dim(2),
-            r.alignCorners(),
-            r.halfPixelCenters());
+    resizeKernel(s.be, r, true).run(s.alloc(0, xs), s.dy.buffer(), resizeDims(r, s.b, xs, s.ds));
   }
 
   private static CudaTensor concatForward(CudaStep.Fwd s, Op.Concat c) {

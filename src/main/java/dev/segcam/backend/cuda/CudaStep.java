@@ -1,23 +1,37 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.Scope;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Shape;
 import java.util.List;
+import java.util.Map;
 
 /** What a rule of {@link CudaOpTable} receives: one node's forward or backward step. */
 final class CudaStep {
   private CudaStep() {}
 
-  /** One node's forward: its inputs, output shape, weights, and the output once allocated. */
-  static final class Fwd {
+  /** What both directions receive: the backend, the node, its weights and the step's scope. */
+  abstract static class Step {
     final CudaCamBackend be;
     final CudaGraphOps ops;
     final Node node;
     final CudaWeights.Params p;
+    final Scope scope;
+
+    Step(CudaCamBackend be, Node node, CudaWeights.Params p, Scope scope) {
+      this.be = be;
+      this.ops = be.graphOps();
+      this.node = node;
+      this.p = p;
+      this.scope = scope;
+    }
+  }
+
+  /** One node's forward: its inputs, output shape, weights, and the output once allocated. */
+  static final class Fwd extends Step {
     final List<CudaTensor> in;
     final Shape out;
-    final Scope scope;
     CudaTensor y;
 
     Fwd(
@@ -27,11 +41,7 @@ final class CudaStep {
         List<CudaTensor> in,
         Shape out,
         Scope scope) {
-      this.be = be;
-      this.scope = scope;
-      this.ops = be.graphOps();
-      this.node = node;
-      this.p = p;
+      super(be, node, p, scope);
       this.in = in;
       this.out = out;
     }
@@ -55,22 +65,23 @@ final class CudaStep {
     int total() {
       return out.size();
     }
+
+    /** y = kernel(x, total, extra...): a pointwise kernel of kernels/&lt;module&gt;.cu. */
+    CudaTensor pointwise(String module, String kernel, Object... extra) {
+      ops.launchIn(module, kernel, total(), KernelArgs.flat(y().buffer(), x(), total(), extra));
+      return y;
+    }
   }
 
   /** One node's backward: dy (batch b = K·N), the forward values, and the gradients it fills. */
-  static final class Bwd {
-    final CudaCamBackend be;
-    final CudaGraphOps ops;
-    final Node node;
-    final CudaWeights.Params p;
-    final java.util.Map<String, CudaTensor> values;
+  static final class Bwd extends Step {
+    final Map<String, CudaTensor> values;
     final CudaTensor dy;
     final Shape ds;
     final int b;
     final String in0;
     final boolean[] want;
     final CudaTensor[] dx;
-    final Scope scope;
 
     /** Whether the ReLUs take guided backpropagation's rule (set by the pass). */
     boolean guided;
@@ -79,15 +90,11 @@ final class CudaStep {
         CudaCamBackend be,
         Node node,
         CudaWeights.Params p,
-        java.util.Map<String, CudaTensor> values,
+        Map<String, CudaTensor> values,
         CudaTensor dy,
         boolean[] want,
         Scope scope) {
-      this.be = be;
-      this.scope = scope;
-      this.ops = be.graphOps();
-      this.node = node;
-      this.p = p;
+      super(be, node, p, scope);
       this.values = values;
       this.dy = dy;
       this.ds = dy.shape();
@@ -95,6 +102,16 @@ final class CudaStep {
       this.in0 = node.inputs().isEmpty() ? null : node.inputs().get(0);
       this.want = want;
       this.dx = new CudaTensor[node.inputs().size()];
+    }
+
+    /**
+     * Input 0's gradient from a pointwise gradient kernel (dx, dy, v, total, valueTotal, extra...)
+     * that reads the forward value v (tiled over the K targets).
+     */
+    void pointwiseGrad(String module, String kernel, CudaTensor v, Object... extra) {
+      DeviceBuffer g = alloc(0, ds);
+      Object[] args = KernelArgs.flat(g, dy.buffer(), v.buffer(), ds.size(), v.size(), extra);
+      ops.launchIn(module, kernel, ds.size(), args);
     }
 
     CudaTensor value(String name) {
@@ -117,7 +134,7 @@ final class CudaStep {
       dx[k] = scope.own(t);
     }
 
-    CudaConvolution.ConvGeom convGeom() {
+    ConvGeometry convGeom() {
       return CudaConvolution.convGeom(node, value(in0).shape(), value(node.name()).shape())
           .withBatch(b);
     }

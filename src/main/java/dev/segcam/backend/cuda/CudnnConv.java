@@ -1,9 +1,11 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.ConvGeometry;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 import org.bytedeco.cuda.cudnn.cudnnContext;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
@@ -25,8 +27,8 @@ import org.bytedeco.javacpp.Pointer;
  * the strict CUDA-vs-CPU tolerance assumes; {@link Precision#TF32} lets cuDNN use tensor cores.
  *
  * <p>cuDNN pads symmetrically. TensorFlow's SAME padding is asymmetric for some strides and sizes
- * (the extra row/column at the bottom/right): {@link ConvShape#same} rejects those; the caller pads
- * the input explicitly first.
+ * (the extra row/column at the bottom/right): a geometry that is not {@link ConvGeometry#symmetric}
+ * is refused; the caller pads the input explicitly first ({@link ConvGeometry#padded}).
  */
 public final class CudnnConv implements AutoCloseable {
   /** Math mode of the convolutions. */
@@ -35,90 +37,9 @@ public final class CudnnConv implements AutoCloseable {
     TF32
   }
 
-  /**
-   * One convolution's geometry: input (N,H,W,C), filter (KH,KW,C/groups,F), symmetric padding,
-   * strides and dilations. groups == C and F == C·M is a depthwise convolution (TF's channel
-   * multiplier M, output channel c·M+m).
-   */
-  public record ConvShape(
-      int n,
-      int h,
-      int w,
-      int c,
-      int kh,
-      int kw,
-      int f,
-      int padH,
-      int padW,
-      int strideH,
-      int strideW,
-      int dilationH,
-      int dilationW,
-      int groups) {
-    public ConvShape {
-      if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || kh <= 0 || kw <= 0 || f <= 0) {
-        throw new CudaException("convolution dims must be > 0: " + this, 0);
-      }
-      if (strideH <= 0
-          || strideW <= 0
-          || dilationH <= 0
-          || dilationW <= 0
-          || padH < 0
-          || padW < 0) {
-        throw new CudaException("bad convolution strides/dilations/padding: " + this, 0);
-      }
-      if (groups <= 0 || c % groups != 0 || f % groups != 0) {
-        throw new CudaException("groups " + groups + " must divide C and F: " + this, 0);
-      }
-    }
-
-    /** Output height (cuDNN's and TensorFlow's formula for explicit symmetric padding). */
-    public int outH() {
-      return (h + 2 * padH - ((kh - 1) * dilationH + 1)) / strideH + 1;
-    }
-
-    public int outW() {
-      return (w + 2 * padW - ((kw - 1) * dilationW + 1)) / strideW + 1;
-    }
-
-    /**
-     * TensorFlow SAME padding as a symmetric cuDNN padding, or an exception when SAME would pad one
-     * more row/column at the bottom/right than at the top/left.
-     */
-    public static ConvShape same(
-        int n, int h, int w, int c, int kh, int kw, int f, int sh, int sw, int dh, int dw, int g) {
-      int ph = samePad(h, kh, sh, dh, "height");
-      int pw = samePad(w, kw, sw, dw, "width");
-      return new ConvShape(n, h, w, c, kh, kw, f, ph, pw, sh, sw, dh, dw, g);
-    }
-
-    private static int samePad(int in, int k, int s, int d, String axis) {
-      int out = (in + s - 1) / s;
-      int total = Math.max((out - 1) * s + (k - 1) * d + 1 - in, 0);
-      if (total % 2 != 0) {
-        throw new CudaException(
-            "SAME padding along "
-                + axis
-                + " is asymmetric ("
-                + total / 2
-                + " before, "
-                + (total - total / 2)
-                + " after) for size "
-                + in
-                + ", kernel "
-                + k
-                + ", stride "
-                + s
-                + ": cuDNN pads symmetrically, pad the input explicitly",
-            0);
-      }
-      return total / 2;
-    }
-  }
-
   private final CudaContext ctx;
   private final Precision precision;
-  private final Map<ConvShape, Plan> plans = new HashMap<>();
+  private final Map<ConvGeometry, Plan> plans = new HashMap<>();
   private final FloatPointer one = new FloatPointer(1f);
   private final FloatPointer zero = new FloatPointer(0f);
   private boolean closed;
@@ -165,66 +86,47 @@ public final class CudnnConv implements AutoCloseable {
   }
 
   /** y (N,OH,OW,F) = conv(x (N,H,W,C), w (F,KH,KW,C/g)). Enqueued on the context's stream. */
-  public void forward(ConvShape s, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
-    Plan p = plan(s);
-    need("x", x, (long) s.n() * s.h() * s.w() * s.c(), s);
-    need("w", w, (long) s.f() * s.kh() * s.kw() * (s.c() / s.groups()), s);
-    need("y", y, (long) s.n() * s.outH() * s.outW() * s.f(), s);
-    cudnnContext h = ctx.cudnn();
-    CudnnAlgos.runFirstThatFits(
-        p.fwd,
-        ctx.arena()::alloc,
-        (a, ws) ->
-            CudaException.checkCudnn(
-                cudnn.cudnnConvolutionForward(
-                    h,
-                    one,
-                    p.x,
-                    x.pointer(),
-                    p.w,
-                    w.pointer(),
-                    p.conv,
-                    a.algo(),
-                    wsPointer(ws),
-                    a.workspace(),
-                    zero,
-                    p.y,
-                    y.pointer()),
-                "cudnnConvolutionForward " + s + " algo " + a.algo()),
-        "the forward convolution " + s + " at " + precision);
+  public void forward(ConvGeometry s, DeviceBuffer y, DeviceBuffer x, DeviceBuffer w) {
+    convolve(s, true, y, x, w);
   }
 
   /** dx (N,H,W,C) = the data gradient of the convolution, from dy (N,OH,OW,F) and w. */
-  public void backwardData(ConvShape s, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+  public void backwardData(ConvGeometry s, DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w) {
+    convolve(s, false, dx, dy, w);
+  }
+
+  /**
+   * One direction: forward (in = x on the input grid, out = y on the output grid) or backward-data
+   * (in = dy, out = dx). Tries the plan's algorithms in order, skipping those whose workspace
+   * cannot be had.
+   */
+  private void convolve(
+      ConvGeometry s, boolean forward, DeviceBuffer out, DeviceBuffer in, DeviceBuffer w) {
     Plan p = plan(s);
-    if (p.bwd == null) {
+    if (!forward && p.bwd == null) {
       chooseBackwardData(s, p);
     }
-    need("dx", dx, (long) s.n() * s.h() * s.w() * s.c(), s);
-    need("w", w, (long) s.f() * s.kh() * s.kw() * (s.c() / s.groups()), s);
-    need("dy", dy, (long) s.n() * s.outH() * s.outW() * s.f(), s);
+    Pointer ip = need(forward ? "x" : "dy", in, forward ? s.inputSize() : s.outputSize(), s);
+    Pointer wp = need("w", w, s.filterSize(), s);
+    Pointer op = need(forward ? "y" : "dx", out, forward ? s.outputSize() : s.inputSize(), s);
+    String dir = forward ? "forward" : "backward-data";
     cudnnContext h = ctx.cudnn();
     CudnnAlgos.runFirstThatFits(
-        p.bwd,
+        forward ? p.fwd : p.bwd,
         ctx.arena()::alloc,
-        (a, ws) ->
-            CudaException.checkCudnn(
-                cudnn.cudnnConvolutionBackwardData(
-                    h,
-                    one,
-                    p.w,
-                    w.pointer(),
-                    p.y,
-                    dy.pointer(),
-                    p.conv,
-                    a.algo(),
-                    wsPointer(ws),
-                    a.workspace(),
-                    zero,
-                    p.x,
-                    dx.pointer()),
-                "cudnnConvolutionBackwardData " + s + " algo " + a.algo()),
-        "the backward-data convolution " + s + " at " + precision);
+        (a, ws) -> {
+          Pointer wsp = wsPointer(ws);
+          int algo = a.algo();
+          long bytes = a.workspace();
+          int status =
+              forward
+                  ? cudnn.cudnnConvolutionForward(
+                      h, one, p.x, ip, p.w, wp, p.conv, algo, wsp, bytes, zero, p.y, op)
+                  : cudnn.cudnnConvolutionBackwardData(
+                      h, one, p.w, wp, p.y, ip, p.conv, algo, wsp, bytes, zero, p.x, op);
+          CudaException.checkCudnn(status, "cuDNN convolution " + dir + " " + s + " algo " + algo);
+        },
+        "the " + dir + " convolution " + s + " at " + precision);
   }
 
   /** Number of shapes planned so far. */
@@ -236,24 +138,31 @@ public final class CudnnConv implements AutoCloseable {
     return ws.bytes() == 0 ? null : ws.pointer();
   }
 
-  private static void need(String name, DeviceBuffer b, long floats, ConvShape s) {
+  /** b's device pointer, after checking it holds the floats s needs. */
+  private static Pointer need(String name, DeviceBuffer b, long floats, ConvGeometry s) {
     if (b.bytes() < 4 * floats) {
       throw new CudaException(
           name + " holds " + b.bytes() / 4 + " floats, " + s + " needs " + floats, 0);
     }
+    return b.pointer();
   }
 
   private int mathType() {
     return precision == Precision.FP32 ? cudnn.CUDNN_FMA_MATH : cudnn.CUDNN_DEFAULT_MATH;
   }
 
-  private synchronized Plan plan(ConvShape s) {
+  private synchronized Plan plan(ConvGeometry s) {
     if (closed) {
       throw new IllegalStateException("CudnnConv is closed");
     }
     Plan p = plans.get(s);
     if (p != null) {
       return p;
+    }
+    String why = s.unsupportedReason();
+    if (why != null || !s.symmetric()) {
+      throw new CudaException(
+          "cuDNN cannot run " + s + ": " + (why != null ? why : "asymmetric padding"), 0);
     }
     ctx.makeCurrent();
     cudnnContext h = ctx.cudnn();
@@ -285,12 +194,12 @@ public final class CudnnConv implements AutoCloseable {
       CudaException.checkCudnn(
           cudnn.cudnnSetConvolution2dDescriptor(
               p.conv,
-              s.padH(),
-              s.padW(),
-              s.strideH(),
-              s.strideW(),
-              s.dilationH(),
-              s.dilationW(),
+              s.padT(),
+              s.padL(),
+              s.sh(),
+              s.sw(),
+              s.dh(),
+              s.dw(),
               cudnn.CUDNN_CROSS_CORRELATION,
               cudnn.CUDNN_DATA_FLOAT),
           "cudnnSetConvolution2dDescriptor " + s);
@@ -302,7 +211,7 @@ public final class CudnnConv implements AutoCloseable {
       CudaException.checkCudnn(
           cudnn.cudnnGetConvolution2dForwardOutputDim(p.conv, p.x, p.w, n, c, oh, ow),
           "cudnnGetConvolution2dForwardOutputDim " + s);
-      if (oh[0] != s.outH() || ow[0] != s.outW() || c[0] != s.f()) {
+      if (oh[0] != s.oh() || ow[0] != s.ow() || c[0] != s.f()) {
         throw new CudaException(
             "cuDNN output "
                 + n[0]
@@ -315,9 +224,9 @@ public final class CudnnConv implements AutoCloseable {
                 + " for "
                 + s
                 + ", expected "
-                + s.outH()
+                + s.oh()
                 + "x"
-                + s.outW()
+                + s.ow()
                 + "x"
                 + s.f(),
             0);
@@ -337,41 +246,46 @@ public final class CudnnConv implements AutoCloseable {
 
   private static final int ALGOS = 8;
 
-  private void chooseForward(cudnnContext h, ConvShape s, Plan p) {
+  private void chooseForward(cudnnContext h, ConvGeometry s, Plan p) {
     int[] count = new int[1];
     try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(ALGOS)) {
       CudaException.checkCudnn(
           cudnn.cudnnGetConvolutionForwardAlgorithm_v7(
               h, p.x, p.w, p.conv, p.y, ALGOS, count, perf),
           "cudnnGetConvolutionForwardAlgorithm_v7 " + s);
-      List<CudnnAlgos.Candidate> all = new ArrayList<>();
-      for (int i = 0; i < count[0]; i++) {
-        cudnnConvolutionFwdAlgoPerf_t e = perf.getPointer(i);
-        all.add(
-            new CudnnAlgos.Candidate(
-                e.algo(), e.status(), e.mathType(), e.determinism(), e.memory()));
-      }
-      p.fwd = CudnnAlgos.order(all, precision, false);
+      p.fwd = order(count[0], false, i -> candidate(perf.getPointer(i)));
     }
   }
 
-  private synchronized void chooseBackwardData(ConvShape s, Plan p) {
-    cudnnContext h = ctx.cudnn();
+  private synchronized void chooseBackwardData(ConvGeometry s, Plan p) {
     int[] count = new int[1];
     try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(ALGOS)) {
       CudaException.checkCudnn(
           cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(
-              h, p.w, p.y, p.conv, p.x, ALGOS, count, perf),
+              ctx.cudnn(), p.w, p.y, p.conv, p.x, ALGOS, count, perf),
           "cudnnGetConvolutionBackwardDataAlgorithm_v7 " + s);
-      List<CudnnAlgos.Candidate> all = new ArrayList<>();
-      for (int i = 0; i < count[0]; i++) {
-        cudnnConvolutionBwdDataAlgoPerf_t e = perf.getPointer(i);
-        all.add(
-            new CudnnAlgos.Candidate(
-                e.algo(), e.status(), e.mathType(), e.determinism(), e.memory()));
-      }
-      p.bwd = CudnnAlgos.order(all, precision, true);
+      p.bwd = order(count[0], true, i -> candidate(perf.getPointer(i)));
     }
+  }
+
+  /** The count algorithms cuDNN returned (entry i from at), in the order they are tried. */
+  private List<CudnnAlgos.Candidate> order(
+      int count, boolean backwardData, IntFunction<CudnnAlgos.Candidate> at) {
+    List<CudnnAlgos.Candidate> all = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      all.add(at.apply(i));
+    }
+    return CudnnAlgos.order(all, precision, backwardData);
+  }
+
+  private static CudnnAlgos.Candidate candidate(cudnnConvolutionFwdAlgoPerf_t e) {
+    return new CudnnAlgos.Candidate(
+        e.algo(), e.status(), e.mathType(), e.determinism(), e.memory());
+  }
+
+  private static CudnnAlgos.Candidate candidate(cudnnConvolutionBwdDataAlgoPerf_t e) {
+    return new CudnnAlgos.Candidate(
+        e.algo(), e.status(), e.mathType(), e.determinism(), e.memory());
   }
 
   @Override

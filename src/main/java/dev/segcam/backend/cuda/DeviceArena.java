@@ -206,28 +206,17 @@ public final class DeviceArena implements AutoCloseable {
       return;
     }
     closed = true;
-    CudaException first = null;
+    List<Runnable> releases = new ArrayList<>();
     for (DeviceBuffer b : all) {
-      try {
-        b.free();
-      } catch (CudaException e) {
-        if (first == null) {
-          first = e;
-        }
-      }
+      releases.add(b::free);
     }
-    all.clear();
-    free.clear();
-    reserved = 0;
-    try {
-      freeStage();
-    } catch (CudaException e) {
-      if (first == null) {
-        first = e;
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    releases.add(
+        () -> {
+          all.clear();
+          free.clear();
+          reserved = 0;
+        });
+    releases.add(this::freeStage);
+    CloseOrder.all(releases);
   }
 }

@@ -94,50 +94,49 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   public void upload(float[] host) {
-    long n = 4L * host.length;
-    require(n, "upload of " + host.length + " floats");
-    synchronized (arena) {
-      BytePointer s = arena.stage(n);
-      new FloatPointer(s).capacity(host.length).put(host);
-      copyIn(s, n);
-    }
+    transfer(true, 4L * host.length, host.length + " floats", s -> floats(s, host).put(host));
   }
 
   public void upload(int[] host) {
-    long n = 4L * host.length;
-    require(n, "upload of " + host.length + " ints");
-    synchronized (arena) {
-      BytePointer s = arena.stage(n);
-      new IntPointer(s).capacity(host.length).put(host);
-      copyIn(s, n);
-    }
+    transfer(true, 4L * host.length, host.length + " ints", s -> ints(s, host).put(host));
   }
 
   public void upload(byte[] host) {
-    require(host.length, "upload of " + host.length + " bytes");
-    synchronized (arena) {
-      BytePointer s = arena.stage(host.length);
-      s.position(0).put(host);
-      copyIn(s, host.length);
-    }
+    transfer(true, host.length, host.length + " bytes", s -> s.position(0).put(host));
   }
 
   public void download(float[] host) {
-    long n = 4L * host.length;
-    require(n, "download of " + host.length + " floats");
-    synchronized (arena) {
-      BytePointer s = arena.stage(n);
-      copyOut(s, n);
-      new FloatPointer(s).capacity(host.length).get(host);
-    }
+    transfer(false, 4L * host.length, host.length + " floats", s -> floats(s, host).get(host));
   }
 
   public void download(byte[] host) {
-    require(host.length, "download of " + host.length + " bytes");
+    transfer(false, host.length, host.length + " bytes", s -> s.position(0).get(host));
+  }
+
+  private static FloatPointer floats(BytePointer s, float[] host) {
+    return new FloatPointer(s).capacity(host.length);
+  }
+
+  private static IntPointer ints(BytePointer s, int[] host) {
+    return new IntPointer(s).capacity(host.length);
+  }
+
+  /**
+   * One copy of n bytes through the arena's staging buffer: filled by io then copied in (toDevice),
+   * or copied out then drained by io.
+   */
+  private void transfer(
+      boolean toDevice, long n, String what, java.util.function.Consumer<BytePointer> io) {
+    require(n, (toDevice ? "upload of " : "download of ") + what);
     synchronized (arena) {
-      BytePointer s = arena.stage(host.length);
-      copyOut(s, host.length);
-      s.position(0).get(host);
+      BytePointer s = arena.stage(n);
+      if (toDevice) {
+        io.accept(s);
+      }
+      copy(s, n, toDevice);
+      if (!toDevice) {
+        io.accept(s);
+      }
     }
   }
 
@@ -155,23 +154,18 @@ public final class DeviceBuffer implements AutoCloseable {
         cudart.cudaMemsetAsync(ptr, 0, bytes, arena.stream()), "cudaMemsetAsync " + bytes + " B");
   }
 
-  private void copyIn(Pointer host, long n) {
+  /** One copy through the staging area, host to device (toDevice) or back, waited for. */
+  private void copy(Pointer host, long n, boolean toDevice) {
     CUstream_st s = arena.stream();
-    CudaException.check(
-        cudart.cudaMemcpyAsync(ptr, host, n, cudart.cudaMemcpyHostToDevice, s),
-        "cudaMemcpyAsync host->device " + n + " B");
-    arena.countCopy(true, n);
+    int err =
+        toDevice
+            ? cudart.cudaMemcpyAsync(ptr, host, n, cudart.cudaMemcpyHostToDevice, s)
+            : cudart.cudaMemcpyAsync(host, ptr, n, cudart.cudaMemcpyDeviceToHost, s);
+    String dir = toDevice ? "host->device" : "device->host";
+    CudaException.check(err, "cudaMemcpyAsync " + dir + " " + n + " B");
+    arena.countCopy(toDevice, n);
     // the staging area is reused by the next copy: the transfer must be done first
-    CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after upload");
-  }
-
-  private void copyOut(Pointer host, long n) {
-    CUstream_st s = arena.stream();
-    CudaException.check(
-        cudart.cudaMemcpyAsync(host, ptr, n, cudart.cudaMemcpyDeviceToHost, s),
-        "cudaMemcpyAsync device->host " + n + " B");
-    arena.countCopy(false, n);
-    CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after download");
+    CudaException.check(cudart.cudaStreamSynchronize(s), "cudaStreamSynchronize after " + dir);
   }
 
   private void require(long n, String what) {

@@ -198,7 +198,7 @@ public final class KernelBench {
       bench(
           "resize_bilinear_bwd",
           "512x512 -> 64x64",
-          () -> k.resize_bilinear_bwd(dgs, dgb, 1, h, w, 1, oh, ow, false, true),
+          () -> k.resize_bilinear_bwd(dgs, dgb, new ResizeDims(1, h, w, 1, oh, ow, false, true)),
           () -> CpuKernels.resize_bilinear_bwd(gsmall, gbig, 1, h, w, 1, oh, ow, false, true),
           () -> err(gsmall, dgs.downloadFloats(gsmall.length)));
       float[] norm = new float[big.length];

@@ -1,5 +1,6 @@
 package dev.segcam.backend.onednn;
 
+import dev.segcam.backend.ConvGeometry;
 import org.bytedeco.dnnl.memory;
 
 /** Memory descriptors for the layouts segcam's arrays use (all float32). */
@@ -18,31 +19,41 @@ final class Descs {
     return new memory.desc(dims, F32, memory.format_tag.any);
   }
 
-  /** A dense row-major tensor of the given dims. */
+  /**
+   * A dense row-major tensor of the given dims: oneDNN's plain tag of that rank (a, ab, abc, ...,
+   * up to its 12 dims).
+   */
   static memory.desc rowMajor(long... dims) {
-    return new memory.desc(dims, F32, rowMajorStrides(dims));
+    if (dims.length < 1 || dims.length > PLAIN.length()) {
+      throw new OneDnnUnsupportedException("oneDNN takes 1 to 12 dims, not " + dims.length);
+    }
+    return new memory.desc(dims, F32, memory.format_tag.valueOf(PLAIN.substring(0, dims.length)));
   }
+
+  private static final String PLAIN = "abcdefghijkl";
 
   /** Logical dims with explicit element strides (weights in TensorFlow's layouts). */
   static memory.desc strided(long[] dims, long[] strides) {
     return new memory.desc(dims, F32, strides);
   }
 
-  static long[] rowMajorStrides(long[] dims) {
-    long[] s = new long[dims.length];
-    long acc = 1;
-    for (int i = dims.length - 1; i >= 0; i--) {
-      s[i] = acc;
-      acc *= dims[i];
-    }
-    return s;
+  /** A window op's strides {sh, sw}. */
+  static long[] strides(ConvGeometry g) {
+    return new long[] {g.sh(), g.sw()};
   }
 
-  static long[] longs(int... v) {
-    long[] r = new long[v.length];
-    for (int i = 0; i < v.length; i++) {
-      r[i] = v[i];
-    }
-    return r;
+  /** Its dilations in oneDNN's terms: the gap, so segcam's d - 1. */
+  static long[] dilations(ConvGeometry g) {
+    return new long[] {g.dh() - 1, g.dw() - 1};
+  }
+
+  /** Its pads before {top, left}. */
+  static long[] padBefore(ConvGeometry g) {
+    return new long[] {g.padT(), g.padL()};
+  }
+
+  /** Its pads after {bottom, right}. */
+  static long[] padAfter(ConvGeometry g) {
+    return new long[] {g.padB(), g.padR()};
   }
 }

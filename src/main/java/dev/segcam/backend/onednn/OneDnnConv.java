@@ -1,9 +1,14 @@
 package dev.segcam.backend.onednn;
 
 import static dev.segcam.backend.onednn.Descs.any;
+import static dev.segcam.backend.onednn.Descs.dilations;
 import static dev.segcam.backend.onednn.Descs.nhwc;
+import static dev.segcam.backend.onednn.Descs.padAfter;
+import static dev.segcam.backend.onednn.Descs.padBefore;
 import static dev.segcam.backend.onednn.Descs.strided;
+import static dev.segcam.backend.onednn.Descs.strides;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
@@ -15,6 +20,7 @@ import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.primitive_desc_base;
 
 /**
  * Convolutions on oneDNN: forward, data gradient, and transposed (TensorFlow's Conv2DTranspose is
@@ -53,25 +59,12 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   /**
    * Plans the primitive. bias (F, or C for TRANSPOSED) may be null; it is not used by
-   * BACKWARD_DATA.
+   * BACKWARD_DATA. fused (may be null) is an activation applied to the FORWARD output inside the
+   * primitive (a oneDNN eltwise post-op: conv + bias + activation in one pass over the output).
+   * Only for a forward whose pre-activation value nobody reads (the activation's gradient must then
+   * read its output: ReLU's can, as y &gt; 0 exactly where x &gt; 0).
    *
    * @throws OneDnnUnsupportedException when oneDNN cannot express the geometry
-   */
-  public OneDnnConv(
-      OneDnnContext ctx,
-      Kind kind,
-      ConvGeometry g,
-      FilterLayout layout,
-      float[] filter,
-      float[] bias) {
-    this(ctx, kind, g, layout, filter, bias, null);
-  }
-
-  /**
-   * The same, with an activation applied to the FORWARD output inside the primitive (a oneDNN
-   * eltwise post-op: conv + bias + activation in one pass over the output). Only for a forward
-   * whose pre-activation value nobody reads (the activation's gradient must then read its output:
-   * ReLU's can, as y &gt; 0 exactly where x &gt; 0).
    */
   public OneDnnConv(
       OneDnnContext ctx,
@@ -98,10 +91,13 @@ public final class OneDnnConv extends OneDnnPrimitive {
     memory.desc small = own(nhwc(g.n(), g.oh(), g.ow(), g.f()));
     memory.desc wAny = own(any(weightDims(g, kind)));
     memory.desc wUser = own(userWeights(g, kind, layout));
+    // a zero descriptor is oneDNN's "no bias"
+    boolean withBias = bias != null && kind != Kind.BACKWARD_DATA;
+    memory.desc b =
+        own(withBias ? Descs.rowMajor(kind == Kind.TRANSPOSED ? g.c() : g.f()) : new memory.desc());
+    primitive_desc_base pd;
     switch (kind) {
       case FORWARD -> {
-        boolean withBias = bias != null;
-        memory.desc b = withBias ? own(Descs.rowMajor(g.f())) : null;
         primitive_attr attr = own(new primitive_attr());
         if (fused != null) {
           post_ops ops = own(new post_ops());
@@ -111,85 +107,64 @@ public final class OneDnnConv extends OneDnnPrimitive {
               OneDnnEltwise.beta(fused.kind()));
           attr.set_post_ops(ops);
         }
-        convolution_forward.primitive_desc pd = forwardPd(g, big, wAny, b, small, attr);
-        build(pd, () -> new convolution_forward(pd));
-        inArg = dnnl.DNNL_ARG_SRC;
-        outArg = dnnl.DNNL_ARG_DST;
-        bind(inArg, pd.src_desc());
-        bind(outArg, pd.dst_desc());
-        constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
-        if (withBias) {
-          constant(dnnl.DNNL_ARG_BIAS, b, pd.bias_desc(), bias);
-        }
+        convolution_forward.primitive_desc fwd = forwardPd(g, big, wAny, b, small, attr);
+        build(fwd, () -> new convolution_forward(fwd));
+        pd = fwd;
       }
       case BACKWARD_DATA -> {
         convolution_forward.primitive_desc hint =
-            own(forwardPd(g, big, wAny, null, small, own(new primitive_attr())));
-        convolution_backward_data.primitive_desc pd =
+            own(forwardPd(g, big, wAny, b, small, own(new primitive_attr())));
+        convolution_backward_data.primitive_desc bwd =
             make(
                 "backward-data descriptor",
                 () ->
                     new convolution_backward_data.primitive_desc(
                         ctx.engine(),
-                        dnnl.algorithm.convolution_direct,
+                        convolution_direct,
                         big,
                         wAny,
                         small,
-                        g.strides(),
-                        g.dilations(),
-                        g.padBefore(),
-                        g.padAfter(),
+                        strides(g),
+                        dilations(g),
+                        padBefore(g),
+                        padAfter(g),
                         hint));
-        build(pd, () -> new convolution_backward_data(pd));
-        inArg = dnnl.DNNL_ARG_DIFF_DST;
-        outArg = dnnl.DNNL_ARG_DIFF_SRC;
-        bind(inArg, pd.diff_dst_desc());
-        bind(outArg, pd.diff_src_desc());
-        constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
+        build(bwd, () -> new convolution_backward_data(bwd));
+        pd = bwd;
       }
       default -> {
-        boolean withBias = bias != null;
-        memory.desc b = withBias ? own(Descs.rowMajor(g.c())) : null;
-        deconvolution_forward.primitive_desc pd =
+        deconvolution_forward.primitive_desc de =
             make(
                 "deconvolution descriptor",
                 () ->
-                    withBias
-                        ? new deconvolution_forward.primitive_desc(
-                            ctx.engine(),
-                            dnnl.prop_kind.forward_inference,
-                            dnnl.algorithm.deconvolution_direct,
-                            small,
-                            wAny,
-                            b,
-                            big,
-                            g.strides(),
-                            g.dilations(),
-                            g.padBefore(),
-                            g.padAfter())
-                        : new deconvolution_forward.primitive_desc(
-                            ctx.engine(),
-                            dnnl.prop_kind.forward_inference,
-                            dnnl.algorithm.deconvolution_direct,
-                            small,
-                            wAny,
-                            big,
-                            g.strides(),
-                            g.dilations(),
-                            g.padBefore(),
-                            g.padAfter()));
-        build(pd, () -> new deconvolution_forward(pd));
-        inArg = dnnl.DNNL_ARG_SRC;
-        outArg = dnnl.DNNL_ARG_DST;
-        bind(inArg, pd.src_desc());
-        bind(outArg, pd.dst_desc());
-        constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
-        if (withBias) {
-          constant(dnnl.DNNL_ARG_BIAS, b, pd.bias_desc(), bias);
-        }
+                    new deconvolution_forward.primitive_desc(
+                        ctx.engine(),
+                        dnnl.prop_kind.forward_inference,
+                        dnnl.algorithm.deconvolution_direct,
+                        small,
+                        wAny,
+                        b,
+                        big,
+                        strides(g),
+                        dilations(g),
+                        padBefore(g),
+                        padAfter(g)));
+        build(de, () -> new deconvolution_forward(de));
+        pd = de;
       }
     }
+    boolean data = kind == Kind.BACKWARD_DATA;
+    inArg = data ? dnnl.DNNL_ARG_DIFF_DST : dnnl.DNNL_ARG_SRC;
+    outArg = data ? dnnl.DNNL_ARG_DIFF_SRC : dnnl.DNNL_ARG_DST;
+    bind(inArg, data ? pd.diff_dst_desc() : pd.src_desc());
+    bind(outArg, data ? pd.diff_src_desc() : pd.dst_desc());
+    constant(dnnl.DNNL_ARG_WEIGHTS, wUser, pd.weights_desc(), filter);
+    if (withBias) {
+      constant(dnnl.DNNL_ARG_BIAS, b, pd.weights_desc(1), bias);
+    }
   }
+
+  private static final dnnl.algorithm convolution_direct = dnnl.algorithm.convolution_direct;
 
   private convolution_forward.primitive_desc forwardPd(
       ConvGeometry g,
@@ -201,34 +176,20 @@ public final class OneDnnConv extends OneDnnPrimitive {
     return make(
         "forward descriptor",
         () ->
-            b == null
-                ? new convolution_forward.primitive_desc(
-                    ctx.engine(),
-                    dnnl.prop_kind.forward_training,
-                    dnnl.algorithm.convolution_direct,
-                    src,
-                    w,
-                    dst,
-                    g.strides(),
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter(),
-                    attr,
-                    false)
-                : new convolution_forward.primitive_desc(
-                    ctx.engine(),
-                    dnnl.prop_kind.forward_training,
-                    dnnl.algorithm.convolution_direct,
-                    src,
-                    w,
-                    b,
-                    dst,
-                    g.strides(),
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter(),
-                    attr,
-                    false));
+            new convolution_forward.primitive_desc(
+                ctx.engine(),
+                dnnl.prop_kind.forward_training,
+                convolution_direct,
+                src,
+                w,
+                b,
+                dst,
+                strides(g),
+                dilations(g),
+                padBefore(g),
+                padAfter(g),
+                attr,
+                false));
   }
 
   // oneDNN's logical weight dims: conv (O,I,KH,KW) or grouped (G,O/G,I/G,KH,KW); deconvolution
@@ -366,70 +327,23 @@ public final class OneDnnConv extends OneDnnPrimitive {
   private static OneDnnConv of(
       OneDnnContext ctx, Kind kind, FloatTensor filter, FloatTensor bias, ConvGeometry g) {
     return new OneDnnConv(
-        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data());
+        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data(), null);
   }
 
   private static OneDnnConv depthwiseOf(
       OneDnnContext ctx, Kind kind, Op.DepthwiseConv2D op, Shape x) {
-    Shape fs = op.filter().shape();
-    int c = x.dim(3);
-    ConvGeometry g =
-        ConvGeometry.forward(
-            x.dim(0),
-            x.dim(1),
-            x.dim(2),
-            c,
-            fs.dim(0),
-            fs.dim(1),
-            c * fs.dim(3),
-            c,
-            op.strideH(),
-            op.strideW(),
-            op.dilationH(),
-            op.dilationW(),
-            op.padding());
     float[] bias = kind == Kind.FORWARD && op.bias() != null ? op.bias().data() : null;
-    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias);
+    ConvGeometry g = ConvGeometry.ofConv(op, x);
+    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias, null);
   }
 
   static ConvGeometry conv2dGeometry(Op.Conv2D op, Shape x) {
-    Shape fs = op.filter().shape();
-    return ConvGeometry.forward(
-        x.dim(0),
-        x.dim(1),
-        x.dim(2),
-        x.dim(3),
-        fs.dim(0),
-        fs.dim(1),
-        fs.dim(3),
-        1,
-        op.strideH(),
-        op.strideW(),
-        op.dilationH(),
-        op.dilationW(),
-        op.padding());
+    return ConvGeometry.ofConv(op, x);
   }
 
   // The forward conv behind Conv2DTranspose: its input is the transposed op's output (N,OH,OW,F),
   // its output the transposed op's input x; TensorFlow pads as that forward conv would.
   static ConvGeometry transposeGeometry(Op.Conv2DTranspose op, Shape x) {
-    Shape fs = op.filter().shape();
-    Shape out = CpuConv.conv2dTransposeShape(x, op);
-    return ConvGeometry.withOutput(
-        x.dim(0),
-        out.dim(1),
-        out.dim(2),
-        fs.dim(2),
-        fs.dim(0),
-        fs.dim(1),
-        fs.dim(3),
-        1,
-        op.strideH(),
-        op.strideW(),
-        1,
-        1,
-        op.padding(),
-        x.dim(1),
-        x.dim(2));
+    return ConvGeometry.ofTransposed(op, x, CpuConv.conv2dTransposeShape(x, op));
   }
 }

@@ -39,30 +39,24 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
                     ctx.engine(), dnnl.prop_kind.forward_training, alg, d, d, a, b));
     boolean readsDst = readsOutput(kind);
     valueArg = readsDst ? dnnl.DNNL_ARG_DST : dnnl.DNNL_ARG_SRC;
-    if (!bwd) {
-      build(fwd, () -> new eltwise_forward(fwd));
-      bind(dnnl.DNNL_ARG_SRC, d);
-      bind(dnnl.DNNL_ARG_DST, d);
+    if (buildForward(bwd, fwd, () -> new eltwise_forward(fwd), d, d)) {
       return;
     }
-    own(fwd);
-    eltwise_backward.primitive_desc pd =
-        make(
-            "backward descriptor",
-            () -> new eltwise_backward.primitive_desc(ctx.engine(), alg, d, d, d, a, b, fwd));
-    build(pd, () -> new eltwise_backward(pd));
-    bind(dnnl.DNNL_ARG_DIFF_DST, d);
+    buildBackward(
+        () -> new eltwise_backward.primitive_desc(ctx.engine(), alg, d, d, d, a, b, fwd),
+        pd -> new eltwise_backward(pd),
+        d,
+        d);
     bind(valueArg, d);
-    bind(dnnl.DNNL_ARG_DIFF_SRC, d);
   }
 
+  /** The algorithm of a forward with a backward: the _use_dst_for_bwd ones read y. */
   static dnnl.algorithm algorithm(ActivationKind kind) {
     return switch (kind) {
-      case RELU, LEAKY_RELU -> dnnl.algorithm.eltwise_relu;
-      case RELU6 -> dnnl.algorithm.eltwise_clip_v2;
       case ELU -> dnnl.algorithm.eltwise_elu_use_dst_for_bwd;
       case SIGMOID -> dnnl.algorithm.eltwise_logistic_use_dst_for_bwd;
       case TANH -> dnnl.algorithm.eltwise_tanh_use_dst_for_bwd;
+      default -> forwardAlgorithm(kind);
     };
   }
 
@@ -116,26 +110,13 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
 
   /** Forward x -> y. */
   public float[] run(float[] x) {
-    if (backward) {
-      throw new IllegalStateException("backward eltwise takes dy and x or y");
-    }
-    write(dnnl.DNNL_ARG_SRC, x);
-    execute();
-    float[] y = new float[n];
-    read(dnnl.DNNL_ARG_DST, y);
-    return y;
+    direction(backward, false, "eltwise run(x)");
+    return exec(dnnl.DNNL_ARG_DST, n, new int[] {dnnl.DNNL_ARG_SRC}, x);
   }
 
   /** Backward: dy and the value it reads (y when {@link #readsOutput}, else x) -> dx. */
   public float[] run(float[] dy, float[] xOrY) {
-    if (!backward) {
-      throw new IllegalStateException("forward eltwise takes x only");
-    }
-    write(dnnl.DNNL_ARG_DIFF_DST, dy);
-    write(valueArg, xOrY);
-    execute();
-    float[] dx = new float[n];
-    read(dnnl.DNNL_ARG_DIFF_SRC, dx);
-    return dx;
+    direction(backward, true, "eltwise run(dy, xOrY)");
+    return exec(dnnl.DNNL_ARG_DIFF_SRC, n, new int[] {dnnl.DNNL_ARG_DIFF_DST, valueArg}, dy, xOrY);
   }
 }

@@ -47,21 +47,9 @@ public final class OneDnnOpTable {
 
   private OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> build() {
     OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t = new OpTable<>("onednn");
-    put(
-        t,
-        Op.Conv2D.class,
-        (e, op, in, out) -> run(OneDnnConv.conv2d(ctx, op, in.get(0).shape()), in.get(0), out),
-        (s, op) -> data(s, OneDnnConv.conv2dData(ctx, op, s.gradShape(s.input0()))));
-    put(
-        t,
-        Op.DepthwiseConv2D.class,
-        (e, op, in, out) -> run(OneDnnConv.depthwise(ctx, op, in.get(0).shape()), in.get(0), out),
-        (s, op) -> data(s, OneDnnConv.depthwiseData(ctx, op, s.gradShape(s.input0()))));
-    put(
-        t,
-        Op.Conv2DTranspose.class,
-        (e, op, in, out) -> run(OneDnnConv.transpose(ctx, op, in.get(0).shape()), in.get(0), out),
-        (s, op) -> data(s, OneDnnConv.transposeData(ctx, op, s.gradShape(s.input0()))));
+    putConv(t, Op.Conv2D.class, OneDnnConv::conv2d, OneDnnConv::conv2dData);
+    putConv(t, Op.DepthwiseConv2D.class, OneDnnConv::depthwise, OneDnnConv::depthwiseData);
+    putConv(t, Op.Conv2DTranspose.class, OneDnnConv::transpose, OneDnnConv::transposeData);
     put(
         t,
         Op.Pool.class,
@@ -266,5 +254,24 @@ public final class OneDnnOpTable {
     synchronized (ctx) {
       return call.get();
     }
+  }
+
+  /** Plans a convolution primitive of one direction for an op over input shape x. */
+  @FunctionalInterface
+  private interface ConvPlan<O extends Op> {
+    OneDnnConv plan(OneDnnContext ctx, O op, Shape x);
+  }
+
+  /** A convolution's entry: its forward and its data gradient, both for the forward's input. */
+  private <O extends Op> void putConv(
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t,
+      Class<O> c,
+      ConvPlan<O> forward,
+      ConvPlan<O> data) {
+    put(
+        t,
+        c,
+        (e, op, in, out) -> run(forward.plan(ctx, op, in.get(0).shape()), in.get(0), out),
+        (s, op) -> data(s, data.plan(ctx, op, s.gradShape(s.input0()))));
   }
 }

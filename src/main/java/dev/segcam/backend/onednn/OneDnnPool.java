@@ -2,6 +2,7 @@ package dev.segcam.backend.onednn;
 
 import static dev.segcam.backend.onednn.Descs.nhwc;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import org.bytedeco.dnnl.global.dnnl;
@@ -31,21 +32,7 @@ public final class OneDnnPool extends OneDnnPrimitive {
   private OneDnnPool(OneDnnContext ctx, Op.Pool op, Shape x, boolean backward, boolean training) {
     super(ctx, "pool " + op.type() + (backward ? " bwd " : " fwd ") + x);
     this.backward = backward;
-    g =
-        ConvGeometry.forward(
-            x.dim(0),
-            x.dim(1),
-            x.dim(2),
-            x.dim(3),
-            op.windowH(),
-            op.windowW(),
-            x.dim(3),
-            1,
-            op.strideH(),
-            op.strideW(),
-            1,
-            1,
-            op.padding());
+    g = ConvGeometry.ofPool(op, x);
     String why = g.unsupportedReason();
     if (why != null) {
       throw new OneDnnUnsupportedException("oneDNN " + describe() + ": " + why);
@@ -57,50 +44,32 @@ public final class OneDnnPool extends OneDnnPrimitive {
     memory.desc big = own(nhwc(g.n(), g.h(), g.w(), g.c()));
     memory.desc small = own(nhwc(g.n(), g.oh(), g.ow(), g.c()));
     long[] kernel = {g.kh(), g.kw()};
+    long[] st = Descs.strides(g);
+    long[] dil = Descs.dilations(g);
+    long[] pb = Descs.padBefore(g);
+    long[] pa = Descs.padAfter(g);
+    dnnl.prop_kind prop =
+        training ? dnnl.prop_kind.forward_training : dnnl.prop_kind.forward_inference;
     pooling_forward.primitive_desc fwd =
         make(
             "forward descriptor",
             () ->
                 new pooling_forward.primitive_desc(
-                    ctx.engine(),
-                    training ? dnnl.prop_kind.forward_training : dnnl.prop_kind.forward_inference,
-                    alg,
-                    big,
-                    small,
-                    g.strides(),
-                    kernel,
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter()));
-    if (!backward) {
+                    ctx.engine(), prop, alg, big, small, st, kernel, dil, pb, pa));
+    if (buildForward(backward, fwd, () -> new pooling_forward(fwd), big, small)) {
       forward = null;
-      build(fwd, () -> new pooling_forward(fwd));
-      bind(dnnl.DNNL_ARG_SRC, big);
-      bind(dnnl.DNNL_ARG_DST, small);
       if (training) {
         bind(dnnl.DNNL_ARG_WORKSPACE, fwd.workspace_desc());
       }
       return;
     }
-    own(fwd);
-    pooling_backward.primitive_desc pd =
-        make(
-            "backward descriptor",
-            () ->
-                new pooling_backward.primitive_desc(
-                    ctx.engine(),
-                    alg,
-                    big,
-                    small,
-                    g.strides(),
-                    kernel,
-                    g.dilations(),
-                    g.padBefore(),
-                    g.padAfter(),
-                    fwd));
-    build(pd, () -> new pooling_backward(pd));
-    bind(dnnl.DNNL_ARG_DIFF_DST, small);
-    bind(dnnl.DNNL_ARG_DIFF_SRC, big);
+    buildBackward(
+        () ->
+            new pooling_backward.primitive_desc(
+                ctx.engine(), alg, big, small, st, kernel, dil, pb, pa, fwd),
+        pd -> new pooling_backward(pd),
+        small,
+        big);
     if (op.kind() == Op.PoolKind.MAX) {
       forward = own(new OneDnnPool(ctx, op, x, false, true));
       bindExisting(dnnl.DNNL_ARG_WORKSPACE, forward.memoryOf(dnnl.DNNL_ARG_WORKSPACE));
@@ -125,29 +94,18 @@ public final class OneDnnPool extends OneDnnPrimitive {
 
   /** Forward: x -> y. */
   public float[] run(float[] x) {
-    if (backward) {
-      throw new IllegalStateException("backward pooling takes x and dy");
-    }
-    write(dnnl.DNNL_ARG_SRC, x);
-    execute();
-    float[] y = new float[g.n() * g.oh() * g.ow() * g.c()];
-    read(dnnl.DNNL_ARG_DST, y);
-    return y;
+    direction(backward, false, "pooling run(x)");
+    return exec(dnnl.DNNL_ARG_DST, (int) g.outputSize(), new int[] {dnnl.DNNL_ARG_SRC}, x);
   }
 
   /** Backward: dy (and x for MAX; may be null for AVG) -> dx. */
   public float[] run(float[] x, float[] dy) {
-    if (!backward) {
-      throw new IllegalStateException("forward pooling takes x only");
-    }
+    direction(backward, true, "pooling run(x, dy)");
     if (forward != null) {
       forward.run(x); // refills the workspace with this x's argmax
     }
-    write(dnnl.DNNL_ARG_DIFF_DST, dy);
-    execute();
-    float[] dx = new float[g.n() * g.h() * g.w() * g.c()];
-    read(dnnl.DNNL_ARG_DIFF_SRC, dx);
-    return dx;
+    return exec(
+        dnnl.DNNL_ARG_DIFF_SRC, (int) g.inputSize(), new int[] {dnnl.DNNL_ARG_DIFF_DST}, dy);
   }
 
   public ConvGeometry geometry() {

@@ -4,8 +4,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_desc_base;
@@ -57,6 +59,64 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     own(pd);
     impl = make("impl_info_str", () -> pd.impl_info_str().getString());
     prim = own(make("primitive", make));
+  }
+
+  /**
+   * The forward half of a primitive with a backward: for a forward primitive (backward false)
+   * builds it with src and dst bound and returns true; for a backward one keeps fwd (the backward's
+   * hint) alive and returns false, and the caller builds the backward ({@link #buildBackward}).
+   */
+  final boolean buildForward(
+      boolean backward,
+      primitive_desc_base fwd,
+      Supplier<primitive> make,
+      memory.desc src,
+      memory.desc dst) {
+    if (backward) {
+      own(fwd);
+      return false;
+    }
+    build(fwd, make);
+    bind(dnnl.DNNL_ARG_SRC, src);
+    bind(dnnl.DNNL_ARG_DST, dst);
+    return true;
+  }
+
+  /** Describes (desc) and builds (make) a backward primitive with diff_dst and diff_src bound. */
+  final <P extends primitive_desc_base> void buildBackward(
+      Supplier<P> desc, Function<P, primitive> make, memory.desc diffDst, memory.desc diffSrc) {
+    P pd = make("backward descriptor", desc);
+    buildBackward(pd, () -> make.apply(pd), diffDst, diffSrc);
+  }
+
+  /** Builds a backward primitive with diff_dst and diff_src bound. */
+  final void buildBackward(
+      primitive_desc_base pd, Supplier<primitive> make, memory.desc diffDst, memory.desc diffSrc) {
+    build(pd, make);
+    bind(dnnl.DNNL_ARG_DIFF_DST, diffDst);
+    bind(dnnl.DNNL_ARG_DIFF_SRC, diffSrc);
+  }
+
+  /**
+   * One run: writes in[i] to argument inArgs[i], executes, and reads argument outArg (n values)
+   * into a new array.
+   */
+  final float[] exec(int outArg, int n, int[] inArgs, float[]... in) {
+    for (int i = 0; i < inArgs.length; i++) {
+      write(inArgs[i], in[i]);
+    }
+    execute();
+    float[] out = new float[n];
+    read(outArg, out);
+    return out;
+  }
+
+  /** Throws when a forward primitive is run as a backward one, or the reverse. */
+  static void direction(boolean backward, boolean wantBackward, String what) {
+    if (backward != wantBackward) {
+      throw new IllegalStateException(
+          what + (backward ? " is a backward primitive" : " is a forward primitive"));
+    }
   }
 
   /** Allocates a memory of desc d for argument arg (oneDNN owns the buffer). */

@@ -72,13 +72,9 @@ public final class OneDnnResize extends OneDnnPrimitive {
                     small.get(),
                     big.get(),
                     null));
-    if (!bwd) {
-      build(fwd, () -> new primitive(fwd));
-      bind(dnnl.DNNL_ARG_SRC, small);
-      bind(dnnl.DNNL_ARG_DST, big);
+    if (buildForward(bwd, fwd, () -> new primitive(fwd), small, big)) {
       return;
     }
-    own(fwd);
     primitive_desc pd =
         cDescriptor(
             "backward descriptor",
@@ -92,9 +88,7 @@ public final class OneDnnResize extends OneDnnPrimitive {
                     big.get(),
                     fwd.get(),
                     null));
-    build(pd, () -> new primitive(pd));
-    bind(dnnl.DNNL_ARG_DIFF_DST, big);
-    bind(dnnl.DNNL_ARG_DIFF_SRC, small);
+    buildBackward(pd, () -> new primitive(pd), big, small);
   }
 
   private interface CCreate {
@@ -143,10 +137,6 @@ public final class OneDnnResize extends OneDnnPrimitive {
   public float[] run(float[] in) {
     int inArg = backward ? dnnl.DNNL_ARG_DIFF_DST : dnnl.DNNL_ARG_SRC;
     int outArg = backward ? dnnl.DNNL_ARG_DIFF_SRC : dnnl.DNNL_ARG_DST;
-    write(inArg, in);
-    execute();
-    float[] out = new float[backward ? inSize : outSize];
-    read(outArg, out);
-    return out;
+    return exec(outArg, backward ? inSize : outSize, new int[] {inArg}, in);
   }
 }

@@ -33,23 +33,17 @@ public final class OneDnnSoftmax extends OneDnnPrimitive {
                     d,
                     d,
                     1));
-    if (!bwd) {
-      build(fwd, () -> new softmax_forward(fwd));
-      bind(dnnl.DNNL_ARG_SRC, d);
-      bind(dnnl.DNNL_ARG_DST, d);
+    if (buildForward(bwd, fwd, () -> new softmax_forward(fwd), d, d)) {
       return;
     }
-    own(fwd);
-    softmax_backward.primitive_desc pd =
-        make(
-            "backward descriptor",
-            () ->
-                new softmax_backward.primitive_desc(
-                    ctx.engine(), dnnl.algorithm.softmax_accurate, d, d, d, 1, fwd));
-    build(pd, () -> new softmax_backward(pd));
-    bind(dnnl.DNNL_ARG_DIFF_DST, d);
+    buildBackward(
+        () ->
+            new softmax_backward.primitive_desc(
+                ctx.engine(), dnnl.algorithm.softmax_accurate, d, d, d, 1, fwd),
+        pd -> new softmax_backward(pd),
+        d,
+        d);
     bind(dnnl.DNNL_ARG_DST, d);
-    bind(dnnl.DNNL_ARG_DIFF_SRC, d);
   }
 
   private record Key(int rows, int n, boolean backward) {}
@@ -67,25 +61,13 @@ public final class OneDnnSoftmax extends OneDnnPrimitive {
   }
 
   public float[] run(float[] x) {
-    if (backward) {
-      throw new IllegalStateException("backward softmax takes dy and y");
-    }
-    write(dnnl.DNNL_ARG_SRC, x);
-    execute();
-    float[] y = new float[size];
-    read(dnnl.DNNL_ARG_DST, y);
-    return y;
+    direction(backward, false, "softmax run(x)");
+    return exec(dnnl.DNNL_ARG_DST, size, new int[] {dnnl.DNNL_ARG_SRC}, x);
   }
 
   public float[] run(float[] dy, float[] y) {
-    if (!backward) {
-      throw new IllegalStateException("forward softmax takes x only");
-    }
-    write(dnnl.DNNL_ARG_DIFF_DST, dy);
-    write(dnnl.DNNL_ARG_DST, y);
-    execute();
-    float[] dx = new float[size];
-    read(dnnl.DNNL_ARG_DIFF_SRC, dx);
-    return dx;
+    direction(backward, true, "softmax run(dy, y)");
+    return exec(
+        dnnl.DNNL_ARG_DIFF_SRC, size, new int[] {dnnl.DNNL_ARG_DIFF_DST, dnnl.DNNL_ARG_DST}, dy, y);
   }
 }

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.ir.FloatTensor;
@@ -22,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * SAME/VALID split into before/after padding, the transposed conv as the data gradient of the conv
  * from its output grid, depthwise as groups — run through the direct-convolution twins give the CPU
  * engine's forward values and {@link CpuBackward}'s data gradients (K = 2 targets). cuDNN gets the
- * same geometry ({@code ConvGeom.cudnn()}), so this pins down everything but cuDNN itself.
+ * same geometry ({@code ConvGeometry.padded()}), so this pins down everything but cuDNN itself.
  */
 class CudaConvGeometryTest {
   static final Tolerance SUMS = new Tolerance(1e-5, 1e-5);
@@ -45,95 +46,14 @@ class CudaConvGeometryTest {
     FloatTensor seed = RandomTensors.normal(rng, ys.withDim(0, N * K));
     FloatTensor dxRef = CpuBackward.backward(g, values, Map.of("y", seed), List.of("x")).get("x");
 
-    CudaConvolution.ConvGeom geo = CudaConvolution.convGeom(g.node("y"), xs, ys);
+    ConvGeometry geo = CudaConvolution.convGeom(g.node("y"), xs, ys);
     float[] w = CudaWeights.krsc(op);
-    CudnnConv.ConvShape cs = geo.cudnn();
     boolean transposed = op instanceof Op.Conv2DTranspose;
     float[] y = new float[ys.size()];
     float[] dx = new float[xs.size() * K];
-    if (transposed) {
-      ConvKernels.conv2d_direct_bwd_data(
-          y,
-          x.data(),
-          w,
-          geo.n(),
-          geo.h(),
-          geo.w(),
-          geo.c(),
-          geo.f(),
-          cs.outH(),
-          cs.outW(),
-          geo.kh(),
-          geo.kw(),
-          geo.sh(),
-          geo.sw(),
-          geo.dh(),
-          geo.dw(),
-          geo.top(),
-          geo.left(),
-          geo.groups());
-      ConvKernels.conv2d_direct_fwd(
-          dx,
-          seed.data(),
-          w,
-          N * K,
-          geo.h(),
-          geo.w(),
-          geo.c(),
-          geo.f(),
-          cs.outH(),
-          cs.outW(),
-          geo.kh(),
-          geo.kw(),
-          geo.sh(),
-          geo.sw(),
-          geo.dh(),
-          geo.dw(),
-          geo.top(),
-          geo.left(),
-          geo.groups());
-    } else {
-      ConvKernels.conv2d_direct_fwd(
-          y,
-          x.data(),
-          w,
-          geo.n(),
-          geo.h(),
-          geo.w(),
-          geo.c(),
-          geo.f(),
-          cs.outH(),
-          cs.outW(),
-          geo.kh(),
-          geo.kw(),
-          geo.sh(),
-          geo.sw(),
-          geo.dh(),
-          geo.dw(),
-          geo.top(),
-          geo.left(),
-          geo.groups());
-      ConvKernels.conv2d_direct_bwd_data(
-          dx,
-          seed.data(),
-          w,
-          N * K,
-          geo.h(),
-          geo.w(),
-          geo.c(),
-          geo.f(),
-          cs.outH(),
-          cs.outW(),
-          geo.kh(),
-          geo.kw(),
-          geo.sh(),
-          geo.sw(),
-          geo.dh(),
-          geo.dw(),
-          geo.top(),
-          geo.left(),
-          geo.groups());
-    }
+    // the direct kernel's route: padding inside the kernel, top/left given
+    direct(!transposed, y, x.data(), w, geo);
+    direct(transposed, dx, seed.data(), w, geo.withBatch(N * K));
     SUMS.assertClose(what + " forward " + geo, values.get("y").data(), y);
     SUMS.assertClose(what + " dx " + geo, dxRef.data(), dx);
 
@@ -142,85 +62,87 @@ class CudaConvGeometryTest {
     float[] y2 = new float[ys.size()];
     float[] dx2 = new float[xs.size() * K];
     if (transposed) {
-      cudnnBackwardData(geo, geo.n(), y2, x.data(), w);
-      cudnnForward(geo, N * K, dx2, seed.data(), w);
+      cudnnBackwardData(geo, y2, x.data(), w);
+      cudnnForward(geo.withBatch(N * K), dx2, seed.data(), w);
     } else {
-      cudnnForward(geo, geo.n(), y2, x.data(), w);
-      cudnnBackwardData(geo, N * K, dx2, seed.data(), w);
+      cudnnForward(geo, y2, x.data(), w);
+      cudnnBackwardData(geo.withBatch(N * K), dx2, seed.data(), w);
     }
     SUMS.assertClose(what + " forward, cuDNN route " + geo, values.get("y").data(), y2);
     SUMS.assertClose(what + " dx, cuDNN route " + geo, dxRef.data(), dx2);
   }
 
+  /** The direct twin forward (out on the output grid) or backward-data (out on the input grid). */
+  private static void direct(boolean forward, float[] out, float[] in, float[] w, ConvGeometry g) {
+    if (forward) {
+      ConvKernels.conv2d_direct_fwd(
+          out,
+          in,
+          w,
+          g.n(),
+          g.h(),
+          g.w(),
+          g.c(),
+          g.f(),
+          g.oh(),
+          g.ow(),
+          g.kh(),
+          g.kw(),
+          g.sh(),
+          g.sw(),
+          g.dh(),
+          g.dw(),
+          g.padT(),
+          g.padL(),
+          g.groups());
+    } else {
+      ConvKernels.conv2d_direct_bwd_data(
+          out,
+          in,
+          w,
+          g.n(),
+          g.h(),
+          g.w(),
+          g.c(),
+          g.f(),
+          g.oh(),
+          g.ow(),
+          g.kh(),
+          g.kw(),
+          g.sh(),
+          g.sw(),
+          g.dh(),
+          g.dw(),
+          g.padT(),
+          g.padL(),
+          g.groups());
+    }
+  }
+
+  private static int[][] padDims(ConvGeometry g) {
+    return new int[][] {
+      {g.n(), g.h(), g.w(), g.c()}, {g.n(), g.hp(), g.wp(), g.c()}, {0, g.padT(), g.padL(), 0}
+    };
+  }
+
   /** CudaConvolution.cudnnForward with the direct twin in place of cuDNN. */
-  private static void cudnnForward(
-      CudaConvolution.ConvGeom g, int n, float[] y, float[] x, float[] w) {
-    CudnnConv.ConvShape s = g.withBatch(n).cudnn();
+  private static void cudnnForward(ConvGeometry g, float[] y, float[] x, float[] w) {
     float[] in = x;
     if (!g.symmetric()) {
-      in = new float[n * g.hp() * g.wp() * g.c()];
-      LayoutKernels.pad_fwd(
-          in,
-          x,
-          0f,
-          new int[] {n, g.hp(), g.wp(), g.c()},
-          new int[] {n, g.h(), g.w(), g.c()},
-          new int[] {0, g.top(), g.left(), 0});
+      int[][] d = padDims(g);
+      in = new float[g.n() * g.hp() * g.wp() * g.c()];
+      LayoutKernels.pad_fwd(in, x, 0f, d[1], d[0], d[2]);
     }
-    ConvKernels.conv2d_direct_fwd(
-        y,
-        in,
-        w,
-        n,
-        s.h(),
-        s.w(),
-        s.c(),
-        s.f(),
-        s.outH(),
-        s.outW(),
-        s.kh(),
-        s.kw(),
-        s.strideH(),
-        s.strideW(),
-        s.dilationH(),
-        s.dilationW(),
-        s.padH(),
-        s.padW(),
-        s.groups());
+    direct(true, y, in, w, g.padded());
   }
 
   /** CudaConvolution.cudnnBackwardData with the direct twin in place of cuDNN. */
-  private static void cudnnBackwardData(
-      CudaConvolution.ConvGeom g, int n, float[] dx, float[] dy, float[] w) {
-    CudnnConv.ConvShape s = g.withBatch(n).cudnn();
-    float[] out = g.symmetric() ? dx : new float[n * g.hp() * g.wp() * g.c()];
-    ConvKernels.conv2d_direct_bwd_data(
-        out,
-        dy,
-        w,
-        n,
-        s.h(),
-        s.w(),
-        s.c(),
-        s.f(),
-        s.outH(),
-        s.outW(),
-        s.kh(),
-        s.kw(),
-        s.strideH(),
-        s.strideW(),
-        s.dilationH(),
-        s.dilationW(),
-        s.padH(),
-        s.padW(),
-        s.groups());
+  private static void cudnnBackwardData(ConvGeometry g, float[] dx, float[] dy, float[] w) {
+    float[] out = g.symmetric() ? dx : new float[g.n() * g.hp() * g.wp() * g.c()];
+    direct(false, out, dy, w, g.padded());
     if (!g.symmetric()) {
-      LayoutKernels.pad_bwd(
-          dx,
-          out,
-          new int[] {n, g.h(), g.w(), g.c()},
-          new int[] {n, g.hp(), g.wp(), g.c()},
-          new int[] {0, g.top(), g.left(), 0});
+      int[][] d = padDims(g);
+      LayoutKernels.pad_bwd(dx, out, d[0], d[1], d[2]);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.ConvKernels;
@@ -225,13 +226,15 @@ class CudaGraphOpsTest {
             DeviceBuffer dY = out(y.length);
             DeviceBuffer dDy = up(dy);
             DeviceBuffer dDx = out(dx.length)) {
-          ops.pool_fwd(dY, dX, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5], max);
+          ConvGeometry geo =
+              new ConvGeometry(
+                  N, h, w, c, g[0], g[1], c, 1, g[2], g[3], 1, 1, g[4], g[5], g[4], g[5], oh, ow);
+          ops.pool_fwd(dY, dX, geo, max);
           TWIN.assertClose("pool_fwd " + what, y, down(dY, y.length));
           if (max) {
-            ops.maxpool_bwd(
-                dDx, dDy, dX, N * K, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
+            ops.maxpool_bwd(dDx, dDy, dX, N * K, geo);
           } else {
-            ops.avgpool_bwd(dDx, dDy, N * K, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
+            ops.avgpool_bwd(dDx, dDy, geo.withBatch(N * K));
           }
           TWIN.assertClose("pool_bwd " + what, dx, down(dDx, dx.length));
         }
@@ -262,9 +265,9 @@ class CudaGraphOpsTest {
             DeviceBuffer dY = out(y.length);
             DeviceBuffer dG = up(g);
             DeviceBuffer dGx = out(gx.length)) {
-          ops.resize_nearest_fwd(dY, dX, N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+          ops.resize_nearest_fwd(dY, dX, new ResizeDims(N, 5, 7, 2, s[0], s[1], f[0], f[1]));
           TWIN.assertClose("resize_nearest_fwd", y, down(dY, y.length));
-          ops.resize_nearest_bwd(dGx, dG, N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+          ops.resize_nearest_bwd(dGx, dG, new ResizeDims(N * K, 5, 7, 2, s[0], s[1], f[0], f[1]));
           TWIN.assertClose("resize_nearest_bwd", gx, down(dGx, gx.length));
         }
       }
@@ -420,13 +423,13 @@ class CudaGraphOpsTest {
           DeviceBuffer dY = out(y.length);
           DeviceBuffer dDy = up(dy);
           DeviceBuffer dDx = out(dx.length)) {
-        ops.conv2d_direct_fwd(
-            dY, dX, dW, N, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
-            c[10], c[11], c[12]);
+        ConvGeometry geo =
+            new ConvGeometry(
+                N, c[0], c[1], c[2], c[4], c[5], c[3], c[12], c[6], c[7], c[8], c[9], c[10], c[11],
+                c[10], c[11], oh, ow);
+        ops.conv2d_direct_fwd(dY, dX, dW, geo);
         sums.assertClose("conv2d_direct_fwd " + what, y, down(dY, y.length));
-        ops.conv2d_direct_bwd_data(
-            dDx, dDy, dW, N * K, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
-            c[10], c[11], c[12]);
+        ops.conv2d_direct_bwd_data(dDx, dDy, dW, geo.withBatch(N * K));
         sums.assertClose("conv2d_direct_bwd_data " + what, dx, down(dDx, dx.length));
       }
     }

@@ -173,7 +173,9 @@ class CudaKernelsTest {
           TOL.assertClose(
               "resize bwd " + what,
               bwd,
-              run(bwd.length, o -> k.resize_bilinear_bwd(o, dy, n, h, w, c, oh, ow, ac, hp)));
+              run(
+                  bwd.length,
+                  o -> k.resize_bilinear_bwd(o, dy, new ResizeDims(n, h, w, c, oh, ow, ac, hp))));
         }
       }
     }

@@ -2,9 +2,13 @@ package dev.segcam.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.segcam.backend.ConvGeometry;
+import dev.segcam.ir.Padding;
 import org.junit.jupiter.api.Test;
 
 /** Host-side parts of the cuDNN wrapper: no GPU needed. */
@@ -33,26 +37,37 @@ class CudnnConvShapeTest {
   }
 
   @Test
-  void samePaddingSymmetricOrRejected() {
-    CudnnConv.ConvShape s = CudnnConv.ConvShape.same(1, 9, 9, 3, 3, 3, 8, 1, 1, 1, 1, 1);
-    assertEquals(1, s.padH());
-    assertEquals(9, s.outH());
-    CudnnConv.ConvShape s2 = CudnnConv.ConvShape.same(1, 9, 9, 3, 3, 3, 8, 2, 2, 1, 1, 1);
-    assertEquals(5, s2.outH()); // ceil(9/2), pad 1 each side
-    CudaException e =
-        assertThrows(
-            CudaException.class,
-            () -> CudnnConv.ConvShape.same(1, 64, 64, 3, 3, 3, 8, 2, 2, 1, 1, 1));
-    assertTrue(e.getMessage().contains("asymmetric"), e.getMessage());
-    CudnnConv.ConvShape dil = CudnnConv.ConvShape.same(1, 10, 10, 3, 3, 3, 8, 1, 1, 2, 2, 1);
-    assertEquals(2, dil.padH());
-    assertEquals(10, dil.outW());
+  void asymmetricSamePaddingRunsOnAnExplicitlyPaddedGrid() {
+    ConvGeometry.Window k3 = new ConvGeometry.Window(3, 3, 1, 1, 1, 1);
+    ConvGeometry s = ConvGeometry.forward(1, 9, 9, 3, 8, 1, k3, Padding.SAME);
+    assertTrue(s.symmetric());
+    assertEquals(1, s.padT());
+    assertEquals(9, s.oh());
+    assertSame(s, s.padded());
+    ConvGeometry.Window k3s2 = new ConvGeometry.Window(3, 3, 2, 2, 1, 1);
+    ConvGeometry s2 = ConvGeometry.forward(1, 9, 9, 3, 8, 1, k3s2, Padding.SAME);
+    assertEquals(5, s2.oh()); // ceil(9/2), pad 1 each side
+    assertTrue(s2.symmetric());
+    // 64 with stride 2: TensorFlow pads 0 before, 1 after; cuDNN gets the padded 65x65 grid
+    ConvGeometry odd = ConvGeometry.forward(1, 64, 64, 3, 8, 1, k3s2, Padding.SAME);
+    assertFalse(odd.symmetric());
+    assertEquals(0, odd.padT());
+    assertEquals(1, odd.padB());
+    ConvGeometry p = odd.padded();
+    assertTrue(p.symmetric());
+    assertEquals(65, p.h());
+    assertEquals(0, p.padT());
+    assertEquals(odd.oh(), p.oh());
+    assertNull(p.unsupportedReason());
+    ConvGeometry.Window dil = new ConvGeometry.Window(3, 3, 1, 1, 2, 2);
+    ConvGeometry d = ConvGeometry.forward(1, 10, 10, 3, 8, 1, dil, Padding.SAME);
+    assertEquals(2, d.padT());
+    assertEquals(10, d.ow());
   }
 
   @Test
   void badGroupsRejected() {
-    assertThrows(
-        CudaException.class,
-        () -> new CudnnConv.ConvShape(1, 4, 4, 6, 3, 3, 8, 1, 1, 1, 1, 1, 1, 4));
+    ConvGeometry g = new ConvGeometry(1, 4, 4, 6, 3, 3, 8, 4, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4);
+    assertTrue(g.unsupportedReason().contains("groups"), g.unsupportedReason());
   }
 }

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cuda;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.Tolerance;
 import java.util.Random;
@@ -53,18 +54,18 @@ class CudnnConvTest {
 
   @Test
   void forwardAndBackwardDataMatchDirectConvolution() {
-    CudnnConv.ConvShape[] shapes = {
-      new CudnnConv.ConvShape(2, 11, 13, 5, 3, 3, 7, 1, 1, 1, 1, 1, 1, 1),
-      new CudnnConv.ConvShape(2, 9, 9, 6, 3, 3, 4, 1, 1, 2, 2, 1, 1, 1),
-      new CudnnConv.ConvShape(1, 12, 10, 3, 3, 3, 8, 2, 2, 1, 1, 2, 2, 1),
-      new CudnnConv.ConvShape(2, 10, 10, 4, 3, 3, 8, 1, 1, 1, 1, 1, 1, 4), // depthwise, M = 2
-      new CudnnConv.ConvShape(1, 8, 8, 16, 1, 1, 32, 0, 0, 1, 1, 1, 1, 1),
+    ConvGeometry[] shapes = {
+      shape(2, 11, 13, 5, 3, 3, 7, 1, 1, 1, 1, 1, 1, 1),
+      shape(2, 9, 9, 6, 3, 3, 4, 1, 1, 2, 2, 1, 1, 1),
+      shape(1, 12, 10, 3, 3, 3, 8, 2, 2, 1, 1, 2, 2, 1),
+      shape(2, 10, 10, 4, 3, 3, 8, 1, 1, 1, 1, 1, 1, 4), // depthwise, M = 2
+      shape(1, 8, 8, 16, 1, 1, 32, 0, 0, 1, 1, 1, 1, 1),
     };
-    for (CudnnConv.ConvShape s : shapes) {
+    for (ConvGeometry s : shapes) {
       int cin = s.c() / s.groups();
       float[] x = random(s.n() * s.h() * s.w() * s.c());
       float[] hwio = random(s.kh() * s.kw() * cin * s.f());
-      float[] dy = random(s.n() * s.outH() * s.outW() * s.f());
+      float[] dy = random(s.n() * s.oh() * s.ow() * s.f());
       float[] yRef = new float[dy.length];
       float[] dxRef = new float[x.length];
       direct(s, x, hwio, yRef, dy, dxRef);
@@ -83,26 +84,47 @@ class CudnnConvTest {
     }
   }
 
+  /** A geometry with symmetric padding ph, pw (ConvGeometry's order of components differs). */
+  private static ConvGeometry shape(
+      int n,
+      int h,
+      int w,
+      int c,
+      int kh,
+      int kw,
+      int f,
+      int ph,
+      int pw,
+      int sh,
+      int sw,
+      int dh,
+      int dw,
+      int groups) {
+    int oh = (h + 2 * ph - ((kh - 1) * dh + 1)) / sh + 1;
+    int ow = (w + 2 * pw - ((kw - 1) * dw + 1)) / sw + 1;
+    return new ConvGeometry(n, h, w, c, kh, kw, f, groups, sh, sw, dh, dw, ph, pw, ph, pw, oh, ow);
+  }
+
   /** y = conv(x, w) and dx = conv^T(dy, w), directly, in double. w is HWIO (I = C/groups). */
   private static void direct(
-      CudnnConv.ConvShape s, float[] x, float[] w, float[] y, float[] dy, float[] dx) {
+      ConvGeometry s, float[] x, float[] w, float[] y, float[] dy, float[] dx) {
     int cin = s.c() / s.groups();
     int fpg = s.f() / s.groups();
     double[] acc = new double[dx.length];
     for (int n = 0; n < s.n(); n++) {
-      for (int oy = 0; oy < s.outH(); oy++) {
-        for (int ox = 0; ox < s.outW(); ox++) {
+      for (int oy = 0; oy < s.oh(); oy++) {
+        for (int ox = 0; ox < s.ow(); ox++) {
           for (int f = 0; f < s.f(); f++) {
             int g = f / fpg;
-            int o = ((n * s.outH() + oy) * s.outW() + ox) * s.f() + f;
+            int o = ((n * s.oh() + oy) * s.ow() + ox) * s.f() + f;
             double sum = 0;
             for (int ky = 0; ky < s.kh(); ky++) {
-              int iy = oy * s.strideH() - s.padH() + ky * s.dilationH();
+              int iy = oy * s.sh() - s.padT() + ky * s.dh();
               if (iy < 0 || iy >= s.h()) {
                 continue;
               }
               for (int kx = 0; kx < s.kw(); kx++) {
-                int ix = ox * s.strideW() - s.padW() + kx * s.dilationW();
+                int ix = ox * s.sw() - s.padL() + kx * s.dw();
                 if (ix < 0 || ix >= s.w()) {
                   continue;
                 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuBackwardConv;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.backend.cpu.CpuOps;
@@ -181,11 +182,18 @@ class OneDnnConvTest {
       int fg = f / gr;
       FloatTensor x = rand(n, h, w, c);
       FloatTensor filter = rand(kh, kw, cg, f);
-      ConvGeometry g = ConvGeometry.forward(n, h, w, c, kh, kw, f, gr, k[8], k[8], 1, 1, pad(k[9]));
+      ConvGeometry.Window win = new ConvGeometry.Window(kh, kw, k[8], k[8], 1, 1);
+      ConvGeometry g = ConvGeometry.forward(n, h, w, c, f, gr, win, pad(k[9]));
       float[] got;
       try (OneDnnConv conv =
           new OneDnnConv(
-              ctx, OneDnnConv.Kind.FORWARD, g, OneDnnConv.FilterLayout.HWIO, filter.data(), null)) {
+              ctx,
+              OneDnnConv.Kind.FORWARD,
+              g,
+              OneDnnConv.FilterLayout.HWIO,
+              filter.data(),
+              null,
+              null)) {
         got = conv.run(x.data());
       }
       float[] ref = new float[got.length];
@@ -256,7 +264,8 @@ class OneDnnConvTest {
   void geometryOneDnnCannotExpressIsRefusedAtPlanTime() {
     // an output size no padding explains (TensorFlow would reject it too)
     ConvGeometry g =
-        ConvGeometry.withOutput(1, 12, 12, 2, 3, 3, 2, 1, 2, 2, 1, 1, Padding.VALID, 4, 4);
+        ConvGeometry.withOutput(
+            1, 12, 12, 2, 2, 1, new ConvGeometry.Window(3, 3, 2, 2, 1, 1), Padding.VALID, 4, 4);
     OneDnnUnsupportedException e =
         assertThrows(
             OneDnnUnsupportedException.class,
@@ -267,6 +276,7 @@ class OneDnnConvTest {
                     g,
                     OneDnnConv.FilterLayout.HWIO,
                     new float[3 * 3 * 2 * 2],
+                    null,
                     null));
     assertTrue(e.getMessage().contains("padding"), e.getMessage());
   }

@@ -2,6 +2,7 @@ package dev.segcam.backend.onednn;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.cpu.grad.ConvGrad;
