@@ -58,7 +58,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     throw new CamStepException(what + " must be (N,H,W,C) or (N,C), got " + s);
   }
 
-  private static int targets(int images, int rows, String what) {
+  static int targets(int images, int rows, String what) {
     if (images <= 0 || rows % images != 0) {
       throw new CamStepException(
           what + ": " + rows + " gradient rows are not a multiple of " + images + " images");
@@ -85,20 +85,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     int px = d[1] * d[2];
     int ch = d[3];
     int rows = classes.length;
-    int k = targets(n, rows, "scoreSeed");
-    if (modes.length != rows || scores.length < rows) {
-      throw new CamStepException(
-          "scoreSeed: "
-              + rows
-              + " classes, "
-              + modes.length
-              + " modes, "
-              + scores.length
-              + " scores");
-    }
-    if (m.shape().size() != rows * px) {
-      throw new CamStepException("masks hold " + m.shape().size() + " values, need " + rows * px);
-    }
+    int k = SeedChecks.targets(d, m.shape(), classes, modes, scores);
     Shape ss = v.shape().rank() == 2 ? Shape.of(rows, ch) : Shape.of(rows, d[1], d[2], ch);
     // a child scope for the step: the seed is detached, the scores buffer freed
     try (Scope scope = new Scope()) {

@@ -81,6 +81,9 @@ public final class CpuKernels {
    * that is 1 − f (for LOGITS −y, the logit of the background). For C > 1, cls must be in [0, C).
    *
    * <p>The mask is a float weight: 1 inside M, 0 outside, anything else to weight pixels.
+   *
+   * <p>{@code seed} may be null: then only the scores are computed (the sparse seed of {@code
+   * dev.segcam.backend.SparseSeed} keeps the seed as a factor per pixel instead).
    */
   public static void masked_score_seed(
       float[] score,
@@ -97,7 +100,9 @@ public final class CpuKernels {
     positive("N", N);
     positive("C", C);
     length("score", score, N);
-    length("seed", seed, (long) N * hw * C);
+    if (seed != null) {
+      length("seed", seed, (long) N * hw * C);
+    }
     length("logits", logits, (long) N * hw * C);
     length("mask", mask, (long) N * hw);
     length("cls", cls, N);
@@ -113,8 +118,10 @@ public final class CpuKernels {
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * C;
         double m = mask[n * hw + p];
-        for (int k = 0; k < C; k++) {
-          seed[base + k] = 0f;
+        if (seed != null) {
+          for (int k = 0; k < C; k++) {
+            seed[base + k] = 0f;
+          }
         }
         if (m == 0.0) {
           continue; // outside M: no score, no gradient (also ignores NaN logits there)
@@ -122,11 +129,15 @@ public final class CpuKernels {
         if (mode == ScoreMode.LOGITS) {
           double y = logits[base + c];
           acc += m * (background ? -y : y);
-          seed[base + c] = (float) (sign * m);
+          if (seed != null) {
+            seed[base + c] = (float) (sign * m);
+          }
         } else if (mode == ScoreMode.SIGMOID) {
           double s = sigmoid(logits[base + c]);
           acc += m * (background ? 1.0 - s : s);
-          seed[base + c] = (float) (sign * m * s * (1.0 - s));
+          if (seed != null) {
+            seed[base + c] = (float) (sign * m * s * (1.0 - s));
+          }
         } else {
           double max = Double.NEGATIVE_INFINITY;
           for (int k = 0; k < C; k++) {
@@ -138,7 +149,7 @@ public final class CpuKernels {
           }
           double pc = Math.exp(logits[base + c] - max) / sum;
           acc += m * (background ? 1.0 - pc : pc);
-          for (int k = 0; k < C; k++) {
+          for (int k = 0; seed != null && k < C; k++) {
             double pk = Math.exp(logits[base + k] - max) / sum;
             double d = (k == c ? pc * (1.0 - pk) : -pc * pk);
             seed[base + k] = (float) (sign * m * d);
@@ -150,7 +161,7 @@ public final class CpuKernels {
   }
 
   /** Numerically stable logistic function, same branches as seed.cu. */
-  static double sigmoid(double y) {
+  public static double sigmoid(double y) {
     if (y >= 0) {
       return 1.0 / (1.0 + Math.exp(-y));
     }
