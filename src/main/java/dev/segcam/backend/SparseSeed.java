@@ -2,6 +2,7 @@ package dev.segcam.backend;
 
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.CpuKernels;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
@@ -113,7 +114,8 @@ public final class SparseSeed implements CamTensor {
           kernelMode(mode));
       System.arraycopy(sc, 0, scores, t * n, n);
       if (mode == SeedMode.SOFTMAX && p == null) {
-        p = softmax(y, n * px, ch);
+        p = new float[n * px * ch];
+        ActivationKernels.softmax_fwd(p, y, n * px, ch);
       }
       for (int i = 0; i < n; i++) {
         int r = t * n + i;
@@ -149,26 +151,6 @@ public final class SparseSeed implements CamTensor {
       case SOFTMAX -> CpuKernels.ScoreMode.SOFTMAX;
       case SIGMOID -> CpuKernels.ScoreMode.SIGMOID;
     };
-  }
-
-  // y (P,C) -> softmax over C, in double as the twin, stored as float
-  private static float[] softmax(float[] y, int pixels, int ch) {
-    float[] p = new float[pixels * ch];
-    for (int q = 0; q < pixels; q++) {
-      int base = q * ch;
-      double max = Double.NEGATIVE_INFINITY;
-      for (int k = 0; k < ch; k++) {
-        max = Math.max(max, y[base + k]);
-      }
-      double sum = 0.0;
-      for (int k = 0; k < ch; k++) {
-        sum += Math.exp(y[base + k] - max);
-      }
-      for (int k = 0; k < ch; k++) {
-        p[base + k] = (float) (Math.exp(y[base + k] - max) / sum);
-      }
-    }
-    return p;
   }
 
   @Override
