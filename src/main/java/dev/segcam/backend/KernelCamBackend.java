@@ -123,6 +123,23 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
   }
 
   @Override
+  public CamTensor regionMasks(CamTensor labels, int[] spec) {
+    // labels (N,h,w), spec (R,6) -> masks (R,h,w)
+    T l = own(labels, "label maps");
+    Shape s = l.shape();
+    if (s.rank() != 3 || spec.length % CpuKernels.REGION_SPEC != 0) {
+      throw new CamStepException(
+          "regionMasks: labels must be (N,h,w), got " + s + ", spec of " + spec.length + " ints");
+    }
+    int rows = spec.length / CpuKernels.REGION_SPEC;
+    return filled(
+        Shape.of(rows, s.dim(1), s.dim(2)),
+        out ->
+            stepKernels()
+                .region_mask(whole(out), whole(l), spec, rows, s.dim(0), s.dim(1), s.dim(2)));
+  }
+
+  @Override
   public CamTensor channelMean(CamTensor grads) {
     // grads (R,h,w,C) -> weights (R,C)
     T g = own(grads, "gradients");

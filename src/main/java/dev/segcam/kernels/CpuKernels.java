@@ -160,6 +160,47 @@ public final class CpuKernels {
     }
   }
 
+  /** {@link #region_mask} kinds: a zero row, the pixels predicted as the class, a box. */
+  public static final int REGION_ZERO = 0;
+
+  public static final int REGION_PREDICTED = 1;
+  public static final int REGION_BOX = 2;
+
+  /** Ints per row of a {@link #region_mask} spec: kind, cls, x0, y0, x1, y1. */
+  public static final int REGION_SPEC = 6;
+
+  /**
+   * {@code // labels (N,H,W), spec (R,6) -> mask (R,H,W)}: the region M of each target row where
+   * the label maps live. spec row r = {kind, cls, x0, y0, x1, y1}, image n = r % N: ZERO gives 0,
+   * PREDICTED 1 where labels[n,p] == cls, BOX 1 where x0 &lt;= x &lt; x1 and y0 &lt;= y &lt; y1.
+   */
+  public static void region_mask(
+      float[] mask, float[] labels, int[] spec, int R, int N, int H, int W) {
+    int hw = positive("H", H) * positive("W", W);
+    positive("N", N);
+    length("mask", mask, (long) R * hw);
+    length("labels", labels, (long) N * hw);
+    length("spec", spec, (long) R * REGION_SPEC);
+    for (int r = 0; r < R; r++) {
+      int o = r * REGION_SPEC;
+      int kind = spec[o];
+      if (kind != REGION_ZERO && kind != REGION_PREDICTED && kind != REGION_BOX) {
+        throw new KernelArgumentException("region_mask: row " + r + " has kind " + kind);
+      }
+      for (int p = 0; p < hw; p++) {
+        float v = 0f;
+        if (kind == REGION_PREDICTED) {
+          v = labels[(r % N) * hw + p] == (float) spec[o + 1] ? 1f : 0f;
+        } else if (kind == REGION_BOX) {
+          int y = p / W;
+          int x = p - y * W;
+          v = x >= spec[o + 2] && x < spec[o + 4] && y >= spec[o + 3] && y < spec[o + 5] ? 1f : 0f;
+        }
+        mask[r * hw + p] = v;
+      }
+    }
+  }
+
   /** Numerically stable logistic function, same branches as seed.cu. */
   public static double sigmoid(double y) {
     if (y >= 0) {
