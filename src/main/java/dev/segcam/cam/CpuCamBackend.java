@@ -146,8 +146,17 @@ public final class CpuCamBackend extends HostCamBackend {
 
   @Override
   public Forward forward(String input, CamTensor images, Set<String> keep) {
-    // the backward needs the values on every path from a layer to the score, so keep them all
-    Map<String, FloatTensor> values = engine.forward(Map.of(input, images.toHost()));
+    // a backward from seeds on kept nodes reads only their ancestors' values: drop the others (a
+    // Softmax head beside the logits is the size of the logits)
+    Map<String, FloatTensor> all = engine.forward(Map.of(input, images.toHost()));
+    Set<String> needed = new java.util.HashSet<>();
+    for (String k : keep) {
+      if (!needed.contains(k)) {
+        needed.addAll(LayerChoice.ancestors(graph, k));
+      }
+    }
+    Map<String, FloatTensor> values = new java.util.HashMap<>(all);
+    values.keySet().retainAll(needed);
     return new Forward() {
       @Override
       public CamTensor value(String node) {
