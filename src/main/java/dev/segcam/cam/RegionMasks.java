@@ -2,6 +2,7 @@ package dev.segcam.cam;
 
 import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.HostCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.CpuKernels;
@@ -32,6 +33,35 @@ final class RegionMasks {
       int oh,
       int ow,
       float[] hostMasks) {
+    // on a host backend the host's masks are already where the values live
+    return build(
+        backend,
+        logits,
+        targets,
+        onNode,
+        empty,
+        n,
+        oh,
+        ow,
+        hostMasks,
+        !(backend instanceof HostCamBackend));
+  }
+
+  /** {@link #build}, on the backend when {@code onBackend} and the regions allow it. */
+  static CamTensor build(
+      CamBackend backend,
+      CamTensor logits,
+      List<Target> targets,
+      boolean[] onNode,
+      boolean[] empty,
+      int n,
+      int oh,
+      int ow,
+      float[] hostMasks,
+      boolean onBackend) {
+    if (!onBackend) {
+      return backend.upload(new FloatTensor(Shape.of(onNode.length, oh, ow), hostMasks));
+    }
     int rows = onNode.length;
     int[] spec = new int[rows * CpuKernels.REGION_SPEC];
     boolean labels = false;

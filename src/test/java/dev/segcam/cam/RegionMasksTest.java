@@ -57,7 +57,8 @@ class RegionMasksTest {
           }
         }
         try (CamTensor got =
-            RegionMasks.build(b, CamTensor.host(logits), targets, onNode, empty, n, oh, ow, host)) {
+            RegionMasks.build(
+                b, CamTensor.host(logits), targets, onNode, empty, n, oh, ow, host, true)) {
           assertArrayEquals(host, got.toHost().data(), targets + " (seed " + seed + ")");
         }
       }
