@@ -26,6 +26,16 @@
 //                       logits (P,C) -> labels (P) as float (exact below 2^24 classes).
 //                       Launch: one thread per pixel, block 256, grid-stride, grid <= 65535.
 //                       Twin: CpuKernels.argmax_channels.
+//
+//   region_mask         the region M of each target row, built where the label maps live so that
+//                       only the rows' small specs travel: spec (R,6) int = {kind, cls, x0, y0, x1,
+//                       y1} per row; row r reads image n = r % N (target-major rows).
+//                       kind 0 ZERO: mask 0 (a row scored on another node); kind 1 PREDICTED:
+//                       mask[r,p] = labels[n,p] == cls; kind 2 BOX: 1 where x0 <= x < x1 and
+//                       y0 <= y < y1 (a pixel is a 1x1 box, the whole image the full box).
+//                       labels (N,H,W) float, spec (R,6) -> mask (R,H,W) float.
+//                       Launch: one thread per (r,p), block 256, grid-stride, grid <= 65535.
+//                       Twin: CpuKernels.region_mask.
 #include "common.cuh"
 
 __device__ __forceinline__ double segcam_sigmoid(double y) {
@@ -108,5 +118,24 @@ extern "C" __global__ void argmax_channels(float* labels, const float* logits, i
       }
     }
     labels[p] = (float)best;
+  }
+}
+
+extern "C" __global__ void region_mask(float* mask, const float* labels, const int* spec, int R,
+                                       int N, int H, int W) {
+  int hw = H * W;
+  GRID_STRIDE(i, R * hw) {
+    int r = i / hw;
+    int p = i - r * hw;
+    const int* sp = spec + 6 * r;
+    float v = 0.f;
+    if (sp[0] == 1) {
+      v = labels[(size_t)(r % N) * hw + p] == (float)sp[1] ? 1.f : 0.f;
+    } else if (sp[0] == 2) {
+      int y = p / W;
+      int x = p - y * W;
+      v = (x >= sp[2] && x < sp[4] && y >= sp[3] && y < sp[5]) ? 1.f : 0.f;
+    }
+    mask[i] = v;
   }
 }

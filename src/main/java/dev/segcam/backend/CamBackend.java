@@ -86,6 +86,22 @@ public interface CamBackend extends AutoCloseable {
     return upload(new FloatTensor(Shape.of(dims), labels));
   }
 
+  // labels (N,h,w), spec (R,6) -> masks (R,h,w)
+  /**
+   * The target rows' region masks built where the label maps live (see {@code region_mask} in
+   * kernels/seed.cu: per row kind ZERO, PREDICTED or BOX, its class and box), so that on a device
+   * only the small spec travels. The default runs the twin on the host.
+   */
+  default CamTensor regionMasks(CamTensor labels, int[] spec) {
+    FloatTensor l = labels.toHost();
+    Shape s = l.shape();
+    int rows = spec.length / dev.segcam.kernels.CpuKernels.REGION_SPEC;
+    float[] m = new float[rows * s.dim(1) * s.dim(2)];
+    dev.segcam.kernels.CpuKernels.region_mask(
+        m, l.data(), spec, rows, s.dim(0), s.dim(1), s.dim(2));
+    return upload(new FloatTensor(Shape.of(rows, s.dim(1), s.dim(2)), m));
+  }
+
   // grads (R,h,w,C) -> weights (R,C)
   CamTensor channelMean(CamTensor grads);
 

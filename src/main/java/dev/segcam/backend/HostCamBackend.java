@@ -11,6 +11,38 @@ import dev.segcam.kernels.HostCamKernels;
  */
 public abstract class HostCamBackend
     extends KernelCamBackend<CamTensor.Host, HostCamKernels.Slice> {
+  private boolean sparseSeeds = true;
+
+  /**
+   * Whether {@link #scoreSeed} returns a {@link SparseSeed} (the default: a backward that knows it
+   * consumes it factored; any other sees its dense form) or the dense seed tensor.
+   */
+  public HostCamBackend sparseSeeds(boolean on) {
+    this.sparseSeeds = on;
+    return this;
+  }
+
+  @Override
+  public CamTensor scoreSeed(
+      CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores) {
+    if (!sparseSeeds) {
+      return super.scoreSeed(values, masks, classes, modes, scores);
+    }
+    return SparseSeed.of(
+        own(values, "score node values").tensor(),
+        own(masks, "masks").tensor(),
+        classes,
+        modes,
+        scores,
+        () -> {
+          try (CamTensor d =
+              HostCamBackend.super.scoreSeed(
+                  values, masks, classes, modes, new float[classes.length])) {
+            return d.toHost().data();
+          }
+        });
+  }
+
   @Override
   public CamTensor upload(FloatTensor host) {
     return CamTensor.host(host);

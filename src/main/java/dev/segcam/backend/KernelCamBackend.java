@@ -58,7 +58,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     throw new CamStepException(what + " must be (N,H,W,C) or (N,C), got " + s);
   }
 
-  private static int targets(int images, int rows, String what) {
+  static int targets(int images, int rows, String what) {
     if (images <= 0 || rows % images != 0) {
       throw new CamStepException(
           what + ": " + rows + " gradient rows are not a multiple of " + images + " images");
@@ -85,20 +85,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     int px = d[1] * d[2];
     int ch = d[3];
     int rows = classes.length;
-    int k = targets(n, rows, "scoreSeed");
-    if (modes.length != rows || scores.length < rows) {
-      throw new CamStepException(
-          "scoreSeed: "
-              + rows
-              + " classes, "
-              + modes.length
-              + " modes, "
-              + scores.length
-              + " scores");
-    }
-    if (m.shape().size() != rows * px) {
-      throw new CamStepException("masks hold " + m.shape().size() + " values, need " + rows * px);
-    }
+    int k = SeedChecks.targets(d, m.shape(), classes, modes, scores);
     Shape ss = v.shape().rank() == 2 ? Shape.of(rows, ch) : Shape.of(rows, d[1], d[2], ch);
     // a child scope for the step: the seed is detached, the scores buffer freed
     try (Scope scope = new Scope()) {
@@ -133,6 +120,23 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     return filled(
         Shape.of(d[0], d[1], d[2]),
         out -> stepKernels().argmax_channels(whole(out), whole(v), d[0] * d[1] * d[2], d[3]));
+  }
+
+  @Override
+  public CamTensor regionMasks(CamTensor labels, int[] spec) {
+    // labels (N,h,w), spec (R,6) -> masks (R,h,w)
+    T l = own(labels, "label maps");
+    Shape s = l.shape();
+    if (s.rank() != 3 || spec.length % CpuKernels.REGION_SPEC != 0) {
+      throw new CamStepException(
+          "regionMasks: labels must be (N,h,w), got " + s + ", spec of " + spec.length + " ints");
+    }
+    int rows = spec.length / CpuKernels.REGION_SPEC;
+    return filled(
+        Shape.of(rows, s.dim(1), s.dim(2)),
+        out ->
+            stepKernels()
+                .region_mask(whole(out), whole(l), spec, rows, s.dim(0), s.dim(1), s.dim(2)));
   }
 
   @Override

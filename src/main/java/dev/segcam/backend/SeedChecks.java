@@ -1,11 +1,40 @@
 package dev.segcam.backend;
 
+import dev.segcam.ir.Shape;
+
 /**
  * The argument checks of {@link CamBackend#scoreSeed}, shared by the host and device backends so
  * both refuse the same requests with the same messages.
  */
 public final class SeedChecks {
   private SeedChecks() {}
+
+  /**
+   * The number of targets K of a {@link CamBackend#scoreSeed} call, after checking its argument
+   * counts: {@code d} the values' (N,oh,ow,C), masks (N*K,oh,ow), one class and mode per row and
+   * room for one score per row.
+   *
+   * @throws CamStepException if the counts do not fit together
+   */
+  public static int targets(int[] d, Shape masks, int[] classes, SeedMode[] modes, float[] scores) {
+    int rows = classes.length;
+    int px = d[1] * d[2];
+    int k = KernelCamBackend.targets(d[0], rows, "scoreSeed");
+    if (modes.length != rows || scores.length < rows) {
+      throw new CamStepException(
+          "scoreSeed: "
+              + rows
+              + " classes, "
+              + modes.length
+              + " modes, "
+              + scores.length
+              + " scores");
+    }
+    if (masks.size() != rows * px) {
+      throw new CamStepException("masks hold " + masks.size() + " values, need " + rows * px);
+    }
+    return k;
+  }
 
   /**
    * The score mode of target {@code t} (rows {@code t*n .. t*n+n-1}), after checking that its rows

@@ -3,6 +3,7 @@ package dev.segcam.cam;
 import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.HostCamBackend;
 import dev.segcam.backend.OpTable;
+import dev.segcam.backend.SparseSeed;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
@@ -145,8 +146,17 @@ public final class CpuCamBackend extends HostCamBackend {
 
   @Override
   public Forward forward(String input, CamTensor images, Set<String> keep) {
-    // the backward needs the values on every path from a layer to the score, so keep them all
-    Map<String, FloatTensor> values = engine.forward(Map.of(input, images.toHost()));
+    // a backward from seeds on kept nodes reads only their ancestors' values: drop the others (a
+    // Softmax head beside the logits is the size of the logits)
+    Map<String, FloatTensor> all = engine.forward(Map.of(input, images.toHost()));
+    Set<String> needed = new java.util.HashSet<>();
+    for (String k : keep) {
+      if (!needed.contains(k)) {
+        needed.addAll(LayerChoice.ancestors(graph, k));
+      }
+    }
+    Map<String, FloatTensor> values = new java.util.HashMap<>(all);
+    values.keySet().retainAll(needed);
     return new Forward() {
       @Override
       public CamTensor value(String node) {
@@ -171,7 +181,29 @@ public final class CpuCamBackend extends HostCamBackend {
       private Map<String, CamTensor> run(
           Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
         Map<String, FloatTensor> s = new LinkedHashMap<>();
-        seeds.forEach((k, v) -> s.put(k, v.toHost()));
+        boolean fresh = true; // every seed array is this call's own
+        for (Map.Entry<String, CamTensor> e : seeds.entrySet()) {
+          String node = e.getKey();
+          FloatTensor t;
+          if (e.getValue() instanceof SparseSeed sp) {
+            SeedHead.Moved m = SeedHead.move(graph, values, node, sp, layers, loop());
+            node = m.node();
+            t = m.seed();
+          } else {
+            t = e.getValue().toHost();
+            fresh = false;
+          }
+          FloatTensor prev = s.get(node);
+          if (prev != null) {
+            t = sum(prev, t);
+          }
+          s.put(node, t);
+        }
+        List<String> distinct = List.copyOf(new java.util.LinkedHashSet<>(layers));
+        if (fresh && s.size() == 1 && distinct.size() == 1 && s.containsKey(distinct.get(0))) {
+          // the seed reached the one layer: it is that layer's whole gradient
+          return Map.of(distinct.get(0), CamTensor.host(s.get(distinct.get(0))));
+        }
         Map<String, FloatTensor> g =
             CpuBackward.backward(graph, values, s, layers, pool, table, guided);
         Map<String, CamTensor> out = new LinkedHashMap<>();
@@ -184,6 +216,23 @@ public final class CpuCamBackend extends HostCamBackend {
       @Override
       public void close() {}
     };
+  }
+
+  private SparseSeed.Loop loop() {
+    return pool == null ? SparseSeed.Loop.SERIAL : pool::parallelFor;
+  }
+
+  private static FloatTensor sum(FloatTensor a, FloatTensor b) {
+    if (!a.shape().equals(b.shape())) {
+      throw new CamException(
+          "seeds reaching one node differ in shape: " + a.shape() + " vs " + b.shape());
+    }
+    float[] o = a.data().clone();
+    float[] bd = b.data();
+    for (int i = 0; i < o.length; i++) {
+      o[i] += bd[i];
+    }
+    return new FloatTensor(a.shape(), o);
   }
 
   @Override

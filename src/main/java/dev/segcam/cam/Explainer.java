@@ -476,6 +476,7 @@ public final class Explainer implements AutoCloseable {
       try {
         for (String node : depends.keySet()) {
           float[] nodeMasks = new float[masks.length];
+          boolean[] onNode = new boolean[rows];
           SeedMode[] modes = new SeedMode[rows];
           for (int r = 0; r < rows; r++) {
             Target tg = targets.get(r / n);
@@ -483,12 +484,14 @@ public final class Explainer implements AutoCloseable {
             modes[r] = SeedMode.LINEAR;
             if (seedNode(tg.scoreMode()).equals(node)) {
               modes[r] = seedMode(tg.scoreMode(), ch);
+              onNode[r] = true;
               System.arraycopy(masks, r * oh * ow, nodeMasks, r * oh * ow, oh * ow);
             }
           }
           float[] s = new float[rows];
-          Shape ms = Shape.of(rows, oh, ow);
-          try (CamTensor mt = backend.upload(new FloatTensor(ms, nodeMasks))) {
+          try (CamTensor mt =
+              RegionMasks.build(
+                  backend, logitsValue, targets, onNode, empty, n, oh, ow, nodeMasks)) {
             seeds.put(node, backend.scoreSeed(fwd.value(node), mt, cls, modes, s));
           }
           for (int r = 0; r < rows; r++) {

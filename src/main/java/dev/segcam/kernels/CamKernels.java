@@ -25,6 +25,9 @@ public interface CamKernels<B> {
   // logits (P,C) -> labels (P), argmax per pixel as float
   void argmax_channels(B labels, B logits, int P, int C);
 
+  /** See {@link CpuKernels#region_mask}. */
+  void region_mask(B mask, B labels, int[] spec, int R, int N, int H, int W);
+
   // grads (N,H,W,K) -> alpha (N,K)
   void channel_mean(B alpha, B grads, int N, int H, int W, int K);
 

@@ -81,6 +81,9 @@ public final class CpuKernels {
    * that is 1 − f (for LOGITS −y, the logit of the background). For C > 1, cls must be in [0, C).
    *
    * <p>The mask is a float weight: 1 inside M, 0 outside, anything else to weight pixels.
+   *
+   * <p>{@code seed} may be null: then only the scores are computed (the sparse seed of {@code
+   * dev.segcam.backend.SparseSeed} keeps the seed as a factor per pixel instead).
    */
   public static void masked_score_seed(
       float[] score,
@@ -97,7 +100,9 @@ public final class CpuKernels {
     positive("N", N);
     positive("C", C);
     length("score", score, N);
-    length("seed", seed, (long) N * hw * C);
+    if (seed != null) {
+      length("seed", seed, (long) N * hw * C);
+    }
     length("logits", logits, (long) N * hw * C);
     length("mask", mask, (long) N * hw);
     length("cls", cls, N);
@@ -113,8 +118,10 @@ public final class CpuKernels {
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * C;
         double m = mask[n * hw + p];
-        for (int k = 0; k < C; k++) {
-          seed[base + k] = 0f;
+        if (seed != null) {
+          for (int k = 0; k < C; k++) {
+            seed[base + k] = 0f;
+          }
         }
         if (m == 0.0) {
           continue; // outside M: no score, no gradient (also ignores NaN logits there)
@@ -122,11 +129,15 @@ public final class CpuKernels {
         if (mode == ScoreMode.LOGITS) {
           double y = logits[base + c];
           acc += m * (background ? -y : y);
-          seed[base + c] = (float) (sign * m);
+          if (seed != null) {
+            seed[base + c] = (float) (sign * m);
+          }
         } else if (mode == ScoreMode.SIGMOID) {
           double s = sigmoid(logits[base + c]);
           acc += m * (background ? 1.0 - s : s);
-          seed[base + c] = (float) (sign * m * s * (1.0 - s));
+          if (seed != null) {
+            seed[base + c] = (float) (sign * m * s * (1.0 - s));
+          }
         } else {
           double max = Double.NEGATIVE_INFINITY;
           for (int k = 0; k < C; k++) {
@@ -138,7 +149,7 @@ public final class CpuKernels {
           }
           double pc = Math.exp(logits[base + c] - max) / sum;
           acc += m * (background ? 1.0 - pc : pc);
-          for (int k = 0; k < C; k++) {
+          for (int k = 0; seed != null && k < C; k++) {
             double pk = Math.exp(logits[base + k] - max) / sum;
             double d = (k == c ? pc * (1.0 - pk) : -pc * pk);
             seed[base + k] = (float) (sign * m * d);
@@ -149,8 +160,49 @@ public final class CpuKernels {
     }
   }
 
+  /** {@link #region_mask} kinds: a zero row, the pixels predicted as the class, a box. */
+  public static final int REGION_ZERO = 0;
+
+  public static final int REGION_PREDICTED = 1;
+  public static final int REGION_BOX = 2;
+
+  /** Ints per row of a {@link #region_mask} spec: kind, cls, x0, y0, x1, y1. */
+  public static final int REGION_SPEC = 6;
+
+  /**
+   * {@code // labels (N,H,W), spec (R,6) -> mask (R,H,W)}: the region M of each target row where
+   * the label maps live. spec row r = {kind, cls, x0, y0, x1, y1}, image n = r % N: ZERO gives 0,
+   * PREDICTED 1 where labels[n,p] == cls, BOX 1 where x0 &lt;= x &lt; x1 and y0 &lt;= y &lt; y1.
+   */
+  public static void region_mask(
+      float[] mask, float[] labels, int[] spec, int R, int N, int H, int W) {
+    int hw = positive("H", H) * positive("W", W);
+    positive("N", N);
+    length("mask", mask, (long) R * hw);
+    length("labels", labels, (long) N * hw);
+    length("spec", spec, (long) R * REGION_SPEC);
+    for (int r = 0; r < R; r++) {
+      int o = r * REGION_SPEC;
+      int kind = spec[o];
+      if (kind != REGION_ZERO && kind != REGION_PREDICTED && kind != REGION_BOX) {
+        throw new KernelArgumentException("region_mask: row " + r + " has kind " + kind);
+      }
+      for (int p = 0; p < hw; p++) {
+        float v = 0f;
+        if (kind == REGION_PREDICTED) {
+          v = labels[(r % N) * hw + p] == (float) spec[o + 1] ? 1f : 0f;
+        } else if (kind == REGION_BOX) {
+          int y = p / W;
+          int x = p - y * W;
+          v = x >= spec[o + 2] && x < spec[o + 4] && y >= spec[o + 3] && y < spec[o + 5] ? 1f : 0f;
+        }
+        mask[r * hw + p] = v;
+      }
+    }
+  }
+
   /** Numerically stable logistic function, same branches as seed.cu. */
-  static double sigmoid(double y) {
+  public static double sigmoid(double y) {
     if (y >= 0) {
       return 1.0 / (1.0 + Math.exp(-y));
     }

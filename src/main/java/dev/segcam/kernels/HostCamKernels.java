@@ -46,6 +46,13 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
   }
 
   @Override
+  public void region_mask(Slice mask, Slice labels, int[] spec, int R, int N, int H, int W) {
+    float[] o = mask.out();
+    CpuKernels.region_mask(o, labels.in(), spec, R, N, H, W);
+    mask.back(o);
+  }
+
+  @Override
   public void masked_score_seed(
       Slice score,
       Slice seed,

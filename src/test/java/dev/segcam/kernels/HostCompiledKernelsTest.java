@@ -189,6 +189,7 @@ class HostCompiledKernelsTest {
     Map<String, Runnable> m = new LinkedHashMap<>();
     m.put("masked_score_seed", this::maskedScoreSeed);
     m.put("argmax_channels", this::argmaxChannels);
+    m.put("region_mask", this::regionMask);
     m.put("masked_score_reduce", this::maskedScoreReduce);
     m.put("channel_mean", () -> channelWeights("channel_mean"));
     m.put("gradcampp_weights", () -> channelWeights("gradcampp_weights"));
@@ -588,6 +589,35 @@ class HostCompiledKernelsTest {
       CpuKernels.argmax_channels(ref, logits, p, c);
       launch1d("argmax_channels", p, got, logits, p, c);
       check(EXACT, at("argmax_channels", s), ref, got);
+    }
+  }
+
+  /** Region masks of every kind over several images, boxes from empty to the whole grid. */
+  private void regionMask() {
+    for (int[] s : new int[][] {{1, 1, 1, 1}, {2, 5, 7, 6}, {3, 2, 33, 17}}) {
+      int n = s[0];
+      int r = n * s[1];
+      int h = s[2];
+      int w = s[3];
+      float[] labels = new float[n * h * w];
+      for (int i = 0; i < labels.length; i++) {
+        labels[i] = rng.nextInt(4);
+      }
+      int[] spec = new int[r * CpuKernels.REGION_SPEC];
+      for (int row = 0; row < r; row++) {
+        int o = row * CpuKernels.REGION_SPEC;
+        spec[o] = row % 3; // ZERO, PREDICTED, BOX
+        spec[o + 1] = rng.nextInt(4);
+        spec[o + 2] = rng.nextInt(w);
+        spec[o + 3] = rng.nextInt(h);
+        spec[o + 4] = spec[o + 2] + rng.nextInt(w - spec[o + 2] + 1);
+        spec[o + 5] = spec[o + 3] + rng.nextInt(h - spec[o + 3] + 1);
+      }
+      float[] ref = new float[r * h * w];
+      float[] got = garbage(ref.length);
+      CpuKernels.region_mask(ref, labels, spec, r, n, h, w);
+      launch1d("region_mask", ref.length, got, labels, spec, r, n, h, w);
+      check(EXACT, at("region_mask", s), ref, got);
     }
   }
 

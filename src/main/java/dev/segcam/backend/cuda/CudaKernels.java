@@ -74,6 +74,28 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     launch("seed", "argmax_channels", gridFor(P), 1, BLOCK, 1, labels, logits, P, C);
   }
 
+  /** See {@link CpuKernels#region_mask}; the spec (R*6 ints) is uploaded, nothing comes back. */
+  @Override
+  public void region_mask(
+      DeviceBuffer mask, DeviceBuffer labels, int[] spec, int R, int N, int H, int W) {
+    long hw = dims(N, H, W, 1);
+    if (R <= 0) {
+      throw new KernelArgumentException("region_mask: R=" + R);
+    }
+    need("mask", mask, R * hw);
+    need("labels", labels, N * hw);
+    if (spec == null || spec.length != R * CpuKernels.REGION_SPEC) {
+      throw new KernelArgumentException("region_mask: spec must have 6*R=" + 6 * R + " ints");
+    }
+    if (R * hw > Integer.MAX_VALUE) {
+      throw new KernelArgumentException("region_mask: " + R + " rows of " + hw + " pixels");
+    }
+    try (DeviceBuffer dspec = ctx.arena().alloc(4L * spec.length)) {
+      dspec.upload(spec);
+      launch("seed", "region_mask", gridFor(R * hw), 1, BLOCK, 1, mask, labels, dspec, R, N, H, W);
+    }
+  }
+
   /** See {@link CpuKernels#masked_score_seed}; {@code cls} stays on the host (checked there). */
   @Override
   public void masked_score_seed(

@@ -35,7 +35,10 @@ import org.junit.jupiter.api.Test;
 class PtxResourcesTest {
   static final Map<String, List<String>> MODULES =
       Map.ofEntries(
-          Map.entry("seed", List.of("masked_score_seed", "masked_score_reduce", "argmax_channels")),
+          Map.entry(
+              "seed",
+              List.of(
+                  "masked_score_seed", "masked_score_reduce", "argmax_channels", "region_mask")),
           Map.entry(
               "channel_mean", List.of("channel_mean", "gradcampp_weights", "xgradcam_weights")),
           Map.entry("weighted_sum", List.of("weighted_sum_relu", "elementwise_sum_relu")),
