@@ -479,6 +479,11 @@ final class Converter {
         return batchNorm();
       case "MatMul":
         return matmul();
+      case "BatchMatMul":
+      case "BatchMatMulV2":
+      case "BatchMatMulV3":
+      case "Einsum":
+        return product(op);
       case "Reshape":
         {
           String x = act(0);
@@ -815,11 +820,8 @@ final class Converter {
   }
 
   private Val matmul() {
-    if (attrB("transpose_a", false)) {
-      throw error("transpose_a is not supported");
-    }
-    if (!(in(0) instanceof Act)) {
-      throw error("the activation must be the first operand of MatMul");
+    if (attrB("transpose_a", false) || !(in(0) instanceof Act) || in(1) instanceof Act) {
+      return product("MatMul");
     }
     String x = act(0);
     Cst w = cst(1, "weights");
@@ -840,6 +842,46 @@ final class Converter {
       t = new FloatTensor(Shape.of(c, r), dst);
     }
     return emit(new Op.MatMul(t, null), x);
+  }
+
+  /** Products of activations and Einsum: {@link MatMulConversions} over this converter's graph. */
+  private Val product(String op) {
+    if (current.inputs.size() != 2) {
+      throw error(op + " of " + current.inputs.size() + " operands is not supported (only 2)");
+    }
+    MatMulConversions.Builder mb =
+        new MatMulConversions.Builder() {
+          @Override
+          public String add(String suffix, Op o, String... ins) {
+            return Converter.this.add(current.path + suffix, o, ins);
+          }
+
+          @Override
+          public Shape shape(String node) {
+            return shapeOf(node);
+          }
+        };
+    MatMulConversions.Operand[] xy = new MatMulConversions.Operand[2];
+    for (int i = 0; i < 2; i++) {
+      xy[i] =
+          in(i) instanceof ConstVal c
+              ? new MatMulConversions.Operand(null, c.c())
+              : new MatMulConversions.Operand(act(i), null);
+    }
+    boolean mm = op.equals("MatMul");
+    try {
+      return new Act(
+          op.equals("Einsum")
+              ? MatMulConversions.einsum(mb, attrS("equation", ""), xy[0], xy[1])
+              : MatMulConversions.matmul(
+                  mb,
+                  xy[0],
+                  xy[1],
+                  attrB(mm ? "transpose_a" : "adj_x", false),
+                  attrB(mm ? "transpose_b" : "adj_y", false)));
+    } catch (IllegalArgumentException | ShapeException e) {
+      throw error(op + ": " + e.getMessage());
+    }
   }
 
   /** Target (without batch) of a Reshape whose first dimension must be the batch. */
