@@ -8,6 +8,8 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -31,42 +33,20 @@ class SegFormerCliTest {
     Path image = tmp.resolve("noise.png");
     ImageIO.write(img, "png", image.toFile());
 
-    ExplainCommandTest.Run def =
-        ExplainCommandTest.run(
-            "explain",
-            model.toString(),
-            image.toString(),
-            "--class",
-            "1",
-            "--whole",
-            "--backend",
-            "cpu",
-            "--out",
-            tmp.resolve("default").toString());
+    ExplainCommandTest.Run def = explain(model, image, tmp.resolve("default"));
     assertEquals(0, def.code(), def.out() + def.err());
 
-    // the layer names `segcam layers` prints
-    var imported =
-        dev.segcam.savedmodel.SavedModelImporter.loadAtImageSize(model, null, size, size);
-    String t1 = imported.nodeForTensor(SegFormerZoo.TOKEN_LAYERS.get(0));
-    String t2 = imported.nodeForTensor(SegFormerZoo.TOKEN_LAYERS.get(1));
+    // TensorFlow tensor names, resolved to the IR nodes by the CLI
     Path out = tmp.resolve("tokens");
     ExplainCommandTest.Run tok =
-        ExplainCommandTest.run(
-            "explain",
-            model.toString(),
-            image.toString(),
-            "--class",
-            "1",
-            "--whole",
-            "--backend",
-            "cpu",
-            "--out",
-            out.toString(),
+        explain(
+            model,
+            image,
+            out,
             "--layer",
-            "stage1/norm/out",
+            SegFormerZoo.TOKEN_LAYERS.get(0),
             "--layer",
-            "stage2/norm/out:4x4");
+            SegFormerZoo.TOKEN_LAYERS.get(1) + ":4x4");
     assertEquals(0, tok.code(), tok.out() + tok.err());
     String json;
     try (var files = Files.walk(out)) {
@@ -75,5 +55,23 @@ class SegFormerCliTest {
       json = Files.readString(j);
     }
     assertTrue(json.contains(":grid"), json);
+  }
+
+  private static ExplainCommandTest.Run explain(Path model, Path image, Path out, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "explain",
+                model.toString(),
+                image.toString(),
+                "--class",
+                "1",
+                "--whole",
+                "--backend",
+                "cpu",
+                "--out",
+                out.toString()));
+    args.addAll(List.of(more));
+    return ExplainCommandTest.run(args.toArray(new String[0]));
   }
 }
