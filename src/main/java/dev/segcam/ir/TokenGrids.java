@@ -54,7 +54,11 @@ public final class TokenGrids {
         hw = new int[] {Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))};
       }
       if (!g.contains(name)) {
-        name = resolve.apply(name);
+        try {
+          name = resolve.apply(name);
+        } catch (RuntimeException unresolved) {
+          // g.node below throws the unknown-layer error with the closest names
+        }
       }
       Shape s = g.node(name).shape(); // unknown names throw with close names
       if (s.rank() != 3) {

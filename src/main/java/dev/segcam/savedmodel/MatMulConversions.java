@@ -55,6 +55,12 @@ final class MatMulConversions {
       return b.add("", new Op.MatMul(weights(y.constant(), adjY), null), xs);
     }
     // constant first: (opX(X)·opY(Y))^T = opY(Y)^T · opX(X)^T
+    if (b.shape(y.node()).rank() < 3) {
+      throw new IllegalArgumentException(
+          "the activation "
+              + b.shape(y.node())
+              + " must be the first operand (as the second, its batch axis would be contracted)");
+    }
     String ys = adjY ? y.node() : swapLast(b, y.node(), "/adj_y");
     String p = b.add("/product_t", new Op.MatMul(weights(x.constant(), !adjX), null), ys);
     return b.add("", lastTwoSwapped(b.shape(p).rank()), p);
