@@ -48,6 +48,23 @@ class SegFormerCliTest {
             "--layer",
             SegFormerZoo.TOKEN_LAYERS.get(1) + ":4x4");
     assertEquals(0, tok.code(), tok.out() + tok.err());
+    // bench times the token layer on its grid view too
+    String[] benchArgs = {
+      "bench",
+      model.toString(),
+      "--layer",
+      SegFormerZoo.TOKEN_LAYERS.get(0),
+      "--iterations",
+      "1",
+      "--warmup",
+      "0",
+      "--backend",
+      "cpu"
+    };
+    ExplainCommandTest.Run bench = ExplainCommandTest.run(benchArgs);
+    assertEquals(0, bench.code(), bench.out() + bench.err());
+    assertTrue(bench.out().contains(":grid"), bench.out());
+
     String json;
     try (var files = Files.walk(out)) {
       Path j =
