@@ -28,21 +28,6 @@ import org.junit.jupiter.api.Test;
 class SegFormerZooTest {
   private static final int BATCH = 2;
 
-  /**
-   * Sum of the float32 fan-ins along the longest path through the model (patch embeddings 147 and
-   * 144, spatial-reduction convs 256 and 128, Dense and LayerNorm sums of 16 to 64 per block,
-   * scores and contexts, the decoder's 32-wide fuse, 4-tap resizes; about 2000), rounded up: the
-   * accumulation length of {@link Tolerance#reassociated}. TensorFlow sums in another order, and a
-   * gradient that cancels (the softmax's) keeps the absolute error of its terms.
-   */
-  private static final long PATH_FAN_IN = 4096;
-
-  /** CPU_VS_TF, with the absolute part widened to the reassociation bound at ref's magnitude. */
-  private static Tolerance tolerance(FloatTensor ref) {
-    double atol = Tolerance.reassociated(PATH_FAN_IN, Tolerance.maxAbs(ref.data())).atol();
-    return new Tolerance(Tolerance.CPU_VS_TF.rtol(), Math.max(Tolerance.CPU_VS_TF.atol(), atol));
-  }
-
   @Test
   void forwardAndGradientsEqualTensorFlow() {
     Path dir = SegFormerZoo.get();
@@ -64,15 +49,18 @@ class SegFormerZooTest {
       assertEquals(SegFormerZoo.CLASSES, y.shape().dim(3));
       FloatTensor seed = TfOracle.classSeed(y.shape(), 1, p -> rng.nextFloat() < 0.3f);
       TfOracle.Run ref = tf.run(x, seed);
-      tolerance(ref.output()).assertClose("output", ref.output(), y);
+      SegFormerZoo.tolerance(Tolerance.CPU_VS_TF, ref.output())
+          .assertClose("output", ref.output(), y);
       Map<String, FloatTensor> got =
           CpuBackward.backward(m.graph(), values, Map.of(out, seed), layers);
       for (int i = 0; i < tfNames.size(); i++) {
         String t = tfNames.get(i);
         FloatTensor v = ref.values().get(t);
         FloatTensor d = ref.grads().get(t);
-        tolerance(v).assertClose("value " + t, v, values.get(layers.get(i)));
-        tolerance(d).assertClose("dS/d " + t, d, got.get(layers.get(i)));
+        SegFormerZoo.tolerance(Tolerance.CPU_VS_TF, v)
+            .assertClose("value " + t, v, values.get(layers.get(i)));
+        SegFormerZoo.tolerance(Tolerance.CPU_VS_TF, d)
+            .assertClose("dS/d " + t, d, got.get(layers.get(i)));
       }
     }
   }

@@ -53,7 +53,23 @@ public final class SegFormerZoo {
           "stage2/block/attn/context",
           "stage2/block/out");
 
+  /**
+   * Sum of the float32 fan-ins along the longest path through the model (patch embeddings 147 and
+   * 144, spatial-reduction convs 256 and 128, Dense and LayerNorm sums of 16 to 64 per block,
+   * scores and contexts, the decoder's 32-wide fuse, 4-tap resizes; about 2000), rounded up: the
+   * accumulation length of {@link Tolerance#reassociated}. TensorFlow sums in another order, and a
+   * gradient that cancels (the softmax's) keeps the absolute error of its terms.
+   */
+  public static final long PATH_FAN_IN = 4096;
+
   private static final long WEIGHT_SEED = 20261205L;
+
+  /** base, with its absolute part widened to the reassociation bound at ref's magnitude. */
+  public static Tolerance tolerance(Tolerance base, dev.segcam.ir.FloatTensor ref) {
+    double atol = Tolerance.reassociated(PATH_FAN_IN, Tolerance.maxAbs(ref.data())).atol();
+    return new Tolerance(base.rtol(), Math.max(base.atol(), atol));
+  }
+
   private static final float LN_EPS = 1e-5f;
 
   private SegFormerZoo() {}
