@@ -11,6 +11,7 @@ import dev.segcam.io.Json;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
+import dev.segcam.ir.TokenGrids;
 import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import dev.segcam.video.VideoRun;
@@ -122,7 +123,12 @@ public final class BenchCommand implements Callable<Integer> {
         sized == null
             ? SavedModelImporter.load(model)
             : SavedModelImporter.loadAtImageSize(model, null, sized[1], sized[0]);
-    Graph graph = imported.graph();
+    // a token layer (N, L, C) is timed on its grid view, as explain explains it
+    TokenGrids.Rewritten tokens =
+        TokenGrids.apply(
+            imported.graph(), layer.name == null ? List.of() : List.of(layer.name), imported::node);
+    Graph graph = tokens.graph();
+    String benchLayer = layer.name == null ? null : tokens.layers().get(0);
     Shape in = graph.node(graph.inputs().get(0)).shape();
     int h = in.dim(1);
     int w = in.dim(2);
@@ -159,7 +165,7 @@ public final class BenchCommand implements Callable<Integer> {
           imported,
           scoreOutput.node,
           line -> spec.commandLine().getErr().println("segcam: note: " + line));
-      usedLayer = layer.name != null ? layer.name : ex.defaultLayer();
+      usedLayer = benchLayer != null ? benchLayer : ex.defaultLayer();
       List<Target> targets = List.of(Target.image(classIndex));
       List<String> layers = List.of(usedLayer);
       FloatTensor[] at = {images};

@@ -11,6 +11,7 @@ import dev.segcam.io.Json;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.ir.TokenGrids;
 import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import dev.segcam.video.VideoRun;
@@ -99,7 +100,9 @@ public final class ExplainCommand implements Callable<Integer> {
       names = {"-l", "--layer"},
       paramLabel = "NAME",
       description =
-          "Feature layer (node name as `segcam layers` prints it; repeatable). Default: the last"
+          "Feature layer (node name as `segcam layers` prints it; repeatable; a token layer"
+              + " (N,L,C) as NAME:HxW, or NAME alone when a reshape in the graph gives its grid)."
+              + " Default: the last"
               + " conv/activation before the classifier head; with a region of the target's own"
               + " (--box, --pixel, --mask, --component), the last layer whose path to the scores"
               + " is not linear (README).")
@@ -174,7 +177,10 @@ public final class ExplainCommand implements Callable<Integer> {
             ? SavedModelImporter.load(model)
             : SavedModelImporter.loadAtImageSize(model, null, hw[0], hw[1]);
     double importMs = (System.nanoTime() - t0) / 1e6;
-    Graph graph = imported.graph();
+    // token layers (N, L, C) are explained on their grid (NAME:HxW, or the graph's reshape)
+    TokenGrids.Rewritten tokens = TokenGrids.apply(imported.graph(), layers, imported::node);
+    Graph graph = tokens.graph();
+    layers = new ArrayList<>(tokens.layers());
 
     Labels labels = loadLabels();
     Backends.Opened opened = Backends.open(shared.backend, graph, this::note);

@@ -370,11 +370,28 @@ public sealed interface Op {
    */
   record Pad(List<int[]> paddings, float value) implements Op {}
 
-  /** Dense layer: (N,I) x weights (I,O) [+ bias (O)] -> (N,O). */
+  /**
+   * Dense layer on the last axis: (N,...,I) x weights (I,O) [+ bias (O)] -> (N,...,O) (Keras Dense
+   * on tokens (N,L,C) is this at rank 3).
+   */
   record MatMul(FloatTensor weights, FloatTensor bias) implements Op {
     @Override
     public long parameterCount() {
       return weights.size() + (bias == null ? 0 : bias.size());
+    }
+  }
+
+  /**
+   * The batched product of two activations (TensorFlow's BatchMatMulV2, a MatMul of two
+   * activations, the Einsum contractions of attention): a (..., M, K), or (..., K, M) when adjA,
+   * times b (..., K, N), or (..., N, K) when adjB, -> (..., M, N). Both inputs have the same rank
+   * (at least 3: the batch, then any leading dims) and equal leading dims. The gradients read both
+   * operands.
+   */
+  record BatchMatMul(boolean adjA, boolean adjB) implements Op {
+    @Override
+    public GradReads gradReads() {
+      return GradReads.INPUT;
     }
   }
 

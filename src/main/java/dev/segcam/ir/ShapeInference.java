@@ -113,12 +113,18 @@ public final class ShapeInference {
         return Shape.of(d);
       }
       if (op instanceof Op.MatMul m) {
-        Shape x = rank(node, in, 0, 2);
+        Shape x = one(node, in);
         Shape w = m.weights().shape();
-        if (x.dim(1) != U && x.dim(1) != w.dim(0)) {
-          throw new ShapeException("input features " + x.dim(1) + " != weight rows " + w.dim(0));
+        if (x.rank() < 2) {
+          throw new ShapeException("expects an input of rank 2 or more, got " + x);
         }
-        return Shape.of(x.dim(0), w.dim(1));
+        if (x.dim(-1) != U && x.dim(-1) != w.dim(0)) {
+          throw new ShapeException("input features " + x.dim(-1) + " != weight rows " + w.dim(0));
+        }
+        return x.withDim(-1, w.dim(1));
+      }
+      if (op instanceof Op.BatchMatMul m) {
+        return Contraction.outputShape(m, in);
       }
       if (op instanceof Op.Reshape r) {
         return reshape(one(node, in), r.target());

@@ -180,7 +180,7 @@ final class ConstFolding {
   }
 
   /** Transposed weights, e.g. a Dense kernel stored (out, in). */
-  private static Cst transpose(Cst x, int[] perm) {
+  static Cst transpose(Cst x, int[] perm) {
     int r = x.rank();
     if (perm.length != r) {
       throw new IllegalArgumentException("Transpose permutation " + Arrays.toString(perm));

@@ -150,11 +150,8 @@ final class ConvConversions {
   }
 
   static Val matmul(Converter cv) {
-    if (cv.attrB("transpose_a", false)) {
-      throw cv.error("transpose_a is not supported");
-    }
-    if (!(cv.in(0) instanceof Act)) {
-      throw cv.error("the activation must be the first operand of MatMul");
+    if (cv.attrB("transpose_a", false) || !(cv.in(0) instanceof Act) || cv.in(1) instanceof Act) {
+      return MatMulConversions.product(cv, "MatMul");
     }
     String x = cv.act(0);
     Cst w = cv.cst(1, "weights");

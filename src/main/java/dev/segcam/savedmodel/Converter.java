@@ -477,6 +477,11 @@ final class Converter {
         return ConvConversions.batchNorm(this);
       case "MatMul":
         return ConvConversions.matmul(this);
+      case "BatchMatMul":
+      case "BatchMatMulV2":
+      case "BatchMatMulV3":
+      case "Einsum":
+        return MatMulConversions.product(this, op);
       case "Reshape":
         return LayoutConversions.reshape(this);
       case "Squeeze":

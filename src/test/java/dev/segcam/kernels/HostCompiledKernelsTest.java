@@ -235,6 +235,7 @@ class HostCompiledKernelsTest {
     m.put("exp_bwd", g::expBwd);
     m.put("unary_fwd", () -> g.unary(false));
     m.put("unary_bwd", () -> g.unary(true));
+    m.put("batch_matmul", g::batchMatmul);
     return m;
   }
 
@@ -928,6 +929,34 @@ class HostCompiledKernelsTest {
         ExpKernels.exp_bwd(ref, dy, y, total, valueTotal);
         launch1d("exp_bwd", total, got, dy, y, total, valueTotal);
         check(EXACT, at("exp_bwd", valueTotal), ref, got);
+      }
+    }
+
+    /**
+     * Every transpose combination, the forward's equal batches and the backward's K·N gradient
+     * batch over N-sample values on either side, odd sizes: the same k-ordered float sum.
+     */
+    void batchMatmul() {
+      int[][] sizes = {{1, 1, 1}, {5, 7, 3}, {17, 9, 33}};
+      for (int[] mnk : sizes) {
+        int m = mnk[0];
+        int n = mnk[1];
+        int k = mnk[2];
+        for (int ta = 0; ta < 2; ta++) {
+          for (int tb = 0; tb < 2; tb++) {
+            for (int[] ab : new int[][] {{N, N}, {K * N, N}, {N, K * N}}) {
+              int batch = Math.max(ab[0], ab[1]);
+              int total = batch * m * n;
+              float[] a = normal((long) ab[0] * m * k);
+              float[] b = normal((long) ab[1] * k * n);
+              float[] ref = new float[total];
+              float[] got = garbage(total);
+              MatMulKernels.batch_matmul(ref, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
+              launch1d("batch_matmul", total, got, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
+              check(EXACT, at("batch_matmul", m, n, k, ab[0], ab[1], ta, tb), ref, got);
+            }
+          }
+        }
       }
     }
 

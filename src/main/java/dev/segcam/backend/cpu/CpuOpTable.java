@@ -177,10 +177,16 @@ public final class CpuOpTable {
           Shape w = op.weights().shape();
           s.dx[0] =
               new FloatTensor(
-                  Shape.of(s.b, w.dim(0)),
+                  s.ds.withDim(-1, w.dim(0)),
                   ElementwiseGrad.matMulData(
-                      s.dy, s.b, op.weights().data(), w.dim(0), w.dim(1), s.pool()));
+                      s.dy,
+                      s.dy.length / w.dim(1),
+                      op.weights().data(),
+                      w.dim(0),
+                      w.dim(1),
+                      s.pool()));
         });
+    put(t, Op.BatchMatMul.class, CpuMatMulOps::forward, CpuMatMulOps::backward);
     put(
         t,
         Op.Reshape.class,

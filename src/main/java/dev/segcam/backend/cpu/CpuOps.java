@@ -321,11 +321,11 @@ public final class CpuOps {
     return new FloatTensor(os, out);
   }
 
-  /** Dense layer. */
-  // x (N,I), weights (I,O), bias (O) -> (N,O)
+  /** Dense layer on the last axis. */
+  // x (N,...,I), weights (I,O), bias (O) -> (N,...,O)
   public static FloatTensor matMul(Parallel par, FloatTensor x, Op.MatMul op) {
-    int n = x.shape().dim(0);
-    int in = x.shape().dim(1);
+    int in = x.shape().dim(-1);
+    int n = x.size() / in;
     Shape ws = op.weights().shape();
     if (ws.dim(0) != in) {
       throw new ShapeException("matmul input " + x.shape() + " vs weights " + ws);
@@ -342,6 +342,6 @@ public final class CpuOps {
         }
       }
     }
-    return new FloatTensor(Shape.of(n, o), out);
+    return new FloatTensor(x.shape().withDim(-1, o), out);
   }
 }

@@ -161,10 +161,11 @@ public final class CudaOpTable {
         Op.MatMul.class,
         (s, op) -> {
           Shape x = s.xs();
-          s.be.gemm().forward(s.y().buffer(), s.x(), s.p.weights, x.dim(0), x.dim(1), s.out.dim(1));
+          int in = x.dim(-1);
+          int o = s.out.dim(-1);
+          s.be.gemm().forward(s.y().buffer(), s.x(), s.p.weights, x.size() / in, in, o);
           if (s.p.bias != null) {
-            s.ops.channel_affine(
-                s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), s.out.dim(1));
+            s.ops.channel_affine(s.y.buffer(), s.y.buffer(), null, s.p.bias, s.total(), o);
           }
           return s.y;
         },
@@ -173,13 +174,14 @@ public final class CudaOpTable {
           s.be
               .gemm()
               .backward(
-                  s.alloc(0, Shape.of(s.b, w.dim(0))),
+                  s.alloc(0, s.ds.withDim(-1, w.dim(0))),
                   s.dy.buffer(),
                   s.p.weights,
-                  s.b,
+                  s.ds.size() / w.dim(1),
                   w.dim(0),
                   w.dim(1));
         });
+    put(t, Op.BatchMatMul.class, CudaMatMulOps::forward, CudaMatMulOps::backward);
     put(
         t,
         Op.Reshape.class,
@@ -265,9 +267,9 @@ public final class CudaOpTable {
               n.name(), op.type(), "needs one (N,H,W,C) input, has ranks " + inRanks);
         }
       } else if (op instanceof Op.MatMul) {
-        if (inRanks.size() != 1 || inRanks.get(0) != 2) {
+        if (inRanks.size() != 1 || inRanks.get(0) < 2) {
           throw new UnsupportedOpException(
-              n.name(), op.type(), "needs one (N,I) input, has ranks " + inRanks);
+              n.name(), op.type(), "needs one (N,...,I) input, has ranks " + inRanks);
         }
       } else if (op instanceof Op.Binary) {
         if (rank > 4 || inRanks.stream().anyMatch(r -> r > 4)) {

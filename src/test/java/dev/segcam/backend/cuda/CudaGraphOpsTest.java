@@ -7,11 +7,13 @@ import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
+import dev.segcam.kernels.MatMulKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.UnaryKernels;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.Tolerance;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -113,6 +115,33 @@ class CudaGraphOpsTest {
       TWIN.assertClose("exp_fwd", y, down(dY, total));
       ops.launchIn("exp", "exp_bwd", total * K, dDx, dDy, dY, total * K, total);
       TWIN.assertClose("exp_bwd", dx, down(dDx, total * K));
+    }
+  }
+
+  /** batch_matmul: every transpose pair, equal batches and the K·N gradient batch over N values. */
+  @Test
+  void batchMatmul() {
+    int m = 7;
+    int n = 9;
+    int k = 13;
+    for (int ta = 0; ta < 2; ta++) {
+      for (int tb = 0; tb < 2; tb++) {
+        for (int[] ab : new int[][] {{N, N}, {K * N, N}, {N, K * N}}) {
+          int total = Math.max(ab[0], ab[1]) * m * n;
+          float[] a = rnd(ab[0] * m * k);
+          float[] b = rnd(ab[1] * k * n);
+          float[] c = new float[total];
+          MatMulKernels.batch_matmul(c, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
+          try (DeviceBuffer dA = up(a);
+              DeviceBuffer dB = up(b);
+              DeviceBuffer dC = out(total)) {
+            ops.launchIn(
+                "matmul", "batch_matmul", total, dC, dA, dB, total, m, n, k, ab[0], ab[1], ta, tb);
+            TWIN.assertClose(
+                "batch_matmul " + ta + tb + " " + Arrays.toString(ab), c, down(dC, total));
+          }
+        }
+      }
     }
   }
 

@@ -10,6 +10,7 @@ import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.LogSoftmaxKernels;
+import dev.segcam.kernels.MatMulKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ReduceKernels;
 import dev.segcam.kernels.StridedSliceKernels;
@@ -52,6 +53,7 @@ class PtxResourcesTest {
           Map.entry("normalize", List.of("minmax_normalize", "scale_normalize")),
           Map.entry("colormap", List.of("colormap_blend")),
           Map.entry("exp", List.of("exp_fwd", "exp_bwd")),
+          Map.entry("matmul", List.of("batch_matmul")),
           Map.entry("unary", List.of("unary_fwd", "unary_bwd")),
           Map.entry("strided_slice", List.of("strided_slice_fwd", "strided_slice_bwd")),
           Map.entry("reduce", List.of("reduce_fwd", "reduce_bwd", "reduce_extreme_bwd")),
@@ -85,14 +87,15 @@ class PtxResourcesTest {
           StridedSliceKernels.class,
           ReduceKernels.class,
           TransposeKernels.class,
-          LogSoftmaxKernels.class);
+          LogSoftmaxKernels.class,
+          MatMulKernels.class);
 
   /**
    * One-op files (kernels/&lt;op&gt;.cu): launched by name through CudaGraphOps.launchIn from the
    * op table, so they have no launcher method of their own.
    */
   static final List<String> ONE_OP_MODULES =
-      List.of("exp", "unary", "strided_slice", "reduce", "transpose", "log_softmax");
+      List.of("exp", "unary", "strided_slice", "reduce", "transpose", "log_softmax", "matmul");
 
   /** Second stages of a kernel whose twin does the whole job. */
   private static final List<String> HELPER_STAGES = List.of("masked_score_reduce");

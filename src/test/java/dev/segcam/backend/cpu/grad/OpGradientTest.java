@@ -55,6 +55,39 @@ class OpGradientTest {
     return GradCheck.tensor(rnd, Shape.of(dims));
   }
 
+  /** Both operands' gradients, every transpose combination, rank 3 and 4 (heads). */
+  @ParameterizedTest
+  @CsvSource({
+    "false,false,3",
+    "false,true,3",
+    "true,false,3",
+    "true,true,3",
+    "false,true,4",
+    "true,false,4"
+  })
+  void batchMatMul(boolean adjA, boolean adjB, int rank) {
+    int m = 3;
+    int n = 4;
+    int k = 5;
+    int[] lead = rank == 3 ? new int[] {2} : new int[] {2, 3};
+    int[] a = shape(lead, adjA ? k : m, adjA ? m : k);
+    int[] b = shape(lead, adjB ? n : k, adjB ? k : n);
+    checkOp(
+        "BatchMatMul adjA=" + adjA + " adjB=" + adjB + " rank " + rank,
+        new Op.BatchMatMul(adjA, adjB),
+        -1,
+        1,
+        a,
+        b);
+  }
+
+  private static int[] shape(int[] lead, int rows, int cols) {
+    int[] s = java.util.Arrays.copyOf(lead, lead.length + 2);
+    s[lead.length] = rows;
+    s[lead.length + 1] = cols;
+    return s;
+  }
+
   @ParameterizedTest
   @CsvSource({
     "5,6,3,4,3,3,1,1,1,1,SAME",
@@ -326,6 +359,12 @@ class OpGradientTest {
     Random rnd = new Random(seed());
     checkOp("MatMul", new Op.MatMul(rand(rnd, 6, 4), rand(rnd, 4)), -1, 1, new int[] {3, 6});
     checkOp("MatMul no bias", new Op.MatMul(rand(rnd, 6, 4), null), -1, 1, new int[] {3, 6});
+    checkOp(
+        "MatMul on tokens",
+        new Op.MatMul(rand(rnd, 6, 4), rand(rnd, 4)),
+        -1,
+        1,
+        new int[] {2, 5, 6});
     checkOp("Reshape", new Op.Reshape(Shape.of(6, -1)), -1, 1, new int[] {2, 3, 4, 5});
   }
 }

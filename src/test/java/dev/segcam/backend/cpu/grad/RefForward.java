@@ -212,8 +212,12 @@ public final class RefForward {
     if (op instanceof Op.Pad p) {
       return pad(in[0], p);
     }
+    if (op instanceof Op.BatchMatMul bm) {
+      return batchMatMul(in[0], in[1], bm);
+    }
     if (op instanceof Op.MatMul m) {
-      int n = in[0].dims()[0];
+      int[] xd = in[0].dims();
+      int n = in[0].size() / xd[xd.length - 1];
       int ii = m.weights().shape().dim(0);
       int oo = m.weights().shape().dim(1);
       double[] o = new double[n * oo];
@@ -226,7 +230,9 @@ public final class RefForward {
           o[b * oo + j] = s;
         }
       }
-      return new D(new int[] {n, oo}, o);
+      int[] od = xd.clone();
+      od[od.length - 1] = oo;
+      return new D(od, o);
     }
     if (op instanceof Op.Reshape r) {
       int[] t = r.target().dims();
@@ -318,6 +324,35 @@ public final class RefForward {
     }
     Shape x0 = Shape.of(x.dims());
     return new D(dev.segcam.ir.Slicing.reduced(op, x0).dims(), o);
+  }
+
+  /** The batched product in double, element (row, col) of op(a)·op(b) read by index. */
+  private static D batchMatMul(D a, D b, Op.BatchMatMul op) {
+    int[] ad = a.dims();
+    int[] bd = b.dims();
+    int r = ad.length;
+    int m = op.adjA() ? ad[r - 1] : ad[r - 2];
+    int k = op.adjA() ? ad[r - 2] : ad[r - 1];
+    int n = op.adjB() ? bd[r - 2] : bd[r - 1];
+    int batch = a.size() / (m * k);
+    double[] o = new double[batch * m * n];
+    for (int t = 0; t < batch; t++) {
+      for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+          double s = 0;
+          for (int q = 0; q < k; q++) {
+            double x = a.v()[t * m * k + (op.adjA() ? q * m + i : i * k + q)];
+            double y = b.v()[t * k * n + (op.adjB() ? j * k + q : q * n + j)];
+            s += x * y;
+          }
+          o[(t * m + i) * n + j] = s;
+        }
+      }
+    }
+    int[] od = ad.clone();
+    od[r - 2] = m;
+    od[r - 1] = n;
+    return new D(od, o);
   }
 
   /** Transpose element by element: output multi-index c reads input index c permuted back. */

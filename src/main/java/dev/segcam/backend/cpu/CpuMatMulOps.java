@@ -1,0 +1,95 @@
+package dev.segcam.backend.cpu;
+
+import dev.segcam.ir.Contraction;
+import dev.segcam.ir.FloatTensor;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import dev.segcam.kernels.MatMulKernels;
+import java.util.List;
+
+/**
+ * The CPU rules of {@link Op.BatchMatMul} (the product of two activations) over its kernel twin
+ * {@link MatMulKernels}; registered in {@link CpuOpTable}.
+ */
+final class CpuMatMulOps {
+  private CpuMatMulOps() {}
+
+  /** Multiply-adds per parallel task. */
+  private static final int CHUNK_WORK = 1 << 16;
+
+  static FloatTensor forward(CpuEngine e, Op.BatchMatMul op, List<FloatTensor> in, Shape out) {
+    FloatTensor a = in.get(0);
+    FloatTensor b = in.get(1);
+    Contraction.Geometry g = Contraction.geometry(op, a.shape(), b.shape());
+    float[] c = new float[g.total()];
+    product(
+        e.parallel(),
+        c,
+        a.data(),
+        b.data(),
+        g.batch(),
+        g.batch(),
+        new MatMulKernels.Call(true, g.m(), g.n(), g.k(), flag(op.adjA()), flag(op.adjB())));
+    return new FloatTensor(out, c);
+  }
+
+  static void backward(CpuBackward.Step s, Op.BatchMatMul op) {
+    String[] names = {s.node.inputs().get(0), s.node.inputs().get(1)};
+    FloatTensor a = s.value(names[0]);
+    FloatTensor b = s.value(names[1]);
+    Contraction.Geometry g = Contraction.geometry(op, a.shape(), b.shape());
+    int gradBatch = g.batch() / a.shape().dim(0) * s.b;
+    FloatTensor[] values = {a, b};
+    for (int side = 0; side < 2; side++) {
+      if (!s.want[side]) {
+        continue;
+      }
+      MatMulKernels.Call call =
+          MatMulKernels.gradient(side, op.adjA(), op.adjB(), g.m(), g.n(), g.k());
+      float[] other = values[1 - side].data();
+      Shape gs = s.gradShape(names[side]);
+      float[] dx = new float[gs.size()];
+      if (call.dyLeft()) {
+        product(s.pool(), dx, s.dy, other, gradBatch, g.batch(), call);
+      } else {
+        product(s.pool(), dx, other, s.dy, g.batch(), gradBatch, call);
+      }
+      s.dx[side] = new FloatTensor(gs, dx);
+    }
+  }
+
+  /** c (batch·m rows of n) = batch_matmul over left/right operands with their own batches. */
+  private static void product(
+      Parallel par,
+      float[] c,
+      float[] left,
+      float[] right,
+      int leftBatch,
+      int rightBatch,
+      MatMulKernels.Call call) {
+    int rows = c.length / call.n();
+    int rowWork = Math.max(1, call.n() * call.k());
+    par.parallelFor(
+        rows,
+        Math.max(1, CHUNK_WORK / rowWork),
+        (lo, hi) ->
+            MatMulKernels.batch_matmul_rows(
+                c,
+                left,
+                right,
+                c.length,
+                call.m(),
+                call.n(),
+                call.k(),
+                leftBatch,
+                rightBatch,
+                call.transA(),
+                call.transB(),
+                lo,
+                hi));
+  }
+
+  private static int flag(boolean b) {
+    return b ? 1 : 0;
+  }
+}

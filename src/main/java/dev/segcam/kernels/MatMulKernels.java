@@ -1,0 +1,90 @@
+package dev.segcam.kernels;
+
+/**
+ * Java twin of kernels/matmul.cu (same name and argument order): the batched product of two
+ * activations, c[b] = opA(a[b % aBatch]) · opB(b[b % bBatch]), summed over k in increasing order
+ * into one float. The CPU engine runs {@link #batch_matmul_rows} over ranges of output rows in
+ * parallel.
+ */
+public final class MatMulKernels {
+  private MatMulKernels() {}
+
+  /**
+   * {@code // a (aBatch,M,K) or (aBatch,K,M) if transA, b (bBatch,K,N) or (bBatch,N,K) if transB ->
+   * c (total/(M·N), M, N)}.
+   */
+  public static void batch_matmul(
+      float[] c,
+      float[] a,
+      float[] b,
+      int total,
+      int m,
+      int n,
+      int k,
+      int aBatch,
+      int bBatch,
+      int transA,
+      int transB) {
+    batch_matmul_rows(c, a, b, total, m, n, k, aBatch, bBatch, transA, transB, 0, total / n);
+  }
+
+  /** {@link #batch_matmul} on output rows [rowLo, rowHi) of the batch·M rows. */
+  public static void batch_matmul_rows(
+      float[] c,
+      float[] a,
+      float[] b,
+      int total,
+      int m,
+      int n,
+      int k,
+      int aBatch,
+      int bBatch,
+      int transA,
+      int transB,
+      int rowLo,
+      int rowHi) {
+    int aStep = transA != 0 ? m : 1;
+    int bStep = transB != 0 ? 1 : n;
+    for (int r = rowLo; r < rowHi; r++) {
+      int row = r % m;
+      int bat = r / m;
+      int aBase = (bat % aBatch) * m * k + (transA != 0 ? row : row * k);
+      int bBase = (bat % bBatch) * k * n;
+      for (int col = 0; col < n; col++) {
+        int aAt = aBase;
+        int bAt = bBase + (transB != 0 ? col * k : col);
+        float acc = 0f;
+        for (int kk = 0; kk < k; kk++) {
+          acc += a[aAt] * b[bAt];
+          aAt += aStep;
+          bAt += bStep;
+        }
+        c[r * n + col] = acc;
+      }
+    }
+  }
+
+  /**
+   * One batch_matmul call of a gradient: whether dy is the left operand (the other is the forward
+   * value of the other input), the product's m, n, k and the transpose flags.
+   */
+  public record Call(boolean dyLeft, int m, int n, int k, int transA, int transB) {}
+
+  /**
+   * The call giving the gradient of input {@code side} (0: a, 1: b) of c = opA(a)·opB(b), c (m,n)
+   * contracted over k: da = dc·opB(b)^T, or opB(b)·dc^T when adjA; db = opA(a)^T·dc, or dc^T·opA(a)
+   * when adjB (TensorFlow's BatchMatMulV2 gradient).
+   */
+  public static Call gradient(int side, boolean adjA, boolean adjB, int m, int n, int k) {
+    if (side == 0) {
+      return adjA
+          ? new Call(false, k, m, n, flag(adjB), 1)
+          : new Call(true, m, k, n, 0, flag(!adjB));
+    }
+    return adjB ? new Call(true, n, k, m, 1, flag(adjA)) : new Call(false, k, n, m, flag(!adjA), 0);
+  }
+
+  private static int flag(boolean b) {
+    return b ? 1 : 0;
+  }
+}
