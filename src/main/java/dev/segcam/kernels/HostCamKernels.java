@@ -114,7 +114,8 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
       boolean alignCorners,
       boolean halfPixelCenters) {
     float[] o = out.out();
-    CpuKernels.resize_bilinear_fwd(o, in.in(), N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
+    ResizeKernels.resize_bilinear_fwd(
+        o, in.in(), N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
     out.back(o);
   }
 

@@ -350,29 +350,18 @@ public final class CpuOpTable {
     Shape xs = s.gradShape(s.in0);
     Shape ds = s.ds;
     float[] d =
-        r.mode() == Op.ResizeMode.BILINEAR
-            ? PoolGrad.bilinearData(
-                s.dy,
-                s.b,
-                ds.dim(1),
-                ds.dim(2),
-                ds.dim(3),
-                xs.dim(1),
-                xs.dim(2),
-                r.alignCorners(),
-                r.halfPixelCenters(),
-                s.pool())
-            : PoolGrad.nearestData(
-                s.dy,
-                s.b,
-                ds.dim(1),
-                ds.dim(2),
-                ds.dim(3),
-                xs.dim(1),
-                xs.dim(2),
-                r.alignCorners(),
-                r.halfPixelCenters(),
-                s.pool());
+        PoolGrad.resizeData(
+            r.mode() == Op.ResizeMode.BILINEAR,
+            s.dy,
+            s.b,
+            ds.dim(1),
+            ds.dim(2),
+            ds.dim(3),
+            xs.dim(1),
+            xs.dim(2),
+            r.alignCorners(),
+            r.halfPixelCenters(),
+            s.pool());
     s.dx[0] = new FloatTensor(xs, d);
   }
 
@@ -403,7 +392,8 @@ public final class CpuOpTable {
     if (before[0] != 0 || p.paddings().get(0)[1] != 0) {
       throw new NotDifferentiableException("Pad along the batch axis is not supported in backward");
     }
-    s.dx[0] = new FloatTensor(xs, ShapeGrad.padData(s.dy, s.ds.dims(), xs.dims(), before));
+    s.dx[0] =
+        new FloatTensor(xs, ShapeGrad.padData(s.dy, s.ds.dims(), xs.dims(), before, s.pool()));
   }
 
   private static void binaryGrad(CpuBackward.Step s, Op.Binary bin) {

@@ -6,6 +6,7 @@ import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeKernels;
 import java.util.Map;
 
 /**
@@ -251,7 +252,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("spatial_mean_bwd", total, dx, dy, B, HW, C);
   }
 
-  /** See {@link PoolKernels#resize_nearest_fwd}. */
+  /** See {@link ResizeKernels#resize_nearest_fwd}. */
   public void resize_nearest_fwd(
       DeviceBuffer y,
       DeviceBuffer x,
@@ -269,7 +270,7 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("resize_nearest_fwd", total, y, x, N, H, W, C, OH, OW, align ? 1 : 0, half ? 1 : 0);
   }
 
-  /** See {@link PoolKernels#resize_nearest_bwd}. */
+  /** See {@link ResizeKernels#resize_nearest_bwd}. */
   public void resize_nearest_bwd(
       DeviceBuffer dx,
       DeviceBuffer dy,

@@ -4,6 +4,7 @@ import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
+import dev.segcam.kernels.ResizeKernels;
 import java.util.Arrays;
 
 /**
@@ -267,7 +268,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   // resize.cu -----------------------------------------------------------------------------------
 
-  /** See {@link CpuKernels#resize_bilinear_fwd}. */
+  /** See {@link ResizeKernels#resize_bilinear_fwd}. */
   @Override
   public void resize_bilinear_fwd(
       DeviceBuffer out,
@@ -280,7 +281,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
       int OW,
       boolean alignCorners,
       boolean halfPixelCenters) {
-    CpuKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
+    ResizeKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
     long total = (long) N * OH * OW * C;
     need("out", out, total);
     need("in", in, (long) N * H * W * C);
@@ -303,7 +304,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
         halfPixelCenters ? 1 : 0);
   }
 
-  /** See {@link CpuKernels#resize_bilinear_bwd}. */
+  /** See {@link ResizeKernels#resize_bilinear_bwd}. */
   public void resize_bilinear_bwd(
       DeviceBuffer gradIn,
       DeviceBuffer gradOut,
@@ -315,7 +316,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
       int OW,
       boolean alignCorners,
       boolean halfPixelCenters) {
-    CpuKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
+    ResizeKernels.checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
     long total = (long) N * H * W * C;
     need("gradIn", gradIn, total);
     need("gradOut", gradOut, (long) N * OH * OW * C);
