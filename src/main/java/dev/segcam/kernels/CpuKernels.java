@@ -198,8 +198,18 @@ public final class CpuKernels {
    */
   public static void channel_mean(float[] alpha, float[] grads, int N, int H, int W, int K) {
     int hw = channelWeightArgs(alpha, null, grads, N, H, W, K);
+    channelMeanRows(alpha, grads, 0, N, hw, K);
+  }
+
+  /**
+   * {@link #channel_mean} on images [lo, hi) without the argument checks: also the CPU engine's
+   * SpatialMean forward, run over ranges of images in parallel.
+   *
+   * <p>{@code // grads (N,HW,K) -> alpha (N,K)}
+   */
+  public static void channelMeanRows(float[] alpha, float[] grads, int lo, int hi, int hw, int K) {
     double[] acc = new double[K];
-    for (int n = 0; n < N; n++) {
+    for (int n = lo; n < hi; n++) {
       java.util.Arrays.fill(acc, 0.0);
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * K;

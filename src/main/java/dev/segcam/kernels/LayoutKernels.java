@@ -64,21 +64,19 @@ public final class LayoutKernels {
    */
   public static void binary_fwd(
       float[] out, float[] a, float[] b, int kind, int[] o, int[] ad, int[] bd) {
-    binary_fwd_rows(out, a, b, kind, o, ad, bd, 0, o[0] * o[1] * o[2]);
+    binary_fwd_rows(out, a, b, kind, new int[][] {o, ad, bd}, 0, o[0] * o[1] * o[2]);
   }
 
-  /** {@link #binary_fwd} on rows [rowLo, rowHi) of the o0·o1·o2 rows (of o3) of out. */
+  /**
+   * {@link #binary_fwd} on rows [rowLo, rowHi) of the o0·o1·o2 rows (of o3) of out; views = {o, ad,
+   * bd} as {@link Dims4#broadcast} gives them.
+   */
   public static void binary_fwd_rows(
-      float[] out,
-      float[] a,
-      float[] b,
-      int kind,
-      int[] o,
-      int[] ad,
-      int[] bd,
-      int rowLo,
-      int rowHi) {
+      float[] out, float[] a, float[] b, int kind, int[][] views, int rowLo, int rowHi) {
     Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
+    int[] o = views[0];
+    int[] ad = views[1];
+    int[] bd = views[2];
     for (int row = rowLo; row < rowHi; row++) {
       int c2 = row % o[2];
       int c1 = row / o[2] % o[1];
@@ -138,12 +136,14 @@ public final class LayoutKernels {
       int[] yd,
       int[] ad,
       int[] bd) {
-    binary_bwd_rows(g, dy, a, b, kind, wrtA, gd, yd, ad, bd, 0, gd[0] * gd[1] * gd[2]);
+    int[][] views = {yd, gd, ad, bd};
+    binary_bwd_rows(g, dy, a, b, kind, wrtA, views, 0, gd[0] * gd[1] * gd[2]);
   }
 
   /**
-   * {@link #binary_bwd} on rows [rowLo, rowHi) of the g0·g1·g2 rows (of g3) of g; each element sums
-   * its reduced dims in row-major order, as binary.cu.
+   * {@link #binary_bwd} on rows [lo, hi) of the g0·g1·g2 rows (of g3) of g; v = {yd, gd, ad, bd} as
+   * {@link Dims4#broadcast} gives them. Each element sums its reduced dims in row-major order, as
+   * binary.cu.
    */
   public static void binary_bwd_rows(
       float[] g,
@@ -152,18 +152,19 @@ public final class LayoutKernels {
       float[] b,
       int kind,
       boolean wrtA,
-      int[] gd,
-      int[] yd,
-      int[] ad,
-      int[] bd,
-      int rowLo,
-      int rowHi) {
+      int[][] v,
+      int lo,
+      int hi) {
     Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
+    int[] yd = v[0];
+    int[] gd = v[1];
+    int[] ad = v[2];
+    int[] bd = v[3];
     int[] red = new int[4];
     for (int d = 0; d < 4; d++) {
       red[d] = gd[d] == yd[d] ? 1 : yd[d];
     }
-    for (int row = rowLo; row < rowHi; row++) {
+    for (int row = lo; row < hi; row++) {
       int[] c = {row / gd[2] / gd[1], row / gd[2] % gd[1], row % gd[2], 0};
       for (int i = row * gd[3]; c[3] < gd[3]; c[3]++, i++) {
         double acc = 0;
@@ -192,12 +193,18 @@ public final class LayoutKernels {
 
   /** {@code // x (x dims) -> out (o dims)}, x placed at p, the rest = value. */
   public static void pad_fwd(float[] out, float[] x, float value, int[] o, int[] xd, int[] p) {
-    pad_fwd_rows(out, x, value, o, xd, p, 0, o[0] * o[1] * o[2]);
+    pad_fwd_rows(out, x, value, new int[][] {xd, o, p}, 0, o[0] * o[1] * o[2]);
   }
 
-  /** {@link #pad_fwd} on rows [rowLo, rowHi) of the o0·o1·o2 rows (of o3) of out. */
+  /**
+   * {@link #pad_fwd} on rows [rowLo, rowHi) of the o0·o1·o2 rows (of o3) of out; views = {xd, o, p}
+   * as {@link Dims4#pad} gives them.
+   */
   public static void pad_fwd_rows(
-      float[] out, float[] x, float value, int[] o, int[] xd, int[] p, int rowLo, int rowHi) {
+      float[] out, float[] x, float value, int[][] views, int rowLo, int rowHi) {
+    int[] xd = views[0];
+    int[] o = views[1];
+    int[] p = views[2];
     for (int row = rowLo; row < rowHi; row++) {
       int c0 = row / o[2] / o[1] - p[0];
       int c1 = row / o[2] % o[1] - p[1];
@@ -216,12 +223,17 @@ public final class LayoutKernels {
 
   /** {@code // dy (y dims) -> dx (x dims)}, the window of dy at p. */
   public static void pad_bwd(float[] dx, float[] dy, int[] xd, int[] yd, int[] p) {
-    pad_bwd_rows(dx, dy, xd, yd, p, 0, xd[0] * xd[1] * xd[2]);
+    pad_bwd_rows(dx, dy, new int[][] {xd, yd, p}, 0, xd[0] * xd[1] * xd[2]);
   }
 
-  /** {@link #pad_bwd} on rows [rowLo, rowHi) of the x0·x1·x2 rows (of x3) of dx. */
-  public static void pad_bwd_rows(
-      float[] dx, float[] dy, int[] xd, int[] yd, int[] p, int rowLo, int rowHi) {
+  /**
+   * {@link #pad_bwd} on rows [rowLo, rowHi) of the x0·x1·x2 rows (of x3) of dx; views = {xd, yd, p}
+   * as {@link Dims4#pad} gives them.
+   */
+  public static void pad_bwd_rows(float[] dx, float[] dy, int[][] views, int rowLo, int rowHi) {
+    int[] xd = views[0];
+    int[] yd = views[1];
+    int[] p = views[2];
     for (int row = rowLo; row < rowHi; row++) {
       int c0 = row / xd[2] / xd[1] + p[0];
       int c1 = row / xd[2] % xd[1] + p[1];

@@ -318,31 +318,25 @@ public final class CpuOpTable {
     int b = s.b;
     ConvGrad.Geometry geo =
         geometry(p.padding(), xs, p.windowH(), p.windowW(), p.strideH(), p.strideW(), 1, 1, ds);
-    float[] d;
-    if (p.kind() == Op.PoolKind.MAX) {
-      FloatTensor x = s.value(s.in0);
-      if (x.shape().dim(0) == 0 || b % x.shape().dim(0) != 0) {
-        throw new ShapeException(
-            "value of '" + s.in0 + "' " + x.shape() + " does not tile gradient batch " + b);
-      }
-      d =
-          PoolGrad.maxPoolData(
-              x.data(),
-              x.shape().dim(0),
-              xs.dim(1),
-              xs.dim(2),
-              xs.dim(3),
-              s.dy,
-              b,
-              ds.dim(1),
-              ds.dim(2),
-              geo,
-              s.pool());
-    } else {
-      d =
-          PoolGrad.avgPoolData(
-              s.dy, b, ds.dim(1), ds.dim(2), xs.dim(3), xs.dim(1), xs.dim(2), geo, s.pool());
+    FloatTensor x = p.kind() == Op.PoolKind.MAX ? s.value(s.in0) : null;
+    int n = x == null ? 1 : x.shape().dim(0);
+    if (n == 0 || b % n != 0) {
+      throw new ShapeException(
+          "value of '" + s.in0 + "' " + x.shape() + " does not tile gradient batch " + b);
     }
+    float[] d =
+        PoolGrad.poolData(
+            x == null ? null : x.data(),
+            n,
+            s.dy,
+            b,
+            ds.dim(1),
+            ds.dim(2),
+            xs.dim(3),
+            xs.dim(1),
+            xs.dim(2),
+            geo,
+            s.pool());
     s.dx[0] = new FloatTensor(xs, d);
   }
 

@@ -5,6 +5,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
@@ -121,24 +122,7 @@ public final class CpuOps {
     int c = xs.dim(3);
     float[] xd = x.data();
     float[] out = new float[n * c];
-    par.parallelFor(
-        n,
-        1,
-        (lo, hi) -> {
-          double[] acc = new double[c];
-          for (int b = lo; b < hi; b++) {
-            java.util.Arrays.fill(acc, 0);
-            for (int p = 0; p < hw; p++) {
-              int src = (b * hw + p) * c;
-              for (int q = 0; q < c; q++) {
-                acc[q] += xd[src + q];
-              }
-            }
-            for (int q = 0; q < c; q++) {
-              out[b * c + q] = (float) (acc[q] / hw);
-            }
-          }
-        });
+    par.parallelFor(n, 1, (lo, hi) -> CpuKernels.channelMeanRows(out, xd, lo, hi, hw, c));
     return new FloatTensor(keepDims ? Shape.of(n, 1, 1, c) : Shape.of(n, c), out);
   }
 
@@ -222,9 +206,7 @@ public final class CpuOps {
     par.parallelFor(
         o[0] * o[1] * o[2],
         Math.max(1, GRAIN / Math.max(1, o[3])),
-        (lo, hi) ->
-            LayoutKernels.binary_fwd_rows(
-                out, a.data(), b.data(), kind.code, o, v[1], v[2], lo, hi));
+        (lo, hi) -> LayoutKernels.binary_fwd_rows(out, a.data(), b.data(), kind.code, v, lo, hi));
     return new FloatTensor(outShape, out);
   }
 
@@ -267,7 +249,7 @@ public final class CpuOps {
     par.parallelFor(
         o[0] * o[1] * o[2],
         Math.max(1, GRAIN / Math.max(1, o[3])),
-        (lo, hi) -> LayoutKernels.pad_fwd_rows(out, x.data(), value, o, v[0], v[2], lo, hi));
+        (lo, hi) -> LayoutKernels.pad_fwd_rows(out, x.data(), value, v, lo, hi));
     return new FloatTensor(os, out);
   }
 

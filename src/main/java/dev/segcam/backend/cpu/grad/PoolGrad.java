@@ -16,47 +16,14 @@ public final class PoolGrad {
   private PoolGrad() {}
 
   /**
-   * MaxPool data gradient, routed like TensorFlow's CPU MaxPoolGrad: each output's gradient goes to
-   * the FIRST maximum of its window in row-major (h, then w) order; later equal values lose. This
-   * matters for windows of ReLU zeros. Padding never wins: only real pixels are candidates.
+   * MaxPool (x given) or AvgPool (x null) data gradient, as TensorFlow's CPU MaxPoolGrad and
+   * AvgPoolGrad: max pooling routes each output's gradient to the FIRST maximum of its window in
+   * row-major (h, then w) order (later equal values lose, which matters for windows of ReLU zeros;
+   * padding never wins), average pooling spreads it evenly over the window's real pixels.
    *
-   * <p>x (N,H,W,C) forward input, dy (B,OH,OW,C) -> dx (B,H,W,C).
+   * <p>x (N,H,W,C) forward input or null, dy (B,OH,OW,C) -> dx (B,H,W,C).
    */
-  public static float[] maxPoolData(
-      float[] x,
-      int n,
-      int h,
-      int w,
-      int c,
-      float[] dy,
-      int batch,
-      int oh,
-      int ow,
-      ConvGrad.Geometry g,
-      Parallel par) {
-    return poolData(x, n, dy, batch, oh, ow, c, h, w, g, par);
-  }
-
-  /**
-   * AvgPool data gradient: each output's gradient spread evenly over the real (non-padding) pixels
-   * of its window, as TensorFlow's AvgPoolGrad does.
-   *
-   * <p>dy (B,OH,OW,C) -> dx (B,H,W,C).
-   */
-  public static float[] avgPoolData(
-      float[] dy,
-      int batch,
-      int oh,
-      int ow,
-      int c,
-      int h,
-      int w,
-      ConvGrad.Geometry g,
-      Parallel par) {
-    return poolData(null, 1, dy, batch, oh, ow, c, h, w, g, par);
-  }
-
-  private static float[] poolData(
+  public static float[] poolData(
       float[] x,
       int n,
       float[] dy,

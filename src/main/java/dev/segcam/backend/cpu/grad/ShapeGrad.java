@@ -55,7 +55,7 @@ public final class ShapeGrad {
     par.parallelFor(
         x[0] * x[1] * x[2],
         Math.max(1, GRAIN / Math.max(1, x[3])),
-        (lo, hi) -> LayoutKernels.pad_bwd_rows(dx, dy, x, v[1], v[2], lo, hi));
+        (lo, hi) -> LayoutKernels.pad_bwd_rows(dx, dy, v, lo, hi));
     return dx;
   }
 
@@ -91,9 +91,7 @@ public final class ShapeGrad {
     par.parallelFor(
         g[0] * g[1] * g[2],
         1,
-        (lo, hi) ->
-            LayoutKernels.binary_bwd_rows(
-                dx, dy, a, b, kind.code, wrtA, g, v[0], v[2], v[3], lo, hi));
+        (lo, hi) -> LayoutKernels.binary_bwd_rows(dx, dy, a, b, kind.code, wrtA, v, lo, hi));
     return dx;
   }
 }
