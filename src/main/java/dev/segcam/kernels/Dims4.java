@@ -96,9 +96,9 @@ public final class Dims4 {
                 + Arrays.toString(before)
                 + "/"
                 + Arrays.toString(after)
-                + " pads more than "
+                + " does not fold to rank "
                 + RANK
-                + " axes");
+                + " (an unpadded axis folds only into the axis before it)");
       }
       int len = xd[d];
       b = fold(b, d - 1, b[d - 1] * len);
