@@ -64,7 +64,8 @@ public final class LayoutKernels {
    */
   public static void binary_fwd(
       float[] out, float[] a, float[] b, int kind, int[] o, int[] ad, int[] bd) {
-    binary_fwd_rows(out, a, b, kind, new int[][] {o, ad, bd}, 0, o[0] * o[1] * o[2]);
+    binary_fwd_rows(
+        out, a, b, Op.BinaryKind.ofCode(kind), new int[][] {o, ad, bd}, 0, o[0] * o[1] * o[2]);
   }
 
   /**
@@ -72,8 +73,7 @@ public final class LayoutKernels {
    * bd} as {@link Dims4#broadcast} gives them.
    */
   public static void binary_fwd_rows(
-      float[] out, float[] a, float[] b, int kind, int[][] views, int rowLo, int rowHi) {
-    Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
+      float[] out, float[] a, float[] b, Op.BinaryKind k, int[][] views, int rowLo, int rowHi) {
     int[] o = views[0];
     int[] ad = views[1];
     int[] bd = views[2];
@@ -137,7 +137,7 @@ public final class LayoutKernels {
       int[] ad,
       int[] bd) {
     int[][] views = {yd, gd, ad, bd};
-    binary_bwd_rows(g, dy, a, b, kind, wrtA, views, 0, gd[0] * gd[1] * gd[2]);
+    binary_bwd_rows(g, dy, a, b, Op.BinaryKind.ofCode(kind), wrtA, views, 0, gd[0] * gd[1] * gd[2]);
   }
 
   /**
@@ -150,12 +150,11 @@ public final class LayoutKernels {
       float[] dy,
       float[] a,
       float[] b,
-      int kind,
+      Op.BinaryKind k,
       boolean wrtA,
       int[][] v,
       int lo,
       int hi) {
-    Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
     int[] yd = v[0];
     int[] gd = v[1];
     int[] ad = v[2];

@@ -324,19 +324,7 @@ public final class CpuOpTable {
       throw new ShapeException(
           "value of '" + s.in0 + "' " + x.shape() + " does not tile gradient batch " + b);
     }
-    float[] d =
-        PoolGrad.poolData(
-            x == null ? null : x.data(),
-            n,
-            s.dy,
-            b,
-            ds.dim(1),
-            ds.dim(2),
-            xs.dim(3),
-            xs.dim(1),
-            xs.dim(2),
-            geo,
-            s.pool());
+    float[] d = PoolGrad.poolData(x == null ? null : x.data(), n, s.dy, ds, xs, geo, s.pool());
     s.dx[0] = new FloatTensor(xs, d);
   }
 
@@ -347,12 +335,8 @@ public final class CpuOpTable {
         PoolGrad.resizeData(
             r.mode() == Op.ResizeMode.BILINEAR,
             s.dy,
-            s.b,
-            ds.dim(1),
-            ds.dim(2),
-            ds.dim(3),
-            xs.dim(1),
-            xs.dim(2),
+            ds,
+            xs,
             r.alignCorners(),
             r.halfPixelCenters(),
             s.pool());

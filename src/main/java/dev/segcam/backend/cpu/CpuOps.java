@@ -88,11 +88,8 @@ public final class CpuOps {
   /** MAX ignores padded pixels; AVG divides by the in-bounds count (TF). */
   // x (N,H,W,C) -> (N,OH,OW,C)
   public static FloatTensor pool(Parallel par, FloatTensor x, Op.Pool op) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
+    int h = x.shape().dim(1);
+    int wd = x.shape().dim(2);
     int kh = op.windowH();
     int kw = op.windowW();
     int sh = op.strideH();
@@ -102,14 +99,35 @@ public final class CpuOps {
     int pt = op.padding().before(h, kh, sh, 1);
     int pl = op.padding().before(wd, kw, sw, 1);
     boolean max = op.kind() == Op.PoolKind.MAX;
-    float[] xd = x.data();
-    float[] out = new float[n * oh * ow * c];
-    par.parallelFor(
-        n * oh,
-        1,
-        (lo, hi) ->
+    return outputRows(
+        par,
+        x,
+        oh,
+        ow,
+        (out, xd, n, hh, ww, c, lo, hi) ->
             PoolKernels.pool_fwd_rows(
                 out, xd, n, h, wd, c, oh, ow, kh, kw, sh, sw, pt, pl, max, lo, hi));
+  }
+
+  /** A twin's range variant over rows [lo, hi) of the N·OH output rows. */
+  @FunctionalInterface
+  private interface OutputRows {
+    void run(float[] out, float[] x, int n, int h, int w, int c, int lo, int hi);
+  }
+
+  /** Runs rows over the N·OH rows of the (N,OH,OW,C) output of x (N,H,W,C), in parallel. */
+  private static FloatTensor outputRows(
+      Parallel par, FloatTensor x, int oh, int ow, OutputRows rows) {
+    Shape xs = x.shape();
+    if (xs.rank() != 4) {
+      throw new ShapeException("expected an NHWC input, got " + xs);
+    }
+    int n = xs.dim(0);
+    int c = xs.dim(3);
+    float[] out = new float[n * oh * ow * c];
+    int h = xs.dim(1);
+    int w = xs.dim(2);
+    par.parallelFor(n * oh, 1, (lo, hi) -> rows.run(out, x.data(), n, h, w, c, lo, hi));
     return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
 
@@ -130,29 +148,23 @@ public final class CpuOps {
 
   // x (N,H,W,C) -> (N,outH,outW,C)
   public static FloatTensor resize(Parallel par, FloatTensor x, Op.Resize op) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
     int oh = op.outH();
     int ow = op.outW();
-    float[] xd = x.data();
-    float[] out = new float[n * oh * ow * c];
     boolean ac = op.alignCorners();
     boolean hp = op.halfPixelCenters();
     boolean nearest = op.mode() == Op.ResizeMode.NEAREST;
-    par.parallelFor(
-        n * oh,
-        1,
-        (lo, hi) -> {
+    return outputRows(
+        par,
+        x,
+        oh,
+        ow,
+        (out, xd, n, h, wd, c, lo, hi) -> {
           if (nearest) {
             ResizeKernels.resize_nearest_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
           } else {
             ResizeKernels.resize_bilinear_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
           }
         });
-    return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
 
   // ---------------------------------------------------------------- structure
@@ -206,7 +218,7 @@ public final class CpuOps {
     par.parallelFor(
         o[0] * o[1] * o[2],
         Math.max(1, GRAIN / Math.max(1, o[3])),
-        (lo, hi) -> LayoutKernels.binary_fwd_rows(out, a.data(), b.data(), kind.code, v, lo, hi));
+        (lo, hi) -> LayoutKernels.binary_fwd_rows(out, a.data(), b.data(), kind, v, lo, hi));
     return new FloatTensor(outShape, out);
   }
 

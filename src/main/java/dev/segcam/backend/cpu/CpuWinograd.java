@@ -184,22 +184,10 @@ public final class CpuWinograd {
         float b0 = d10 + d20, b1 = d11 + d21, b2 = d12 + d22, b3 = d13 + d23;
         float e0 = d20 - d10, e1 = d21 - d11, e2 = d22 - d12, e3 = d23 - d13;
         float g0 = d10 - d30, g1 = d11 - d31, g2 = d12 - d32, g3 = d13 - d33;
-        v[0][q][j] = a0 - a2;
-        v[1][q][j] = a1 + a2;
-        v[2][q][j] = a2 - a1;
-        v[3][q][j] = a1 - a3;
-        v[4][q][j] = b0 - b2;
-        v[5][q][j] = b1 + b2;
-        v[6][q][j] = b2 - b1;
-        v[7][q][j] = b1 - b3;
-        v[8][q][j] = e0 - e2;
-        v[9][q][j] = e1 + e2;
-        v[10][q][j] = e2 - e1;
-        v[11][q][j] = e1 - e3;
-        v[12][q][j] = g0 - g2;
-        v[13][q][j] = g1 + g2;
-        v[14][q][j] = g2 - g1;
-        v[15][q][j] = g1 - g3;
+        columnsTimesB(v, 0, q, j, a0, a1, a2, a3);
+        columnsTimesB(v, 4, q, j, b0, b1, b2, b3);
+        columnsTimesB(v, 8, q, j, e0, e1, e2, e3);
+        columnsTimesB(v, 12, q, j, g0, g1, g2, g3);
       }
     }
     // rows c..cp-1 of v multiply zero weights; keep them finite
@@ -258,5 +246,14 @@ public final class CpuWinograd {
         }
       }
     }
+  }
+
+  /** One row t of tmp = Bᵀd times B: v[at..at+3][q][j] = (t0−t2, t1+t2, t2−t1, t1−t3). */
+  private static void columnsTimesB(
+      float[][][] v, int at, int q, int j, float t0, float t1, float t2, float t3) {
+    v[at][q][j] = t0 - t2;
+    v[at + 1][q][j] = t1 + t2;
+    v[at + 2][q][j] = t2 - t1;
+    v[at + 3][q][j] = t1 - t3;
   }
 }

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,17 +24,14 @@ class AnyRankLayoutTest {
   /** Pad and the forward binary ops compute each element with the same float operations. */
   private static final Tolerance EXACT = new Tolerance(0, 0);
 
-  static Parallel par;
-  final Random rng = new Random(RandomTensors.freshSeed("AnyRankLayoutTest"));
+  /** Three workers, so that the row ranges split even on a small machine. */
+  private static final Parallel PAR = new Parallel(3);
 
-  @BeforeAll
-  static void start() {
-    par = new Parallel(3);
-  }
+  final Random rng = new Random(RandomTensors.freshSeed("AnyRankLayoutTest"));
 
   @AfterAll
   static void stop() {
-    par.close();
+    PAR.close();
   }
 
   @Test
@@ -52,10 +48,10 @@ class AnyRankLayoutTest {
       for (int d = 0; d < c[0].length; d++) {
         pads.add(new int[] {c[1][d], c[2][d]});
       }
-      FloatTensor y = CpuOps.pad(par, x, pads, 0.5f);
+      FloatTensor y = CpuOps.pad(PAR, x, pads, 0.5f);
       EXACT.assertClose("pad " + y.shape(), naivePad(x, c[1], y.shape(), 0.5f), y.data());
       FloatTensor dy = RandomTensors.uniform(rng, y.shape(), -1f, 1f);
-      float[] dx = ShapeGrad.padData(dy.data(), y.shape().dims(), c[0], c[1], par);
+      float[] dx = ShapeGrad.padData(dy.data(), y.shape().dims(), c[0], c[1], PAR);
       EXACT.assertClose("pad grad " + y.shape(), naivePadGrad(dy, c[1], x.shape()), dx);
     }
   }
@@ -67,7 +63,7 @@ class AnyRankLayoutTest {
     for (int d = 0; d < 5; d++) {
       pads.add(new int[] {1, 0});
     }
-    assertThrows(ShapeException.class, () -> CpuOps.pad(par, x, pads, 0f));
+    assertThrows(ShapeException.class, () -> CpuOps.pad(PAR, x, pads, 0f));
   }
 
   @Test
@@ -87,7 +83,7 @@ class AnyRankLayoutTest {
                 null,
                 null,
                 new int[] {3, 1, 5, 1},
-                par));
+                PAR));
   }
 
   @Test
@@ -107,7 +103,7 @@ class AnyRankLayoutTest {
       FloatTensor dy = RandomTensors.uniform(rng, out, -1f, 1f);
       for (Op.BinaryKind kind : Op.BinaryKind.values()) {
         String what = kind + " " + a.shape() + " " + b.shape();
-        FloatTensor y = CpuOps.binary(par, a, b, kind, out);
+        FloatTensor y = CpuOps.binary(PAR, a, b, kind, out);
         EXACT.assertClose(what, naiveBinary(a, b, out, kind), y.data());
         for (int side = 0; side < 2; side++) {
           Shape gs = side == 0 ? a.shape() : b.shape();
@@ -123,7 +119,7 @@ class AnyRankLayoutTest {
                   b.data(),
                   b.shape().dims(),
                   gs.dims(),
-                  par);
+                  PAR);
           int terms = out.size() / gs.size();
           Tolerance.reassociated(terms, Tolerance.maxAbs(ref))
               .assertClose("grad " + side + " of " + what, ref, got);

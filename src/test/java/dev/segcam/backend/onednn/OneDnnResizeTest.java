@@ -66,12 +66,8 @@ class OneDnnResizeTest {
             PoolGrad.resizeData(
                 mode == Op.ResizeMode.BILINEAR,
                 dy,
-                k[0],
-                k[4],
-                k[5],
-                k[3],
-                k[1],
-                k[2],
+                Shape.of(k[0], k[4], k[5], k[3]),
+                Shape.of(k[0], k[1], k[2], k[3]),
                 false,
                 true,
                 par);

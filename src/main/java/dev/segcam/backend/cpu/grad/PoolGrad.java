@@ -1,6 +1,7 @@
 package dev.segcam.backend.cpu.grad;
 
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.ir.Shape;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ResizeKernels;
 
@@ -21,20 +22,16 @@ public final class PoolGrad {
    * row-major (h, then w) order (later equal values lose, which matters for windows of ReLU zeros;
    * padding never wins), average pooling spreads it evenly over the window's real pixels.
    *
-   * <p>x (N,H,W,C) forward input or null, dy (B,OH,OW,C) -> dx (B,H,W,C).
+   * <p>x (N,H,W,C) forward input or null, dy (B,OH,OW,C) of shape ds -> dx (B,H,W,C) of shape xs.
    */
   public static float[] poolData(
-      float[] x,
-      int n,
-      float[] dy,
-      int batch,
-      int oh,
-      int ow,
-      int c,
-      int h,
-      int w,
-      ConvGrad.Geometry g,
-      Parallel par) {
+      float[] x, int n, float[] dy, Shape ds, Shape xs, ConvGrad.Geometry g, Parallel par) {
+    int batch = xs.dim(0);
+    int h = xs.dim(1);
+    int w = xs.dim(2);
+    int c = xs.dim(3);
+    int oh = ds.dim(1);
+    int ow = ds.dim(2);
     float[] dx = new float[batch * h * w * c];
     par.parallelFor(
         batch * h,
@@ -77,20 +74,22 @@ public final class PoolGrad {
    * ResizeBilinear (or, with {@code bilinear} false, ResizeNearestNeighbor) data gradient with the
    * forward's taps and weights (TF ResizeBilinearGrad / ResizeNearestNeighborGrad).
    *
-   * <p>dy (B,OH,OW,C) -> dx (B,H,W,C).
+   * <p>dy (B,OH,OW,C) of shape ds -> dx (B,H,W,C) of shape xs.
    */
   public static float[] resizeData(
       boolean bilinear,
       float[] dy,
-      int batch,
-      int oh,
-      int ow,
-      int c,
-      int h,
-      int w,
+      Shape ds,
+      Shape xs,
       boolean alignCorners,
       boolean halfPixel,
       Parallel par) {
+    int batch = xs.dim(0);
+    int h = xs.dim(1);
+    int w = xs.dim(2);
+    int c = xs.dim(3);
+    int oh = ds.dim(1);
+    int ow = ds.dim(2);
     float[] dx = new float[batch * h * w * c];
     par.parallelFor(
         batch * h,

@@ -91,7 +91,7 @@ public final class ShapeGrad {
     par.parallelFor(
         g[0] * g[1] * g[2],
         1,
-        (lo, hi) -> LayoutKernels.binary_bwd_rows(dx, dy, a, b, kind.code, wrtA, v, lo, hi));
+        (lo, hi) -> LayoutKernels.binary_bwd_rows(dx, dy, a, b, kind, wrtA, v, lo, hi));
     return dx;
   }
 }
