@@ -118,16 +118,11 @@ public final class CpuOps {
   /** Runs rows over the N·OH rows of the (N,OH,OW,C) output of x (N,H,W,C), in parallel. */
   private static FloatTensor outputRows(
       Parallel par, FloatTensor x, int oh, int ow, OutputRows rows) {
-    Shape xs = x.shape();
-    if (xs.rank() != 4) {
-      throw new ShapeException("expected an NHWC input, got " + xs);
-    }
-    int n = xs.dim(0);
-    int c = xs.dim(3);
+    Nhwc d = Nhwc.of(x.shape());
+    int n = d.n();
+    int c = d.c();
     float[] out = new float[n * oh * ow * c];
-    int h = xs.dim(1);
-    int w = xs.dim(2);
-    par.parallelFor(n * oh, 1, (lo, hi) -> rows.run(out, x.data(), n, h, w, c, lo, hi));
+    par.parallelFor(n * oh, 1, (lo, hi) -> rows.run(out, x.data(), n, d.h(), d.w(), c, lo, hi));
     return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
 

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Nhwc;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.PoolKernels;
@@ -26,26 +27,20 @@ public final class PoolGrad {
    */
   public static float[] poolData(
       float[] x, int n, float[] dy, Shape ds, Shape xs, ConvGrad.Geometry g, Parallel par) {
-    int batch = xs.dim(0);
-    int h = xs.dim(1);
-    int w = xs.dim(2);
-    int c = xs.dim(3);
-    int oh = ds.dim(1);
-    int ow = ds.dim(2);
-    float[] dx = new float[batch * h * w * c];
-    par.parallelFor(
-        batch * h,
-        1,
-        (lo, hi) ->
+    return inputRows(
+        par,
+        ds,
+        xs,
+        (dx, d, oh, ow, lo, hi) ->
             PoolKernels.pool_bwd_rows(
                 dx,
                 dy,
                 x,
-                batch,
+                d.n(),
                 n,
-                h,
-                w,
-                c,
+                d.h(),
+                d.w(),
+                d.c(),
                 oh,
                 ow,
                 g.kh(),
@@ -56,6 +51,23 @@ public final class PoolGrad {
                 g.padLeft(),
                 lo,
                 hi));
+  }
+
+  /** A twin's range variant over rows [lo, hi) of the B·H input rows of dx (dims d). */
+  @FunctionalInterface
+  private interface InputRows {
+    void run(float[] dx, Nhwc d, int oh, int ow, int lo, int hi);
+  }
+
+  /**
+   * Runs rows over the B·H rows of dx (shape xs) for a gradient dy of shape ds, in parallel: the
+   * twins gather per input pixel, so the ranges write disjoint rows.
+   */
+  private static float[] inputRows(Parallel par, Shape ds, Shape xs, InputRows rows) {
+    Nhwc d = Nhwc.of(xs);
+    Nhwc dyd = Nhwc.of(ds);
+    float[] dx = new float[d.size()];
+    par.parallelFor(d.n() * d.h(), 1, (lo, hi) -> rows.run(dx, d, dyd.h(), dyd.w(), lo, hi));
     return dx;
   }
 
@@ -84,25 +96,18 @@ public final class PoolGrad {
       boolean alignCorners,
       boolean halfPixel,
       Parallel par) {
-    int batch = xs.dim(0);
-    int h = xs.dim(1);
-    int w = xs.dim(2);
-    int c = xs.dim(3);
-    int oh = ds.dim(1);
-    int ow = ds.dim(2);
-    float[] dx = new float[batch * h * w * c];
-    par.parallelFor(
-        batch * h,
-        1,
-        (lo, hi) -> {
+    return inputRows(
+        par,
+        ds,
+        xs,
+        (dx, d, oh, ow, lo, hi) -> {
           if (bilinear) {
             ResizeKernels.resize_bilinear_bwd_rows(
-                dx, dy, batch, h, w, c, oh, ow, alignCorners, halfPixel, lo, hi);
+                dx, dy, d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel, lo, hi);
           } else {
             ResizeKernels.resize_nearest_bwd_rows(
-                dx, dy, batch, h, w, c, oh, ow, alignCorners, halfPixel, lo, hi);
+                dx, dy, d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel, lo, hi);
           }
         });
-    return dx;
   }
 }
