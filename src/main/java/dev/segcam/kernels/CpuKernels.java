@@ -210,15 +210,20 @@ public final class CpuKernels {
   public static void channelMeanRows(float[] alpha, float[] grads, int lo, int hi, int hw, int K) {
     double[] acc = new double[K];
     for (int n = lo; n < hi; n++) {
-      java.util.Arrays.fill(acc, 0.0);
-      for (int p = 0; p < hw; p++) {
-        int base = (n * hw + p) * K;
-        for (int k = 0; k < K; k++) {
-          acc[k] += grads[base + k];
-        }
-      }
+      sumOverPixels(acc, grads, n, hw, K);
       for (int k = 0; k < K; k++) {
         alpha[n * K + k] = (float) (acc[k] / hw);
+      }
+    }
+  }
+
+  /** acc[k] = Σ_p x[n,p,k] in double, pixels in order: the channel kernels' spatial sum. */
+  private static void sumOverPixels(double[] acc, float[] x, int n, int hw, int K) {
+    java.util.Arrays.fill(acc, 0.0);
+    for (int p = 0; p < hw; p++) {
+      int base = (n * hw + p) * K;
+      for (int k = 0; k < K; k++) {
+        acc[k] += x[base + k];
       }
     }
   }
@@ -243,14 +248,8 @@ public final class CpuKernels {
     double[] sumA = new double[K];
     double[] acc = new double[K];
     for (int n = 0; n < N; n++) {
-      java.util.Arrays.fill(sumA, 0.0);
+      sumOverPixels(sumA, acts, n, hw, K);
       java.util.Arrays.fill(acc, 0.0);
-      for (int p = 0; p < hw; p++) {
-        int base = (n * hw + p) * K;
-        for (int k = 0; k < K; k++) {
-          sumA[k] += acts[base + k];
-        }
-      }
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * K;
         for (int k = 0; k < K; k++) {
@@ -401,14 +400,12 @@ public final class CpuKernels {
     double[] sa = new double[K];
     double[] sga = new double[K];
     for (int n = 0; n < N; n++) {
-      java.util.Arrays.fill(sa, 0.0);
+      sumOverPixels(sa, acts, n, hw, K);
       java.util.Arrays.fill(sga, 0.0);
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * K;
         for (int k = 0; k < K; k++) {
-          double a = acts[base + k];
-          sa[k] += a;
-          sga[k] += (double) grads[base + k] * a;
+          sga[k] += (double) grads[base + k] * acts[base + k];
         }
       }
       for (int k = 0; k < K; k++) {

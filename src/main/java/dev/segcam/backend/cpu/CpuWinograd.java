@@ -83,16 +83,12 @@ public final class CpuWinograd {
   // x (N,H,W,C), weights 16 x (F,cp) -> out (N,OH,OW,F), out pre-filled with the bias
   static void conv3x3(
       Parallel par, FloatTensor x, Weights w, int pt, int pl, int oh, int ow, float[] out) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
+    Nhwc d = Nhwc.of(x.shape());
     int f = w.f();
     int cp = w.cp();
     int th = (oh + 1) / 2;
     int tw = (ow + 1) / 2;
-    int tiles = n * th * tw;
+    int tiles = d.n() * th * tw;
     int blocks = (tiles + TB - 1) / TB;
     // Few tiles (deep, low-resolution layers): split the output channels too, each chunk redoing
     // its block's input transform, which is cheap next to the 16 GEMMs.
@@ -119,7 +115,7 @@ public final class CpuWinograd {
             }
             int t0 = blk * TB;
             int nt = Math.min(TB, tiles - t0);
-            inputTransform(xd, n, h, wd, c, cp, th, tw, pt, pl, t0, nt, s);
+            inputTransform(xd, d, cp, th, tw, pt, pl, t0, nt, s);
             for (int e = 0; e < 16; e++) {
               float[][] vb = s.v[e];
               float[][] mb = s.m[e];
@@ -135,29 +131,18 @@ public final class CpuWinograd {
   }
 
   private static void inputTransform(
-      float[] xd,
-      int n,
-      int h,
-      int wd,
-      int c,
-      int cp,
-      int th,
-      int tw,
-      int pt,
-      int pl,
-      int t0,
-      int nt,
-      Scratch s) {
+      float[] xd, Nhwc x, int cp, int th, int tw, int pt, int pl, int t0, int nt, Scratch s) {
+    int h = x.h();
+    int wd = x.w();
+    int c = x.c();
     float[] d = s.patch;
     float[][][] v = s.v;
+    int[] at = new int[3];
     for (int j = 0; j < nt; j++) {
-      int t = t0 + j;
-      int b = t / (th * tw);
-      int r = t - b * th * tw;
-      int ty = r / tw;
-      int tx = r - ty * tw;
-      int y0 = 2 * ty - pt;
-      int x0 = 2 * tx - pl;
+      tile(t0 + j, th, tw, at);
+      int b = at[0];
+      int y0 = at[1] - pt;
+      int x0 = at[2] - pl;
       // patch[pos][c], pos = row*4+col of the 4x4 input tile, zeros outside the image
       for (int rr = 0; rr < 4; rr++) {
         int iy = y0 + rr;
@@ -211,14 +196,12 @@ public final class CpuWinograd {
       int nt,
       Scratch s) {
     float[][][] m = s.m;
+    int[] at = new int[3];
     for (int j = 0; j < nt; j++) {
-      int t = t0 + j;
-      int b = t / (th * tw);
-      int r = t - b * th * tw;
-      int ty = r / tw;
-      int tx = r - ty * tw;
-      int y = 2 * ty;
-      int xx = 2 * tx;
+      tile(t0 + j, th, tw, at);
+      int b = at[0];
+      int y = at[1];
+      int xx = at[2];
       boolean right = xx + 1 < ow;
       boolean down = y + 1 < oh;
       int o00 = ((b * oh + y) * ow + xx) * f;
@@ -255,5 +238,18 @@ public final class CpuWinograd {
     v[at + 1][q][j] = t1 + t2;
     v[at + 2][q][j] = t2 - t1;
     v[at + 3][q][j] = t1 - t3;
+  }
+
+  /**
+   * Tile t of the (N, th, tw) tile grid: at = {image, top row, left column} of its 2x2 output block
+   * (the 4x4 input tile starts one padding before).
+   */
+  private static void tile(int t, int th, int tw, int[] at) {
+    int b = t / (th * tw);
+    int r = t - b * th * tw;
+    int ty = r / tw;
+    at[0] = b;
+    at[1] = 2 * ty;
+    at[2] = 2 * (r - ty * tw);
   }
 }
