@@ -114,7 +114,7 @@ public final class PoolKernels {
       int sw,
       int pt,
       int pl) {
-    pool_bwd_rows(dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
+    poolBwdRows(dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
   }
 
   /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, dy/count spread over each window. */
@@ -133,7 +133,7 @@ public final class PoolKernels {
       int sw,
       int pt,
       int pl) {
-    pool_bwd_rows(dx, dy, null, B, 1, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
+    poolBwdRows(dx, dy, null, B, 1, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
   }
 
   /**
@@ -144,7 +144,7 @@ public final class PoolKernels {
    * later equal values lose), average pooling takes dy/count in float. The channels run innermost
    * here; per element the arithmetic is the kernel's.
    */
-  public static void pool_bwd_rows(
+  public static void poolBwdRows(
       float[] dx,
       float[] dy,
       float[] x,

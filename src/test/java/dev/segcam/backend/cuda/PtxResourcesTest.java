@@ -11,6 +11,7 @@ import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ReduceKernels;
+import dev.segcam.kernels.ResizeKernels;
 import dev.segcam.kernels.StridedSliceKernels;
 import dev.segcam.kernels.TransposeKernels;
 import dev.segcam.kernels.UnaryKernels;
@@ -73,6 +74,7 @@ class PtxResourcesTest {
           ColormapKernels.class,
           ActivationKernels.class,
           PoolKernels.class,
+          ResizeKernels.class,
           LayoutKernels.class,
           ConvKernels.class,
           ExpKernels.class,

@@ -32,7 +32,7 @@ public final class PoolGrad {
         ds,
         xs,
         (dx, d, oh, ow, lo, hi) ->
-            PoolKernels.pool_bwd_rows(
+            PoolKernels.poolBwdRows(
                 dx,
                 dy,
                 x,
