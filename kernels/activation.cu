@@ -12,7 +12,7 @@
 //
 // Shapes: x, y (total); dy, dx (total = K·valueTotal), v (valueTotal): gradient element i reads
 // v[i % valueTotal] (the K targets of the backward are tiled over the forward batch).
-// Kind codes: ACT_* below, in the order of dev.segcam.ir.Op.ActivationKind (and CpuKernels.ACT_*).
+// Kind codes: ACT_* below, = dev.segcam.ir.Op.ActivationKind.code.
 //
 // Launch: one thread per element, block 256, grid-stride, grid = min(ceil(total/256), 65535)
 // (CudaGraphOps). No reductions.

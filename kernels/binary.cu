@@ -15,14 +15,14 @@
 // c % d, which is both broadcasting (d == 1) and the tiling of the K-target backward (d == N,
 // c < K·N). binary_bwd's dy (y0..y3) has K times the forward's rows and may exceed 2^31 elements
 // (the host bounds only g, the loop's range): dy and the operands are indexed in 64 bits.
-// Kind codes: BIN_* below, in the order of dev.segcam.ir.Op.BinaryKind (and CpuKernels.BIN_*).
+// Kind codes: BIN_* below, = dev.segcam.ir.Op.BinaryKind.code.
 //
 // Launch: one thread per output element, block 256, grid-stride, grid = min(ceil(total/256),
 // 65535) (CudaGraphOps).
 // Summation order: binary_bwd sums in double over the reduced dims in row-major order (e0..e3),
 // as the twin; everything else is one float operation per element.
-// Twins: dev.segcam.kernels.CpuKernels.channel_affine / channel_scale_bwd / binary_fwd /
-// binary_bwd / add_inplace.
+// Twins: dev.segcam.kernels.ActivationKernels.channel_affine / channel_scale_bwd and
+// LayoutKernels.binary_fwd / binary_bwd / add_inplace.
 #include "common.cuh"
 
 // y[r,c] = x[r,c] * scale[c] + offset[c] (scale or offset may be null). y may equal x.

@@ -13,7 +13,7 @@
 //
 // Launch: one thread per element of part / out / dx, block 256, grid-stride,
 // grid = min(ceil(total/256), 65535) (CudaGraphOps). Copies only: results are bit-exact.
-// Twins: dev.segcam.kernels.CpuKernels.concat_copy / pad_fwd / pad_bwd.
+// Twins: dev.segcam.kernels.LayoutKernels.concat_copy / pad_fwd / pad_bwd.
 #include "common.cuh"
 
 // Concatenation as strided block copies: the tensor viewed as (outer, axis, inner); input k of

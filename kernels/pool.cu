@@ -17,7 +17,7 @@
 // the windows that cover it, so no atomics and a fixed order), block 256, grid-stride,
 // grid = min(ceil(total/256), 65535) (CudaGraphOps).
 // Summation order: windows in (oy, ox) order, sums in double for the backward, as the twins.
-// Twins: dev.segcam.kernels.CpuKernels.pool_fwd / maxpool_bwd / avgpool_bwd / spatial_mean_bwd.
+// Twins: dev.segcam.kernels.PoolKernels.pool_fwd / maxpool_bwd / avgpool_bwd / spatial_mean_bwd.
 #include "common.cuh"
 
 // Max/avg pooling with TensorFlow's SAME/VALID geometry (pt/pl: padding before, from the host).

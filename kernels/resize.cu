@@ -23,8 +23,8 @@
 // grid-stride loop, grid = min(ceil(total/256), 65535) chosen by the host (CudaKernels for
 // bilinear, CudaGraphOps for nearest). The bilinear kernels index in 64 bits, the nearest ones in
 // int (GRID_STRIDE, common.cuh).
-// Summation order: outputs in (oy, ox) order, as the twins' scatter, so the sums match them.
-// Twins: dev.segcam.kernels.CpuKernels.resize_bilinear_fwd / resize_bilinear_bwd /
+// Summation order: outputs in (oy, ox) order, as the twins' gather, so the sums match them.
+// Twins: dev.segcam.kernels.ResizeKernels.resize_bilinear_fwd / resize_bilinear_bwd /
 // resize_nearest_fwd / resize_nearest_bwd.
 #include "common.cuh"
 
@@ -134,7 +134,7 @@ extern "C" __global__ void resize_bilinear_bwd(float* gradIn, const float* gradO
   }
 }
 
-// TensorFlow's nearest-neighbour source index along one axis (CpuOps.nearestTap).
+// TensorFlow's nearest-neighbour source index along one axis (ResizeKernels.nearestTap).
 __device__ __forceinline__ int nearest_tap(int o, int in, float scale, int align, int half) {
   float src = half ? ((float)o + 0.5f) * scale : (float)o * scale;
   int s = align ? (int)roundf(src) : (int)floorf(src);

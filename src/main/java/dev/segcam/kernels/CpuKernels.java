@@ -250,17 +250,32 @@ public final class CpuKernels {
    */
   public static void channel_mean(float[] alpha, float[] grads, int N, int H, int W, int K) {
     int hw = channelWeightArgs(alpha, null, grads, N, H, W, K);
+    channelMeanRows(alpha, grads, 0, N, hw, K);
+  }
+
+  /**
+   * {@link #channel_mean} on images [lo, hi) without the argument checks: also the CPU engine's
+   * SpatialMean forward, run over ranges of images in parallel.
+   *
+   * <p>{@code // grads (N,HW,K) -> alpha (N,K)}
+   */
+  public static void channelMeanRows(float[] alpha, float[] grads, int lo, int hi, int hw, int K) {
     double[] acc = new double[K];
-    for (int n = 0; n < N; n++) {
-      java.util.Arrays.fill(acc, 0.0);
-      for (int p = 0; p < hw; p++) {
-        int base = (n * hw + p) * K;
-        for (int k = 0; k < K; k++) {
-          acc[k] += grads[base + k];
-        }
-      }
+    for (int n = lo; n < hi; n++) {
+      sumOverPixels(acc, grads, n, hw, K);
       for (int k = 0; k < K; k++) {
         alpha[n * K + k] = (float) (acc[k] / hw);
+      }
+    }
+  }
+
+  /** acc[k] = Σ_p x[n,p,k] in double, pixels in order: the channel kernels' spatial sum. */
+  private static void sumOverPixels(double[] acc, float[] x, int n, int hw, int K) {
+    java.util.Arrays.fill(acc, 0.0);
+    for (int p = 0; p < hw; p++) {
+      int base = (n * hw + p) * K;
+      for (int k = 0; k < K; k++) {
+        acc[k] += x[base + k];
       }
     }
   }
@@ -285,14 +300,8 @@ public final class CpuKernels {
     double[] sumA = new double[K];
     double[] acc = new double[K];
     for (int n = 0; n < N; n++) {
-      java.util.Arrays.fill(sumA, 0.0);
+      sumOverPixels(sumA, acts, n, hw, K);
       java.util.Arrays.fill(acc, 0.0);
-      for (int p = 0; p < hw; p++) {
-        int base = (n * hw + p) * K;
-        for (int k = 0; k < K; k++) {
-          sumA[k] += acts[base + k];
-        }
-      }
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * K;
         for (int k = 0; k < K; k++) {
@@ -379,197 +388,6 @@ public final class CpuKernels {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // resize.cu
-
-  /**
-   * Bilinear resize with TensorFlow's ResizeBilinear semantics (float arithmetic in TF's order):
-   *
-   * <pre>
-   *   scale = align_corners && out > 1 ? (in-1)/(out-1) : in/out
-   *   src   = half_pixel_centers ? (o + 0.5)·scale − 0.5 : o·scale
-   *   lower = max(floor(src), 0), upper = min(ceil(src), in−1), lerp = src − floor(src)
-   * </pre>
-   *
-   * <p>{@code // in (N,H,W,C) -> out (N,OH,OW,C)}
-   */
-  public static void resize_bilinear_fwd(
-      float[] out,
-      float[] in,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    length("out", out, (long) N * OH * OW * C);
-    length("in", in, (long) N * H * W * C);
-    resize_bilinear_fwd_rows(
-        out, in, N, H, W, C, OH, OW, alignCorners, halfPixelCenters, 0, N * OH);
-  }
-
-  /**
-   * {@link #resize_bilinear_fwd} on output rows [rowLo, rowHi) of the N·OH rows, for the CPU
-   * engine's parallel split (no argument checks: the caller has them).
-   */
-  public static void resize_bilinear_fwd_rows(
-      float[] out,
-      float[] in,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters,
-      int rowLo,
-      int rowHi) {
-    Axis ya = new Axis(H, OH, alignCorners, halfPixelCenters);
-    Axis xa = new Axis(W, OW, alignCorners, halfPixelCenters);
-    for (int row = rowLo; row < rowHi; row++) {
-      int n = row / OH;
-      int oy = row - n * OH;
-      int top = (n * H + ya.lower[oy]) * W;
-      int bot = (n * H + ya.upper[oy]) * W;
-      float yl = ya.lerp[oy];
-      for (int ox = 0; ox < OW; ox++) {
-        int l = xa.lower[ox];
-        int r = xa.upper[ox];
-        float xl = xa.lerp[ox];
-        int o = ((n * OH + oy) * OW + ox) * C;
-        for (int c = 0; c < C; c++) {
-          float tl = in[(top + l) * C + c];
-          float tr = in[(top + r) * C + c];
-          float bl = in[(bot + l) * C + c];
-          float br = in[(bot + r) * C + c];
-          float t = tl + (tr - tl) * xl;
-          float b = bl + (br - bl) * xl;
-          out[o + c] = t + (b - t) * yl;
-        }
-      }
-    }
-  }
-
-  /**
-   * The adjoint of {@link #resize_bilinear_fwd} (TensorFlow's ResizeBilinearGrad): each output
-   * gradient is spread onto the (up to) four input pixels it was interpolated from, with the same
-   * weights, (1−ly)(1−lx), (1−ly)lx, ly(1−lx), ly·lx, where the float weights are formed as in the
-   * forward and products and sums are taken in double.
-   *
-   * <p>{@code // gradOut (N,OH,OW,C) -> gradIn (N,H,W,C)}
-   */
-  public static void resize_bilinear_bwd(
-      float[] gradIn,
-      float[] gradOut,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    length("gradIn", gradIn, (long) N * H * W * C);
-    length("gradOut", gradOut, (long) N * OH * OW * C);
-    Axis ya = new Axis(H, OH, alignCorners, halfPixelCenters);
-    Axis xa = new Axis(W, OW, alignCorners, halfPixelCenters);
-    double[] acc = new double[H * W * C];
-    for (int n = 0; n < N; n++) {
-      java.util.Arrays.fill(acc, 0.0);
-      for (int oy = 0; oy < OH; oy++) {
-        int top = ya.lower[oy] * W;
-        int bot = ya.upper[oy] * W;
-        double wt = 1f - ya.lerp[oy];
-        double wb = ya.lerp[oy];
-        for (int ox = 0; ox < OW; ox++) {
-          int l = xa.lower[ox];
-          int r = xa.upper[ox];
-          double wl = 1f - xa.lerp[ox];
-          double wr = xa.lerp[ox];
-          int o = ((n * OH + oy) * OW + ox) * C;
-          for (int c = 0; c < C; c++) {
-            double g = gradOut[o + c];
-            acc[(top + l) * C + c] += g * wt * wl;
-            acc[(top + r) * C + c] += g * wt * wr;
-            acc[(bot + l) * C + c] += g * wb * wl;
-            acc[(bot + r) * C + c] += g * wb * wr;
-          }
-        }
-      }
-      int off = n * H * W * C;
-      for (int i = 0; i < acc.length; i++) {
-        gradIn[off + i] = (float) acc[i];
-      }
-    }
-  }
-
-  /** TensorFlow's resize scale, in float. */
-  public static float resizeScale(int in, int out, boolean alignCorners) {
-    return alignCorners && out > 1 ? (in - 1) / (float) (out - 1) : in / (float) out;
-  }
-
-  /** Source coordinate of output index o, in float, as resize.cu computes it. */
-  public static float resizeSource(int o, float scale, boolean halfPixelCenters) {
-    return halfPixelCenters ? ((float) o + 0.5f) * scale - 0.5f : (float) o * scale;
-  }
-
-  /** Per-axis interpolation table: the two source indices and the lerp of each output index. */
-  private static final class Axis {
-    final int[] lower;
-    final int[] upper;
-    final float[] lerp;
-
-    Axis(int in, int out, boolean alignCorners, boolean halfPixelCenters) {
-      lower = new int[out];
-      upper = new int[out];
-      lerp = new float[out];
-      bilinearTaps(in, out, alignCorners, halfPixelCenters, lower, upper, lerp);
-    }
-  }
-
-  /**
-   * Source coordinates of a bilinear resize along one axis, TF's compute_interpolation_weights:
-   * lower/upper neighbours (clamped) and the fraction toward upper, in float as resize.cu.
-   */
-  public static void bilinearTaps(
-      int in,
-      int out,
-      boolean alignCorners,
-      boolean halfPixelCenters,
-      int[] lower,
-      int[] upper,
-      float[] lerp) {
-    float scale = resizeScale(in, out, alignCorners);
-    for (int o = 0; o < out; o++) {
-      float src = resizeSource(o, scale, halfPixelCenters);
-      float fl = (float) Math.floor(src);
-      lower[o] = Math.max((int) fl, 0);
-      upper[o] = Math.min((int) Math.ceil(src), in - 1);
-      lerp[o] = src - fl;
-    }
-  }
-
-  /** The resize kernels' argument rule (dims > 0, not both coordinate flags), shared with CUDA. */
-  public static void checkResize(
-      int N, int H, int W, int C, int OH, int OW, boolean alignCorners, boolean halfPixelCenters) {
-    positive("N", N);
-    positive("H", H);
-    positive("W", W);
-    positive("C", C);
-    positive("OH", OH);
-    positive("OW", OW);
-    if (alignCorners && halfPixelCenters) {
-      throw new KernelArgumentException(
-          "resize_bilinear: align_corners and half_pixel_centers cannot both be set (as in"
-              + " TensorFlow)");
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
   // normalize.cu
 
   /**
@@ -621,8 +439,6 @@ public final class CpuKernels {
   }
 
   // ---------------------------------------------------------------------------------------------
-
-  // ---------------------------------------------------------------------------------------------
   // channel_mean.cu (XGrad-CAM)
 
   /**
@@ -636,14 +452,12 @@ public final class CpuKernels {
     double[] sa = new double[K];
     double[] sga = new double[K];
     for (int n = 0; n < N; n++) {
-      java.util.Arrays.fill(sa, 0.0);
+      sumOverPixels(sa, acts, n, hw, K);
       java.util.Arrays.fill(sga, 0.0);
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * K;
         for (int k = 0; k < K; k++) {
-          double a = acts[base + k];
-          sa[k] += a;
-          sga[k] += (double) grads[base + k] * a;
+          sga[k] += (double) grads[base + k] * acts[base + k];
         }
       }
       for (int k = 0; k < K; k++) {

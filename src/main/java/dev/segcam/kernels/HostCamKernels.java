@@ -38,11 +38,16 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
     }
   }
 
+  /** Runs a twin that writes a whole array into the output slice (copied back if a view). */
+  private static void write(Slice out, java.util.function.Consumer<float[]> twin) {
+    float[] o = out.out();
+    twin.accept(o);
+    out.back(o);
+  }
+
   @Override
   public void argmax_channels(Slice labels, Slice logits, int P, int C) {
-    float[] o = labels.out();
-    CpuKernels.argmax_channels(o, logits.in(), P, C);
-    labels.back(o);
+    write(labels, o -> CpuKernels.argmax_channels(o, logits.in(), P, C));
   }
 
   @Override
@@ -73,39 +78,30 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
 
   @Override
   public void channel_mean(Slice alpha, Slice grads, int N, int H, int W, int K) {
-    float[] o = alpha.out();
-    CpuKernels.channel_mean(o, grads.in(), N, H, W, K);
-    alpha.back(o);
+    write(alpha, o -> CpuKernels.channel_mean(o, grads.in(), N, H, W, K));
   }
 
   @Override
   public void gradcampp_weights(Slice alpha, Slice acts, Slice grads, int N, int H, int W, int K) {
-    float[] o = alpha.out();
-    CpuKernels.gradcampp_weights(o, acts.in(), grads.in(), N, H, W, K);
-    alpha.back(o);
+    write(alpha, o -> CpuKernels.gradcampp_weights(o, acts.in(), grads.in(), N, H, W, K));
   }
 
   @Override
   public void xgradcam_weights(
       Slice alpha, Slice acts, Slice grads, int N, int H, int W, int K, float eps) {
-    float[] o = alpha.out();
-    CpuKernels.xgradcam_weights(o, acts.in(), grads.in(), N, H, W, K, eps);
-    alpha.back(o);
+    write(alpha, o -> CpuKernels.xgradcam_weights(o, acts.in(), grads.in(), N, H, W, K, eps));
   }
 
   @Override
   public void weighted_sum_relu(Slice cam, Slice acts, Slice alpha, int N, int H, int W, int K) {
-    float[] o = cam.out();
-    CpuKernels.weighted_sum_relu(o, acts.in(), alpha.in(), N, H, W, K);
-    cam.back(o);
+    write(cam, o -> CpuKernels.weighted_sum_relu(o, acts.in(), alpha.in(), N, H, W, K));
   }
 
   @Override
   public void elementwise_sum_relu(
       Slice cam, Slice acts, Slice grads, int N, int H, int W, int K, boolean reluGrads) {
-    float[] o = cam.out();
-    CpuKernels.elementwise_sum_relu(o, acts.in(), grads.in(), N, H, W, K, reluGrads);
-    cam.back(o);
+    write(
+        cam, o -> CpuKernels.elementwise_sum_relu(o, acts.in(), grads.in(), N, H, W, K, reluGrads));
   }
 
   @Override
@@ -120,22 +116,20 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
       int OW,
       boolean alignCorners,
       boolean halfPixelCenters) {
-    float[] o = out.out();
-    CpuKernels.resize_bilinear_fwd(o, in.in(), N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    out.back(o);
+    write(
+        out,
+        o ->
+            ResizeKernels.resize_bilinear_fwd(
+                o, in.in(), N, H, W, C, OH, OW, alignCorners, halfPixelCenters));
   }
 
   @Override
   public void minmax_normalize(Slice out, Slice maps, int N, int H, int W) {
-    float[] o = out.out();
-    CpuKernels.minmax_normalize(o, maps.in(), N, H, W);
-    out.back(o);
+    write(out, o -> CpuKernels.minmax_normalize(o, maps.in(), N, H, W));
   }
 
   @Override
   public void scale_normalize(Slice out, Slice maps, int N, int H, int W, float scale) {
-    float[] o = out.out();
-    CpuKernels.scale_normalize(o, maps.in(), N, H, W, scale);
-    out.back(o);
+    write(out, o -> CpuKernels.scale_normalize(o, maps.in(), N, H, W, scale));
   }
 }

@@ -53,17 +53,9 @@ public final class LayoutKernels {
     }
   }
 
-  private static int bcastIndex(int[] c, int[] d) {
-    return ((c[0] % d[0] * d[1] + c[1] % d[1]) * d[2] + c[2] % d[2]) * d[3] + c[3] % d[3];
-  }
-
-  private static void coords(int i, int[] d, int[] c) {
-    c[3] = i % d[3];
-    int r = i / d[3];
-    c[2] = r % d[2];
-    r /= d[2];
-    c[1] = r % d[1];
-    c[0] = r / d[1];
+  /** Offset of coordinates (c0, c1, c2, 0) in a rank-4 tensor of dims d read by modulo. */
+  private static int bcastBase(int c0, int c1, int c2, int[] d) {
+    return ((c0 % d[0] * d[1] + c1 % d[1]) * d[2] + c2 % d[2]) * d[3];
   }
 
   /**
@@ -72,13 +64,28 @@ public final class LayoutKernels {
    */
   public static void binary_fwd(
       float[] out, float[] a, float[] b, int kind, int[] o, int[] ad, int[] bd) {
-    Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
-    int[] c = new int[4];
-    for (int i = 0; i < o[0] * o[1] * o[2] * o[3]; i++) {
-      coords(i, o, c);
-      float x = a[bcastIndex(c, ad)];
-      float y = b[bcastIndex(c, bd)];
-      out[i] = binaryOp(k, x, y);
+    binary_fwd_rows(
+        out, a, b, Op.BinaryKind.ofCode(kind), new int[][] {o, ad, bd}, 0, o[0] * o[1] * o[2]);
+  }
+
+  /**
+   * {@link #binary_fwd} on rows [rowLo, rowHi) of the o0·o1·o2 rows (of o3) of out; views = {o, ad,
+   * bd} as {@link Dims4#broadcast} gives them.
+   */
+  public static void binary_fwd_rows(
+      float[] out, float[] a, float[] b, Op.BinaryKind k, int[][] views, int rowLo, int rowHi) {
+    int[] o = views[0];
+    int[] ad = views[1];
+    int[] bd = views[2];
+    for (int row = rowLo; row < rowHi; row++) {
+      int c2 = row % o[2];
+      int c1 = row / o[2] % o[1];
+      int c0 = row / o[2] / o[1];
+      int ia = bcastBase(c0, c1, c2, ad);
+      int ib = bcastBase(c0, c1, c2, bd);
+      for (int j = 0, i = row * o[3]; j < o[3]; j++, i++) {
+        out[i] = binaryOp(k, a[ia + j % ad[3]], b[ib + j % bd[3]]);
+      }
     }
   }
 
@@ -129,53 +136,109 @@ public final class LayoutKernels {
       int[] yd,
       int[] ad,
       int[] bd) {
-    Op.BinaryKind k = Op.BinaryKind.ofCode(kind);
+    int[][] views = {yd, gd, ad, bd};
+    binary_bwd_rows(g, dy, a, b, Op.BinaryKind.ofCode(kind), wrtA, views, 0, gd[0] * gd[1] * gd[2]);
+  }
+
+  /**
+   * {@link #binary_bwd} on rows [lo, hi) of the g0·g1·g2 rows (of g3) of g; v = {yd, gd, ad, bd} as
+   * {@link Dims4#broadcast} gives them. Each element sums its reduced dims in row-major order, as
+   * binary.cu.
+   */
+  public static void binary_bwd_rows(
+      float[] g,
+      float[] dy,
+      float[] a,
+      float[] b,
+      Op.BinaryKind k,
+      boolean wrtA,
+      int[][] v,
+      int lo,
+      int hi) {
+    int[] yd = v[0];
+    int[] gd = v[1];
+    int[] ad = v[2];
+    int[] bd = v[3];
     int[] red = new int[4];
     for (int d = 0; d < 4; d++) {
       red[d] = gd[d] == yd[d] ? 1 : yd[d];
     }
-    int[] c = new int[4];
-    int[] e = new int[4];
-    int[] dc = new int[4];
-    int span = red[0] * red[1] * red[2] * red[3];
-    for (int i = 0; i < gd[0] * gd[1] * gd[2] * gd[3]; i++) {
-      coords(i, gd, c);
-      double acc = 0;
-      for (int j = 0; j < span; j++) {
-        coords(j, red, e);
-        for (int d = 0; d < 4; d++) {
-          dc[d] = red[d] == 1 ? c[d] : e[d];
+    for (int row = lo; row < hi; row++) {
+      int[] c = {row / gd[2] / gd[1], row / gd[2] % gd[1], row % gd[2], 0};
+      for (int i = row * gd[3]; c[3] < gd[3]; c[3]++, i++) {
+        double acc = 0;
+        for (int e0 = 0; e0 < red[0]; e0++) {
+          int d0 = red[0] == 1 ? c[0] : e0;
+          for (int e1 = 0; e1 < red[1]; e1++) {
+            int d1 = red[1] == 1 ? c[1] : e1;
+            for (int e2 = 0; e2 < red[2]; e2++) {
+              int d2 = red[2] == 1 ? c[2] : e2;
+              int y = ((d0 * yd[1] + d1) * yd[2] + d2) * yd[3];
+              int ia = k.gradReadsValues ? bcastBase(d0, d1, d2, ad) : 0;
+              int ib = k.gradReadsValues ? bcastBase(d0, d1, d2, bd) : 0;
+              for (int e3 = 0; e3 < red[3]; e3++) {
+                int d3 = red[3] == 1 ? c[3] : e3;
+                float av = k.gradReadsValues ? a[ia + d3 % ad[3]] : 0f;
+                float bv = k.gradReadsValues ? b[ib + d3 % bd[3]] : 0f;
+                acc += binaryPartial(k, wrtA, dy[y + d3], av, bv);
+              }
+            }
+          }
         }
-        float gy = dy[((dc[0] * yd[1] + dc[1]) * yd[2] + dc[2]) * yd[3] + dc[3]];
-        float av = k.gradReadsValues ? a[bcastIndex(dc, ad)] : 0f;
-        float bv = k.gradReadsValues ? b[bcastIndex(dc, bd)] : 0f;
-        acc += binaryPartial(k, wrtA, gy, av, bv);
+        g[i] = (float) acc;
       }
-      g[i] = (float) acc;
     }
   }
 
   /** {@code // x (x dims) -> out (o dims)}, x placed at p, the rest = value. */
   public static void pad_fwd(float[] out, float[] x, float value, int[] o, int[] xd, int[] p) {
-    int[] c = new int[4];
-    for (int i = 0; i < o[0] * o[1] * o[2] * o[3]; i++) {
-      coords(i, o, c);
-      boolean in = true;
-      for (int d = 0; d < 4; d++) {
-        c[d] -= p[d];
-        in &= c[d] >= 0 && c[d] < xd[d];
+    pad_fwd_rows(out, x, value, new int[][] {xd, o, p}, 0, o[0] * o[1] * o[2]);
+  }
+
+  /**
+   * {@link #pad_fwd} on rows [rowLo, rowHi) of the o0·o1·o2 rows (of o3) of out; views = {xd, o, p}
+   * as {@link Dims4#pad} gives them.
+   */
+  public static void pad_fwd_rows(
+      float[] out, float[] x, float value, int[][] views, int rowLo, int rowHi) {
+    int[] xd = views[0];
+    int[] o = views[1];
+    int[] p = views[2];
+    for (int row = rowLo; row < rowHi; row++) {
+      int c0 = row / o[2] / o[1] - p[0];
+      int c1 = row / o[2] % o[1] - p[1];
+      int c2 = row % o[2] - p[2];
+      int at = row * o[3];
+      boolean in = c0 >= 0 && c0 < xd[0] && c1 >= 0 && c1 < xd[1] && c2 >= 0 && c2 < xd[2];
+      if (!in) {
+        java.util.Arrays.fill(out, at, at + o[3], value);
+        continue;
       }
-      out[i] = in ? x[((c[0] * xd[1] + c[1]) * xd[2] + c[2]) * xd[3] + c[3]] : value;
+      java.util.Arrays.fill(out, at, at + p[3], value);
+      System.arraycopy(x, ((c0 * xd[1] + c1) * xd[2] + c2) * xd[3], out, at + p[3], xd[3]);
+      java.util.Arrays.fill(out, at + p[3] + xd[3], at + o[3], value);
     }
   }
 
   /** {@code // dy (y dims) -> dx (x dims)}, the window of dy at p. */
   public static void pad_bwd(float[] dx, float[] dy, int[] xd, int[] yd, int[] p) {
-    int[] c = new int[4];
-    for (int i = 0; i < xd[0] * xd[1] * xd[2] * xd[3]; i++) {
-      coords(i, xd, c);
-      dx[i] =
-          dy[(((c[0] + p[0]) * yd[1] + c[1] + p[1]) * yd[2] + c[2] + p[2]) * yd[3] + c[3] + p[3]];
+    pad_bwd_rows(dx, dy, new int[][] {xd, yd, p}, 0, xd[0] * xd[1] * xd[2]);
+  }
+
+  /**
+   * {@link #pad_bwd} on rows [rowLo, rowHi) of the x0·x1·x2 rows (of x3) of dx; views = {xd, yd, p}
+   * as {@link Dims4#pad} gives them.
+   */
+  public static void pad_bwd_rows(float[] dx, float[] dy, int[][] views, int rowLo, int rowHi) {
+    int[] xd = views[0];
+    int[] yd = views[1];
+    int[] p = views[2];
+    for (int row = rowLo; row < rowHi; row++) {
+      int c0 = row / xd[2] / xd[1] + p[0];
+      int c1 = row / xd[2] % xd[1] + p[1];
+      int c2 = row % xd[2] + p[2];
+      int src = ((c0 * yd[1] + c1) * yd[2] + c2) * yd[3] + p[3];
+      System.arraycopy(dy, src, dx, row * xd[3], xd[3]);
     }
   }
 

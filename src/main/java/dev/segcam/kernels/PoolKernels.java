@@ -1,8 +1,8 @@
 package dev.segcam.kernels;
 
 /**
- * Java twins of the window ops of the CUDA backend (max/average pooling, spatial mean gradient,
- * nearest-neighbour resize), same names and argument order.
+ * Java twins of the window ops of the CUDA backend (max/average pooling, spatial mean gradient),
+ * same names and argument order.
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,
  * NHWC; backward kernels read forward values "tiled" (gradient element i reads value element i %
@@ -114,41 +114,7 @@ public final class PoolKernels {
       int sw,
       int pt,
       int pl) {
-    for (int i = 0; i < B * H * W * C; i++) {
-      int c = i % C;
-      int r = i / C;
-      int ix = r % W;
-      r /= W;
-      int iy = r % H;
-      int b = r / H;
-      int xn = (b % N) * H * W * C + c;
-      double acc = 0;
-      for (int oy = windowLo(iy, kh, sh, pt); oy <= windowHi(iy, sh, pt, OH); oy++) {
-        int y0 = Math.max(0, oy * sh - pt);
-        int y1 = Math.min(H, oy * sh - pt + kh);
-        for (int ox = windowLo(ix, kw, sw, pl); ox <= windowHi(ix, sw, pl, OW); ox++) {
-          int x0 = Math.max(0, ox * sw - pl);
-          int x1 = Math.min(W, ox * sw - pl + kw);
-          float best = x[xn + (y0 * W + x0) * C];
-          int by = y0;
-          int bx = x0;
-          for (int yy = y0; yy < y1; yy++) {
-            for (int xx = x0; xx < x1; xx++) {
-              float v = x[xn + (yy * W + xx) * C];
-              if (best < v) {
-                best = v;
-                by = yy;
-                bx = xx;
-              }
-            }
-          }
-          if (by == iy && bx == ix) {
-            acc += dy[((b * OH + oy) * OW + ox) * C + c];
-          }
-        }
-      }
-      dx[i] = (float) acc;
-    }
+    poolBwdRows(dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
   }
 
   /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, dy/count spread over each window. */
@@ -167,23 +133,94 @@ public final class PoolKernels {
       int sw,
       int pt,
       int pl) {
-    for (int i = 0; i < B * H * W * C; i++) {
-      int c = i % C;
-      int r = i / C;
-      int ix = r % W;
-      r /= W;
-      int iy = r % H;
-      int b = r / H;
-      double acc = 0;
-      for (int oy = windowLo(iy, kh, sh, pt); oy <= windowHi(iy, sh, pt, OH); oy++) {
-        int ny = Math.min(H, oy * sh - pt + kh) - Math.max(0, oy * sh - pt);
-        for (int ox = windowLo(ix, kw, sw, pl); ox <= windowHi(ix, sw, pl, OW); ox++) {
-          int nx = Math.min(W, ox * sw - pl + kw) - Math.max(0, ox * sw - pl);
-          float g = dy[((b * OH + oy) * OW + ox) * C + c];
-          acc += g / (float) (ny * nx);
+    poolBwdRows(dx, dy, null, B, 1, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
+  }
+
+  /**
+   * {@link #maxpool_bwd} (x given) or {@link #avgpool_bwd} (x null) on input rows [rowLo, rowHi) of
+   * the B·H rows of dx, for the CPU engine's parallel split. As pool.cu, each element gathers the
+   * windows that cover it in (oy, ox) order and sums in double: max pooling takes a window's
+   * gradient where the element is the window's first maximum in row-major order (strict '&lt;', so
+   * later equal values lose), average pooling takes dy/count in float. The channels run innermost
+   * here; per element the arithmetic is the kernel's.
+   */
+  public static void poolBwdRows(
+      float[] dx,
+      float[] dy,
+      float[] x,
+      int B,
+      int N,
+      int H,
+      int W,
+      int C,
+      int OH,
+      int OW,
+      int kh,
+      int kw,
+      int sh,
+      int sw,
+      int pt,
+      int pl,
+      int rowLo,
+      int rowHi) {
+    double[] acc = new double[C];
+    float[] best = x == null ? null : new float[C];
+    int[] winner = x == null ? null : new int[C];
+    for (int row = rowLo; row < rowHi; row++) {
+      int b = row / H;
+      int iy = row - b * H;
+      int xn = (b % N) * H * W * C;
+      for (int ix = 0; ix < W; ix++) {
+        java.util.Arrays.fill(acc, 0.0);
+        for (int oy = windowLo(iy, kh, sh, pt); oy <= windowHi(iy, sh, pt, OH); oy++) {
+          int y0 = Math.max(0, oy * sh - pt);
+          int y1 = Math.min(H, oy * sh - pt + kh);
+          for (int ox = windowLo(ix, kw, sw, pl); ox <= windowHi(ix, sw, pl, OW); ox++) {
+            int x0 = Math.max(0, ox * sw - pl);
+            int x1 = Math.min(W, ox * sw - pl + kw);
+            int g = ((b * OH + oy) * OW + ox) * C;
+            if (x == null) {
+              float count = (float) ((y1 - y0) * (x1 - x0));
+              for (int c = 0; c < C; c++) {
+                acc[c] += dy[g + c] / count;
+              }
+              continue;
+            }
+            firstMaxima(x, xn, W, C, y0, y1, x0, x1, best, winner);
+            for (int c = 0; c < C; c++) {
+              if (winner[c] == iy * W + ix) {
+                acc[c] += dy[g + c];
+              }
+            }
+          }
+        }
+        int o = (row * W + ix) * C;
+        for (int c = 0; c < C; c++) {
+          dx[o + c] = (float) acc[c];
         }
       }
-      dx[i] = (float) acc;
+    }
+  }
+
+  /** Per channel, the pixel (y·W+x) of the first maximum of x's window [y0,y1)×[x0,x1). */
+  private static void firstMaxima(
+      float[] x, int xn, int W, int C, int y0, int y1, int x0, int x1, float[] best, int[] at) {
+    int first = xn + (y0 * W + x0) * C;
+    for (int c = 0; c < C; c++) {
+      best[c] = x[first + c];
+      at[c] = y0 * W + x0;
+    }
+    for (int yy = y0; yy < y1; yy++) {
+      for (int xx = x0; xx < x1; xx++) {
+        int src = xn + (yy * W + xx) * C;
+        for (int c = 0; c < C; c++) {
+          float v = x[src + c];
+          if (best[c] < v) {
+            best[c] = v;
+            at[c] = yy * W + xx;
+          }
+        }
+      }
     }
   }
 
@@ -199,95 +236,6 @@ public final class PoolKernels {
       for (int c = 0, i = r * C; c < C; c++, i++) {
         dx[i] = (float) ((double) dy[g + c] / HW);
       }
-    }
-  }
-
-  /** Source index of output index o of a nearest-neighbour resize along one axis, TF's rule. */
-  public static int nearestTap(int o, int in, float scale, boolean align, boolean half) {
-    float src = half ? ((float) o + 0.5f) * scale : (float) o * scale;
-    int s = align ? Math.round(src) : (int) Math.floor(src);
-    s = Math.min(s, in - 1);
-    return half ? Math.max(0, s) : s;
-  }
-
-  /** {@code // x (N,H,W,C) -> y (N,OH,OW,C)}, TF ResizeNearestNeighbor. */
-  public static void resize_nearest_fwd(
-      float[] y,
-      float[] x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half) {
-    resize_nearest_fwd_rows(y, x, N, H, W, C, OH, OW, align, half, 0, N * OH);
-  }
-
-  /** {@link #resize_nearest_fwd} on output rows [rowLo, rowHi) of the N·OH rows. */
-  public static void resize_nearest_fwd_rows(
-      float[] y,
-      float[] x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half,
-      int rowLo,
-      int rowHi) {
-    float sy = CpuKernels.resizeScale(H, OH, align);
-    float sx = CpuKernels.resizeScale(W, OW, align);
-    int[] xi = new int[OW];
-    for (int ox = 0; ox < OW; ox++) {
-      xi[ox] = nearestTap(ox, W, sx, align, half);
-    }
-    for (int row = rowLo; row < rowHi; row++) {
-      int n = row / OH;
-      int oy = row - n * OH;
-      int iy = nearestTap(oy, H, sy, align, half);
-      for (int ox = 0; ox < OW; ox++) {
-        System.arraycopy(x, ((n * H + iy) * W + xi[ox]) * C, y, ((n * OH + oy) * OW + ox) * C, C);
-      }
-    }
-  }
-
-  /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, the adjoint (sum over outputs sourced here). */
-  public static void resize_nearest_bwd(
-      float[] dx,
-      float[] dy,
-      int B,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half) {
-    float sy = CpuKernels.resizeScale(H, OH, align);
-    float sx = CpuKernels.resizeScale(W, OW, align);
-    for (int i = 0; i < B * H * W * C; i++) {
-      int c = i % C;
-      int r = i / C;
-      int ix = r % W;
-      r /= W;
-      int iy = r % H;
-      int b = r / H;
-      float acc = 0f;
-      for (int oy = 0; oy < OH; oy++) {
-        if (nearestTap(oy, H, sy, align, half) != iy) {
-          continue;
-        }
-        for (int ox = 0; ox < OW; ox++) {
-          if (nearestTap(ox, W, sx, align, half) == ix) {
-            acc += dy[((b * OH + oy) * OW + ox) * C + c];
-          }
-        }
-      }
-      dx[i] = acc;
     }
   }
 }

@@ -1,6 +1,6 @@
 package dev.segcam.video;
 
-import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ResizeKernels;
 import java.awt.image.BufferedImage;
 
 /** Conversions between packed rgb24 bytes, RGB images and float tensors, and map resizing. */
@@ -45,7 +45,7 @@ public final class Frames {
       return f;
     }
     float[] out = new float[outH * outW * 3];
-    CpuKernels.resize_bilinear_fwd(out, f, 1, h, w, 3, outH, outW, false, true);
+    ResizeKernels.resize_bilinear_fwd(out, f, 1, h, w, 3, outH, outW, false, true);
     return out;
   }
 
@@ -55,7 +55,7 @@ public final class Frames {
       return map;
     }
     float[] out = new float[outH * outW];
-    CpuKernels.resize_bilinear_fwd(out, map, 1, h, w, 1, outH, outW, false, true);
+    ResizeKernels.resize_bilinear_fwd(out, map, 1, h, w, 1, outH, outW, false, true);
     return out;
   }
 

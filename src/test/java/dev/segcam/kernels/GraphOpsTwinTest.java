@@ -235,10 +235,10 @@ class GraphOpsTwinTest {
         String what = "nearest " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
         Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
         float[] y = new float[N * s[0] * s[1] * 2];
-        PoolKernels.resize_nearest_fwd(y, xt.data(), N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_fwd(y, xt.data(), N, 5, 7, 2, s[0], s[1], f[0], f[1]);
         TWIN.assertClose(what, r.values.get("y").data(), y);
         float[] dx = new float[N * K * 5 * 7 * 2];
-        PoolKernels.resize_nearest_bwd(dx, r.seed.data(), N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_bwd(dx, r.seed.data(), N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
         TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
       }
     }
@@ -472,10 +472,11 @@ class GraphOpsTwinTest {
         String what = "bilinear " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
         Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
         float[] y = new float[N * s[0] * s[1] * 3];
-        CpuKernels.resize_bilinear_fwd(y, xt.data(), N, 5, 7, 3, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_bilinear_fwd(y, xt.data(), N, 5, 7, 3, s[0], s[1], f[0], f[1]);
         TWIN.assertClose(what, r.values.get("y").data(), y);
         float[] dx = new float[N * K * 5 * 7 * 3];
-        CpuKernels.resize_bilinear_bwd(dx, r.seed.data(), N * K, 5, 7, 3, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_bilinear_bwd(
+            dx, r.seed.data(), N * K, 5, 7, 3, s[0], s[1], f[0], f[1]);
         TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
       }
     }

@@ -727,14 +727,14 @@ class HostCompiledKernelsTest {
           float[] x = normal(in);
           float[] ref = new float[(int) out];
           float[] got = garbage(out);
-          CpuKernels.resize_bilinear_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
+          ResizeKernels.resize_bilinear_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
           launch1d("resize_bilinear_fwd", out, got, x, n, h, w, c, oh, ow, a, hp);
           check(EXACT, at("resize_bilinear_fwd", s, f), ref, got);
         } else {
           float[] dy = normal(out);
           float[] ref = new float[(int) in];
           float[] got = garbage(in);
-          CpuKernels.resize_bilinear_bwd(ref, dy, n, h, w, c, oh, ow, f[0], f[1]);
+          ResizeKernels.resize_bilinear_bwd(ref, dy, n, h, w, c, oh, ow, f[0], f[1]);
           launch1d("resize_bilinear_bwd", in, got, dy, n, h, w, c, oh, ow, a, hp);
           check(ONE_ROUNDING, at("resize_bilinear_bwd", s, f), ref, got);
         }
@@ -1139,7 +1139,7 @@ class HostCompiledKernelsTest {
             long total = (long) n * oh * ow * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            PoolKernels.resize_nearest_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
+            ResizeKernels.resize_nearest_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
             launch1d("resize_nearest_fwd", total, got, x, n, h, w, c, oh, ow, a, hp);
             check(EXACT, at("resize_nearest_fwd", s, f), ref, got);
           } else {
@@ -1148,7 +1148,7 @@ class HostCompiledKernelsTest {
             long total = (long) b * h * w * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            PoolKernels.resize_nearest_bwd(ref, dy, b, h, w, c, oh, ow, f[0], f[1]);
+            ResizeKernels.resize_nearest_bwd(ref, dy, b, h, w, c, oh, ow, f[0], f[1]);
             launch1d("resize_nearest_bwd", total, got, dy, b, h, w, c, oh, ow, a, hp);
             check(EXACT, at("resize_nearest_bwd", s, f), ref, got);
           }

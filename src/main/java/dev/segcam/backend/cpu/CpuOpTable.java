@@ -351,31 +351,13 @@ public final class CpuOpTable {
     int b = s.b;
     ConvGrad.Geometry geo =
         geometry(p.padding(), xs, p.windowH(), p.windowW(), p.strideH(), p.strideW(), 1, 1, ds);
-    float[] d;
-    if (p.kind() == Op.PoolKind.MAX) {
-      FloatTensor x = s.value(s.in0);
-      if (x.shape().dim(0) == 0 || b % x.shape().dim(0) != 0) {
-        throw new ShapeException(
-            "value of '" + s.in0 + "' " + x.shape() + " does not tile gradient batch " + b);
-      }
-      d =
-          PoolGrad.maxPoolData(
-              x.data(),
-              x.shape().dim(0),
-              xs.dim(1),
-              xs.dim(2),
-              xs.dim(3),
-              s.dy,
-              b,
-              ds.dim(1),
-              ds.dim(2),
-              geo,
-              s.pool());
-    } else {
-      d =
-          PoolGrad.avgPoolData(
-              s.dy, b, ds.dim(1), ds.dim(2), xs.dim(3), xs.dim(1), xs.dim(2), geo, s.pool());
+    FloatTensor x = p.kind() == Op.PoolKind.MAX ? s.value(s.in0) : null;
+    int n = x == null ? 1 : x.shape().dim(0);
+    if (n == 0 || b % n != 0) {
+      throw new ShapeException(
+          "value of '" + s.in0 + "' " + x.shape() + " does not tile gradient batch " + b);
     }
+    float[] d = PoolGrad.poolData(x == null ? null : x.data(), n, s.dy, ds, xs, geo, s.pool());
     s.dx[0] = new FloatTensor(xs, d);
   }
 
@@ -383,29 +365,14 @@ public final class CpuOpTable {
     Shape xs = s.gradShape(s.in0);
     Shape ds = s.ds;
     float[] d =
-        r.mode() == Op.ResizeMode.BILINEAR
-            ? PoolGrad.bilinearData(
-                s.dy,
-                s.b,
-                ds.dim(1),
-                ds.dim(2),
-                ds.dim(3),
-                xs.dim(1),
-                xs.dim(2),
-                r.alignCorners(),
-                r.halfPixelCenters(),
-                s.pool())
-            : PoolGrad.nearestData(
-                s.dy,
-                s.b,
-                ds.dim(1),
-                ds.dim(2),
-                ds.dim(3),
-                xs.dim(1),
-                xs.dim(2),
-                r.alignCorners(),
-                r.halfPixelCenters(),
-                s.pool());
+        PoolGrad.resizeData(
+            r.mode() == Op.ResizeMode.BILINEAR,
+            s.dy,
+            ds,
+            xs,
+            r.alignCorners(),
+            r.halfPixelCenters(),
+            s.pool());
     s.dx[0] = new FloatTensor(xs, d);
   }
 
@@ -436,7 +403,8 @@ public final class CpuOpTable {
     if (before[0] != 0 || p.paddings().get(0)[1] != 0) {
       throw new NotDifferentiableException("Pad along the batch axis is not supported in backward");
     }
-    s.dx[0] = new FloatTensor(xs, ShapeGrad.padData(s.dy, s.ds.dims(), xs.dims(), before));
+    s.dx[0] =
+        new FloatTensor(xs, ShapeGrad.padData(s.dy, s.ds.dims(), xs.dims(), before, s.pool()));
   }
 
   private static void binaryGrad(CpuBackward.Step s, Op.Binary bin) {

@@ -6,8 +6,10 @@ import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeKernels;
 import java.util.List;
 
 /**
@@ -86,11 +88,8 @@ public final class CpuOps {
   /** MAX ignores padded pixels; AVG divides by the in-bounds count (TF). */
   // x (N,H,W,C) -> (N,OH,OW,C)
   public static FloatTensor pool(Parallel par, FloatTensor x, Op.Pool op) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
+    int h = x.shape().dim(1);
+    int wd = x.shape().dim(2);
     int kh = op.windowH();
     int kw = op.windowW();
     int sh = op.strideH();
@@ -100,14 +99,30 @@ public final class CpuOps {
     int pt = op.padding().before(h, kh, sh, 1);
     int pl = op.padding().before(wd, kw, sw, 1);
     boolean max = op.kind() == Op.PoolKind.MAX;
-    float[] xd = x.data();
-    float[] out = new float[n * oh * ow * c];
-    par.parallelFor(
-        n * oh,
-        1,
-        (lo, hi) ->
+    return outputRows(
+        par,
+        x,
+        oh,
+        ow,
+        (out, xd, n, hh, ww, c, lo, hi) ->
             PoolKernels.pool_fwd_rows(
                 out, xd, n, h, wd, c, oh, ow, kh, kw, sh, sw, pt, pl, max, lo, hi));
+  }
+
+  /** A twin's range variant over rows [lo, hi) of the N·OH output rows. */
+  @FunctionalInterface
+  private interface OutputRows {
+    void run(float[] out, float[] x, int n, int h, int w, int c, int lo, int hi);
+  }
+
+  /** Runs rows over the N·OH rows of the (N,OH,OW,C) output of x (N,H,W,C), in parallel. */
+  private static FloatTensor outputRows(
+      Parallel par, FloatTensor x, int oh, int ow, OutputRows rows) {
+    Nhwc d = Nhwc.of(x.shape());
+    int n = d.n();
+    int c = d.c();
+    float[] out = new float[n * oh * ow * c];
+    par.parallelFor(n * oh, 1, (lo, hi) -> rows.run(out, x.data(), n, d.h(), d.w(), c, lo, hi));
     return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
 
@@ -120,24 +135,7 @@ public final class CpuOps {
     int c = xs.dim(3);
     float[] xd = x.data();
     float[] out = new float[n * c];
-    par.parallelFor(
-        n,
-        1,
-        (lo, hi) -> {
-          double[] acc = new double[c];
-          for (int b = lo; b < hi; b++) {
-            java.util.Arrays.fill(acc, 0);
-            for (int p = 0; p < hw; p++) {
-              int src = (b * hw + p) * c;
-              for (int q = 0; q < c; q++) {
-                acc[q] += xd[src + q];
-              }
-            }
-            for (int q = 0; q < c; q++) {
-              out[b * c + q] = (float) (acc[q] / hw);
-            }
-          }
-        });
+    par.parallelFor(n, 1, (lo, hi) -> CpuKernels.channelMeanRows(out, xd, lo, hi, hw, c));
     return new FloatTensor(keepDims ? Shape.of(n, 1, 1, c) : Shape.of(n, c), out);
   }
 
@@ -145,29 +143,23 @@ public final class CpuOps {
 
   // x (N,H,W,C) -> (N,outH,outW,C)
   public static FloatTensor resize(Parallel par, FloatTensor x, Op.Resize op) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
     int oh = op.outH();
     int ow = op.outW();
-    float[] xd = x.data();
-    float[] out = new float[n * oh * ow * c];
     boolean ac = op.alignCorners();
     boolean hp = op.halfPixelCenters();
     boolean nearest = op.mode() == Op.ResizeMode.NEAREST;
-    par.parallelFor(
-        n * oh,
-        1,
-        (lo, hi) -> {
+    return outputRows(
+        par,
+        x,
+        oh,
+        ow,
+        (out, xd, n, h, wd, c, lo, hi) -> {
           if (nearest) {
-            PoolKernels.resize_nearest_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+            ResizeKernels.resize_nearest_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
           } else {
-            CpuKernels.resize_bilinear_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+            ResizeKernels.resize_bilinear_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
           }
         });
-    return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
 
   // ---------------------------------------------------------------- structure
@@ -205,66 +197,38 @@ public final class CpuOps {
     return new FloatTensor(outShape, out);
   }
 
-  /** Element-wise a (op) b with NumPy broadcasting. */
+  /** Element-wise a (op) b with NumPy broadcasting: the binary_fwd twin over rows of its view. */
   // a (...), b (...) -> broadcast shape
   public static FloatTensor binary(
       Parallel par, FloatTensor a, FloatTensor b, Op.BinaryKind kind, Shape outShape) {
-    float[] ad = a.data();
-    float[] bd = b.data();
-    int size = outShape.size();
-    float[] out = new float[size];
-    int rank = outShape.rank();
-    int[] od = outShape.dims();
-    int[] sa = broadcastStrides(a.shape(), outShape);
-    int[] sb = broadcastStrides(b.shape(), outShape);
-    // Rows along the last axis share one stride pattern; the inner loop handles a row.
-    int last = rank == 0 ? 1 : od[rank - 1];
-    int rows = last == 0 ? 0 : size / last;
-    int la = rank == 0 ? 0 : sa[rank - 1];
-    int lb = rank == 0 ? 0 : sb[rank - 1];
+    checkBroadcast(a.shape(), outShape);
+    checkBroadcast(b.shape(), outShape);
+    int[][] v =
+        Dims4.broadcast(
+            outShape.dims(),
+            new int[][] {a.shape().dims(), b.shape().dims()},
+            new boolean[] {false, false});
+    float[] out = new float[outShape.size()];
+    int[] o = v[0];
     par.parallelFor(
-        rows,
-        Math.max(1, GRAIN / Math.max(1, last)),
-        (lo, hi) -> {
-          for (int r = lo; r < hi; r++) {
-            int ia = 0;
-            int ib = 0;
-            int rem = r;
-            for (int d = rank - 2; d >= 0; d--) {
-              int idx = rem % od[d];
-              rem /= od[d];
-              ia += idx * sa[d];
-              ib += idx * sb[d];
-            }
-            int o = r * last;
-            for (int j = 0; j < last; j++) {
-              float u = ad[ia + j * la];
-              float v = bd[ib + j * lb];
-              out[o + j] = LayoutKernels.binaryOp(kind, u, v);
-            }
-          }
-        });
+        o[0] * o[1] * o[2],
+        Math.max(1, GRAIN / Math.max(1, o[3])),
+        (lo, hi) -> LayoutKernels.binary_fwd_rows(out, a.data(), b.data(), kind, v, lo, hi));
     return new FloatTensor(outShape, out);
   }
 
-  /** Strides of s read as the (right-aligned) broadcast shape out: 0 along broadcast axes. */
-  private static int[] broadcastStrides(Shape s, Shape out) {
+  /** Each axis of s (right-aligned) is 1 or the output's: NumPy broadcasting, no tiling. */
+  private static void checkBroadcast(Shape s, Shape out) {
     int r = out.rank();
-    int[] st = new int[r];
-    int stride = 1;
-    for (int d = r - 1; d >= 0; d--) {
-      int sd = d - (r - s.rank());
-      int dim = sd >= 0 ? s.dim(sd) : 1;
-      if (dim != 1 && dim != out.dim(d)) {
+    for (int d = 0; d < s.rank(); d++) {
+      int od = d + r - s.rank();
+      if (od < 0 || (s.dim(d) != 1 && s.dim(d) != out.dim(od))) {
         throw new ShapeException("cannot broadcast " + s + " to " + out);
       }
-      st[d] = dim == 1 ? 0 : stride;
-      stride *= dim;
     }
-    return st;
   }
 
-  /** Constant padding of every axis. */
+  /** Constant padding of every axis: the pad_fwd twin over rows of its view. */
   // x (d0..dr) -> (d0+b0+a0 .. dr+br+ar)
   public static FloatTensor pad(Parallel par, FloatTensor x, List<int[]> paddings, float value) {
     Shape xs = x.shape();
@@ -272,6 +236,8 @@ public final class CpuOps {
     if (paddings.size() != rank) {
       throw new ShapeException("paddings for rank " + paddings.size() + " on input " + xs);
     }
+    int[] before = new int[rank];
+    int[] after = new int[rank];
     int[] od = new int[rank];
     for (int d = 0; d < rank; d++) {
       int[] pp = paddings.get(d);
@@ -279,45 +245,18 @@ public final class CpuOps {
         throw new ShapeException(
             "negative padding " + java.util.Arrays.toString(pp) + " on axis " + d);
       }
+      before[d] = pp[0];
+      after[d] = pp[1];
       od[d] = xs.dim(d) + pp[0] + pp[1];
     }
     Shape os = Shape.of(od);
     float[] out = new float[os.size()];
-    if (value != 0f) {
-      java.util.Arrays.fill(out, value);
-    }
-    float[] xd = x.data();
-    if (xd.length == 0) {
-      return new FloatTensor(os, out);
-    }
-    if (rank == 0) {
-      out[0] = xd[0];
-      return new FloatTensor(os, out);
-    }
-    int last = xs.dim(rank - 1);
-    int rows = xd.length / last;
-    int[] ostride = new int[rank];
-    int s = 1;
-    for (int d = rank - 1; d >= 0; d--) {
-      ostride[d] = s;
-      s *= od[d];
-    }
-    int lastBefore = paddings.get(rank - 1)[0];
+    int[][] v = Dims4.pad(xs.dims(), before, after);
+    int[] o = v[1];
     par.parallelFor(
-        rows,
-        Math.max(1, GRAIN / Math.max(1, last)),
-        (lo, hi) -> {
-          for (int r = lo; r < hi; r++) {
-            int rem = r;
-            int o = lastBefore;
-            for (int d = rank - 2; d >= 0; d--) {
-              int idx = rem % xs.dim(d);
-              rem /= xs.dim(d);
-              o += (idx + paddings.get(d)[0]) * ostride[d];
-            }
-            System.arraycopy(xd, r * last, out, o, last);
-          }
-        });
+        o[0] * o[1] * o[2],
+        Math.max(1, GRAIN / Math.max(1, o[3])),
+        (lo, hi) -> LayoutKernels.pad_fwd_rows(out, x.data(), value, v, lo, hi));
     return new FloatTensor(os, out);
   }
 

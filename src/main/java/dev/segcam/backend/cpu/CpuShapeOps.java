@@ -19,37 +19,42 @@ final class CpuShapeOps {
   /** Elements per parallel task of a copy kernel. */
   private static final int CHUNK = 1 << 14;
 
+  /** The rank-5 views of a strided slice of x: {count, x dims, start, step}. */
+  private static int[][] sliceViews(Op.StridedSlice op, Shape x) {
+    Slicing.Geometry g = Slicing.geometry(op, x);
+    return new int[][] {
+      StridedSliceKernels.pad5(g.count(), 1),
+      StridedSliceKernels.pad5(x.dims(), 1),
+      StridedSliceKernels.pad5(g.start(), 0),
+      StridedSliceKernels.pad5(g.step(), 1)
+    };
+  }
+
   static FloatTensor stridedSlice(
       CpuEngine e, Op.StridedSlice op, List<FloatTensor> in, Shape out) {
     FloatTensor x = in.get(0);
-    Slicing.Geometry g = Slicing.geometry(op, x.shape());
-    int[] c = StridedSliceKernels.pad5(g.count(), 1);
-    int[] xd = StridedSliceKernels.pad5(x.shape().dims(), 1);
-    int[] b = StridedSliceKernels.pad5(g.start(), 0);
-    int[] st = StridedSliceKernels.pad5(g.step(), 1);
+    int[][] v = sliceViews(op, x.shape());
     float[] y = new float[out.size()];
     e.parallel()
         .parallelFor(
             y.length,
             CHUNK,
             (lo, hi) ->
-                StridedSliceKernels.stridedSliceFwdRange(y, x.data(), c, xd, b, st, lo, hi));
+                StridedSliceKernels.stridedSliceFwdRange(
+                    y, x.data(), v[0], v[1], v[2], v[3], lo, hi));
     return new FloatTensor(out, y);
   }
 
   static void stridedSliceGrad(CpuBackward.Step s, Op.StridedSlice op) {
     Shape xs = s.gradShape(s.in0);
-    Slicing.Geometry g = Slicing.geometry(op, xs);
-    int[] c = StridedSliceKernels.pad5(g.count(), 1);
-    int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
-    int[] b = StridedSliceKernels.pad5(g.start(), 0);
-    int[] st = StridedSliceKernels.pad5(g.step(), 1);
+    int[][] v = sliceViews(op, xs);
     float[] dx = new float[xs.size()];
     s.pool()
         .parallelFor(
             dx.length,
             CHUNK,
-            (lo, hi) -> StridedSliceKernels.stridedSliceBwdRange(dx, s.dy, xd, c, b, st, lo, hi));
+            (lo, hi) ->
+                StridedSliceKernels.stridedSliceBwdRange(dx, s.dy, v[1], v[0], v[2], v[3], lo, hi));
     s.dx[0] = new FloatTensor(xs, dx);
   }
 

@@ -83,16 +83,12 @@ public final class CpuWinograd {
   // x (N,H,W,C), weights 16 x (F,cp) -> out (N,OH,OW,F), out pre-filled with the bias
   static void conv3x3(
       Parallel par, FloatTensor x, Weights w, int pt, int pl, int oh, int ow, float[] out) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
+    Nhwc d = Nhwc.of(x.shape());
     int f = w.f();
     int cp = w.cp();
     int th = (oh + 1) / 2;
     int tw = (ow + 1) / 2;
-    int tiles = n * th * tw;
+    int tiles = d.n() * th * tw;
     int blocks = (tiles + TB - 1) / TB;
     // Few tiles (deep, low-resolution layers): split the output channels too, each chunk redoing
     // its block's input transform, which is cheap next to the 16 GEMMs.
@@ -119,7 +115,7 @@ public final class CpuWinograd {
             }
             int t0 = blk * TB;
             int nt = Math.min(TB, tiles - t0);
-            inputTransform(xd, n, h, wd, c, cp, th, tw, pt, pl, t0, nt, s);
+            inputTransform(xd, d, cp, th, tw, pt, pl, t0, nt, s);
             for (int e = 0; e < 16; e++) {
               float[][] vb = s.v[e];
               float[][] mb = s.m[e];
@@ -135,29 +131,18 @@ public final class CpuWinograd {
   }
 
   private static void inputTransform(
-      float[] xd,
-      int n,
-      int h,
-      int wd,
-      int c,
-      int cp,
-      int th,
-      int tw,
-      int pt,
-      int pl,
-      int t0,
-      int nt,
-      Scratch s) {
+      float[] xd, Nhwc x, int cp, int th, int tw, int pt, int pl, int t0, int nt, Scratch s) {
+    int h = x.h();
+    int wd = x.w();
+    int c = x.c();
     float[] d = s.patch;
     float[][][] v = s.v;
+    int[] at = new int[3];
     for (int j = 0; j < nt; j++) {
-      int t = t0 + j;
-      int b = t / (th * tw);
-      int r = t - b * th * tw;
-      int ty = r / tw;
-      int tx = r - ty * tw;
-      int y0 = 2 * ty - pt;
-      int x0 = 2 * tx - pl;
+      tile(t0 + j, th, tw, at);
+      int b = at[0];
+      int y0 = at[1] - pt;
+      int x0 = at[2] - pl;
       // patch[pos][c], pos = row*4+col of the 4x4 input tile, zeros outside the image
       for (int rr = 0; rr < 4; rr++) {
         int iy = y0 + rr;
@@ -184,22 +169,10 @@ public final class CpuWinograd {
         float b0 = d10 + d20, b1 = d11 + d21, b2 = d12 + d22, b3 = d13 + d23;
         float e0 = d20 - d10, e1 = d21 - d11, e2 = d22 - d12, e3 = d23 - d13;
         float g0 = d10 - d30, g1 = d11 - d31, g2 = d12 - d32, g3 = d13 - d33;
-        v[0][q][j] = a0 - a2;
-        v[1][q][j] = a1 + a2;
-        v[2][q][j] = a2 - a1;
-        v[3][q][j] = a1 - a3;
-        v[4][q][j] = b0 - b2;
-        v[5][q][j] = b1 + b2;
-        v[6][q][j] = b2 - b1;
-        v[7][q][j] = b1 - b3;
-        v[8][q][j] = e0 - e2;
-        v[9][q][j] = e1 + e2;
-        v[10][q][j] = e2 - e1;
-        v[11][q][j] = e1 - e3;
-        v[12][q][j] = g0 - g2;
-        v[13][q][j] = g1 + g2;
-        v[14][q][j] = g2 - g1;
-        v[15][q][j] = g1 - g3;
+        columnsTimesB(v, 0, q, j, a0, a1, a2, a3);
+        columnsTimesB(v, 4, q, j, b0, b1, b2, b3);
+        columnsTimesB(v, 8, q, j, e0, e1, e2, e3);
+        columnsTimesB(v, 12, q, j, g0, g1, g2, g3);
       }
     }
     // rows c..cp-1 of v multiply zero weights; keep them finite
@@ -223,14 +196,12 @@ public final class CpuWinograd {
       int nt,
       Scratch s) {
     float[][][] m = s.m;
+    int[] at = new int[3];
     for (int j = 0; j < nt; j++) {
-      int t = t0 + j;
-      int b = t / (th * tw);
-      int r = t - b * th * tw;
-      int ty = r / tw;
-      int tx = r - ty * tw;
-      int y = 2 * ty;
-      int xx = 2 * tx;
+      tile(t0 + j, th, tw, at);
+      int b = at[0];
+      int y = at[1];
+      int xx = at[2];
       boolean right = xx + 1 < ow;
       boolean down = y + 1 < oh;
       int o00 = ((b * oh + y) * ow + xx) * f;
@@ -258,5 +229,27 @@ public final class CpuWinograd {
         }
       }
     }
+  }
+
+  /** One row t of tmp = Bᵀd times B: v[at..at+3][q][j] = (t0−t2, t1+t2, t2−t1, t1−t3). */
+  private static void columnsTimesB(
+      float[][][] v, int at, int q, int j, float t0, float t1, float t2, float t3) {
+    v[at][q][j] = t0 - t2;
+    v[at + 1][q][j] = t1 + t2;
+    v[at + 2][q][j] = t2 - t1;
+    v[at + 3][q][j] = t1 - t3;
+  }
+
+  /**
+   * Tile t of the (N, th, tw) tile grid: at = {image, top row, left column} of its 2x2 output block
+   * (the 4x4 input tile starts one padding before).
+   */
+  private static void tile(int t, int th, int tw, int[] at) {
+    int b = t / (th * tw);
+    int r = t - b * th * tw;
+    int ty = r / tw;
+    at[0] = b;
+    at[1] = 2 * ty;
+    at[2] = 2 * (r - ty * tw);
   }
 }

@@ -12,6 +12,7 @@ import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeKernels;
 import java.util.Map;
 
 /**
@@ -201,12 +202,12 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("spatial_mean_bwd", total, dx, dy, B, HW, C);
   }
 
-  /** See {@link PoolKernels#resize_nearest_fwd}. */
+  /** See {@link ResizeKernels#resize_nearest_fwd}. */
   public void resize_nearest_fwd(DeviceBuffer y, DeviceBuffer x, ResizeDims d) {
     launch("resize_nearest_fwd", d.check("resize_nearest_fwd", false, y, x), d.args(y, x));
   }
 
-  /** See {@link PoolKernels#resize_nearest_bwd}. */
+  /** See {@link ResizeKernels#resize_nearest_bwd}. */
   public void resize_nearest_bwd(DeviceBuffer dx, DeviceBuffer dy, ResizeDims d) {
     launch("resize_nearest_bwd", d.check("resize_nearest_bwd", true, dx, dy), d.args(dx, dy));
   }

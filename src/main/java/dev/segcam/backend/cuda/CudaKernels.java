@@ -10,6 +10,7 @@ import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
+import dev.segcam.kernels.ResizeKernels;
 import java.util.Arrays;
 
 /**
@@ -235,7 +236,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   // resize.cu -----------------------------------------------------------------------------------
 
-  /** See {@link CpuKernels#resize_bilinear_fwd}. */
+  /** See {@link ResizeKernels#resize_bilinear_fwd}. */
   @Override
   public void resize_bilinear_fwd(
       DeviceBuffer out,
@@ -252,14 +253,14 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     resize_bilinear("resize_bilinear_fwd", false, out, in, d);
   }
 
-  /** See {@link CpuKernels#resize_bilinear_bwd}; the sizes and flags as one record. */
+  /** See {@link ResizeKernels#resize_bilinear_bwd}; the sizes and flags as one record. */
   public void resize_bilinear_bwd(DeviceBuffer gradIn, DeviceBuffer gradOut, ResizeDims d) {
     resize_bilinear("resize_bilinear_bwd", true, gradIn, gradOut, d);
   }
 
   private void resize_bilinear(
       String kernel, boolean backward, DeviceBuffer out, DeviceBuffer in, ResizeDims d) {
-    CpuKernels.checkResize(d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align(), d.half());
+    ResizeKernels.checkResize(d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align(), d.half());
     int total = d.check(kernel, backward, out, in);
     launch("resize", kernel, gridFor(total), 1, BLOCK, 1, d.args(out, in));
   }

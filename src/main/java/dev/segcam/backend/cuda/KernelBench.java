@@ -4,6 +4,7 @@ import dev.segcam.backend.BackendProbe;
 import dev.segcam.kernels.ColormapKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
+import dev.segcam.kernels.ResizeKernels;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -193,13 +194,13 @@ public final class KernelBench {
           "resize_bilinear_fwd",
           "64x64 -> 512x512",
           () -> k.resize_bilinear_fwd(db, ds, 1, h, w, 1, oh, ow, false, true),
-          () -> CpuKernels.resize_bilinear_fwd(big, small, 1, h, w, 1, oh, ow, false, true),
+          () -> ResizeKernels.resize_bilinear_fwd(big, small, 1, h, w, 1, oh, ow, false, true),
           () -> err(big, db.downloadFloats(big.length)));
       bench(
           "resize_bilinear_bwd",
           "512x512 -> 64x64",
           () -> k.resize_bilinear_bwd(dgs, dgb, new ResizeDims(1, h, w, 1, oh, ow, false, true)),
-          () -> CpuKernels.resize_bilinear_bwd(gsmall, gbig, 1, h, w, 1, oh, ow, false, true),
+          () -> ResizeKernels.resize_bilinear_bwd(gsmall, gbig, 1, h, w, 1, oh, ow, false, true),
           () -> err(gsmall, dgs.downloadFloats(gsmall.length)));
       float[] norm = new float[big.length];
       bench(

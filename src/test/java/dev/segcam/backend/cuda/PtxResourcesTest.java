@@ -13,6 +13,7 @@ import dev.segcam.kernels.LogSoftmaxKernels;
 import dev.segcam.kernels.MatMulKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ReduceKernels;
+import dev.segcam.kernels.ResizeKernels;
 import dev.segcam.kernels.StridedSliceKernels;
 import dev.segcam.kernels.TransposeKernels;
 import dev.segcam.kernels.UnaryKernels;
@@ -80,6 +81,7 @@ class PtxResourcesTest {
           ColormapKernels.class,
           ActivationKernels.class,
           PoolKernels.class,
+          ResizeKernels.class,
           LayoutKernels.class,
           ConvKernels.class,
           ExpKernels.class,

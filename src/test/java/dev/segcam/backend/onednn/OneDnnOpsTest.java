@@ -80,11 +80,8 @@ class OneDnnOpsTest {
         FloatTensor dy = rand(-1, 1, k[0], g.oh(), g.ow(), k[3]);
         ConvGrad.Geometry cg =
             new ConvGrad.Geometry(k[4], k[5], k[6], k[7], 1, 1, g.padT(), g.padL());
-        float[] dxRef =
-            kind == Op.PoolKind.MAX
-                ? PoolGrad.maxPoolData(
-                    x.data(), k[0], k[1], k[2], k[3], dy.data(), k[0], g.oh(), g.ow(), cg, par)
-                : PoolGrad.avgPoolData(dy.data(), k[0], g.oh(), g.ow(), k[3], k[1], k[2], cg, par);
+        float[] xv = kind == Op.PoolKind.MAX ? x.data() : null;
+        float[] dxRef = PoolGrad.poolData(xv, k[0], dy.data(), dy.shape(), x.shape(), cg, par);
         float[] dx = OneDnnPool.backward(ctx, op, x.shape()).run(x.data(), dy.data());
         // a dx element sums the dy of every window covering it
         int windows = ((k[4] + k[6] - 1) / k[6]) * ((k[5] + k[7] - 1) / k[7]);

@@ -63,9 +63,14 @@ class OneDnnResizeTest {
 
         float[] dy = RandomTensors.uniform(rng, Shape.of(k[0], k[4], k[5], k[3]), -1f, 1f).data();
         float[] dxRef =
-            mode == Op.ResizeMode.BILINEAR
-                ? PoolGrad.bilinearData(dy, k[0], k[4], k[5], k[3], k[1], k[2], false, true, par)
-                : PoolGrad.nearestData(dy, k[0], k[4], k[5], k[3], k[1], k[2], false, true, par);
+            PoolGrad.resizeData(
+                mode == Op.ResizeMode.BILINEAR,
+                dy,
+                Shape.of(k[0], k[4], k[5], k[3]),
+                Shape.of(k[0], k[1], k[2], k[3]),
+                false,
+                true,
+                par);
         // each dx gathers the weighted dy of the outputs that read it: up to 4·(OH/H + 1)·(OW/W +
         // 1)
         int terms = 4 * (k[4] / k[1] + 2) * (k[5] / k[2] + 2);

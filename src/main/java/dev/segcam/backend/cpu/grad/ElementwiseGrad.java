@@ -28,35 +28,21 @@ public final class ElementwiseGrad {
   public static float[] activation(
       ActivationKind kind, float alpha, float[] dy, float[] v, Parallel par) {
     float[] dx = new float[dy.length];
-    int total = dy.length;
-    int chunks = (total + CHUNK - 1) / CHUNK;
     par.parallelFor(
-        chunks,
-        1,
-        (start, end) ->
-            ActivationKernels.activationBwdRange(
-                dx,
-                dy,
-                v,
-                start * CHUNK,
-                Math.min(total, end * CHUNK),
-                v.length,
-                kind.code,
-                alpha));
+        dy.length,
+        CHUNK,
+        (lo, hi) ->
+            ActivationKernels.activationBwdRange(dx, dy, v, lo, hi, v.length, kind.code, alpha));
     return dx;
   }
 
   /** Guided backpropagation through a Relu/Relu6 ({@link ActivationKernels#guided_relu_bwd}). */
   public static float[] guidedRelu(ActivationKind kind, float[] dy, float[] x, Parallel par) {
     float[] dx = new float[dy.length];
-    int total = dy.length;
-    int chunks = (total + CHUNK - 1) / CHUNK;
     par.parallelFor(
-        chunks,
-        1,
-        (start, end) ->
-            ActivationKernels.guidedReluBwdRange(
-                dx, dy, x, start * CHUNK, Math.min(total, end * CHUNK), x.length, kind.code));
+        dy.length,
+        CHUNK,
+        (lo, hi) -> ActivationKernels.guidedReluBwdRange(dx, dy, x, lo, hi, x.length, kind.code));
     return dx;
   }
 

@@ -2,12 +2,15 @@ package dev.segcam.backend.cpu.grad;
 
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.BinaryKind;
+import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
-import java.util.Arrays;
 
 /** Data gradients of ops that move or combine elements: Concat, Pad, broadcasting binaries. */
 public final class ShapeGrad {
   private ShapeGrad() {}
+
+  /** Elements per parallel chunk below which a split is not worth a thread hand-off. */
+  private static final int GRAIN = 1 << 14;
 
   /**
    * Concat's gradient: the slice of dy that each input contributed.
@@ -36,44 +39,36 @@ public final class ShapeGrad {
   }
 
   /**
-   * Pad's gradient: the interior of dy.
+   * Pad's gradient: the interior of dy, the pad_bwd twin over rows of its view.
    *
    * <p>dy (dims + before + after) -> dx (dims); before[d] is the leading pad of axis d.
    */
-  public static float[] padData(float[] dy, int[] dyDims, int[] dxDims, int[] before) {
-    int r = dxDims.length;
-    float[] dx = new float[size(dxDims)];
-    if (dx.length == 0) {
-      return dx;
+  public static float[] padData(
+      float[] dy, int[] dyDims, int[] dxDims, int[] before, Parallel par) {
+    int[] after = new int[dxDims.length];
+    for (int d = 0; d < after.length; d++) {
+      after[d] = dyDims[d] - dxDims[d] - before[d];
     }
-    int[] dyStrides = strides(dyDims);
-    int last = dxDims[r - 1];
-    int rows = dx.length / last;
-    int[] idx = new int[r];
-    for (int row = 0; row < rows; row++) {
-      int src = before[r - 1];
-      for (int d = 0; d < r - 1; d++) {
-        src += (idx[d] + before[d]) * dyStrides[d];
-      }
-      System.arraycopy(dy, src, dx, row * last, last);
-      for (int d = r - 2; d >= 0; d--) {
-        if (++idx[d] < dxDims[d]) {
-          break;
-        }
-        idx[d] = 0;
-      }
-    }
+    int[][] v = Dims4.pad(dxDims, before, after);
+    int[] x = v[0];
+    float[] dx = new float[x[0] * x[1] * x[2] * x[3]];
+    par.parallelFor(
+        x[0] * x[1] * x[2],
+        Math.max(1, GRAIN / Math.max(1, x[3])),
+        (lo, hi) -> LayoutKernels.pad_bwd_rows(dx, dy, v, lo, hi));
     return dx;
   }
 
   /**
    * Gradient of one operand of a broadcasting a (op) b, reduce-summed over the axes it was
-   * broadcast along. Operands are right-aligned to the output's rank; an operand axis of size 1
-   * broadcasts, and along axis 0 an operand or gradient shorter than dy is tiled (index mod size),
-   * which is how forward values of batch N serve gradients of batch K·N.
+   * broadcast along: the binary_bwd twin over rows of the gradient. Operands are right-aligned to
+   * the output's rank; an operand axis of size 1 broadcasts, and along axis 0 an operand shorter
+   * than dy is tiled (index mod size), which is how forward values of batch N serve gradients of
+   * batch K·N.
    *
    * <p>dy (outDims) -> d{a|b} (gradDims). a (aDims) and b (bDims) are the forward values, read only
-   * by MUL and DIV. As TensorFlow: da = dy/b and db = dy·((-a/b)/b) for DIV.
+   * by the kinds whose gradient reads them (null otherwise). As TensorFlow: da = dy/b and db =
+   * dy·((-a/b)/b) for DIV.
    */
   public static float[] binaryData(
       BinaryKind kind,
@@ -86,94 +81,17 @@ public final class ShapeGrad {
       int[] bDims,
       int[] gradDims,
       Parallel par) {
-    int r = outDims.length;
-    if ((kind == BinaryKind.ADD || kind == BinaryKind.SUB) && Arrays.equals(gradDims, outDims)) {
-      float[] dx = dy.clone();
-      if (kind == BinaryKind.SUB && !wrtA) {
-        for (int i = 0; i < dx.length; i++) {
-          dx[i] = -dx[i];
-        }
-      }
-      return dx;
-    }
-    boolean needsValues = kind.gradReadsValues;
-    int[] ga = aligned(gradDims, r);
-    int[] va = needsValues ? aligned(aDims, r) : null;
-    int[] vb = needsValues ? aligned(bDims, r) : null;
-    int[] gStr = strides(ga);
-    int[] aStr = needsValues ? strides(va) : null;
-    int[] bStr = needsValues ? strides(vb) : null;
-    float[] dx = new float[size(gradDims)];
-    int last = r == 0 ? 1 : outDims[r - 1];
-    int rows = last == 0 ? 0 : dy.length / last;
-    boolean reduces = !Arrays.equals(ga, outDims);
-    // a reduction sums several rows into one dx entry: then a single range (inline) avoids races
+    int[][] v =
+        Dims4.broadcast(
+            outDims,
+            new int[][] {gradDims, a == null ? gradDims : aDims, b == null ? gradDims : bDims},
+            new boolean[] {true, false, false});
+    int[] g = v[1];
+    float[] dx = new float[g[0] * g[1] * g[2] * g[3]];
     par.parallelFor(
-        rows,
-        reduces ? Integer.MAX_VALUE : 1,
-        (start, end) -> {
-          int[] idx = new int[Math.max(r - 1, 0)];
-          // odometer start for row `start`
-          int rem = start;
-          for (int d = r - 2; d >= 0; d--) {
-            idx[d] = rem % outDims[d];
-            rem /= outDims[d];
-          }
-          for (int row = start; row < end; row++) {
-            int gBase = 0;
-            int aBase = 0;
-            int bBase = 0;
-            for (int d = 0; d < r - 1; d++) {
-              gBase += (idx[d] % ga[d]) * gStr[d];
-              if (needsValues) {
-                aBase += (idx[d] % va[d]) * aStr[d];
-                bBase += (idx[d] % vb[d]) * bStr[d];
-              }
-            }
-            int gl = r == 0 ? 1 : ga[r - 1];
-            int al = needsValues && r > 0 ? va[r - 1] : 1;
-            int bl = needsValues && r > 0 ? vb[r - 1] : 1;
-            int o = row * last;
-            for (int j = 0; j < last; j++) {
-              float g = dy[o + j];
-              float av = needsValues ? a[aBase + j % al] : 0f;
-              float bv = needsValues ? b[bBase + j % bl] : 0f;
-              dx[gBase + j % gl] += LayoutKernels.binaryPartial(kind, wrtA, g, av, bv);
-            }
-            for (int d = r - 2; d >= 0; d--) {
-              if (++idx[d] < outDims[d]) {
-                break;
-              }
-              idx[d] = 0;
-            }
-          }
-        });
+        g[0] * g[1] * g[2],
+        1,
+        (lo, hi) -> LayoutKernels.binary_bwd_rows(dx, dy, a, b, kind, wrtA, v, lo, hi));
     return dx;
-  }
-
-  /** dims right-aligned to rank r, padded with leading 1s. */
-  static int[] aligned(int[] dims, int r) {
-    int[] out = new int[r];
-    Arrays.fill(out, 1);
-    System.arraycopy(dims, 0, out, r - dims.length, dims.length);
-    return out;
-  }
-
-  static int[] strides(int[] dims) {
-    int[] s = new int[dims.length];
-    int acc = 1;
-    for (int d = dims.length - 1; d >= 0; d--) {
-      s[d] = acc;
-      acc *= dims[d];
-    }
-    return s;
-  }
-
-  static int size(int[] dims) {
-    int n = 1;
-    for (int d : dims) {
-      n *= d;
-    }
-    return n;
   }
 }
