@@ -164,24 +164,26 @@ final class Converter {
    * {@link #unsupported}; any other op stops at its first input or attribute.
    */
   private boolean handles(TfNode n) {
-    return handled.computeIfAbsent(
-        n.op,
-        op -> {
-          TfNode saved = current;
-          current = new TfNode(n.path, n.def, n.function, List.of(), n.order);
-          probing = true;
-          try {
-            convertNode(current);
-            return true;
-          } catch (Blocked e) {
-            return false;
-          } catch (RuntimeException e) {
-            return true;
-          } finally {
-            probing = false;
-            current = saved;
-          }
-        });
+    // a foldable op (Pack, FloorDiv...) stops only because an input could not be converted
+    return ConstFolding.canFold(n.op)
+        || handled.computeIfAbsent(
+            n.op,
+            op -> {
+              TfNode saved = current;
+              current = new TfNode(n.path, n.def, n.function, List.of(), n.order);
+              probing = true;
+              try {
+                convertNode(current);
+                return true;
+              } catch (Blocked e) {
+                return false;
+              } catch (RuntimeException e) {
+                return true;
+              } finally {
+                probing = false;
+                current = saved;
+              }
+            });
   }
 
   /** Ancestors of the outputs, in the flattener's (topological) order. */
@@ -473,6 +475,8 @@ final class Converter {
       case "Pad":
       case "PadV2":
         return pad();
+      case "MirrorPad":
+        return mirrorPad();
       case "FusedBatchNorm":
       case "FusedBatchNormV2":
       case "FusedBatchNormV3":
@@ -786,6 +790,22 @@ final class Converter {
       value = (float) c.get(0);
     }
     return emit(new Op.Pad(list, value), x);
+  }
+
+  /** MirrorPad as concats of the input with its reversed slices (PadConversions). */
+  private Val mirrorPad() {
+    String x = act(0);
+    List<PadConversions.MirrorStep> steps =
+        PadConversions.mirrorPad(shapeOf(x).dims(), ints(cst(1, "paddings")), attrS("mode", ""));
+    for (int k = 0; k < steps.size(); k++) {
+      List<String> parts = new ArrayList<>();
+      for (Op.StridedSlice p : steps.get(k).parts()) {
+        parts.add(p == null ? x : add(current.path + "/mirror", p, x));
+      }
+      String name = k == steps.size() - 1 ? current.path : current.path + "/concat";
+      x = add(name, new Op.Concat(steps.get(k).axis()), parts.toArray(String[]::new));
+    }
+    return new Act(x);
   }
 
   private Val batchNorm() {
