@@ -60,6 +60,10 @@ final class Converter {
   private final Function<TfNode, String> variableKey;
   private final Function<String, FloatTensor> readVariable;
   private final Set<String> used = new HashSet<>();
+
+  /** The needed nodes that read each node, for patterns that span several nodes. */
+  private final Map<TfNode, List<TfNode>> consumers = new HashMap<>();
+
   private TfNode current;
 
   /**
@@ -93,7 +97,13 @@ final class Converter {
     // list every gap; other errors are reported after them (the first one alone if no op is
     // missing).
     ImportException firstError = null;
-    for (TfNode n : needed(outputs)) {
+    List<TfNode> order = needed(outputs);
+    for (TfNode n : order) {
+      for (TfRef r : n.inputs) {
+        consumers.computeIfAbsent(r.node(), k -> new ArrayList<>()).add(n);
+      }
+    }
+    for (TfNode n : order) {
       current = n;
       try {
         vals.put(n, convertOne(n));
@@ -477,6 +487,12 @@ final class Converter {
         return pad();
       case "MirrorPad":
         return mirrorPad();
+      case "DepthToSpace":
+        return depthToSpace();
+      case "SpaceToBatchND":
+        return spaceToBatch();
+      case "BatchToSpaceND":
+        return batchToSpace();
       case "FusedBatchNorm":
       case "FusedBatchNormV2":
       case "FusedBatchNormV3":
@@ -601,7 +617,7 @@ final class Converter {
     String x = act(0);
     FloatTensor f = rank4(cst(1, "filter"), "filter");
     int[] s = nhwc4(attrInts("strides", new int[] {1, 1, 1, 1}), "strides");
-    int[] d = nhwc4(attrInts("dilations", new int[] {1, 1, 1, 1}), "dilations");
+    int[] d = dilations();
     return emit(new Op.Conv2D(f, null, s[1], s[2], d[1], d[2], padding()), x);
   }
 
@@ -610,8 +626,83 @@ final class Converter {
     String x = act(0);
     FloatTensor f = rank4(cst(1, "filter"), "filter");
     int[] s = nhwc4(attrInts("strides", new int[] {1, 1, 1, 1}), "strides");
-    int[] d = nhwc4(attrInts("dilations", new int[] {1, 1, 1, 1}), "dilations");
+    int[] d = dilations();
     return emit(new Op.DepthwiseConv2D(f, null, s[1], s[2], d[1], d[2], padding()), x);
+  }
+
+  /**
+   * A conv's dilations: its attribute, or the block of the SpaceToBatchND it reads (tf.nn's
+   * dilated-conv pattern, DilationConversions; the pattern has the attribute at 1).
+   */
+  private int[] dilations() {
+    int[] d = nhwc4(attrInts("dilations", new int[] {1, 1, 1, 1}), "dilations");
+    TfNode src = current.inputs.isEmpty() ? null : current.inputs.get(0).node();
+    if (src == null || !src.op.equals("SpaceToBatchND")) {
+      return d;
+    }
+    int[] block = DilationConversions.block(constOf(src.inputs.get(1), "block_shape"));
+    return new int[] {1, block[0] * d[1], block[1] * d[2], 1};
+  }
+
+  /** SpaceToBatchND of the dilated-conv pattern: the padding (DilationConversions). */
+  private Val spaceToBatch() {
+    String x = act(0);
+    DilationConversions.block(cst(1, "block_shape"));
+    int[] pads = DilationConversions.spatial(cst(2, "paddings"), "paddings");
+    if (shapeOf(x).rank() != 4) {
+      throw error("SpaceToBatchND of a rank-" + shapeOf(x).rank() + " tensor (only NHWC)");
+    }
+    for (TfNode c : consumers.getOrDefault(current, List.of())) {
+      String why = DilationConversions.notPattern(c, consumers.getOrDefault(c, List.of()));
+      if (why != null) {
+        throw error(
+            "SpaceToBatchND is supported as tf.nn's dilated convolution (SpaceToBatchND → VALID"
+                + " stride-1 Conv2D/DepthwiseConv2dNative → BatchToSpaceND) only: "
+                + why);
+      }
+    }
+    return Arrays.stream(pads).allMatch(v -> v == 0)
+        ? new Act(x)
+        : emit(DilationConversions.pad(pads), x);
+  }
+
+  /** BatchToSpaceND of the dilated-conv pattern: the crop (DilationConversions). */
+  private Val batchToSpace() {
+    TfNode conv = current.inputs.get(0).node();
+    TfNode s2b = conv.inputs.isEmpty() ? null : conv.inputs.get(0).node();
+    if (!DilationConversions.CONVS.contains(conv.op)
+        || s2b == null
+        || !s2b.op.equals("SpaceToBatchND")) {
+      throw error(
+          "BatchToSpaceND is supported only after SpaceToBatchND → conv (tf.nn's dilated"
+              + " convolution), here it reads "
+              + conv.path
+              + " ("
+              + conv.op
+              + ")");
+    }
+    int[] block = DilationConversions.block(cst(1, "block_shape"));
+    int[] inner = DilationConversions.block(constOf(s2b.inputs.get(1), "block_shape"));
+    if (!Arrays.equals(block, inner)) {
+      throw error(
+          "BatchToSpaceND block "
+              + Arrays.toString(block)
+              + " differs from its SpaceToBatchND's "
+              + Arrays.toString(inner));
+    }
+    int[] crops = DilationConversions.spatial(cst(2, "crops"), "crops");
+    String z = act(0);
+    return Arrays.stream(crops).allMatch(v -> v == 0)
+        ? new Act(z)
+        : emit(DilationConversions.crop(crops), z);
+  }
+
+  /** The constant another node reads (its input r). */
+  private Cst constOf(TfRef r, String what) {
+    if (val(r) instanceof ConstVal c) {
+      return c.c();
+    }
+    throw error(what + " of " + r.node().path + " must be a constant known at import time");
   }
 
   private Val convTranspose() {
@@ -792,11 +883,26 @@ final class Converter {
     return emit(new Op.Pad(list, value), x);
   }
 
-  /** MirrorPad as concats of the input with its reversed slices (PadConversions). */
+  /** DepthToSpace as Reshape → Transpose → Reshape (LayoutConversions). */
+  private Val depthToSpace() {
+    String x = act(0);
+    AttrValue block = attr("block_size");
+    List<Op> ops =
+        LayoutConversions.depthToSpace(
+            shapeOf(x).dims(),
+            block == null ? 0 : Math.toIntExact(block.getI()),
+            attrS("data_format", "NHWC"));
+    for (int k = 0; k < ops.size(); k++) {
+      x = add(k == ops.size() - 1 ? current.path : current.path + "/step", ops.get(k), x);
+    }
+    return new Act(x);
+  }
+
+  /** MirrorPad as concats of the input with its reversed slices (LayoutConversions). */
   private Val mirrorPad() {
     String x = act(0);
-    List<PadConversions.MirrorStep> steps =
-        PadConversions.mirrorPad(shapeOf(x).dims(), ints(cst(1, "paddings")), attrS("mode", ""));
+    List<LayoutConversions.MirrorStep> steps =
+        LayoutConversions.mirrorPad(shapeOf(x).dims(), ints(cst(1, "paddings")), attrS("mode", ""));
     for (int k = 0; k < steps.size(); k++) {
       List<String> parts = new ArrayList<>();
       for (Op.StridedSlice p : steps.get(k).parts()) {

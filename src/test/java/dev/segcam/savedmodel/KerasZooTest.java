@@ -1,10 +1,14 @@
 package dev.segcam.savedmodel;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.ir.FloatTensor;
+import dev.segcam.ir.Node;
+import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.testing.KerasZoo;
 import dev.segcam.testing.RandomTensors;
@@ -31,6 +35,55 @@ class KerasZooTest {
   @Test
   void pix2pixGenerator() {
     check(KerasZoo.pix2pix());
+  }
+
+  @Test
+  void validPaddingUnetWithShapeComputedCrops() {
+    check(KerasZoo.validUnet());
+  }
+
+  @Test
+  void argmaxServingOutputScoresTheSoftmax() {
+    ImportedModel m = check(KerasZoo.argmaxServing());
+    assertEquals(1, m.notes().size(), m.notes().toString());
+    assertTrue(m.notes().get(0).contains("ArgMax"), m.notes().get(0));
+  }
+
+  @Test
+  void efficientNetBlock() {
+    check(KerasZoo.efficientBlock());
+  }
+
+  @Test
+  void deeplabV3PlusMobileNetV2() {
+    ImportedModel m = check(KerasZoo.deeplabV3Plus());
+    // the SpaceToBatchND patterns became one dilated conv each (rate 2 depthwise, rate 3 conv)
+    List<String> dilated = new ArrayList<>();
+    for (Node n : m.graph().nodes()) {
+      if (n.op() instanceof Op.DepthwiseConv2D d && d.dilationH() > 1) {
+        dilated.add("depthwise " + d.dilationH() + "x" + d.dilationW() + " " + d.padding());
+      } else if (n.op() instanceof Op.Conv2D c && c.dilationH() > 1) {
+        dilated.add("conv " + c.dilationH() + "x" + c.dilationW() + " " + c.padding());
+      }
+    }
+    dilated.sort(null);
+    assertEquals(List.of("conv 2x2 SAME", "conv 3x3 VALID", "depthwise 2x2 VALID"), dilated);
+  }
+
+  @Test
+  void validPaddingUnetImportsOnlyAtAnImageSize() {
+    KerasZoo.Model m = KerasZoo.validUnet();
+    ImportException e = assertThrows(ImportException.class, () -> SavedModelImporter.load(m.dir()));
+    assertTrue(e.getMessage().contains("known only at run time"), e.getMessage());
+    ImportedModel at = SavedModelImporter.loadAtImageSize(m.dir(), null, 30, 34);
+    assertEquals(Shape.of(-1, 30, 34, 1), at.graph().node("input").shape());
+    assertEquals(
+        Shape.of(-1, 14, 16, 2), at.graph().node(at.graph().outputs().get("output")).shape());
+  }
+
+  @Test
+  void pixelShuffle() {
+    check(KerasZoo.pixelShuffle());
   }
 
   /**

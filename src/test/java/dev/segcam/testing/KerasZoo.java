@@ -12,6 +12,7 @@ import org.tensorflow.op.core.StridedSlice;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 
 /**
  * Models written the way Keras layers and the converters export them, built with TensorFlow Java
@@ -103,6 +104,305 @@ public final class KerasZoo {
   }
 
   /**
+   * Valid-padding U-Net on a fully dynamic input (None, None, None, 1): VALID convs, a max pool, a
+   * Keras Conv2DTranspose, the encoder's skip center-cropped to the decoder's size with offsets
+   * computed from both run-time shapes (Shape/StridedSlice/Sub/FloorDiv/Pack → Slice), a concat,
+   * and a Keras Cropping2D (constant StridedSlice with masks) before the head. Imports only at a
+   * concrete image size; run at 30x34 (not square).
+   */
+  public static Model validUnet() {
+    return export(
+        "valid_unet",
+        new int[] {2, 30, 34, 1},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, -1, -1, 1);
+          Operand<TFloat32> e1 = n.relu("enc1", n.conv("enc1", x, 3, 8, 1, 1, "VALID", true));
+          Operand<TFloat32> e2 = n.relu("enc2", n.conv("enc2", e1, 3, 8, 1, 1, "VALID", true));
+          Operand<TFloat32> p = n.maxPoolV2("pool", e2, 2, 2, "VALID");
+          Operand<TFloat32> b1 = n.relu("mid1", n.conv("mid1", p, 3, 16, 1, 1, "VALID", true));
+          Operand<TFloat32> b2 = n.relu("mid2", n.conv("mid2", b1, 3, 16, 1, 1, "VALID", true));
+          Operand<TFloat32> up = kerasDeconv(n, "up", b2, 2, 8, "VALID");
+          Operand<TFloat32> skip = centerCrop(n, "crop_skip", e2, up);
+          Operand<TFloat32> cat = n.concat("concat", up, skip);
+          Operand<TFloat32> d = n.relu("dec", n.conv("dec", cat, 3, 8, 1, 1, "VALID", true));
+          Ops c = n.subScope("cropping2d");
+          Operand<TFloat32> cropped =
+              c.withName("strided_slice")
+                  .stridedSlice(
+                      d,
+                      c.constant(new int[] {0, 1, 2, 0}),
+                      c.constant(new int[] {0, -1, -2, 0}),
+                      c.constant(new int[] {1, 1, 1, 1}),
+                      StridedSlice.beginMask(9L),
+                      StridedSlice.endMask(9L));
+          Operand<TFloat32> y = n.conv("head", cropped, 1, 2, 1, 1, "SAME", true);
+          return new Built(x, y, List.of(e2, b2, up, skip, d, cropped), null);
+        });
+  }
+
+  /**
+   * skip center-cropped to ref's H and W, offsets from both run-time shapes: the crop-and-concat of
+   * valid-padding U-Nets (Shape, StridedSlice, Sub, FloorDiv, Pack, Slice).
+   */
+  static Operand<TFloat32> centerCrop(
+      ModelZoo.Net n, String layer, Operand<TFloat32> skip, Operand<TFloat32> ref) {
+    Ops s = n.subScope(layer);
+    Operand<TInt32> ss = s.withName("Shape").shape(skip);
+    Operand<TInt32> rs = s.withName("Shape_1").shape(ref);
+    Operand<TInt32> rh = dim(s, "strided_slice", rs, 1);
+    Operand<TInt32> rw = dim(s, "strided_slice_1", rs, 2);
+    Operand<TInt32> oh =
+        s.withName("floordiv")
+            .math
+            .floorDiv(
+                s.withName("sub").math.sub(dim(s, "strided_slice_2", ss, 1), rh), s.constant(2));
+    Operand<TInt32> ow =
+        s.withName("floordiv_1")
+            .math
+            .floorDiv(
+                s.withName("sub_1").math.sub(dim(s, "strided_slice_3", ss, 2), rw), s.constant(2));
+    Operand<TInt32> begin =
+        s.withName("stack").stack(List.of(s.constant(0), oh, ow, s.constant(0)));
+    Operand<TInt32> size =
+        s.withName("stack_1")
+            .stack(List.of(s.constant(-1), rh, rw, s.constant((int) skip.shape().get(3))));
+    return s.withName("slice").slice(skip, begin, size);
+  }
+
+  /**
+   * A segmentation net whose serving output is a custom Keras layer after the softmax: ArgMax over
+   * the last axis (-1) as int64. segcam scores the softmax's logits and says so.
+   */
+  public static Model argmaxServing() {
+    return export(
+        "argmax_serving",
+        new int[] {2, 14, 18, 3},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, 14, 18, 3);
+          Operand<TFloat32> e1 = n.relu("enc1", n.conv("enc1", x, 3, 8, 1, 1, "SAME", true));
+          Operand<TFloat32> e2 = n.relu("enc2", n.conv("enc2", e1, 3, 8, 2, 1, "SAME", true));
+          Operand<TFloat32> u = n.resizeBilinear("up", e2, 14, 18, false, true);
+          Operand<TFloat32> d =
+              n.relu("dec", n.conv("dec", n.concat("skip", u, e1), 3, 8, 1, 1, "SAME", true));
+          Operand<TFloat32> logits = n.conv("head", d, 1, 4, 1, 1, "SAME", true);
+          Operand<TFloat32> prob = n.subScope("head").withName("softmax").nn.softmax(logits);
+          Ops a = n.subScope("predicted_class");
+          Operand<?> cls = a.withName("ArgMax").math.argMax(prob, a.constant(-1), TInt64.class);
+          return new Built(x, cls, List.of(e1, e2, u, d), prob.asOutput().op().name());
+        });
+  }
+
+  /**
+   * EfficientNet-style MBConv block: stem conv + BN + swish (x·sigmoid(x)), 1x1 expansion + BN +
+   * swish, depthwise 3x3 + BN + swish, squeeze-excite (GlobalAveragePooling as Mean over H,W, two
+   * 1x1 convs with swish and sigmoid, Multiply broadcast over H,W), 1x1 projection + BN, the
+   * residual add, and a 1x1 head.
+   */
+  public static Model efficientBlock() {
+    return export(
+        "efficient_block",
+        new int[] {2, 16, 20, 3},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, 16, 20, 3);
+          Operand<TFloat32> stem =
+              swish(
+                  n, "stem", n.batchNorm("stem_bn", n.conv("stem", x, 3, 8, 2, 1, "SAME", false)));
+          Operand<TFloat32> ex =
+              swish(
+                  n,
+                  "expand",
+                  n.batchNorm("expand_bn", n.conv("expand", stem, 1, 16, 1, 1, "SAME", false)));
+          Operand<TFloat32> dw =
+              swish(n, "dwconv", n.batchNorm("dwconv_bn", depthwiseNoBias(n, "dwconv", ex, 3, 1)));
+          Ops se = n.subScope("se");
+          Operand<TFloat32> sq =
+              se.withName("squeeze")
+                  .math
+                  .mean(dw, se.constant(new int[] {1, 2}), Mean.keepDims(true));
+          Operand<TFloat32> r =
+              swish(n, "se_reduce", n.conv("se_reduce", sq, 1, 4, 1, 1, "SAME", true));
+          Operand<TFloat32> gate =
+              n.subScope("se_expand")
+                  .withName("sigmoid")
+                  .math
+                  .sigmoid(n.conv("se_expand", r, 1, 16, 1, 1, "SAME", true));
+          Operand<TFloat32> excited = se.withName("excite").math.mul(dw, gate);
+          Operand<TFloat32> proj =
+              n.batchNorm("project_bn", n.conv("project", excited, 1, 8, 1, 1, "SAME", false));
+          Operand<TFloat32> res = n.subScope("add").withName("add").math.add(proj, stem);
+          Operand<TFloat32> y = n.conv("head", res, 1, 3, 1, 1, "SAME", true);
+          return new Built(x, y, List.of(stem, ex, dw, gate, excited, res), null);
+        });
+  }
+
+  /** swish as Keras exports tf.nn.silu: x · sigmoid(x). */
+  static Operand<TFloat32> swish(ModelZoo.Net n, String layer, Operand<TFloat32> x) {
+    Ops s = n.subScope(layer);
+    return s.withName("swish").math.mul(x, s.withName("sigmoid").math.sigmoid(x));
+  }
+
+  /** DepthwiseConv2dNative without bias (Keras' use_bias=False before a BN), SAME. */
+  static Operand<TFloat32> depthwiseNoBias(
+      ModelZoo.Net n, String layer, Operand<TFloat32> x, int k, int stride) {
+    long c = x.shape().get(3);
+    Operand<TFloat32> w = n.weight(layer, "depthwise_kernel", k, k, c, 1);
+    return n.subScope(layer)
+        .withName("depthwise")
+        .nn
+        .depthwiseConv2dNative(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+  }
+
+  /**
+   * DeepLabV3+ on a MobileNetV2-style backbone: ZeroPadding2D + VALID stride-2 conv + BN + ReLU6,
+   * an inverted residual (1x1 expand, depthwise, 1x1 project, BN, ReLU6), a stride-2 block, a
+   * dilated depthwise written by tf.nn.depthwise_conv2d with rate 2 (SpaceToBatchND →
+   * DepthwiseConv2dNative → BatchToSpaceND, as TensorFlow's CPU kernel has no dilated depthwise),
+   * ASPP (1x1, a dilated Conv2D, an atrous conv written as SpaceToBatchND → Conv2D →
+   * BatchToSpaceND, image pooling: Mean + 1x1 + bilinear resize), concat, projection, the decoder
+   * (bilinear upsampling to the low-level features, concat with their 1x1 reduction, conv) and
+   * logits resized to the input.
+   */
+  public static Model deeplabV3Plus() {
+    return export(
+        "deeplab_v3plus",
+        new int[] {2, 32, 32, 3},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, 32, 32, 3);
+          Operand<TFloat32> padded = n.pad("stem_pad", x, 0, 1, 0, 1);
+          Operand<TFloat32> stem =
+              n.relu6(
+                  "stem",
+                  n.batchNorm("stem_bn", n.conv("stem", padded, 3, 8, 2, 1, "VALID", false)));
+          // inverted residual at 16x16 (the decoder's low-level features)
+          Operand<TFloat32> b1e =
+              n.relu6(
+                  "block1_expand",
+                  n.batchNorm(
+                      "block1_expand_bn",
+                      n.conv("block1_expand", stem, 1, 16, 1, 1, "SAME", false)));
+          Operand<TFloat32> b1d =
+              n.relu6(
+                  "block1_dw",
+                  n.batchNorm("block1_dw_bn", depthwiseNoBias(n, "block1_dw", b1e, 3, 1)));
+          Operand<TFloat32> b1p =
+              n.batchNorm(
+                  "block1_project_bn", n.conv("block1_project", b1d, 1, 8, 1, 1, "SAME", false));
+          Operand<TFloat32> low = n.subScope("block1_add").withName("add").math.add(stem, b1p);
+          // stride-2 block to 8x8, then the dilated depthwise (rate 2)
+          Operand<TFloat32> b2 =
+              n.relu6(
+                  "block2_dw",
+                  n.batchNorm("block2_dw_bn", depthwiseNoBias(n, "block2_dw", low, 3, 2)));
+          Operand<TFloat32> b2p =
+              n.relu6(
+                  "block2_project",
+                  n.batchNorm(
+                      "block2_project_bn",
+                      n.conv("block2_project", b2, 1, 16, 1, 1, "SAME", false)));
+          Operand<TFloat32> b3 =
+              n.relu6(
+                  "block3_dw",
+                  n.batchNorm("block3_dw_bn", spaceToBatchConv(n, "block3_dw", b2p, 3, 2, true)));
+          Operand<TFloat32> a1 = n.relu("aspp0", n.conv("aspp0", b3, 1, 8, 1, 1, "SAME", true));
+          Operand<TFloat32> a2 = n.relu("aspp1", n.conv("aspp1", b3, 3, 8, 1, 2, "SAME", true));
+          Operand<TFloat32> a3 =
+              n.relu(
+                  "aspp2",
+                  n.subScope("aspp2")
+                      .withName("bias_add")
+                      .nn
+                      .biasAdd(spaceToBatchConv(n, "aspp2", b3, 3, 3, false), n.bias("aspp2", 8)));
+          Operand<TFloat32> gp = n.mean("image_pool", b3, true);
+          Operand<TFloat32> gpc =
+              n.relu("image_pool_conv", n.conv("image_pool_conv", gp, 1, 8, 1, 1, "VALID", true));
+          Operand<TFloat32> gpu = n.resizeBilinear("image_pool_up", gpc, 8, 8, false, true);
+          Operand<TFloat32> aspp = n.concat("aspp_concat", gpu, a1, a2, a3);
+          Operand<TFloat32> proj =
+              n.relu(
+                  "aspp_project",
+                  n.batchNorm(
+                      "aspp_project_bn", n.conv("aspp_project", aspp, 1, 16, 1, 1, "SAME", false)));
+          Operand<TFloat32> up = n.resizeBilinear("decoder_up", proj, 16, 16, false, true);
+          Operand<TFloat32> lowr =
+              n.relu("low_reduce", n.conv("low_reduce", low, 1, 4, 1, 1, "SAME", true));
+          Operand<TFloat32> dec =
+              n.relu(
+                  "decoder",
+                  n.conv(
+                      "decoder", n.concat("decoder_concat", up, lowr), 3, 8, 1, 1, "SAME", true));
+          Operand<TFloat32> logits = n.conv("logits", dec, 1, 5, 1, 1, "SAME", true);
+          Operand<TFloat32> y = n.resizeBilinear("logits_up", logits, 32, 32, false, true);
+          return new Built(x, y, List.of(stem, low, b2p, b3, a3, aspp, proj, dec), null);
+        });
+  }
+
+  /**
+   * A SAME stride-1 conv (depthwise, or a regular conv to 8 channels) dilated by rate, written as
+   * tf.nn's with_space_to_batch writes it for a static input: SpaceToBatchND with TensorFlow's
+   * paddings (SAME's total (k-1)·rate split low-first, the end grown to a multiple of the rate),
+   * the undilated VALID conv, and BatchToSpaceND cropping that growth.
+   */
+  static Operand<TFloat32> spaceToBatchConv(
+      ModelZoo.Net n, String layer, Operand<TFloat32> x, int k, int rate, boolean depthwise) {
+    long c = x.shape().get(3);
+    int[] padsAndCrops = new int[8];
+    for (int a = 0; a < 2; a++) {
+      int size = (int) x.shape().get(1 + a);
+      int total = (k - 1) * rate;
+      int start = total / 2;
+      int end = total - start;
+      int extra = (rate - (size + start + end) % rate) % rate;
+      padsAndCrops[2 * a] = start;
+      padsAndCrops[2 * a + 1] = end + extra;
+      padsAndCrops[4 + 2 * a + 1] = extra;
+    }
+    Ops s = n.subScope(layer);
+    Operand<TInt32> block = s.withName("block_shape").constant(new int[] {rate, rate});
+    Operand<TInt32> pads =
+        s.withName("paddings")
+            .constant(
+                new int[][] {
+                  {padsAndCrops[0], padsAndCrops[1]}, {padsAndCrops[2], padsAndCrops[3]}
+                });
+    Operand<TInt32> crops =
+        s.withName("crops")
+            .constant(
+                new int[][] {
+                  {padsAndCrops[4], padsAndCrops[5]}, {padsAndCrops[6], padsAndCrops[7]}
+                });
+    Operand<TFloat32> b = n.raw(layer + "/SpaceToBatchND", "SpaceToBatchND", null, x, block, pads);
+    Operand<TFloat32> y;
+    if (depthwise) {
+      Operand<TFloat32> w = n.weight(layer, "depthwise_kernel", k, k, c, 1);
+      y = s.withName("depthwise").nn.depthwiseConv2dNative(b, w, List.of(1L, 1L, 1L, 1L), "VALID");
+    } else {
+      Operand<TFloat32> w = n.weight(layer, "kernel", k, k, c, 8);
+      y = s.withName("Conv2D").nn.conv2d(b, w, List.of(1L, 1L, 1L, 1L), "VALID");
+    }
+    return n.raw(layer + "/BatchToSpaceND", "BatchToSpaceND", null, y, block, crops);
+  }
+
+  /**
+   * Sub-pixel upsampling (pixel shuffle): a conv to 4·C channels, DepthToSpace with block 2, as
+   * super-resolution and some segmentation decoders export it.
+   */
+  public static Model pixelShuffle() {
+    return export(
+        "pixel_shuffle",
+        new int[] {2, 10, 12, 3},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, 10, 12, 3);
+          Operand<TFloat32> e = n.relu("enc", n.conv("enc", x, 3, 8, 2, 1, "SAME", true));
+          Operand<TFloat32> c = n.relu("pre", n.conv("pre", e, 3, 12, 1, 1, "SAME", true));
+          Operand<TFloat32> ps =
+              n.raw("shuffle/DepthToSpace", "DepthToSpace", b -> b.setAttr("block_size", 2L), c);
+          Operand<TFloat32> d = n.relu("dec", n.conv("dec", ps, 3, 8, 1, 1, "SAME", true));
+          Operand<TFloat32> y = n.conv("head", d, 1, 3, 1, 1, "SAME", true);
+          return new Built(x, y, List.of(e, c, ps, d), null);
+        });
+  }
+
+  /**
    * InstanceNormalization as tfa/Keras write it: tf.nn.moments over H,W with keep_dims (the
    * variance from the stop-gradient mean) and tf.nn.batch_normalization's algebra with a learned
    * per-channel gamma and beta.
@@ -154,6 +454,12 @@ public final class KerasZoo {
    */
   static Operand<TFloat32> kerasDeconv(
       ModelZoo.Net n, String layer, Operand<TFloat32> x, int k, int outC) {
+    return kerasDeconv(n, layer, x, k, outC, "SAME");
+  }
+
+  /** As above with the padding; stride 2 (VALID needs k = 2 for an output of twice the input). */
+  static Operand<TFloat32> kerasDeconv(
+      ModelZoo.Net n, String layer, Operand<TFloat32> x, int k, int outC, String padding) {
     long inC = x.shape().get(3);
     Operand<TFloat32> w =
         n.variable(
@@ -173,7 +479,7 @@ public final class KerasZoo {
     Operand<TFloat32> y =
         s.withName("conv2d_transpose")
             .nn
-            .conv2dBackpropInput(outShape, w, x, List.of(1L, 2L, 2L, 1L), "SAME");
+            .conv2dBackpropInput(outShape, w, x, List.of(1L, 2L, 2L, 1L), padding);
     return s.withName("bias_add").nn.biasAdd(y, n.bias(layer, outC));
   }
 

@@ -6,16 +6,50 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * TensorFlow's MirrorPad (REFLECT or SYMMETRIC, as Keras reflection-padding layers and ResNet-style
- * generators export it) imported as ops the engines already run forward and backward: per padded
- * axis, a Concat of the input with the reversed slices (StridedSlice with stride -1) that mirror
- * it. TensorFlow's MirrorPadGrad sums each padded element's gradient back onto the element it
- * copies; the gradients of StridedSlice (scatter) and Concat (split) summed over the parts are
- * exactly that. Errors are {@link IllegalArgumentException}s that the {@link Converter} reports
- * with the node.
+ * Layout ops imported as ops the engines already run forward and backward. DepthToSpace (pixel
+ * shuffle) is a Reshape, a Transpose and a Reshape. TensorFlow's MirrorPad (REFLECT or SYMMETRIC,
+ * as Keras reflection-padding layers and ResNet-style generators export it) imported as ops the
+ * engines already run forward and backward: per padded axis, a Concat of the input with the
+ * reversed slices (StridedSlice with stride -1) that mirror it. TensorFlow's MirrorPadGrad sums
+ * each padded element's gradient back onto the element it copies; the gradients of StridedSlice
+ * (scatter) and Concat (split) summed over the parts are exactly that. Errors are {@link
+ * IllegalArgumentException}s that the {@link Converter} reports with the node.
  */
-final class PadConversions {
-  private PadConversions() {}
+final class LayoutConversions {
+  private LayoutConversions() {}
+
+  /**
+   * DepthToSpace of an NHWC input (N,H,W,C) with block b, TensorFlow's DCR order: out[n, h·b+i,
+   * w·b+j, c] = x[n, h, w, (i·b+j)·C/b² + c]. As (N,H,W,b,b·C') → Transpose (0,1,3,2,4) →
+   * (N,H,b,W,b·C'), whose row-major order is that of (N,H·b,W·b,C'): returns the two Reshapes'
+   * targets (batch omitted) and the Transpose, in order. H and W must be known.
+   */
+  static List<Op> depthToSpace(int[] dims, int block, String format) {
+    if (!format.equals("NHWC")) {
+      throw new IllegalArgumentException("data_format " + format + " is not supported (only NHWC)");
+    }
+    if (dims.length != 4 || block < 2) {
+      throw new IllegalArgumentException(
+          "DepthToSpace with block " + block + " of a tensor " + Arrays.toString(dims));
+    }
+    int h = dims[1];
+    int w = dims[2];
+    int c = dims[3];
+    if (h < 0 || w < 0 || c < 0 || c % (block * block) != 0) {
+      throw new IllegalArgumentException(
+          "DepthToSpace with block "
+              + block
+              + " needs known H, W and channels divisible by "
+              + block * block
+              + ", got "
+              + Arrays.toString(dims));
+    }
+    int out = c / (block * block);
+    return List.of(
+        new Op.Reshape(dev.segcam.ir.Shape.of(h, w, block, block * out)),
+        new Op.Transpose(List.of(0, 1, 3, 2, 4)),
+        new Op.Reshape(dev.segcam.ir.Shape.of(h * block, w * block, out)));
+  }
 
   /** One padded axis: concatenate {@code parts} along {@code axis}; a null part is the input. */
   record MirrorStep(int axis, List<Op.StridedSlice> parts) {}
