@@ -82,6 +82,11 @@ class KerasZooTest {
   }
 
   @Test
+  void mirrorPadsAtTheLimits() {
+    check(KerasZoo.mirrorPads());
+  }
+
+  @Test
   void pixelShuffle() {
     check(KerasZoo.pixelShuffle());
   }

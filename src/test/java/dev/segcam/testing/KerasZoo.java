@@ -3,8 +3,10 @@ package dev.segcam.testing;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -32,6 +34,17 @@ public final class KerasZoo {
   private static final float NORM_EPSILON = 1e-3f;
 
   private KerasZoo() {}
+
+  /** The models by name, for tests that walk them all. */
+  public static final Map<String, Supplier<Model>> MODELS =
+      Map.of(
+          "pix2pix", KerasZoo::pix2pix,
+          "valid_unet", KerasZoo::validUnet,
+          "argmax_serving", KerasZoo::argmaxServing,
+          "efficient_block", KerasZoo::efficientBlock,
+          "deeplab_v3plus", KerasZoo::deeplabV3Plus,
+          "pixel_shuffle", KerasZoo::pixelShuffle,
+          "mirror_pads", KerasZoo::mirrorPads);
 
   /**
    * One exported model: its directory, the input shape it is run at (batch first), the TF tensors
@@ -403,6 +416,25 @@ public final class KerasZoo {
   }
 
   /**
+   * MirrorPad at TensorFlow's limits: REFLECT by (2, 3) on H of 6 and (1, 4) on W of 5 (at most
+   * size - 1), then SYMMETRIC by (4, 0) on H of 9 and (0, 8) on W of 8 (at most the size).
+   */
+  public static Model mirrorPads() {
+    return export(
+        "mirror_pads",
+        new int[] {2, 6, 5, 2},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, 6, 5, 2);
+          Operand<TFloat32> a = n.relu("conv1", n.conv("conv1", x, 3, 4, 1, 1, "SAME", true));
+          Operand<TFloat32> p1 = mirrorPad(n, "pad1", a, "REFLECT", 2, 3, 1, 4);
+          Operand<TFloat32> b = n.relu("conv2", n.conv("conv2", p1, 3, 4, 1, 1, "VALID", true));
+          Operand<TFloat32> p2 = mirrorPad(n, "pad2", b, "SYMMETRIC", 4, 0, 0, 8);
+          Operand<TFloat32> y = n.conv("head", p2, 3, 3, 1, 1, "VALID", true);
+          return new Built(x, y, List.of(a, p1, b, p2), null);
+        });
+  }
+
+  /**
    * InstanceNormalization as tfa/Keras write it: tf.nn.moments over H,W with keep_dims (the
    * variance from the stop-gradient mean) and tf.nn.batch_normalization's algebra with a learned
    * per-channel gamma and beta.
@@ -444,7 +476,21 @@ public final class KerasZoo {
   /** MirrorPad by one pixel on H and W (REFLECT or SYMMETRIC), as reflection-padding layers. */
   static Operand<TFloat32> mirrorPad(
       ModelZoo.Net n, String layer, Operand<TFloat32> x, String mode) {
-    Operand<TInt32> p = n.subScope(layer).constant(new int[][] {{0, 0}, {1, 1}, {1, 1}, {0, 0}});
+    return mirrorPad(n, layer, x, mode, 1, 1, 1, 1);
+  }
+
+  /** MirrorPad on H and W by (top, bottom, left, right). */
+  static Operand<TFloat32> mirrorPad(
+      ModelZoo.Net n,
+      String layer,
+      Operand<TFloat32> x,
+      String mode,
+      int top,
+      int bottom,
+      int left,
+      int right) {
+    Operand<TInt32> p =
+        n.subScope(layer).constant(new int[][] {{0, 0}, {top, bottom}, {left, right}, {0, 0}});
     return n.raw(layer + "/mirror_pad", "MirrorPad", b -> b.setAttr("mode", mode), x, p);
   }
 
