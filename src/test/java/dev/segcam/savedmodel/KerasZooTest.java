@@ -87,6 +87,14 @@ class KerasZooTest {
   }
 
   @Test
+  void spaceToBatchOutsideTheDilatedConvPatternIsRefusedWithTheReason() {
+    KerasZoo.Model m = KerasZoo.spaceToBatchMisuse();
+    ImportException e = assertThrows(ImportException.class, () -> SavedModelImporter.load(m.dir()));
+    assertTrue(e.getMessage().contains("s2b/SpaceToBatchND"), e.getMessage());
+    assertTrue(e.getMessage().contains("s2b/relu (Relu) reads it"), e.getMessage());
+  }
+
+  @Test
   void pixelShuffle() {
     check(KerasZoo.pixelShuffle());
   }

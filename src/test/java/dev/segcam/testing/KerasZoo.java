@@ -396,6 +396,29 @@ public final class KerasZoo {
   }
 
   /**
+   * SpaceToBatchND used outside tf.nn's dilated-conv pattern (a ReLU between it and the
+   * BatchToSpaceND): segcam refuses it with the reason rather than computing something else.
+   */
+  public static Model spaceToBatchMisuse() {
+    return export(
+        "space_to_batch_misuse",
+        new int[] {2, 8, 8, 3},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, 8, 8, 3);
+          Operand<TFloat32> e = n.relu("enc", n.conv("enc", x, 3, 4, 1, 1, "SAME", true));
+          Ops s = n.subScope("s2b");
+          Operand<TInt32> block = s.withName("block_shape").constant(new int[] {2, 2});
+          Operand<TInt32> zeros = s.withName("paddings").constant(new int[][] {{0, 0}, {0, 0}});
+          Operand<TFloat32> b =
+              n.raw("s2b/SpaceToBatchND", "SpaceToBatchND", null, e, block, zeros);
+          Operand<TFloat32> r = n.relu("s2b", b);
+          Operand<TFloat32> y =
+              n.raw("s2b/BatchToSpaceND", "BatchToSpaceND", null, r, block, zeros);
+          return new Built(x, y, List.of(e), null);
+        });
+  }
+
+  /**
    * Sub-pixel upsampling (pixel shuffle): a conv to 4·C channels, DepthToSpace with block 2, as
    * super-resolution and some segmentation decoders export it.
    */
