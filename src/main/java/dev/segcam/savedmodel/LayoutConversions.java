@@ -82,9 +82,15 @@ final class LayoutConversions {
         continue;
       }
       int n = dims[d];
+      if (n < 0) {
+        throw new IllegalArgumentException(
+            "MirrorPad needs axis "
+                + d
+                + "'s size, known only at run time here (import at the image's size)");
+      }
       // TensorFlow's limits: a reflection never repeats the edge, so it can reach n-1 elements
       int limit = symmetric ? n : n - 1;
-      if (n < 0 || before < 0 || after < 0 || before > limit || after > limit) {
+      if (before < 0 || after < 0 || before > limit || after > limit) {
         throw new IllegalArgumentException(
             "MirrorPad "
                 + mode
