@@ -95,6 +95,11 @@ class KerasZooTest {
   }
 
   @Test
+  void dilatedDepthwiseWithPaddingsFromTheRunTimeShape() {
+    check(KerasZoo.dynamicDilated());
+  }
+
+  @Test
   void pixelShuffle() {
     check(KerasZoo.pixelShuffle());
   }

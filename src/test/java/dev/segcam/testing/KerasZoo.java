@@ -44,7 +44,8 @@ public final class KerasZoo {
           "efficient_block", KerasZoo::efficientBlock,
           "deeplab_v3plus", KerasZoo::deeplabV3Plus,
           "pixel_shuffle", KerasZoo::pixelShuffle,
-          "mirror_pads", KerasZoo::mirrorPads);
+          "mirror_pads", KerasZoo::mirrorPads,
+          "dynamic_dilated", KerasZoo::dynamicDilated);
 
   /**
    * One exported model: its directory, the input shape it is run at (batch first), the TF tensors
@@ -415,6 +416,76 @@ public final class KerasZoo {
           Operand<TFloat32> y =
               n.raw("s2b/BatchToSpaceND", "BatchToSpaceND", null, r, block, zeros);
           return new Built(x, y, List.of(e), null);
+        });
+  }
+
+  /**
+   * tf.nn.depthwise_conv2d with rate 2 on a fully dynamic input (None, None, None, 3): the
+   * SpaceToBatchND paddings and BatchToSpaceND crops are computed from the run-time shape as
+   * required_space_to_batch_paddings does (Shape, StridedSlice, Add, FloorMod, Sub, Pack), so the
+   * pattern folds only at a concrete image size; run at 13x10 (odd: the crop is not empty).
+   */
+  public static Model dynamicDilated() {
+    return export(
+        "dynamic_dilated",
+        new int[] {2, 13, 10, 3},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, -1, -1, 3);
+          Operand<TFloat32> e = n.relu("enc", n.conv("enc", x, 3, 6, 1, 1, "SAME", true));
+          int rate = 2;
+          int k = 3;
+          int start = (k - 1) * rate / 2;
+          int end = (k - 1) * rate - start;
+          Ops s = n.subScope("dilated");
+          Operand<TInt32> shape = s.withName("Shape").shape(e);
+          Operand<TInt32> hw =
+              s.withName("strided_slice")
+                  .stridedSlice(
+                      shape,
+                      s.constant(new int[] {1}),
+                      s.constant(new int[] {3}),
+                      s.constant(new int[] {1}));
+          Operand<TInt32> r = s.withName("rate").constant(new int[] {rate, rate});
+          Operand<TInt32> full =
+              s.withName("add").math.add(hw, s.constant(new int[] {start + end, start + end}));
+          Operand<TInt32> extra =
+              s.withName("mod")
+                  .math
+                  .floorMod(
+                      s.withName("sub").math.sub(r, s.withName("mod_1").math.floorMod(full, r)), r);
+          Operand<TInt32> padEnd =
+              s.withName("add_1").math.add(extra, s.constant(new int[] {end, end}));
+          // stack([[pad_start[i], pad_end[i]] for i]) and stack([[0, extra[i]] for i]), as
+          // required_space_to_batch_paddings writes them
+          List<Operand<TInt32>> padRows = new ArrayList<>();
+          List<Operand<TInt32>> cropRows = new ArrayList<>();
+          for (int i = 0; i < 2; i++) {
+            padRows.add(
+                s.withName("pad_row_" + i)
+                    .stack(List.of(s.constant(start), dim(s, "pad_end_" + i, padEnd, i))));
+            cropRows.add(
+                s.withName("crop_row_" + i)
+                    .stack(List.of(s.constant(0), dim(s, "extra_" + i, extra, i))));
+          }
+          Operand<TInt32> pads = s.withName("paddings").stack(padRows);
+          Operand<TInt32> crops = s.withName("crops").stack(cropRows);
+          Operand<TFloat32> b = n.raw("dilated/SpaceToBatchND", "SpaceToBatchND", null, e, r, pads);
+          Operand<TFloat32> w = n.weight("dilated", "depthwise_kernel", k, k, 6, 1);
+          Operand<TFloat32> dw =
+              s.withName("depthwise")
+                  .nn
+                  .depthwiseConv2dNative(b, w, List.of(1L, 1L, 1L, 1L), "VALID");
+          Operand<TFloat32> back =
+              n.raw("dilated/BatchToSpaceND", "BatchToSpaceND", null, dw, r, crops);
+          Operand<TFloat32> d =
+              n.relu(
+                  "dilated",
+                  n.subScope("dilated")
+                      .withName("bias_add")
+                      .nn
+                      .biasAdd(back, n.bias("dilated", 6)));
+          Operand<TFloat32> y = n.conv("head", d, 1, 3, 1, 1, "SAME", true);
+          return new Built(x, y, List.of(e, back, d), null);
         });
   }
 
