@@ -100,6 +100,16 @@ class KerasZooTest {
   }
 
   @Test
+  void shapeArithmeticBehindAGapIsNotListedAsOne() {
+    KerasZoo.Model m = KerasZoo.gapBeforeShapeArithmetic();
+    UnsupportedOpsException e =
+        assertThrows(UnsupportedOpsException.class, () -> SavedModelImporter.load(m.dir()));
+    List<String> ops = new ArrayList<>();
+    e.gaps().forEach(g -> ops.add(g.op()));
+    assertEquals(List.of("Sin"), ops, e.getMessage());
+  }
+
+  @Test
   void pixelShuffle() {
     check(KerasZoo.pixelShuffle());
   }

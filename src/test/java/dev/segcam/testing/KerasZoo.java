@@ -490,6 +490,22 @@ public final class KerasZoo {
   }
 
   /**
+   * An op segcam has no conversion for (Sin) feeding a Keras Conv2DTranspose whose output size is
+   * computed from its input's shape: only Sin is the gap, not the shape arithmetic behind it.
+   */
+  public static Model gapBeforeShapeArithmetic() {
+    return export(
+        "gap_before_shape_arithmetic",
+        new int[] {2, 8, 8, 3},
+        n -> {
+          Operand<TFloat32> x = n.input(-1, 8, 8, 3);
+          Operand<TFloat32> e = n.relu("enc", n.conv("enc", x, 3, 4, 2, 1, "SAME", true));
+          Operand<TFloat32> g = n.subScope("odd").withName("sin").math.sin(e);
+          return new Built(x, kerasDeconv(n, "up", g, 4, 2), List.of(e), null);
+        });
+  }
+
+  /**
    * Sub-pixel upsampling (pixel shuffle): a conv to 4·C channels, DepthToSpace with block 2, as
    * super-resolution and some segmentation decoders export it.
    */
