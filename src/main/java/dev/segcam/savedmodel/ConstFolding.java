@@ -27,6 +27,7 @@ final class ConstFolding {
           "Sub",
           "RealDiv",
           "FloorDiv",
+          "FloorMod",
           "Maximum",
           "Minimum",
           "Reshape",
@@ -66,6 +67,9 @@ final class ConstFolding {
         return binary(in, (a, b) -> a / b);
       case "FloorDiv":
         return binary(in, (a, b) -> Math.floor(a / b));
+      case "FloorMod":
+        // Python's (and TensorFlow's) modulo: the sign of the divisor
+        return binary(in, (a, b) -> a - Math.floor(a / b) * b);
       case "Maximum":
         return binary(in, Math::max);
       case "Minimum":

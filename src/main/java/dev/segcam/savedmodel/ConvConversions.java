@@ -68,7 +68,7 @@ final class ConvConversions {
     FloatTensor f = rank4(cv, cv.cst(1, "filter"), "filter");
     int[][] sd = stridesDilations(cv);
     int[] s = sd[0];
-    int[] d = sd[1];
+    int[] d = DilationConversions.dilations(cv, sd[1]);
     Padding p = padding(cv);
     return cv.emit(
         depthwise

@@ -80,6 +80,10 @@ final class Converter {
   private final Function<TfNode, String> variableKey;
   private final Function<String, FloatTensor> readVariable;
   private final Set<String> used = new HashSet<>();
+
+  /** The needed nodes that read each node, for patterns that span several nodes. */
+  private final Map<TfNode, List<TfNode>> consumers = new HashMap<>();
+
   private TfNode current;
 
   /** The node being converted. */
@@ -118,7 +122,13 @@ final class Converter {
     // list every gap; other errors are reported after them (the first one alone if no op is
     // missing).
     ImportException firstError = null;
-    for (TfNode n : needed(outputs)) {
+    List<TfNode> order = needed(outputs);
+    for (TfNode n : order) {
+      for (TfRef r : n.inputs) {
+        consumers.computeIfAbsent(r.node(), k -> new ArrayList<>()).add(n);
+      }
+    }
+    for (TfNode n : order) {
       current = n;
       try {
         vals.put(n, convertOne(n));
@@ -189,24 +199,39 @@ final class Converter {
    * {@link #unsupported}; any other op stops at its first input or attribute.
    */
   private boolean handles(TfNode n) {
-    return handled.computeIfAbsent(
-        n.op,
-        op -> {
-          TfNode saved = current;
-          current = new TfNode(n.path, n.def, n.function, List.of(), n.order);
-          probing = true;
-          try {
-            convertNode(current);
-            return true;
-          } catch (Blocked e) {
-            return false;
-          } catch (RuntimeException e) {
-            return true;
-          } finally {
-            probing = false;
-            current = saved;
-          }
-        });
+    // a foldable op (Pack, FloorDiv...) stops only because an input could not be converted
+    return ConstFolding.canFold(n.op)
+        || handled.computeIfAbsent(
+            n.op,
+            op -> {
+              TfNode saved = current;
+              current = new TfNode(n.path, n.def, n.function, List.of(), n.order);
+              probing = true;
+              try {
+                convertNode(current);
+                return true;
+              } catch (Blocked e) {
+                return false;
+              } catch (RuntimeException e) {
+                return true;
+              } finally {
+                probing = false;
+                current = saved;
+              }
+            });
+  }
+
+  /** The needed nodes that read {@code n}. */
+  List<TfNode> consumersOf(TfNode n) {
+    return consumers.getOrDefault(n, List.of());
+  }
+
+  /** The constant another node reads (its input r). */
+  Cst constOf(TfRef r, String what) {
+    if (val(r) instanceof ConstVal c) {
+      return c.c();
+    }
+    throw error(what + " of " + r.node().path + " must be a constant known at import time");
   }
 
   /** Ancestors of the outputs, in the flattener's (topological) order. */
@@ -471,6 +496,14 @@ final class Converter {
       case "Pad":
       case "PadV2":
         return LayoutConversions.pad(this);
+      case "MirrorPad":
+        return RearrangeConversions.mirrorPad(this);
+      case "DepthToSpace":
+        return RearrangeConversions.depthToSpace(this);
+      case "SpaceToBatchND":
+        return DilationConversions.spaceToBatch(this);
+      case "BatchToSpaceND":
+        return DilationConversions.batchToSpace(this);
       case "FusedBatchNorm":
       case "FusedBatchNormV2":
       case "FusedBatchNormV3":

@@ -4,12 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.segcam.testing.ImportZoo;
-import java.awt.image.BufferedImage;
+import dev.segcam.testing.RandomTensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Random;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,15 +19,8 @@ class ImageSizeCliTest {
   @Test
   void explainAndBenchImportAtTheImageSize(@TempDir Path tmp) throws IOException {
     Path model = ImportZoo.dynamicResize();
-    BufferedImage img = new BufferedImage(14, 8, BufferedImage.TYPE_INT_RGB);
-    Random rng = new Random();
-    for (int y = 0; y < img.getHeight(); y++) {
-      for (int x = 0; x < img.getWidth(); x++) {
-        img.setRGB(x, y, rng.nextInt(1 << 24));
-      }
-    }
     Path image = tmp.resolve("noise.png");
-    ImageIO.write(img, "png", image.toFile());
+    RandomTensors.noisePng(image, 14, 8);
     Path out = tmp.resolve("out");
     ExplainCommandTest.Run r =
         ExplainCommandTest.run(

@@ -100,20 +100,25 @@ public final class ImportZoo {
     try (Graph g = new Graph()) {
       ModelZoo.Net net = new ModelZoo.Net(g, new Random(WEIGHT_SEED ^ name.hashCode()));
       Built b = build.apply(net);
-      try (Session s = new Session(g)) {
-        s.initialize();
-        Signature sig =
-            Signature.builder()
-                .key(Signature.DEFAULT_KEY)
-                .input("input", b.input())
-                .output("output", b.output())
-                .build();
-        Files.createDirectories(dir.getParent());
-        SavedModelBundle.exporter(dir.toString()).withSession(s).withSignature(sig).export();
-      } catch (IOException e) {
-        throw new UncheckedIOException("exporting " + name + " to " + dir, e);
-      }
+      save(g, dir, b.input(), b.output());
     }
     return dir;
+  }
+
+  /** Initialises g's variables and exports it to dir with one signature, input -> output. */
+  static void save(Graph g, Path dir, Operand<?> input, Operand<?> output) {
+    try (Session s = new Session(g)) {
+      s.initialize();
+      Signature sig =
+          Signature.builder()
+              .key(Signature.DEFAULT_KEY)
+              .input("input", input)
+              .output("output", output)
+              .build();
+      Files.createDirectories(dir.getParent());
+      SavedModelBundle.exporter(dir.toString()).withSession(s).withSignature(sig).export();
+    } catch (IOException e) {
+      throw new UncheckedIOException("exporting " + dir.getFileName() + " to " + dir, e);
+    }
   }
 }

@@ -50,4 +50,17 @@ public final class RandomTensors {
   public static FloatTensor input(Random rng, int[] nhwc) {
     return uniform(rng, Shape.of(nhwc), 0f, 1f);
   }
+
+  /** Writes a w x h RGB PNG of fresh noise to file (an image for the CLI's tests). */
+  public static void noisePng(java.nio.file.Path file, int w, int h) throws java.io.IOException {
+    java.awt.image.BufferedImage img =
+        new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    Random rng = new Random();
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        img.setRGB(x, y, rng.nextInt(1 << 24));
+      }
+    }
+    javax.imageio.ImageIO.write(img, "png", file.toFile());
+  }
 }
