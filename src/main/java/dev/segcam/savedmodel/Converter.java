@@ -13,7 +13,6 @@ import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -531,53 +530,13 @@ final class Converter {
     }
   }
 
-  /** The ops of {@link ElementwiseConversions}, or the unsupported-op error. */
+  /** The ops of {@link ElementwiseConversions} and {@link ArrayConversions}, or the gap. */
   private Val elementwise(String op) {
-    Op.UnaryKind u = ElementwiseConversions.UNARY.get(op);
-    if (u != null) {
-      return emit(new Op.Unary(u, 0f), act(0));
+    Val v = ElementwiseConversions.convert(this, op);
+    if (v == null) {
+      v = ArrayConversions.convert(this, op);
     }
-    Op.BinaryKind k = ElementwiseConversions.BINARY.get(op);
-    if (k != null) {
-      return binary(k);
-    }
-    Boolean prevent = ElementwiseConversions.GRADIENT_BLOCKS.get(op);
-    if (prevent != null) {
-      return in(0) instanceof ConstVal c ? c : emit(new Op.StopGradient(prevent), act(0));
-    }
-    if (op.equals("Select") || op.equals("SelectV2")) {
-      return select(op.equals("Select"));
-    }
-    if (op.equals("Pow")) {
-      String x = act(0);
-      Cst e = cst(1, "exponent");
-      Float p = ElementwiseConversions.constantExponent(e);
-      if (p == null || e.rank() > shapeOf(x).rank()) {
-        throw error("Pow needs one constant exponent, got shape " + Arrays.toString(e.shape));
-      }
-      return emit(new Op.Unary(Op.UnaryKind.POW, p), x);
-    }
-    Val v = ArrayConversions.convert(this, op);
     return v != null ? v : unsupported(op);
-  }
-
-  /**
-   * Select/SelectV2 with a constant condition: then·mask + else·(1 − mask), whose gradients are
-   * TensorFlow's where(c, dy, 0) and where(c, 0, dy) (see {@link ElementwiseConversions#masks}).
-   */
-  private Val select(boolean v1) {
-    Cst cond = cst(0, "condition");
-    String a = act(1);
-    String b = act(2);
-    if (v1 && cond.rank() != 0 && cond.rank() != shapeOf(a).rank()) {
-      throw error("Select with a condition of rank " + cond.rank() + " is not supported");
-    }
-    FloatTensor[] m = ElementwiseConversions.masks(cond);
-    String ma = add(current.path + "/mask", new Op.Const(m[0]));
-    String mb = add(current.path + "/not_mask", new Op.Const(m[1]));
-    String pa = add(current.path + "/then", new Op.Binary(Op.BinaryKind.MUL), a, ma);
-    String pb = add(current.path + "/else", new Op.Binary(Op.BinaryKind.MUL), b, mb);
-    return emit(new Op.Binary(Op.BinaryKind.ADD), pa, pb);
   }
 
   private boolean allConst() {
@@ -622,7 +581,7 @@ final class Converter {
     return a == null ? 0 : Math.toIntExact(a.getI());
   }
 
-  private Val binary(Op.BinaryKind kind) {
+  Val binary(Op.BinaryKind kind) {
     return emit(new Op.Binary(kind), act(0), act(1));
   }
 

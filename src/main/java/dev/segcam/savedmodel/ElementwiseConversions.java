@@ -3,6 +3,7 @@ package dev.segcam.savedmodel;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -60,5 +61,56 @@ final class ElementwiseConversions {
     }
     Shape s = Shape.of(cond.shape);
     return new FloatTensor[] {new FloatTensor(s, m), new FloatTensor(s, not)};
+  }
+
+  /** The ops of this file on the converter's current node, or null when op is none of them. */
+  static Converter.Val convert(Converter cv, String op) {
+    Op.UnaryKind u = UNARY.get(op);
+    if (u != null) {
+      return cv.emit(new Op.Unary(u, 0f), cv.act(0));
+    }
+    Op.BinaryKind k = BINARY.get(op);
+    if (k != null) {
+      return cv.binary(k);
+    }
+    Boolean prevent = GRADIENT_BLOCKS.get(op);
+    if (prevent != null) {
+      return cv.in(0) instanceof Converter.ConstVal c
+          ? c
+          : cv.emit(new Op.StopGradient(prevent), cv.act(0));
+    }
+    if (op.equals("Select") || op.equals("SelectV2")) {
+      return select(cv, op.equals("Select"));
+    }
+    if (op.equals("Pow")) {
+      String x = cv.act(0);
+      Cst e = cv.cst(1, "exponent");
+      Float p = constantExponent(e);
+      if (p == null || e.rank() > cv.shapeOf(x).rank()) {
+        throw cv.error("Pow needs one constant exponent, got shape " + Arrays.toString(e.shape));
+      }
+      return cv.emit(new Op.Unary(Op.UnaryKind.POW, p), x);
+    }
+    return null;
+  }
+
+  /**
+   * Select/SelectV2 with a constant condition: then·mask + else·(1 − mask), whose gradients are
+   * TensorFlow's where(c, dy, 0) and where(c, 0, dy) (see {@link #masks}).
+   */
+  private static Converter.Val select(Converter cv, boolean v1) {
+    Cst cond = cv.cst(0, "condition");
+    String a = cv.act(1);
+    String b = cv.act(2);
+    if (v1 && cond.rank() != 0 && cond.rank() != cv.shapeOf(a).rank()) {
+      throw cv.error("Select with a condition of rank " + cond.rank() + " is not supported");
+    }
+    FloatTensor[] m = masks(cond);
+    String path = cv.current().path;
+    String ma = cv.add(path + "/mask", new Op.Const(m[0]));
+    String mb = cv.add(path + "/not_mask", new Op.Const(m[1]));
+    String pa = cv.add(path + "/then", new Op.Binary(Op.BinaryKind.MUL), a, ma);
+    String pb = cv.add(path + "/else", new Op.Binary(Op.BinaryKind.MUL), b, mb);
+    return cv.emit(new Op.Binary(Op.BinaryKind.ADD), pa, pb);
   }
 }
