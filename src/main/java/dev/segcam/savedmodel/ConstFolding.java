@@ -34,6 +34,7 @@ final class ConstFolding {
           "ExpandDims",
           "Squeeze",
           "Prod",
+          "GatherV2",
           "Neg",
           "Fill",
           "Cast",
@@ -54,6 +55,8 @@ final class ConstFolding {
         return stridedSlice(n, in);
       case "Pack":
         return pack(n, in);
+      case "GatherV2":
+        return GatherFolding.gather(n, in);
       case "ConcatV2":
         return concat(in);
       case "Mul":

@@ -515,7 +515,7 @@ final class Converter {
       case "Einsum":
         return MatMulConversions.product(this, op);
       case "Reshape":
-        return LayoutConversions.reshape(this);
+        return TensordotConversions.reshape(this);
       case "Squeeze":
         return LayoutConversions.squeeze(this);
       case "ExpandDims":

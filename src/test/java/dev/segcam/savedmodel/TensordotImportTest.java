@@ -1,0 +1,53 @@
+package dev.segcam.savedmodel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.segcam.ir.Node;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+import dev.segcam.testing.KerasZoo;
+import dev.segcam.testing.TensordotZoo;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Keras 2 Dense on tokens (tf.tensordot: Shape, GatherV2, Prod, Pack, Reshape to rows, MatMul,
+ * ConcatV2, Reshape back) imports at an image size as MatMul on the last axis; its forward, layer
+ * values and gradients equal TensorFlow's ({@link KerasZooTest#check}); a merge read across rows is
+ * refused naming the reader.
+ */
+class TensordotImportTest {
+  @Test
+  void kerasDenseOnTokensEqualsTensorFlow() {
+    ImportedModel m = KerasZooTest.check(TensordotZoo.denseOnTokens());
+    long matmuls = m.graph().nodes().stream().filter(n -> n.op() instanceof Op.MatMul).count();
+    assertEquals(2, matmuls, "one MatMul per Dense");
+    for (Node n : m.graph().nodes()) {
+      if (n.op() instanceof Op.MatMul) {
+        assertEquals(3, n.shape().rank(), n.name() + " acts on the unmerged tokens: " + n.shape());
+      }
+    }
+  }
+
+  @Test
+  void tensordotOutputIsALayerOnTheTokens() {
+    KerasZoo.Model z = TensordotZoo.denseOnTokens();
+    ImportedModel m = SavedModelImporter.loadAtImageSize(z.dir(), null, 8, 10);
+    // the Dense output (TF Java names it dense/Tensordot_1 beside the dense/Tensordot scope)
+    String dense = z.layers().get(2);
+    assertTrue(dense.startsWith("dense/Tensordot"), dense);
+    assertEquals(Shape.of(-1, 20, 16), m.graph().node(m.nodeForTensor(dense)).shape());
+  }
+
+  @Test
+  void mergedRowsReadAcrossRowsAreRefusedNamingTheReader() {
+    Path dir = TensordotZoo.mergeReadAcrossRows();
+    ImportException e =
+        assertThrows(
+            ImportException.class, () -> SavedModelImporter.loadAtImageSize(dir, null, 4, 6));
+    assertTrue(e.getMessage().contains("tokens/total (Sum) reads it"), e.getMessage());
+    assertTrue(e.getMessage().contains("tokens/rows"), e.getMessage());
+  }
+}
