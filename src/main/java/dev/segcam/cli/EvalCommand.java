@@ -22,6 +22,7 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.savedmodel.ImportedModel;
 import dev.segcam.savedmodel.SavedModelImporter;
 import dev.segcam.video.VideoRun;
 import java.awt.image.BufferedImage;
@@ -155,7 +156,8 @@ public final class EvalCommand implements Callable<Integer> {
             steps,
             baseline.equals("blur") ? new Faithfulness.Blur(sigma) : new Faithfulness.Constant(0f),
             Faithfulness.DEFAULT_BATCH);
-    Graph graph = SavedModelImporter.load(model).graph();
+    ImportedModel imported = SavedModelImporter.load(model);
+    Graph graph = imported.graph();
     Path lf = model.resolve(Explainer.LABELS_FILE);
     Labels labels = Files.isRegularFile(lf) ? Labels.load(lf) : null;
     Backends.Opened opened = Backends.open(shared.backend, graph, this::note);
@@ -182,7 +184,10 @@ public final class EvalCommand implements Callable<Integer> {
       LayerChoice.Choice choice =
           ex.defaultLayer(
               List.of(RegionOption.ownRegion(region) ? Target.pixel(0, 0, 0) : Target.image(0)));
-      List<String> lays = layers.isEmpty() ? List.of(choice.layer()) : List.copyOf(layers);
+      List<String> lays =
+          layers.isEmpty()
+              ? List.of(choice.layer())
+              : layers.stream().map(imported::layer).distinct().toList();
       root.put("model", model.toString());
       root.put("method", VideoRun.methodName(method));
       root.putPOJO("layers", lays);

@@ -77,4 +77,22 @@ public record ImportedModel(
         name,
         null);
   }
+
+  /**
+   * The IR node a user means by a layer name: an IR node name (as {@code segcam layers} prints it)
+   * first, else what {@link #node} resolves (a TensorFlow node or tensor name such as {@code
+   * crop_skip/slice} or {@code model/dense/BiasAdd:0}, or an output key). A name neither resolves
+   * is returned as it is, so that the graph's unknown-node error (with the closest names) reports
+   * it where the layer is used.
+   */
+  public String layer(String name) {
+    if (graph.contains(name)) {
+      return name;
+    }
+    try {
+      return node(name);
+    } catch (ImportException unresolved) {
+      return name;
+    }
+  }
 }

@@ -185,7 +185,7 @@ public final class VideoRun {
             err.println("segcam: note: " + line);
             err.flush();
           });
-      String layer = o.layer != null ? o.layer : explainer.defaultLayer();
+      String layer = o.layer != null ? imported.layer(o.layer) : explainer.defaultLayer();
       graph.node(layer);
       ExplainStage explain =
           new ExplainStage(explainer, targets, layer, o.method, o.batch, scaleMode, scale)
