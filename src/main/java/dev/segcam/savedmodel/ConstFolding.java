@@ -147,6 +147,11 @@ final class ConstFolding {
         }
       case "Fill":
         {
+          if (in.get(0).size() == 1 && in.get(0).hasUnknown()) {
+            // a vector of a run-time length (Keras 2 LayerNormalization's ones/zeros of the row
+            // count): the fill value alone, which broadcasts as the vector would
+            return in.get(1).reshape(new int[0]);
+          }
           int[] dims = concrete(in.get(0));
           long count = 1;
           for (int d : dims) {

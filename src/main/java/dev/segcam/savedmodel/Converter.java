@@ -506,7 +506,7 @@ final class Converter {
       case "FusedBatchNorm":
       case "FusedBatchNormV2":
       case "FusedBatchNormV3":
-        return ConvConversions.batchNorm(this);
+        return LayerNormConversions.batchNorm(this);
       case "MatMul":
         return ConvConversions.matmul(this);
       case "BatchMatMul":

@@ -44,6 +44,12 @@ final class TensordotConversions {
       requireRowWiseUntilSplit(cv, cv.shapeOf(a.node()));
       return a;
     }
+    if (cv.in(0) instanceof Converter.Act a
+        && cv.in(1) instanceof Converter.ConstVal t
+        && LayerNormConversions.mergesForNorm(cv.shapeOf(a.node()), t.c())
+        && LayerNormConversions.readByNormsOnly(cv)) {
+      return a; // Keras 2's fused LayerNormalization: the norm acts on the rows' last axis
+    }
     return LayoutConversions.reshape(cv);
   }
 

@@ -35,6 +35,14 @@ class TensordotImportTest {
   }
 
   @Test
+  void kerasFusedLayerNormOnTokensEqualsTensorFlow() {
+    ImportedModel m = KerasZooTest.check(TensordotZoo.fusedLayerNorm());
+    assertTrue(
+        m.graph().nodes().stream().noneMatch(n -> n.op() instanceof Op.BatchNorm),
+        "the training-mode batch norm became moments");
+  }
+
+  @Test
   void tensordotOutputIsALayerOnTheTokens() {
     KerasZoo.Model z = TensordotZoo.denseOnTokens();
     ImportedModel m = SavedModelImporter.loadAtImageSize(z.dir(), null, 8, 10);
