@@ -951,7 +951,10 @@ class HostCompiledKernelsTest {
               float[] b = normal((long) ab[1] * k * n);
               float[] ref = new float[total];
               float[] got = garbage(total);
-              MatMulKernels.batch_matmul(ref, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
+              MatMulKernels.batch_matmul(
+                  ref,
+                  new MatMulKernels.Operands<>(
+                      a, b, ab[0], ab[1], new MatMulKernels.Call(true, m, n, k, ta, tb)));
               launch1d("batch_matmul", total, got, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
               check(EXACT, at("batch_matmul", m, n, k, ab[0], ab[1], ta, tb), ref, got);
             }

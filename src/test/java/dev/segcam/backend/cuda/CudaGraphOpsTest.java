@@ -132,7 +132,10 @@ class CudaGraphOpsTest {
           float[] a = rnd(ab[0] * m * k);
           float[] b = rnd(ab[1] * k * n);
           float[] c = new float[total];
-          MatMulKernels.batch_matmul(c, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
+          MatMulKernels.batch_matmul(
+              c,
+              new MatMulKernels.Operands<>(
+                  a, b, ab[0], ab[1], new MatMulKernels.Call(true, m, n, k, ta, tb)));
           try (DeviceBuffer dA = up(a);
               DeviceBuffer dB = up(b);
               DeviceBuffer dC = out(total)) {
