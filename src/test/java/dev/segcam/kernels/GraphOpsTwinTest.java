@@ -235,10 +235,12 @@ class GraphOpsTwinTest {
         String what = "nearest " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
         Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
         float[] y = new float[N * s[0] * s[1] * 2];
-        ResizeKernels.resize_nearest_fwd(y, xt.data(), N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_fwd(
+            y, xt.data(), new ResizeDims(N, 5, 7, 2, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what, r.values.get("y").data(), y);
         float[] dx = new float[N * K * 5 * 7 * 2];
-        ResizeKernels.resize_nearest_bwd(dx, r.seed.data(), N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_bwd(
+            dx, r.seed.data(), new ResizeDims(N * K, 5, 7, 2, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
       }
     }
@@ -472,11 +474,12 @@ class GraphOpsTwinTest {
         String what = "bilinear " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
         Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
         float[] y = new float[N * s[0] * s[1] * 3];
-        ResizeKernels.resize_bilinear_fwd(y, xt.data(), N, 5, 7, 3, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_bilinear_fwd(
+            y, xt.data(), new ResizeDims(N, 5, 7, 3, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what, r.values.get("y").data(), y);
         float[] dx = new float[N * K * 5 * 7 * 3];
         ResizeKernels.resize_bilinear_bwd(
-            dx, r.seed.data(), N * K, 5, 7, 3, s[0], s[1], f[0], f[1]);
+            dx, r.seed.data(), new ResizeDims(N * K, 5, 7, 3, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
       }
     }

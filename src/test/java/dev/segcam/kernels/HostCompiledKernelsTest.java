@@ -366,13 +366,9 @@ class HostCompiledKernelsTest {
       int[] d1 = backward ? x5 : cd;
       int[] d2 = backward ? cd : x5;
       if (backward) {
-        StridedSliceKernels.strided_slice_bwd(
-            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
-            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+        StridedSliceKernels.strided_slice_bwd(ref, in, d1, d2, b, st);
       } else {
-        StridedSliceKernels.strided_slice_fwd(
-            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
-            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+        StridedSliceKernels.strided_slice_fwd(ref, in, d1, d2, b, st);
       }
       launch1d(
           kernel, outTotal, got, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3],
@@ -412,11 +408,9 @@ class HostCompiledKernelsTest {
         float[] ref = new float[outTotal];
         float[] got = garbage(outTotal);
         if (backward) {
-          ReduceKernels.reduce_bwd(
-              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+          ReduceKernels.reduce_bwd(ref, in, kind, x5, m);
         } else {
-          ReduceKernels.reduce_fwd(
-              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+          ReduceKernels.reduce_fwd(ref, in, kind, x5, m);
         }
         launch1d(
             kernel, outTotal, got, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2],
@@ -444,16 +438,14 @@ class HostCompiledKernelsTest {
           x[i] = Math.round(x[i] * 2) / 2f;
         }
         float[] y = new float[yTotal];
-        ReduceKernels.reduce_fwd(
-            y, x, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        ReduceKernels.reduce_fwd(y, x, kind, x5, m);
         int[] gd = shapes[c].clone();
         gd[0] = K * N; // the gradient batch
         int[] g5 = StridedSliceKernels.pad5(gd, 1);
         float[] dy = normal(K * yTotal);
         float[] ref = new float[K * xTotal];
         float[] got = garbage(K * xTotal);
-        ReduceKernels.reduce_extreme_bwd(
-            ref, dy, x, y, xTotal, g5[0], g5[1], g5[2], g5[3], g5[4], m[0], m[1], m[2], m[3], m[4]);
+        ReduceKernels.reduce_extreme_bwd(ref, dy, x, y, xTotal, g5, m);
         launch1d(
             "reduce_extreme_bwd",
             ref.length,
@@ -727,14 +719,15 @@ class HostCompiledKernelsTest {
           float[] x = normal(in);
           float[] ref = new float[(int) out];
           float[] got = garbage(out);
-          ResizeKernels.resize_bilinear_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
+          ResizeKernels.resize_bilinear_fwd(ref, x, new ResizeDims(n, h, w, c, oh, ow, f[0], f[1]));
           launch1d("resize_bilinear_fwd", out, got, x, n, h, w, c, oh, ow, a, hp);
           check(EXACT, at("resize_bilinear_fwd", s, f), ref, got);
         } else {
           float[] dy = normal(out);
           float[] ref = new float[(int) in];
           float[] got = garbage(in);
-          ResizeKernels.resize_bilinear_bwd(ref, dy, n, h, w, c, oh, ow, f[0], f[1]);
+          ResizeKernels.resize_bilinear_bwd(
+              ref, dy, new ResizeDims(n, h, w, c, oh, ow, f[0], f[1]));
           launch1d("resize_bilinear_bwd", in, got, dy, n, h, w, c, oh, ow, a, hp);
           check(ONE_ROUNDING, at("resize_bilinear_bwd", s, f), ref, got);
         }
@@ -1142,7 +1135,8 @@ class HostCompiledKernelsTest {
             long total = (long) n * oh * ow * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            ResizeKernels.resize_nearest_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
+            ResizeKernels.resize_nearest_fwd(
+                ref, x, new ResizeDims(n, h, w, c, oh, ow, f[0], f[1]));
             launch1d("resize_nearest_fwd", total, got, x, n, h, w, c, oh, ow, a, hp);
             check(EXACT, at("resize_nearest_fwd", s, f), ref, got);
           } else {
@@ -1151,7 +1145,8 @@ class HostCompiledKernelsTest {
             long total = (long) b * h * w * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            ResizeKernels.resize_nearest_bwd(ref, dy, b, h, w, c, oh, ow, f[0], f[1]);
+            ResizeKernels.resize_nearest_bwd(
+                ref, dy, new ResizeDims(b, h, w, c, oh, ow, f[0], f[1]));
             launch1d("resize_nearest_bwd", total, got, dy, b, h, w, c, oh, ow, a, hp);
             check(EXACT, at("resize_nearest_bwd", s, f), ref, got);
           }

@@ -9,6 +9,7 @@ import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.util.List;
 
@@ -155,9 +156,11 @@ public final class CpuOps {
         ow,
         (out, xd, n, h, wd, c, lo, hi) -> {
           if (nearest) {
-            ResizeKernels.resize_nearest_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+            ResizeKernels.resize_nearest_fwd_rows(
+                out, xd, new ResizeDims(n, h, wd, c, oh, ow, ac, hp), lo, hi);
           } else {
-            ResizeKernels.resize_bilinear_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+            ResizeKernels.resize_bilinear_fwd_rows(
+                out, xd, new ResizeDims(n, h, wd, c, oh, ow, ac, hp), lo, hi);
           }
         });
   }

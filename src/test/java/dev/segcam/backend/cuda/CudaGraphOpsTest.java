@@ -9,6 +9,7 @@ import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.MatMulKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import dev.segcam.kernels.UnaryKernels;
 import dev.segcam.testing.RandomTensors;
@@ -290,10 +291,11 @@ class CudaGraphOpsTest {
     for (boolean[] f : new boolean[][] {{false, false}, {true, false}, {false, true}}) {
       for (int[] s : new int[][] {{10, 14}, {3, 4}, {11, 5}}) {
         float[] y = new float[N * s[0] * s[1] * 2];
-        ResizeKernels.resize_nearest_fwd(y, x, N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_fwd(y, x, new ResizeDims(N, 5, 7, 2, s[0], s[1], f[0], f[1]));
         float[] g = rnd(y.length * K);
         float[] gx = new float[x.length * K];
-        ResizeKernels.resize_nearest_bwd(gx, g, N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_bwd(
+            gx, g, new ResizeDims(N * K, 5, 7, 2, s[0], s[1], f[0], f[1]));
         try (DeviceBuffer dX = up(x);
             DeviceBuffer dY = out(y.length);
             DeviceBuffer dG = up(g);

@@ -4,6 +4,7 @@ import dev.segcam.backend.cpu.Nhwc;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 
 /**
@@ -101,12 +102,12 @@ public final class PoolGrad {
         ds,
         xs,
         (dx, d, oh, ow, lo, hi) -> {
+          ResizeDims r =
+              new ResizeDims(d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel);
           if (bilinear) {
-            ResizeKernels.resize_bilinear_bwd_rows(
-                dx, dy, d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel, lo, hi);
+            ResizeKernels.resize_bilinear_bwd_rows(dx, dy, r, lo, hi);
           } else {
-            ResizeKernels.resize_nearest_bwd_rows(
-                dx, dy, d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel, lo, hi);
+            ResizeKernels.resize_nearest_bwd_rows(dx, dy, r, lo, hi);
           }
         });
   }
