@@ -436,30 +436,21 @@ class GraphOpsTwinTest {
       int pl = pad.before(w, c[5], c[7], c[9]);
       float[] y = new float[ys.size()];
       ConvKernels.conv2d_direct_fwd(
-          y, xt.data(), krsc, N, h, w, ch, f, ys.dim(1), ys.dim(2), c[4], c[5], c[6], c[7], c[8],
-          c[9], pt, pl, groups);
+          y,
+          xt.data(),
+          krsc,
+          new ConvGeometry(
+              N, h, w, ch, c[4], c[5], f, groups, c[6], c[7], c[8], c[9], pt, pl, 0, 0, ys.dim(1),
+              ys.dim(2)));
       new Tolerance(1e-5, 1e-5).assertClose("direct conv " + what, r.values.get("y").data(), y);
       float[] dx = new float[N * K * h * w * ch];
       ConvKernels.conv2d_direct_bwd_data(
           dx,
           r.seed.data(),
           krsc,
-          N * K,
-          h,
-          w,
-          ch,
-          f,
-          ys.dim(1),
-          ys.dim(2),
-          c[4],
-          c[5],
-          c[6],
-          c[7],
-          c[8],
-          c[9],
-          pt,
-          pl,
-          groups);
+          new ConvGeometry(
+              N * K, h, w, ch, c[4], c[5], f, groups, c[6], c[7], c[8], c[9], pt, pl, 0, 0,
+              ys.dim(1), ys.dim(2)));
       new Tolerance(1e-5, 1e-5).assertClose("direct conv dx " + what, r.dx.get("x").data(), dx);
     }
   }

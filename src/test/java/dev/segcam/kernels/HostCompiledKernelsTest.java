@@ -1355,7 +1355,11 @@ class HostCompiledKernelsTest {
             float[] ref = new float[(int) out];
             float[] got = garbage(out);
             ConvKernels.conv2d_direct_fwd(
-                ref, x, wt, n, h, w, c, f, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, groups);
+                ref,
+                x,
+                wt,
+                new ConvGeometry(
+                    n, h, w, c, kh, kw, f, groups, sh, sw, dh, dw, pt, pl, 0, 0, oh, ow));
             launch1d(
                 "conv2d_direct_fwd",
                 out,
@@ -1384,7 +1388,11 @@ class HostCompiledKernelsTest {
             float[] ref = new float[(int) in];
             float[] got = garbage(in);
             ConvKernels.conv2d_direct_bwd_data(
-                ref, dy, wt, n, h, w, c, f, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, groups);
+                ref,
+                dy,
+                wt,
+                new ConvGeometry(
+                    n, h, w, c, kh, kw, f, groups, sh, sw, dh, dw, pt, pl, 0, 0, oh, ow));
             launch1d(
                 "conv2d_direct_bwd_data",
                 in,

@@ -5,9 +5,9 @@ import static dev.segcam.backend.cuda.KernelArgs.flat;
 import static dev.segcam.backend.cuda.KernelArgs.gridFor;
 import static dev.segcam.backend.cuda.KernelArgs.need;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
 import dev.segcam.kernels.LayoutKernels;

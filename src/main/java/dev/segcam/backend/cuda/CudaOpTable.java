@@ -1,7 +1,6 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.backend.BroadcastGrad;
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.backend.OpTable;
 import dev.segcam.ir.Graph;
@@ -9,6 +8,7 @@ import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ResizeDims;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,8 +1,8 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
@@ -443,14 +443,14 @@ class CudaGraphOpsTest {
       float[] x = rnd(N * c[0] * c[1] * c[2]);
       float[] wt = rnd(c[3] * c[4] * c[5] * (c[2] / c[12]));
       float[] y = new float[N * oh * ow * c[3]];
-      ConvKernels.conv2d_direct_fwd(
-          y, x, wt, N, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9], c[10],
-          c[11], c[12]);
+      ConvGeometry geo =
+          new ConvGeometry(
+              N, c[0], c[1], c[2], c[4], c[5], c[3], c[12], c[6], c[7], c[8], c[9], c[10], c[11],
+              c[10], c[11], oh, ow);
+      ConvKernels.conv2d_direct_fwd(y, x, wt, geo);
       float[] dy = rnd(y.length * K);
       float[] dx = new float[x.length * K];
-      ConvKernels.conv2d_direct_bwd_data(
-          dx, dy, wt, N * K, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
-          c[10], c[11], c[12]);
+      ConvKernels.conv2d_direct_bwd_data(dx, dy, wt, geo.withBatch(N * K));
       String what = java.util.Arrays.toString(c);
       Tolerance sums = new Tolerance(1e-5, 1e-5); // float sums of up to 60 terms, same order
       try (DeviceBuffer dX = up(x);
@@ -458,10 +458,6 @@ class CudaGraphOpsTest {
           DeviceBuffer dY = out(y.length);
           DeviceBuffer dDy = up(dy);
           DeviceBuffer dDx = out(dx.length)) {
-        ConvGeometry geo =
-            new ConvGeometry(
-                N, c[0], c[1], c[2], c[4], c[5], c[3], c[12], c[6], c[7], c[8], c[9], c[10], c[11],
-                c[10], c[11], oh, ow);
         ops.conv2d_direct_fwd(dY, dX, dW, geo);
         sums.assertClose("conv2d_direct_fwd " + what, y, down(dY, y.length));
         ops.conv2d_direct_bwd_data(dDx, dDy, dW, geo.withBatch(N * K));
