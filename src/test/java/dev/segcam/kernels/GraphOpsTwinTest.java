@@ -150,18 +150,9 @@ class GraphOpsTwinTest {
           PoolKernels.pool_fwd(
               y,
               xt.data(),
-              N,
-              7,
-              9,
-              3,
-              ys.dim(1),
-              ys.dim(2),
-              c[0],
-              c[1],
-              c[2],
-              c[3],
-              pt,
-              pl,
+              new ConvGeometry(
+                  N, 7, 9, 3, c[0], c[1], 3, 1, c[2], c[3], 1, 1, pt, pl, 0, 0, ys.dim(1),
+                  ys.dim(2)),
               kind == Op.PoolKind.MAX);
           TWIN.assertClose(what, r.values.get("y").data(), y);
           float[] dx = new float[N * K * 7 * 9 * 3];
@@ -171,34 +162,16 @@ class GraphOpsTwinTest {
                 r.seed.data(),
                 xt.data(),
                 N * K,
-                N,
-                7,
-                9,
-                3,
-                ys.dim(1),
-                ys.dim(2),
-                c[0],
-                c[1],
-                c[2],
-                c[3],
-                pt,
-                pl);
+                new ConvGeometry(
+                    N, 7, 9, 3, c[0], c[1], 3, 1, c[2], c[3], 1, 1, pt, pl, 0, 0, ys.dim(1),
+                    ys.dim(2)));
           } else {
             PoolKernels.avgpool_bwd(
                 dx,
                 r.seed.data(),
-                N * K,
-                7,
-                9,
-                3,
-                ys.dim(1),
-                ys.dim(2),
-                c[0],
-                c[1],
-                c[2],
-                c[3],
-                pt,
-                pl);
+                new ConvGeometry(
+                    N * K, 7, 9, 3, c[0], c[1], 3, 1, c[2], c[3], 1, 1, pt, pl, 0, 0, ys.dim(1),
+                    ys.dim(2)));
           }
           TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
         }
@@ -212,7 +185,12 @@ class GraphOpsTwinTest {
     Op.Pool op = new Op.Pool(Op.PoolKind.MAX, 2, 2, 2, 2, Padding.VALID);
     Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
     float[] dx = new float[K * 4];
-    PoolKernels.maxpool_bwd(dx, r.seed.data(), xt.data(), K, 1, 2, 2, 1, 1, 1, 2, 2, 2, 2, 0, 0);
+    PoolKernels.maxpool_bwd(
+        dx,
+        r.seed.data(),
+        xt.data(),
+        K,
+        new ConvGeometry(1, 2, 2, 1, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1));
     TWIN.assertClose("tied max dx", r.dx.get("x").data(), dx);
   }
 

@@ -1076,7 +1076,11 @@ class HostCompiledKernelsTest {
             long total = (long) n * oh * ow * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            PoolKernels.pool_fwd(ref, x, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, max);
+            PoolKernels.pool_fwd(
+                ref,
+                x,
+                new ConvGeometry(n, h, w, c, kh, kw, c, 1, sh, sw, 1, 1, pt, pl, 0, 0, oh, ow),
+                max);
             launch1d(
                 "pool_fwd", total, got, x, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, max ? 1 : 0);
             check(EXACT, at("pool_fwd", p, pad, max), ref, got);
@@ -1098,11 +1102,19 @@ class HostCompiledKernelsTest {
           float[] got = garbage(total);
           if (max) {
             float[] x = normal((long) n * h * w * c);
-            PoolKernels.maxpool_bwd(ref, dy, x, b, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
+            PoolKernels.maxpool_bwd(
+                ref,
+                dy,
+                x,
+                b,
+                new ConvGeometry(n, h, w, c, kh, kw, c, 1, sh, sw, 1, 1, pt, pl, 0, 0, oh, ow));
             launch1d(
                 "maxpool_bwd", total, got, dy, x, b, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
           } else {
-            PoolKernels.avgpool_bwd(ref, dy, b, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
+            PoolKernels.avgpool_bwd(
+                ref,
+                dy,
+                new ConvGeometry(b, h, w, c, kh, kw, c, 1, sh, sw, 1, 1, pt, pl, 0, 0, oh, ow));
             launch1d("avgpool_bwd", total, got, dy, b, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
           }
           check(EXACT, at(max ? "maxpool_bwd" : "avgpool_bwd", p, pad), ref, got);

@@ -245,15 +245,28 @@ class CudaGraphOpsTest {
       int ow = (w + 2 * g[5] - g[1]) / g[3] + 1;
       for (boolean max : new boolean[] {true, false}) {
         float[] y = new float[N * oh * ow * c];
-        PoolKernels.pool_fwd(y, x, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5], max);
+        PoolKernels.pool_fwd(
+            y,
+            x,
+            new ConvGeometry(
+                N, h, w, c, g[0], g[1], c, 1, g[2], g[3], 1, 1, g[4], g[5], 0, 0, oh, ow),
+            max);
         float[] dy = rnd(y.length * K);
         float[] dx = new float[x.length * K];
         if (max) {
           PoolKernels.maxpool_bwd(
-              dx, dy, x, N * K, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
+              dx,
+              dy,
+              x,
+              N * K,
+              new ConvGeometry(
+                  N, h, w, c, g[0], g[1], c, 1, g[2], g[3], 1, 1, g[4], g[5], 0, 0, oh, ow));
         } else {
           PoolKernels.avgpool_bwd(
-              dx, dy, N * K, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
+              dx,
+              dy,
+              new ConvGeometry(
+                  N * K, h, w, c, g[0], g[1], c, 1, g[2], g[3], 1, 1, g[4], g[5], 0, 0, oh, ow));
         }
         String what = (max ? "max " : "avg ") + java.util.Arrays.toString(g);
         try (DeviceBuffer dX = up(x);

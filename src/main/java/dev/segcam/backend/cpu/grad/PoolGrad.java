@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Nhwc;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
@@ -32,26 +33,30 @@ public final class PoolGrad {
         par,
         ds,
         xs,
-        (dx, d, oh, ow, lo, hi) ->
-            PoolKernels.poolBwdRows(
-                dx,
-                dy,
-                x,
-                d.n(),
-                n,
-                d.h(),
-                d.w(),
-                d.c(),
-                oh,
-                ow,
-                g.kh(),
-                g.kw(),
-                g.strideH(),
-                g.strideW(),
-                g.padTop(),
-                g.padLeft(),
-                lo,
-                hi));
+        (dx, d, oh, ow, lo, hi) -> {
+          // x's batch n; the twin reads only the pads before
+          ConvGeometry w =
+              new ConvGeometry(
+                  n,
+                  d.h(),
+                  d.w(),
+                  d.c(),
+                  g.kh(),
+                  g.kw(),
+                  d.c(),
+                  1,
+                  g.strideH(),
+                  g.strideW(),
+                  1,
+                  1,
+                  g.padTop(),
+                  g.padLeft(),
+                  0,
+                  0,
+                  oh,
+                  ow);
+          PoolKernels.poolBwdRows(dx, dy, x, d.n(), w, lo, hi);
+        });
   }
 
   /** A twin's range variant over rows [lo, hi) of the B·H input rows of dx (dims d). */
