@@ -29,34 +29,32 @@ public final class PoolGrad {
    */
   public static float[] poolData(
       float[] x, int n, float[] dy, Shape ds, Shape xs, ConvGrad.Geometry g, Parallel par) {
+    // x's batch n; the twin reads only the pads before
+    ConvGeometry w =
+        new ConvGeometry(
+            n,
+            xs.dim(1),
+            xs.dim(2),
+            xs.dim(3),
+            g.kh(),
+            g.kw(),
+            xs.dim(3),
+            1,
+            g.strideH(),
+            g.strideW(),
+            1,
+            1,
+            g.padTop(),
+            g.padLeft(),
+            0,
+            0,
+            ds.dim(1),
+            ds.dim(2));
     return inputRows(
         par,
         ds,
         xs,
-        (dx, d, oh, ow, lo, hi) -> {
-          // x's batch n; the twin reads only the pads before
-          ConvGeometry w =
-              new ConvGeometry(
-                  n,
-                  d.h(),
-                  d.w(),
-                  d.c(),
-                  g.kh(),
-                  g.kw(),
-                  d.c(),
-                  1,
-                  g.strideH(),
-                  g.strideW(),
-                  1,
-                  1,
-                  g.padTop(),
-                  g.padLeft(),
-                  0,
-                  0,
-                  oh,
-                  ow);
-          PoolKernels.poolBwdRows(dx, dy, x, d.n(), w, lo, hi);
-        });
+        (dx, d, oh, ow, lo, hi) -> PoolKernels.poolBwdRows(dx, dy, x, d.n(), w, lo, hi));
   }
 
   /** A twin's range variant over rows [lo, hi) of the B·H input rows of dx (dims d). */
