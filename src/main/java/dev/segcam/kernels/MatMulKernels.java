@@ -2,6 +2,7 @@ package dev.segcam.kernels;
 
 import dev.segcam.ir.Contraction;
 import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
 
 /**
  * Java twin of kernels/matmul.cu (same name; its flat arguments grouped as {@link Operands}): the
@@ -86,12 +87,14 @@ public final class MatMulKernels {
   }
 
   /**
-   * The product giving the gradient of input {@code side} of {@code op} from dy (gradBatch) and the
-   * other input's forward value (g's batch), in the order {@link #gradient(int, boolean, boolean,
-   * int, int, int)} says.
+   * The product giving the gradient of input {@code side} of {@code op} with inputs of shapes a and
+   * b, from dy (dyBatch rows per a's batch row) and the other input's forward value, in the order
+   * {@link #gradient(int, boolean, boolean, int, int, int)} says.
    */
   public static <B> Operands<B> gradient(
-      Op.BatchMatMul op, int side, Contraction.Geometry g, int gradBatch, B dy, B other) {
+      Op.BatchMatMul op, int side, Shape a, Shape b, int dyBatch, B dy, B other) {
+    Contraction.Geometry g = Contraction.geometry(op, a, b);
+    int gradBatch = g.batch() / a.dim(0) * dyBatch;
     Call call = gradient(side, op.adjA(), op.adjB(), g.m(), g.n(), g.k());
     return call.dyLeft()
         ? new Operands<>(dy, other, gradBatch, g.batch(), call)

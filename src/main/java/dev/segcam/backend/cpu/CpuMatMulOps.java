@@ -30,20 +30,16 @@ final class CpuMatMulOps {
     String[] names = {s.node.inputs().get(0), s.node.inputs().get(1)};
     FloatTensor a = s.value(names[0]);
     FloatTensor b = s.value(names[1]);
-    Contraction.Geometry g = Contraction.geometry(op, a.shape(), b.shape());
-    int gradBatch = g.batch() / a.shape().dim(0) * s.b;
     FloatTensor[] values = {a, b};
     for (int side = 0; side < 2; side++) {
-      if (!s.want[side]) {
-        continue;
+      if (s.want[side]) {
+        Shape gs = s.gradShape(names[side]);
+        float[] dx = new float[gs.size()];
+        float[] other = values[1 - side].data();
+        product(
+            s.pool(), dx, MatMulKernels.gradient(op, side, a.shape(), b.shape(), s.b, s.dy, other));
+        s.dx[side] = new FloatTensor(gs, dx);
       }
-      Shape gs = s.gradShape(names[side]);
-      float[] dx = new float[gs.size()];
-      product(
-          s.pool(),
-          dx,
-          MatMulKernels.gradient(op, side, g, gradBatch, s.dy, values[1 - side].data()));
-      s.dx[side] = new FloatTensor(gs, dx);
     }
   }
 

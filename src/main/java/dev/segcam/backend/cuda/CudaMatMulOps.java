@@ -20,8 +20,6 @@ final class CudaMatMulOps {
   static void backward(CudaStep.Bwd s, Op.BatchMatMul op) {
     CudaTensor a = s.value(s.node.inputs().get(0));
     CudaTensor b = s.value(s.node.inputs().get(1));
-    Contraction.Geometry g = Contraction.geometry(op, a.shape(), b.shape());
-    int gradBatch = g.batch() / a.shape().dim(0) * s.b;
     CudaTensor[] values = {a, b};
     for (int side = 0; side < 2; side++) {
       if (!s.want[side]) {
@@ -29,7 +27,10 @@ final class CudaMatMulOps {
       }
       DeviceBuffer dx = s.alloc(side, s.gradShape(side));
       DeviceBuffer other = values[1 - side].buffer();
-      launch(s.ops, dx, MatMulKernels.gradient(op, side, g, gradBatch, s.dy.buffer(), other));
+      launch(
+          s.ops,
+          dx,
+          MatMulKernels.gradient(op, side, a.shape(), b.shape(), s.b, s.dy.buffer(), other));
     }
   }
 
