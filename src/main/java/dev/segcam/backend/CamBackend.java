@@ -63,6 +63,25 @@ public interface CamBackend extends AutoCloseable {
     void close();
   }
 
+  /** A pass whose plain and guided backward are one walk with a guided flag. */
+  abstract class GuidedPass implements Forward {
+    @Override
+    public final Map<String, CamTensor> backward(
+        Map<String, CamTensor> seeds, List<String> layers) {
+      return backward(seeds, layers, false);
+    }
+
+    @Override
+    public final Map<String, CamTensor> guidedBackward(
+        Map<String, CamTensor> seeds, List<String> layers) {
+      return backward(seeds, layers, true);
+    }
+
+    /** {@link #backward(Map, List)}, or {@link #guidedBackward} when {@code guided}. */
+    protected abstract Map<String, CamTensor> backward(
+        Map<String, CamTensor> seeds, List<String> layers, boolean guided);
+  }
+
   // values (N,oh,ow,C), masks (N*K,oh,ow), classes (N*K), modes (N*K)
   //   -> seed (N*K,oh,ow,C) = dS_r/dvalues, scores[r] = S_r
   /** The masked score of each row and its gradient with respect to the node's values. */

@@ -3,6 +3,7 @@ package dev.segcam.backend;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.ResizeDims;
 import java.util.Arrays;
 import java.util.function.Consumer;
 
@@ -265,14 +266,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
                 .resize_bilinear_fwd(
                     whole(out),
                     whole(m),
-                    s.dim(0),
-                    s.dim(1),
-                    s.dim(2),
-                    1,
-                    outH,
-                    outW,
-                    false,
-                    true));
+                    new ResizeDims(s.dim(0), s.dim(1), s.dim(2), 1, outH, outW, false, true)));
   }
 
   @Override

@@ -157,7 +157,7 @@ public final class CpuCamBackend extends HostCamBackend {
     }
     Map<String, FloatTensor> values = new java.util.HashMap<>(all);
     values.keySet().retainAll(needed);
-    return new Forward() {
+    return new GuidedPass() {
       @Override
       public CamTensor value(String node) {
         FloatTensor v = values.get(node);
@@ -168,17 +168,7 @@ public final class CpuCamBackend extends HostCamBackend {
       }
 
       @Override
-      public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
-        return run(seeds, layers, false);
-      }
-
-      @Override
-      public Map<String, CamTensor> guidedBackward(
-          Map<String, CamTensor> seeds, List<String> layers) {
-        return run(seeds, layers, true);
-      }
-
-      private Map<String, CamTensor> run(
+      protected Map<String, CamTensor> backward(
           Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
         Map<String, FloatTensor> s = new LinkedHashMap<>();
         boolean fresh = true; // every seed array is this call's own

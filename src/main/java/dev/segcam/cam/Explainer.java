@@ -3,6 +3,7 @@ package dev.segcam.cam;
 import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamStepException;
 import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.HostCamBackend;
 import dev.segcam.backend.KernelCamBackend;
 import dev.segcam.backend.Normalization;
 import dev.segcam.backend.SeedMode;
@@ -491,7 +492,16 @@ public final class Explainer implements AutoCloseable {
           float[] s = new float[rows];
           try (CamTensor mt =
               RegionMasks.build(
-                  backend, logitsValue, targets, onNode, empty, n, oh, ow, nodeMasks)) {
+                  backend,
+                  logitsValue,
+                  targets,
+                  onNode,
+                  empty,
+                  n,
+                  oh,
+                  ow,
+                  nodeMasks,
+                  !(backend instanceof HostCamBackend))) {
             seeds.put(node, backend.scoreSeed(fwd.value(node), mt, cls, modes, s));
           }
           for (int r = 0; r < rows; r++) {

@@ -2,7 +2,6 @@ package dev.segcam.cam;
 
 import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamTensor;
-import dev.segcam.backend.HostCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.CpuKernels;
@@ -22,32 +21,9 @@ final class RegionMasks {
    * @param onNode rows r = t*N + i seeded on this node (others get a zero mask)
    * @param empty rows whose region is empty (zero mask)
    * @param hostMasks the same masks made on the host, uploaded when the backend cannot make them
+   * @param onBackend make the masks on the backend where the regions allow it; a host backend
+   *     passes false (the host's masks are already where the values live)
    */
-  static CamTensor build(
-      CamBackend backend,
-      CamTensor logits,
-      List<Target> targets,
-      boolean[] onNode,
-      boolean[] empty,
-      int n,
-      int oh,
-      int ow,
-      float[] hostMasks) {
-    // on a host backend the host's masks are already where the values live
-    return build(
-        backend,
-        logits,
-        targets,
-        onNode,
-        empty,
-        n,
-        oh,
-        ow,
-        hostMasks,
-        !(backend instanceof HostCamBackend));
-  }
-
-  /** {@link #build}, on the backend when {@code onBackend} and the regions allow it. */
   static CamTensor build(
       CamBackend backend,
       CamTensor logits,

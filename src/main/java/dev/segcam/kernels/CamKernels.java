@@ -44,17 +44,7 @@ public interface CamKernels<B> {
   void elementwise_sum_relu(B cam, B acts, B grads, int N, int H, int W, int K, boolean reluGrads);
 
   // in (N,H,W,C) -> out (N,OH,OW,C)
-  void resize_bilinear_fwd(
-      B out,
-      B in,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters);
+  void resize_bilinear_fwd(B out, B in, ResizeDims d);
 
   // maps (N,H,W) -> out (N,H,W) in [0,1]
   void minmax_normalize(B out, B maps, int N, int H, int W);

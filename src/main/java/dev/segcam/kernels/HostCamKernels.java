@@ -105,22 +105,8 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
   }
 
   @Override
-  public void resize_bilinear_fwd(
-      Slice out,
-      Slice in,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    write(
-        out,
-        o ->
-            ResizeKernels.resize_bilinear_fwd(
-                o, in.in(), N, H, W, C, OH, OW, alignCorners, halfPixelCenters));
+  public void resize_bilinear_fwd(Slice out, Slice in, ResizeDims d) {
+    write(out, o -> ResizeKernels.resize_bilinear_fwd(o, in.in(), d));
   }
 
   @Override

@@ -1,48 +1,38 @@
 package dev.segcam.kernels;
 
+import dev.segcam.ir.Contraction;
+import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
+
 /**
- * Java twin of kernels/matmul.cu (same name and argument order): the batched product of two
- * activations, c[b] = opA(a[b % aBatch]) · opB(b[b % bBatch]), summed over k in increasing order
- * into one float. The CPU engine runs {@link #batch_matmul_rows} over ranges of output rows in
- * parallel.
+ * Java twin of kernels/matmul.cu (same name; its flat arguments grouped as {@link Operands}): the
+ * batched product of two activations, c[b] = opA(a[b % aBatch]) · opB(b[b % bBatch]), summed over k
+ * in increasing order into one float. The CPU engine runs {@link #batch_matmul_rows} over ranges of
+ * output rows in parallel.
  */
 public final class MatMulKernels {
   private MatMulKernels() {}
 
   /**
    * {@code // a (aBatch,M,K) or (aBatch,K,M) if transA, b (bBatch,K,N) or (bBatch,N,K) if transB ->
-   * c (total/(M·N), M, N)}.
+   * c (total/(M·N), M, N)}, total = c.length; the kernel takes the flat arguments (c, a, b, total,
+   * m, n, k, aBatch, bBatch, transA, transB).
    */
-  public static void batch_matmul(
-      float[] c,
-      float[] a,
-      float[] b,
-      int total,
-      int m,
-      int n,
-      int k,
-      int aBatch,
-      int bBatch,
-      int transA,
-      int transB) {
-    batch_matmul_rows(c, a, b, total, m, n, k, aBatch, bBatch, transA, transB, 0, total / n);
+  public static void batch_matmul(float[] c, Operands<float[]> o) {
+    batch_matmul_rows(c, o, 0, c.length / o.call().n());
   }
 
   /** {@link #batch_matmul} on output rows [rowLo, rowHi) of the batch·M rows. */
-  public static void batch_matmul_rows(
-      float[] c,
-      float[] a,
-      float[] b,
-      int total,
-      int m,
-      int n,
-      int k,
-      int aBatch,
-      int bBatch,
-      int transA,
-      int transB,
-      int rowLo,
-      int rowHi) {
+  public static void batch_matmul_rows(float[] c, Operands<float[]> o, int rowLo, int rowHi) {
+    float[] a = o.left();
+    float[] b = o.right();
+    int aBatch = o.leftBatch();
+    int bBatch = o.rightBatch();
+    int m = o.call().m();
+    int n = o.call().n();
+    int k = o.call().k();
+    int transA = o.call().transA();
+    int transB = o.call().transB();
     int aStep = transA != 0 ? m : 1;
     int bStep = transB != 0 ? 1 : n;
     for (int r = rowLo; r < rowHi; r++) {
@@ -82,6 +72,33 @@ public final class MatMulKernels {
           : new Call(true, m, k, n, 0, flag(!adjB));
     }
     return adjB ? new Call(true, n, k, m, 1, flag(adjA)) : new Call(false, k, n, m, flag(!adjA), 0);
+  }
+
+  /**
+   * The operands of one batch_matmul: left (leftBatch,·,·) times right (rightBatch,·,·), each read
+   * modulo its batch, with the product's sizes and transpose flags.
+   */
+  public record Operands<B>(B left, B right, int leftBatch, int rightBatch, Call call) {}
+
+  /** The forward product of {@code op}: c = opA(a)·opB(b), both of g's batch. */
+  public static <B> Operands<B> forward(Op.BatchMatMul op, Contraction.Geometry g, B a, B b) {
+    Call call = new Call(true, g.m(), g.n(), g.k(), flag(op.adjA()), flag(op.adjB()));
+    return new Operands<>(a, b, g.batch(), g.batch(), call);
+  }
+
+  /**
+   * The product giving the gradient of input {@code side} of {@code op} with inputs of shapes a and
+   * b, from dy (dyBatch rows per a's batch row) and the other input's forward value, in the order
+   * {@link #gradient(int, boolean, boolean, int, int, int)} says.
+   */
+  public static <B> Operands<B> gradient(
+      Op.BatchMatMul op, int side, Shape a, Shape b, int dyBatch, B dy, B other) {
+    Contraction.Geometry g = Contraction.geometry(op, a, b);
+    int gradBatch = g.batch() / a.dim(0) * dyBatch;
+    Call call = gradient(side, op.adjA(), op.adjB(), g.m(), g.n(), g.k());
+    return call.dyLeft()
+        ? new Operands<>(dy, other, gradBatch, g.batch(), call)
+        : new Operands<>(other, dy, g.batch(), gradBatch, call);
   }
 
   private static int flag(boolean b) {

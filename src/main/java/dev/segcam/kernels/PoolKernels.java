@@ -2,7 +2,8 @@ package dev.segcam.kernels;
 
 /**
  * Java twins of the window ops of the CUDA backend (max/average pooling, spatial mean gradient),
- * same names and argument order.
+ * same names and argument order, the window (H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, and N where
+ * the kernel takes it) as one {@link ConvGeometry} as their CUDA launchers take it (F = C).
  *
  * <p>Graph-op twins (see {@link CpuKernels} for the conventions): flat row-major float arrays,
  * NHWC; backward kernels read forward values "tiled" (gradient element i reads value element i %
@@ -12,23 +13,8 @@ public final class PoolKernels {
   private PoolKernels() {}
 
   /** {@code // x (N,H,W,C) -> y (N,OH,OW,C)}; pt/pl: padding before (TF SAME/VALID). */
-  public static void pool_fwd(
-      float[] y,
-      float[] x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl,
-      boolean max) {
-    pool_fwd_rows(y, x, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, max, 0, N * OH);
+  public static void pool_fwd(float[] y, float[] x, ConvGeometry g, boolean max) {
+    pool_fwd_rows(y, x, g, max, 0, g.n() * g.oh());
   }
 
   /**
@@ -36,42 +22,26 @@ public final class PoolKernels {
    * split; each output element sums its window in the same order as the kernel.
    */
   public static void pool_fwd_rows(
-      float[] y,
-      float[] x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl,
-      boolean max,
-      int rowLo,
-      int rowHi) {
+      float[] y, float[] x, ConvGeometry g, boolean max, int rowLo, int rowHi) {
     for (int row = rowLo; row < rowHi; row++) {
-      int n = row / OH;
-      int oy = row - n * OH;
-      int y0 = Math.max(0, oy * sh - pt);
-      int y1 = Math.min(H, oy * sh - pt + kh);
-      for (int ox = 0; ox < OW; ox++) {
-        int x0 = Math.max(0, ox * sw - pl);
-        int x1 = Math.min(W, ox * sw - pl + kw);
-        int o = ((n * OH + oy) * OW + ox) * C;
-        java.util.Arrays.fill(y, o, o + C, max ? Float.NEGATIVE_INFINITY : 0f);
+      int n = row / g.oh();
+      int oy = row - n * g.oh();
+      int y0 = Math.max(0, oy * g.sh() - g.padT());
+      int y1 = Math.min(g.h(), oy * g.sh() - g.padT() + g.kh());
+      for (int ox = 0; ox < g.ow(); ox++) {
+        int x0 = Math.max(0, ox * g.sw() - g.padL());
+        int x1 = Math.min(g.w(), ox * g.sw() - g.padL() + g.kw());
+        int o = ((n * g.oh() + oy) * g.ow() + ox) * g.c();
+        java.util.Arrays.fill(y, o, o + g.c(), max ? Float.NEGATIVE_INFINITY : 0f);
         for (int iy = y0; iy < y1; iy++) {
           for (int ix = x0; ix < x1; ix++) {
-            int src = ((n * H + iy) * W + ix) * C;
+            int src = ((n * g.h() + iy) * g.w() + ix) * g.c();
             if (max) {
-              for (int q = 0; q < C; q++) {
+              for (int q = 0; q < g.c(); q++) {
                 y[o + q] = Math.max(y[o + q], x[src + q]);
               }
             } else {
-              for (int q = 0; q < C; q++) {
+              for (int q = 0; q < g.c(); q++) {
                 y[o + q] += x[src + q];
               }
             }
@@ -79,7 +49,7 @@ public final class PoolKernels {
         }
         if (!max) {
           float inv = 1f / ((y1 - y0) * (x1 - x0));
-          for (int q = 0; q < C; q++) {
+          for (int q = 0; q < g.c(); q++) {
             y[o + q] = y[o + q] * inv;
           }
         }
@@ -97,43 +67,13 @@ public final class PoolKernels {
   }
 
   /** {@code // dy (B,OH,OW,C), x (N,H,W,C) tiled -> dx (B,H,W,C)}, first maximum wins. */
-  public static void maxpool_bwd(
-      float[] dx,
-      float[] dy,
-      float[] x,
-      int B,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl) {
-    poolBwdRows(dx, dy, x, B, N, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
+  public static void maxpool_bwd(float[] dx, float[] dy, float[] x, int B, ConvGeometry g) {
+    poolBwdRows(dx, dy, x, B, g, 0, B * g.h());
   }
 
   /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, dy/count spread over each window. */
-  public static void avgpool_bwd(
-      float[] dx,
-      float[] dy,
-      int B,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl) {
-    poolBwdRows(dx, dy, null, B, 1, H, W, C, OH, OW, kh, kw, sh, sw, pt, pl, 0, B * H);
+  public static void avgpool_bwd(float[] dx, float[] dy, ConvGeometry g) {
+    poolBwdRows(dx, dy, null, g.n(), g, 0, g.n() * g.h());
   }
 
   /**
@@ -145,57 +85,44 @@ public final class PoolKernels {
    * here; per element the arithmetic is the kernel's.
    */
   public static void poolBwdRows(
-      float[] dx,
-      float[] dy,
-      float[] x,
-      int B,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      int kh,
-      int kw,
-      int sh,
-      int sw,
-      int pt,
-      int pl,
-      int rowLo,
-      int rowHi) {
-    double[] acc = new double[C];
-    float[] best = x == null ? null : new float[C];
-    int[] winner = x == null ? null : new int[C];
+      float[] dx, float[] dy, float[] x, int B, ConvGeometry g, int rowLo, int rowHi) {
+    double[] acc = new double[g.c()];
+    float[] best = x == null ? null : new float[g.c()];
+    int[] winner = x == null ? null : new int[g.c()];
     for (int row = rowLo; row < rowHi; row++) {
-      int b = row / H;
-      int iy = row - b * H;
-      int xn = (b % N) * H * W * C;
-      for (int ix = 0; ix < W; ix++) {
+      int b = row / g.h();
+      int iy = row - b * g.h();
+      int xn = (b % g.n()) * g.h() * g.w() * g.c();
+      for (int ix = 0; ix < g.w(); ix++) {
         java.util.Arrays.fill(acc, 0.0);
-        for (int oy = windowLo(iy, kh, sh, pt); oy <= windowHi(iy, sh, pt, OH); oy++) {
-          int y0 = Math.max(0, oy * sh - pt);
-          int y1 = Math.min(H, oy * sh - pt + kh);
-          for (int ox = windowLo(ix, kw, sw, pl); ox <= windowHi(ix, sw, pl, OW); ox++) {
-            int x0 = Math.max(0, ox * sw - pl);
-            int x1 = Math.min(W, ox * sw - pl + kw);
-            int g = ((b * OH + oy) * OW + ox) * C;
+        for (int oy = windowLo(iy, g.kh(), g.sh(), g.padT());
+            oy <= windowHi(iy, g.sh(), g.padT(), g.oh());
+            oy++) {
+          int y0 = Math.max(0, oy * g.sh() - g.padT());
+          int y1 = Math.min(g.h(), oy * g.sh() - g.padT() + g.kh());
+          for (int ox = windowLo(ix, g.kw(), g.sw(), g.padL());
+              ox <= windowHi(ix, g.sw(), g.padL(), g.ow());
+              ox++) {
+            int x0 = Math.max(0, ox * g.sw() - g.padL());
+            int x1 = Math.min(g.w(), ox * g.sw() - g.padL() + g.kw());
+            int gi = ((b * g.oh() + oy) * g.ow() + ox) * g.c();
             if (x == null) {
               float count = (float) ((y1 - y0) * (x1 - x0));
-              for (int c = 0; c < C; c++) {
-                acc[c] += dy[g + c] / count;
+              for (int c = 0; c < g.c(); c++) {
+                acc[c] += dy[gi + c] / count;
               }
               continue;
             }
-            firstMaxima(x, xn, W, C, y0, y1, x0, x1, best, winner);
-            for (int c = 0; c < C; c++) {
-              if (winner[c] == iy * W + ix) {
-                acc[c] += dy[g + c];
+            firstMaxima(x, xn, g.w(), g.c(), y0, y1, x0, x1, best, winner);
+            for (int c = 0; c < g.c(); c++) {
+              if (winner[c] == iy * g.w() + ix) {
+                acc[c] += dy[gi + c];
               }
             }
           }
         }
-        int o = (row * W + ix) * C;
-        for (int c = 0; c < C; c++) {
+        int o = (row * g.w() + ix) * g.c();
+        for (int c = 0; c < g.c(); c++) {
           dx[o + c] = (float) acc[c];
         }
       }

@@ -1,9 +1,9 @@
 package dev.segcam.kernels;
 
 /**
- * Java twins of kernels/reduce.cu (same names and argument order): Sum and Mean over the axes
- * flagged in m (rank-5 padded), and their gradients. The CPU engine runs the range variants in
- * parallel.
+ * Java twins of kernels/reduce.cu (same names and order; the kernels' five dims x0..x4 and flags
+ * m0..m4 travel as the arrays xd and m): Sum and Mean over the axes flagged in m (rank-5 padded),
+ * and their gradients. The CPU engine runs the range variants in parallel.
  */
 public final class ReduceKernels {
   private ReduceKernels() {}
@@ -23,22 +23,7 @@ public final class ReduceKernels {
   private static final int RANK = StridedSliceKernels.RANK;
 
   /** {@code // x (x0..x4) -> y (x with the flagged axes at 1) = Σ or mean over them}. */
-  public static void reduce_fwd(
-      float[] y,
-      float[] x,
-      int kind,
-      int x0,
-      int x1,
-      int x2,
-      int x3,
-      int x4,
-      int m0,
-      int m1,
-      int m2,
-      int m3,
-      int m4) {
-    int[] xd = {x0, x1, x2, x3, x4};
-    int[] m = {m0, m1, m2, m3, m4};
+  public static void reduce_fwd(float[] y, float[] x, int kind, int[] xd, int[] m) {
     reduceFwdRange(y, x, kind, xd, m, 0, outTotal(xd, m));
   }
 
@@ -85,22 +70,8 @@ public final class ReduceKernels {
   }
 
   /** {@code // dy (x with the flagged axes at 1) -> dx (x0..x4)}: dy, or dy / count for Mean. */
-  public static void reduce_bwd(
-      float[] dx,
-      float[] dy,
-      int kind,
-      int x0,
-      int x1,
-      int x2,
-      int x3,
-      int x4,
-      int m0,
-      int m1,
-      int m2,
-      int m3,
-      int m4) {
-    int[] xd = {x0, x1, x2, x3, x4};
-    reduceBwdRange(dx, dy, kind, xd, new int[] {m0, m1, m2, m3, m4}, 0, x0 * x1 * x2 * x3 * x4);
+  public static void reduce_bwd(float[] dx, float[] dy, int kind, int[] xd, int[] m) {
+    reduceBwdRange(dx, dy, kind, xd, m, 0, StridedSliceKernels.total(xd));
   }
 
   /** {@link #reduce_bwd} on gradient elements [lo, hi). */
@@ -128,24 +99,8 @@ public final class ReduceKernels {
    * dx (x0..x4)}: (1 / n)·dy where x equals the group's extreme (n such elements), else 0.
    */
   public static void reduce_extreme_bwd(
-      float[] dx,
-      float[] dy,
-      float[] x,
-      float[] y,
-      int xValueTotal,
-      int x0,
-      int x1,
-      int x2,
-      int x3,
-      int x4,
-      int m0,
-      int m1,
-      int m2,
-      int m3,
-      int m4) {
-    int[] xd = {x0, x1, x2, x3, x4};
-    reduceExtremeBwdRange(
-        dx, dy, x, y, xValueTotal, xd, new int[] {m0, m1, m2, m3, m4}, 0, x0 * x1 * x2 * x3 * x4);
+      float[] dx, float[] dy, float[] x, float[] y, int xValueTotal, int[] xd, int[] m) {
+    reduceExtremeBwdRange(dx, dy, x, y, xValueTotal, xd, m, 0, StridedSliceKernels.total(xd));
   }
 
   /** {@link #reduce_extreme_bwd} on gradient elements [lo, hi). */

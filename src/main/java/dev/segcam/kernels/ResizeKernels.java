@@ -1,15 +1,15 @@
 package dev.segcam.kernels;
 
 import static dev.segcam.kernels.KernelArgs.length;
-import static dev.segcam.kernels.KernelArgs.positive;
 
 /**
  * Java twins of kernels/resize.cu (bilinear and nearest-neighbour resize with TensorFlow's
- * coordinate rules, and their adjoints), same names and argument order. Each kernel has a range
- * variant {@code <kernel>_rows(..., rowLo, rowHi)} over rows of the tensor it writes (N·OH output
- * rows forward, N·H input rows backward) that the CPU engine runs in parallel; the whole-tensor
- * twin runs it once. The backward twins gather per input pixel, as the kernels do, and sum in the
- * kernels' order (outputs in (oy, ox) order), so the host-compiled kernels match them.
+ * coordinate rules, and their adjoints), same names and argument order, the sizes and flags after
+ * the two buffers as one {@link ResizeDims}. Each kernel has a range variant {@code
+ * <kernel>_rows(..., rowLo, rowHi)} over rows of the tensor it writes (N·OH output rows forward,
+ * N·H input rows backward) that the CPU engine runs in parallel; the whole-tensor twin runs it
+ * once. The backward twins gather per input pixel, as the kernels do, and sum in the kernels' order
+ * (outputs in (oy, ox) order), so the host-compiled kernels match them.
  */
 public final class ResizeKernels {
   private ResizeKernels() {}
@@ -28,22 +28,11 @@ public final class ResizeKernels {
    *
    * <p>{@code // in (N,H,W,C) -> out (N,OH,OW,C)}
    */
-  public static void resize_bilinear_fwd(
-      float[] out,
-      float[] in,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    length("out", out, (long) N * OH * OW * C);
-    length("in", in, (long) N * H * W * C);
-    resize_bilinear_fwd_rows(
-        out, in, N, H, W, C, OH, OW, alignCorners, halfPixelCenters, 0, N * OH);
+  public static void resize_bilinear_fwd(float[] out, float[] in, ResizeDims d) {
+    d.check();
+    length("out", out, d.big());
+    length("in", in, d.small());
+    resize_bilinear_fwd_rows(out, in, d, 0, d.n() * d.oh());
   }
 
   /**
@@ -51,36 +40,25 @@ public final class ResizeKernels {
    * engine's parallel split (no argument checks: the caller has them).
    */
   public static void resize_bilinear_fwd_rows(
-      float[] out,
-      float[] in,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters,
-      int rowLo,
-      int rowHi) {
-    Axis ya = new Axis(H, OH, alignCorners, halfPixelCenters);
-    Axis xa = new Axis(W, OW, alignCorners, halfPixelCenters);
+      float[] out, float[] in, ResizeDims d, int rowLo, int rowHi) {
+    Axis ya = new Axis(d.h(), d.oh(), d.align(), d.half());
+    Axis xa = new Axis(d.w(), d.ow(), d.align(), d.half());
     for (int row = rowLo; row < rowHi; row++) {
-      int n = row / OH;
-      int oy = row - n * OH;
-      int top = (n * H + ya.lower[oy]) * W;
-      int bot = (n * H + ya.upper[oy]) * W;
+      int n = row / d.oh();
+      int oy = row - n * d.oh();
+      int top = (n * d.h() + ya.lower[oy]) * d.w();
+      int bot = (n * d.h() + ya.upper[oy]) * d.w();
       float yl = ya.lerp[oy];
-      for (int ox = 0; ox < OW; ox++) {
+      for (int ox = 0; ox < d.ow(); ox++) {
         int l = xa.lower[ox];
         int r = xa.upper[ox];
         float xl = xa.lerp[ox];
-        int o = ((n * OH + oy) * OW + ox) * C;
-        for (int c = 0; c < C; c++) {
-          float tl = in[(top + l) * C + c];
-          float tr = in[(top + r) * C + c];
-          float bl = in[(bot + l) * C + c];
-          float br = in[(bot + r) * C + c];
+        int o = ((n * d.oh() + oy) * d.ow() + ox) * d.c();
+        for (int c = 0; c < d.c(); c++) {
+          float tl = in[(top + l) * d.c() + c];
+          float tr = in[(top + r) * d.c() + c];
+          float bl = in[(bot + l) * d.c() + c];
+          float br = in[(bot + r) * d.c() + c];
           float t = tl + (tr - tl) * xl;
           float b = bl + (br - bl) * xl;
           out[o + c] = t + (b - t) * yl;
@@ -97,22 +75,11 @@ public final class ResizeKernels {
    *
    * <p>{@code // gradOut (N,OH,OW,C) -> gradIn (N,H,W,C)}
    */
-  public static void resize_bilinear_bwd(
-      float[] gradIn,
-      float[] gradOut,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    checkResize(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
-    length("gradIn", gradIn, (long) N * H * W * C);
-    length("gradOut", gradOut, (long) N * OH * OW * C);
-    resize_bilinear_bwd_rows(
-        gradIn, gradOut, N, H, W, C, OH, OW, alignCorners, halfPixelCenters, 0, N * H);
+  public static void resize_bilinear_bwd(float[] gradIn, float[] gradOut, ResizeDims d) {
+    d.check();
+    length("gradIn", gradIn, d.small());
+    length("gradOut", gradOut, d.big());
+    resize_bilinear_bwd_rows(gradIn, gradOut, d, 0, d.n() * d.h());
   }
 
   /**
@@ -121,26 +88,15 @@ public final class ResizeKernels {
    * top-left, top-right, bottom-left, bottom-right, as resize.cu.
    */
   public static void resize_bilinear_bwd_rows(
-      float[] gradIn,
-      float[] gradOut,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters,
-      int rowLo,
-      int rowHi) {
-    Axis ya = new Axis(H, OH, alignCorners, halfPixelCenters);
-    Axis xa = new Axis(W, OW, alignCorners, halfPixelCenters);
-    double[] acc = new double[W * C];
+      float[] gradIn, float[] gradOut, ResizeDims d, int rowLo, int rowHi) {
+    Axis ya = new Axis(d.h(), d.oh(), d.align(), d.half());
+    Axis xa = new Axis(d.w(), d.ow(), d.align(), d.half());
+    double[] acc = new double[d.w() * d.c()];
     for (int row = rowLo; row < rowHi; row++) {
-      int n = row / H;
-      int iy = row - n * H;
+      int n = row / d.h();
+      int iy = row - n * d.h();
       java.util.Arrays.fill(acc, 0.0);
-      for (int oy = 0; oy < OH; oy++) {
+      for (int oy = 0; oy < d.oh(); oy++) {
         boolean top = ya.lower[oy] == iy;
         boolean bot = ya.upper[oy] == iy;
         if (!top && !bot) {
@@ -148,13 +104,13 @@ public final class ResizeKernels {
         }
         double wt = 1f - ya.lerp[oy];
         double wb = ya.lerp[oy];
-        for (int ox = 0; ox < OW; ox++) {
-          int l = xa.lower[ox] * C;
-          int r = xa.upper[ox] * C;
+        for (int ox = 0; ox < d.ow(); ox++) {
+          int l = xa.lower[ox] * d.c();
+          int r = xa.upper[ox] * d.c();
           double wl = 1f - xa.lerp[ox];
           double wr = xa.lerp[ox];
-          int o = ((n * OH + oy) * OW + ox) * C;
-          for (int c = 0; c < C; c++) {
+          int o = ((n * d.oh() + oy) * d.ow() + ox) * d.c();
+          for (int c = 0; c < d.c(); c++) {
             double g = gradOut[o + c];
             if (top) {
               acc[l + c] += g * wt * wl;
@@ -167,7 +123,7 @@ public final class ResizeKernels {
           }
         }
       }
-      int off = row * W * C;
+      int off = row * d.w() * d.c();
       for (int i = 0; i < acc.length; i++) {
         gradIn[off + i] = (float) acc[i];
       }
@@ -220,22 +176,6 @@ public final class ResizeKernels {
     }
   }
 
-  /** The resize kernels' argument rule (dims > 0, not both coordinate flags), shared with CUDA. */
-  public static void checkResize(
-      int N, int H, int W, int C, int OH, int OW, boolean alignCorners, boolean halfPixelCenters) {
-    positive("N", N);
-    positive("H", H);
-    positive("W", W);
-    positive("C", C);
-    positive("OH", OH);
-    positive("OW", OW);
-    if (alignCorners && halfPixelCenters) {
-      throw new KernelArgumentException(
-          "resize_bilinear: align_corners and half_pixel_centers cannot both be set (as in"
-              + " TensorFlow)");
-    }
-  }
-
   // ---------------------------------------------------------------------------------------------
   // nearest neighbour
 
@@ -258,59 +198,32 @@ public final class ResizeKernels {
   }
 
   /** {@code // x (N,H,W,C) -> y (N,OH,OW,C)}, TF ResizeNearestNeighbor. */
-  public static void resize_nearest_fwd(
-      float[] y,
-      float[] x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half) {
-    resize_nearest_fwd_rows(y, x, N, H, W, C, OH, OW, align, half, 0, N * OH);
+  public static void resize_nearest_fwd(float[] y, float[] x, ResizeDims d) {
+    resize_nearest_fwd_rows(y, x, d, 0, d.n() * d.oh());
   }
 
   /** {@link #resize_nearest_fwd} on output rows [rowLo, rowHi) of the N·OH rows. */
   public static void resize_nearest_fwd_rows(
-      float[] y,
-      float[] x,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half,
-      int rowLo,
-      int rowHi) {
-    int[] yi = nearestTaps(H, OH, align, half);
-    int[] xi = nearestTaps(W, OW, align, half);
+      float[] y, float[] x, ResizeDims d, int rowLo, int rowHi) {
+    int[] yi = nearestTaps(d.h(), d.oh(), d.align(), d.half());
+    int[] xi = nearestTaps(d.w(), d.ow(), d.align(), d.half());
     for (int row = rowLo; row < rowHi; row++) {
-      int n = row / OH;
-      int oy = row - n * OH;
-      for (int ox = 0; ox < OW; ox++) {
+      int n = row / d.oh();
+      int oy = row - n * d.oh();
+      for (int ox = 0; ox < d.ow(); ox++) {
         System.arraycopy(
-            x, ((n * H + yi[oy]) * W + xi[ox]) * C, y, ((n * OH + oy) * OW + ox) * C, C);
+            x,
+            ((n * d.h() + yi[oy]) * d.w() + xi[ox]) * d.c(),
+            y,
+            ((n * d.oh() + oy) * d.ow() + ox) * d.c(),
+            d.c());
       }
     }
   }
 
   /** {@code // dy (B,OH,OW,C) -> dx (B,H,W,C)}, the adjoint (sum over outputs sourced here). */
-  public static void resize_nearest_bwd(
-      float[] dx,
-      float[] dy,
-      int B,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half) {
-    resize_nearest_bwd_rows(dx, dy, B, H, W, C, OH, OW, align, half, 0, B * H);
+  public static void resize_nearest_bwd(float[] dx, float[] dy, ResizeDims d) {
+    resize_nearest_bwd_rows(dx, dy, d, 0, d.n() * d.h());
   }
 
   /**
@@ -318,32 +231,21 @@ public final class ResizeKernels {
    * sums in float in (oy, ox) order, as resize.cu.
    */
   public static void resize_nearest_bwd_rows(
-      float[] dx,
-      float[] dy,
-      int B,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean align,
-      boolean half,
-      int rowLo,
-      int rowHi) {
-    int[] yi = nearestTaps(H, OH, align, half);
-    int[] xi = nearestTaps(W, OW, align, half);
+      float[] dx, float[] dy, ResizeDims d, int rowLo, int rowHi) {
+    int[] yi = nearestTaps(d.h(), d.oh(), d.align(), d.half());
+    int[] xi = nearestTaps(d.w(), d.ow(), d.align(), d.half());
     for (int row = rowLo; row < rowHi; row++) {
-      int b = row / H;
-      int iy = row - b * H;
-      java.util.Arrays.fill(dx, row * W * C, (row + 1) * W * C, 0f);
-      for (int oy = 0; oy < OH; oy++) {
+      int b = row / d.h();
+      int iy = row - b * d.h();
+      java.util.Arrays.fill(dx, row * d.w() * d.c(), (row + 1) * d.w() * d.c(), 0f);
+      for (int oy = 0; oy < d.oh(); oy++) {
         if (yi[oy] != iy) {
           continue;
         }
-        for (int ox = 0; ox < OW; ox++) {
-          int src = ((b * OH + oy) * OW + ox) * C;
-          int dst = (row * W + xi[ox]) * C;
-          for (int c = 0; c < C; c++) {
+        for (int ox = 0; ox < d.ow(); ox++) {
+          int src = ((b * d.oh() + oy) * d.ow() + ox) * d.c();
+          int dst = (row * d.w() + xi[ox]) * d.c();
+          for (int c = 0; c < d.c(); c++) {
             dx[dst + c] += dy[src + c];
           }
         }

@@ -1,7 +1,8 @@
 package dev.segcam.kernels;
 
 /**
- * Java twins of kernels/strided_slice.cu (same names and argument order): the slice c (rank-5
+ * Java twins of kernels/strided_slice.cu (same names and order; each group of five dims, c0..c4,
+ * x0..x4, b0..b4, s0..s4, travels as one array of length {@link #RANK}): the slice c (rank-5
  * padded) of x taken from start b with step s, and its gradient. The CPU engine runs the range
  * variants in parallel.
  */
@@ -12,39 +13,8 @@ public final class StridedSliceKernels {
   public static final int RANK = 5;
 
   /** {@code // y (c0..c4) = x (x0..x4) at b + q·s}. */
-  public static void strided_slice_fwd(
-      float[] y,
-      float[] x,
-      int c0,
-      int c1,
-      int c2,
-      int c3,
-      int c4,
-      int x0,
-      int x1,
-      int x2,
-      int x3,
-      int x4,
-      int b0,
-      int b1,
-      int b2,
-      int b3,
-      int b4,
-      int s0,
-      int s1,
-      int s2,
-      int s3,
-      int s4) {
-    int[] c = {c0, c1, c2, c3, c4};
-    stridedSliceFwdRange(
-        y,
-        x,
-        c,
-        new int[] {x0, x1, x2, x3, x4},
-        new int[] {b0, b1, b2, b3, b4},
-        new int[] {s0, s1, s2, s3, s4},
-        0,
-        c0 * c1 * c2 * c3 * c4);
+  public static void strided_slice_fwd(float[] y, float[] x, int[] c, int[] xd, int[] b, int[] s) {
+    stridedSliceFwdRange(y, x, c, xd, b, s, 0, total(c));
   }
 
   /**
@@ -68,37 +38,8 @@ public final class StridedSliceKernels {
 
   /** {@code // dx (x0..x4) = dy (c0..c4) where x = b + q·s, else 0}. */
   public static void strided_slice_bwd(
-      float[] dx,
-      float[] dy,
-      int x0,
-      int x1,
-      int x2,
-      int x3,
-      int x4,
-      int c0,
-      int c1,
-      int c2,
-      int c3,
-      int c4,
-      int b0,
-      int b1,
-      int b2,
-      int b3,
-      int b4,
-      int s0,
-      int s1,
-      int s2,
-      int s3,
-      int s4) {
-    stridedSliceBwdRange(
-        dx,
-        dy,
-        new int[] {x0, x1, x2, x3, x4},
-        new int[] {c0, c1, c2, c3, c4},
-        new int[] {b0, b1, b2, b3, b4},
-        new int[] {s0, s1, s2, s3, s4},
-        0,
-        x0 * x1 * x2 * x3 * x4);
+      float[] dx, float[] dy, int[] xd, int[] c, int[] b, int[] s) {
+    stridedSliceBwdRange(dx, dy, xd, c, b, s, 0, total(xd));
   }
 
   /** {@link #strided_slice_bwd} on gradient elements [lo, hi). */
@@ -119,6 +60,15 @@ public final class StridedSliceKernels {
       }
       dx[i] = hit ? dy[src] : 0f;
     }
+  }
+
+  /** The number of elements of dims d. */
+  static int total(int[] d) {
+    int t = 1;
+    for (int v : d) {
+      t *= v;
+    }
+    return t;
   }
 
   /** The rank-5 padding of per-axis values v (left-filled with fill). */

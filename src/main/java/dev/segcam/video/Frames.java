@@ -1,5 +1,6 @@
 package dev.segcam.video;
 
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.awt.image.BufferedImage;
 
@@ -45,7 +46,7 @@ public final class Frames {
       return f;
     }
     float[] out = new float[outH * outW * 3];
-    ResizeKernels.resize_bilinear_fwd(out, f, 1, h, w, 3, outH, outW, false, true);
+    ResizeKernels.resize_bilinear_fwd(out, f, new ResizeDims(1, h, w, 3, outH, outW, false, true));
     return out;
   }
 
@@ -55,7 +56,8 @@ public final class Frames {
       return map;
     }
     float[] out = new float[outH * outW];
-    ResizeKernels.resize_bilinear_fwd(out, map, 1, h, w, 1, outH, outW, false, true);
+    ResizeKernels.resize_bilinear_fwd(
+        out, map, new ResizeDims(1, h, w, 1, outH, outW, false, true));
     return out;
   }
 

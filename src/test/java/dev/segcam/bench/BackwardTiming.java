@@ -2,6 +2,7 @@ package dev.segcam.bench;
 
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
+import dev.segcam.backend.cpu.CpuOpTable;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.cpu.UnetBench;
 import dev.segcam.ir.FloatTensor;
@@ -59,7 +60,8 @@ public final class BackwardTiming {
         double[] t = new double[reps];
         for (int i = -WARMUP; i < reps; i++) {
           long t0 = cpuTime ? CPU.getCurrentThreadCpuTime() : System.nanoTime();
-          CpuBackward.backward(c.graph(), values, seeds, List.of(c.layer()), pool);
+          CpuBackward.backward(
+              c.graph(), values, seeds, List.of(c.layer()), pool, CpuOpTable.TABLE, false);
           long t1 = cpuTime ? CPU.getCurrentThreadCpuTime() : System.nanoTime();
           if (i >= 0) {
             t[i] = (t1 - t0) / 1e6;

@@ -1,6 +1,5 @@
 package dev.segcam.bench;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuBackwardConv;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.backend.cpu.Parallel;
@@ -13,6 +12,7 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.savedmodel.SavedModelImporter;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
+import dev.segcam.backend.cpu.CpuOpTable;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
@@ -97,6 +98,7 @@ class GuidedGradCamTest {
                   Map.of("y", new FloatTensor(Shape.of(targets.size() * N, H, W, CLASSES), seed)),
                   List.of("x"),
                   null,
+                  CpuOpTable.TABLE,
                   true)
               .get("x");
       int per = H * W * 3;

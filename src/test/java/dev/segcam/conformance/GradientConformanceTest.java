@@ -53,7 +53,8 @@ class GradientConformanceTest {
               Map.of(c.outputNode, batched),
               layers,
               engine.parallel(),
-              engine.table());
+              engine.table(),
+              false);
       for (int k = 0; k < seeds.size(); k++) {
         TfOracle.Run ref = c.tf.run(c.input, seeds.get(k));
         for (Map.Entry<String, String> e : c.irNames.entrySet()) {

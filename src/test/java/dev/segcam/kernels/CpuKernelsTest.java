@@ -264,10 +264,12 @@ class CpuKernelsTest {
     float[] in = random(2 * 5 * 6 * 3, -1, 1);
     for (int mode = 0; mode < 3; mode++) {
       float[] out = new float[in.length];
-      ResizeKernels.resize_bilinear_fwd(out, in, 2, 5, 6, 3, 5, 6, mode == 1, mode == 2);
+      ResizeKernels.resize_bilinear_fwd(
+          out, in, new ResizeDims(2, 5, 6, 3, 5, 6, mode == 1, mode == 2));
       assertArrayEquals(in, out, "mode " + mode);
       float[] back = new float[in.length];
-      ResizeKernels.resize_bilinear_bwd(back, in, 2, 5, 6, 3, 5, 6, mode == 1, mode == 2);
+      ResizeKernels.resize_bilinear_bwd(
+          back, in, new ResizeDims(2, 5, 6, 3, 5, 6, mode == 1, mode == 2));
       assertArrayEquals(in, back, "bwd mode " + mode);
     }
   }
@@ -276,15 +278,16 @@ class CpuKernelsTest {
   void resizeHandCheckedAllModes() {
     float[] in = {0, 1}; // (1,1,2,1)
     float[] out4 = new float[4];
-    ResizeKernels.resize_bilinear_fwd(out4, in, 1, 1, 2, 1, 1, 4, false, true);
+    ResizeKernels.resize_bilinear_fwd(out4, in, new ResizeDims(1, 1, 2, 1, 1, 4, false, true));
     HAND.assertClose("half pixel", new float[] {0, 0.25f, 0.75f, 1}, out4);
-    ResizeKernels.resize_bilinear_fwd(out4, in, 1, 1, 2, 1, 1, 4, false, false);
+    ResizeKernels.resize_bilinear_fwd(out4, in, new ResizeDims(1, 1, 2, 1, 1, 4, false, false));
     HAND.assertClose("legacy", new float[] {0, 0.5f, 1, 1}, out4);
     float[] out3 = new float[3];
-    ResizeKernels.resize_bilinear_fwd(out3, in, 1, 1, 2, 1, 1, 3, true, false);
+    ResizeKernels.resize_bilinear_fwd(out3, in, new ResizeDims(1, 1, 2, 1, 1, 3, true, false));
     HAND.assertClose("align corners", new float[] {0, 0.5f, 1}, out3);
     float[] gin = new float[2];
-    ResizeKernels.resize_bilinear_bwd(gin, new float[] {1, 1, 1, 1}, 1, 1, 2, 1, 1, 4, false, true);
+    ResizeKernels.resize_bilinear_bwd(
+        gin, new float[] {1, 1, 1, 1}, new ResizeDims(1, 1, 2, 1, 1, 4, false, true));
     HAND.assertClose("half pixel bwd", new float[] {2, 2}, gin);
   }
 
@@ -300,8 +303,8 @@ class CpuKernelsTest {
         float[] y = random(n * oh * ow * c, -1, 1);
         float[] rx = new float[y.length];
         float[] rty = new float[x.length];
-        ResizeKernels.resize_bilinear_fwd(rx, x, n, h, w, c, oh, ow, ac, hp);
-        ResizeKernels.resize_bilinear_bwd(rty, y, n, h, w, c, oh, ow, ac, hp);
+        ResizeKernels.resize_bilinear_fwd(rx, x, new ResizeDims(n, h, w, c, oh, ow, ac, hp));
+        ResizeKernels.resize_bilinear_bwd(rty, y, new ResizeDims(n, h, w, c, oh, ow, ac, hp));
         double lhs = dot(rx, y);
         double rhs = dot(x, rty);
         String what = java.util.Arrays.toString(s) + " mode " + mode;
@@ -316,7 +319,7 @@ class CpuKernelsTest {
         KernelArgumentException.class,
         () ->
             ResizeKernels.resize_bilinear_fwd(
-                new float[4], new float[2], 1, 1, 2, 1, 1, 4, true, true));
+                new float[4], new float[2], new ResizeDims(1, 1, 2, 1, 1, 4, true, true)));
   }
 
   private static double dot(float[] a, float[] b) {

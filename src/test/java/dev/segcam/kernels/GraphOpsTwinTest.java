@@ -150,18 +150,9 @@ class GraphOpsTwinTest {
           PoolKernels.pool_fwd(
               y,
               xt.data(),
-              N,
-              7,
-              9,
-              3,
-              ys.dim(1),
-              ys.dim(2),
-              c[0],
-              c[1],
-              c[2],
-              c[3],
-              pt,
-              pl,
+              new ConvGeometry(
+                  N, 7, 9, 3, c[0], c[1], 3, 1, c[2], c[3], 1, 1, pt, pl, 0, 0, ys.dim(1),
+                  ys.dim(2)),
               kind == Op.PoolKind.MAX);
           TWIN.assertClose(what, r.values.get("y").data(), y);
           float[] dx = new float[N * K * 7 * 9 * 3];
@@ -171,34 +162,16 @@ class GraphOpsTwinTest {
                 r.seed.data(),
                 xt.data(),
                 N * K,
-                N,
-                7,
-                9,
-                3,
-                ys.dim(1),
-                ys.dim(2),
-                c[0],
-                c[1],
-                c[2],
-                c[3],
-                pt,
-                pl);
+                new ConvGeometry(
+                    N, 7, 9, 3, c[0], c[1], 3, 1, c[2], c[3], 1, 1, pt, pl, 0, 0, ys.dim(1),
+                    ys.dim(2)));
           } else {
             PoolKernels.avgpool_bwd(
                 dx,
                 r.seed.data(),
-                N * K,
-                7,
-                9,
-                3,
-                ys.dim(1),
-                ys.dim(2),
-                c[0],
-                c[1],
-                c[2],
-                c[3],
-                pt,
-                pl);
+                new ConvGeometry(
+                    N * K, 7, 9, 3, c[0], c[1], 3, 1, c[2], c[3], 1, 1, pt, pl, 0, 0, ys.dim(1),
+                    ys.dim(2)));
           }
           TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
         }
@@ -212,7 +185,12 @@ class GraphOpsTwinTest {
     Op.Pool op = new Op.Pool(Op.PoolKind.MAX, 2, 2, 2, 2, Padding.VALID);
     Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
     float[] dx = new float[K * 4];
-    PoolKernels.maxpool_bwd(dx, r.seed.data(), xt.data(), K, 1, 2, 2, 1, 1, 1, 2, 2, 2, 2, 0, 0);
+    PoolKernels.maxpool_bwd(
+        dx,
+        r.seed.data(),
+        xt.data(),
+        K,
+        new ConvGeometry(1, 2, 2, 1, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1));
     TWIN.assertClose("tied max dx", r.dx.get("x").data(), dx);
   }
 
@@ -235,10 +213,12 @@ class GraphOpsTwinTest {
         String what = "nearest " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
         Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
         float[] y = new float[N * s[0] * s[1] * 2];
-        ResizeKernels.resize_nearest_fwd(y, xt.data(), N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_fwd(
+            y, xt.data(), new ResizeDims(N, 5, 7, 2, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what, r.values.get("y").data(), y);
         float[] dx = new float[N * K * 5 * 7 * 2];
-        ResizeKernels.resize_nearest_bwd(dx, r.seed.data(), N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_bwd(
+            dx, r.seed.data(), new ResizeDims(N * K, 5, 7, 2, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
       }
     }
@@ -434,30 +414,21 @@ class GraphOpsTwinTest {
       int pl = pad.before(w, c[5], c[7], c[9]);
       float[] y = new float[ys.size()];
       ConvKernels.conv2d_direct_fwd(
-          y, xt.data(), krsc, N, h, w, ch, f, ys.dim(1), ys.dim(2), c[4], c[5], c[6], c[7], c[8],
-          c[9], pt, pl, groups);
+          y,
+          xt.data(),
+          krsc,
+          new ConvGeometry(
+              N, h, w, ch, c[4], c[5], f, groups, c[6], c[7], c[8], c[9], pt, pl, 0, 0, ys.dim(1),
+              ys.dim(2)));
       new Tolerance(1e-5, 1e-5).assertClose("direct conv " + what, r.values.get("y").data(), y);
       float[] dx = new float[N * K * h * w * ch];
       ConvKernels.conv2d_direct_bwd_data(
           dx,
           r.seed.data(),
           krsc,
-          N * K,
-          h,
-          w,
-          ch,
-          f,
-          ys.dim(1),
-          ys.dim(2),
-          c[4],
-          c[5],
-          c[6],
-          c[7],
-          c[8],
-          c[9],
-          pt,
-          pl,
-          groups);
+          new ConvGeometry(
+              N * K, h, w, ch, c[4], c[5], f, groups, c[6], c[7], c[8], c[9], pt, pl, 0, 0,
+              ys.dim(1), ys.dim(2)));
       new Tolerance(1e-5, 1e-5).assertClose("direct conv dx " + what, r.dx.get("x").data(), dx);
     }
   }
@@ -472,11 +443,12 @@ class GraphOpsTwinTest {
         String what = "bilinear " + s[0] + "x" + s[1] + " align " + f[0] + " half " + f[1];
         Run r = run(single(op, xt.shape()), Map.of("x", xt), List.of("x"));
         float[] y = new float[N * s[0] * s[1] * 3];
-        ResizeKernels.resize_bilinear_fwd(y, xt.data(), N, 5, 7, 3, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_bilinear_fwd(
+            y, xt.data(), new ResizeDims(N, 5, 7, 3, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what, r.values.get("y").data(), y);
         float[] dx = new float[N * K * 5 * 7 * 3];
         ResizeKernels.resize_bilinear_bwd(
-            dx, r.seed.data(), N * K, 5, 7, 3, s[0], s[1], f[0], f[1]);
+            dx, r.seed.data(), new ResizeDims(N * K, 5, 7, 3, s[0], s[1], f[0], f[1]));
         TWIN.assertClose(what + " dx", r.dx.get("x").data(), dx);
       }
     }

@@ -366,13 +366,9 @@ class HostCompiledKernelsTest {
       int[] d1 = backward ? x5 : cd;
       int[] d2 = backward ? cd : x5;
       if (backward) {
-        StridedSliceKernels.strided_slice_bwd(
-            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
-            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+        StridedSliceKernels.strided_slice_bwd(ref, in, d1, d2, b, st);
       } else {
-        StridedSliceKernels.strided_slice_fwd(
-            ref, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3], d2[4], b[0],
-            b[1], b[2], b[3], b[4], st[0], st[1], st[2], st[3], st[4]);
+        StridedSliceKernels.strided_slice_fwd(ref, in, d1, d2, b, st);
       }
       launch1d(
           kernel, outTotal, got, in, d1[0], d1[1], d1[2], d1[3], d1[4], d2[0], d2[1], d2[2], d2[3],
@@ -412,11 +408,9 @@ class HostCompiledKernelsTest {
         float[] ref = new float[outTotal];
         float[] got = garbage(outTotal);
         if (backward) {
-          ReduceKernels.reduce_bwd(
-              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+          ReduceKernels.reduce_bwd(ref, in, kind, x5, m);
         } else {
-          ReduceKernels.reduce_fwd(
-              ref, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+          ReduceKernels.reduce_fwd(ref, in, kind, x5, m);
         }
         launch1d(
             kernel, outTotal, got, in, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2],
@@ -444,16 +438,14 @@ class HostCompiledKernelsTest {
           x[i] = Math.round(x[i] * 2) / 2f;
         }
         float[] y = new float[yTotal];
-        ReduceKernels.reduce_fwd(
-            y, x, kind, x5[0], x5[1], x5[2], x5[3], x5[4], m[0], m[1], m[2], m[3], m[4]);
+        ReduceKernels.reduce_fwd(y, x, kind, x5, m);
         int[] gd = shapes[c].clone();
         gd[0] = K * N; // the gradient batch
         int[] g5 = StridedSliceKernels.pad5(gd, 1);
         float[] dy = normal(K * yTotal);
         float[] ref = new float[K * xTotal];
         float[] got = garbage(K * xTotal);
-        ReduceKernels.reduce_extreme_bwd(
-            ref, dy, x, y, xTotal, g5[0], g5[1], g5[2], g5[3], g5[4], m[0], m[1], m[2], m[3], m[4]);
+        ReduceKernels.reduce_extreme_bwd(ref, dy, x, y, xTotal, g5, m);
         launch1d(
             "reduce_extreme_bwd",
             ref.length,
@@ -727,14 +719,15 @@ class HostCompiledKernelsTest {
           float[] x = normal(in);
           float[] ref = new float[(int) out];
           float[] got = garbage(out);
-          ResizeKernels.resize_bilinear_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
+          ResizeKernels.resize_bilinear_fwd(ref, x, new ResizeDims(n, h, w, c, oh, ow, f[0], f[1]));
           launch1d("resize_bilinear_fwd", out, got, x, n, h, w, c, oh, ow, a, hp);
           check(EXACT, at("resize_bilinear_fwd", s, f), ref, got);
         } else {
           float[] dy = normal(out);
           float[] ref = new float[(int) in];
           float[] got = garbage(in);
-          ResizeKernels.resize_bilinear_bwd(ref, dy, n, h, w, c, oh, ow, f[0], f[1]);
+          ResizeKernels.resize_bilinear_bwd(
+              ref, dy, new ResizeDims(n, h, w, c, oh, ow, f[0], f[1]));
           launch1d("resize_bilinear_bwd", in, got, dy, n, h, w, c, oh, ow, a, hp);
           check(ONE_ROUNDING, at("resize_bilinear_bwd", s, f), ref, got);
         }
@@ -951,7 +944,10 @@ class HostCompiledKernelsTest {
               float[] b = normal((long) ab[1] * k * n);
               float[] ref = new float[total];
               float[] got = garbage(total);
-              MatMulKernels.batch_matmul(ref, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
+              MatMulKernels.batch_matmul(
+                  ref,
+                  new MatMulKernels.Operands<>(
+                      a, b, ab[0], ab[1], new MatMulKernels.Call(true, m, n, k, ta, tb)));
               launch1d("batch_matmul", total, got, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
               check(EXACT, at("batch_matmul", m, n, k, ab[0], ab[1], ta, tb), ref, got);
             }
@@ -1080,7 +1076,11 @@ class HostCompiledKernelsTest {
             long total = (long) n * oh * ow * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            PoolKernels.pool_fwd(ref, x, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, max);
+            PoolKernels.pool_fwd(
+                ref,
+                x,
+                new ConvGeometry(n, h, w, c, kh, kw, c, 1, sh, sw, 1, 1, pt, pl, 0, 0, oh, ow),
+                max);
             launch1d(
                 "pool_fwd", total, got, x, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, max ? 1 : 0);
             check(EXACT, at("pool_fwd", p, pad, max), ref, got);
@@ -1102,11 +1102,19 @@ class HostCompiledKernelsTest {
           float[] got = garbage(total);
           if (max) {
             float[] x = normal((long) n * h * w * c);
-            PoolKernels.maxpool_bwd(ref, dy, x, b, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
+            PoolKernels.maxpool_bwd(
+                ref,
+                dy,
+                x,
+                b,
+                new ConvGeometry(n, h, w, c, kh, kw, c, 1, sh, sw, 1, 1, pt, pl, 0, 0, oh, ow));
             launch1d(
                 "maxpool_bwd", total, got, dy, x, b, n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
           } else {
-            PoolKernels.avgpool_bwd(ref, dy, b, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
+            PoolKernels.avgpool_bwd(
+                ref,
+                dy,
+                new ConvGeometry(b, h, w, c, kh, kw, c, 1, sh, sw, 1, 1, pt, pl, 0, 0, oh, ow));
             launch1d("avgpool_bwd", total, got, dy, b, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl);
           }
           check(EXACT, at(max ? "maxpool_bwd" : "avgpool_bwd", p, pad), ref, got);
@@ -1139,7 +1147,8 @@ class HostCompiledKernelsTest {
             long total = (long) n * oh * ow * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            ResizeKernels.resize_nearest_fwd(ref, x, n, h, w, c, oh, ow, f[0], f[1]);
+            ResizeKernels.resize_nearest_fwd(
+                ref, x, new ResizeDims(n, h, w, c, oh, ow, f[0], f[1]));
             launch1d("resize_nearest_fwd", total, got, x, n, h, w, c, oh, ow, a, hp);
             check(EXACT, at("resize_nearest_fwd", s, f), ref, got);
           } else {
@@ -1148,7 +1157,8 @@ class HostCompiledKernelsTest {
             long total = (long) b * h * w * c;
             float[] ref = new float[(int) total];
             float[] got = garbage(total);
-            ResizeKernels.resize_nearest_bwd(ref, dy, b, h, w, c, oh, ow, f[0], f[1]);
+            ResizeKernels.resize_nearest_bwd(
+                ref, dy, new ResizeDims(b, h, w, c, oh, ow, f[0], f[1]));
             launch1d("resize_nearest_bwd", total, got, dy, b, h, w, c, oh, ow, a, hp);
             check(EXACT, at("resize_nearest_bwd", s, f), ref, got);
           }
@@ -1357,7 +1367,11 @@ class HostCompiledKernelsTest {
             float[] ref = new float[(int) out];
             float[] got = garbage(out);
             ConvKernels.conv2d_direct_fwd(
-                ref, x, wt, n, h, w, c, f, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, groups);
+                ref,
+                x,
+                wt,
+                new ConvGeometry(
+                    n, h, w, c, kh, kw, f, groups, sh, sw, dh, dw, pt, pl, 0, 0, oh, ow));
             launch1d(
                 "conv2d_direct_fwd",
                 out,
@@ -1386,7 +1400,11 @@ class HostCompiledKernelsTest {
             float[] ref = new float[(int) in];
             float[] got = garbage(in);
             ConvKernels.conv2d_direct_bwd_data(
-                ref, dy, wt, n, h, w, c, f, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, groups);
+                ref,
+                dy,
+                wt,
+                new ConvGeometry(
+                    n, h, w, c, kh, kw, f, groups, sh, sw, dh, dw, pt, pl, 0, 0, oh, ow));
             launch1d(
                 "conv2d_direct_bwd_data",
                 in,

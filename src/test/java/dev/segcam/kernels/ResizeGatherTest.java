@@ -115,7 +115,8 @@ class ResizeGatherTest {
           }
           float[] ref = new float[n * hIn * w * c];
           float[] got = new float[ref.length];
-          ResizeKernels.resize_bilinear_bwd(ref, gOut, n, hIn, w, c, hOut, ow, ac, hp);
+          ResizeKernels.resize_bilinear_bwd(
+              ref, gOut, new ResizeDims(n, hIn, w, c, hOut, ow, ac, hp));
           gatherBwd(got, gOut, n, hIn, w, c, hOut, ow, ac, hp);
           SAME_SUMS.assertClose(
               "gather vs scatter " + hIn + "x" + w + " <- " + hOut + "x" + ow + " mode " + mode,

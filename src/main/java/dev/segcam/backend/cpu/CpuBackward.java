@@ -39,62 +39,28 @@ public final class CpuBackward {
 
   private CpuBackward() {}
 
-  /** Single-threaded backward; see {@link #backward(Graph, Map, Map, Collection, Parallel)}. */
+  /** The Java engine's rules ({@link CpuOpTable}), single-threaded, plain backpropagation. */
   public static Map<String, FloatTensor> backward(
       Graph g,
       Map<String, FloatTensor> values,
       Map<String, FloatTensor> seeds,
       Collection<String> layers) {
-    return backward(g, values, seeds, layers, null);
+    return backward(g, values, seeds, layers, null, CpuOpTable.TABLE, false);
   }
 
   /**
    * Gradients of sum(seed · node) over all seeds with respect to each requested layer, by the
-   * shared driver {@link Backprop} over this engine's rules ({@link CpuOpTable}).
+   * shared driver {@link Backprop} over the rules of {@code table} (e.g. {@link CpuOpTable#TABLE},
+   * or {@link CpuEngine#table()}: the Java engine's or one that replaces some of its entries).
    *
    * @param values forward values of (at least) every node on a path from a layer to a seed and of
    *     their inputs, batch N
    * @param seeds node name -> dL/d(node output), batch K·N
    * @param layers node names whose gradients to return
    * @param pool threads to run on (e.g. {@link CpuEngine#parallel()}), or null for the caller's
+   * @param guided the ReLUs take guided backpropagation's rule ({@link Backprop#guided()})
    * @return layer name -> dL/d(layer output), batch K·N, in the order of {@code layers}
    * @throws NotDifferentiableException if a layer does not affect any seeded node
-   */
-  public static Map<String, FloatTensor> backward(
-      Graph g,
-      Map<String, FloatTensor> values,
-      Map<String, FloatTensor> seeds,
-      Collection<String> layers,
-      Parallel pool) {
-    return backward(g, values, seeds, layers, pool, CpuOpTable.TABLE, false);
-  }
-
-  /** The Java engine's rules, with guided backpropagation's ReLU rule when {@code guided}. */
-  public static Map<String, FloatTensor> backward(
-      Graph g,
-      Map<String, FloatTensor> values,
-      Map<String, FloatTensor> seeds,
-      Collection<String> layers,
-      Parallel pool,
-      boolean guided) {
-    return backward(g, values, seeds, layers, pool, CpuOpTable.TABLE, guided);
-  }
-
-  /** The rules of {@code table}, plain (not guided) backpropagation. */
-  public static Map<String, FloatTensor> backward(
-      Graph g,
-      Map<String, FloatTensor> values,
-      Map<String, FloatTensor> seeds,
-      Collection<String> layers,
-      Parallel pool,
-      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
-    return backward(g, values, seeds, layers, pool, table, false);
-  }
-
-  /**
-   * As {@link #backward(Graph, Map, Map, Collection, Parallel)} with the rules of {@code table}
-   * (e.g. {@link CpuEngine#table()}: the Java engine's or one that replaces some of its entries);
-   * with {@code guided} the ReLUs take guided backpropagation's rule ({@link Backprop#guided()}).
    */
   public static Map<String, FloatTensor> backward(
       Graph g,

@@ -22,14 +22,7 @@ final class CpuMatMulOps {
     FloatTensor b = in.get(1);
     Contraction.Geometry g = Contraction.geometry(op, a.shape(), b.shape());
     float[] c = new float[g.total()];
-    product(
-        e.parallel(),
-        c,
-        a.data(),
-        b.data(),
-        g.batch(),
-        g.batch(),
-        new MatMulKernels.Call(true, g.m(), g.n(), g.k(), flag(op.adjA()), flag(op.adjB())));
+    product(e.parallel(), c, MatMulKernels.forward(op, g, a.data(), b.data()));
     return new FloatTensor(out, c);
   }
 
@@ -37,59 +30,26 @@ final class CpuMatMulOps {
     String[] names = {s.node.inputs().get(0), s.node.inputs().get(1)};
     FloatTensor a = s.value(names[0]);
     FloatTensor b = s.value(names[1]);
-    Contraction.Geometry g = Contraction.geometry(op, a.shape(), b.shape());
-    int gradBatch = g.batch() / a.shape().dim(0) * s.b;
     FloatTensor[] values = {a, b};
     for (int side = 0; side < 2; side++) {
-      if (!s.want[side]) {
-        continue;
+      if (s.want[side]) {
+        Shape gs = s.gradShape(names[side]);
+        float[] dx = new float[gs.size()];
+        float[] other = values[1 - side].data();
+        product(
+            s.pool(), dx, MatMulKernels.gradient(op, side, a.shape(), b.shape(), s.b, s.dy, other));
+        s.dx[side] = new FloatTensor(gs, dx);
       }
-      MatMulKernels.Call call =
-          MatMulKernels.gradient(side, op.adjA(), op.adjB(), g.m(), g.n(), g.k());
-      float[] other = values[1 - side].data();
-      Shape gs = s.gradShape(names[side]);
-      float[] dx = new float[gs.size()];
-      if (call.dyLeft()) {
-        product(s.pool(), dx, s.dy, other, gradBatch, g.batch(), call);
-      } else {
-        product(s.pool(), dx, other, s.dy, g.batch(), gradBatch, call);
-      }
-      s.dx[side] = new FloatTensor(gs, dx);
     }
   }
 
-  /** c (batch·m rows of n) = batch_matmul over left/right operands with their own batches. */
-  private static void product(
-      Parallel par,
-      float[] c,
-      float[] left,
-      float[] right,
-      int leftBatch,
-      int rightBatch,
-      MatMulKernels.Call call) {
-    int rows = c.length / call.n();
-    int rowWork = Math.max(1, call.n() * call.k());
+  /** c (batch·m rows of n) = batch_matmul of o, parallel over rows. */
+  private static void product(Parallel par, float[] c, MatMulKernels.Operands<float[]> o) {
+    int rows = c.length / o.call().n();
+    int rowWork = Math.max(1, o.call().n() * o.call().k());
     par.parallelFor(
         rows,
         Math.max(1, CHUNK_WORK / rowWork),
-        (lo, hi) ->
-            MatMulKernels.batch_matmul_rows(
-                c,
-                left,
-                right,
-                c.length,
-                call.m(),
-                call.n(),
-                call.k(),
-                leftBatch,
-                rightBatch,
-                call.transA(),
-                call.transB(),
-                lo,
-                hi));
-  }
-
-  private static int flag(boolean b) {
-    return b ? 1 : 0;
+        (lo, hi) -> MatMulKernels.batch_matmul_rows(c, o, lo, hi));
   }
 }

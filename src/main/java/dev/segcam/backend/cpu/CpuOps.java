@@ -5,10 +5,12 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.util.List;
 
@@ -88,25 +90,14 @@ public final class CpuOps {
   /** MAX ignores padded pixels; AVG divides by the in-bounds count (TF). */
   // x (N,H,W,C) -> (N,OH,OW,C)
   public static FloatTensor pool(Parallel par, FloatTensor x, Op.Pool op) {
-    int h = x.shape().dim(1);
-    int wd = x.shape().dim(2);
-    int kh = op.windowH();
-    int kw = op.windowW();
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int oh = op.padding().outputSize(h, kh, sh, 1);
-    int ow = op.padding().outputSize(wd, kw, sw, 1);
-    int pt = op.padding().before(h, kh, sh, 1);
-    int pl = op.padding().before(wd, kw, sw, 1);
+    ConvGeometry g = ConvGeometry.ofPool(op, x.shape());
     boolean max = op.kind() == Op.PoolKind.MAX;
     return outputRows(
         par,
         x,
-        oh,
-        ow,
-        (out, xd, n, hh, ww, c, lo, hi) ->
-            PoolKernels.pool_fwd_rows(
-                out, xd, n, h, wd, c, oh, ow, kh, kw, sh, sw, pt, pl, max, lo, hi));
+        g.oh(),
+        g.ow(),
+        (out, xd, n, hh, ww, c, lo, hi) -> PoolKernels.pool_fwd_rows(out, xd, g, max, lo, hi));
   }
 
   /** A twin's range variant over rows [lo, hi) of the N·OH output rows. */
@@ -155,9 +146,11 @@ public final class CpuOps {
         ow,
         (out, xd, n, h, wd, c, lo, hi) -> {
           if (nearest) {
-            ResizeKernels.resize_nearest_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+            ResizeKernels.resize_nearest_fwd_rows(
+                out, xd, new ResizeDims(n, h, wd, c, oh, ow, ac, hp), lo, hi);
           } else {
-            ResizeKernels.resize_bilinear_fwd_rows(out, xd, n, h, wd, c, oh, ow, ac, hp, lo, hi);
+            ResizeKernels.resize_bilinear_fwd_rows(
+                out, xd, new ResizeDims(n, h, wd, c, oh, ow, ac, hp), lo, hi);
           }
         });
   }

@@ -320,7 +320,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
   // ------------------------------------------------------------------------------ pass + backward
 
   /** One forward pass: the value of every node (the backward may need any of them). */
-  private final class Pass implements Forward {
+  private final class Pass extends GuidedPass {
     final Map<String, Shape> shapes;
     final Map<String, CudaTensor> values = new LinkedHashMap<>();
     boolean passClosed;
@@ -341,17 +341,7 @@ public final class CudaCamBackend extends KernelCamBackend<CudaTensor, DeviceBuf
     }
 
     @Override
-    public Map<String, CamTensor> backward(Map<String, CamTensor> seeds, List<String> layers) {
-      return run(seeds, layers, false);
-    }
-
-    @Override
-    public Map<String, CamTensor> guidedBackward(
-        Map<String, CamTensor> seeds, List<String> layers) {
-      return run(seeds, layers, true);
-    }
-
-    private Map<String, CamTensor> run(
+    protected Map<String, CamTensor> backward(
         Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
       checkPass();
       Map<String, CudaTensor> own = new LinkedHashMap<>();

@@ -1,11 +1,11 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.SegcamException;
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.ConvGeometry;
 import java.lang.System.Logger.Level;
 import java.util.Locale;
 import java.util.Set;

@@ -5,13 +5,14 @@ import static dev.segcam.backend.cuda.KernelArgs.flat;
 import static dev.segcam.backend.cuda.KernelArgs.gridFor;
 import static dev.segcam.backend.cuda.KernelArgs.need;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.util.Map;
 
@@ -204,12 +205,18 @@ public final class CudaGraphOps implements AutoCloseable {
 
   /** See {@link ResizeKernels#resize_nearest_fwd}. */
   public void resize_nearest_fwd(DeviceBuffer y, DeviceBuffer x, ResizeDims d) {
-    launch("resize_nearest_fwd", d.check("resize_nearest_fwd", false, y, x), d.args(y, x));
+    launch(
+        "resize_nearest_fwd",
+        KernelArgs.resize("resize_nearest_fwd", false, y, x, d),
+        KernelArgs.resize(y, x, d));
   }
 
   /** See {@link ResizeKernels#resize_nearest_bwd}. */
   public void resize_nearest_bwd(DeviceBuffer dx, DeviceBuffer dy, ResizeDims d) {
-    launch("resize_nearest_bwd", d.check("resize_nearest_bwd", true, dx, dy), d.args(dx, dy));
+    launch(
+        "resize_nearest_bwd",
+        KernelArgs.resize("resize_nearest_bwd", true, dx, dy, d),
+        KernelArgs.resize(dx, dy, d));
   }
 
   /** See {@link LayoutKernels#concat_copy}. */

@@ -10,6 +10,7 @@ import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.util.Arrays;
 
@@ -238,18 +239,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   /** See {@link ResizeKernels#resize_bilinear_fwd}. */
   @Override
-  public void resize_bilinear_fwd(
-      DeviceBuffer out,
-      DeviceBuffer in,
-      int N,
-      int H,
-      int W,
-      int C,
-      int OH,
-      int OW,
-      boolean alignCorners,
-      boolean halfPixelCenters) {
-    ResizeDims d = new ResizeDims(N, H, W, C, OH, OW, alignCorners, halfPixelCenters);
+  public void resize_bilinear_fwd(DeviceBuffer out, DeviceBuffer in, ResizeDims d) {
     resize_bilinear("resize_bilinear_fwd", false, out, in, d);
   }
 
@@ -260,9 +250,9 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   private void resize_bilinear(
       String kernel, boolean backward, DeviceBuffer out, DeviceBuffer in, ResizeDims d) {
-    ResizeKernels.checkResize(d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align(), d.half());
-    int total = d.check(kernel, backward, out, in);
-    launch("resize", kernel, gridFor(total), 1, BLOCK, 1, d.args(out, in));
+    d.check();
+    int total = KernelArgs.resize(kernel, backward, out, in, d);
+    launch("resize", kernel, gridFor(total), 1, BLOCK, 1, KernelArgs.resize(out, in, d));
   }
 
   // normalize.cu --------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.backend.BroadcastGrad;
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.NotDifferentiableException;
 import dev.segcam.backend.OpTable;
 import dev.segcam.ir.Graph;
@@ -9,6 +8,8 @@ import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
+import dev.segcam.kernels.ResizeDims;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -364,11 +365,7 @@ public final class CudaOpTable {
     CudaKernels k = be.camKernels();
     CudaGraphOps g = be.graphOps();
     if (r.mode() == Op.ResizeMode.BILINEAR) {
-      return backward
-          ? k::resize_bilinear_bwd
-          : (o, i, d) ->
-              k.resize_bilinear_fwd(
-                  o, i, d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align(), d.half());
+      return backward ? k::resize_bilinear_bwd : k::resize_bilinear_fwd;
     }
     return backward ? g::resize_nearest_bwd : g::resize_nearest_fwd;
   }

@@ -1,9 +1,9 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.Scope;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import java.util.List;
 import java.util.Map;
 

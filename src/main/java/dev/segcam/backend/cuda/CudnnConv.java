@@ -1,6 +1,6 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.backend.ConvGeometry;
+import dev.segcam.kernels.ConvGeometry;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

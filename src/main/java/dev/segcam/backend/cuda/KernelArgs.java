@@ -1,6 +1,7 @@
 package dev.segcam.backend.cuda;
 
 import dev.segcam.kernels.KernelArgumentException;
+import dev.segcam.kernels.ResizeDims;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -41,6 +42,29 @@ final class KernelArgs {
       throw new KernelArgumentException(
           name + " holds " + b.bytes() / 4 + " floats, the dimensions need " + floats);
     }
+  }
+
+  /**
+   * Checks the dims and both buffers of a resize kernel, forward (out on the big grid) or backward
+   * (out on the small grid); returns the output's size.
+   */
+  static int resize(
+      String kernel, boolean backward, DeviceBuffer out, DeviceBuffer in, ResizeDims d) {
+    if (d.n() <= 0 || d.h() <= 0 || d.w() <= 0 || d.c() <= 0 || d.oh() <= 0 || d.ow() <= 0) {
+      throw new KernelArgumentException(kernel + ": dims must be > 0, got " + d);
+    }
+    long outFloats = backward ? d.small() : d.big();
+    int total = count(outFloats, kernel);
+    need(kernel + " out", out, outFloats);
+    need(kernel + " in", in, backward ? d.big() : d.small());
+    return total;
+  }
+
+  /** A resize kernel's arguments: out, in, N, H, W, C, OH, OW, align, half (as ints). */
+  static Object[] resize(DeviceBuffer out, DeviceBuffer in, ResizeDims d) {
+    return new Object[] {
+      out, in, d.n(), d.h(), d.w(), d.c(), d.oh(), d.ow(), d.align() ? 1 : 0, d.half() ? 1 : 0
+    };
   }
 
   /** The arguments in order, with each Object[] and int[] among them spliced in. */

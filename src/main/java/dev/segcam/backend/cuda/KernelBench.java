@@ -4,6 +4,7 @@ import dev.segcam.backend.BackendProbe;
 import dev.segcam.kernels.ColormapKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -177,6 +178,7 @@ public final class KernelBench {
     int oh = 512, ow = 512;
     float[] small = random(h * w, 0, 1);
     float[] big = new float[oh * ow];
+    ResizeDims up = new ResizeDims(1, h, w, 1, oh, ow, false, true);
     float[] gbig = random(oh * ow, -1, 1);
     float[] gsmall = new float[h * w];
     byte[] image = new byte[oh * ow * 3];
@@ -193,14 +195,14 @@ public final class KernelBench {
       bench(
           "resize_bilinear_fwd",
           "64x64 -> 512x512",
-          () -> k.resize_bilinear_fwd(db, ds, 1, h, w, 1, oh, ow, false, true),
-          () -> ResizeKernels.resize_bilinear_fwd(big, small, 1, h, w, 1, oh, ow, false, true),
+          () -> k.resize_bilinear_fwd(db, ds, up),
+          () -> ResizeKernels.resize_bilinear_fwd(big, small, up),
           () -> err(big, db.downloadFloats(big.length)));
       bench(
           "resize_bilinear_bwd",
           "512x512 -> 64x64",
-          () -> k.resize_bilinear_bwd(dgs, dgb, new ResizeDims(1, h, w, 1, oh, ow, false, true)),
-          () -> ResizeKernels.resize_bilinear_bwd(gsmall, gbig, 1, h, w, 1, oh, ow, false, true),
+          () -> k.resize_bilinear_bwd(dgs, dgb, up),
+          () -> ResizeKernels.resize_bilinear_bwd(gsmall, gbig, up),
           () -> err(gsmall, dgs.downloadFloats(gsmall.length)));
       float[] norm = new float[big.length];
       bench(

@@ -1,6 +1,6 @@
 package dev.segcam.backend.onednn;
 
-import dev.segcam.backend.ConvGeometry;
+import dev.segcam.kernels.ConvGeometry;
 import org.bytedeco.dnnl.memory;
 
 /** Memory descriptors for the layouts segcam's arrays use (all float32). */

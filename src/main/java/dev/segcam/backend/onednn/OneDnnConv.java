@@ -8,11 +8,11 @@ import static dev.segcam.backend.onednn.Descs.padBefore;
 import static dev.segcam.backend.onednn.Descs.strided;
 import static dev.segcam.backend.onednn.Descs.strides;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import org.bytedeco.dnnl.convolution_backward_data;
 import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.deconvolution_forward;

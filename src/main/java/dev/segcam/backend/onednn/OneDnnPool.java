@@ -2,9 +2,9 @@ package dev.segcam.backend.onednn;
 
 import static dev.segcam.backend.onednn.Descs.nhwc;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.pooling_backward;

@@ -110,7 +110,8 @@ public final class CpuBackwardBench {
       double[] t = new double[reps];
       for (int r = 0; r < reps; r++) {
         long t0 = cpuTime ? cpu.getCurrentThreadCpuTime() : System.nanoTime();
-        CpuBackward.backward(g, values, Map.of("probs", seed), List.of(layer), w);
+        CpuBackward.backward(
+            g, values, Map.of("probs", seed), List.of(layer), w, CpuOpTable.TABLE, false);
         t[r] = ((cpuTime ? cpu.getCurrentThreadCpuTime() : System.nanoTime()) - t0) / 1e6;
       }
       Arrays.sort(t);

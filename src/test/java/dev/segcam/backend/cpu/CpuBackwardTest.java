@@ -96,7 +96,8 @@ class CpuBackwardTest {
     FloatTensor seeds = rand(rnd, n * k, 8, 8, 3);
     List<String> layers = List.of("mid", "skip");
     Map<String, FloatTensor> all =
-        CpuBackward.backward(g, values, Map.of("probs", seeds), layers, WORKERS);
+        CpuBackward.backward(
+            g, values, Map.of("probs", seeds), layers, WORKERS, CpuOpTable.TABLE, false);
     for (int t = 0; t < k; t++) {
       float[] part = Arrays.copyOfRange(seeds.data(), t * n * per, (t + 1) * n * per);
       Map<String, FloatTensor> one =

@@ -140,7 +140,9 @@ class GuidedBackpropTfTest {
       System.arraycopy(seeds.get(1).data(), 0, batched, seeds.get(0).size(), seeds.get(1).size());
       FloatTensor seed2 = new FloatTensor(Shape.of(2 * N, H, W, CLASSES), batched);
       FloatTensor got =
-          CpuBackward.backward(ir, values, Map.of("y", seed2), List.of("x"), null, true).get("x");
+          CpuBackward.backward(
+                  ir, values, Map.of("y", seed2), List.of("x"), null, CpuOpTable.TABLE, true)
+              .get("x");
       int per = N * H * W * C;
       int nonzero = 0;
       for (int k = 0; k < 2; k++) {
@@ -156,7 +158,9 @@ class GuidedBackpropTfTest {
 
       // and guided differs from the plain gradient (the rule did something)
       FloatTensor plain =
-          CpuBackward.backward(ir, values, Map.of("y", seed2), List.of("x"), null, false).get("x");
+          CpuBackward.backward(
+                  ir, values, Map.of("y", seed2), List.of("x"), null, CpuOpTable.TABLE, false)
+              .get("x");
       double diff = 0;
       for (int i = 0; i < plain.size(); i++) {
         diff = Math.max(diff, Math.abs(plain.data()[i] - got.data()[i]));

@@ -1,6 +1,5 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.ir.FloatTensor;
@@ -8,6 +7,7 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.testing.RandomTensors;
@@ -75,47 +75,9 @@ class CudaConvGeometryTest {
   /** The direct twin forward (out on the output grid) or backward-data (out on the input grid). */
   private static void direct(boolean forward, float[] out, float[] in, float[] w, ConvGeometry g) {
     if (forward) {
-      ConvKernels.conv2d_direct_fwd(
-          out,
-          in,
-          w,
-          g.n(),
-          g.h(),
-          g.w(),
-          g.c(),
-          g.f(),
-          g.oh(),
-          g.ow(),
-          g.kh(),
-          g.kw(),
-          g.sh(),
-          g.sw(),
-          g.dh(),
-          g.dw(),
-          g.padT(),
-          g.padL(),
-          g.groups());
+      ConvKernels.conv2d_direct_fwd(out, in, w, g);
     } else {
-      ConvKernels.conv2d_direct_bwd_data(
-          out,
-          in,
-          w,
-          g.n(),
-          g.h(),
-          g.w(),
-          g.c(),
-          g.f(),
-          g.oh(),
-          g.ow(),
-          g.kh(),
-          g.kw(),
-          g.sh(),
-          g.sw(),
-          g.dh(),
-          g.dw(),
-          g.padT(),
-          g.padL(),
-          g.groups());
+      ConvKernels.conv2d_direct_bwd_data(out, in, w, g);
     }
   }
 

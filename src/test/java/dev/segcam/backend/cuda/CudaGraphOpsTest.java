@@ -1,14 +1,15 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
 import dev.segcam.kernels.MatMulKernels;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import dev.segcam.kernels.UnaryKernels;
 import dev.segcam.testing.RandomTensors;
@@ -132,7 +133,10 @@ class CudaGraphOpsTest {
           float[] a = rnd(ab[0] * m * k);
           float[] b = rnd(ab[1] * k * n);
           float[] c = new float[total];
-          MatMulKernels.batch_matmul(c, a, b, total, m, n, k, ab[0], ab[1], ta, tb);
+          MatMulKernels.batch_matmul(
+              c,
+              new MatMulKernels.Operands<>(
+                  a, b, ab[0], ab[1], new MatMulKernels.Call(true, m, n, k, ta, tb)));
           try (DeviceBuffer dA = up(a);
               DeviceBuffer dB = up(b);
               DeviceBuffer dC = out(total)) {
@@ -241,15 +245,28 @@ class CudaGraphOpsTest {
       int ow = (w + 2 * g[5] - g[1]) / g[3] + 1;
       for (boolean max : new boolean[] {true, false}) {
         float[] y = new float[N * oh * ow * c];
-        PoolKernels.pool_fwd(y, x, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5], max);
+        PoolKernels.pool_fwd(
+            y,
+            x,
+            new ConvGeometry(
+                N, h, w, c, g[0], g[1], c, 1, g[2], g[3], 1, 1, g[4], g[5], 0, 0, oh, ow),
+            max);
         float[] dy = rnd(y.length * K);
         float[] dx = new float[x.length * K];
         if (max) {
           PoolKernels.maxpool_bwd(
-              dx, dy, x, N * K, N, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
+              dx,
+              dy,
+              x,
+              N * K,
+              new ConvGeometry(
+                  N, h, w, c, g[0], g[1], c, 1, g[2], g[3], 1, 1, g[4], g[5], 0, 0, oh, ow));
         } else {
           PoolKernels.avgpool_bwd(
-              dx, dy, N * K, h, w, c, oh, ow, g[0], g[1], g[2], g[3], g[4], g[5]);
+              dx,
+              dy,
+              new ConvGeometry(
+                  N * K, h, w, c, g[0], g[1], c, 1, g[2], g[3], 1, 1, g[4], g[5], 0, 0, oh, ow));
         }
         String what = (max ? "max " : "avg ") + java.util.Arrays.toString(g);
         try (DeviceBuffer dX = up(x);
@@ -287,10 +304,11 @@ class CudaGraphOpsTest {
     for (boolean[] f : new boolean[][] {{false, false}, {true, false}, {false, true}}) {
       for (int[] s : new int[][] {{10, 14}, {3, 4}, {11, 5}}) {
         float[] y = new float[N * s[0] * s[1] * 2];
-        ResizeKernels.resize_nearest_fwd(y, x, N, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_fwd(y, x, new ResizeDims(N, 5, 7, 2, s[0], s[1], f[0], f[1]));
         float[] g = rnd(y.length * K);
         float[] gx = new float[x.length * K];
-        ResizeKernels.resize_nearest_bwd(gx, g, N * K, 5, 7, 2, s[0], s[1], f[0], f[1]);
+        ResizeKernels.resize_nearest_bwd(
+            gx, g, new ResizeDims(N * K, 5, 7, 2, s[0], s[1], f[0], f[1]));
         try (DeviceBuffer dX = up(x);
             DeviceBuffer dY = out(y.length);
             DeviceBuffer dG = up(g);
@@ -438,14 +456,14 @@ class CudaGraphOpsTest {
       float[] x = rnd(N * c[0] * c[1] * c[2]);
       float[] wt = rnd(c[3] * c[4] * c[5] * (c[2] / c[12]));
       float[] y = new float[N * oh * ow * c[3]];
-      ConvKernels.conv2d_direct_fwd(
-          y, x, wt, N, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9], c[10],
-          c[11], c[12]);
+      ConvGeometry geo =
+          new ConvGeometry(
+              N, c[0], c[1], c[2], c[4], c[5], c[3], c[12], c[6], c[7], c[8], c[9], c[10], c[11],
+              c[10], c[11], oh, ow);
+      ConvKernels.conv2d_direct_fwd(y, x, wt, geo);
       float[] dy = rnd(y.length * K);
       float[] dx = new float[x.length * K];
-      ConvKernels.conv2d_direct_bwd_data(
-          dx, dy, wt, N * K, c[0], c[1], c[2], c[3], oh, ow, c[4], c[5], c[6], c[7], c[8], c[9],
-          c[10], c[11], c[12]);
+      ConvKernels.conv2d_direct_bwd_data(dx, dy, wt, geo.withBatch(N * K));
       String what = java.util.Arrays.toString(c);
       Tolerance sums = new Tolerance(1e-5, 1e-5); // float sums of up to 60 terms, same order
       try (DeviceBuffer dX = up(x);
@@ -453,10 +471,6 @@ class CudaGraphOpsTest {
           DeviceBuffer dY = out(y.length);
           DeviceBuffer dDy = up(dy);
           DeviceBuffer dDx = out(dx.length)) {
-        ConvGeometry geo =
-            new ConvGeometry(
-                N, c[0], c[1], c[2], c[4], c[5], c[3], c[12], c[6], c[7], c[8], c[9], c[10], c[11],
-                c[10], c[11], oh, ow);
         ops.conv2d_direct_fwd(dY, dX, dW, geo);
         sums.assertClose("conv2d_direct_fwd " + what, y, down(dY, y.length));
         ops.conv2d_direct_bwd_data(dDx, dDy, dW, geo.withBatch(N * K));

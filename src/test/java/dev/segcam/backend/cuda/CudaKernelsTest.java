@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.segcam.kernels.ColormapKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.Tolerance;
@@ -163,14 +164,16 @@ class CudaKernelsTest {
         float[] y = random(n * oh * ow * c, -1, 1);
         float[] fwd = new float[y.length];
         float[] bwd = new float[x.length];
-        ResizeKernels.resize_bilinear_fwd(fwd, x, n, h, w, c, oh, ow, ac, hp);
-        ResizeKernels.resize_bilinear_bwd(bwd, y, n, h, w, c, oh, ow, ac, hp);
+        ResizeKernels.resize_bilinear_fwd(fwd, x, new ResizeDims(n, h, w, c, oh, ow, ac, hp));
+        ResizeKernels.resize_bilinear_bwd(bwd, y, new ResizeDims(n, h, w, c, oh, ow, ac, hp));
         try (DeviceBuffer dx = arena.upload(x);
             DeviceBuffer dy = arena.upload(y)) {
           TOL.assertClose(
               "resize fwd " + what,
               fwd,
-              run(fwd.length, o -> k.resize_bilinear_fwd(o, dx, n, h, w, c, oh, ow, ac, hp)));
+              run(
+                  fwd.length,
+                  o -> k.resize_bilinear_fwd(o, dx, new ResizeDims(n, h, w, c, oh, ow, ac, hp))));
           TOL.assertClose(
               "resize bwd " + what,
               bwd,

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.ir.Padding;
+import dev.segcam.kernels.ConvGeometry;
 import org.junit.jupiter.api.Test;
 
 /** Host-side parts of the cuDNN wrapper: no GPU needed. */

@@ -1,6 +1,6 @@
 package dev.segcam.backend.cuda;
 
-import dev.segcam.backend.ConvGeometry;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.Tolerance;
 import java.util.Random;

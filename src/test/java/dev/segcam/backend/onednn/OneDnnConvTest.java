@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuBackwardConv;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.backend.cpu.CpuOps;
@@ -15,6 +14,7 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresOneDnn;
 import dev.segcam.testing.Tolerance;

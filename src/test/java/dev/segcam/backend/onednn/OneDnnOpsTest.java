@@ -2,7 +2,6 @@ package dev.segcam.backend.onednn;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.segcam.backend.ConvGeometry;
 import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.cpu.grad.ConvGrad;
@@ -12,6 +11,7 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresOneDnn;
 import dev.segcam.testing.Tolerance;

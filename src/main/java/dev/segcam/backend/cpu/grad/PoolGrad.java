@@ -3,7 +3,9 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Nhwc;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Shape;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.PoolKernels;
+import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 
 /**
@@ -27,30 +29,32 @@ public final class PoolGrad {
    */
   public static float[] poolData(
       float[] x, int n, float[] dy, Shape ds, Shape xs, ConvGrad.Geometry g, Parallel par) {
+    // x's batch n; the twin reads only the pads before
+    ConvGeometry w =
+        new ConvGeometry(
+            n,
+            xs.dim(1),
+            xs.dim(2),
+            xs.dim(3),
+            g.kh(),
+            g.kw(),
+            xs.dim(3),
+            1,
+            g.strideH(),
+            g.strideW(),
+            1,
+            1,
+            g.padTop(),
+            g.padLeft(),
+            0,
+            0,
+            ds.dim(1),
+            ds.dim(2));
     return inputRows(
         par,
         ds,
         xs,
-        (dx, d, oh, ow, lo, hi) ->
-            PoolKernels.poolBwdRows(
-                dx,
-                dy,
-                x,
-                d.n(),
-                n,
-                d.h(),
-                d.w(),
-                d.c(),
-                oh,
-                ow,
-                g.kh(),
-                g.kw(),
-                g.strideH(),
-                g.strideW(),
-                g.padTop(),
-                g.padLeft(),
-                lo,
-                hi));
+        (dx, d, oh, ow, lo, hi) -> PoolKernels.poolBwdRows(dx, dy, x, d.n(), w, lo, hi));
   }
 
   /** A twin's range variant over rows [lo, hi) of the B·H input rows of dx (dims d). */
@@ -101,12 +105,12 @@ public final class PoolGrad {
         ds,
         xs,
         (dx, d, oh, ow, lo, hi) -> {
+          ResizeDims r =
+              new ResizeDims(d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel);
           if (bilinear) {
-            ResizeKernels.resize_bilinear_bwd_rows(
-                dx, dy, d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel, lo, hi);
+            ResizeKernels.resize_bilinear_bwd_rows(dx, dy, r, lo, hi);
           } else {
-            ResizeKernels.resize_nearest_bwd_rows(
-                dx, dy, d.n(), d.h(), d.w(), d.c(), oh, ow, alignCorners, halfPixel, lo, hi);
+            ResizeKernels.resize_nearest_bwd_rows(dx, dy, r, lo, hi);
           }
         });
   }

@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.segcam.backend.cpu.CpuBackward;
+import dev.segcam.backend.cpu.CpuOpTable;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.cpu.grad.RefForward.D;
 import dev.segcam.ir.FloatTensor;
@@ -64,7 +65,8 @@ public final class GradCheck {
     D y = vals.get(out);
     FloatTensor seed = new FloatTensor(Shape.of(y.dims()), uniform(rnd, y.size(), -1, 1));
     Map<String, FloatTensor> got =
-        CpuBackward.backward(g, RefForward.toFloat(vals), Map.of(out, seed), layers, pool);
+        CpuBackward.backward(
+            g, RefForward.toFloat(vals), Map.of(out, seed), layers, pool, CpuOpTable.TABLE, false);
     for (String l : layers) {
       D base = vals.get(l);
       float[] fd = new float[base.size()];

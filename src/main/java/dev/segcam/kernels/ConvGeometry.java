@@ -1,4 +1,4 @@
-package dev.segcam.backend;
+package dev.segcam.kernels;
 
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
