@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Seg-Grad-CAM table (see bench/README.md and docs/seg-gradcam-table.md):
 #
-#   bench/seg-gradcam-table.sh [--scenes 200] [--curve-scenes N] [--steps 8] [--set-seed 3]
-#                              [--layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2]
+#   bench/seg-gradcam-table.sh [--scenes 200] [--curve-scenes 200] [--steps 6] [--set-seed 3]
+#                              [--layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2] [--backend cpu|java]
 #                              [--out bench/results/seg-gradcam-table.json] [--doc docs/seg-gradcam-table.md]
 #
 # Compiles main + test classes (offline), then runs dev.segcam.bench.SegGradCamTable on the CPU:
