@@ -163,13 +163,6 @@ public final class Faithfulness {
     String logits = ex.logitsNode();
     long totalSlots = (long) results.size() * 2 * perCurve;
     long slotsDone = 0;
-    System.err.println(
-        "jobs "
-            + jobs.size()
-            + " of "
-            + forwards(is.dim(0), results.size(), opt)
-            + " results "
-            + results.size());
     int nominal = forwards(is.dim(0), results.size(), opt);
     for (int start = 0; start < jobs.size(); start += opt.batch()) {
       int n = Math.min(opt.batch(), jobs.size() - start);
