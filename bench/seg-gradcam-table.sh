@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Seg-Grad-CAM table (see bench/README.md and docs/seg-gradcam-table.md):
 #
-#   bench/seg-gradcam-table.sh [--scenes 200] [--curve-scenes N] [--steps 8] [--set-seed 3]
-#                              [--layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2]
+#   bench/seg-gradcam-table.sh [--scenes 200] [--curve-scenes 200] [--steps 6] [--set-seed 3]
+#                              [--layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2] [--backend cpu|java]
 #                              [--out bench/results/seg-gradcam-table.json] [--doc docs/seg-gradcam-table.md]
 #
 # Compiles main + test classes (offline), then runs dev.segcam.bench.SegGradCamTable on the CPU:
@@ -18,5 +18,8 @@ if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
   "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
 fi
 cp="target/test-classes:target/classes:$(cat "$cpfile")"
+# oneDNN's OpenMP threads sleep instead of spinning at barriers: on a shared, oversubscribed
+# machine spinning made the curves about 1.7x slower (2 scenes: 26 s spinning, 11-15 s passive)
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 # shellcheck disable=SC2086
 exec java -Xmx2g ${BENCH_JAVA_OPTS:-} -cp "$cp" dev.segcam.bench.SegGradCamTable "$@"

@@ -9,7 +9,10 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.IntConsumer;
 
@@ -27,7 +30,9 @@ import java.util.function.IntConsumer;
  * <p>Step s (0..steps) changes the first floor(s * P / steps) pixels of the order, P = H*W; the
  * order is by heat, descending, ties by row-major index. AUC is the trapezoid rule over the
  * fraction changed, s / steps, in [0,1]. The perturbed images of all results are scored in batches
- * of {@link Options#batch()} forwards on the explainer's backend.
+ * of {@link Options#batch()} forwards on the explainer's backend; an image that several curves
+ * share (the ends of every curve of an image, the steps of maps with the same pixel order, e.g. the
+ * same map from two methods or regions) is run forward once and scored for each of them.
  */
 public final class Faithfulness {
   private Faithfulness() {}
@@ -86,7 +91,8 @@ public final class Faithfulness {
    * region.
    *
    * @param images the (N,H,W,C) images the results were explained on (result.image() indexes it)
-   * @param progress called with the number of forwards done so far (may be null)
+   * @param progress called after each forward batch with the work done so far, in the units of
+   *     {@link #forwards} (it ends at that count; may be null)
    */
   public static List<Curves> curves(
       Explainer ex,
@@ -113,8 +119,11 @@ public final class Faithfulness {
               c,
               opt.baseline()));
     }
-    int[][] orders = new int[results.size()][];
     float[][] regions = new float[results.size()][];
+    // the unique perturbed images, first seen first; slot = (2 * result + insertion) * perCurve + s
+    int perCurve = steps + 1;
+    Map<Perturbed, Job> unique = new HashMap<>();
+    List<Job> jobs = new ArrayList<>();
     for (int r = 0; r < results.size(); r++) {
       CamResult res = results.get(r);
       Shape hs = res.heatmap().shape();
@@ -122,74 +131,72 @@ public final class Faithfulness {
         throw new EvalException(
             "result " + r + " has a " + hs + " heatmap but the images are " + w + "x" + h);
       }
-      orders[r] = order(res.heatmap().data());
+      int[] order = order(res.heatmap().data());
       LabelMap p = res.predicted();
       regions[r] =
           res.target().region().weights(p.height(), p.width(), h, w, p, res.target().classIndex());
+      BitSet removed = new BitSet(px);
+      for (int step = 0; step <= steps; step++) {
+        for (int i = changed(Math.max(0, step - 1), steps, px); i < changed(step, steps, px); i++) {
+          removed.set(order[i]);
+        }
+        BitSet inserted = (BitSet) removed.clone();
+        inserted.flip(0, px);
+        // deletion: the image with the removed pixels from the baseline; insertion: the baseline
+        // with the inserted pixels from the image, i.e. the image with all the others from it
+        for (int ins = 0; ins < 2; ins++) {
+          Perturbed key =
+              new Perturbed(res.image(), ins == 0 ? (BitSet) removed.clone() : inserted);
+          Job job = unique.get(key);
+          if (job == null) {
+            job = new Job(key, new ArrayList<>());
+            unique.put(key, job);
+            jobs.add(job);
+          }
+          job.slots().add((2 * r + ins) * perCurve + step);
+        }
+      }
     }
-    int perCurve = steps + 1;
-    int nImages = is.dim(0);
-    int interior = steps - 1;
-    // jobs: per image its original and its baseline (the ends of every curve: deletion starts at
-    // the image and ends at the baseline, insertion the other way), then per result and curve the
-    // interior steps 1..steps-1
-    int jobs = 2 * nImages + results.size() * 2 * interior;
     double[][] curves = new double[results.size() * 2][perCurve];
-    float[][] ends = new float[2 * nImages][];
     CamBackend b = ex.backend();
     String input = b.graph().inputs().get(0);
     String logits = ex.logitsNode();
-    int opx = -1;
-    int ch = -1;
-    for (int start = 0; start < jobs; start += opt.batch()) {
-      int n = Math.min(opt.batch(), jobs - start);
+    long totalSlots = (long) results.size() * 2 * perCurve;
+    long slotsDone = 0;
+    int nominal = forwards(is.dim(0), results.size(), opt);
+    for (int start = 0; start < jobs.size(); start += opt.batch()) {
+      int n = Math.min(opt.batch(), jobs.size() - start);
       float[] batch = new float[n * px * c];
       for (int j = 0; j < n; j++) {
-        int job = start + j;
-        if (job < 2 * nImages) {
-          int img = job / 2;
-          float[] src = job % 2 == 0 ? images.data() : bases.get(img);
-          System.arraycopy(src, job % 2 == 0 ? img * px * c : 0, batch, j * px * c, px * c);
-          continue;
+        Perturbed key = jobs.get(start + j).key();
+        int img = key.image();
+        System.arraycopy(images.data(), img * px * c, batch, j * px * c, px * c);
+        float[] base = bases.get(img);
+        for (int q = key.fromBase().nextSetBit(0); q >= 0; q = key.fromBase().nextSetBit(q + 1)) {
+          System.arraycopy(base, q * c, batch, j * px * c + q * c, c);
         }
-        int q = job - 2 * nImages;
-        int r = q / (2 * interior);
-        boolean insertion = (q / interior) % 2 == 1;
-        int s = q % interior + 1;
-        int img = results.get(r).image();
-        float[] orig = Arrays.copyOfRange(images.data(), img * px * c, (img + 1) * px * c);
-        perturb(
-            orig,
-            bases.get(img),
-            orders[r],
-            changed(s, steps, px),
-            c,
-            insertion,
-            batch,
-            j * px * c);
       }
       try (CamTensor t = b.upload(new FloatTensor(Shape.of(n, h, w, c), batch));
           CamBackend.Forward f = b.forward(input, t, Set.of(logits))) {
         FloatTensor lv = f.value(logits).toHost();
         int[] d = lv.shape().dims();
-        opx = d.length == 4 ? d[1] * d[2] : 1;
-        ch = d[d.length - 1];
+        int opx = d.length == 4 ? d[1] * d[2] : 1;
+        int ch = d[d.length - 1];
         for (int j = 0; j < n; j++) {
-          int job = start + j;
-          if (job < 2 * nImages) {
-            ends[job] = Arrays.copyOfRange(lv.data(), j * opx * ch, (j + 1) * opx * ch);
-            continue;
+          for (int slot : jobs.get(start + j).slots()) {
+            int r = slot / (2 * perCurve);
+            curves[slot / perCurve][slot % perCurve] =
+                score(results.get(r), regions[r], lv.data(), j * opx * ch, opx, ch);
           }
-          int q = job - 2 * nImages;
-          int r = q / (2 * interior);
-          int curve = 2 * r + (q / interior) % 2;
-          curves[curve][q % interior + 1] =
-              score(results.get(r), regions[r], lv.data(), j * opx * ch, opx, ch);
+          slotsDone += jobs.get(start + j).slots().size();
         }
       }
       if (progress != null) {
-        progress.accept(start + n);
+        progress.accept((int) (nominal * slotsDone / totalSlots));
       }
+    }
+    if (progress != null && jobs.isEmpty()) {
+      progress.accept(nominal);
     }
     List<Curves> out = new ArrayList<>();
     double[] fr = new double[perCurve];
@@ -197,19 +204,18 @@ public final class Faithfulness {
       fr[s] = (double) s / steps;
     }
     for (int r = 0; r < results.size(); r++) {
-      int img = results.get(r).image();
-      double atImage = score(results.get(r), regions[r], ends[2 * img], 0, opx, ch);
-      double atBase = score(results.get(r), regions[r], ends[2 * img + 1], 0, opx, ch);
       double[] del = curves[2 * r];
       double[] ins = curves[2 * r + 1];
-      del[0] = atImage;
-      del[steps] = atBase;
-      ins[0] = atBase;
-      ins[steps] = atImage;
       out.add(new Curves(new Curve(fr, del, auc(del)), new Curve(fr, ins, auc(ins))));
     }
     return out;
   }
+
+  // one perturbed image: image index and the pixels that come from its baseline
+  private record Perturbed(int image, BitSet fromBase) {}
+
+  // a perturbed image and the curve points (slots) it scores
+  private record Job(Perturbed key, List<Integer> slots) {}
 
   private static double score(CamResult res, float[] region, float[] v, int off, int opx, int ch) {
     if (region.length != opx) {
@@ -219,7 +225,12 @@ public final class Faithfulness {
     return regionProbability(v, off, opx, ch, res.target().classIndex(), region);
   }
 
-  /** How many images {@link #curves} runs forward for this many images and results. */
+  /**
+   * The units of {@link #curves}'s progress: how many images it would run forward for this many
+   * images and results if every perturbed image were new (the ends of every curve once per image,
+   * the interior steps per result and curve). Identical perturbed images (equal maps' orders, the
+   * same map from two methods, layers or regions) run once, so it runs at most this many.
+   */
   public static int forwards(int images, int results, Options opt) {
     return 2 * images + results * 2 * (opt.steps() - 1);
   }

@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.segcam.backend.BackendChoice;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
+import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.cam.Explainer;
 import dev.segcam.cam.LabelMap;
 import dev.segcam.cam.Target;
@@ -39,10 +41,10 @@ import java.util.Map;
  * (total-variation distance of the maps scaled to sum 1). Shadow on disc: for shadow targets, the
  * share of the map's heat on the true disc pixels.
  *
- * <p>Args: {@code --model weights/scene-unet --scenes 200 --curve-scenes 200 --steps 8 --set-seed 3
- * --layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2 --out bench/results/seg-gradcam-table.json --doc
- * docs/seg-gradcam-table.md}; {@code --from-json FILE} only rewrites the page from a recorded
- * result.
+ * <p>Args: {@code --model weights/scene-unet --scenes 200 --curve-scenes 200 --steps 6 --set-seed 3
+ * --backend cpu --layers dec1_3/conv2,dec1_2/conv1,mid_3/conv2 --out
+ * bench/results/seg-gradcam-table.json --doc docs/seg-gradcam-table.md}; {@code --from-json FILE}
+ * only rewrites the page from a recorded result.
  */
 public final class SegGradCamTable {
   static final int SIZE = 64;
@@ -63,12 +65,13 @@ public final class SegGradCamTable {
     a.put("--model", "weights/scene-unet");
     a.put("--scenes", "200");
     a.put("--curve-scenes", "-1");
-    a.put("--steps", "8");
+    a.put("--steps", "6");
     a.put("--set-seed", "3");
     a.put("--layers", "dec1_3/conv2,dec1_2/conv1,mid_3/conv2");
     a.put("--out", "bench/results/seg-gradcam-table.json");
     a.put("--doc", "docs/seg-gradcam-table.md");
     a.put("--from-json", "");
+    a.put("--backend", "cpu");
     for (int i = 0; i + 1 < args.length; i += 2) {
       if (!a.containsKey(args[i])) {
         throw new IllegalArgumentException("unknown option " + args[i] + "; known: " + a.keySet());
@@ -107,7 +110,20 @@ public final class SegGradCamTable {
     int[] skipped = new int[1];
     long t0 = System.nanoTime();
     long curveNanos = 0;
-    try (Explainer ex = Explainer.open(Paths.get(a.get("--model")))) {
+    long camNanos = 0;
+    boolean javaOnly = BackendChoice.parse(a.get("--backend")) == BackendChoice.JAVA;
+    String[] engine = new String[1];
+    try (Explainer ex =
+        Explainer.open(
+            Paths.get(a.get("--model")),
+            g -> {
+              CpuCamBackend b =
+                  CpuCamBackend.open(
+                      g, Runtime.getRuntime().availableProcessors(), javaOnly, System.err::println);
+              engine[0] = b.engine();
+              return b;
+            })) {
+      System.err.println("CPU engine: " + engine[0]);
       ex.emptyTargetsAsZero(true);
       for (int i = 0; i < scenes; i++) {
         SceneGenerator.Scene sc = gen.generate(setSeed, i);
@@ -149,11 +165,15 @@ public final class SegGradCamTable {
           continue;
         }
         boolean curves = i < curveScenes;
+        // the curves of every method, layer and region of the scene in one call: shared
+        // perturbed images (equal maps) run forward once
+        List<CamResult> scored = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
         for (CamMethod m : CamMethod.values()) {
+          long te = System.nanoTime();
           List<CamResult> rs = ex.explain(img, targets, layers, m);
+          camNanos += System.nanoTime() - te;
           // image-major, then target, then layer
-          List<CamResult> scored = new ArrayList<>();
-          List<String> keys = new ArrayList<>();
           for (int t = 0; t < targets.size(); t++) {
             for (int l = 0; l < layers.size(); l++) {
               CamResult r = rs.get(t * layers.size() + l);
@@ -190,31 +210,32 @@ public final class SegGradCamTable {
               keys.add(k);
             }
           }
-          if (curves && !scored.isEmpty()) {
-            long tc = System.nanoTime();
-            List<Faithfulness.Curves> cs = Faithfulness.curves(ex, img, scored, opt, null);
-            curveNanos += System.nanoTime() - tc;
-            for (int j = 0; j < cs.size(); j++) {
-              add(values, keys.get(j) + "deletion_auc", cs.get(j).deletion().auc());
-              add(values, keys.get(j) + "insertion_auc", cs.get(j).insertion().auc());
-            }
+        }
+        if (curves && !scored.isEmpty()) {
+          long tc = System.nanoTime();
+          List<Faithfulness.Curves> cs = Faithfulness.curves(ex, img, scored, opt, null);
+          curveNanos += System.nanoTime() - tc;
+          for (int j = 0; j < cs.size(); j++) {
+            add(values, keys.get(j) + "deletion_auc", cs.get(j).deletion().auc());
+            add(values, keys.get(j) + "insertion_auc", cs.get(j).insertion().auc());
           }
         }
         if ((i + 1) % 10 == 0 || i + 1 == scenes) {
           double s = (System.nanoTime() - t0) / 1e9;
           System.err.printf(
               Locale.ROOT,
-              "[%d/%d] %.0f s (curves %.0f s), eta %.0f s%n",
+              "[%d/%d] %.0f s (cams %.0f s, curves %.0f s), eta %.0f s%n",
               i + 1,
               scenes,
               s,
+              camNanos / 1e9,
               curveNanos / 1e9,
               s / (i + 1) * (scenes - i - 1));
         }
       }
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
-    write(a, layers, scenes, curveScenes, steps, setSeed, values, skipped[0], seconds);
+    write(a, layers, engine[0], scenes, curveScenes, steps, setSeed, values, skipped[0], seconds);
   }
 
   // ---------------------------------------------------------------- output
@@ -222,6 +243,7 @@ public final class SegGradCamTable {
   private static void write(
       Map<String, String> a,
       List<String> layers,
+      String engine,
       int scenes,
       int curveScenes,
       int steps,
@@ -239,7 +261,8 @@ public final class SegGradCamTable {
     root.putObject("device")
         .put("cpu", Machine.cpuModel())
         .put("cores", Machine.cores())
-        .put("backend", "cpu");
+        .put("backend", "cpu")
+        .put("engine", engine);
     root.put("scenes", scenes);
     root.put("curve_scenes", Math.min(curveScenes, scenes));
     root.put("scene_set_seed", setSeed);
