@@ -7,6 +7,7 @@ import dev.segcam.cam.Explainer;
 import dev.segcam.cam.Labels;
 import dev.segcam.cam.LayerChoice;
 import dev.segcam.cam.Target;
+import dev.segcam.image.ImageSizes;
 import dev.segcam.io.Json;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;

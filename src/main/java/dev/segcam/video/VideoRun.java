@@ -9,6 +9,7 @@ import dev.segcam.cam.Labels;
 import dev.segcam.cam.ScoreMode;
 import dev.segcam.cam.Target;
 import dev.segcam.image.Colormaps;
+import dev.segcam.image.ImageSizes;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.ImportedModel;
@@ -149,12 +150,13 @@ public final class VideoRun {
     }
     String kind = outputKind(o.output);
 
-    // with a known frame size the model is imported at it: shape arithmetic on a dynamic input
-    // folds to constants
+    // with a known frame size (--size, the video's own, or the images' when they share one) the
+    // model is imported at it: shape arithmetic on a dynamic input folds to constants
+    int[] hw = size != null ? new int[] {size[1], size[0]} : frameSize(inPath, videoIn, ff);
     ImportedModel imported =
-        size == null
+        hw == null
             ? SavedModelImporter.load(o.model)
-            : SavedModelImporter.loadAtImageSize(o.model, null, size[1], size[0]);
+            : SavedModelImporter.loadAtImageSize(o.model, null, hw[0], hw[1]);
     Graph graph = imported.graph();
     Shape in = graph.node(graph.inputs().get(0)).shape();
     if (in.rank() != 4 || (in.dim(3) != 3 && in.dim(3) != Shape.UNKNOWN)) {
@@ -251,6 +253,18 @@ public final class VideoRun {
         explainer.close();
       }
     }
+  }
+
+  /**
+   * The (height, width) frames have without --size: a video's own (ffprobe), or the images' of a
+   * directory when they all share one; null when unknown (the model is imported as declared).
+   */
+  private static int[] frameSize(Path in, boolean videoIn, Ffmpeg ff) {
+    if (videoIn) {
+      Ffmpeg.StreamInfo info = ff.probe(in);
+      return new int[] {info.height(), info.width()};
+    }
+    return Files.isDirectory(in) ? ImageSizes.common(new ImageDirectorySource(in).files()) : null;
   }
 
   private static JsonLinesSink jsonSink(

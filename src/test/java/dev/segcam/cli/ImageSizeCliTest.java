@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * explain and bench import a model whose sizes come from its dynamic input at the image's size (the
- * same path as `layers --input-shape`), so its run-time shape arithmetic folds.
+ * same path as `layers --input-shape`), so its run-time shape arithmetic folds; video at its
+ * frames' own size when no --size is given.
  */
 class ImageSizeCliTest {
   @Test
@@ -55,5 +56,29 @@ class ImageSizeCliTest {
     ExplainCommandTest.Run none =
         ExplainCommandTest.run("bench", model.toString(), "--backend", "cpu");
     ExplainCommandTest.assertOneLineError(none, "known only at run time");
+  }
+
+  @Test
+  void videoImportsAtTheFramesOwnSizeWithoutSize(@TempDir Path tmp) throws IOException {
+    Path model = ImportZoo.dynamicResize();
+    Path frames = Files.createDirectories(tmp.resolve("frames"));
+    for (int i = 0; i < 3; i++) {
+      RandomTensors.noisePng(frames.resolve("f" + i + ".png"), 14, 8);
+    }
+    Path out = tmp.resolve("out");
+    ExplainCommandTest.Run r =
+        ExplainCommandTest.run(
+            "video",
+            model.toString(),
+            frames.toString(),
+            out.toString(),
+            "--class",
+            "1",
+            "--backend",
+            "cpu");
+    assertEquals(0, r.code(), r.out() + r.err());
+    try (var pngs = Files.list(out)) {
+      assertEquals(3, pngs.filter(f -> f.toString().endsWith(".png")).count(), r.err());
+    }
   }
 }

@@ -1,4 +1,4 @@
-package dev.segcam.cli;
+package dev.segcam.image;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -10,11 +10,11 @@ import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 
 /** Image sizes from file headers, to import a model at the size it will see. */
-final class ImageSizes {
+public final class ImageSizes {
   private ImageSizes() {}
 
   /** (height, width) when every image's header gives the same size; null otherwise. */
-  static int[] common(List<Path> files) {
+  public static int[] common(List<Path> files) {
     int[] common = null;
     for (Path f : files) {
       int[] hw = headerSize(f);
