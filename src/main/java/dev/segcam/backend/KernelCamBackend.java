@@ -67,14 +67,6 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     return rows / images;
   }
 
-  private static CpuKernels.ScoreMode kernelMode(SeedMode m) {
-    return switch (m) {
-      case LINEAR -> CpuKernels.ScoreMode.LOGITS;
-      case SOFTMAX -> CpuKernels.ScoreMode.SOFTMAX;
-      case SIGMOID -> CpuKernels.ScoreMode.SIGMOID;
-    };
-  }
-
   @Override
   public CamTensor scoreSeed(
       CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores) {
@@ -105,7 +97,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
                 d[1],
                 d[2],
                 ch,
-                kernelMode(mode));
+                mode.kernel());
       }
       // one small copy to the host per frame: the caller reports the scores
       System.arraycopy(sc.toHost().data(), 0, scores, 0, rows);

@@ -111,7 +111,7 @@ public final class SparseSeed implements CamTensor {
           d[1],
           d[2],
           ch,
-          kernelMode(mode));
+          mode.kernel());
       System.arraycopy(sc, 0, scores, t * n, n);
       if (mode == SeedMode.SOFTMAX && p == null) {
         p = new float[n * px * ch];
@@ -143,14 +143,6 @@ public final class SparseSeed implements CamTensor {
     }
     Shape s = values.shape().withDim(0, rows);
     return new SparseSeed(s, n, a, chan, beta, p, dense);
-  }
-
-  private static CpuKernels.ScoreMode kernelMode(SeedMode m) {
-    return switch (m) {
-      case LINEAR -> CpuKernels.ScoreMode.LOGITS;
-      case SOFTMAX -> CpuKernels.ScoreMode.SOFTMAX;
-      case SIGMOID -> CpuKernels.ScoreMode.SIGMOID;
-    };
   }
 
   @Override
