@@ -27,6 +27,14 @@ public interface CamBackend extends AutoCloseable {
 
   Graph graph();
 
+  /**
+   * Whether the backend's tensors live in host memory, so that data the caller already holds on the
+   * host (label maps, region masks) is used as it is rather than rebuilt by the backend.
+   */
+  default boolean onHost() {
+    return false;
+  }
+
   /** Moves a host tensor to the backend. */
   CamTensor upload(FloatTensor host);
 

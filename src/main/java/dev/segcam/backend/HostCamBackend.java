@@ -13,6 +13,11 @@ public abstract class HostCamBackend
     extends KernelCamBackend<CamTensor.Host, HostCamKernels.Slice> {
   private boolean sparseSeeds = true;
 
+  @Override
+  public boolean onHost() {
+    return true;
+  }
+
   /**
    * Whether {@link #scoreSeed} returns a {@link SparseSeed} (the default: a backward that knows it
    * consumes it factored; any other sees its dense form) or the dense seed tensor.

@@ -3,7 +3,6 @@ package dev.segcam.cam;
 import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamStepException;
 import dev.segcam.backend.CamTensor;
-import dev.segcam.backend.HostCamBackend;
 import dev.segcam.backend.KernelCamBackend;
 import dev.segcam.backend.Normalization;
 import dev.segcam.backend.SeedMode;
@@ -501,7 +500,7 @@ public final class Explainer implements AutoCloseable {
                   oh,
                   ow,
                   nodeMasks,
-                  !(backend instanceof HostCamBackend))) {
+                  !backend.onHost())) {
             seeds.put(node, backend.scoreSeed(fwd.value(node), mt, cls, modes, s));
           }
           for (int r = 0; r < rows; r++) {

@@ -2,10 +2,10 @@ package dev.segcam.cli;
 
 import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamTensor;
+import dev.segcam.backend.ForwardingCamBackend;
 import dev.segcam.backend.Normalization;
 import dev.segcam.backend.SeedMode;
 import dev.segcam.ir.FloatTensor;
-import dev.segcam.ir.Graph;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -17,8 +17,7 @@ import java.util.function.Supplier;
  * pass (with uploads), the backward pass, and the CAM steps (seed, weights, map, resize,
  * normalise). The Explainer stays unaware of timing; the CLI reports these sums per image.
  */
-final class TimedCamBackend implements CamBackend {
-  private final CamBackend inner;
+final class TimedCamBackend extends ForwardingCamBackend {
   private static final int FORWARD = 0;
   private static final int BACKWARD = 1;
   private static final int CAM = 2;
@@ -27,7 +26,7 @@ final class TimedCamBackend implements CamBackend {
   private final long[] ns = new long[3];
 
   TimedCamBackend(CamBackend inner) {
-    this.inner = inner;
+    super(inner);
   }
 
   /** Milliseconds spent so far: {forward, backward, cam}. */
@@ -50,16 +49,6 @@ final class TimedCamBackend implements CamBackend {
     } finally {
       ns[stage] += System.nanoTime() - t0;
     }
-  }
-
-  @Override
-  public String name() {
-    return inner.name();
-  }
-
-  @Override
-  public Graph graph() {
-    return inner.graph();
   }
 
   @Override
@@ -106,6 +95,11 @@ final class TimedCamBackend implements CamBackend {
   }
 
   @Override
+  public CamTensor regionMasks(CamTensor labels, int[] spec) {
+    return cam(() -> inner.regionMasks(labels, spec));
+  }
+
+  @Override
   public CamTensor channelMean(CamTensor grads) {
     return cam(() -> inner.channelMean(grads));
   }
@@ -138,10 +132,5 @@ final class TimedCamBackend implements CamBackend {
   @Override
   public CamTensor normalize(CamTensor maps, Normalization norm) {
     return cam(() -> inner.normalize(maps, norm));
-  }
-
-  @Override
-  public void close() {
-    inner.close();
   }
 }

@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamTensor;
-import dev.segcam.backend.Normalization;
-import dev.segcam.backend.SeedMode;
+import dev.segcam.backend.ForwardingCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
@@ -280,10 +278,13 @@ class ConcurrencyTest {
    * A CPU backend whose resize hands its result through a field, with a pause in between that lets
    * another thread's call overwrite it (bounded: alone, it goes on after 100 ms).
    */
-  static final class RacyBackend implements CamBackend {
-    private final CpuCamBackend inner = CpuCamBackend.create(graph, ENGINE_THREADS);
+  static final class RacyBackend extends ForwardingCamBackend {
     private float[] scratch;
     private long writes;
+
+    RacyBackend() {
+      super(CpuCamBackend.create(graph, ENGINE_THREADS));
+    }
 
     @Override
     public CamTensor resizeBilinear(CamTensor maps, int outH, int outW) {
@@ -316,62 +317,6 @@ class ConcurrencyTest {
     @Override
     public String name() {
       return "racy-cpu";
-    }
-
-    @Override
-    public Graph graph() {
-      return inner.graph();
-    }
-
-    @Override
-    public CamTensor upload(FloatTensor host) {
-      return inner.upload(host);
-    }
-
-    @Override
-    public Forward forward(String input, CamTensor images, java.util.Set<String> keep) {
-      return inner.forward(input, images, keep);
-    }
-
-    @Override
-    public CamTensor scoreSeed(
-        CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores) {
-      return inner.scoreSeed(values, masks, classes, modes, scores);
-    }
-
-    @Override
-    public CamTensor channelMean(CamTensor grads) {
-      return inner.channelMean(grads);
-    }
-
-    @Override
-    public CamTensor gradCamPlusPlusWeights(CamTensor acts, CamTensor grads) {
-      return inner.gradCamPlusPlusWeights(acts, grads);
-    }
-
-    @Override
-    public CamTensor xGradCamWeights(CamTensor acts, CamTensor grads) {
-      return inner.xGradCamWeights(acts, grads);
-    }
-
-    @Override
-    public CamTensor weightedSumRelu(CamTensor acts, CamTensor weights) {
-      return inner.weightedSumRelu(acts, weights);
-    }
-
-    @Override
-    public CamTensor elementwiseSumRelu(CamTensor acts, CamTensor grads, boolean reluGrads) {
-      return inner.elementwiseSumRelu(acts, grads, reluGrads);
-    }
-
-    @Override
-    public CamTensor normalize(CamTensor maps, Normalization norm) {
-      return inner.normalize(maps, norm);
-    }
-
-    @Override
-    public void close() {
-      inner.close();
     }
   }
 

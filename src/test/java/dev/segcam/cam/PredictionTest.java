@@ -5,8 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamTensor;
-import dev.segcam.backend.Normalization;
-import dev.segcam.backend.SeedMode;
+import dev.segcam.backend.ForwardingCamBackend;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.savedmodel.SavedModelImporter;
@@ -61,84 +60,17 @@ class PredictionTest {
   }
 
   /** A backend that counts forwards. */
-  static final class Counting implements CamBackend {
-    final CamBackend in;
+  static final class Counting extends ForwardingCamBackend {
     int forwards;
 
     Counting(CamBackend in) {
-      this.in = in;
-    }
-
-    @Override
-    public String name() {
-      return in.name();
-    }
-
-    @Override
-    public Graph graph() {
-      return in.graph();
-    }
-
-    @Override
-    public CamTensor upload(FloatTensor host) {
-      return in.upload(host);
+      super(in);
     }
 
     @Override
     public Forward forward(String input, CamTensor images, Set<String> keep) {
       forwards++;
-      return in.forward(input, images, keep);
-    }
-
-    @Override
-    public CamTensor scoreSeed(
-        CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores) {
-      return in.scoreSeed(values, masks, classes, modes, scores);
-    }
-
-    @Override
-    public CamTensor argmaxChannels(CamTensor values) {
-      return in.argmaxChannels(values);
-    }
-
-    @Override
-    public CamTensor channelMean(CamTensor grads) {
-      return in.channelMean(grads);
-    }
-
-    @Override
-    public CamTensor gradCamPlusPlusWeights(CamTensor acts, CamTensor grads) {
-      return in.gradCamPlusPlusWeights(acts, grads);
-    }
-
-    @Override
-    public CamTensor xGradCamWeights(CamTensor acts, CamTensor grads) {
-      return in.xGradCamWeights(acts, grads);
-    }
-
-    @Override
-    public CamTensor weightedSumRelu(CamTensor acts, CamTensor weights) {
-      return in.weightedSumRelu(acts, weights);
-    }
-
-    @Override
-    public CamTensor elementwiseSumRelu(CamTensor acts, CamTensor grads, boolean reluGrads) {
-      return in.elementwiseSumRelu(acts, grads, reluGrads);
-    }
-
-    @Override
-    public CamTensor resizeBilinear(CamTensor maps, int outH, int outW) {
-      return in.resizeBilinear(maps, outH, outW);
-    }
-
-    @Override
-    public CamTensor normalize(CamTensor maps, Normalization norm) {
-      return in.normalize(maps, norm);
-    }
-
-    @Override
-    public void close() {
-      in.close();
+      return inner.forward(input, images, keep);
     }
   }
 }

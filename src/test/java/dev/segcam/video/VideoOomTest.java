@@ -11,8 +11,7 @@ import dev.segcam.backend.BackendChoice;
 import dev.segcam.backend.CamBackend;
 import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.DeviceOutOfMemoryException;
-import dev.segcam.backend.Normalization;
-import dev.segcam.backend.SeedMode;
+import dev.segcam.backend.ForwardingCamBackend;
 import dev.segcam.cam.CamException;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
@@ -75,8 +74,7 @@ class VideoOomTest {
   }
 
   /** Throws DeviceOutOfMemoryException for forwards of more than {@code limit} frames. */
-  static final class OomBackend implements CamBackend {
-    final CamBackend d;
+  static final class OomBackend extends ForwardingCamBackend {
     final int limit;
     final int after;
     int framesDone;
@@ -86,7 +84,7 @@ class VideoOomTest {
      * @param after frames that go through at any batch size before the limit applies
      */
     OomBackend(CamBackend d, int limit, int after) {
-      this.d = d;
+      super(d);
       this.limit = limit;
       this.after = after;
     }
@@ -101,68 +99,12 @@ class VideoOomTest {
             "cudaMalloc of " + bytes + " bytes for a batch of " + n + " (injected)", bytes);
       }
       framesDone += n;
-      return d.forward(input, images, keep);
+      return inner.forward(input, images, keep);
     }
 
     @Override
     public String name() {
-      return "oom(" + d.name() + ")";
-    }
-
-    @Override
-    public Graph graph() {
-      return d.graph();
-    }
-
-    @Override
-    public CamTensor upload(FloatTensor host) {
-      return d.upload(host);
-    }
-
-    @Override
-    public CamTensor scoreSeed(
-        CamTensor values, CamTensor masks, int[] classes, SeedMode[] modes, float[] scores) {
-      return d.scoreSeed(values, masks, classes, modes, scores);
-    }
-
-    @Override
-    public CamTensor channelMean(CamTensor grads) {
-      return d.channelMean(grads);
-    }
-
-    @Override
-    public CamTensor gradCamPlusPlusWeights(CamTensor acts, CamTensor grads) {
-      return d.gradCamPlusPlusWeights(acts, grads);
-    }
-
-    @Override
-    public CamTensor xGradCamWeights(CamTensor acts, CamTensor grads) {
-      return d.xGradCamWeights(acts, grads);
-    }
-
-    @Override
-    public CamTensor weightedSumRelu(CamTensor acts, CamTensor weights) {
-      return d.weightedSumRelu(acts, weights);
-    }
-
-    @Override
-    public CamTensor elementwiseSumRelu(CamTensor acts, CamTensor grads, boolean reluGrads) {
-      return d.elementwiseSumRelu(acts, grads, reluGrads);
-    }
-
-    @Override
-    public CamTensor resizeBilinear(CamTensor maps, int outH, int outW) {
-      return d.resizeBilinear(maps, outH, outW);
-    }
-
-    @Override
-    public CamTensor normalize(CamTensor maps, Normalization norm) {
-      return d.normalize(maps, norm);
-    }
-
-    @Override
-    public void close() {
-      d.close();
+      return "oom(" + inner.name() + ")";
     }
   }
 
