@@ -176,6 +176,7 @@ final class ImageExplanation {
                   + layer);
         }
       }
+      Panels.CamTiles tiles = new Panels.CamTiles(cams, camClasses, titles, regions);
       String p = dir + "/panel." + ExplainCommand.slug(layer) + ".png";
       st.png(
           p,
@@ -183,17 +184,13 @@ final class ImageExplanation {
               display,
               seg,
               run.classNames(),
-              cams,
-              camClasses,
-              titles,
-              regions,
+              tiles,
               ExplainCommand.HEAT_ALPHA,
-              ExplainCommand.TILE));
+              new int[] {ExplainCommand.TILE, 0}));
       panels.add(p);
       if (resized) {
         String pf = dir + "/panel." + ExplainCommand.slug(layer) + ".full.png";
-        st.png(
-            pf, fullPanel(raw, segFull, run.classNames(), cams, camClasses, titles, regions, h, w));
+        st.png(pf, fullPanel(raw, segFull, run.classNames(), tiles, h, w));
         panelsFull.add(pf);
       }
       if (guidedResults != null) {
@@ -409,33 +406,27 @@ final class ImageExplanation {
       BufferedImage raw,
       int[] segFull,
       List<String> classNames,
-      List<float[]> cams,
-      List<Integer> camClasses,
-      List<String> titles,
-      List<int[]> regions,
+      Panels.CamTiles tiles,
       int h,
       int w) {
     int fh = raw.getHeight();
     int fw = raw.getWidth();
     List<float[]> camsFull = new ArrayList<>();
     List<int[]> regionsFull = new ArrayList<>();
-    for (int i = 0; i < cams.size(); i++) {
-      camsFull.add(Overlays.resizeMap(cams.get(i), h, w, fh, fw));
-      int[] region = regions.get(i);
+    for (int i = 0; i < tiles.maps().size(); i++) {
+      camsFull.add(Overlays.resizeMap(tiles.maps().get(i), h, w, fh, fw));
+      int[] region = tiles.region(i);
       regionsFull.add(region == null ? null : toImageGrid(region, h, w, fh, fw));
     }
-    int[] grid = Panels.fitGrid(cams.size() + Panels.SEG_GRAD_CAM_EXTRA_TILES, Math.max(fh, fw));
+    int[] grid =
+        Panels.fitGrid(tiles.maps().size() + Panels.SEG_GRAD_CAM_EXTRA_TILES, Math.max(fh, fw));
     return Panels.segGradCam(
         raw,
         segFull,
         classNames,
-        camsFull,
-        camClasses,
-        titles,
-        regionsFull,
+        new Panels.CamTiles(camsFull, tiles.classes(), tiles.titles(), regionsFull),
         ExplainCommand.HEAT_ALPHA,
-        grid[0],
-        grid[1]);
+        grid);
   }
 
   private static int[] toImageGrid(int[] labels, int oh, int ow, int h, int w) {

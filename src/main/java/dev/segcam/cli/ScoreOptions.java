@@ -5,7 +5,8 @@ import picocli.CommandLine.Option;
 
 /**
  * What is scored and where, as picocli mixins shared by {@code explain}, {@code video} and {@code
- * bench}: each option is declared once, with the words of {@link Vocabulary}.
+ * bench}: each option is declared once, here ({@code --score} takes its label, help text and
+ * converter from {@link Vocabulary}, beside the other value parsers).
  */
 final class ScoreOptions {
   private ScoreOptions() {}
@@ -14,8 +15,11 @@ final class ScoreOptions {
   static final class Output {
     @Option(
         names = "--output",
-        paramLabel = Vocabulary.OUTPUT_LABEL,
-        description = Vocabulary.OUTPUT_HELP)
+        paramLabel = "NODE",
+        description =
+            "The node to score: an output key, a layer as `segcam layers` prints it, or a"
+                + " TensorFlow node name. Default: the first output (one without gradient, such as"
+                + " ArgMax, is scored on its nearest differentiable ancestor, with a note).")
     String node;
   }
 
@@ -34,8 +38,10 @@ final class ScoreOptions {
   static final class Layer {
     @Option(
         names = {"-l", "--layer"},
-        paramLabel = Vocabulary.LAYER_LABEL,
-        description = Vocabulary.LAYER_HELP)
+        paramLabel = "NAME",
+        description =
+            "Feature layer (node name as `segcam layers` prints it). Default: the last"
+                + " conv/activation before the classifier head.")
     String name;
   }
 }

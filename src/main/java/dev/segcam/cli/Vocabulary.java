@@ -14,9 +14,10 @@ import picocli.CommandLine.TypeConversionException;
 
 /**
  * The one vocabulary of the command line: option labels, help texts and value parsers that more
- * than one command uses are defined here once, so {@code explain}, {@code video} and {@code bench}
- * spell methods, regions, sizes and classes alike. Exit-code rule: every unusable option value is a
- * usage error (exit 2, one line plus a hint to --help), whether picocli or the command finds it.
+ * than one command uses are defined here once (or, for a whole option, once as a mixin of {@link
+ * ScoreOptions}), so {@code explain}, {@code video} and {@code bench} spell methods, regions, sizes
+ * and classes alike. Exit-code rule: every unusable option value is a usage error (exit 2, one line
+ * plus a hint to --help), whether picocli or the command finds it.
  */
 final class Vocabulary {
   private Vocabulary() {}
@@ -34,17 +35,6 @@ final class Vocabulary {
   static final String CLASS_HELP = "Class, by index or by name from MODEL_DIR/labels.txt";
 
   static final String SIZE_LABEL = "WxH";
-
-  static final String LAYER_LABEL = "NAME";
-  static final String LAYER_HELP =
-      "Feature layer (node name as `segcam layers` prints it). Default: the last conv/activation"
-          + " before the classifier head.";
-
-  static final String OUTPUT_LABEL = "NODE";
-  static final String OUTPUT_HELP =
-      "The node to score: an output key, a layer as `segcam layers` prints it, or a TensorFlow"
-          + " node name. Default: the first output (one without gradient, such as ArgMax, is"
-          + " scored on its nearest differentiable ancestor, with a note).";
 
   static final String PREDICTED_HELP = "The pixels predicted as the class (default).";
   static final String COMPONENT_HELP =

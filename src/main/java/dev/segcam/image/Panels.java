@@ -221,6 +221,30 @@ public final class Panels {
   }
 
   /**
+   * The heatmaps of a Seg-Grad-CAM panel, one entry per CAM in each list.
+   *
+   * @param maps the heatmap (H*W) in [0,1]
+   * @param classes the class index each map explains
+   * @param titles the tile's title (e.g. class, layer, method and region)
+   * @param regions the region to outline in white on the map: a map of the image's size, nonzero
+   *     inside, or null for none; the list itself may be null
+   */
+  public record CamTiles(
+      List<float[]> maps, List<Integer> classes, List<String> titles, List<int[]> regions) {
+    public CamTiles {
+      if (maps.size() != classes.size()) {
+        throw new SegcamException(
+            maps.size() + " heatmaps but " + classes.size() + " class indices");
+      }
+    }
+
+    /** The region outlined on map i, or null. */
+    public int[] region(int i) {
+      return regions == null ? null : regions.get(i);
+    }
+  }
+
+  /**
    * The Seg-Grad-CAM figure: image | segmentation | one CAM per class blended over the image with
    * jet, titled "CAM: name" | a legend of the segmentation colours.
    *
@@ -240,65 +264,39 @@ public final class Panels {
     for (int c : camClasses) {
       titles.add(c >= 0 && c < classNames.size() ? "CAM: " + classNames.get(c) : "CAM");
     }
-    return segGradCam(image, labels, classNames, cams, camClasses, titles, null, alpha, tileSize);
+    CamTiles tiles = new CamTiles(cams, camClasses, titles, null);
+    return segGradCam(image, labels, classNames, tiles, alpha, new int[] {tileSize, 0});
   }
 
   /**
-   * {@link #segGradCam(BufferedImage, int[], List, List, List, float, int)} with a title per CAM
-   * (e.g. class, layer, method and region), the region of each CAM outlined in white on it ({@code
-   * regions}: per CAM a map of the image's size, nonzero inside, or null for none; the list itself
-   * may be null), a colour bar of the heat scale, and a legend of the classes present in {@code
-   * labels} only.
+   * The Seg-Grad-CAM figure with a title per CAM, the region of each CAM outlined in white on it, a
+   * colour bar of the heat scale, and a legend of the classes present in {@code labels} only, on
+   * the {@code grid} {tile side, columns} (as {@link #fitGrid} gives it; columns 0: all in one
+   * row).
    */
   public static BufferedImage segGradCam(
       BufferedImage image,
       int[] labels,
       List<String> classNames,
-      List<float[]> cams,
-      List<Integer> camClasses,
-      List<String> camTitles,
-      List<int[]> regions,
+      CamTiles cams,
       float alpha,
-      int tileSize) {
-    return segGradCam(
-        image, labels, classNames, cams, camClasses, camTitles, regions, alpha, tileSize, 0);
-  }
-
-  /**
-   * {@link #segGradCam(BufferedImage, int[], List, List, List, List, List, float, int)} with {@code
-   * columns} tiles per row (0: all in one row).
-   */
-  public static BufferedImage segGradCam(
-      BufferedImage image,
-      int[] labels,
-      List<String> classNames,
-      List<float[]> cams,
-      List<Integer> camClasses,
-      List<String> camTitles,
-      List<int[]> regions,
-      float alpha,
-      int tileSize,
-      int columns) {
-    if (cams.size() != camClasses.size()) {
-      throw new SegcamException(
-          cams.size() + " heatmaps but " + camClasses.size() + " class indices");
-    }
+      int[] grid) {
     int h = image.getHeight();
     int w = image.getWidth();
-    Builder b = builder().tileSize(tileSize).columns(columns).tile("image", image);
+    Builder b = builder().tileSize(grid[0]).columns(grid[1]).tile("image", image);
     int[] palette = Overlays.defaultPalette(classNames);
     b.tile("segmentation", Overlays.segmentation(image, labels, palette, 0.6f));
-    for (int i = 0; i < cams.size(); i++) {
-      int c = camClasses.get(i);
+    for (int i = 0; i < cams.maps().size(); i++) {
+      int c = cams.classes().get(i);
       if (c < 0 || c >= classNames.size()) {
         throw new SegcamException(
             "CAM " + i + " is for class " + c + ", outside 0.." + (classNames.size() - 1));
       }
-      BufferedImage cam = Overlays.blend(image, cams.get(i), h, w, alpha, Colormaps.JET);
-      if (regions != null && regions.get(i) != null) {
-        cam = Overlays.outline(cam, regions.get(i), REGION_RGB);
+      BufferedImage cam = Overlays.blend(image, cams.maps().get(i), h, w, alpha, Colormaps.JET);
+      if (cams.region(i) != null) {
+        cam = Overlays.outline(cam, cams.region(i), REGION_RGB);
       }
-      b.tile(camTitles.get(i), cam);
+      b.tile(cams.titles().get(i), cam);
     }
     List<Integer> present = Overlays.present(labels, classNames.size());
     return b.colourBarTile("heat", Colormaps.JET, "0 (min)", "1 (max)")

@@ -68,7 +68,7 @@ public final class FfmpegSource implements FrameSource {
 
   @Override
   public String describe() {
-    return "video " + file + " (" + raw.width() + "x" + raw.height() + ")";
+    return "video " + file + " (" + raw.size() + ")";
   }
 
   @Override

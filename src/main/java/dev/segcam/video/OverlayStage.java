@@ -3,7 +3,6 @@ package dev.segcam.video;
 import dev.segcam.image.Colormaps;
 import dev.segcam.image.Overlays;
 import java.awt.image.BufferedImage;
-import java.util.List;
 
 /**
  * Smooths heatmaps across frames and draws them over the frames: one overlay per target, side by
@@ -12,7 +11,7 @@ import java.util.List;
  * this stage in order, so the average follows the video. A failed frame leaves the average alone
  * and is drawn without overlay (a video keeps its timeline).
  */
-public final class OverlayStage implements Stage {
+public final class OverlayStage extends FrameStage {
   private final int targets;
   private final float smooth;
   private final float alpha;
@@ -20,6 +19,7 @@ public final class OverlayStage implements Stage {
   private final float[][] state;
 
   public OverlayStage(int targets, float smooth, float alpha, Colormaps cmap) {
+    super("overlay");
     if (!(smooth >= 0f && smooth < 1f)) {
       throw new VideoException(
           "--smooth must be in [0,1) (weight of the previous frames; 0 = off), got " + smooth);
@@ -35,42 +35,35 @@ public final class OverlayStage implements Stage {
   }
 
   @Override
-  public String name() {
-    return "overlay";
-  }
-
-  @Override
-  public void process(List<FrameItem> batch) {
-    for (FrameItem it : batch) {
-      if (it.frame == null) {
-        continue;
-      }
-      BufferedImage[] parts = new BufferedImage[targets];
-      if (it.failed() || it.heatmaps == null) {
-        java.util.Arrays.fill(parts, it.frame);
-        it.output = Frames.tile(parts);
-        continue;
-      }
-      int fh = it.frame.getHeight();
-      int fw = it.frame.getWidth();
-      for (int t = 0; t < targets; t++) {
-        float[] h = it.heatmaps[t];
-        if (smooth > 0f) {
-          float[] s = state[t];
-          if (s != null && s.length == h.length) {
-            float[] m = new float[h.length];
-            for (int i = 0; i < h.length; i++) {
-              m[i] = smooth * s[i] + (1f - smooth) * h[i];
-            }
-            h = m;
-          }
-          state[t] = h;
-          it.heatmaps[t] = h;
-        }
-        float[] big = Frames.resizeMap(h, it.inH, it.inW, fh, fw);
-        parts[t] = Overlays.blend(it.frame, big, fh, fw, alpha, cmap);
-      }
-      it.output = Frames.tile(parts);
+  void processFrame(FrameItem it) {
+    if (it.frame == null) {
+      return;
     }
+    BufferedImage[] parts = new BufferedImage[targets];
+    if (it.failed() || it.heatmaps == null) {
+      java.util.Arrays.fill(parts, it.frame);
+      it.output = Frames.tile(parts);
+      return;
+    }
+    int fh = it.frame.getHeight();
+    int fw = it.frame.getWidth();
+    for (int t = 0; t < targets; t++) {
+      float[] h = it.heatmaps[t];
+      if (smooth > 0f) {
+        float[] s = state[t];
+        if (s != null && s.length == h.length) {
+          float[] m = new float[h.length];
+          for (int i = 0; i < h.length; i++) {
+            m[i] = smooth * s[i] + (1f - smooth) * h[i];
+          }
+          h = m;
+        }
+        state[t] = h;
+        it.heatmaps[t] = h;
+      }
+      float[] big = Frames.resizeMap(h, it.inH, it.inW, fh, fw);
+      parts[t] = Overlays.blend(it.frame, big, fh, fw, alpha, cmap);
+    }
+    it.output = Frames.tile(parts);
   }
 }

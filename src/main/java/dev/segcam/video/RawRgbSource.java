@@ -26,12 +26,9 @@ public class RawRgbSource implements FrameSource {
     this.what = what;
   }
 
-  public int width() {
-    return width;
-  }
-
-  public int height() {
-    return height;
+  /** The frame size as WxH, as every message about these frames spells it. */
+  public String size() {
+    return width + "x" + height;
   }
 
   @Override
@@ -61,9 +58,7 @@ public class RawRgbSource implements FrameSource {
               + " of "
               + buf.length
               + " bytes ("
-              + width
-              + "x"
-              + height
+              + size()
               + " rgb24); is the frame size right?");
       return item;
     }
@@ -73,6 +68,6 @@ public class RawRgbSource implements FrameSource {
 
   @Override
   public String describe() {
-    return what + " (raw rgb24 " + width + "x" + height + ")";
+    return what + " (raw rgb24 " + size() + ")";
   }
 }
