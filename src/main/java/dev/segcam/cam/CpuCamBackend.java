@@ -4,6 +4,7 @@ import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.HostCamBackend;
 import dev.segcam.backend.OpTable;
 import dev.segcam.backend.SparseSeed;
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
@@ -29,6 +30,40 @@ public final class CpuCamBackend extends HostCamBackend {
   @FunctionalInterface
   public interface Engine {
     Map<String, FloatTensor> forward(Map<String, FloatTensor> inputs);
+
+    /**
+     * A forward that keeps (at least) the values of {@code keep}, valid until the run closes. This
+     * default keeps every value in fresh arrays and recycles nothing; {@link #of(CpuEngine)}
+     * recycles through the engine's {@link Arena}.
+     */
+    default CpuEngine.Run run(Map<String, FloatTensor> inputs, Set<String> keep) {
+      return new CpuEngine.Run(forward(inputs), null);
+    }
+
+    /** The arena the runs' values come from, or null when nothing is reused. */
+    default Arena arena() {
+      return null;
+    }
+
+    /** The engine's forward, its values in the engine's {@link Arena} (reused call after call). */
+    static Engine of(CpuEngine engine) {
+      return new Engine() {
+        @Override
+        public Map<String, FloatTensor> forward(Map<String, FloatTensor> inputs) {
+          return engine.forward(inputs, null);
+        }
+
+        @Override
+        public CpuEngine.Run run(Map<String, FloatTensor> inputs, Set<String> keep) {
+          return engine.forwardPass(inputs, keep);
+        }
+
+        @Override
+        public Arena arena() {
+          return engine.arena();
+        }
+      };
+    }
   }
 
   private final Graph graph;
@@ -111,12 +146,7 @@ public final class CpuCamBackend extends HostCamBackend {
           }
         };
     return new CpuCamBackend(
-        graph,
-        in -> engine.forward(in, null),
-        engine.parallel(),
-        both,
-        t,
-        OneDnnProbe.status().describe());
+        graph, Engine.of(engine), engine.parallel(), both, t, OneDnnProbe.status().describe());
   }
 
   /**
@@ -131,7 +161,15 @@ public final class CpuCamBackend extends HostCamBackend {
   public static CpuCamBackend create(Graph graph, int threads) {
     CpuEngine engine = new CpuEngine(graph, Math.max(1, threads));
     // the backward runs on the engine's pool too
-    return new CpuCamBackend(graph, in -> engine.forward(in, null), engine.parallel(), engine);
+    return new CpuCamBackend(graph, Engine.of(engine), engine.parallel(), engine);
+  }
+
+  /**
+   * The arena whose arrays the forward values and intermediate gradients reuse call after call
+   * (null for an engine without one): its {@link Arena#stats()} say how much was allocated.
+   */
+  public Arena arena() {
+    return engine.arena();
   }
 
   @Override
@@ -148,14 +186,14 @@ public final class CpuCamBackend extends HostCamBackend {
   public Forward forward(String input, CamTensor images, Set<String> keep) {
     // a backward from seeds on kept nodes reads only their ancestors' values: drop the others (a
     // Softmax head beside the logits is the size of the logits)
-    Map<String, FloatTensor> all = engine.forward(Map.of(input, images.toHost()));
     Set<String> needed = new java.util.HashSet<>();
     for (String k : keep) {
       if (!needed.contains(k)) {
         needed.addAll(LayerChoice.ancestors(graph, k));
       }
     }
-    Map<String, FloatTensor> values = new java.util.HashMap<>(all);
+    CpuEngine.Run run = engine.run(Map.of(input, images.toHost()), needed);
+    Map<String, FloatTensor> values = new java.util.HashMap<>(run.values());
     values.keySet().retainAll(needed);
     return new GuidedPass() {
       @Override
@@ -194,8 +232,11 @@ public final class CpuCamBackend extends HostCamBackend {
           // the seed reached the one layer: it is that layer's whole gradient
           return Map.of(distinct.get(0), CamTensor.host(s.get(distinct.get(0))));
         }
-        Map<String, FloatTensor> g =
-            CpuBackward.backward(graph, values, s, layers, pool, table, guided);
+        Map<String, FloatTensor> g;
+        // intermediate gradients recycle through the pass; the layer gradients are the caller's
+        try (Arena.Pass.Scope in = run.pass() == null ? null : run.pass().enter()) {
+          g = CpuBackward.backward(graph, values, s, layers, pool, table, guided);
+        }
         Map<String, CamTensor> out = new LinkedHashMap<>();
         for (String l : layers) {
           out.put(l, CamTensor.host(g.get(l)));
@@ -204,7 +245,9 @@ public final class CpuCamBackend extends HostCamBackend {
       }
 
       @Override
-      public void close() {}
+      public void close() {
+        run.close(); // the values go back to the arena: readers must be done
+      }
     };
   }
 
