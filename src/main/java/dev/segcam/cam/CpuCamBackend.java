@@ -24,6 +24,12 @@ import java.util.Set;
  * The CAM backend of the pure-Java engine: a forward that yields every node's value, {@link
  * CpuBackward} for the data gradients, and the kernels' CPU twins for the small steps. Values stay
  * host arrays; nothing is copied but what the caller keeps.
+ *
+ * <p>Memory (over {@link Engine#of}, as {@link #create} and {@link #createOneDnn} build it): a
+ * forward's values and the backward's intermediate gradients are arrays of the engine's {@link
+ * Arena}, reused call after call. A value read from a {@link Forward} is the pass's, valid until
+ * the pass closes (then its array is lent to a later call: copy what must outlive the pass); the
+ * gradients a backward returns and the CAM steps' outputs are the caller's for good.
  */
 public final class CpuCamBackend extends HostCamBackend {
   /** A forward run that returns the value of every node for the given graph inputs. */
@@ -208,6 +214,15 @@ public final class CpuCamBackend extends HostCamBackend {
       @Override
       protected Map<String, CamTensor> backward(
           Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
+        // the seeds moved through the head and the intermediate gradients recycle through the
+        // pass; the layer gradients are the caller's
+        try (Arena.Pass.Scope in = run.pass() == null ? null : run.pass().enter()) {
+          return backwardInPass(seeds, layers, guided);
+        }
+      }
+
+      private Map<String, CamTensor> backwardInPass(
+          Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
         Map<String, FloatTensor> s = new LinkedHashMap<>();
         boolean fresh = true; // every seed array is this call's own
         for (Map.Entry<String, CamTensor> e : seeds.entrySet()) {
@@ -229,14 +244,15 @@ public final class CpuCamBackend extends HostCamBackend {
         }
         List<String> distinct = List.copyOf(new java.util.LinkedHashSet<>(layers));
         if (fresh && s.size() == 1 && distinct.size() == 1 && s.containsKey(distinct.get(0))) {
-          // the seed reached the one layer: it is that layer's whole gradient
-          return Map.of(distinct.get(0), CamTensor.host(s.get(distinct.get(0))));
+          // the seed reached the one layer: it is that layer's whole gradient, the caller's
+          FloatTensor g = s.get(distinct.get(0));
+          if (run.pass() != null) {
+            run.pass().detach(g.data());
+          }
+          return Map.of(distinct.get(0), CamTensor.host(g));
         }
-        Map<String, FloatTensor> g;
-        // intermediate gradients recycle through the pass; the layer gradients are the caller's
-        try (Arena.Pass.Scope in = run.pass() == null ? null : run.pass().enter()) {
-          g = CpuBackward.backward(graph, values, s, layers, pool, table, guided);
-        }
+        Map<String, FloatTensor> g =
+            CpuBackward.backward(graph, values, s, layers, pool, table, guided);
         Map<String, CamTensor> out = new LinkedHashMap<>();
         for (String l : layers) {
           out.put(l, CamTensor.host(g.get(l)));

@@ -23,6 +23,11 @@ import java.util.Set;
  * The pure-Java forward engine: runs an IR graph node by node on the host, multithreaded through
  * one {@link Parallel} pool. Conv filters are repacked for the GEMM once, at construction. A value
  * is dropped as soon as its last consumer has run unless the caller asked to keep it.
+ *
+ * <p>Memory: values and scratch come from the engine's {@link Arena}, so a warm call on the same
+ * shapes reuses the arrays of the last one. Ownership: {@link #forward} hands its results to the
+ * caller for good (never reused); {@link #forwardPass}'s values belong to the returned {@link Run}
+ * and are valid until it closes, when every array goes back for the next call.
  */
 public final class CpuEngine implements AutoCloseable {
   private final Graph graph;
