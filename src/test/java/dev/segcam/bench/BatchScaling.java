@@ -15,6 +15,8 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Shape;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,8 +32,9 @@ import java.util.Random;
  * {@link Arena} on (values and gradients reused call after call) and off (every call allocates
  * fresh arrays, as before the arena). Per frame it records wall and process CPU time (all threads,
  * oneDNN's OpenMP ones included: the robust figure on a shared machine), heap allocated by all
- * threads, minor page faults (/proc/self/stat), GC pauses, and the arena's peak footprint; then the
- * batch-B / batch-1 ratios. Prints a table and writes JSON.
+ * threads, minor page faults (/proc/self/stat), GC pauses, and the peaks of the arena's footprint,
+ * the heap and the process's resident memory (oneDNN's native buffers included); then the batch-B /
+ * batch-1 ratios. Prints a table and writes JSON.
  *
  * <pre>
  * bench/batch-scaling.sh [--engine onednn|java] [--size 256] [--batch 8] [--iterations 3]
@@ -86,6 +89,8 @@ public final class BatchScaling {
       long gcCount,
       long gcMs,
       double arenaPeakMb,
+      double heapPeakMb,
+      double rssPeakMb,
       double[] frameWallMs) {
     String json() {
       StringBuilder f = new StringBuilder();
@@ -96,7 +101,8 @@ public final class BatchScaling {
           Locale.ROOT,
           "{\"arena\": \"%s\", \"batch\": %d, \"wall_ms_per_call\": %.1f, \"cpu_ms_per_call\":"
               + " %.1f, \"allocated_mb_per_call\": %.2f, \"minor_faults_per_call\": %.0f,"
-              + " \"gc_pauses\": %d, \"gc_ms\": %d, \"arena_peak_mb\": %.1f, \"wall_ms\": [%s]}",
+              + " \"gc_pauses\": %d, \"gc_ms\": %d, \"arena_peak_mb\": %.1f,"
+              + " \"heap_peak_mb\": %.1f, \"rss_peak_mb\": %.1f, \"wall_ms\": [%s]}",
           arena,
           batch,
           wallMs,
@@ -106,6 +112,8 @@ public final class BatchScaling {
           gcCount,
           gcMs,
           arenaPeakMb,
+          heapPeakMb,
+          rssPeakMb,
           f);
     }
   }
@@ -145,7 +153,8 @@ public final class BatchScaling {
         System.out.printf(
             Locale.ROOT,
             "  arena %-3s batch %d: wall %8.1f ms, CPU %8.1f ms, allocated %8.2f MB, %8.0f minor"
-                + " faults per call; GC %d pauses %d ms; arena peak %.1f MB%n",
+                + " faults per call; GC %d pauses %d ms; peak: arena %.0f MB, heap %.0f MB,"
+                + " RSS %.0f MB%n",
             c.arena(),
             c.batch(),
             c.wallMs(),
@@ -154,7 +163,9 @@ public final class BatchScaling {
             c.minorFaults(),
             c.gcCount(),
             c.gcMs(),
-            c.arenaPeakMb());
+            c.arenaPeakMb(),
+            c.heapPeakMb(),
+            c.rssPeakMb());
       }
     }
     StringBuilder ratios = new StringBuilder();
@@ -253,6 +264,7 @@ public final class BatchScaling {
         ex.explain(images, targets, List.of(layer), CamMethod.GRAD_CAM);
       }
       System.gc();
+      resetPeaks();
       Probe a = Probe.now();
       for (int i = 0; i < iterations; i++) {
         long t0 = System.nanoTime();
@@ -271,7 +283,50 @@ public final class BatchScaling {
           b.gcCount() - a.gcCount(),
           b.gcMs() - a.gcMs(),
           engine.arena().stats().peakBytes() / 1e6,
+          heapPeakMb(),
+          rssPeakMb(),
           frames);
     }
+  }
+
+  /** Restarts the heap pools' and the process's peak memory counters (-1 where unsupported). */
+  private static void resetPeaks() {
+    for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+      if (p.getType() == MemoryType.HEAP) {
+        p.resetPeakUsage();
+      }
+    }
+    try {
+      Files.writeString(Path.of("/proc/self/clear_refs"), "5"); // resets VmHWM (Linux)
+    } catch (Exception e) {
+      // the RSS peak then counts from the process start
+    }
+  }
+
+  /**
+   * Sum of the heap pools' peak use since {@link #resetPeaks} (an upper bound of the heap peak).
+   */
+  private static double heapPeakMb() {
+    long sum = 0;
+    for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+      if (p.getType() == MemoryType.HEAP) {
+        sum += p.getPeakUsage().getUsed();
+      }
+    }
+    return sum / 1e6;
+  }
+
+  /** The process's peak resident memory (VmHWM: heap, oneDNN's native buffers, everything). */
+  private static double rssPeakMb() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1e3;
+        }
+      }
+    } catch (Exception e) {
+      // not Linux
+    }
+    return -1;
   }
 }

@@ -3,10 +3,14 @@ package dev.segcam.backend.cpu;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Reused host memory for one CPU engine (issue #15 point 3): float arrays kept by length and handed
@@ -31,13 +35,23 @@ import java.util.Map;
  * arena changes where memory comes from, never what an op computes.
  *
  * <p>Thread-safe: several threads may run passes of one engine at the same time (each its own
- * pass); the free lists are shared.
+ * pass); the free lists are shared. Memory: the free lists of all arenas together keep at most half
+ * the heap's maximum, and an allocation that fails for memory empties them all and tries again, so
+ * arrays kept for reuse never cause an OutOfMemoryError that the GC alone would have avoided.
  */
 public final class Arena {
   private static final ThreadLocal<Pass> CURRENT = new ThreadLocal<>();
 
+  /** Every arena's free lists together hold at most half the heap's maximum (beyond: the GC's). */
+  private static final long CAP_BYTES = Runtime.getRuntime().maxMemory() / 2;
+
+  private static final AtomicLong FREE_BYTES = new AtomicLong();
+
+  /** The live arenas, so that an allocation failing for memory can empty all their free lists. */
+  private static final Set<Arena> ALL =
+      Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
+
   private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
-  private final long capBytes;
   private long freeBytes;
   private long fresh;
   private long freshBytes;
@@ -46,14 +60,9 @@ public final class Arena {
   private long lentBytes;
   private long peakBytes;
 
-  /** An arena that keeps at most half the heap's maximum in its free lists. */
+  /** An empty arena. */
   public Arena() {
-    this(Runtime.getRuntime().maxMemory() / 2);
-  }
-
-  /** An arena that keeps at most {@code capBytes} in its free lists (beyond: left to the GC). */
-  public Arena(long capBytes) {
-    this.capBytes = capBytes;
+    ALL.add(this);
   }
 
   /** Counters since the arena was made. */
@@ -75,28 +84,63 @@ public final class Arena {
     return new Pass(this);
   }
 
-  private synchronized float[] take(int n) {
+  private float[] take(int n) {
+    float[] a = reuse(n);
+    if (a != null) {
+      return a;
+    }
+    try {
+      a = new float[n];
+    } catch (OutOfMemoryError e) {
+      // arrays of shapes no longer run (another batch, another K, an idle explainer's arena) may
+      // fill the free lists: drop every arena's for the GC and try once more
+      List<Arena> all;
+      synchronized (ALL) {
+        all = new ArrayList<>(ALL);
+      }
+      for (Arena other : all) {
+        other.dropFree();
+      }
+      a = new float[n];
+    }
+    counted(n);
+    return a;
+  }
+
+  /** An array from the free lists, or null (then the caller allocates and calls counted). */
+  private synchronized float[] reuse(int n) {
     ArrayDeque<float[]> q = free.get(n);
     float[] a = q == null ? null : q.poll();
-    long bytes = (long) n * Float.BYTES;
-    if (a == null) {
-      a = new float[n];
-      fresh++;
-      freshBytes += bytes;
-    } else {
+    if (a != null) {
+      long bytes = (long) n * Float.BYTES;
       freeBytes -= bytes;
+      FREE_BYTES.addAndGet(-bytes);
       reused++;
       reusedBytes += bytes;
+      lentBytes += bytes;
     }
+    return a;
+  }
+
+  private synchronized void counted(int n) {
+    long bytes = (long) n * Float.BYTES;
+    fresh++;
+    freshBytes += bytes;
     lentBytes += bytes;
     peakBytes = Math.max(peakBytes, lentBytes + freeBytes);
-    return a;
+  }
+
+  private synchronized void dropFree() {
+    free.clear();
+    FREE_BYTES.addAndGet(-freeBytes);
+    freeBytes = 0;
   }
 
   private synchronized void give(float[] a) {
     long bytes = (long) a.length * Float.BYTES;
     lentBytes -= bytes;
-    if (freeBytes + bytes > capBytes) {
+    if (FREE_BYTES.addAndGet(bytes) > CAP_BYTES) {
+      FREE_BYTES.addAndGet(-bytes);
       return; // over the cap: the GC takes it
     }
     free.computeIfAbsent(a.length, k -> new ArrayDeque<>()).push(a);
