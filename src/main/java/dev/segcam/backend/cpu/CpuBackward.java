@@ -29,6 +29,11 @@ import java.util.Map;
  * <p>Semantics follow TensorFlow's C++ gradient registry (what Graph.addGradients runs): Relu's
  * gradient is 0 at x == 0, MaxPool routes to the first maximum of a window in row-major order,
  * AvgPool divides by the count of real pixels, ResizeBilinear scatters with the forward weights.
+ *
+ * <p>Memory: run inside an entered {@link Arena.Pass} (as {@code CpuCamBackend} does), the rules'
+ * gradients come from the engine's arena and each goes back once its last reader (the consumer's
+ * rule, or the sum into a node read twice) ran; the returned layer gradients are detached, the
+ * caller's for good. Outside a pass every gradient is a fresh array.
  */
 public final class CpuBackward {
   /** -Dsegcam.backward.profile=true prints each node's backward time to stderr. */
