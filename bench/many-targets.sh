@@ -9,12 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MVN="${MVN:-mvn}"
-"$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true
-cpfile=target/bench-classpath.txt
-if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
-  "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
-fi
-cp="target/test-classes:target/classes:$(cat "$cpfile")"
+# shellcheck source=bench/test-classpath.sh
+. bench/test-classpath.sh
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # shellcheck disable=SC2086
 exec java -Xmx1536m -Djava.awt.headless=true \

@@ -12,12 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MVN="${MVN:-mvn}"
 
-"$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true
-cpfile=target/bench-classpath.txt
-if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
-  "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
-fi
-cp="target/test-classes:target/classes:$(cat "$cpfile")"
+# shellcheck source=bench/test-classpath.sh
+. bench/test-classpath.sh
 # oneDNN's OpenMP threads sleep instead of spinning at barriers: on a shared, oversubscribed
 # machine spinning made the curves about 1.7x slower (2 scenes: 26 s spinning, 11-15 s passive)
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"

@@ -15,12 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MVN="${MVN:-mvn}"
-"$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true
-cpfile=target/bench-classpath.txt
-if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
-  "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
-fi
-cp="target/test-classes:target/classes:$(cat "$cpfile")"
+# shellcheck source=bench/test-classpath.sh
+. bench/test-classpath.sh
 # shellcheck disable=SC2086
 exec java -Xms256m -Xmx256m -XX:+AlwaysPreTouch -XX:NativeMemoryTracking=summary \
   -Djava.awt.headless=true ${SOAK_JAVA_OPTS:-} -cp "$cp" dev.segcam.bench.SoakRun "$@"

@@ -250,7 +250,8 @@ public final class SparseSeed implements CamTensor {
       wp = q;
     }
     float[] wq = wp;
-    float[] out = new float[rows * hw * cin];
+    // from the CPU engine's arena when a pass is entered (the seed is the backward's to recycle)
+    float[] out = dev.segcam.backend.cpu.Arena.zeros(rows * hw * cin);
     loop.parallelFor(
         rows,
         r -> {

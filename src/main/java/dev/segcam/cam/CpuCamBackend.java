@@ -4,6 +4,7 @@ import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.HostCamBackend;
 import dev.segcam.backend.OpTable;
 import dev.segcam.backend.SparseSeed;
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
@@ -23,12 +24,52 @@ import java.util.Set;
  * The CAM backend of the pure-Java engine: a forward that yields every node's value, {@link
  * CpuBackward} for the data gradients, and the kernels' CPU twins for the small steps. Values stay
  * host arrays; nothing is copied but what the caller keeps.
+ *
+ * <p>Memory (over {@link Engine#of}, as {@link #create} and {@link #createOneDnn} build it): a
+ * forward's values and the backward's intermediate gradients are arrays of the engine's {@link
+ * Arena}, reused call after call. A value read from a {@link Forward} is the pass's, valid until
+ * the pass closes (then its array is lent to a later call: copy what must outlive the pass); the
+ * gradients a backward returns and the CAM steps' outputs are the caller's for good.
  */
 public final class CpuCamBackend extends HostCamBackend {
   /** A forward run that returns the value of every node for the given graph inputs. */
   @FunctionalInterface
   public interface Engine {
     Map<String, FloatTensor> forward(Map<String, FloatTensor> inputs);
+
+    /**
+     * A forward that keeps (at least) the values of {@code keep}, valid until the run closes. This
+     * default keeps every value in fresh arrays and recycles nothing; {@link #of(CpuEngine)}
+     * recycles through the engine's {@link Arena}.
+     */
+    default CpuEngine.Run run(Map<String, FloatTensor> inputs, Set<String> keep) {
+      return new CpuEngine.Run(forward(inputs), null);
+    }
+
+    /** The arena the runs' values come from, or null when nothing is reused. */
+    default Arena arena() {
+      return null;
+    }
+
+    /** The engine's forward, its values in the engine's {@link Arena} (reused call after call). */
+    static Engine of(CpuEngine engine) {
+      return new Engine() {
+        @Override
+        public Map<String, FloatTensor> forward(Map<String, FloatTensor> inputs) {
+          return engine.forward(inputs, null);
+        }
+
+        @Override
+        public CpuEngine.Run run(Map<String, FloatTensor> inputs, Set<String> keep) {
+          return engine.forwardPass(inputs, keep);
+        }
+
+        @Override
+        public Arena arena() {
+          return engine.arena();
+        }
+      };
+    }
   }
 
   private final Graph graph;
@@ -111,12 +152,7 @@ public final class CpuCamBackend extends HostCamBackend {
           }
         };
     return new CpuCamBackend(
-        graph,
-        in -> engine.forward(in, null),
-        engine.parallel(),
-        both,
-        t,
-        OneDnnProbe.status().describe());
+        graph, Engine.of(engine), engine.parallel(), both, t, OneDnnProbe.status().describe());
   }
 
   /**
@@ -131,7 +167,15 @@ public final class CpuCamBackend extends HostCamBackend {
   public static CpuCamBackend create(Graph graph, int threads) {
     CpuEngine engine = new CpuEngine(graph, Math.max(1, threads));
     // the backward runs on the engine's pool too
-    return new CpuCamBackend(graph, in -> engine.forward(in, null), engine.parallel(), engine);
+    return new CpuCamBackend(graph, Engine.of(engine), engine.parallel(), engine);
+  }
+
+  /**
+   * The arena whose arrays the forward values and intermediate gradients reuse call after call
+   * (null for an engine without one): its {@link Arena#stats()} say how much was allocated.
+   */
+  public Arena arena() {
+    return engine.arena();
   }
 
   @Override
@@ -148,14 +192,14 @@ public final class CpuCamBackend extends HostCamBackend {
   public Forward forward(String input, CamTensor images, Set<String> keep) {
     // a backward from seeds on kept nodes reads only their ancestors' values: drop the others (a
     // Softmax head beside the logits is the size of the logits)
-    Map<String, FloatTensor> all = engine.forward(Map.of(input, images.toHost()));
     Set<String> needed = new java.util.HashSet<>();
     for (String k : keep) {
       if (!needed.contains(k)) {
         needed.addAll(LayerChoice.ancestors(graph, k));
       }
     }
-    Map<String, FloatTensor> values = new java.util.HashMap<>(all);
+    CpuEngine.Run run = engine.run(Map.of(input, images.toHost()), needed);
+    Map<String, FloatTensor> values = new java.util.HashMap<>(run.values());
     values.keySet().retainAll(needed);
     return new GuidedPass() {
       @Override
@@ -169,6 +213,15 @@ public final class CpuCamBackend extends HostCamBackend {
 
       @Override
       protected Map<String, CamTensor> backward(
+          Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
+        // the seeds moved through the head and the intermediate gradients recycle through the
+        // pass; the layer gradients are the caller's
+        try (Arena.Pass.Scope in = run.pass() == null ? null : run.pass().enter()) {
+          return backwardInPass(seeds, layers, guided);
+        }
+      }
+
+      private Map<String, CamTensor> backwardInPass(
           Map<String, CamTensor> seeds, List<String> layers, boolean guided) {
         Map<String, FloatTensor> s = new LinkedHashMap<>();
         boolean fresh = true; // every seed array is this call's own
@@ -191,8 +244,12 @@ public final class CpuCamBackend extends HostCamBackend {
         }
         List<String> distinct = List.copyOf(new java.util.LinkedHashSet<>(layers));
         if (fresh && s.size() == 1 && distinct.size() == 1 && s.containsKey(distinct.get(0))) {
-          // the seed reached the one layer: it is that layer's whole gradient
-          return Map.of(distinct.get(0), CamTensor.host(s.get(distinct.get(0))));
+          // the seed reached the one layer: it is that layer's whole gradient, the caller's
+          FloatTensor g = s.get(distinct.get(0));
+          if (run.pass() != null) {
+            run.pass().detach(g.data());
+          }
+          return Map.of(distinct.get(0), CamTensor.host(g));
         }
         Map<String, FloatTensor> g =
             CpuBackward.backward(graph, values, s, layers, pool, table, guided);
@@ -204,7 +261,9 @@ public final class CpuCamBackend extends HostCamBackend {
       }
 
       @Override
-      public void close() {}
+      public void close() {
+        run.close(); // the values go back to the arena: readers must be done
+      }
     };
   }
 

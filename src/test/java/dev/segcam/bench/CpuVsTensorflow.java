@@ -143,7 +143,7 @@ public final class CpuVsTensorflow {
     CpuCamBackend backend =
         new CpuCamBackend(
             graph,
-            in -> engine.forward(in, null),
+            CpuCamBackend.Engine.of(engine), // values and gradients reused through its arena
             pool,
             () -> {
               try (OneDnnContext c = ctx) {
@@ -554,7 +554,7 @@ public final class CpuVsTensorflow {
     return scale == 0 ? err : err / scale;
   }
 
-  private static Map<String, String> parse(String[] args) {
+  static Map<String, String> parse(String[] args) {
     Map<String, String> o = new TreeMap<>();
     for (int i = 0; i < args.length; i++) {
       String a = args[i];

@@ -29,6 +29,11 @@ import java.util.Map;
  * <p>Semantics follow TensorFlow's C++ gradient registry (what Graph.addGradients runs): Relu's
  * gradient is 0 at x == 0, MaxPool routes to the first maximum of a window in row-major order,
  * AvgPool divides by the count of real pixels, ResizeBilinear scatters with the forward weights.
+ *
+ * <p>Memory: run inside an entered {@link Arena.Pass} (as {@code CpuCamBackend} does), the rules'
+ * gradients come from the engine's arena and each goes back once its last reader (the consumer's
+ * rule, or the sum into a node read twice) ran; the returned layer gradients are detached, the
+ * caller's for good. Outside a pass every gradient is a fresh array.
  */
 public final class CpuBackward {
   /** -Dsegcam.backward.profile=true prints each node's backward time to stderr. */
@@ -100,6 +105,8 @@ public final class CpuBackward {
     private final Map<String, FloatTensor> values;
     private final Parallel pool;
     private final OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
+    // the arena pass the caller entered (its gradients are recycled as they die), or null
+    private final Arena.Pass arena = Arena.current();
 
     Pass(
         Graph g,
@@ -125,6 +132,7 @@ public final class CpuBackward {
 
     @Override
     public Grad borrow(Grad seed) {
+      retain(seed.t());
       return seed;
     }
 
@@ -138,6 +146,9 @@ public final class CpuBackward {
         FloatTensor d = step.dx[k];
         // a rule may pass dy through (BiasAdd, Reshape): then the array is not ours to write
         dx[k] = d == null ? null : new Grad(d, d.data() != dy.t().data());
+        if (d != null) {
+          retain(d);
+        }
       }
       if (PROFILE) {
         System.err.printf(
@@ -149,18 +160,49 @@ public final class CpuBackward {
 
     @Override
     public Grad add(Grad cur, Grad dx) {
-      FloatTensor sum = cur.owned() ? cur.t() : cur.t().copy();
+      FloatTensor sum;
+      if (writable(cur)) {
+        sum = cur.t();
+      } else {
+        sum = new FloatTensor(cur.t().shape(), Arena.copyOf(cur.t().data()));
+        retain(sum);
+        release(cur);
+      }
       LayoutKernels.add_inplace(sum.data(), dx.t().data(), sum.size());
+      release(dx);
       return new Grad(sum, true);
     }
 
     @Override
     public Grad handOut(Grad grad) {
-      return grad.owned() ? grad : new Grad(grad.t().copy(), true);
+      if (writable(grad)) {
+        if (arena != null) {
+          arena.detach(grad.t().data()); // the caller's for good
+        }
+        return grad;
+      }
+      Grad copy = new Grad(grad.t().copy(), true);
+      release(grad);
+      return copy;
     }
 
     @Override
-    public void release(Grad t) {}
+    public void release(Grad t) {
+      if (arena != null) {
+        arena.release(t.t().data());
+      }
+    }
+
+    private void retain(FloatTensor t) {
+      if (arena != null) {
+        arena.retain(t.data());
+      }
+    }
+
+    /** Owned by the pass and referenced once: may be written in place or handed out. */
+    private boolean writable(Grad g) {
+      return g.owned() && (arena == null || arena.exclusive(g.t().data()));
+    }
 
     private FloatTensor value(String name, Node reader) {
       FloatTensor v = values.get(name);

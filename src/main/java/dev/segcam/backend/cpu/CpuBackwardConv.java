@@ -33,7 +33,7 @@ public final class CpuBackwardConv {
     int k = kh * kw * f;
     int kp = Gemm.padK(k);
     // filter (KH,KW,C,F) -> at (C, kp): at[c][(kh*KW+kw)*F + f]
-    float[] at = new float[c * kp];
+    float[] at = Arena.zeros(c * kp);
     for (int t = 0; t < kh * kw; t++) {
       for (int ci = 0; ci < c; ci++) {
         for (int fi = 0; fi < f; fi++) {
@@ -56,7 +56,7 @@ public final class CpuBackwardConv {
     int ohw = oh * ow;
     boolean unit = sh == 1 && sw == 1;
     // unit stride: dy channel-major (F, B*OH*OW) turns every panel row into contiguous runs
-    float[] dyT = unit ? new float[dy.length] : null;
+    float[] dyT = unit ? Arena.zeros(dy.length) : null;
     if (unit) {
       int pixels = batch * ohw;
       par.parallelFor(
@@ -139,7 +139,7 @@ public final class CpuBackwardConv {
                 }
               }
             };
-    float[] dx = new float[p * c];
+    float[] dx = Arena.zeros(p * c);
     Gemm.core(par, c, hw, batch, k, at, kp, panel, Gemm.intoPixels(dx, c));
     return dx;
   }

@@ -74,7 +74,7 @@ public final class CpuConv {
     int pl = op.padding().before(wd, w.kw(), sw, dw);
     int f = w.f();
     int p = n * oh * ow;
-    float[] out = new float[p * f];
+    float[] out = Arena.zeros(p * f);
     fillBias(par, out, p, f, op.bias());
     if (sh == 1 && sw == 1 && dh == 1 && dw == 1 && w.winograd() != null) {
       CpuWinograd.conv3x3(par, x, w.winograd(), pt, pl, oh, ow, out);
@@ -175,7 +175,7 @@ public final class CpuConv {
     int hp = oh + effH - 1;
     int wp = ow + effW - 1;
     int plane = hp * wp + effW - 1;
-    float[] xp = new float[n * c * plane];
+    float[] xp = Arena.zeros(n * c * plane);
     float[] xd = x.data();
     par.parallelFor(
         n * h,
@@ -278,7 +278,7 @@ public final class CpuConv {
     int pt = op.padding().before(h, kh, sh, dh);
     int pl = op.padding().before(wd, kw, sw, dw);
     int co = c * m;
-    float[] out = new float[n * oh * ow * co];
+    float[] out = Arena.zeros(n * oh * ow * co);
     float[] xd = x.data();
     float[] fd = op.filter().data();
     float[] bias = op.bias() == null ? null : op.bias().data();
@@ -361,7 +361,7 @@ public final class CpuConv {
     if (kh <= sh && kw <= sw) {
       return conv2dTransposeDisjoint(par, x, op, oh, ow, pt, pl);
     }
-    float[] cols = new float[r * pin];
+    float[] cols = Arena.zeros(r * pin);
     Gemm.sgemm(
         par,
         false,
@@ -380,7 +380,7 @@ public final class CpuConv {
         cols,
         0,
         pin);
-    float[] out = new float[n * oh * ow * f];
+    float[] out = Arena.zeros(n * oh * ow * f);
     float[] bias = op.bias() == null ? null : op.bias().data();
     par.parallelFor(
         n * oh,
@@ -439,11 +439,11 @@ public final class CpuConv {
     int sw = op.strideW();
     int kp = Gemm.padK(c);
     float[] fd = op.filter().data();
-    float[] ap = new float[r * kp];
+    float[] ap = Arena.zeros(r * kp);
     for (int i = 0; i < r; i++) {
       System.arraycopy(fd, i * c, ap, i * kp, c);
     }
-    float[] out = new float[n * oh * ow * f];
+    float[] out = Arena.zeros(n * oh * ow * f);
     fillBias(par, out, n * oh * ow, f, op.bias());
     float[] xd = x.data();
     int hw = h * wd;

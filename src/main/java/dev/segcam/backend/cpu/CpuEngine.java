@@ -23,12 +23,18 @@ import java.util.Set;
  * The pure-Java forward engine: runs an IR graph node by node on the host, multithreaded through
  * one {@link Parallel} pool. Conv filters are repacked for the GEMM once, at construction. A value
  * is dropped as soon as its last consumer has run unless the caller asked to keep it.
+ *
+ * <p>Memory: values and scratch come from the engine's {@link Arena}, so a warm call on the same
+ * shapes reuses the arrays of the last one. Ownership: {@link #forward} hands its results to the
+ * caller for good (never reused); {@link #forwardPass}'s values belong to the returned {@link Run}
+ * and are valid until it closes, when every array goes back for the next call.
  */
 public final class CpuEngine implements AutoCloseable {
   private final Graph graph;
   private final Parallel parallel;
   private final Map<Op, CpuConv.PackedConv> packed = new IdentityHashMap<>();
   private final OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
+  private final Arena arena = new Arena();
 
   public CpuEngine(Graph graph) {
     this(graph, Runtime.getRuntime().availableProcessors());
@@ -63,6 +69,58 @@ public final class CpuEngine implements AutoCloseable {
     return parallel;
   }
 
+  /** The arrays this engine reuses across calls ({@link Arena}). */
+  public Arena arena() {
+    return arena;
+  }
+
+  /**
+   * One forward whose values live in the engine's {@link Arena}: {@link #values()} holds the kept
+   * values (and the graph outputs), valid until {@link #close()}, which returns every array to the
+   * arena for the next call. The backward passes on these values run inside {@link #pass()} too.
+   */
+  public static final class Run implements AutoCloseable {
+    private final Map<String, FloatTensor> values;
+    private final Arena.Pass pass;
+
+    /** A run over values and the pass holding them (null: fresh arrays nobody recycles). */
+    public Run(Map<String, FloatTensor> values, Arena.Pass pass) {
+      this.values = values;
+      this.pass = pass;
+    }
+
+    /** Node name -> value, owned by the run. */
+    public Map<String, FloatTensor> values() {
+      return values;
+    }
+
+    /** The arena pass holding the values, or null. */
+    public Arena.Pass pass() {
+      return pass;
+    }
+
+    @Override
+    public void close() {
+      if (pass != null) {
+        pass.close();
+      }
+    }
+  }
+
+  /**
+   * {@link #forward(Map, Collection)} into the engine's arena: values not kept are recycled as soon
+   * as their last reader ran, and the kept ones stay the run's until it closes.
+   */
+  public Run forwardPass(Map<String, FloatTensor> inputs, Collection<String> keep) {
+    Arena.Pass pass = arena.open();
+    try {
+      return new Run(forward(inputs, keep, pass), pass);
+    } catch (RuntimeException | Error e) {
+      pass.close();
+      throw e;
+    }
+  }
+
   /**
    * Runs the graph. inputs: graph input node name -> NHWC tensor (same batch N for all). keep: node
    * names whose values to return; graph outputs are always returned; keep == null returns every
@@ -70,6 +128,18 @@ public final class CpuEngine implements AutoCloseable {
    */
   public Map<String, FloatTensor> forward(
       Map<String, FloatTensor> inputs, Collection<String> keep) {
+    // the intermediate values come from the arena; what is returned is the caller's for good
+    try (Arena.Pass pass = arena.open()) {
+      Map<String, FloatTensor> result = forward(inputs, keep, pass);
+      for (FloatTensor v : result.values()) {
+        pass.detach(v.data());
+      }
+      return result;
+    }
+  }
+
+  private Map<String, FloatTensor> forward(
+      Map<String, FloatTensor> inputs, Collection<String> keep, Arena.Pass pass) {
     Map<String, Shape> inShapes = new HashMap<>();
     int batch = -1;
     String batchFrom = null;
@@ -114,6 +184,27 @@ public final class CpuEngine implements AutoCloseable {
     }
     Map<String, Shape> shapes = graph.inferShapes(inShapes);
     Map<String, FloatTensor> values = new HashMap<>();
+    try (Arena.Pass.Scope scope = pass.enter()) {
+      run(shapes, inputs, keep, kept, values, pass);
+    }
+    Map<String, FloatTensor> result = new LinkedHashMap<>();
+    for (Node n : graph.nodes()) {
+      if ((keep == null || kept.contains(n.name())) && values.containsKey(n.name())) {
+        result.put(n.name(), values.get(n.name()));
+      } else if (values.containsKey(n.name())) {
+        pass.release(values.get(n.name()).data()); // read by nobody, not kept
+      }
+    }
+    return result;
+  }
+
+  private void run(
+      Map<String, Shape> shapes,
+      Map<String, FloatTensor> inputs,
+      Collection<String> keep,
+      Set<String> kept,
+      Map<String, FloatTensor> values,
+      Arena.Pass pass) {
     Interpreter.forward(
         graph,
         shapes,
@@ -127,18 +218,12 @@ public final class CpuEngine implements AutoCloseable {
           if (!v.shape().equals(out)) {
             throw new ShapeException("produced " + v.shape() + ", expected " + out);
           }
+          pass.retain(v.data()); // one reference per value (reshapes share their input's array)
           return v;
         },
         values,
         name -> keep == null || kept.contains(name),
-        v -> {});
-    Map<String, FloatTensor> result = new LinkedHashMap<>();
-    for (Node n : graph.nodes()) {
-      if ((keep == null || kept.contains(n.name())) && values.containsKey(n.name())) {
-        result.put(n.name(), values.get(n.name()));
-      }
-    }
-    return result;
+        v -> pass.release(v.data()));
   }
 
   private static List<Shape> shapesOf(List<FloatTensor> args) {

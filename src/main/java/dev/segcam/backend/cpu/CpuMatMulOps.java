@@ -21,7 +21,7 @@ final class CpuMatMulOps {
     FloatTensor a = in.get(0);
     FloatTensor b = in.get(1);
     Contraction.Geometry g = Contraction.geometry(op, a.shape(), b.shape());
-    float[] c = new float[g.total()];
+    float[] c = Arena.zeros(g.total());
     product(e.parallel(), c, MatMulKernels.forward(op, g, a.data(), b.data()));
     return new FloatTensor(out, c);
   }
@@ -34,7 +34,7 @@ final class CpuMatMulOps {
     for (int side = 0; side < 2; side++) {
       if (s.want[side]) {
         Shape gs = s.gradShape(names[side]);
-        float[] dx = new float[gs.size()];
+        float[] dx = Arena.zeros(gs.size());
         float[] other = values[1 - side].data();
         product(
             s.pool(), dx, MatMulKernels.gradient(op, side, a.shape(), b.shape(), s.b, s.dy, other));

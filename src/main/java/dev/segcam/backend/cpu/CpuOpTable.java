@@ -118,14 +118,14 @@ public final class CpuOpTable {
         Op.Exp.class,
         (e, op, in, out) -> {
           float[] x = in.get(0).data();
-          float[] y = new float[x.length];
+          float[] y = Arena.zeros(x.length);
           e.parallel()
               .parallelFor(x.length, CHUNK, (lo, hi) -> ExpKernels.expFwdRange(y, x, lo, hi));
           return new FloatTensor(out, y);
         },
         (s, op) -> {
           float[] y = s.tiledValue(s.node.name()).data();
-          float[] dx = new float[s.dy.length];
+          float[] dx = Arena.zeros(s.dy.length);
           s.pool()
               .parallelFor(
                   dx.length,
@@ -204,7 +204,7 @@ public final class CpuOpTable {
                 "PreventGradient: TensorFlow forbids differentiating through this node");
           }
           // StopGradient: no gradient flows back (zero), as TensorFlow's
-          s.dx[0] = new FloatTensor(s.ds, new float[s.dy.length]);
+          s.dx[0] = new FloatTensor(s.ds, Arena.zeros(s.dy.length));
         });
     put(t, Op.StridedSlice.class, CpuShapeOps::stridedSlice, CpuShapeOps::stridedSliceGrad);
     put(t, Op.Reduce.class, CpuShapeOps::reduce, CpuShapeOps::reduceGrad);
@@ -216,7 +216,7 @@ public final class CpuOpTable {
   private static FloatTensor unaryForward(
       CpuEngine e, Op.Unary op, List<FloatTensor> in, Shape out) {
     float[] x = in.get(0).data();
-    float[] y = new float[x.length];
+    float[] y = Arena.zeros(x.length);
     int kind = op.kind().code;
     e.parallel()
         .parallelFor(
@@ -234,7 +234,7 @@ public final class CpuOpTable {
           case NOTHING -> null;
         };
     int valueTotal = v == null ? 1 : v.length;
-    float[] dx = new float[s.dy.length];
+    float[] dx = Arena.zeros(s.dy.length);
     int kind = op.kind().code;
     s.pool()
         .parallelFor(
@@ -248,7 +248,7 @@ public final class CpuOpTable {
   private static FloatTensor logSoftmax(
       CpuEngine e, Op.LogSoftmax op, List<FloatTensor> in, Shape out) {
     float[] x = in.get(0).data();
-    float[] y = new float[x.length];
+    float[] y = Arena.zeros(x.length);
     int c = out.dim(-1);
     e.parallel()
         .parallelFor(
@@ -260,7 +260,7 @@ public final class CpuOpTable {
 
   private static void logSoftmaxGrad(CpuBackward.Step s, Op.LogSoftmax op) {
     float[] y = s.tiledValue(s.node.name()).data();
-    float[] dx = new float[s.dy.length];
+    float[] dx = Arena.zeros(s.dy.length);
     int c = s.ds.dim(-1);
     s.pool()
         .parallelFor(
@@ -444,7 +444,7 @@ public final class CpuOpTable {
     int c = s.dim(2);
     int f = s.dim(3);
     float[] src = filter.data();
-    float[] out = new float[taps * keep.length * f];
+    float[] out = Arena.zeros(taps * keep.length * f);
     for (int t = 0; t < taps; t++) {
       for (int q = 0; q < keep.length; q++) {
         System.arraycopy(src, (t * c + keep[q]) * f, out, (t * keep.length + q) * f, f);
@@ -457,7 +457,7 @@ public final class CpuOpTable {
   private static float[] scatterChannels(Parallel pool, float[] d, int[] keep, int channels) {
     int k = keep.length;
     int pixels = d.length / k;
-    float[] out = new float[pixels * channels];
+    float[] out = Arena.zeros(pixels * channels);
     pool.parallelFor(
         pixels,
         1,

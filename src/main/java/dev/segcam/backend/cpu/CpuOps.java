@@ -48,7 +48,7 @@ public final class CpuOps {
           "per-channel vector of " + offset.length + " for input " + x.shape());
     }
     float[] xd = x.data();
-    float[] out = new float[xd.length];
+    float[] out = Arena.zeros(xd.length);
     int rows = c == 0 ? 0 : xd.length / c;
     par.parallelFor(
         rows,
@@ -63,7 +63,7 @@ public final class CpuOps {
   public static FloatTensor activation(
       Parallel par, FloatTensor x, Op.ActivationKind kind, float alpha) {
     float[] xd = x.data();
-    float[] out = new float[xd.length];
+    float[] out = Arena.zeros(xd.length);
     par.parallelFor(
         xd.length,
         GRAIN,
@@ -76,7 +76,7 @@ public final class CpuOps {
   public static FloatTensor softmax(Parallel par, FloatTensor x) {
     int c = x.shape().dim(-1);
     float[] xd = x.data();
-    float[] out = new float[xd.length];
+    float[] out = Arena.zeros(xd.length);
     int rows = c == 0 ? 0 : xd.length / c;
     par.parallelFor(
         rows,
@@ -112,7 +112,7 @@ public final class CpuOps {
     Nhwc d = Nhwc.of(x.shape());
     int n = d.n();
     int c = d.c();
-    float[] out = new float[n * oh * ow * c];
+    float[] out = Arena.zeros(n * oh * ow * c);
     par.parallelFor(n * oh, 1, (lo, hi) -> rows.run(out, x.data(), n, d.h(), d.w(), c, lo, hi));
     return new FloatTensor(Shape.of(n, oh, ow, c), out);
   }
@@ -125,7 +125,7 @@ public final class CpuOps {
     int hw = xs.dim(1) * xs.dim(2);
     int c = xs.dim(3);
     float[] xd = x.data();
-    float[] out = new float[n * c];
+    float[] out = Arena.zeros(n * c);
     par.parallelFor(n, 1, (lo, hi) -> CpuKernels.channelMeanRows(out, xd, lo, hi, hw, c));
     return new FloatTensor(keepDims ? Shape.of(n, 1, 1, c) : Shape.of(n, c), out);
   }
@@ -170,7 +170,7 @@ public final class CpuOps {
     }
     int outAxis = outShape.dim(axis);
     int innerSize = inner;
-    float[] out = new float[outShape.size()];
+    float[] out = Arena.zeros(outShape.size());
     int at = 0;
     for (FloatTensor t : xs) {
       if (t.shape().rank() != rank) {
@@ -201,7 +201,7 @@ public final class CpuOps {
             outShape.dims(),
             new int[][] {a.shape().dims(), b.shape().dims()},
             new boolean[] {false, false});
-    float[] out = new float[outShape.size()];
+    float[] out = Arena.zeros(outShape.size());
     int[] o = v[0];
     par.parallelFor(
         o[0] * o[1] * o[2],
@@ -243,7 +243,7 @@ public final class CpuOps {
       od[d] = xs.dim(d) + pp[0] + pp[1];
     }
     Shape os = Shape.of(od);
-    float[] out = new float[os.size()];
+    float[] out = Arena.zeros(os.size());
     int[][] v = Dims4.pad(xs.dims(), before, after);
     int[] o = v[1];
     par.parallelFor(
@@ -263,7 +263,7 @@ public final class CpuOps {
       throw new ShapeException("matmul input " + x.shape() + " vs weights " + ws);
     }
     int o = ws.dim(1);
-    float[] out = new float[n * o];
+    float[] out = Arena.zeros(n * o);
     Gemm.sgemm(
         par, false, false, n, o, in, 1f, x.data(), 0, in, op.weights().data(), 0, o, 0f, out, 0, o);
     if (op.bias() != null) {

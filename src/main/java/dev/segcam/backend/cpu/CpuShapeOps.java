@@ -34,7 +34,7 @@ final class CpuShapeOps {
       CpuEngine e, Op.StridedSlice op, List<FloatTensor> in, Shape out) {
     FloatTensor x = in.get(0);
     int[][] v = sliceViews(op, x.shape());
-    float[] y = new float[out.size()];
+    float[] y = Arena.zeros(out.size());
     e.parallel()
         .parallelFor(
             y.length,
@@ -48,7 +48,7 @@ final class CpuShapeOps {
   static void stridedSliceGrad(CpuBackward.Step s, Op.StridedSlice op) {
     Shape xs = s.gradShape(s.in0);
     int[][] v = sliceViews(op, xs);
-    float[] dx = new float[xs.size()];
+    float[] dx = Arena.zeros(xs.size());
     s.pool()
         .parallelFor(
             dx.length,
@@ -62,7 +62,7 @@ final class CpuShapeOps {
     FloatTensor x = in.get(0);
     int[] xd = StridedSliceKernels.pad5(x.shape().dims(), 1);
     int[] m = ReduceKernels.flags(op.axesMask(), x.shape().rank());
-    float[] y = new float[out.size()];
+    float[] y = Arena.zeros(out.size());
     e.parallel()
         .parallelFor(
             y.length,
@@ -75,7 +75,7 @@ final class CpuShapeOps {
     Shape xs = s.gradShape(s.in0);
     int[] xd = StridedSliceKernels.pad5(xs.dims(), 1);
     int[] m = ReduceKernels.flags(op.axesMask(), xs.rank());
-    float[] dx = new float[xs.size()];
+    float[] dx = Arena.zeros(xs.size());
     if (op.kind().extreme()) {
       float[] x = s.value(s.in0).data();
       float[] y = s.value(s.node.name()).data();
@@ -111,7 +111,7 @@ final class CpuShapeOps {
       Parallel pool, float[] x, Shape xs, List<Integer> perm, Shape out) {
     int[] o = StridedSliceKernels.pad5(out.dims(), 1);
     int[] p = TransposeKernels.permutedStrides(xs.dims(), perm);
-    float[] y = new float[out.size()];
+    float[] y = Arena.zeros(out.size());
     pool.parallelFor(
         y.length, CHUNK, (lo, hi) -> TransposeKernels.transposeRange(y, x, o, p, lo, hi));
     return y;

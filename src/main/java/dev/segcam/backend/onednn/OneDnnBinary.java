@@ -1,5 +1,6 @@
 package dev.segcam.backend.onednn;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.ir.Op.BinaryKind;
 import dev.segcam.ir.Shape;
 import java.util.Arrays;
@@ -84,7 +85,7 @@ public final class OneDnnBinary extends OneDnnPrimitive {
     write(dnnl.DNNL_ARG_SRC_0, swapped ? b : a);
     write(dnnl.DNNL_ARG_SRC_1, swapped ? a : b);
     execute();
-    float[] out = new float[outSize];
+    float[] out = Arena.floats(outSize);
     read(dnnl.DNNL_ARG_DST, out);
     return out;
   }

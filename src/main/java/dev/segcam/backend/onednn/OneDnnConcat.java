@@ -1,5 +1,6 @@
 package dev.segcam.backend.onednn;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.ir.Shape;
 import java.util.List;
 import org.bytedeco.dnnl.concat;
@@ -61,7 +62,7 @@ public final class OneDnnConcat extends OneDnnPrimitive {
       write(dnnl.DNNL_ARG_MULTIPLE_SRC + i, xs.get(i));
     }
     execute();
-    float[] out = new float[outSize];
+    float[] out = Arena.floats(outSize);
     read(dnnl.DNNL_ARG_DST, out);
     return out;
   }

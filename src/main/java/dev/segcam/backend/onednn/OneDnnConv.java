@@ -8,6 +8,7 @@ import static dev.segcam.backend.onednn.Descs.padBefore;
 import static dev.segcam.backend.onednn.Descs.strided;
 import static dev.segcam.backend.onednn.Descs.strides;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.CpuConv;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
@@ -239,7 +240,7 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   /** Runs on input into a new array. */
   public float[] run(float[] in) {
-    return run(in, new float[outputSize()]);
+    return run(in, Arena.floats(outputSize()));
   }
 
   /** Values in this direction's output. */

@@ -1,5 +1,6 @@
 package dev.segcam.backend.onednn;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.ir.Op;
 import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.matmul;
@@ -69,7 +70,7 @@ public final class OneDnnMatMul extends OneDnnPrimitive {
   public float[] run(float[] in) {
     write(dnnl.DNNL_ARG_SRC, in);
     execute();
-    float[] y = new float[outSize];
+    float[] y = Arena.floats(outSize);
     read(dnnl.DNNL_ARG_DST, y);
     return y;
   }

@@ -1,6 +1,7 @@
 package dev.segcam.backend.onednn;
 
 import dev.segcam.backend.OpTable;
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
@@ -62,6 +63,7 @@ public final class OneDnnOpTable {
           OneDnnPool p = OneDnnPool.backward(ctx, op, xs);
           float[] x = op.kind() == Op.PoolKind.MAX ? tiled(s, s.input0()) : null;
           s.setDx(0, new FloatTensor(xs, exec(() -> p.run(x, s.dy().data()))));
+          untile(s, s.input0(), x);
         });
     put(
         t,
@@ -81,10 +83,12 @@ public final class OneDnnOpTable {
                 0,
                 new FloatTensor(
                     dy.shape(), ElementwiseGrad.guidedRelu(op.kind(), dy.data(), v, s.pool())));
+            untile(s, read, v);
             return;
           }
           OneDnnEltwise a = OneDnnEltwise.backward(ctx, op.kind(), op.alpha(), dy.size());
           s.setDx(0, new FloatTensor(dy.shape(), exec(() -> a.run(dy.data(), v))));
+          untile(s, read, v);
         });
     put(
         t,
@@ -101,6 +105,7 @@ public final class OneDnnOpTable {
           int n = dy.shape().dim(-1);
           OneDnnSoftmax sm = OneDnnSoftmax.backward(ctx, dy.size() / n, n);
           s.setDx(0, new FloatTensor(dy.shape(), exec(() -> sm.run(dy.data(), y))));
+          untile(s, s.node().name(), y);
         });
     put(
         t,
@@ -243,11 +248,18 @@ public final class OneDnnOpTable {
     if (v.length == size) {
       return v;
     }
-    float[] out = new float[size];
+    float[] out = Arena.floats(size); // scratch: back to the arena after the primitive ran
     for (int at = 0; at < size; at += v.length) {
       System.arraycopy(v, 0, out, at, v.length);
     }
     return out;
+  }
+
+  /** Returns a {@link #tiled} copy (not the value itself) to the arena. */
+  private static void untile(CpuBackward.Step s, String name, float[] t) {
+    if (t != null && t != s.value(name).data()) {
+      Arena.recycle(t);
+    }
   }
 
   private float[] exec(Supplier<float[]> call) {

@@ -2,6 +2,7 @@ package dev.segcam.backend.onednn;
 
 import static dev.segcam.backend.onednn.Descs.nhwc;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ConvGeometry;
@@ -102,7 +103,7 @@ public final class OneDnnPool extends OneDnnPrimitive {
   public float[] run(float[] x, float[] dy) {
     direction(backward, true, "pooling run(x, dy)");
     if (forward != null) {
-      forward.run(x); // refills the workspace with this x's argmax
+      Arena.recycle(forward.run(x)); // refills the workspace with this x's argmax
     }
     return exec(
         dnnl.DNNL_ARG_DIFF_SRC, (int) g.inputSize(), new int[] {dnnl.DNNL_ARG_DIFF_DST}, dy);

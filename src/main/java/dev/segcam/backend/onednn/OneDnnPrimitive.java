@@ -1,5 +1,6 @@
 package dev.segcam.backend.onednn;
 
+import dev.segcam.backend.cpu.Arena;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -106,7 +107,7 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
       write(inArgs[i], in[i]);
     }
     execute();
-    float[] out = new float[n];
+    float[] out = Arena.floats(n);
     read(outArg, out);
     return out;
   }

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Gemm;
 import dev.segcam.backend.cpu.Parallel;
 import java.util.Arrays;
@@ -52,7 +53,7 @@ public final class ConvGrad {
         }
       }
     }
-    float[] dx = new float[batch * h * w * c];
+    float[] dx = Arena.zeros(batch * h * w * c);
     int kCols = kw * f;
     par.parallelFor(
         batch * h,
@@ -112,7 +113,7 @@ public final class ConvGrad {
     int kh = g.kh();
     int kw = g.kw();
     int cm = c * m;
-    float[] dx = new float[batch * h * w * c];
+    float[] dx = Arena.zeros(batch * h * w * c);
     par.parallelFor(
         batch * h,
         1,

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Gemm;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.ActivationKind;
@@ -27,7 +28,7 @@ public final class ElementwiseGrad {
    */
   public static float[] activation(
       ActivationKind kind, float alpha, float[] dy, float[] v, Parallel par) {
-    float[] dx = new float[dy.length];
+    float[] dx = Arena.zeros(dy.length);
     par.parallelFor(
         dy.length,
         CHUNK,
@@ -38,7 +39,7 @@ public final class ElementwiseGrad {
 
   /** Guided backpropagation through a Relu/Relu6 ({@link ActivationKernels#guided_relu_bwd}). */
   public static float[] guidedRelu(ActivationKind kind, float[] dy, float[] x, Parallel par) {
-    float[] dx = new float[dy.length];
+    float[] dx = Arena.zeros(dy.length);
     par.parallelFor(
         dy.length,
         CHUNK,
@@ -52,7 +53,7 @@ public final class ElementwiseGrad {
    * <p>dy (B·rows, n), y (N·rows, n) -> dx like dy.
    */
   public static float[] softmax(float[] dy, float[] y, int n, Parallel par) {
-    float[] dx = new float[dy.length];
+    float[] dx = Arena.zeros(dy.length);
     int rows = dy.length / n;
     int valueRows = y.length / n;
     par.parallelFor(
@@ -65,7 +66,7 @@ public final class ElementwiseGrad {
   /** dy (..., C) · scale (C) -> dx (..., C): the data gradient of a folded BatchNorm. */
   public static float[] scaleChannels(float[] dy, float[] scale, Parallel par) {
     int c = scale.length;
-    float[] dx = new float[dy.length];
+    float[] dx = Arena.zeros(dy.length);
     par.parallelFor(
         dy.length / c,
         1,
@@ -76,7 +77,7 @@ public final class ElementwiseGrad {
   /** dy (B,O), weights (I,O) -> dx (B,I) = dy · weightsᵀ. */
   public static float[] matMulData(
       float[] dy, int batch, float[] weights, int in, int out, Parallel par) {
-    float[] dx = new float[batch * in];
+    float[] dx = Arena.zeros(batch * in);
     Gemm.sgemm(par, false, true, batch, in, out, 1f, dy, 0, out, weights, 0, out, 0f, dx, 0, in);
     return dx;
   }

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Nhwc;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Shape;
@@ -70,14 +71,14 @@ public final class PoolGrad {
   private static float[] inputRows(Parallel par, Shape ds, Shape xs, InputRows rows) {
     Nhwc d = Nhwc.of(xs);
     Nhwc dyd = Nhwc.of(ds);
-    float[] dx = new float[d.size()];
+    float[] dx = Arena.zeros(d.size());
     par.parallelFor(d.n() * d.h(), 1, (lo, hi) -> rows.run(dx, d, dyd.h(), dyd.w(), lo, hi));
     return dx;
   }
 
   /** dy (B,C) (or (B,1,1,C)) -> dx (B,H,W,C) = dy / (H·W) at every pixel. */
   public static float[] spatialMeanData(float[] dy, int batch, int h, int w, int c, Parallel par) {
-    float[] dx = new float[batch * h * w * c];
+    float[] dx = Arena.zeros(batch * h * w * c);
     int hw = h * w;
     par.parallelFor(
         batch * hw,

@@ -1,5 +1,6 @@
 package dev.segcam.backend.cpu.grad;
 
+import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.BinaryKind;
 import dev.segcam.kernels.Dims4;
@@ -30,7 +31,7 @@ public final class ShapeGrad {
     float[][] dx = new float[sizes.length][];
     int at = 0;
     for (int k = 0; k < sizes.length; k++) {
-      float[] part = new float[outer * sizes[k] * inner];
+      float[] part = Arena.zeros(outer * sizes[k] * inner);
       LayoutKernels.concat_copy(dy, part, outer, sizes[k], inner, total, at, true);
       dx[k] = part;
       at += sizes[k];
@@ -51,7 +52,7 @@ public final class ShapeGrad {
     }
     int[][] v = Dims4.pad(dxDims, before, after);
     int[] x = v[0];
-    float[] dx = new float[x[0] * x[1] * x[2] * x[3]];
+    float[] dx = Arena.zeros(x[0] * x[1] * x[2] * x[3]);
     par.parallelFor(
         x[0] * x[1] * x[2],
         Math.max(1, GRAIN / Math.max(1, x[3])),
@@ -87,7 +88,7 @@ public final class ShapeGrad {
             new int[][] {gradDims, a == null ? gradDims : aDims, b == null ? gradDims : bDims},
             new boolean[] {true, false, false});
     int[] g = v[1];
-    float[] dx = new float[g[0] * g[1] * g[2] * g[3]];
+    float[] dx = Arena.zeros(g[0] * g[1] * g[2] * g[3]);
     par.parallelFor(
         g[0] * g[1] * g[2],
         1,
