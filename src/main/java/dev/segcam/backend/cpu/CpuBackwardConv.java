@@ -1,6 +1,6 @@
 package dev.segcam.backend.cpu;
 
-import dev.segcam.backend.cpu.grad.ConvGrad;
+import dev.segcam.kernels.ConvGeometry;
 
 /**
  * Conv2D data gradient on the engine's GEMM core, channel-major like the forward conv: dxᵀ (C, P) =
@@ -13,32 +13,17 @@ import dev.segcam.backend.cpu.grad.ConvGrad;
 public final class CpuBackwardConv {
   private CpuBackwardConv() {}
 
-  // dy (B,OH,OW,F), filter (KH,KW,C,F) -> dx (B,H,W,C)
-  public static float[] conv2dData(
-      Parallel par,
-      float[] dy,
-      int batch,
-      int oh,
-      int ow,
-      float[] filter,
-      int c,
-      int f,
-      int h,
-      int w,
-      ConvGrad.Geometry g) {
-    int kh = g.kh();
+  // dy (B,OH,OW,F), filter (KH,KW,C,F) -> dx (B,H,W,C), the sizes from g (its pads before)
+  public static float[] conv2dData(Parallel par, float[] dy, float[] filter, ConvGeometry g) {
+    int f = g.f();
     int kw = g.kw();
-    int sh = g.strideH();
-    int sw = g.strideW();
-    int k = kh * kw * f;
+    int k = g.kh() * kw * f;
     int kp = Gemm.padK(k);
-    // filter (KH,KW,C,F) -> at (C, kp): at[c][(kh*KW+kw)*F + f]
-    float[] at = new float[c * kp];
-    for (int t = 0; t < kh * kw; t++) {
-      for (int ci = 0; ci < c; ci++) {
-        for (int fi = 0; fi < f; fi++) {
-          at[ci * kp + t * f + fi] = filter[(t * c + ci) * f + fi];
-        }
+    // filter (KH,KW,C,F) -> at (C, kp): at[c][(kh*KW+kw)*F + f], each (kh,kw,c) a run of F
+    float[] at = new float[g.c() * kp];
+    for (int t = 0; t < g.kh() * kw; t++) {
+      for (int ci = 0; ci < g.c(); ci++) {
+        System.arraycopy(filter, (t * g.c() + ci) * f, at, ci * kp + t * f, f);
       }
     }
     // k -> offsets from an input pixel to the dy pixel it pairs with (before the stride division)
@@ -47,13 +32,18 @@ public final class CpuBackwardConv {
     int[] kF = new int[k];
     for (int q = 0; q < k; q++) {
       int t = q / f;
-      kOffH[q] = g.padTop() - (t / kw) * g.dilationH();
-      kOffW[q] = g.padLeft() - (t % kw) * g.dilationW();
+      kOffH[q] = g.padT() - (t / kw) * g.dh();
+      kOffW[q] = g.padL() - (t % kw) * g.dw();
       kF[q] = q % f;
     }
-    int hw = h * w;
-    int p = batch * hw;
+    int batch = g.n();
+    int w = g.w();
+    int hw = g.h() * w;
+    int oh = g.oh();
+    int ow = g.ow();
     int ohw = oh * ow;
+    int sh = g.sh();
+    int sw = g.sw();
     boolean unit = sh == 1 && sw == 1;
     // unit stride: dy channel-major (F, B*OH*OW) turns every panel row into contiguous runs
     float[] dyT = unit ? new float[dy.length] : null;
@@ -139,8 +129,8 @@ public final class CpuBackwardConv {
                 }
               }
             };
-    float[] dx = new float[p * c];
-    Gemm.core(par, c, hw, batch, k, at, kp, panel, Gemm.intoPixels(dx, c));
+    float[] dx = new float[batch * hw * g.c()];
+    Gemm.core(par, g.c(), hw, batch, k, at, kp, panel, Gemm.intoPixels(dx, g.c()));
     return dx;
   }
 }
