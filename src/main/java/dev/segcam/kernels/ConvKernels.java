@@ -66,16 +66,17 @@ public final class ConvKernels {
       int ci = c % cg;
       float acc = 0f;
       for (int ky = 0; ky < g.kh(); ky++) {
-        int oy = g.outRow(iy, ky);
-        if (oy < 0) {
+        int ty = iy + g.padT() - ky * g.dh();
+        if (ty < 0 || ty % g.sh() != 0 || ty / g.sh() >= g.oh()) {
           continue;
         }
+        int oy = ty / g.sh();
         for (int kx = 0; kx < g.kw(); kx++) {
-          int ox = g.outCol(ix, kx);
-          if (ox < 0) {
+          int tx = ix + g.padL() - kx * g.dw();
+          if (tx < 0 || tx % g.sw() != 0 || tx / g.sw() >= g.ow()) {
             continue;
           }
-          int gp = ((n * g.oh() + oy) * g.ow() + ox) * g.f();
+          int gp = ((n * g.oh() + oy) * g.ow() + tx / g.sw()) * g.f();
           for (int f = grp * fg; f < (grp + 1) * fg; f++) {
             acc += dy[gp + f] * w[((f * g.kh() + ky) * g.kw() + kx) * cg + ci];
           }

@@ -64,44 +64,51 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
       Slice logits,
       Slice mask,
       int[] cls,
-      int N,
-      int H,
-      int W,
-      int C,
+      MapDims d,
       CpuKernels.ScoreMode mode) {
     float[] sc = score.out();
     float[] sd = seed.out();
-    CpuKernels.masked_score_seed(sc, sd, logits.in(), mask.in(), cls, N, H, W, C, mode);
+    CpuKernels.masked_score_seed(
+        sc, sd, logits.in(), mask.in(), cls, d.n(), d.h(), d.w(), d.k(), mode);
     score.back(sc);
     seed.back(sd);
   }
 
   @Override
-  public void channel_mean(Slice alpha, Slice grads, int N, int H, int W, int K) {
-    write(alpha, o -> CpuKernels.channel_mean(o, grads.in(), N, H, W, K));
+  public void channel_mean(Slice alpha, Slice grads, MapDims d) {
+    write(alpha, o -> CpuKernels.channel_mean(o, grads.in(), d.n(), d.h(), d.w(), d.k()));
   }
 
   @Override
-  public void gradcampp_weights(Slice alpha, Slice acts, Slice grads, int N, int H, int W, int K) {
-    write(alpha, o -> CpuKernels.gradcampp_weights(o, acts.in(), grads.in(), N, H, W, K));
+  public void gradcampp_weights(Slice alpha, Slice acts, Slice grads, MapDims d) {
+    write(
+        alpha,
+        o -> CpuKernels.gradcampp_weights(o, acts.in(), grads.in(), d.n(), d.h(), d.w(), d.k()));
   }
 
   @Override
-  public void xgradcam_weights(
-      Slice alpha, Slice acts, Slice grads, int N, int H, int W, int K, float eps) {
-    write(alpha, o -> CpuKernels.xgradcam_weights(o, acts.in(), grads.in(), N, H, W, K, eps));
+  public void xgradcam_weights(Slice alpha, Slice acts, Slice grads, MapDims d, float eps) {
+    write(
+        alpha,
+        o ->
+            CpuKernels.xgradcam_weights(o, acts.in(), grads.in(), d.n(), d.h(), d.w(), d.k(), eps));
   }
 
   @Override
-  public void weighted_sum_relu(Slice cam, Slice acts, Slice alpha, int N, int H, int W, int K) {
-    write(cam, o -> CpuKernels.weighted_sum_relu(o, acts.in(), alpha.in(), N, H, W, K));
+  public void weighted_sum_relu(Slice cam, Slice acts, Slice alpha, MapDims d) {
+    write(
+        cam,
+        o -> CpuKernels.weighted_sum_relu(o, acts.in(), alpha.in(), d.n(), d.h(), d.w(), d.k()));
   }
 
   @Override
   public void elementwise_sum_relu(
-      Slice cam, Slice acts, Slice grads, int N, int H, int W, int K, boolean reluGrads) {
+      Slice cam, Slice acts, Slice grads, MapDims d, boolean reluGrads) {
     write(
-        cam, o -> CpuKernels.elementwise_sum_relu(o, acts.in(), grads.in(), N, H, W, K, reluGrads));
+        cam,
+        o ->
+            CpuKernels.elementwise_sum_relu(
+                o, acts.in(), grads.in(), d.n(), d.h(), d.w(), d.k(), reluGrads));
   }
 
   @Override

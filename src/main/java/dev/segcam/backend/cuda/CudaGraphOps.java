@@ -7,6 +7,7 @@ import static dev.segcam.backend.cuda.KernelArgs.need;
 
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConcatDims;
 import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
@@ -220,24 +221,20 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   /** See {@link LayoutKernels#concat_copy}. */
-  public void concat_copy(
-      DeviceBuffer big,
-      DeviceBuffer part,
-      int outer,
-      int inAxis,
-      int inner,
-      int outAxis,
-      int offset,
-      boolean backward) {
-    int total = count((long) outer * inAxis * inner, "concat_copy");
+  public void concat_copy(DeviceBuffer big, DeviceBuffer part, ConcatDims d, boolean backward) {
+    int total = count(d.part(), "concat_copy");
     need("part", part, total);
-    need("big", big, (long) outer * outAxis * inner);
-    if (offset < 0 || offset + inAxis > outAxis) {
+    need("big", big, d.big());
+    if (d.offset() < 0 || d.offset() + d.inAxis() > d.outAxis()) {
       throw new KernelArgumentException(
-          "concat_copy: [" + offset + ", " + (offset + inAxis) + ") outside axis " + outAxis);
+          "concat_copy: ["
+              + d.offset()
+              + ", "
+              + (d.offset() + d.inAxis())
+              + ") outside axis "
+              + d.outAxis());
     }
-    launch(
-        "concat_copy", total, big, part, outer, inAxis, inner, outAxis, offset, backward ? 1 : 0);
+    launch("concat_copy", total, flat(big, part, d.args(), backward ? 1 : 0));
   }
 
   /** See {@link LayoutKernels#binary_fwd}; dims are rank-4 (left-padded with 1). */
