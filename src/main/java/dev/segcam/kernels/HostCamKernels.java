@@ -81,34 +81,44 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
 
   @Override
   public void gradcampp_weights(Slice alpha, Slice acts, Slice grads, MapDims d) {
-    write(
-        alpha,
-        o -> CpuKernels.gradcampp_weights(o, acts.in(), grads.in(), d.n(), d.h(), d.w(), d.k()));
+    maps(alpha, acts, grads, d, CpuKernels::gradcampp_weights);
   }
 
   @Override
   public void xgradcam_weights(Slice alpha, Slice acts, Slice grads, MapDims d, float eps) {
-    write(
+    maps(
         alpha,
-        o ->
-            CpuKernels.xgradcam_weights(o, acts.in(), grads.in(), d.n(), d.h(), d.w(), d.k(), eps));
+        acts,
+        grads,
+        d,
+        (o, a, g, n, h, w, k) -> CpuKernels.xgradcam_weights(o, a, g, n, h, w, k, eps));
   }
 
   @Override
   public void weighted_sum_relu(Slice cam, Slice acts, Slice alpha, MapDims d) {
-    write(
-        cam,
-        o -> CpuKernels.weighted_sum_relu(o, acts.in(), alpha.in(), d.n(), d.h(), d.w(), d.k()));
+    maps(cam, acts, alpha, d, CpuKernels::weighted_sum_relu);
   }
 
   @Override
   public void elementwise_sum_relu(
       Slice cam, Slice acts, Slice grads, MapDims d, boolean reluGrads) {
-    write(
+    maps(
         cam,
-        o ->
-            CpuKernels.elementwise_sum_relu(
-                o, acts.in(), grads.in(), d.n(), d.h(), d.w(), d.k(), reluGrads));
+        acts,
+        grads,
+        d,
+        (o, a, g, n, h, w, k) -> CpuKernels.elementwise_sum_relu(o, a, g, n, h, w, k, reluGrads));
+  }
+
+  /** A twin over feature maps: {@code out} from the inputs a and b, all of dims (N,H,W,K). */
+  @FunctionalInterface
+  private interface MapsTwin {
+    void run(float[] out, float[] a, float[] b, int n, int h, int w, int k);
+  }
+
+  /** Runs a feature-map twin on slices: the inputs copied in, the output written back. */
+  private static void maps(Slice out, Slice a, Slice b, MapDims d, MapsTwin twin) {
+    write(out, o -> twin.run(o, a.in(), b.in(), d.n(), d.h(), d.w(), d.k()));
   }
 
   @Override

@@ -11,8 +11,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The two Conv2D data-gradient kernels (pixel-major with zero skipping, channel-major GEMM) agree
- * on every geometry, including strides and dilations the dispatcher would not send to one of them.
- * Both sum the same products in a different order: float32 rounding only.
+ * on every stride-1 geometry, dilations included, also where the dispatcher would not send it to
+ * one of them; both sum the same products in a different order: float32 rounding only. A strided
+ * gradient asked of the channel-major entry is the pixel-major kernel's (the strided rows check
+ * that hand-off).
  */
 class ConvKernelsAgreeTest {
   private static final Tolerance SAME_SUM_OTHER_ORDER = new Tolerance(1e-5, 1e-5);
