@@ -247,7 +247,10 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("binary_fwd", total, flat(out, a, b, kind, o, ad, bd));
   }
 
-  /** See {@link LayoutKernels#binary_bwd}; a and b may be null for ADD and SUB. */
+  /**
+   * See {@link LayoutKernels#binary_bwd}; a and b may be null for ADD and SUB. The dims come as v =
+   * {yd, gd, ad, bd}, as {@link LayoutKernels#binary_bwd_rows} takes them.
+   */
   public void binary_bwd(
       DeviceBuffer g,
       DeviceBuffer dy,
@@ -255,10 +258,9 @@ public final class CudaGraphOps implements AutoCloseable {
       DeviceBuffer b,
       int kind,
       boolean wrtA,
-      int[] gd,
-      int[] yd,
-      int[] ad,
-      int[] bd) {
+      int[][] v) {
+    int[] yd = v[0];
+    int[] gd = v[1];
     int total = count(prod(gd), "binary_bwd");
     need("g", g, total);
     // the kernel indexes dy with 32-bit ints: its size is checked too, not only g's
@@ -270,10 +272,11 @@ public final class CudaGraphOps implements AutoCloseable {
       }
     }
     if (Op.BinaryKind.ofCode(kind).gradReadsValues) {
-      need("a", a, prod(ad));
-      need("b", b, prod(bd));
+      need("a", a, prod(v[2]));
+      need("b", b, prod(v[3]));
     }
-    launch("binary_bwd", total, flat(g, dy, opt(a), opt(b), kind, wrtA ? 1 : 0, gd, yd, ad, bd));
+    launch(
+        "binary_bwd", total, flat(g, dy, opt(a), opt(b), kind, wrtA ? 1 : 0, gd, yd, v[2], v[3]));
   }
 
   /** See {@link LayoutKernels#pad_fwd}; dims rank-4. */

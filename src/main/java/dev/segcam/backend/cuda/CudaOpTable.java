@@ -492,10 +492,12 @@ public final class CudaOpTable {
           bv.buffer(),
           bin.kind().code,
           side == 0,
-          CudaCamBackend.dims4(gs[side]),
-          CudaCamBackend.dims4(s.ds),
-          CudaCamBackend.dims4(a.shape()),
-          CudaCamBackend.dims4(bv.shape()));
+          new int[][] {
+            CudaCamBackend.dims4(s.ds),
+            CudaCamBackend.dims4(gs[side]),
+            CudaCamBackend.dims4(a.shape()),
+            CudaCamBackend.dims4(bv.shape())
+          });
     }
   }
 }
