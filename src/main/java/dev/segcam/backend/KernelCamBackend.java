@@ -3,6 +3,7 @@ package dev.segcam.backend;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
+import dev.segcam.kernels.MapDims;
 import dev.segcam.kernels.ResizeDims;
 import java.util.Arrays;
 import java.util.function.Consumer;
@@ -93,10 +94,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
                 whole(v),
                 rows(m, t * n, n, px),
                 Arrays.copyOfRange(classes, t * n, (t + 1) * n),
-                n,
-                d[1],
-                d[2],
-                ch,
+                new MapDims(n, d[1], d[2], ch),
                 mode.kernel());
       }
       // one small copy to the host per frame: the caller reports the scores
@@ -139,12 +137,12 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     int[] d = nhwc(g.shape(), "gradients");
     return filled(
         Shape.of(d[0], d[3]),
-        out -> stepKernels().channel_mean(whole(out), whole(g), d[0], d[1], d[2], d[3]));
+        out -> stepKernels().channel_mean(whole(out), whole(g), MapDims.of(d)));
   }
 
   /** A per-target kernel over (acts of N images, the target's N gradient rows) -> N rows. */
   private interface PerTarget<B> {
-    void run(B out, B acts, B grads, int n, int h, int w, int c);
+    void run(B out, B acts, B grads, MapDims d);
   }
 
   // acts (N,h,w,C), grads (N*K,h,w,C) -> out (N*K, outRow...)
@@ -164,18 +162,12 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
     od[0] = n * k;
     int rowOut = outRow.size();
     int rowIn = da[1] * da[2] * da[3];
+    MapDims d = MapDims.of(da);
     return filled(
         Shape.of(od),
         out -> {
           for (int t = 0; t < k; t++) {
-            kernel.run(
-                rows(out, t * n, n, rowOut),
-                whole(a),
-                rows(g, t * n, n, rowIn),
-                n,
-                da[1],
-                da[2],
-                da[3]);
+            kernel.run(rows(out, t * n, n, rowOut), whole(a), rows(g, t * n, n, rowIn), d);
           }
         });
   }
@@ -196,8 +188,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
         grads,
         Shape.of(1, c),
         "XGrad-CAM",
-        (o, a, g, n, h, w, ch) ->
-            stepKernels().xgradcam_weights(o, a, g, n, h, w, ch, XGRADCAM_EPS));
+        (o, a, g, d) -> stepKernels().xgradcam_weights(o, a, g, d, XGRADCAM_EPS));
   }
 
   @Override
@@ -220,7 +211,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
           for (int t = 0; t < k; t++) {
             stepKernels()
                 .weighted_sum_relu(
-                    rows(out, t * n, n, px), whole(a), rows(w, t * n, n, ch), n, da[1], da[2], ch);
+                    rows(out, t * n, n, px), whole(a), rows(w, t * n, n, ch), MapDims.of(da));
           }
         });
   }
@@ -234,8 +225,7 @@ public abstract class KernelCamBackend<T extends CamTensor, B> implements CamBac
         grads,
         Shape.of(1, da[1], da[2]),
         reluGrads ? "LayerCAM" : "HiResCAM",
-        (o, a, g, n, h, w, c) ->
-            stepKernels().elementwise_sum_relu(o, a, g, n, h, w, c, reluGrads));
+        (o, a, g, d) -> stepKernels().elementwise_sum_relu(o, a, g, d, reluGrads));
   }
 
   private T maps(CamTensor maps) {

@@ -159,22 +159,10 @@ public final class SparseSeed implements CamTensor {
     float[] out = new float[shape.size()];
     int rows = shape.dim(0);
     for (int r = 0; r < rows; r++) {
-      int n = r % images;
-      for (int q = 0; q < hw; q++) {
-        float a = factor[r * hw + q];
-        if (a == 0f) {
-          continue;
-        }
-        int o = (r * hw + q) * channels;
-        if (minusProbs[r]) {
-          int pb = (n * hw + q) * channels;
-          for (int k = 0; k < channels; k++) {
-            out[o + k] = a * ((k == channel[r] ? 1f : 0f) - probs[pb + k]);
-          }
-        } else {
-          out[o + channel[r]] = a;
-        }
-      }
+      // W = I: the scored channel's column is e_c, W·P is P
+      float[] ec = new float[channels];
+      ec[channel[r]] = 1f;
+      writeRow(out, r, channels, ec, probs);
     }
     return new FloatTensor(shape, out);
   }
@@ -260,28 +248,37 @@ public final class SparseSeed implements CamTensor {
           for (int j = 0; j < cin; j++) {
             wc[j] = w[j * channels + c];
           }
-          int n = r % images;
-          for (int q = 0; q < hw; q++) {
-            float a = factor[r * hw + q];
-            if (a == 0f) {
-              continue;
-            }
-            int o = (r * hw + q) * cin;
-            if (minusProbs[r]) {
-              int pb = (n * hw + q) * cin;
-              for (int j = 0; j < cin; j++) {
-                out[o + j] = a * (wc[j] - wq[pb + j]);
-              }
-            } else {
-              for (int j = 0; j < cin; j++) {
-                out[o + j] = a * wc[j];
-              }
-            }
-          }
+          writeRow(out, r, cin, wc, wq);
         });
     int[] dims = shape.dims();
     dims[dims.length - 1] = cin;
     return new FloatTensor(Shape.of(dims), out);
+  }
+
+  /**
+   * Row r of this seed through a linear map W of the channels (C -> width): out[r,p,:] = a[r,p]·(wc
+   * − β_r·wq[n,p,:]), where wc = W·e_c is the scored channel's column and wq = W·P (N,hw,width) is
+   * read only for β rows.
+   */
+  private void writeRow(float[] out, int r, int width, float[] wc, float[] wq) {
+    int n = r % images;
+    for (int q = 0; q < hw; q++) {
+      float a = factor[r * hw + q];
+      if (a == 0f) {
+        continue;
+      }
+      int o = (r * hw + q) * width;
+      if (minusProbs[r]) {
+        int pb = (n * hw + q) * width;
+        for (int j = 0; j < width; j++) {
+          out[o + j] = a * (wc[j] - wq[pb + j]);
+        }
+      } else {
+        for (int j = 0; j < width; j++) {
+          out[o + j] = a * wc[j];
+        }
+      }
+    }
   }
 
   @Override

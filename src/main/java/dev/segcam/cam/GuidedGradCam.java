@@ -59,7 +59,7 @@ public final class GuidedGradCam {
       List<Target> targets,
       List<String> layers,
       CamMethod method) {
-    return run(ex, images, null, targets, layers, method);
+    return ex.seeded(images, null, targets, layers, guidedStep(ex, method));
   }
 
   /** {@link #explain(Explainer, FloatTensor, List, List, CamMethod)} on a prediction's forward. */
@@ -72,44 +72,36 @@ public final class GuidedGradCam {
     if (prediction == null) {
       throw new CamException("guided Grad-CAM needs a prediction (it was null)");
     }
-    return run(ex, null, prediction, targets, layers, method);
+    return ex.seeded(null, prediction, targets, layers, guidedStep(ex, method));
   }
 
-  private static List<Result> run(
-      Explainer ex,
-      FloatTensor images,
-      Prediction prediction,
-      List<Target> targets,
-      List<String> layers,
-      CamMethod method) {
+  /**
+   * The step of both explains on the seeded forward: the CAMs, the guided backward, the product.
+   */
+  private static Explainer.SeededStep<List<Result>> guidedStep(Explainer ex, CamMethod method) {
     if (method == null) {
       throw new CamException("guided Grad-CAM needs a method (it was null)");
     }
-    return ex.seeded(
-        images,
-        prediction,
-        targets,
-        layers,
-        s -> {
-          List<CamResult> cams;
-          Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
-          try {
-            cams = ex.results(s, grads, method);
-          } finally {
-            grads.values().forEach(CamTensor::close);
-          }
-          float[] guided;
-          Shape gs;
-          Map<String, CamTensor> in = s.fwd().guidedBackward(s.seeds(), List.of(s.input()));
-          try {
-            CamTensor g = in.get(s.input());
-            gs = g.shape();
-            guided = g.toHost().data();
-          } finally {
-            in.values().forEach(CamTensor::close);
-          }
-          return combine(cams, guided, gs, s);
-        });
+    return s -> {
+      List<CamResult> cams;
+      Map<String, CamTensor> grads = s.fwd().backward(s.seeds(), s.layers());
+      try {
+        cams = ex.results(s, grads, method);
+      } finally {
+        grads.values().forEach(CamTensor::close);
+      }
+      float[] guided;
+      Shape gs;
+      Map<String, CamTensor> in = s.fwd().guidedBackward(s.seeds(), List.of(s.input()));
+      try {
+        CamTensor g = in.get(s.input());
+        gs = g.shape();
+        guided = g.toHost().data();
+      } finally {
+        in.values().forEach(CamTensor::close);
+      }
+      return combine(cams, guided, gs, s);
+    };
   }
 
   /** Standard deviations a displayed guided map spans each side of mid-grey. */

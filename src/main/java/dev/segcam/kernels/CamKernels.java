@@ -9,18 +9,9 @@ package dev.segcam.kernels;
  * @param <B> the buffer type (a device buffer or a host slice); a buffer may be a view of rows
  */
 public interface CamKernels<B> {
-  // logits (N,H,W,C), mask (N,H,W) -> score (N), seed (N,H,W,C)
+  // logits (N,H,W,C), mask (N,H,W) -> score (N), seed (N,H,W,C); d = (N,H,W,C)
   void masked_score_seed(
-      B score,
-      B seed,
-      B logits,
-      B mask,
-      int[] cls,
-      int N,
-      int H,
-      int W,
-      int C,
-      CpuKernels.ScoreMode mode);
+      B score, B seed, B logits, B mask, int[] cls, MapDims d, CpuKernels.ScoreMode mode);
 
   // logits (P,C) -> labels (P), argmax per pixel as float
   void argmax_channels(B labels, B logits, int P, int C);
@@ -29,19 +20,19 @@ public interface CamKernels<B> {
   void region_mask(B mask, B labels, int[] spec, int R, int N, int H, int W);
 
   // grads (N,H,W,K) -> alpha (N,K)
-  void channel_mean(B alpha, B grads, int N, int H, int W, int K);
+  void channel_mean(B alpha, B grads, MapDims d);
 
   // acts (N,H,W,K), grads (N,H,W,K) -> alpha (N,K)
-  void gradcampp_weights(B alpha, B acts, B grads, int N, int H, int W, int K);
+  void gradcampp_weights(B alpha, B acts, B grads, MapDims d);
 
   // acts (N,H,W,K), grads (N,H,W,K) -> alpha (N,K)
-  void xgradcam_weights(B alpha, B acts, B grads, int N, int H, int W, int K, float eps);
+  void xgradcam_weights(B alpha, B acts, B grads, MapDims d, float eps);
 
   // acts (N,H,W,K), alpha (N,K) -> cam (N,H,W)
-  void weighted_sum_relu(B cam, B acts, B alpha, int N, int H, int W, int K);
+  void weighted_sum_relu(B cam, B acts, B alpha, MapDims d);
 
   // acts (N,H,W,K), grads (N,H,W,K) -> cam (N,H,W)
-  void elementwise_sum_relu(B cam, B acts, B grads, int N, int H, int W, int K, boolean reluGrads);
+  void elementwise_sum_relu(B cam, B acts, B grads, MapDims d, boolean reluGrads);
 
   // in (N,H,W,C) -> out (N,OH,OW,C)
   void resize_bilinear_fwd(B out, B in, ResizeDims d);

@@ -178,6 +178,23 @@ public record ConvGeometry(
         b, h, w, c, kh, kw, f, groups, sh, sw, dh, dw, padT, padL, padB, padR, oh, ow);
   }
 
+  /**
+   * The output row whose window puts kernel row ky on input row iy, or -1 where none does (iy falls
+   * between strides or off the output grid): the gather of the data gradients.
+   */
+  public int outRow(int iy, int ky) {
+    return outIndex(iy + padT - ky * dh, sh, oh);
+  }
+
+  /** {@link #outRow} along the width: the output column that puts kernel column kx on ix, or -1. */
+  public int outCol(int ix, int kx) {
+    return outIndex(ix + padL - kx * dw, sw, ow);
+  }
+
+  private static int outIndex(int t, int s, int out) {
+    return t < 0 || t % s != 0 || t / s >= out ? -1 : t / s;
+  }
+
   /** Values of the input (N,H,W,C). */
   public long inputSize() {
     return (long) n * h * w * c;

@@ -96,8 +96,7 @@ public final class CpuKernels {
       int W,
       int C,
       ScoreMode mode) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
+    int hw = pixels(N, H, W);
     positive("C", C);
     length("score", score, N);
     if (seed != null) {
@@ -176,8 +175,7 @@ public final class CpuKernels {
    */
   public static void region_mask(
       float[] mask, float[] labels, int[] spec, int R, int N, int H, int W) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
+    int hw = pixels(N, H, W);
     length("mask", mask, (long) R * hw);
     length("labels", labels, (long) N * hw);
     length("spec", spec, (long) R * REGION_SPEC);
@@ -297,21 +295,8 @@ public final class CpuKernels {
   public static void gradcampp_weights(
       float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K) {
     int hw = channelWeightArgs(alpha, acts, grads, N, H, W, K);
-    double[] sumA = new double[K];
-    double[] acc = new double[K];
-    for (int n = 0; n < N; n++) {
-      sumOverPixels(sumA, acts, n, hw, K);
-      java.util.Arrays.fill(acc, 0.0);
-      for (int p = 0; p < hw; p++) {
-        int base = (n * hw + p) * K;
-        for (int k = 0; k < K; k++) {
-          acc[k] += gradcamppTerm(grads[base + k], sumA[k]);
-        }
-      }
-      for (int k = 0; k < K; k++) {
-        alpha[n * K + k] = (float) acc[k];
-      }
-    }
+    ChannelWeight sum = (acc, sumA) -> (float) acc;
+    actsGradsWeights(alpha, acts, grads, N, hw, K, (g, a, sumA) -> gradcamppTerm(g, sumA), sum);
   }
 
   /** One pixel's a_ij · ReLU(g_ij); same expression as channel_mean.cu. */
@@ -339,8 +324,7 @@ public final class CpuKernels {
    */
   public static void weighted_sum_relu(
       float[] cam, float[] acts, float[] alpha, int N, int H, int W, int K) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
+    int hw = pixels(N, H, W);
     positive("K", K);
     length("cam", cam, (long) N * hw);
     length("acts", acts, (long) N * hw * K);
@@ -365,8 +349,7 @@ public final class CpuKernels {
    */
   public static void elementwise_sum_relu(
       float[] cam, float[] acts, float[] grads, int N, int H, int W, int K, boolean reluGrads) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
+    int hw = pixels(N, H, W);
     positive("K", K);
     length("cam", cam, (long) N * hw);
     length("acts", acts, (long) N * hw * K);
@@ -397,8 +380,7 @@ public final class CpuKernels {
    * <p>{@code // maps (N,H,W) -> out (N,H,W)}
    */
   public static void minmax_normalize(float[] out, float[] maps, int N, int H, int W) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
+    int hw = pixels(N, H, W);
     length("out", out, (long) N * hw);
     length("maps", maps, (long) N * hw);
     for (int n = 0; n < N; n++) {
@@ -424,8 +406,7 @@ public final class CpuKernels {
    * <p>{@code // maps (N,H,W), scale > 0 -> out (N,H,W)}
    */
   public static void scale_normalize(float[] out, float[] maps, int N, int H, int W, float scale) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
+    int hw = pixels(N, H, W);
     length("out", out, (long) N * hw);
     length("maps", maps, (long) N * hw);
     if (!(scale > 0f) || Float.isInfinite(scale)) {
@@ -449,21 +430,60 @@ public final class CpuKernels {
   public static void xgradcam_weights(
       float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K, float eps) {
     int hw = channelWeightArgs(alpha, acts, grads, N, H, W, K);
-    double[] sa = new double[K];
-    double[] sga = new double[K];
+    ChannelWeight ratio = (sga, sa) -> (float) (sga / (sa + (double) eps));
+    actsGradsWeights(alpha, acts, grads, N, hw, K, (g, a, sumA) -> (double) g * a, ratio);
+  }
+
+  /** One pixel's term of a channel weight from its gradient g, activation a and Σ_uv A. */
+  @FunctionalInterface
+  private interface PixelTerm {
+    double of(float g, float a, double sumA);
+  }
+
+  /** A channel's weight from the sum of its pixel terms and Σ_uv A. */
+  @FunctionalInterface
+  private interface ChannelWeight {
+    float of(double termSum, double sumA);
+  }
+
+  /**
+   * The channel weights that read activations and gradients (Grad-CAM++, XGrad-CAM): per image and
+   * channel, Σ_uv A and the sum of the pixel terms, both in double and pixels in order, then the
+   * weight from the two.
+   *
+   * <p>{@code // acts (N,HW,K), grads (N,HW,K) -> alpha (N,K)}
+   */
+  private static void actsGradsWeights(
+      float[] alpha,
+      float[] acts,
+      float[] grads,
+      int N,
+      int hw,
+      int K,
+      PixelTerm term,
+      ChannelWeight weight) {
+    double[] sumA = new double[K];
+    double[] acc = new double[K];
     for (int n = 0; n < N; n++) {
-      sumOverPixels(sa, acts, n, hw, K);
-      java.util.Arrays.fill(sga, 0.0);
+      sumOverPixels(sumA, acts, n, hw, K);
+      java.util.Arrays.fill(acc, 0.0);
       for (int p = 0; p < hw; p++) {
         int base = (n * hw + p) * K;
         for (int k = 0; k < K; k++) {
-          sga[k] += (double) grads[base + k] * acts[base + k];
+          acc[k] += term.of(grads[base + k], acts[base + k], sumA[k]);
         }
       }
       for (int k = 0; k < K; k++) {
-        alpha[n * K + k] = (float) (sga[k] / (sa[k] + (double) eps));
+        alpha[n * K + k] = weight.of(acc[k], sumA[k]);
       }
     }
+  }
+
+  /** The maps' checks, H, W, then N > 0 (as the .cu launchers): returns the pixels H·W of one. */
+  private static int pixels(int N, int H, int W) {
+    int hw = positive("H", H) * positive("W", W);
+    positive("N", N);
+    return hw;
   }
 
   /**
@@ -472,8 +492,7 @@ public final class CpuKernels {
    */
   private static int channelWeightArgs(
       float[] alpha, float[] acts, float[] grads, int N, int H, int W, int K) {
-    int hw = positive("H", H) * positive("W", W);
-    positive("N", N);
+    int hw = pixels(N, H, W);
     positive("K", K);
     length("alpha", alpha, (long) N * K);
     if (acts != null) {

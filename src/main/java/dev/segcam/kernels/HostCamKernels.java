@@ -64,44 +64,61 @@ public final class HostCamKernels implements CamKernels<HostCamKernels.Slice> {
       Slice logits,
       Slice mask,
       int[] cls,
-      int N,
-      int H,
-      int W,
-      int C,
+      MapDims d,
       CpuKernels.ScoreMode mode) {
     float[] sc = score.out();
     float[] sd = seed.out();
-    CpuKernels.masked_score_seed(sc, sd, logits.in(), mask.in(), cls, N, H, W, C, mode);
+    CpuKernels.masked_score_seed(
+        sc, sd, logits.in(), mask.in(), cls, d.n(), d.h(), d.w(), d.k(), mode);
     score.back(sc);
     seed.back(sd);
   }
 
   @Override
-  public void channel_mean(Slice alpha, Slice grads, int N, int H, int W, int K) {
-    write(alpha, o -> CpuKernels.channel_mean(o, grads.in(), N, H, W, K));
+  public void channel_mean(Slice alpha, Slice grads, MapDims d) {
+    write(alpha, o -> CpuKernels.channel_mean(o, grads.in(), d.n(), d.h(), d.w(), d.k()));
   }
 
   @Override
-  public void gradcampp_weights(Slice alpha, Slice acts, Slice grads, int N, int H, int W, int K) {
-    write(alpha, o -> CpuKernels.gradcampp_weights(o, acts.in(), grads.in(), N, H, W, K));
+  public void gradcampp_weights(Slice alpha, Slice acts, Slice grads, MapDims d) {
+    maps(alpha, acts, grads, d, CpuKernels::gradcampp_weights);
   }
 
   @Override
-  public void xgradcam_weights(
-      Slice alpha, Slice acts, Slice grads, int N, int H, int W, int K, float eps) {
-    write(alpha, o -> CpuKernels.xgradcam_weights(o, acts.in(), grads.in(), N, H, W, K, eps));
+  public void xgradcam_weights(Slice alpha, Slice acts, Slice grads, MapDims d, float eps) {
+    maps(
+        alpha,
+        acts,
+        grads,
+        d,
+        (o, a, g, n, h, w, k) -> CpuKernels.xgradcam_weights(o, a, g, n, h, w, k, eps));
   }
 
   @Override
-  public void weighted_sum_relu(Slice cam, Slice acts, Slice alpha, int N, int H, int W, int K) {
-    write(cam, o -> CpuKernels.weighted_sum_relu(o, acts.in(), alpha.in(), N, H, W, K));
+  public void weighted_sum_relu(Slice cam, Slice acts, Slice alpha, MapDims d) {
+    maps(cam, acts, alpha, d, CpuKernels::weighted_sum_relu);
   }
 
   @Override
   public void elementwise_sum_relu(
-      Slice cam, Slice acts, Slice grads, int N, int H, int W, int K, boolean reluGrads) {
-    write(
-        cam, o -> CpuKernels.elementwise_sum_relu(o, acts.in(), grads.in(), N, H, W, K, reluGrads));
+      Slice cam, Slice acts, Slice grads, MapDims d, boolean reluGrads) {
+    maps(
+        cam,
+        acts,
+        grads,
+        d,
+        (o, a, g, n, h, w, k) -> CpuKernels.elementwise_sum_relu(o, a, g, n, h, w, k, reluGrads));
+  }
+
+  /** A twin over feature maps: {@code out} from the inputs a and b, all of dims (N,H,W,K). */
+  @FunctionalInterface
+  private interface MapsTwin {
+    void run(float[] out, float[] a, float[] b, int n, int h, int w, int k);
+  }
+
+  /** Runs a feature-map twin on slices: the inputs copied in, the output written back. */
+  private static void maps(Slice out, Slice a, Slice b, MapDims d, MapsTwin twin) {
+    write(out, o -> twin.run(o, a.in(), b.in(), d.n(), d.h(), d.w(), d.k()));
   }
 
   @Override

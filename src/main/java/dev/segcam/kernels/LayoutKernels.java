@@ -19,16 +19,9 @@ public final class LayoutKernels {
    *
    * <p>{@code // part (outer,inAxis,inner) <-> big (outer,outAxis,inner)}
    */
-  public static void concat_copy(
-      float[] big,
-      float[] part,
-      int outer,
-      int inAxis,
-      int inner,
-      int outAxis,
-      int offset,
-      boolean backward) {
-    concatCopyRows(big, part, 0, outer, inAxis, inner, outAxis, offset, backward);
+  public static void concat_copy(float[] big, float[] part, ConcatDims d, boolean backward) {
+    concatCopyRows(
+        big, part, 0, d.outer(), d.inAxis(), d.inner(), d.outAxis(), d.offset(), backward);
   }
 
   /** {@link #concat_copy} on outer rows [lo, hi): the CPU engine runs ranges in parallel. */

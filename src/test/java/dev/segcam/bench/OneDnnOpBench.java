@@ -319,19 +319,13 @@ public final class OneDnnOpBench {
       dy = reluMasked(Shape.of(g.n(), g.oh(), g.ow(), g.f()));
       CpuConv.PackedConv packed = CpuConv.PackedConv.of(op.filter());
       javaFwd = () -> CpuConv.conv2d(par, x, op, packed).data();
-      ConvGrad.Geometry cg =
-          new ConvGrad.Geometry(g.kh(), g.kw(), g.sh(), g.sw(), g.dh(), g.dw(), g.padT(), g.padL());
       boolean channelMajor = g.sh() == 1 && g.sw() == 1 && g.c() < 128; // as CpuBackward picks
       float[] filter = op.filter().data();
       float[] dyd = dy.data();
       javaBwd =
           channelMajor
-              ? () ->
-                  CpuBackwardConv.conv2dData(
-                      par, dyd, g.n(), g.oh(), g.ow(), filter, g.c(), g.f(), g.h(), g.w(), cg)
-              : () ->
-                  ConvGrad.conv2dDataPixelMajor(
-                      dyd, g.n(), g.oh(), g.ow(), filter, g.c(), g.f(), g.h(), g.w(), cg, par);
+              ? () -> CpuBackwardConv.conv2dData(par, dyd, filter, g)
+              : () -> ConvGrad.conv2dDataPixelMajor(dyd, filter, g, par);
     } else {
       Op.Conv2DTranspose op = (Op.Conv2DTranspose) n.op();
       g = transposeGeometry(op, xs);

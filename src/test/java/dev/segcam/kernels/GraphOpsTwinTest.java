@@ -251,16 +251,20 @@ class GraphOpsTwinTest {
         inner *= ys.dim(d);
       }
       float[] y = new float[ys.size()];
-      LayoutKernels.concat_copy(y, a.data(), outer, da[axis], inner, ys.dim(axis), 0, false);
       LayoutKernels.concat_copy(
-          y, bt.data(), outer, db[axis], inner, ys.dim(axis), da[axis], false);
+          y, a.data(), new ConcatDims(outer, da[axis], inner, ys.dim(axis), 0), false);
+      LayoutKernels.concat_copy(
+          y, bt.data(), new ConcatDims(outer, db[axis], inner, ys.dim(axis), da[axis]), false);
       TWIN.assertClose("concat axis " + axis, r.values.get("y").data(), y);
       float[] ga = new float[a.size() * K];
       float[] gbv = new float[bt.size() * K];
       LayoutKernels.concat_copy(
-          r.seed.data(), ga, outer * K, da[axis], inner, ys.dim(axis), 0, true);
+          r.seed.data(), ga, new ConcatDims(outer * K, da[axis], inner, ys.dim(axis), 0), true);
       LayoutKernels.concat_copy(
-          r.seed.data(), gbv, outer * K, db[axis], inner, ys.dim(axis), da[axis], true);
+          r.seed.data(),
+          gbv,
+          new ConcatDims(outer * K, db[axis], inner, ys.dim(axis), da[axis]),
+          true);
       TWIN.assertClose("concat axis " + axis + " da", r.dx.get("a").data(), ga);
       TWIN.assertClose("concat axis " + axis + " db", r.dx.get("b").data(), gbv);
     }

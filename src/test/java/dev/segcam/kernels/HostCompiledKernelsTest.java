@@ -1175,13 +1175,14 @@ class HostCompiledKernelsTest {
         // forward: part into its slice of big, the rest of big untouched
         float[] ref = big.clone();
         float[] got = big.clone();
-        LayoutKernels.concat_copy(ref, part, outer, in, inner, outAxis, off, false);
+        LayoutKernels.concat_copy(ref, part, new ConcatDims(outer, in, inner, outAxis, off), false);
         launch1d("concat_copy", part.length, got, part, outer, in, inner, outAxis, off, 0);
         check(EXACT, at("concat_copy forward", s), ref, got);
         // backward: the slice of big into part
         float[] refPart = new float[part.length];
         float[] gotPart = garbage(part.length);
-        LayoutKernels.concat_copy(big, refPart, outer, in, inner, outAxis, off, true);
+        LayoutKernels.concat_copy(
+            big, refPart, new ConcatDims(outer, in, inner, outAxis, off), true);
         launch1d("concat_copy", part.length, big, gotPart, outer, in, inner, outAxis, off, 1);
         check(EXACT, at("concat_copy backward", s), refPart, gotPart);
       }

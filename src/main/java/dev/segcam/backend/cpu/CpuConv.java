@@ -5,6 +5,7 @@ import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
+import dev.segcam.kernels.ConvGeometry;
 
 /**
  * The CPU engine's convolutions on NHWC float arrays: Conv2D (GEMM over packed filters, Winograd
@@ -57,35 +58,28 @@ public final class CpuConv {
   // x (N,H,W,C), filter (KH,KW,C,F), bias (F) -> (N,OH,OW,F)
   public static FloatTensor conv2d(Parallel par, FloatTensor x, Op.Conv2D op, PackedConv w) {
     Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
     int c = xs.dim(3);
     if (c != w.c()) {
       throw new ShapeException("conv2d input " + xs + " has " + c + " channels, filter " + w.c());
     }
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int dh = op.dilationH();
-    int dw = op.dilationW();
-    int oh = op.padding().outputSize(h, w.kh(), sh, dh);
-    int ow = op.padding().outputSize(wd, w.kw(), sw, dw);
-    int pt = op.padding().before(h, w.kh(), sh, dh);
-    int pl = op.padding().before(wd, w.kw(), sw, dw);
+    ConvGeometry g = ConvGeometry.ofConv(op, xs);
+    int oh = g.oh();
+    int ow = g.ow();
     int f = w.f();
-    int p = n * oh * ow;
+    int p = g.n() * oh * ow;
     float[] out = Arena.zeros(p * f);
     fillBias(par, out, p, f, op.bias());
-    if (sh == 1 && sw == 1 && dh == 1 && dw == 1 && w.winograd() != null) {
-      CpuWinograd.conv3x3(par, x, w.winograd(), pt, pl, oh, ow, out);
-      return new FloatTensor(Shape.of(n, oh, ow, f), out);
+    Shape ys = Shape.of(g.n(), oh, ow, f);
+    if (g.sh() == 1 && g.sw() == 1 && g.dh() == 1 && g.dw() == 1 && w.winograd() != null) {
+      CpuWinograd.conv3x3(par, x, w.winograd(), g.padT(), g.padL(), oh, ow, out);
+      return new FloatTensor(ys, out);
     }
-    if (sh == 1 && sw == 1) {
-      conv2dStride1(par, x, w, dh, dw, pt, pl, oh, ow, out);
-      return new FloatTensor(Shape.of(n, oh, ow, f), out);
+    if (g.sh() == 1 && g.sw() == 1) {
+      conv2dStride1(par, x, w, g, out);
+      return new FloatTensor(ys, out);
     }
+    // strided: im2col panels gathered through per-k tables, k -> (kh*dh, kw*dw, c)
     int k = w.kh() * w.kw() * c;
-    // k -> (kh*dh, kw*dw, c)
     int[] kOffH = new int[k];
     int[] kOffW = new int[k];
     int[] kC = new int[k];
@@ -93,56 +87,45 @@ public final class CpuConv {
       for (int j = 0; j < w.kw(); j++) {
         for (int q = 0; q < c; q++) {
           int idx = (i * w.kw() + j) * c + q;
-          kOffH[idx] = i * dh;
-          kOffW[idx] = j * dw;
+          kOffH[idx] = i * g.dh();
+          kOffW[idx] = j * g.dw();
           kC[idx] = q;
         }
       }
     }
     float[] xd = x.data();
-    boolean direct = w.kh() == 1 && w.kw() == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0;
+    int h = g.h();
+    int wd = g.w();
     int hw = oh * ow;
     Gemm.PanelB panel =
-        direct
-            ? (pc, kc, jc, nc, bp) -> {
-              // 1x1 stride 1: col^T is x^T.
-              for (int kk = 0; kk < kc; kk++) {
-                float[] row = bp[kk];
-                int src = jc * c + pc + kk;
-                for (int j = 0; j < nc; j++) {
-                  row[j] = xd[src + j * c];
-                }
-              }
+        (pc, kc, jc, nc, bp) -> {
+          Gemm.PixelTables t = Gemm.PixelTables.get();
+          for (int j = 0; j < nc; j++) {
+            int pix = jc + j;
+            int b = pix / hw;
+            int r = pix - b * hw;
+            int y = r / ow;
+            t.base[j] = b * h * wd * c;
+            t.ih[j] = y * g.sh() - g.padT();
+            t.iw[j] = (r - y * ow) * g.sw() - g.padL();
+          }
+          for (int kk = 0; kk < kc; kk++) {
+            float[] row = bp[kk];
+            int offH = kOffH[pc + kk];
+            int offW = kOffW[pc + kk];
+            int cc = kC[pc + kk];
+            for (int j = 0; j < nc; j++) {
+              int iy = t.ih[j] + offH;
+              int ix = t.iw[j] + offW;
+              row[j] =
+                  (iy >= 0 && iy < h && ix >= 0 && ix < wd)
+                      ? xd[t.base[j] + (iy * wd + ix) * c + cc]
+                      : 0f;
             }
-            : (pc, kc, jc, nc, bp) -> {
-              Gemm.PixelTables t = Gemm.PixelTables.get();
-              for (int j = 0; j < nc; j++) {
-                int pix = jc + j;
-                int b = pix / hw;
-                int r = pix - b * hw;
-                int y = r / ow;
-                int xx = r - y * ow;
-                t.base[j] = b * h * wd * c;
-                t.ih[j] = y * sh - pt;
-                t.iw[j] = xx * sw - pl;
-              }
-              for (int kk = 0; kk < kc; kk++) {
-                float[] row = bp[kk];
-                int offH = kOffH[pc + kk];
-                int offW = kOffW[pc + kk];
-                int cc = kC[pc + kk];
-                for (int j = 0; j < nc; j++) {
-                  int iy = t.ih[j] + offH;
-                  int ix = t.iw[j] + offW;
-                  row[j] =
-                      (iy >= 0 && iy < h && ix >= 0 && ix < wd)
-                          ? xd[t.base[j] + (iy * wd + ix) * c + cc]
-                          : 0f;
-                }
-              }
-            };
+          }
+        };
     Gemm.core(par, f, p, 1, k, w.wt(), w.kp(), panel, Gemm.intoPixels(out, f));
-    return new FloatTensor(Shape.of(n, oh, ow, f), out);
+    return new FloatTensor(ys, out);
   }
 
   /**
@@ -154,38 +137,25 @@ public final class CpuConv {
    */
   // x (N,H,W,C), w packed (F x KH*KW*C) -> out (N,OH,OW,F), out pre-filled with the bias
   private static void conv2dStride1(
-      Parallel par,
-      FloatTensor x,
-      PackedConv w,
-      int dh,
-      int dw,
-      int pt,
-      int pl,
-      int oh,
-      int ow,
-      float[] out) {
-    Shape xs = x.shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
+      Parallel par, FloatTensor x, PackedConv w, ConvGeometry g, float[] out) {
+    int h = g.h();
+    int wd = g.w();
+    int c = g.c();
     int f = w.f();
-    int effH = (w.kh() - 1) * dh + 1;
-    int effW = (w.kw() - 1) * dw + 1;
-    int hp = oh + effH - 1;
-    int wp = ow + effW - 1;
-    int plane = hp * wp + effW - 1;
-    float[] xp = Arena.zeros(n * c * plane);
+    // the padded plane: every tap's run of pixels stays inside it
+    int wp = g.ow() + (w.kw() - 1) * g.dw();
+    int plane = (g.oh() + (w.kh() - 1) * g.dh()) * wp + (w.kw() - 1) * g.dw();
+    float[] xp = Arena.zeros(g.n() * c * plane);
     float[] xd = x.data();
     par.parallelFor(
-        n * h,
+        g.n() * h,
         Math.max(1, GRAIN / Math.max(1, wd * c)),
         (lo, hi) -> {
           for (int row = lo; row < hi; row++) {
             int b = row / h;
             int y = row - b * h;
             for (int q = 0; q < c; q++) {
-              int dst = (b * c + q) * plane + (y + pt) * wp + pl;
+              int dst = (b * c + q) * plane + (y + g.padT()) * wp + g.padL();
               int src = (b * h + y) * wd * c + q;
               for (int xx = 0; xx < wd; xx++) {
                 xp[dst + xx] = xd[src + xx * c];
@@ -198,10 +168,12 @@ public final class CpuConv {
     for (int i = 0; i < w.kh(); i++) {
       for (int j = 0; j < w.kw(); j++) {
         for (int q = 0; q < c; q++) {
-          kSrc[(i * w.kw() + j) * c + q] = q * plane + i * dh * wp + j * dw;
+          kSrc[(i * w.kw() + j) * c + q] = q * plane + i * g.dh() * wp + j * g.dw();
         }
       }
     }
+    int oh = g.oh();
+    int ow = g.ow();
     int pimg = oh * wp;
     Gemm.PanelB panel =
         (pc, kc, jc, nc, bp) -> {
@@ -231,7 +203,7 @@ public final class CpuConv {
             }
           }
         };
-    Gemm.core(par, f, pimg, n, k, w.wt(), w.kp(), panel, sink);
+    Gemm.core(par, f, pimg, g.n(), k, w.wt(), w.kp(), panel, sink);
   }
 
   /** Convenience: packs the filter per call (tests, one-off use). */
@@ -259,31 +231,24 @@ public final class CpuConv {
   public static FloatTensor depthwiseConv2d(Parallel par, FloatTensor x, Op.DepthwiseConv2D op) {
     Shape xs = x.shape();
     Shape fs = op.filter().shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    int kh = fs.dim(0);
-    int kw = fs.dim(1);
-    int m = fs.dim(3);
-    if (fs.dim(2) != c) {
+    if (fs.dim(2) != xs.dim(3)) {
       throw new ShapeException("depthwise input " + xs + " vs filter " + fs);
     }
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int dh = op.dilationH();
-    int dw = op.dilationW();
-    int oh = op.padding().outputSize(h, kh, sh, dh);
-    int ow = op.padding().outputSize(wd, kw, sw, dw);
-    int pt = op.padding().before(h, kh, sh, dh);
-    int pl = op.padding().before(wd, kw, sw, dw);
-    int co = c * m;
-    float[] out = Arena.zeros(n * oh * ow * co);
+    ConvGeometry g = ConvGeometry.ofConv(op, xs);
+    int h = g.h();
+    int wd = g.w();
+    int c = g.c();
+    int kw = g.kw();
+    int m = fs.dim(3);
+    int oh = g.oh();
+    int ow = g.ow();
+    int co = g.f();
+    float[] out = Arena.zeros(g.n() * oh * ow * co);
     float[] xd = x.data();
     float[] fd = op.filter().data();
     float[] bias = op.bias() == null ? null : op.bias().data();
     par.parallelFor(
-        n * oh,
+        g.n() * oh,
         1,
         (lo, hi) -> {
           float[] acc = new float[co];
@@ -296,13 +261,13 @@ public final class CpuConv {
               } else {
                 java.util.Arrays.fill(acc, 0f);
               }
-              for (int i = 0; i < kh; i++) {
-                int iy = y * sh - pt + i * dh;
+              for (int i = 0; i < g.kh(); i++) {
+                int iy = y * g.sh() - g.padT() + i * g.dh();
                 if (iy < 0 || iy >= h) {
                   continue;
                 }
                 for (int j = 0; j < kw; j++) {
-                  int ix = xx * sw - pl + j * dw;
+                  int ix = xx * g.sw() - g.padL() + j * g.dw();
                   if (ix < 0 || ix >= wd) {
                     continue;
                   }
@@ -326,7 +291,7 @@ public final class CpuConv {
             }
           }
         });
-    return new FloatTensor(Shape.of(n, oh, ow, co), out);
+    return new FloatTensor(Shape.of(g.n(), oh, ow, co), out);
   }
 
   /**
@@ -340,27 +305,20 @@ public final class CpuConv {
       Parallel par, FloatTensor x, Op.Conv2DTranspose op, Shape outShape) {
     Shape xs = x.shape();
     Shape fs = op.filter().shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    int kh = fs.dim(0);
-    int kw = fs.dim(1);
-    int f = fs.dim(2);
-    if (fs.dim(3) != c) {
+    if (fs.dim(3) != xs.dim(3)) {
       throw new ShapeException("transposed conv input " + xs + " vs filter " + fs);
     }
-    int oh = outShape.dim(1);
-    int ow = outShape.dim(2);
-    int sh = op.strideH();
-    int sw = op.strideW();
-    int pt = op.padding().before(oh, kh, sh, 1);
-    int pl = op.padding().before(ow, kw, sw, 1);
-    int pin = n * h * wd;
-    int r = kh * kw * f;
-    if (kh <= sh && kw <= sw) {
-      return conv2dTransposeDisjoint(par, x, op, oh, ow, pt, pl);
+    // the forward conv behind it: its input grid is the output (OH,OW), its output grid x's (H,W)
+    ConvGeometry g = ConvGeometry.ofTransposed(op, xs, outShape);
+    if (g.kh() <= g.sh() && g.kw() <= g.sw()) {
+      return conv2dTransposeDisjoint(par, x, op, g);
     }
+    int h = g.oh();
+    int wd = g.ow();
+    int c = g.f();
+    int f = g.c();
+    int pin = g.n() * h * wd;
+    int r = g.kh() * g.kw() * f;
     float[] cols = Arena.zeros(r * pin);
     Gemm.sgemm(
         par,
@@ -380,10 +338,12 @@ public final class CpuConv {
         cols,
         0,
         pin);
-    float[] out = Arena.zeros(n * oh * ow * f);
+    int oh = g.h();
+    int ow = g.w();
+    float[] out = Arena.zeros(g.n() * oh * ow * f);
     float[] bias = op.bias() == null ? null : op.bias().data();
     par.parallelFor(
-        n * oh,
+        g.n() * oh,
         1,
         (lo, hi) -> {
           for (int row = lo; row < hi; row++) {
@@ -394,19 +354,17 @@ public final class CpuConv {
               if (bias != null) {
                 System.arraycopy(bias, 0, out, o, f);
               }
-              for (int i = 0; i < kh; i++) {
-                int ty = y + pt - i;
-                if (ty < 0 || ty % sh != 0 || ty / sh >= h) {
+              for (int i = 0; i < g.kh(); i++) {
+                int iy = g.outRow(y, i);
+                if (iy < 0) {
                   continue;
                 }
-                int iy = ty / sh;
-                for (int j = 0; j < kw; j++) {
-                  int tx = xx + pl - j;
-                  if (tx < 0 || tx % sw != 0 || tx / sw >= wd) {
+                for (int j = 0; j < g.kw(); j++) {
+                  int ix = g.outCol(xx, j);
+                  if (ix < 0) {
                     continue;
                   }
-                  int ix = tx / sw;
-                  int src = ((i * kw + j) * f) * pin + (b * h + iy) * wd + ix;
+                  int src = ((i * g.kw() + j) * f) * pin + (b * h + iy) * wd + ix;
                   for (int q = 0; q < f; q++) {
                     out[o + q] += cols[src + q * pin];
                   }
@@ -415,7 +373,7 @@ public final class CpuConv {
             }
           }
         });
-    return new FloatTensor(Shape.of(n, oh, ow, f), out);
+    return new FloatTensor(Shape.of(g.n(), oh, ow, f), out);
   }
 
   /**
@@ -425,39 +383,25 @@ public final class CpuConv {
    */
   // x (N,H,W,C), filter (KH,KW,F,C) -> (N,OH,OW,F)
   private static FloatTensor conv2dTransposeDisjoint(
-      Parallel par, FloatTensor x, Op.Conv2DTranspose op, int oh, int ow, int pt, int pl) {
-    Shape xs = x.shape();
-    Shape fs = op.filter().shape();
-    int n = xs.dim(0);
-    int h = xs.dim(1);
-    int wd = xs.dim(2);
-    int c = xs.dim(3);
-    int kw = fs.dim(1);
-    int f = fs.dim(2);
-    int r = fs.dim(0) * kw * f;
-    int sh = op.strideH();
-    int sw = op.strideW();
+      Parallel par, FloatTensor x, Op.Conv2DTranspose op, ConvGeometry g) {
+    // g is the forward conv behind it: g's input grid (H,W) is the output, its output grid x's
+    int c = g.f();
+    int f = g.c();
+    int oh = g.h();
+    int ow = g.w();
+    int kw = g.kw();
+    int r = g.kh() * kw * f;
     int kp = Gemm.padK(c);
     float[] fd = op.filter().data();
     float[] ap = Arena.zeros(r * kp);
     for (int i = 0; i < r; i++) {
       System.arraycopy(fd, i * c, ap, i * kp, c);
     }
-    float[] out = Arena.zeros(n * oh * ow * f);
-    fillBias(par, out, n * oh * ow, f, op.bias());
-    float[] xd = x.data();
-    int hw = h * wd;
-    Gemm.PanelB panel =
-        (pc, kc, jc, nc, bp) -> {
-          for (int kk = 0; kk < kc; kk++) {
-            float[] row = bp[kk];
-            int src = jc * c + pc + kk;
-            for (int j = 0; j < nc; j++) {
-              row[j] = xd[src + j * c];
-            }
-          }
-        };
-    int taps = fs.dim(0) * kw;
+    float[] out = Arena.zeros(g.n() * oh * ow * f);
+    fillBias(par, out, g.n() * oh * ow, f, op.bias());
+    int wd = g.ow();
+    int hw = g.oh() * wd;
+    int taps = g.kh() * kw;
     Gemm.Sink sink =
         (i0, i1, jc, nc, rows) -> {
           // dst[tap][j]: output offset of input pixel jc+j under that tap, or -1 if cropped
@@ -468,8 +412,8 @@ public final class CpuConv {
             int iy = (p - b * hw) / wd;
             int ix = p - b * hw - iy * wd;
             for (int tap = 0; tap < taps; tap++) {
-              int ty = iy * sh - pt + tap / kw;
-              int tx = ix * sw - pl + tap % kw;
+              int ty = iy * g.sh() - g.padT() + tap / kw;
+              int tx = ix * g.sw() - g.padL() + tap % kw;
               dst[tap][j] =
                   ty >= 0 && ty < oh && tx >= 0 && tx < ow ? ((b * oh + ty) * ow + tx) * f : -1;
             }
@@ -486,8 +430,9 @@ public final class CpuConv {
             }
           }
         };
-    Gemm.core(par, r, n * hw, 1, c, ap, kp, panel, sink);
-    return new FloatTensor(Shape.of(n, oh, ow, f), out);
+    // B = x as (N·H·W x C): its panels are x's pixels transposed
+    Gemm.core(par, r, g.n() * hw, 1, c, ap, kp, Gemm.transposedB(x.data(), 0, c), sink);
+    return new FloatTensor(Shape.of(g.n(), oh, ow, f), out);
   }
 
   /** Output shape of a transposed conv for a concrete input (outH/outW of -1 derived). */

@@ -14,6 +14,7 @@ import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LogSoftmaxKernels;
 import dev.segcam.kernels.UnaryKernels;
@@ -278,70 +279,35 @@ public final class CpuOpTable {
 
   // ------------------------------------------------------------------------------ gradients
 
-  /** The window geometry of a convolution from x's grid xs to dy's grid ds. */
-  private static ConvGrad.Geometry geometry(Op.Windowed c, Shape xs, Shape ds) {
-    Shape f = c.filter().shape();
-    return geometry(
-        c.padding(),
-        xs,
-        f.dim(0),
-        f.dim(1),
-        c.strideH(),
-        c.strideW(),
-        c.dilationH(),
-        c.dilationW(),
-        ds);
-  }
-
   private static void conv2dGrad(CpuBackward.Step s, Op.Conv2D c) {
     Shape xs = s.gradShape(s.in0);
     Shape f = c.filter().shape();
     Shape ds = s.ds;
-    ConvGrad.Geometry geo = geometry(c, xs, ds);
     int[] keep = s.neededChannels(s.in0, f.dim(2));
     float[] filter = keep == null ? c.filter().data() : inputChannels(c.filter(), keep);
     int cin = keep == null ? f.dim(2) : keep.length;
+    ConvGeometry geo = checked(ConvGeometry.ofConv(c, xs.withDim(3, cin)), c.padding(), xs, ds);
     boolean unitStride = c.strideH() == 1 && c.strideW() == 1;
     float[] d =
         unitStride && cin < CHANNEL_MAJOR_BELOW
-            ? CpuBackwardConv.conv2dData(
-                s.pool(), s.dy, s.b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1),
-                xs.dim(2), geo)
-            : ConvGrad.conv2dDataPixelMajor(
-                s.dy, s.b, ds.dim(1), ds.dim(2), filter, cin, f.dim(3), xs.dim(1), xs.dim(2), geo,
-                s.pool());
+            ? CpuBackwardConv.conv2dData(s.pool(), s.dy, filter, geo)
+            : ConvGrad.conv2dDataPixelMajor(s.dy, filter, geo, s.pool());
     s.dx[0] = new FloatTensor(xs, keep == null ? d : scatterChannels(s.pool(), d, keep, f.dim(2)));
   }
 
   private static void depthwiseGrad(CpuBackward.Step s, Op.DepthwiseConv2D c) {
     Shape xs = s.gradShape(s.in0);
-    Shape f = c.filter().shape();
-    Shape ds = s.ds;
-    ConvGrad.Geometry geo = geometry(c, xs, ds);
-    s.dx[0] =
-        new FloatTensor(
-            xs,
-            ConvGrad.depthwiseData(
-                s.dy,
-                s.b,
-                ds.dim(1),
-                ds.dim(2),
-                c.filter().data(),
-                f.dim(2),
-                f.dim(3),
-                xs.dim(1),
-                xs.dim(2),
-                geo,
-                s.pool()));
+    ConvGeometry geo = geometry(c, xs, s.ds);
+    s.dx[0] = new FloatTensor(xs, ConvGrad.depthwiseData(s.dy, c.filter().data(), geo, s.pool()));
   }
 
   private static void conv2dTransposeGrad(CpuBackward.Step s, Op.Conv2DTranspose c) {
     Shape xs = s.gradShape(s.in0);
     Shape f = c.filter().shape(); // (KH,KW,F,C): dy has F channels, x has C
     // x is the output of a Conv2D over dy's grid, so dx is exactly that Conv2D of dy
-    geometry(c.padding(), s.ds, f.dim(0), f.dim(1), c.strideH(), c.strideW(), 1, 1, xs);
     Op.Conv2D forward =
         new Op.Conv2D(c.filter(), null, c.strideH(), c.strideW(), 1, 1, c.padding());
+    geometry(forward, s.ds, xs);
     s.dx[0] = CpuConv.conv2d(s.pool(), s.dyT, forward);
   }
 
@@ -349,8 +315,7 @@ public final class CpuOpTable {
     Shape xs = s.gradShape(s.in0);
     Shape ds = s.ds;
     int b = s.b;
-    ConvGrad.Geometry geo =
-        geometry(p.padding(), xs, p.windowH(), p.windowW(), p.strideH(), p.strideW(), 1, 1, ds);
+    ConvGeometry geo = checked(ConvGeometry.ofPool(p, xs), p.padding(), xs, ds);
     FloatTensor x = p.kind() == Op.PoolKind.MAX ? s.value(s.in0) : null;
     int n = x == null ? 1 : x.shape().dim(0);
     if (n == 0 || b % n != 0) {
@@ -471,37 +436,37 @@ public final class CpuOpTable {
     return out;
   }
 
+  /** The geometry of a convolution from x's grid xs to dy's grid ds, checked against ds. */
+  private static ConvGeometry geometry(Op.Windowed c, Shape xs, Shape ds) {
+    return checked(ConvGeometry.ofConv(c, xs), c.padding(), xs, ds);
+  }
+
   /**
-   * Window geometry with TensorFlow's SAME/VALID top-left padding, checked against the grid the
-   * window produced. in (·,H,W,·) is the window's input grid, out (·,OH,OW,·) its output.
+   * g, a window with TensorFlow's SAME/VALID padding, checked against the grid it produced: in
+   * (·,H,W,·) is the window's input grid, out (·,OH,OW,·) its output.
    */
-  private static ConvGrad.Geometry geometry(
-      Padding pad, Shape in, int kh, int kw, int sh, int sw, int dh, int dw, Shape out) {
-    int h = in.dim(1);
-    int w = in.dim(2);
-    if (pad.outputSize(h, kh, sh, dh) != out.dim(1)
-        || pad.outputSize(w, kw, sw, dw) != out.dim(2)) {
+  private static ConvGeometry checked(ConvGeometry g, Padding pad, Shape in, Shape out) {
+    if (g.oh() != out.dim(1) || g.ow() != out.dim(2)) {
       throw new ShapeException(
           "window "
-              + kh
+              + g.kh()
               + "x"
-              + kw
+              + g.kw()
               + " stride "
-              + sh
+              + g.sh()
               + "x"
-              + sw
+              + g.sw()
               + " "
               + pad
               + " maps "
               + in
               + " to "
-              + pad.outputSize(h, kh, sh, dh)
+              + g.oh()
               + "x"
-              + pad.outputSize(w, kw, sw, dw)
+              + g.ow()
               + ", not to the gradient's "
               + out);
     }
-    return new ConvGrad.Geometry(
-        kh, kw, sh, sw, dh, dw, pad.before(h, kh, sh, dh), pad.before(w, kw, sw, dw));
+    return g;
   }
 }

@@ -144,7 +144,10 @@ public final class Gemm {
       float[] c,
       int cOff,
       int ldc) {
-    checkArgs(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
+    needSizes(m, n, k);
+    need("A", a, aOff, lda, transA ? k : m, transA ? m : k);
+    need("B", b, bOff, ldb, transB ? n : k, transB ? k : n);
+    need("C", c, cOff, ldc, m, n);
     if (m == 0 || n == 0) {
       return;
     }
@@ -191,15 +194,7 @@ public final class Gemm {
         });
     PanelB panel =
         transB
-            ? (pc, kc, jc, nc, bp) -> {
-              for (int kk = 0; kk < kc; kk++) {
-                float[] row = bp[kk];
-                int src = bOff + jc * ldb + pc + kk;
-                for (int j = 0; j < nc; j++) {
-                  row[j] = b[src + j * ldb];
-                }
-              }
-            }
+            ? transposedB(b, bOff, ldb)
             : (pc, kc, jc, nc, bp) -> {
               for (int kk = 0; kk < kc; kk++) {
                 System.arraycopy(b, bOff + (pc + kk) * ldb + jc, bp[kk], 0, nc);
@@ -218,25 +213,20 @@ public final class Gemm {
     core(p, m, n, 1, k, ap, kp, panel, sink);
   }
 
-  /** Serial convenience overload. */
-  public static void sgemm(
-      boolean transA,
-      boolean transB,
-      int m,
-      int n,
-      int k,
-      float alpha,
-      float[] a,
-      int aOff,
-      int lda,
-      float[] b,
-      int bOff,
-      int ldb,
-      float beta,
-      float[] c,
-      int cOff,
-      int ldc) {
-    sgemm(null, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+  /**
+   * The panels of a B (k x n) stored transposed, n x k row-major: element (p, j) at b[bOff + j*ldb
+   * + p] (for a convolution, pixels x channels read as channels x pixels).
+   */
+  static PanelB transposedB(float[] b, int bOff, int ldb) {
+    return (pc, kc, jc, nc, bp) -> {
+      for (int kk = 0; kk < kc; kk++) {
+        float[] row = bp[kk];
+        int src = bOff + jc * ldb + pc + kk;
+        for (int j = 0; j < nc; j++) {
+          row[j] = b[src + j * ldb];
+        }
+      }
+    };
   }
 
   /**
@@ -433,31 +423,6 @@ public final class Gemm {
                 a3, b3[j], Math.fma(a2, b2[j], Math.fma(a1, b1[j], Math.fma(a0, b0[j], ct[j]))));
       }
     }
-  }
-
-  private static void checkArgs(
-      boolean transA,
-      boolean transB,
-      int m,
-      int n,
-      int k,
-      float[] a,
-      int aOff,
-      int lda,
-      float[] b,
-      int bOff,
-      int ldb,
-      float[] c,
-      int cOff,
-      int ldc) {
-    needSizes(m, n, k);
-    int aRows = transA ? k : m;
-    int aCols = transA ? m : k;
-    int bRows = transB ? n : k;
-    int bCols = transB ? k : n;
-    need("A", a, aOff, lda, aRows, aCols);
-    need("B", b, bOff, ldb, bRows, bCols);
-    need("C", c, cOff, ldc, m, n);
   }
 
   private static void needSizes(int m, int n, int k) {

@@ -7,6 +7,7 @@ import static dev.segcam.backend.cuda.KernelArgs.need;
 
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConcatDims;
 import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.KernelArgumentException;
@@ -220,24 +221,20 @@ public final class CudaGraphOps implements AutoCloseable {
   }
 
   /** See {@link LayoutKernels#concat_copy}. */
-  public void concat_copy(
-      DeviceBuffer big,
-      DeviceBuffer part,
-      int outer,
-      int inAxis,
-      int inner,
-      int outAxis,
-      int offset,
-      boolean backward) {
-    int total = count((long) outer * inAxis * inner, "concat_copy");
+  public void concat_copy(DeviceBuffer big, DeviceBuffer part, ConcatDims d, boolean backward) {
+    int total = count(d.part(), "concat_copy");
     need("part", part, total);
-    need("big", big, (long) outer * outAxis * inner);
-    if (offset < 0 || offset + inAxis > outAxis) {
+    need("big", big, d.big());
+    if (d.offset() < 0 || d.offset() + d.inAxis() > d.outAxis()) {
       throw new KernelArgumentException(
-          "concat_copy: [" + offset + ", " + (offset + inAxis) + ") outside axis " + outAxis);
+          "concat_copy: ["
+              + d.offset()
+              + ", "
+              + (d.offset() + d.inAxis())
+              + ") outside axis "
+              + d.outAxis());
     }
-    launch(
-        "concat_copy", total, big, part, outer, inAxis, inner, outAxis, offset, backward ? 1 : 0);
+    launch("concat_copy", total, flat(big, part, d.args(), backward ? 1 : 0));
   }
 
   /** See {@link LayoutKernels#binary_fwd}; dims are rank-4 (left-padded with 1). */
@@ -250,7 +247,10 @@ public final class CudaGraphOps implements AutoCloseable {
     launch("binary_fwd", total, flat(out, a, b, kind, o, ad, bd));
   }
 
-  /** See {@link LayoutKernels#binary_bwd}; a and b may be null for ADD and SUB. */
+  /**
+   * See {@link LayoutKernels#binary_bwd}; a and b may be null for ADD and SUB. The dims come as v =
+   * {yd, gd, ad, bd}, as {@link LayoutKernels#binary_bwd_rows} takes them.
+   */
   public void binary_bwd(
       DeviceBuffer g,
       DeviceBuffer dy,
@@ -258,10 +258,9 @@ public final class CudaGraphOps implements AutoCloseable {
       DeviceBuffer b,
       int kind,
       boolean wrtA,
-      int[] gd,
-      int[] yd,
-      int[] ad,
-      int[] bd) {
+      int[][] v) {
+    int[] yd = v[0];
+    int[] gd = v[1];
     int total = count(prod(gd), "binary_bwd");
     need("g", g, total);
     // the kernel indexes dy with 32-bit ints: its size is checked too, not only g's
@@ -273,10 +272,11 @@ public final class CudaGraphOps implements AutoCloseable {
       }
     }
     if (Op.BinaryKind.ofCode(kind).gradReadsValues) {
-      need("a", a, prod(ad));
-      need("b", b, prod(bd));
+      need("a", a, prod(v[2]));
+      need("b", b, prod(v[3]));
     }
-    launch("binary_bwd", total, flat(g, dy, opt(a), opt(b), kind, wrtA ? 1 : 0, gd, yd, ad, bd));
+    launch(
+        "binary_bwd", total, flat(g, dy, opt(a), opt(b), kind, wrtA ? 1 : 0, gd, yd, v[2], v[3]));
   }
 
   /** See {@link LayoutKernels#pad_fwd}; dims rank-4. */

@@ -10,6 +10,7 @@ import dev.segcam.kernels.CamKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
 import dev.segcam.kernels.KernelArgumentException;
+import dev.segcam.kernels.MapDims;
 import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.util.Arrays;
@@ -106,12 +107,11 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
       DeviceBuffer logits,
       DeviceBuffer mask,
       int[] cls,
-      int N,
-      int H,
-      int W,
-      int C,
+      MapDims d,
       ScoreMode mode) {
-    long hw = dims(N, H, W, C);
+    long hw = dims(d);
+    int N = d.n();
+    int C = d.k();
     need("score", score, N);
     need("seed", seed, N * hw * C);
     need("logits", logits, N * hw * C);
@@ -124,7 +124,7 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
     DeviceBuffer dcls = classesOnDevice(cls);
     try (DeviceBuffer partial = ctx.arena().alloc(8L * N * blocks)) {
       int gy = Math.min(N, MAX_GRID); // the kernel loops over samples past grid.y
-      Object[] args = flat(partial, seed, logits, mask, dcls, N, H, W, C, mode.code);
+      Object[] args = flat(partial, seed, logits, mask, dcls, d.args(), mode.code);
       launch("seed", "masked_score_seed", blocks, gy, BLOCK, 1, args);
       launch("seed", "masked_score_reduce", N, 1, BLOCK, 1, score, partial, N, blocks);
     }
@@ -153,30 +153,22 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
 
   /** See {@link CpuKernels#channel_mean}. */
   @Override
-  public void channel_mean(DeviceBuffer alpha, DeviceBuffer grads, int N, int H, int W, int K) {
-    channelWeights("channel_mean", alpha, new DeviceBuffer[] {grads}, N, H, W, K);
+  public void channel_mean(DeviceBuffer alpha, DeviceBuffer grads, MapDims d) {
+    channelWeights("channel_mean", alpha, new DeviceBuffer[] {grads}, d);
   }
 
   /** See {@link CpuKernels#gradcampp_weights}. */
   @Override
   public void gradcampp_weights(
-      DeviceBuffer alpha, DeviceBuffer acts, DeviceBuffer grads, int N, int H, int W, int K) {
-    channelWeights("gradcampp_weights", alpha, new DeviceBuffer[] {acts, grads}, N, H, W, K);
+      DeviceBuffer alpha, DeviceBuffer acts, DeviceBuffer grads, MapDims d) {
+    channelWeights("gradcampp_weights", alpha, new DeviceBuffer[] {acts, grads}, d);
   }
 
   /** See {@link CpuKernels#xgradcam_weights}. */
   @Override
   public void xgradcam_weights(
-      DeviceBuffer alpha,
-      DeviceBuffer acts,
-      DeviceBuffer grads,
-      int N,
-      int H,
-      int W,
-      int K,
-      float eps) {
-    DeviceBuffer[] in = {acts, grads};
-    channelWeights("xgradcam_weights", alpha, in, N, H, W, K, eps);
+      DeviceBuffer alpha, DeviceBuffer acts, DeviceBuffer grads, MapDims d, float eps) {
+    channelWeights("xgradcam_weights", alpha, new DeviceBuffer[] {acts, grads}, d, eps);
   }
 
   /**
@@ -184,21 +176,15 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
    * (K+31)/32 of them per sample, samples on grid.y (the kernel loops over those past 65535).
    */
   private void channelWeights(
-      String kernel,
-      DeviceBuffer alpha,
-      DeviceBuffer[] in,
-      int N,
-      int H,
-      int W,
-      int K,
-      Object... extra) {
-    long hw = dims(N, H, W, K);
-    need("alpha", alpha, (long) N * K);
+      String kernel, DeviceBuffer alpha, DeviceBuffer[] in, MapDims d, Object... extra) {
+    long hw = dims(d);
+    need("alpha", alpha, (long) d.n() * d.k());
     for (DeviceBuffer b : in) {
-      need(kernel + " input", b, N * hw * K);
+      need(kernel + " input", b, d.n() * hw * d.k());
     }
-    int gy = Math.min(N, MAX_GRID);
-    launch("channel_mean", kernel, (K + 31) / 32, gy, 32, 8, flat(alpha, in, N, H, W, K, extra));
+    int gy = Math.min(d.n(), MAX_GRID);
+    Object[] args = flat(alpha, in, d.args(), extra);
+    launch("channel_mean", kernel, (d.k() + 31) / 32, gy, 32, 8, args);
   }
 
   // weighted_sum.cu -----------------------------------------------------------------------------
@@ -206,32 +192,26 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   /** See {@link CpuKernels#weighted_sum_relu}. */
   @Override
   public void weighted_sum_relu(
-      DeviceBuffer cam, DeviceBuffer acts, DeviceBuffer alpha, int N, int H, int W, int K) {
-    long hw = dims(N, H, W, K);
-    need("cam", cam, N * hw);
-    need("acts", acts, N * hw * K);
-    need("alpha", alpha, (long) N * K);
-    int grid = (int) ((N * hw + 7) / 8); // one warp per pixel, 8 per block
-    launch("weighted_sum", "weighted_sum_relu", grid, 1, BLOCK, 1, cam, acts, alpha, N, H, W, K);
+      DeviceBuffer cam, DeviceBuffer acts, DeviceBuffer alpha, MapDims d) {
+    long hw = dims(d);
+    need("cam", cam, d.n() * hw);
+    need("acts", acts, d.n() * hw * d.k());
+    need("alpha", alpha, (long) d.n() * d.k());
+    int grid = (int) ((d.n() * hw + 7) / 8); // one warp per pixel, 8 per block
+    Object[] args = flat(cam, acts, alpha, d.args());
+    launch("weighted_sum", "weighted_sum_relu", grid, 1, BLOCK, 1, args);
   }
 
   /** See {@link CpuKernels#elementwise_sum_relu}. */
   @Override
   public void elementwise_sum_relu(
-      DeviceBuffer cam,
-      DeviceBuffer acts,
-      DeviceBuffer grads,
-      int N,
-      int H,
-      int W,
-      int K,
-      boolean reluGrads) {
-    long hw = dims(N, H, W, K);
-    need("cam", cam, N * hw);
-    need("acts", acts, N * hw * K);
-    need("grads", grads, N * hw * K);
-    int grid = (int) ((N * hw + 7) / 8);
-    Object[] args = flat(cam, acts, grads, N, H, W, K, reluGrads ? 1 : 0);
+      DeviceBuffer cam, DeviceBuffer acts, DeviceBuffer grads, MapDims d, boolean reluGrads) {
+    long hw = dims(d);
+    need("cam", cam, d.n() * hw);
+    need("acts", acts, d.n() * hw * d.k());
+    need("grads", grads, d.n() * hw * d.k());
+    int grid = (int) ((d.n() * hw + 7) / 8);
+    Object[] args = flat(cam, acts, grads, d.args(), reluGrads ? 1 : 0);
     launch("weighted_sum", "elementwise_sum_relu", grid, 1, BLOCK, 1, args);
   }
 
@@ -307,6 +287,11 @@ public final class CudaKernels implements AutoCloseable, CamKernels<DeviceBuffer
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /** {@link #dims(int, int, int, int)} of feature maps d. */
+  private static long dims(MapDims d) {
+    return dims(d.n(), d.h(), d.w(), d.k());
+  }
 
   /** Checks dims are positive and the tensor fits int indexing; returns H·W. */
   private static long dims(int N, int H, int W, int C) {

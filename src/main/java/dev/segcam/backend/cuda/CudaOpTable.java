@@ -8,7 +8,9 @@ import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConcatDims;
 import dev.segcam.kernels.ConvGeometry;
+import dev.segcam.kernels.MapDims;
 import dev.segcam.kernels.ResizeDims;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -129,9 +131,7 @@ public final class CudaOpTable {
         Op.SpatialMean.class,
         (s, op) -> {
           Shape x = s.xs();
-          s.be
-              .camKernels()
-              .channel_mean(s.y().buffer(), s.x(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+          s.be.camKernels().channel_mean(s.y().buffer(), s.x(), MapDims.of(x.dims()));
           return s.y;
         },
         (s, op) -> {
@@ -404,7 +404,8 @@ public final class CudaOpTable {
     for (CudaTensor t : s.in) {
       int len = t.shape().dim(a);
       if (len > 0 && outer > 0 && inner > 0) {
-        s.ops.concat_copy(y, t.buffer(), outer, len, inner, out.dim(a), offset, false);
+        s.ops.concat_copy(
+            y, t.buffer(), new ConcatDims(outer, len, inner, out.dim(a), offset), false);
       }
       offset += len;
     }
@@ -427,7 +428,8 @@ public final class CudaOpTable {
       if (s.want[k]) {
         DeviceBuffer dx = s.alloc(k, xs);
         if (len > 0 && outer > 0 && inner > 0) {
-          s.ops.concat_copy(s.dy.buffer(), dx, outer, len, inner, ds.dim(a), offset, true);
+          ConcatDims d = new ConcatDims(outer, len, inner, ds.dim(a), offset);
+          s.ops.concat_copy(s.dy.buffer(), dx, d, true);
         }
       }
       offset += len;
@@ -490,10 +492,12 @@ public final class CudaOpTable {
           bv.buffer(),
           bin.kind().code,
           side == 0,
-          CudaCamBackend.dims4(gs[side]),
-          CudaCamBackend.dims4(s.ds),
-          CudaCamBackend.dims4(a.shape()),
-          CudaCamBackend.dims4(bv.shape()));
+          new int[][] {
+            CudaCamBackend.dims4(s.ds),
+            CudaCamBackend.dims4(gs[side]),
+            CudaCamBackend.dims4(a.shape()),
+            CudaCamBackend.dims4(bv.shape())
+          });
     }
   }
 }

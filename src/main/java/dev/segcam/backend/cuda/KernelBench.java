@@ -4,6 +4,7 @@ import dev.segcam.backend.BackendProbe;
 import dev.segcam.kernels.ColormapKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
+import dev.segcam.kernels.MapDims;
 import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import java.io.IOException;
@@ -124,7 +125,9 @@ public final class KernelBench {
           DeviceBuffer ds = arena.floats(n);
           DeviceBuffer dseed = arena.floats(seed.length)) {
         Runnable gpu =
-            () -> k.masked_score_seed(ds, dseed, dl, dm, cls, n, h, w, c, ScoreMode.SOFTMAX);
+            () ->
+                k.masked_score_seed(
+                    ds, dseed, dl, dm, cls, new MapDims(n, h, w, c), ScoreMode.SOFTMAX);
         Runnable cpu =
             () ->
                 CpuKernels.masked_score_seed(
@@ -134,10 +137,7 @@ public final class KernelBench {
             "1x512x512x21 softmax",
             gpu,
             cpu,
-            () ->
-                Math.max(
-                    err(score, ds.downloadFloats(n)),
-                    err(seed, dseed.downloadFloats(seed.length))));
+            () -> Math.max(err(score, ds), err(seed, dseed)));
       }
     }
     int n = 1, h = 64, w = 64, kk = 256;
@@ -146,6 +146,7 @@ public final class KernelBench {
     float[] alpha = new float[n * kk];
     float[] cam = new float[n * h * w];
     String feat = "1x64x64x256";
+    MapDims d = new MapDims(n, h, w, kk);
     try (DeviceBuffer da = arena.upload(acts);
         DeviceBuffer dg = arena.upload(grads);
         DeviceBuffer dal = arena.floats(alpha.length);
@@ -153,27 +154,27 @@ public final class KernelBench {
       bench(
           "channel_mean",
           feat,
-          () -> k.channel_mean(dal, dg, n, h, w, kk),
+          () -> k.channel_mean(dal, dg, d),
           () -> CpuKernels.channel_mean(alpha, grads, n, h, w, kk),
-          () -> err(alpha, dal.downloadFloats(alpha.length)));
+          () -> err(alpha, dal));
       bench(
           "gradcampp_weights",
           feat,
-          () -> k.gradcampp_weights(dal, da, dg, n, h, w, kk),
+          () -> k.gradcampp_weights(dal, da, dg, d),
           () -> CpuKernels.gradcampp_weights(alpha, acts, grads, n, h, w, kk),
-          () -> err(alpha, dal.downloadFloats(alpha.length)));
+          () -> err(alpha, dal));
       bench(
           "weighted_sum_relu",
           feat,
-          () -> k.weighted_sum_relu(dcam, da, dal, n, h, w, kk),
+          () -> k.weighted_sum_relu(dcam, da, dal, d),
           () -> CpuKernels.weighted_sum_relu(cam, acts, alpha, n, h, w, kk),
-          () -> err(cam, dcam.downloadFloats(cam.length)));
+          () -> err(cam, dcam));
       bench(
           "elementwise_sum_relu",
           feat,
-          () -> k.elementwise_sum_relu(dcam, da, dg, n, h, w, kk, false),
+          () -> k.elementwise_sum_relu(dcam, da, dg, d, false),
           () -> CpuKernels.elementwise_sum_relu(cam, acts, grads, n, h, w, kk, false),
-          () -> err(cam, dcam.downloadFloats(cam.length)));
+          () -> err(cam, dcam));
     }
     int oh = 512, ow = 512;
     float[] small = random(h * w, 0, 1);
@@ -197,20 +198,20 @@ public final class KernelBench {
           "64x64 -> 512x512",
           () -> k.resize_bilinear_fwd(db, ds, up),
           () -> ResizeKernels.resize_bilinear_fwd(big, small, up),
-          () -> err(big, db.downloadFloats(big.length)));
+          () -> err(big, db));
       bench(
           "resize_bilinear_bwd",
           "512x512 -> 64x64",
           () -> k.resize_bilinear_bwd(dgs, dgb, up),
           () -> ResizeKernels.resize_bilinear_bwd(gsmall, gbig, up),
-          () -> err(gsmall, dgs.downloadFloats(gsmall.length)));
+          () -> err(gsmall, dgs));
       float[] norm = new float[big.length];
       bench(
           "minmax_normalize",
           "1x512x512",
           () -> k.minmax_normalize(dn, db, 1, oh, ow),
           () -> CpuKernels.minmax_normalize(norm, big, 1, oh, ow),
-          () -> err(norm, dn.downloadFloats(norm.length)));
+          () -> err(norm, dn));
       bench(
           "colormap_blend",
           "512x512",
@@ -279,6 +280,11 @@ public final class KernelBench {
    * The share of the tolerance the worst element uses: max over i of |ref−x| / (atol + rtol·|ref|);
    * ≤ 1 passes, 0 is bit-exact, +inf on NaN.
    */
+  /** {@link #err(float[], float[])} of the device buffer got, downloaded (ref.length floats). */
+  private static double err(float[] ref, DeviceBuffer got) {
+    return err(ref, got.downloadFloats(ref.length));
+  }
+
   private static double err(float[] ref, float[] got) {
     double worst = 0;
     for (int i = 0; i < ref.length; i++) {

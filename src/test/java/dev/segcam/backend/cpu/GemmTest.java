@@ -136,7 +136,7 @@ class GemmTest {
     float[] a = {1, 2};
     float[] b = {3, 4};
     float[] c = {Float.NaN};
-    Gemm.sgemm(false, false, 1, 1, 2, 1f, a, 0, 2, b, 0, 1, 0f, c, 0, 1);
+    Gemm.sgemm(null, false, false, 1, 1, 2, 1f, a, 0, 2, b, 0, 1, 0f, c, 0, 1);
     ACCUM.assertClose("beta=0", new float[] {11}, c);
   }
 
@@ -146,6 +146,7 @@ class GemmTest {
         IllegalArgumentException.class,
         () ->
             Gemm.sgemm(
+                null,
                 false,
                 false,
                 2,
@@ -166,6 +167,7 @@ class GemmTest {
         IllegalArgumentException.class,
         () ->
             Gemm.sgemm(
+                null,
                 false,
                 false,
                 2,

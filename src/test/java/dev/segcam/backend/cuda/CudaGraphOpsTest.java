@@ -2,11 +2,13 @@ package dev.segcam.backend.cuda;
 
 import dev.segcam.ir.Op;
 import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.kernels.ConcatDims;
 import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.kernels.ConvKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.ExpKernels;
 import dev.segcam.kernels.LayoutKernels;
+import dev.segcam.kernels.MapDims;
 import dev.segcam.kernels.MatMulKernels;
 import dev.segcam.kernels.PoolKernels;
 import dev.segcam.kernels.ResizeDims;
@@ -324,18 +326,18 @@ class CudaGraphOpsTest {
     float[] a = rnd(6 * 2 * 5);
     float[] c = rnd(6 * 3 * 5);
     float[] big = new float[6 * 5 * 5];
-    LayoutKernels.concat_copy(big, a, 6, 2, 5, 5, 0, false);
-    LayoutKernels.concat_copy(big, c, 6, 3, 5, 5, 2, false);
+    LayoutKernels.concat_copy(big, a, new ConcatDims(6, 2, 5, 5, 0), false);
+    LayoutKernels.concat_copy(big, c, new ConcatDims(6, 3, 5, 5, 2), false);
     float[] back = new float[c.length];
-    LayoutKernels.concat_copy(big, back, 6, 3, 5, 5, 2, true);
+    LayoutKernels.concat_copy(big, back, new ConcatDims(6, 3, 5, 5, 2), true);
     try (DeviceBuffer dA = up(a);
         DeviceBuffer dC = up(c);
         DeviceBuffer dBig = out(big.length);
         DeviceBuffer dBack = out(back.length)) {
-      ops.concat_copy(dBig, dA, 6, 2, 5, 5, 0, false);
-      ops.concat_copy(dBig, dC, 6, 3, 5, 5, 2, false);
+      ops.concat_copy(dBig, dA, new ConcatDims(6, 2, 5, 5, 0), false);
+      ops.concat_copy(dBig, dC, new ConcatDims(6, 3, 5, 5, 2), false);
       TWIN.assertClose("concat_copy", big, down(dBig, big.length));
-      ops.concat_copy(dBig, dBack, 6, 3, 5, 5, 2, true);
+      ops.concat_copy(dBig, dBack, new ConcatDims(6, 3, 5, 5, 2), true);
       TWIN.assertClose("concat_copy backward", back, down(dBack, back.length));
     }
     int[] xd = {N, 4, 5, 3};
@@ -404,7 +406,7 @@ class CudaGraphOpsTest {
             float[] g = new float[gd[0] * gd[1] * gd[2] * gd[3]];
             LayoutKernels.binary_bwd(g, dy, a, b, kind, wrtA, gd, yd, ad, bd);
             try (DeviceBuffer dG = out(g.length)) {
-              ops.binary_bwd(dG, dDy, dA, dB, kind, wrtA, gd, yd, ad, bd);
+              ops.binary_bwd(dG, dDy, dA, dB, kind, wrtA, new int[][] {yd, gd, ad, bd});
               TWIN.assertClose(what + (wrtA ? " da" : " db"), g, down(dG, g.length));
             }
           }
@@ -437,7 +439,7 @@ class CudaGraphOpsTest {
     try (DeviceBuffer dA = up(acts);
         DeviceBuffer dG = up(grads);
         DeviceBuffer dAl = out(alpha.length)) {
-      ctx.kernels().xgradcam_weights(dAl, dA, dG, N, h, w, c, 1e-7f);
+      ctx.kernels().xgradcam_weights(dAl, dA, dG, new MapDims(N, h, w, c), 1e-7f);
       TWIN.assertClose("xgradcam_weights", alpha, down(dAl, alpha.length));
     }
   }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.segcam.kernels.ColormapKernels;
 import dev.segcam.kernels.CpuKernels;
 import dev.segcam.kernels.CpuKernels.ScoreMode;
+import dev.segcam.kernels.MapDims;
 import dev.segcam.kernels.ResizeDims;
 import dev.segcam.kernels.ResizeKernels;
 import dev.segcam.testing.RequiresGpu;
@@ -79,7 +80,7 @@ class CudaKernelsTest {
           DeviceBuffer dm = arena.upload(mask);
           DeviceBuffer ds = arena.floats(n);
           DeviceBuffer dseed = arena.floats(seed.length)) {
-        k.masked_score_seed(ds, dseed, dl, dm, cls, n, h, w, c, mode);
+        k.masked_score_seed(ds, dseed, dl, dm, cls, new MapDims(n, h, w, c), mode);
         TOL.assertClose("score " + mode, score, ds.downloadFloats(n));
         TOL.assertClose("seed " + mode, seed, dseed.downloadFloats(seed.length));
       }
@@ -100,7 +101,7 @@ class CudaKernelsTest {
           DeviceBuffer dm = arena.upload(mask);
           DeviceBuffer ds = arena.floats(n);
           DeviceBuffer dseed = arena.floats(seed.length)) {
-        k.masked_score_seed(ds, dseed, dl, dm, cls, n, h, w, c, mode);
+        k.masked_score_seed(ds, dseed, dl, dm, cls, new MapDims(n, h, w, c), mode);
         TOL.assertClose("score " + mode, score, ds.downloadFloats(n));
         TOL.assertClose("seed " + mode, seed, dseed.downloadFloats(seed.length));
       }
@@ -118,9 +119,12 @@ class CudaKernelsTest {
     CpuKernels.gradcampp_weights(pp, acts, grads, n, h, w, kk);
     try (DeviceBuffer da = arena.upload(acts);
         DeviceBuffer dg = arena.upload(grads)) {
-      TOL.assertClose("channel_mean", mean, run(n * kk, o -> k.channel_mean(o, dg, n, h, w, kk)));
       TOL.assertClose(
-          "gradcampp_weights", pp, run(n * kk, o -> k.gradcampp_weights(o, da, dg, n, h, w, kk)));
+          "channel_mean", mean, run(n * kk, o -> k.channel_mean(o, dg, new MapDims(n, h, w, kk))));
+      TOL.assertClose(
+          "gradcampp_weights",
+          pp,
+          run(n * kk, o -> k.gradcampp_weights(o, da, dg, new MapDims(n, h, w, kk))));
     }
   }
 
@@ -138,13 +142,15 @@ class CudaKernelsTest {
       TOL.assertClose(
           "weighted_sum_relu",
           cam,
-          run(cam.length, o -> k.weighted_sum_relu(o, da, dal, n, h, w, kk)));
+          run(cam.length, o -> k.weighted_sum_relu(o, da, dal, new MapDims(n, h, w, kk))));
       for (boolean relu : new boolean[] {false, true}) {
         CpuKernels.elementwise_sum_relu(cam, acts, grads, n, h, w, kk, relu);
         TOL.assertClose(
             "elementwise_sum_relu relu=" + relu,
             cam,
-            run(cam.length, o -> k.elementwise_sum_relu(o, da, dg, n, h, w, kk, relu)));
+            run(
+                cam.length,
+                o -> k.elementwise_sum_relu(o, da, dg, new MapDims(n, h, w, kk), relu)));
       }
     }
   }

@@ -93,19 +93,7 @@ class OneDnnConvTest {
       Shape ys = ref.shape();
       FloatTensor dy = rand(ys.dim(0), ys.dim(1), ys.dim(2), ys.dim(3));
       ConvGeometry g = fwd.geometry();
-      float[] dxRef =
-          CpuBackwardConv.conv2dData(
-              par,
-              dy.data(),
-              k[0],
-              g.oh(),
-              g.ow(),
-              op.filter().data(),
-              k[3],
-              k[6],
-              k[1],
-              k[2],
-              new ConvGrad.Geometry(k[4], k[5], k[7], k[8], k[9], k[10], g.padT(), g.padL()));
+      float[] dxRef = CpuBackwardConv.conv2dData(par, dy.data(), op.filter().data(), g);
       float[] dx = OneDnnConv.conv2dData(ctx, op, x.shape()).run(dy.data());
       Accumulation.overTerms(k[4] * k[5] * k[6]).assertClose("conv2d data " + name(k), dxRef, dx);
     }
@@ -154,19 +142,7 @@ class OneDnnConvTest {
       Shape ys = ref.shape();
       FloatTensor dy = rand(ys.dim(0), ys.dim(1), ys.dim(2), ys.dim(3));
       ConvGeometry g = fwd.geometry();
-      float[] dxRef =
-          ConvGrad.depthwiseData(
-              dy.data(),
-              k[0],
-              g.oh(),
-              g.ow(),
-              op.filter().data(),
-              k[3],
-              m,
-              k[1],
-              k[2],
-              new ConvGrad.Geometry(k[4], k[5], k[7], k[8], k[9], k[10], g.padT(), g.padL()),
-              par);
+      float[] dxRef = ConvGrad.depthwiseData(dy.data(), op.filter().data(), g, par);
       float[] dx = OneDnnConv.depthwiseData(ctx, op, x.shape()).run(dy.data());
       Accumulation.overTerms(k[4] * k[5] * m).assertClose("depthwise data " + name(k), dxRef, dx);
     }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.segcam.backend.cpu.CpuOps;
 import dev.segcam.backend.cpu.Parallel;
-import dev.segcam.backend.cpu.grad.ConvGrad;
 import dev.segcam.backend.cpu.grad.ElementwiseGrad;
 import dev.segcam.backend.cpu.grad.PoolGrad;
 import dev.segcam.ir.FloatTensor;
@@ -78,10 +77,8 @@ class OneDnnOpsTest {
 
         ConvGeometry g = fwd.geometry();
         FloatTensor dy = rand(-1, 1, k[0], g.oh(), g.ow(), k[3]);
-        ConvGrad.Geometry cg =
-            new ConvGrad.Geometry(k[4], k[5], k[6], k[7], 1, 1, g.padT(), g.padL());
         float[] xv = kind == Op.PoolKind.MAX ? x.data() : null;
-        float[] dxRef = PoolGrad.poolData(xv, k[0], dy.data(), dy.shape(), x.shape(), cg, par);
+        float[] dxRef = PoolGrad.poolData(xv, k[0], dy.data(), dy.shape(), x.shape(), g, par);
         float[] dx = OneDnnPool.backward(ctx, op, x.shape()).run(x.data(), dy.data());
         // a dx element sums the dy of every window covering it
         int windows = ((k[4] + k[6] - 1) / k[6]) * ((k[5] + k[7] - 1) / k[7]);

@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Gemm;
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.kernels.ConvGeometry;
 import java.util.Arrays;
 
 /**
@@ -14,71 +15,55 @@ import java.util.Arrays;
 public final class ConvGrad {
   private ConvGrad() {}
 
-  /** Geometry of one 2-D window op along both axes, with TensorFlow's explicit top/left pad. */
-  public record Geometry(
-      int kh,
-      int kw,
-      int strideH,
-      int strideW,
-      int dilationH,
-      int dilationW,
-      int padTop,
-      int padLeft) {}
-
   /**
    * Conv2D data gradient computed pixel-major, one dx row at a time: dx_row (W, C) += dy-im2col (W,
    * KW·F) · taps (KW·F, C) per kernel row, skipping zero dy entries (ReLU-masked gradients are
    * about half zeros). Best for many input channels and for strided convolutions.
+   *
+   * <p>dy (B,OH,OW,F), filter (KH,KW,C,F) -> dx (B,H,W,C), the sizes from g (only its pads before
+   * are read).
    */
   public static float[] conv2dDataPixelMajor(
-      float[] dy,
-      int batch,
-      int oh,
-      int ow,
-      float[] filter,
-      int c,
-      int f,
-      int h,
-      int w,
-      Geometry g,
-      Parallel par) {
-    int kh = g.kh();
+      float[] dy, float[] filter, ConvGeometry g, Parallel par) {
     int kw = g.kw();
+    int c = g.c();
+    int f = g.f();
+    int w = g.w();
     // filter (KH,KW,C,F) -> taps[(kh,kw,f)] (C): rows of B for dx_row += dy_cols · taps
-    float[][] taps = new float[kh * kw * f][c];
-    for (int t = 0; t < kh * kw; t++) {
+    float[][] taps = new float[g.kh() * kw * f][c];
+    for (int t = 0; t < g.kh() * kw; t++) {
       for (int ci = 0; ci < c; ci++) {
         for (int fi = 0; fi < f; fi++) {
           taps[t * f + fi][ci] = filter[(t * c + ci) * f + fi];
         }
       }
     }
-    float[] dx = Arena.zeros(batch * h * w * c);
+    float[] dx = Arena.zeros(g.n() * g.h() * w * c);
     int kCols = kw * f;
     par.parallelFor(
-        batch * h,
+        g.n() * g.h(),
         1,
         (start, end) -> {
           float[] col = new float[w * kCols];
           for (int row = start; row < end; row++) {
-            int b = row / h;
-            int ih = row % h;
+            int b = row / g.h();
+            int ih = row % g.h();
             int dxRow = row * w * c;
-            for (int r = 0; r < kh; r++) {
-              int t = ih + g.padTop() - r * g.dilationH();
-              if (t < 0 || t % g.strideH() != 0 || t / g.strideH() >= oh) {
+            for (int r = 0; r < g.kh(); r++) {
+              int oy = g.outRow(ih, r);
+              if (oy < 0) {
                 continue;
               }
-              int dyRow = (b * oh + t / g.strideH()) * ow;
+              int dyRow = (b * g.oh() + oy) * g.ow();
               boolean any = false;
               for (int iw = 0; iw < w; iw++) {
                 for (int s = 0; s < kw; s++) {
-                  int u = iw + g.padLeft() - s * g.dilationW();
+                  int ox = g.outCol(iw, s);
                   int dst = iw * kCols + s * f;
-                  if (u < 0 || u % g.strideW() != 0 || u / g.strideW() >= ow) {
+                  if (ox < 0) {
                     Arrays.fill(col, dst, dst + f, 0f);
                   } else {
-                    System.arraycopy(dy, (dyRow + u / g.strideW()) * f, col, dst, f);
+                    System.arraycopy(dy, (dyRow + ox) * f, col, dst, f);
                     any = true;
                   }
                 }
@@ -95,46 +80,37 @@ public final class ConvGrad {
   /**
    * Data gradient of DepthwiseConv2dNative.
    *
-   * <p>dy (B,OH,OW,C*M), filter (KH,KW,C,M) -> dx (B,H,W,C); output channel c*M+m reads input
-   * channel c.
+   * <p>dy (B,OH,OW,C*M), filter (KH,KW,C,M) -> dx (B,H,W,C), the sizes from g (F = C·M); output
+   * channel c*M+m reads input channel c.
    */
-  public static float[] depthwiseData(
-      float[] dy,
-      int batch,
-      int oh,
-      int ow,
-      float[] filter,
-      int c,
-      int m,
-      int h,
-      int w,
-      Geometry g,
-      Parallel par) {
-    int kh = g.kh();
+  public static float[] depthwiseData(float[] dy, float[] filter, ConvGeometry g, Parallel par) {
     int kw = g.kw();
-    int cm = c * m;
-    float[] dx = Arena.zeros(batch * h * w * c);
+    int c = g.c();
+    int cm = g.f();
+    int m = cm / c;
+    int w = g.w();
+    float[] dx = Arena.zeros(g.n() * g.h() * w * c);
     par.parallelFor(
-        batch * h,
+        g.n() * g.h(),
         1,
         (start, end) -> {
           for (int row = start; row < end; row++) {
-            int b = row / h;
-            int ih = row % h;
-            for (int r = 0; r < kh; r++) {
-              int t = ih + g.padTop() - r * g.dilationH();
-              if (t < 0 || t % g.strideH() != 0 || t / g.strideH() >= oh) {
+            int b = row / g.h();
+            int ih = row % g.h();
+            for (int r = 0; r < g.kh(); r++) {
+              int oy = g.outRow(ih, r);
+              if (oy < 0) {
                 continue;
               }
-              int dyRow = (b * oh + t / g.strideH()) * ow;
+              int dyRow = (b * g.oh() + oy) * g.ow();
               for (int iw = 0; iw < w; iw++) {
                 int dxOff = (row * w + iw) * c;
                 for (int s = 0; s < kw; s++) {
-                  int u = iw + g.padLeft() - s * g.dilationW();
-                  if (u < 0 || u % g.strideW() != 0 || u / g.strideW() >= ow) {
+                  int ox = g.outCol(iw, s);
+                  if (ox < 0) {
                     continue;
                   }
-                  int dyOff = (dyRow + u / g.strideW()) * cm;
+                  int dyOff = (dyRow + ox) * cm;
                   int fOff = (r * kw + s) * cm;
                   if (m == 1) {
                     for (int ci = 0; ci < c; ci++) {

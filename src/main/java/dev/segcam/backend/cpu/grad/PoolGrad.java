@@ -29,28 +29,9 @@ public final class PoolGrad {
    * <p>x (N,H,W,C) forward input or null, dy (B,OH,OW,C) of shape ds -> dx (B,H,W,C) of shape xs.
    */
   public static float[] poolData(
-      float[] x, int n, float[] dy, Shape ds, Shape xs, ConvGrad.Geometry g, Parallel par) {
+      float[] x, int n, float[] dy, Shape ds, Shape xs, ConvGeometry g, Parallel par) {
     // x's batch n; the twin reads only the pads before
-    ConvGeometry w =
-        new ConvGeometry(
-            n,
-            xs.dim(1),
-            xs.dim(2),
-            xs.dim(3),
-            g.kh(),
-            g.kw(),
-            xs.dim(3),
-            1,
-            g.strideH(),
-            g.strideW(),
-            1,
-            1,
-            g.padTop(),
-            g.padLeft(),
-            0,
-            0,
-            ds.dim(1),
-            ds.dim(2));
+    ConvGeometry w = g.withBatch(n);
     return inputRows(
         par,
         ds,

@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.BinaryKind;
+import dev.segcam.kernels.ConcatDims;
 import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
 
@@ -32,7 +33,7 @@ public final class ShapeGrad {
     int at = 0;
     for (int k = 0; k < sizes.length; k++) {
       float[] part = Arena.zeros(outer * sizes[k] * inner);
-      LayoutKernels.concat_copy(dy, part, outer, sizes[k], inner, total, at, true);
+      LayoutKernels.concat_copy(dy, part, new ConcatDims(outer, sizes[k], inner, total, at), true);
       dx[k] = part;
       at += sizes[k];
     }

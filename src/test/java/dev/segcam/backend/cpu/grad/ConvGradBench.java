@@ -2,6 +2,8 @@ package dev.segcam.backend.cpu.grad;
 
 import dev.segcam.backend.cpu.CpuBackwardConv;
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.ir.Padding;
+import dev.segcam.kernels.ConvGeometry;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -27,7 +29,9 @@ public final class ConvGradBench {
     for (int i = 0; i < filt.length; i++) {
       filt[i] = (float) rnd.nextGaussian();
     }
-    ConvGrad.Geometry g = new ConvGrad.Geometry(3, 3, 1, 1, 1, 1, 1, 1);
+    ConvGeometry g =
+        ConvGeometry.forward(
+            1, h, h, c, f, 1, new ConvGeometry.Window(3, 3, 1, 1, 1, 1), Padding.SAME);
     Parallel par = new Parallel(threads);
     double flops = 2.0 * h * h * 9 * c * f;
     java.lang.management.ThreadMXBean cpu =
@@ -36,10 +40,10 @@ public final class ConvGradBench {
     double[] u = new double[7];
     for (int r = 0; r < t.length; r++) {
       long t0 = cpu.getCurrentThreadCpuTime();
-      ConvGrad.conv2dDataPixelMajor(dy, 1, h, h, filt, c, f, h, h, g, par);
+      ConvGrad.conv2dDataPixelMajor(dy, filt, g, par);
       t[r] = (cpu.getCurrentThreadCpuTime() - t0) / 1e6;
       t0 = cpu.getCurrentThreadCpuTime();
-      CpuBackwardConv.conv2dData(par, dy, 1, h, h, filt, c, f, h, h, g);
+      CpuBackwardConv.conv2dData(par, dy, filt, g);
       u[r] = (cpu.getCurrentThreadCpuTime() - t0) / 1e6;
     }
     Arrays.sort(t);

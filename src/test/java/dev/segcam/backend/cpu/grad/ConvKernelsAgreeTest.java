@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.CpuBackwardConv;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Padding;
+import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.testing.Tolerance;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -10,8 +11,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The two Conv2D data-gradient kernels (pixel-major with zero skipping, channel-major GEMM) agree
- * on every geometry, including strides and dilations the dispatcher would not send to one of them.
- * Both sum the same products in a different order: float32 rounding only.
+ * on every stride-1 geometry, dilations included, also where the dispatcher would not send it to
+ * one of them; both sum the same products in a different order: float32 rounding only. A strided
+ * gradient asked of the channel-major entry is the pixel-major kernel's (the strided rows check
+ * that hand-off).
  */
 class ConvKernelsAgreeTest {
   private static final Tolerance SAME_SUM_OTHER_ORDER = new Tolerance(1e-5, 1e-5);
@@ -39,13 +42,13 @@ class ConvKernelsAgreeTest {
       dy[i] = 0f; // ReLU-like zeros exercise the pixel-major skip
     }
     float[] filter = GradCheck.uniform(rnd, kh * kw * c * f, -1, 1);
-    ConvGrad.Geometry g =
-        new ConvGrad.Geometry(
-            kh, kw, sh, sw, dh, dw, pad.before(h, kh, sh, dh), pad.before(w, kw, sw, dw));
+    ConvGeometry g =
+        ConvGeometry.forward(
+            batch, h, w, c, f, 1, new ConvGeometry.Window(kh, kw, sh, sw, dh, dw), pad);
     try (Parallel pool = new Parallel(3);
         Parallel serial = new Parallel(1)) {
-      float[] a = ConvGrad.conv2dDataPixelMajor(dy, batch, oh, ow, filter, c, f, h, w, g, serial);
-      float[] b = CpuBackwardConv.conv2dData(pool, dy, batch, oh, ow, filter, c, f, h, w, g);
+      float[] a = ConvGrad.conv2dDataPixelMajor(dy, filter, g, serial);
+      float[] b = CpuBackwardConv.conv2dData(pool, dy, filter, g);
       SAME_SUM_OTHER_ORDER.assertClose("kernels (seed " + seed + ")", a, b);
     }
   }
