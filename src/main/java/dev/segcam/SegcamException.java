@@ -43,14 +43,14 @@ public class SegcamException extends RuntimeException {
     }
   }
 
-  private Where where;
+  private Where where = Where.UNKNOWN;
 
   public SegcamException(String message) {
-    this(message, null);
+    super(message); // the cause stays unset, so initCause may still give one
   }
 
   public SegcamException(String message, Throwable cause) {
-    this(message, Where.UNKNOWN, cause);
+    super(message, cause);
   }
 
   /** An error whose place ({@code where}) is known where it is raised. */

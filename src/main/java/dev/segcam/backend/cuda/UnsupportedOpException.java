@@ -9,6 +9,7 @@ import dev.segcam.SegcamException;
  */
 public class UnsupportedOpException extends SegcamException {
   public UnsupportedOpException(String node, String op, String why) {
-    super("the CUDA backend cannot run it: " + why, new Where(null, node, op, null), null);
+    super("the CUDA backend cannot run it: " + why);
+    atNode(node, op);
   }
 }
