@@ -127,7 +127,7 @@ public final class LayersCommand implements Callable<Integer> {
     }
     out.printf(
         "Model: %s%nUnsupported ops: %d type(s) in %d node(s)%n",
-        e.file() == null ? "" : e.file(), e.gaps().size(), nodes);
+        e.where().file() == null ? "" : e.where().file(), e.gaps().size(), nodes);
     String fmt = "  %-" + opW + "s  %6s  %s%n";
     out.printf(fmt, "Op", "Nodes", "First node");
     for (UnsupportedOpsException.Gap g : e.gaps()) {

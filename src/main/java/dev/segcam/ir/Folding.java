@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiFunction;
 
 /**
  * Import-time folding: a BiasAdd, a BatchNorm, or an Add of a per-channel constant that directly
@@ -138,59 +139,52 @@ public final class Folding {
   /** The op with y' = y*scale + offset folded in (scale may be null), or null if sizes differ. */
   private static Op apply(Op p, FloatTensor scale, FloatTensor offset) {
     if (p instanceof Op.Conv2D c) {
-      int out = c.filter().shape().dim(3);
-      if (!fits(out, scale, offset)) {
-        return null;
-      }
-      return new Op.Conv2D(
-          scaleAxis(c.filter(), 3, scale),
-          bias(c.bias(), out, scale, offset),
-          c.strideH(),
-          c.strideW(),
-          c.dilationH(),
-          c.dilationW(),
-          c.padding());
+      return refold(c.filter(), 3, c.bias(), scale, offset, (w, b) -> conv2d(c, w, b));
     }
     if (p instanceof Op.DepthwiseConv2D c) {
-      Shape f = c.filter().shape();
-      int out = f.dim(2) * f.dim(3);
-      if (!fits(out, scale, offset)) {
-        return null;
-      }
       // Output channel c*M+m is the flattened (C,M) tail of the filter: scale those together.
-      FloatTensor flat = c.filter().reshape(Shape.of(f.dim(0), f.dim(1), 1, out));
-      FloatTensor scaled = scaleAxis(flat, 3, scale).reshape(f);
-      return new Op.DepthwiseConv2D(
-          scaled,
-          bias(c.bias(), out, scale, offset),
-          c.strideH(),
-          c.strideW(),
-          c.dilationH(),
-          c.dilationW(),
-          c.padding());
+      Shape f = c.filter().shape();
+      FloatTensor flat = c.filter().reshape(Shape.of(f.dim(0), f.dim(1), 1, f.dim(2) * f.dim(3)));
+      return refold(flat, 3, c.bias(), scale, offset, (w, b) -> depthwise(c, w.reshape(f), b));
     }
     if (p instanceof Op.Conv2DTranspose c) {
-      int out = c.filter().shape().dim(2);
-      if (!fits(out, scale, offset)) {
-        return null;
-      }
-      return new Op.Conv2DTranspose(
-          scaleAxis(c.filter(), 2, scale),
-          bias(c.bias(), out, scale, offset),
-          c.strideH(),
-          c.strideW(),
-          c.padding(),
-          c.outH(),
-          c.outW());
+      return refold(c.filter(), 2, c.bias(), scale, offset, (w, b) -> transpose(c, w, b));
     }
     if (p instanceof Op.MatMul m) {
-      int out = m.weights().shape().dim(1);
-      if (!fits(out, scale, offset)) {
-        return null;
-      }
-      return new Op.MatMul(scaleAxis(m.weights(), 1, scale), bias(m.bias(), out, scale, offset));
+      return refold(m.weights(), 1, m.bias(), scale, offset, Op.MatMul::new);
     }
     return null;
+  }
+
+  private static Op conv2d(Op.Conv2D c, FloatTensor w, FloatTensor b) {
+    return new Op.Conv2D(w, b, c.strideH(), c.strideW(), c.dilationH(), c.dilationW(), c.padding());
+  }
+
+  private static Op depthwise(Op.DepthwiseConv2D c, FloatTensor w, FloatTensor b) {
+    return new Op.DepthwiseConv2D(
+        w, b, c.strideH(), c.strideW(), c.dilationH(), c.dilationW(), c.padding());
+  }
+
+  private static Op transpose(Op.Conv2DTranspose c, FloatTensor w, FloatTensor b) {
+    return new Op.Conv2DTranspose(w, b, c.strideH(), c.strideW(), c.padding(), c.outH(), c.outW());
+  }
+
+  /**
+   * make(w scaled along its output axis, bias*scale + offset), or null when scale or offset does
+   * not have one value per output channel.
+   */
+  private static Op refold(
+      FloatTensor w,
+      int axis,
+      FloatTensor bias,
+      FloatTensor scale,
+      FloatTensor offset,
+      BiFunction<FloatTensor, FloatTensor, Op> make) {
+    int out = w.shape().dim(axis);
+    if (!fits(out, scale, offset)) {
+      return null;
+    }
+    return make.apply(scaleAxis(w, axis, scale), bias(bias, out, scale, offset));
   }
 
   private static boolean fits(int channels, FloatTensor scale, FloatTensor offset) {

@@ -1,10 +1,5 @@
 package dev.segcam.savedmodel;
 
-import static dev.segcam.ir.Op.BinaryKind.ADD;
-import static dev.segcam.ir.Op.BinaryKind.DIV;
-import static dev.segcam.ir.Op.BinaryKind.MUL;
-import static dev.segcam.ir.Op.BinaryKind.SUB;
-
 import dev.segcam.SegcamException;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
@@ -58,19 +53,6 @@ final class Converter {
   private final Map<String, List<TfNode>> gaps = new LinkedHashMap<>();
 
   private static final double UNKNOWN = Double.NaN;
-
-  /** TensorFlow activation ops by their names in {@link Op.ActivationKind}. */
-  private static final Map<String, Op.ActivationKind> ACTIVATIONS = new HashMap<>();
-
-  static {
-    for (Op.ActivationKind k : Op.ActivationKind.values()) {
-      ACTIVATIONS.put(k.tfName, k);
-    }
-  }
-
-  /** TensorFlow's two-input arithmetic (the others are in {@link ElementwiseConversions}). */
-  private static final Map<String, Op.BinaryKind> ARITHMETIC =
-      Map.of("AddV2", ADD, "Add", ADD, "Sub", SUB, "Mul", MUL, "RealDiv", DIV);
 
   private final Graph.Builder b = Graph.builder();
   private final Map<TfNode, Val> vals = new HashMap<>();
@@ -450,84 +432,8 @@ final class Converter {
       }
       return new ConstVal(ConstFolding.fold(n, cs));
     }
-    Op.ActivationKind activation = ACTIVATIONS.get(op);
-    if (activation != null) {
-      // LeakyRelu's slope is an attribute (TensorFlow's default 0.2); the others have none
-      float alpha = activation == Op.ActivationKind.LEAKY_RELU ? attrF("alpha", 0.2f) : 0f;
-      return emit(new Op.Activation(activation, alpha), act(0));
-    }
-    Op.BinaryKind arithmetic = ARITHMETIC.get(op);
-    if (arithmetic != null) {
-      return binary(arithmetic);
-    }
-    switch (op) {
-      case "Conv2D":
-        return ConvConversions.conv2d(this, false);
-      case "DepthwiseConv2dNative":
-        return ConvConversions.conv2d(this, true);
-      case "Conv2DBackpropInput":
-        return ConvConversions.convTranspose(this);
-      case "BiasAdd":
-        return ConvConversions.biasAdd(this);
-      case "Softmax":
-        return emit(new Op.Softmax(), act(0));
-      case "LogSoftmax":
-        return emit(new Op.LogSoftmax(), act(0));
-      case "Exp":
-        return emit(new Op.Exp(), act(0));
-      case "MaxPool":
-      case "AvgPool":
-      case "MaxPoolV2":
-        return ConvConversions.pool(this);
-      case "Mean":
-        return LayoutConversions.mean(this);
-      case "Sum":
-        return LayoutConversions.reduce(this, Op.ReduceKind.SUM);
-      case "Max":
-        return LayoutConversions.reduce(this, Op.ReduceKind.MAX);
-      case "Min":
-        return LayoutConversions.reduce(this, Op.ReduceKind.MIN);
-      case "ResizeBilinear":
-      case "ResizeNearestNeighbor":
-        return LayoutConversions.resize(this);
-      case "ConcatV2":
-        return LayoutConversions.concat(this);
-      case "Pad":
-      case "PadV2":
-        return LayoutConversions.pad(this);
-      case "MirrorPad":
-        return RearrangeConversions.mirrorPad(this);
-      case "DepthToSpace":
-        return RearrangeConversions.depthToSpace(this);
-      case "SpaceToBatchND":
-        return DilationConversions.spaceToBatch(this);
-      case "BatchToSpaceND":
-        return DilationConversions.batchToSpace(this);
-      case "FusedBatchNorm":
-      case "FusedBatchNormV2":
-      case "FusedBatchNormV3":
-        return LayerNormConversions.batchNorm(this);
-      case "MatMul":
-        return ConvConversions.matmul(this);
-      case "BatchMatMul":
-      case "BatchMatMulV2":
-      case "BatchMatMulV3":
-      case "Einsum":
-        return MatMulConversions.product(this, op);
-      case "Reshape":
-        return TensordotConversions.reshape(this);
-      case "Squeeze":
-        return LayoutConversions.squeeze(this);
-      case "ExpandDims":
-        return LayoutConversions.expandDims(this);
-      case "StridedSlice":
-      case "Slice":
-        return LayoutConversions.slice(this, op);
-      case "Transpose":
-        return LayoutConversions.transpose(this);
-      default:
-        return elementwise(op);
-    }
+    Function<Converter, Val> conversion = ConversionTable.of(op);
+    return conversion != null ? conversion.apply(this) : elementwise(op);
   }
 
   /** The ops of {@link ElementwiseConversions} and {@link ArrayConversions}, or the gap. */

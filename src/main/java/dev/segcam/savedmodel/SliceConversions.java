@@ -5,6 +5,7 @@ import dev.segcam.ir.Slicing;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * TensorFlow's Sum/Mean/Max/Min of an activation to {@link Op.Reduce}, Transpose to {@link
@@ -29,13 +30,7 @@ final class SliceConversions {
       int shrinkMask) {
     int n = begin.length;
     if (end.length != n || strides.length != n) {
-      throw new IllegalArgumentException(
-          "begin, end and strides differ in length: "
-              + Arrays.toString(begin)
-              + ", "
-              + Arrays.toString(end)
-              + ", "
-              + Arrays.toString(strides));
+      throw bad("begin, end and strides differ in length: %s, %s, %s", begin, end, strides);
     }
     if (Integer.bitCount(ellipsisMask) > 1) {
       throw new IllegalArgumentException("more than one ellipsis in the slice spec");
@@ -99,14 +94,10 @@ final class SliceConversions {
             && Slicing.bit(em, 0)
             && !newAxes.contains(0);
     if (!wholeBatch) {
-      throw new IllegalArgumentException(
-          "slicing the batch axis is not supported (begin "
-              + Arrays.toString(begin)
-              + ", end "
-              + Arrays.toString(end)
-              + ", strides "
-              + Arrays.toString(strides)
-              + "): the batch axis must be taken whole");
+      throw bad(
+          "slicing the batch axis is not supported (begin %s, end %s, strides %s): the batch axis"
+              + " must be taken whole",
+          begin, end, strides);
     }
     return new Op.StridedSlice(
         b, e, s, bm, em, sm, newAxes.stream().mapToInt(Integer::intValue).toArray());
@@ -115,20 +106,13 @@ final class SliceConversions {
   /** Slice(input of rank, begin, size): size -1 takes the rest of the axis. */
   static Op.StridedSlice slice(int rank, int[] begin, int[] size) {
     if (begin.length != rank || size.length != rank) {
-      throw new IllegalArgumentException(
-          "begin "
-              + Arrays.toString(begin)
-              + " and size "
-              + Arrays.toString(size)
-              + " must have the input's rank "
-              + rank);
+      throw bad("begin %s and size %s must have the input's rank " + rank, begin, size);
     }
     int[] end = new int[rank];
     int em = 0;
     for (int d = 0; d < rank; d++) {
       if (begin[d] < 0 || size[d] < -1) {
-        throw new IllegalArgumentException(
-            "Slice begin " + Arrays.toString(begin) + " size " + Arrays.toString(size));
+        throw bad("Slice begin %s size %s", begin, size);
       }
       if (size[d] == -1) {
         em |= 1 << d;
@@ -147,14 +131,12 @@ final class SliceConversions {
     for (int a : axes) {
       int d = a < 0 ? a + rank : a;
       if (d < 0 || d >= rank) {
-        throw new IllegalArgumentException(
-            "axis " + a + " outside rank " + rank + " (axes " + Arrays.toString(axes) + ")");
+        throw bad("axis " + a + " outside rank " + rank + " (axes %s)", axes);
       }
       mask |= 1 << d;
     }
     if (Slicing.bit(mask, 0)) {
-      throw new IllegalArgumentException(
-          "reducing the batch axis is not supported (axes " + Arrays.toString(axes) + ")");
+      throw bad("reducing the batch axis is not supported (axes %s)", axes);
     }
     return new Op.Reduce(kind, mask, keepDims);
   }
@@ -163,22 +145,29 @@ final class SliceConversions {
   static Op.Transpose transpose(int rank, int[] perm) {
     List<Integer> p = new ArrayList<>();
     boolean[] seen = new boolean[rank];
+    String notPermutation = "perm %s is not a permutation of rank " + rank;
+    if (perm.length != rank) {
+      throw bad(notPermutation, perm);
+    }
     for (int a : perm) {
-      if (perm.length != rank || a < 0 || a >= rank || seen[a]) {
-        throw new IllegalArgumentException(
-            "perm " + Arrays.toString(perm) + " is not a permutation of rank " + rank);
+      if (a < 0 || a >= rank || seen[a]) {
+        throw bad(notPermutation, perm);
       }
       seen[a] = true;
       p.add(a);
     }
-    if (perm.length != rank) {
-      throw new IllegalArgumentException(
-          "perm " + Arrays.toString(perm) + " is not a permutation of rank " + rank);
-    }
     if (rank > 0 && perm[0] != 0) {
-      throw new IllegalArgumentException(
-          "moving the batch axis is not supported (perm " + Arrays.toString(perm) + ")");
+      throw bad("moving the batch axis is not supported (perm %s)", perm);
     }
     return new Op.Transpose(List.copyOf(p));
+  }
+
+  /** The error {@code template} with each %s replaced by the next of {@code arrays}, as [a, b]. */
+  private static IllegalArgumentException bad(String template, int[]... arrays) {
+    Object[] shown = new Object[arrays.length];
+    for (int i = 0; i < arrays.length; i++) {
+      shown[i] = Arrays.toString(arrays[i]);
+    }
+    return new IllegalArgumentException(String.format(Locale.ROOT, template, shown));
   }
 }

@@ -126,8 +126,8 @@ public final class TensorBundle {
     BundleEntryProto e = entry(key);
     Shape shape = shapeOf(key, e);
     DataType dt = e.getDtype();
-    int width = byteWidth(dt);
-    if (width == 0) {
+    int width = TensorDecoding.width(dt);
+    if (!TensorProtos.isFloat(dt) && dt != DataType.DT_INT32 && dt != DataType.DT_INT64) {
       throw new ImportException(
           "tensor '" + key + "' has dtype " + dt + ", which cannot be read as float",
           indexFile(),
@@ -302,22 +302,6 @@ public final class TensorBundle {
       }
     }
     return n;
-  }
-
-  static int byteWidth(DataType dt) {
-    switch (dt) {
-      case DT_FLOAT:
-      case DT_INT32:
-        return 4;
-      case DT_DOUBLE:
-      case DT_INT64:
-        return 8;
-      case DT_HALF:
-      case DT_BFLOAT16:
-        return 2;
-      default:
-        return 0;
-    }
   }
 
   // ---- LevelDB table format ----

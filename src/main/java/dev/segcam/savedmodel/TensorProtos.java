@@ -2,6 +2,9 @@ package dev.segcam.savedmodel;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.List;
+import java.util.function.IntToDoubleFunction;
+import java.util.function.ToDoubleFunction;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.TensorProto;
 import org.tensorflow.proto.TensorShapeProto;
@@ -70,7 +73,7 @@ final class TensorProtos {
       throw new IllegalArgumentException("constant of dtype " + dt + " is not supported");
     }
     if (!t.getTensorContent().isEmpty()) {
-      int width = width(dt);
+      int width = TensorDecoding.width(dt);
       if ((long) n * width != t.getTensorContent().size()) {
         throw new IllegalArgumentException(
             "tensor_content has "
@@ -84,50 +87,13 @@ final class TensorProtos {
       }
       double[] d = new double[n];
       for (int i = 0; i < n; i++) {
-        switch (dt) {
-          case DT_INT32:
-            d[i] = b.getInt();
-            break;
-          case DT_INT64:
-            d[i] = b.getLong();
-            break;
-          case DT_INT16:
-            d[i] = b.getShort();
-            break;
-          case DT_UINT16:
-            d[i] = b.getShort() & 0xffff;
-            break;
-          case DT_INT8:
-            d[i] = b.get();
-            break;
-          default: // uint8, bool
-            d[i] = b.get() & 0xff;
-        }
+        d[i] = TensorDecoding.read(b, dt);
       }
       return Cst.ints(shape, d);
     }
     // Repeated fields may hold fewer values than the shape: TensorFlow repeats the last one.
-    int count;
-    switch (dt) {
-      case DT_FLOAT:
-        count = t.getFloatValCount();
-        break;
-      case DT_DOUBLE:
-        count = t.getDoubleValCount();
-        break;
-      case DT_HALF:
-      case DT_BFLOAT16:
-        count = t.getHalfValCount();
-        break;
-      case DT_INT64:
-        count = t.getInt64ValCount();
-        break;
-      case DT_BOOL:
-        count = t.getBoolValCount();
-        break;
-      default:
-        count = t.getIntValCount();
-    }
+    Stored stored = repeated(t, dt);
+    int count = stored.count();
     if (count > n) {
       throw new IllegalArgumentException("holds " + count + " values for shape of " + n);
     }
@@ -139,7 +105,7 @@ final class TensorProtos {
     float[] f = fl ? new float[n] : null;
     double[] d = fl ? null : new double[n];
     for (int i = 0; i < n && count > 0; i++) {
-      double v = repeatedValue(t, dt, Math.min(i, count - 1));
+      double v = stored.value().applyAsDouble(Math.min(i, count - 1));
       if (fl) {
         f[i] = (float) v;
       } else {
@@ -149,37 +115,30 @@ final class TensorProtos {
     return fl ? Cst.floats(shape, f) : Cst.ints(shape, d);
   }
 
-  // value j of the repeated field that holds dtype dt (float types already rounded to float32)
-  private static double repeatedValue(TensorProto t, DataType dt, int j) {
+  /** The values of a repeated field: how many, and value j as a double (16-bit floats decoded). */
+  private record Stored(int count, IntToDoubleFunction value) {}
+
+  // the repeated field that holds dtype dt
+  private static Stored repeated(TensorProto t, DataType dt) {
     switch (dt) {
       case DT_FLOAT:
-        return t.getFloatVal(j);
+        return stored(t.getFloatValList(), Float::doubleValue);
       case DT_DOUBLE:
-        return (float) t.getDoubleVal(j);
+        return stored(t.getDoubleValList(), Double::doubleValue);
       case DT_HALF:
-        return TensorDecoding.halfToFloat((short) t.getHalfVal(j));
+        return stored(t.getHalfValList(), h -> TensorDecoding.halfToFloat(h.shortValue()));
       case DT_BFLOAT16:
-        return Float.intBitsToFloat((t.getHalfVal(j) & 0xffff) << 16);
+        return stored(t.getHalfValList(), h -> TensorDecoding.bfloat16ToFloat(h.shortValue()));
       case DT_INT64:
-        return t.getInt64Val(j);
+        return stored(t.getInt64ValList(), Long::doubleValue);
       case DT_BOOL:
-        return t.getBoolVal(j) ? 1 : 0;
+        return stored(t.getBoolValList(), v -> v ? 1 : 0);
       default:
-        return t.getIntVal(j);
+        return stored(t.getIntValList(), Integer::doubleValue);
     }
   }
 
-  static int width(DataType dt) {
-    switch (dt) {
-      case DT_INT16:
-      case DT_UINT16:
-        return 2;
-      case DT_INT8:
-      case DT_UINT8:
-      case DT_BOOL:
-        return 1;
-      default:
-        return TensorBundle.byteWidth(dt);
-    }
+  private static <T> Stored stored(List<T> values, ToDoubleFunction<T> value) {
+    return new Stored(values.size(), j -> value.applyAsDouble(values.get(j)));
   }
 }

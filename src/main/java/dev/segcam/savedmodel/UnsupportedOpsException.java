@@ -6,7 +6,7 @@ import java.util.Locale;
 /**
  * An import that met ops it has no conversion for: lists every unsupported op type at once, with
  * how many nodes use it and the first of them (in graph order), so a user learns all the gaps in
- * one try. {@link #node()} and {@link #function()} name the first node of the first gap.
+ * one try. {@link #where()} names the first node of the first gap.
  */
 public final class UnsupportedOpsException extends ImportException {
   /** One unsupported op type: its name, how many nodes use it, and the first such node. */
@@ -56,7 +56,7 @@ public final class UnsupportedOpsException extends ImportException {
 
   @Override
   ImportException withFile(String f) {
-    if (file() != null) {
+    if (where().file() != null) {
       return this;
     }
     UnsupportedOpsException e = new UnsupportedOpsException(gaps, other, f);

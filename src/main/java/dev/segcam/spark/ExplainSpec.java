@@ -7,6 +7,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Consumer;
 
 /**
  * What a Spark job explains, shipped to every executor with the task (serializable, immutable): the
@@ -103,48 +104,86 @@ public record ExplainSpec(
   }
 
   public ExplainSpec withLayer(String l) {
-    return new ExplainSpec(
-        model, targets, l, method, batch, backend, onError, explainers, threadsEach, png, floats);
+    return with(c -> c.layer = l);
   }
 
   public ExplainSpec withMethod(CamMethod m) {
-    return new ExplainSpec(
-        model, targets, layer, m, batch, backend, onError, explainers, threadsEach, png, floats);
+    return with(c -> c.method = m);
   }
 
   public ExplainSpec withBatch(int b) {
-    return new ExplainSpec(
-        model, targets, layer, method, b, backend, onError, explainers, threadsEach, png, floats);
+    return with(c -> c.batch = b);
   }
 
   public ExplainSpec withBackend(BackendChoice b) {
-    return new ExplainSpec(
-        model, targets, layer, method, batch, b, onError, explainers, threadsEach, png, floats);
+    return with(c -> c.backend = b);
   }
 
   public ExplainSpec withOnError(OnError e) {
-    return new ExplainSpec(
-        model, targets, layer, method, batch, backend, e, explainers, threadsEach, png, floats);
+    return with(c -> c.onError = e);
   }
 
   public ExplainSpec withExplainers(int n, int threads) {
-    return new ExplainSpec(
-        model, targets, layer, method, batch, backend, onError, n, threads, png, floats);
+    return with(
+        c -> {
+          c.explainers = n;
+          c.threadsEach = threads;
+        });
   }
 
   public ExplainSpec withOutputs(boolean asPng, boolean asFloats) {
+    return with(
+        c -> {
+          c.png = asPng;
+          c.floats = asFloats;
+        });
+  }
+
+  /** This spec with the fields {@code edit} sets on a copy of them (checked again on creation). */
+  private ExplainSpec with(Consumer<Fields> edit) {
+    Fields c = new Fields(this);
+    edit.accept(c);
     return new ExplainSpec(
-        model,
-        targets,
-        layer,
-        method,
-        batch,
-        backend,
-        onError,
-        explainers,
-        threadsEach,
-        asPng,
-        asFloats);
+        c.model,
+        c.targets,
+        c.layer,
+        c.method,
+        c.batch,
+        c.backend,
+        c.onError,
+        c.explainers,
+        c.threadsEach,
+        c.png,
+        c.floats);
+  }
+
+  /** A spec's fields, mutable, for the withers. */
+  private static final class Fields {
+    final String model;
+    final List<String> targets;
+    String layer;
+    CamMethod method;
+    int batch;
+    BackendChoice backend;
+    OnError onError;
+    int explainers;
+    int threadsEach;
+    boolean png;
+    boolean floats;
+
+    Fields(ExplainSpec s) {
+      model = s.model;
+      targets = s.targets;
+      layer = s.layer;
+      method = s.method;
+      batch = s.batch;
+      backend = s.backend;
+      onError = s.onError;
+      explainers = s.explainers;
+      threadsEach = s.threadsEach;
+      png = s.png;
+      floats = s.floats;
+    }
   }
 
   /** The targets as segcam {@link Target}s, in order. */

@@ -346,7 +346,7 @@ public final class Fuzzer implements AutoCloseable {
    * body was inlined under ("StatefulPartitionedCall/model/conv/BiasAdd").
    */
   static boolean namesNode(Throwable t, String msg, java.util.Set<String> names) {
-    if (t instanceof dev.segcam.savedmodel.ImportException ie && ie.node() != null) {
+    if (t instanceof dev.segcam.savedmodel.ImportException ie && ie.where().node() != null) {
       return true;
     }
     java.util.regex.Matcher m = QUOTED.matcher(msg);

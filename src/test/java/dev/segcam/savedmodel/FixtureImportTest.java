@@ -204,8 +204,8 @@ class FixtureImportTest {
     // (Sum, Min and Max import; IsNan and ZerosLike, of an activation, are the gaps).
     assertTrue(e.getMessage().contains("unsupported op IsNan x1"), e.getMessage());
     assertTrue(e.getMessage().contains("unsupported op ZerosLike x1"), e.getMessage());
-    assertEquals("StatefulPartitionedCall/StatefulPartitionedCall/enc/IsNan", e.node());
-    assertTrue(e.function().startsWith("__inference_"), e.function());
+    assertEquals("StatefulPartitionedCall/StatefulPartitionedCall/enc/IsNan", e.where().node());
+    assertTrue(e.where().function().startsWith("__inference_"), e.where().function());
   }
 
   @Test
@@ -215,7 +215,7 @@ class FixtureImportTest {
             ImportException.class,
             () -> SavedModelImporter.load(Fixtures.dir("tf1-mixed-variables-conv2d")));
     assertTrue(e.getMessage().contains("StridedSlice"), e.getMessage());
-    assertEquals("strided_slice", e.node());
+    assertEquals("strided_slice", e.where().node());
     // Another signature reads the resource-variable convolutions (VarHandleOp by shared name).
     ImportedModel m =
         SavedModelImporter.load(Fixtures.dir("tf1-mixed-variables-conv2d"), "regress_x2_to_y3");
@@ -250,7 +250,7 @@ class FixtureImportTest {
                 SavedModelImporter.load(
                     Fixtures.dir("tf2-module-half-plus-two"), "regress_x_to_y"));
     assertTrue(e.getMessage().contains("DT_STRING"), e.getMessage());
-    assertEquals("regress_x_to_y_inputs", e.node());
+    assertEquals("regress_x_to_y_inputs", e.where().node());
   }
 
   @Test
@@ -266,6 +266,6 @@ class FixtureImportTest {
     assertEquals("add_1", c.nodeForTensor("add_1:0"));
     // The convolution's own output was folded into its bias Add: no node computes it any more.
     ImportException gone = assertThrows(ImportException.class, () -> c.nodeForTensor("Conv2D"));
-    assertEquals("Conv2D", gone.node());
+    assertEquals("Conv2D", gone.where().node());
   }
 }

@@ -37,8 +37,8 @@ class ImportGapsTest {
     for (String op : counts.keySet()) {
       assertTrue(e.getMessage().contains("unsupported op " + op), e.getMessage());
     }
-    assertEquals(e.gaps().get(0).firstNode(), e.node());
-    assertTrue(e.file().endsWith("saved_model.pb"), e.file());
+    assertEquals(e.gaps().get(0).firstNode(), e.where().node());
+    assertTrue(e.where().file().endsWith("saved_model.pb"), e.where().file());
   }
 
   @Test

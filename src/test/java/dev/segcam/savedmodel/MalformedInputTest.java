@@ -51,7 +51,7 @@ class MalformedInputTest {
     assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
     Files.createDirectories(tmp.resolve("empty"));
     ImportException e2 = fails(tmp.resolve("empty"));
-    assertTrue(e2.file().endsWith("saved_model.pb"), e2.getMessage());
+    assertTrue(e2.where().file().endsWith("saved_model.pb"), e2.getMessage());
   }
 
   @Test
@@ -74,7 +74,7 @@ class MalformedInputTest {
     new Random(5).nextBytes(junk);
     Files.write(dir.resolve("saved_model.pb"), junk);
     ImportException e = fails(dir);
-    assertTrue(e.file().endsWith("saved_model.pb"), e.getMessage());
+    assertTrue(e.where().file().endsWith("saved_model.pb"), e.getMessage());
   }
 
   @Test
@@ -93,7 +93,7 @@ class MalformedInputTest {
     Path idx = dir.resolve("variables/variables.index");
     truncate(idx, 30);
     ImportException e = fails(dir);
-    assertTrue(e.file().endsWith("variables.index"), e.getMessage());
+    assertTrue(e.where().file().endsWith("variables.index"), e.getMessage());
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
   }
 
@@ -103,7 +103,7 @@ class MalformedInputTest {
     Path idx = dir.resolve("variables/variables.index");
     flipByte(idx, 10);
     ImportException e = fails(dir);
-    assertTrue(e.file().endsWith("variables.index"), e.getMessage());
+    assertTrue(e.where().file().endsWith("variables.index"), e.getMessage());
   }
 
   @Test
@@ -112,7 +112,7 @@ class MalformedInputTest {
     Path data = dir.resolve("variables/variables.data-00000-of-00001");
     truncate(data, Files.size(data) / 2);
     ImportException e = fails(dir);
-    assertTrue(e.file().endsWith("variables.data-00000-of-00001"), e.getMessage());
+    assertTrue(e.where().file().endsWith("variables.data-00000-of-00001"), e.getMessage());
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     assertTrue(e.getMessage().matches(".*tensor '[A-Za-z0-9/]+'.*"), e.getMessage());
   }
@@ -132,7 +132,7 @@ class MalformedInputTest {
     Path dir = Fixtures.copy("tf2-keras-dense-two-shards", tmp);
     Files.delete(dir.resolve("variables/variables.data-00001-of-00002"));
     ImportException e = fails(dir);
-    assertTrue(e.file().endsWith("variables.data-00001-of-00002"), e.getMessage());
+    assertTrue(e.where().file().endsWith("variables.data-00001-of-00002"), e.getMessage());
     assertTrue(e.getMessage().contains("missing"), e.getMessage());
   }
 

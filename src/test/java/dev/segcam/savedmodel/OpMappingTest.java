@@ -199,7 +199,7 @@ class OpMappingTest {
             .output("y", "Reshape");
     ImportException e = assertThrows(ImportException.class, () -> load(m));
     assertTrue(e.getMessage().contains("cannot fold"), e.getMessage());
-    assertEquals("Reshape", e.node());
+    assertEquals("Reshape", e.where().node());
   }
 
   @Test
@@ -379,7 +379,7 @@ class OpMappingTest {
             .output("y", "call:0");
     ImportException e = assertThrows(ImportException.class, () -> load(m));
     assertTrue(e.getMessage().contains("calls itself"), e.getMessage());
-    assertEquals("loop", e.function());
+    assertEquals("loop", e.where().function());
   }
 
   @Test
@@ -420,8 +420,8 @@ class OpMappingTest {
             .output("y", "call:0");
     ImportException e = assertThrows(ImportException.class, () -> load(m));
     assertTrue(e.getMessage().contains("unsupported op Digamma"), e.getMessage());
-    assertEquals("call/block/Digamma", e.node());
-    assertEquals("__inference_gelu_1", e.function());
+    assertEquals("call/block/Digamma", e.where().node());
+    assertEquals("__inference_gelu_1", e.where().function());
   }
 
   @Test
@@ -517,7 +517,7 @@ class OpMappingTest {
             .node(op("r", "Relu", "ghost"))
             .output("y", "r");
     ImportException e1 = assertThrows(ImportException.class, () -> load(undefined));
-    assertEquals("ghost", e1.node());
+    assertEquals("ghost", e1.where().node());
 
     SyntheticModel cycle =
         new SyntheticModel()
@@ -534,7 +534,7 @@ class OpMappingTest {
             .node(op("e", "ExpandDims", "in"))
             .output("y", "e");
     ImportException e3 = assertThrows(ImportException.class, () -> load(missingInput));
-    assertEquals("e", e3.node());
+    assertEquals("e", e3.where().node());
 
     SyntheticModel hugeConst = new SyntheticModel().input("x", "in", -1, 2);
     NodeDef.Builder big = constF("big", new int[] {1 << 15, 1 << 15}, 1f).toBuilder();
@@ -585,7 +585,7 @@ class OpMappingTest {
     Path dir = upsampleOfUnknownSize().write(tmp.resolve("up"));
     ImportException e = assertThrows(ImportException.class, () -> SavedModelImporter.load(dir));
     assertTrue(e.getMessage().contains("known only at run time"), e.getMessage());
-    assertEquals("up/resize", e.node());
+    assertEquals("up/resize", e.where().node());
 
     ImportedModel m = SavedModelImporter.load(dir, null, Map.of("x", Shape.of(-1, 4, 6, 2)));
     Op.Resize r = (Op.Resize) m.graph().node("up").op();

@@ -180,8 +180,8 @@ class CpuBackwardTest {
         assertThrows(
             NotDifferentiableException.class,
             () -> CpuBackward.backward(g, values, Map.of("cat", rand(rnd, 2, 4)), List.of("x")));
-    assertEquals("cat", e.graphNode());
-    assertEquals("Concat", e.graphOp());
+    assertEquals("cat", e.where().node());
+    assertEquals("Concat", e.where().op());
     assertTrue(e.getMessage().startsWith("node 'cat' (Concat): "), e.getMessage());
     assertTrue(e.reason().contains("batch axis"), e.reason());
   }

@@ -35,8 +35,8 @@ class CudaSupportTest {
     Graph g = b.output("out", "sum5").build();
     UnsupportedOpException e =
         assertThrows(UnsupportedOpException.class, () -> CudaCamBackend.checkSupported(g));
-    assertEquals("sum5", e.node());
-    assertEquals("Add", e.op());
+    assertEquals("sum5", e.where().node());
+    assertEquals("Add", e.where().op());
     assertTrue(
         e.getMessage().contains("'sum5'") && e.getMessage().contains("rank 4"), e.getMessage());
   }
