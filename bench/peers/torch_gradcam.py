@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/peers/torch_gradcam.py --model DIR --peer hand|pgc [--batch 1]
                      [--threads N] [--pgc-path PATH]
+    /usr/bin/python3 bench/peers/torch_gradcam.py --probe
 
 DIR is what dev.segcam.bench.TorchPeerExport wrote: graph.json + weights (segcam's imported IR),
 input.npy (N,H,W,3) float32 NHWC, target.json {class, box [x0,y0,x1,y1], layer}. The batch is
@@ -44,7 +45,21 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
 import irnet  # noqa: E402
 
-DEFAULT_PGC = "/work/shared/peers/pytorch-grad-cam"
+# pytorch-grad-cam's checkout: the project's shared/ folder beside the repository, as laid out for
+# development and CI (shared/peers/README.md), unless --pgc-path or PGC_PATH says otherwise
+PGC_CANDIDATES = [os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "peers",
+                                                "pytorch-grad-cam")),
+                  "/work/shared/peers/pytorch-grad-cam"]
+
+
+def find_pgc(given):
+    """The pytorch-grad-cam folder to put on sys.path, or raises naming where it looked."""
+    looked = [given] if given else PGC_CANDIDATES
+    for path in looked:
+        if os.path.isfile(os.path.join(path, "pytorch_grad_cam", "grad_cam.py")):
+            return path
+    raise FileNotFoundError("pytorch-grad-cam not found (no pytorch_grad_cam/grad_cam.py under %s)"
+                            % " or ".join(looked))
 
 
 def normalise(maps):
@@ -87,6 +102,7 @@ class Pgc:
     def __init__(self, net, layer, cls, mask, batch, pgc_path):
         import pgc_stubs
 
+        self.path = pgc_path
         self.stubbed = pgc_stubs.install()
         self.stubs_line = pgc_stubs.describe()
         sys.path.insert(0, pgc_path)
@@ -115,12 +131,23 @@ def fail(msg):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--peer", required=True, choices=["hand", "pgc"])
+    ap.add_argument("--probe", action="store_true",
+                    help="print whether each peer can run here (torch loaded; pgc found), exit")
+    ap.add_argument("--model")
+    ap.add_argument("--peer", choices=["hand", "pgc"])
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--pgc-path", default=os.environ.get("PGC_PATH", DEFAULT_PGC))
+    ap.add_argument("--pgc-path", default=os.environ.get("PGC_PATH"))
     a = ap.parse_args()
+    if a.probe:
+        print("probe hand ok")
+        try:
+            print("probe pgc ok %s" % find_pgc(a.pgc_path))
+        except FileNotFoundError as e:
+            print("probe pgc %s" % e)
+        return
+    if not a.model or not a.peer:
+        fail("--model DIR and --peer hand|pgc are required")
     if a.batch < 1 or a.threads < 1:
         fail("--batch and --threads must be >= 1, got %d and %d" % (a.batch, a.threads))
     torch.set_num_threads(a.threads)
@@ -144,8 +171,8 @@ def main():
         if a.peer == "hand":
             peer = Hand(net, target["layer"], cls, mask)
         else:
-            peer = Pgc(net, target["layer"], cls, mask, a.batch, a.pgc_path)
-    except irnet.UnsupportedGraph as e:
+            peer = Pgc(net, target["layer"], cls, mask, a.batch, find_pgc(a.pgc_path))
+    except (irnet.UnsupportedGraph, FileNotFoundError) as e:
         fail(str(e))
 
     maps, extra = peer.step(x)
@@ -160,7 +187,7 @@ def main():
         "peer": a.peer, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "batch": a.batch, "input": [a.batch, 3, h, w], "layer": target["layer"], "class": cls,
         "box": [x0, y0, x1, y1], "mkldnn": torch.backends.mkldnn.is_available(),
-        "pytorch_grad_cam": a.pgc_path if a.peer == "pgc" else None,
+        "pytorch_grad_cam": peer.path if a.peer == "pgc" else None,
         "stand_ins": peer.stubs_line if a.peer == "pgc" else None,
     }
     print("info " + json.dumps(info), flush=True)

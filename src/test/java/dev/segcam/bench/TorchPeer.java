@@ -39,6 +39,19 @@ final class TorchPeer implements AutoCloseable {
     }
   }
 
+  /**
+   * How close a peer's maps must be to segcam's: max |segcam - peer| ≤ this · max |segcam|, every
+   * element of each map (raw, upsampled; normalised maps see {@link #normalisedAgreement}). Both
+   * sides are float32 with different convolution algorithms and summation orders (segcam's Java
+   * loops or oneDNN; PyTorch's oneDNN). Each one alone is up to 5e-6 of the map's max from the
+   * float64 map (PyTorch in float64 on the same export, 25 random images and classes per case:
+   * scene-unet at dec1_3/conv2 max 5.0e-6, median 8e-7; the 1.9M U-Net at bottleneck_b/relu max
+   * 3.9e-6, median 7e-7), largest where the weighted channel sum cancels, so two engines may
+   * differ by the sum, 1e-5; this is twice that. TorchPeerTest has seen 3e-7 to 7.1e-6 (median
+   * about 1e-6). Issue #15's "≤ 2e-6" is the typical figure, not a bound.
+   */
+  static final double AGREEMENT_OF_MAX = 2e-5;
+
   static final String PYTHON = System.getProperty("segcam.torch.python", "/usr/bin/python3");
   static final Path SCRIPT = Paths.get("bench", "peers", "torch_gradcam.py");
   private static final long QUIT_WAIT_S = 30;
@@ -69,19 +82,29 @@ final class TorchPeer implements AutoCloseable {
   }
 
   /**
-   * Null when {@link #PYTHON} imports torch and numpy, else why not (one line), e.g. for a test's
-   * skip reason.
+   * Null when this peer can run here ({@link #PYTHON} imports torch and numpy; for {@link
+   * Kind#PGC}, pytorch-grad-cam is found under shared/peers/ or $PGC_PATH), else why not in one
+   * line, e.g. for a test's skip reason.
    */
-  static String unavailable() {
+  static String unavailable(Kind kind) {
     try {
       Process p =
-          new ProcessBuilder(PYTHON, "-c", "import torch, numpy").redirectErrorStream(true).start();
+          new ProcessBuilder(PYTHON, SCRIPT.toString(), "--probe")
+              .redirectErrorStream(true)
+              .start();
       String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-      if (p.waitFor() == 0) {
-        return null;
-      }
       String[] lines = text.split("\n");
-      return PYTHON + " cannot import torch and numpy: " + lines[lines.length - 1];
+      if (p.waitFor() != 0) {
+        return PYTHON + " cannot run the torch peers: " + lines[lines.length - 1];
+      }
+      String prefix = "probe " + kind.arg + " ";
+      for (String line : lines) {
+        if (line.startsWith(prefix)) {
+          String verdict = line.substring(prefix.length());
+          return verdict.startsWith("ok") ? null : verdict;
+        }
+      }
+      return "no probe line for peer " + kind.arg + " in: " + text;
     } catch (IOException e) {
       return "cannot run " + PYTHON + ": " + e.getMessage();
     } catch (InterruptedException e) {
@@ -155,19 +178,71 @@ final class TorchPeer implements AutoCloseable {
   }
 
   /**
-   * Throws unless the peer's normalised maps agree with segcam's heatmaps (B,H,W, images in order)
-   * to tolOfMax (|ref - x| ≤ tolOfMax · max|ref| on every element); returns the agreement.
+   * Min-max normalisation divides by the map's range: an error e in the upsampled map (and in its
+   * min and range) moves a normalised value by at most 4e / range. So normalised maps are compared
+   * in the upsampled map's units ({@link #normalisedAgreement}) against this many times the
+   * tolerance.
    */
-  double requireAgreement(float[] segcamHeatmaps, double tolOfMax) {
-    double a = agreement(segcamHeatmaps, maps().data());
-    if (!(a <= tolOfMax)) {
+  static final double NORMALISED_GAIN_BOUND = 4;
+
+  /**
+   * Agreement of normalised maps (B maps of equal size, images in order) in the units of {@link
+   * #agreement}: per map, max |refHeat - x| · (max - min) / max|.| of segcam's upsampled map refUp;
+   * the largest over the maps. A constant map (range 0) normalises to zeros on every side and
+   * counts its max |diff| as is.
+   */
+  static double normalisedAgreement(float[] refHeat, float[] refUp, float[] x, int maps) {
+    if (refHeat.length != x.length || refUp.length != x.length || x.length % maps != 0) {
+      throw new IllegalArgumentException(
+          "maps of different sizes: segcam "
+              + refHeat.length
+              + "/"
+              + refUp.length
+              + ", peer "
+              + x.length
+              + ", "
+              + maps
+              + " maps");
+    }
+    int size = x.length / maps;
+    double worst = 0;
+    for (int m = 0; m < maps; m++) {
+      double lo = Double.POSITIVE_INFINITY;
+      double hi = Double.NEGATIVE_INFINITY;
+      double diff = 0;
+      for (int i = m * size; i < (m + 1) * size; i++) {
+        lo = Math.min(lo, refUp[i]);
+        hi = Math.max(hi, refUp[i]);
+        double d = Math.abs((double) refHeat[i] - x[i]);
+        diff = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(diff, d);
+      }
+      double scale = Math.max(Math.abs(lo), Math.abs(hi));
+      worst = Math.max(worst, hi > lo ? diff * (hi - lo) / scale : diff);
+    }
+    return worst;
+  }
+
+  /**
+   * Throws unless the peer's normalised maps agree with segcam's heatmaps (B,H,W, images in order,
+   * as {@link dev.segcam.cam.CamResult#heatmap()}) given segcam's upsampled maps (B,H,W, {@link
+   * dev.segcam.cam.CamResult#upsampled()}): {@link #normalisedAgreement} ≤ {@link
+   * #NORMALISED_GAIN_BOUND} · tolOfMax (e.g. {@link #AGREEMENT_OF_MAX}), every element. Returns the
+   * agreement.
+   */
+  double requireAgreement(float[] segcamHeatmaps, float[] segcamUpsampled, double tolOfMax) {
+    float[] x = maps().data();
+    int b = maps().shape()[0];
+    double a = normalisedAgreement(segcamHeatmaps, segcamUpsampled, x, b);
+    if (!(a <= NORMALISED_GAIN_BOUND * tolOfMax)) {
       throw new IllegalStateException(
           String.format(
               Locale.ROOT,
-              "torch peer %s disagrees with segcam on %s: max |diff| %.3g of max|segcam| > %.1g",
+              "torch peer %s disagrees with segcam on %s: normalised maps differ by %.3g of the"
+                  + " upsampled map's max > %.0f x %.1g",
               kind.arg,
               dir,
               a,
+              NORMALISED_GAIN_BOUND,
               tolOfMax));
     }
     return a;

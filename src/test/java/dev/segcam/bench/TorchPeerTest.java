@@ -3,20 +3,27 @@ package dev.segcam.bench;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.segcam.backend.cpu.CpuEngine;
+import dev.segcam.backend.onednn.OneDnnProbe;
 import dev.segcam.cam.CamMethod;
 import dev.segcam.cam.CamResult;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.cam.Explainer;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
+import dev.segcam.ir.Node;
+import dev.segcam.ir.Op;
 import dev.segcam.savedmodel.SavedModelImporter;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,21 +34,19 @@ import org.junit.jupiter.api.Test;
  * through {@link TorchPeerExport}: every element of the ReLU'd map at the layer (both peers; pgc's
  * own get_cam_image before its resize), the upsampled map before normalising (hand) and the
  * normalised map (both; pgc's is its final output after its cv2.resize), against segcam's Java
- * engine. Two layers: the default (dec1_3/conv2, one 1x1 conv from the logits) and the bottleneck
- * (mid_3/conv2: the gradient passes resizes, concats, convs and ReLUs). Fresh random images and
- * class each run (seed printed; -Dsegcam.seed replays).
+ * engine, and its oneDNN backend where that loads. Two layers: the default (dec1_3/conv2, one 1x1
+ * conv from the logits) and the bottleneck (mid_3/conv2: the gradient passes resizes, concats,
+ * convs and ReLUs). Fresh random images and class each run (seed printed; -Dsegcam.seed replays).
+ * And the benchmark U-Net's layout (Conv2DTranspose decoder) at 32x32 with random weights.
  *
  * <p>Skipped where /usr/bin/python3 cannot import torch: CI installs no PyTorch (Debian's
- * python3-torch is on the development machine only), so there the reason says so.
+ * python3-torch is on the development machine only), so there the reason says so. Where
+ * pytorch-grad-cam is missing (shared/peers/), the hand-written peer is still checked and the test
+ * then ends as skipped, naming why.
  */
 class TorchPeerTest {
-  /**
-   * Agreement as a fraction of the largest |segcam| value of each map. Both sides are float32 with
-   * different convolution algorithms (segcam's Java loops vs PyTorch's oneDNN): each forward and
-   * backward layer adds a few ulps of relative rounding; measured on scene-unet: see the report in
-   * the test's output.
-   */
-  static final double TOL_OF_MAX = 2e-6;
+  /** Agreement as a fraction of the largest |segcam| value of each map: see TorchPeer. */
+  static final double TOL_OF_MAX = TorchPeer.AGREEMENT_OF_MAX;
 
   static final Path MODEL = Paths.get("weights", "scene-unet");
   static final int BATCH = 2;
@@ -49,7 +54,7 @@ class TorchPeerTest {
 
   @BeforeAll
   static void needsTorch() {
-    String why = TorchPeer.unavailable();
+    String why = TorchPeer.unavailable(TorchPeer.Kind.HAND);
     Assumptions.assumeTrue(
         why == null,
         () ->
@@ -60,71 +65,200 @@ class TorchPeerTest {
 
   @Test
   void bothPeersGiveSegcamsMapsAtTheDefaultLayer() {
-    check("dec1_3/conv2", "default");
+    check(SceneUnet.graph(), "scene-unet", 64, "dec1_3/conv2", "default");
   }
 
   @Test
   void bothPeersGiveSegcamsMapsAtTheBottleneck() {
-    check("mid_3/conv2", "bottleneck");
+    check(SceneUnet.graph(), "scene-unet", 64, "mid_3/conv2", "bottleneck");
   }
 
-  private static void check(String layer, String tag) {
+  /** The benchmark U-Net's layout (Conv2DTranspose decoder), random weights, at 32x32. */
+  @Test
+  void bothPeersGiveSegcamsMapsOnTheTransposedConvUnet() {
+    Graph g = IrUnet.build(IrUnet.MEDIUM, 15);
+    check(g, IrUnet.MEDIUM.name(), UNET_SIZE, "bottleneck_b/relu", "unet");
+  }
+
+  static final int UNET_SIZE = 32;
+
+  /** scene-unet imported once per test class. */
+  private static final class SceneUnet {
+    private static Graph graph;
+
+    static synchronized Graph graph() {
+      if (graph == null) {
+        graph = SavedModelImporter.load(MODEL).graph();
+      }
+      return graph;
+    }
+  }
+
+  /** segcam's maps of one engine, images in order: raw (B,h,w), upsampled and heatmap (B,H,W). */
+  private record Ref(String engine, float[] raw, float[] up, float[] heat) {}
+
+  private static Ref reference(
+      String engine, CpuCamBackend backend, FloatTensor images, TorchPeerExport.Target t) {
+    try (Explainer ex = new Explainer(backend)) {
+      List<CamResult> r =
+          ex.explain(images, List.of(t.segcam()), List.of(t.layer()), CamMethod.GRAD_CAM).stream()
+              .sorted(Comparator.comparingInt(CamResult::image))
+              .toList();
+      return new Ref(
+          engine,
+          concat(r.stream().map(c -> c.rawMap().data()).toList()),
+          concat(r.stream().map(c -> c.upsampled().data()).toList()),
+          concat(r.stream().map(c -> c.heatmap().data()).toList()));
+    }
+  }
+
+  private static void check(Graph graph, String model, int size, String layer, String tag) {
     long seed = Long.getLong("segcam.seed", System.nanoTime());
     System.out.println("TorchPeerTest " + tag + " seed " + seed);
     Random rng = new Random(seed);
-    Graph graph = SavedModelImporter.load(MODEL).graph();
-    FloatTensor images = TorchPeerExport.randomImages(rng, BATCH, 64, 64);
-    TorchPeerExport.Target target = TorchPeerExport.Target.centre(rng.nextInt(4), 64, 64, layer);
+    int classes = graph.node(graph.primaryOutput()).shape().dim(3);
     Path dir = Paths.get("target", "torch-peer-test", tag);
-    List<CamResult> ref;
-    try (Explainer ex = new Explainer(CpuCamBackend.create(graph))) {
-      TorchPeerExport.write(dir, "scene-unet", graph, ex.logitsNode(), images, target);
-      ref =
-          ex.explain(images, List.of(target.segcam()), List.of(layer), CamMethod.GRAD_CAM).stream()
-              .sorted(Comparator.comparingInt(CamResult::image))
-              .toList();
+    List<Ref> refs = new ArrayList<>();
+    TorchPeerExport.Target target = null;
+    for (int draw = 1; draw <= MAX_DRAWS && refs.isEmpty(); draw++) {
+      FloatTensor images = awayFromKinks(graph, layer, rng, size);
+      target = TorchPeerExport.Target.centre(rng.nextInt(classes), size, size, layer);
+      Ref java = reference("Java engine", CpuCamBackend.create(graph, THREADS), images, target);
+      if (zeroMap(java.raw(), BATCH)) {
+        continue; // ReLU(cam) = 0 everywhere on an image: nothing to compare, draw again
+      }
+      refs.add(java);
+      if (OneDnnProbe.status().available()) {
+        refs.add(reference("oneDNN", CpuCamBackend.createOneDnn(graph, THREADS), images, target));
+      }
+      try (Explainer ex = Explainer.cpu(graph)) {
+        TorchPeerExport.write(dir, model, graph, ex.logitsNode(), images, target);
+      }
     }
-    float[] raw = concat(ref.stream().map(r -> r.rawMap().data()).toList());
-    float[] up = concat(ref.stream().map(r -> r.upsampled().data()).toList());
-    float[] heat = concat(ref.stream().map(r -> r.heatmap().data()).toList());
+    assertTrue(!refs.isEmpty(), "no draw in " + MAX_DRAWS + " gave a map that is not all zero");
     List<String> bad = new ArrayList<>();
+    List<String> skipped = new ArrayList<>();
     for (TorchPeer.Kind kind : TorchPeer.Kind.values()) {
+      String why = TorchPeer.unavailable(kind);
+      if (why != null) {
+        System.out.println("  " + kind + " not run: " + why);
+        skipped.add(kind + ": " + why);
+        continue;
+      }
       try (TorchPeer peer = TorchPeer.start(dir, kind, BATCH, THREADS)) {
         TorchPeerExport.Npy maps = peer.maps();
-        assertArrayEquals(new int[] {BATCH, 64, 64}, maps.shape(), kind + " map shape");
-        double aRaw = TorchPeer.agreement(raw, peer.rawMaps().data());
-        double aUp =
+        assertArrayEquals(new int[] {BATCH, size, size}, maps.shape(), kind + " map shape");
+        float[] raw = peer.rawMaps().data();
+        float[] up =
             kind == TorchPeer.Kind.HAND
-                ? TorchPeer.agreement(
-                    up, TorchPeerExport.readNpy(dir.resolve("out-hand-upsampled.npy")).data())
-                : Double.NaN;
-        double aMap = TorchPeer.agreement(heat, maps.data());
-        System.out.printf(
-            Locale.ROOT,
-            "  %s %s class %d: max |diff| / max|segcam|: raw %.3g, upsampled %.3g, normalised"
-                + " %.3g; %s%n",
-            kind,
-            layer,
-            target.cls(),
-            aRaw,
-            aUp,
-            aMap,
-            peer.info());
-        if (!(aRaw <= TOL_OF_MAX)) {
-          bad.add(kind + " raw map " + aRaw);
+                ? TorchPeerExport.readNpy(dir.resolve("out-hand-upsampled.npy")).data()
+                : null;
+        for (Ref ref : refs) {
+          double aRaw = TorchPeer.agreement(ref.raw(), raw);
+          double aUp = up == null ? Double.NaN : TorchPeer.agreement(ref.up(), up);
+          double aMap = TorchPeer.normalisedAgreement(ref.heat(), ref.up(), maps.data(), BATCH);
+          System.out.printf(
+              Locale.ROOT,
+              "  %s vs segcam's %s, %s at %s, class %d: max |diff| / max|segcam|: raw %.3g,"
+                  + " upsampled %.3g, normalised (times range/max) %.3g%n",
+              kind,
+              ref.engine(),
+              model,
+              layer,
+              target.cls(),
+              aRaw,
+              aUp,
+              aMap);
+          String what = kind + " vs " + ref.engine() + ": ";
+          if (!(aRaw <= TOL_OF_MAX)) {
+            bad.add(what + "raw map " + aRaw);
+          }
+          if (!(Double.isNaN(aUp) || aUp <= TOL_OF_MAX)) {
+            bad.add(what + "upsampled map " + aUp);
+          }
+          if (!(aMap <= TorchPeer.NORMALISED_GAIN_BOUND * TOL_OF_MAX)) {
+            bad.add(what + "normalised map " + aMap);
+          }
         }
-        if (!(Double.isNaN(aUp) || aUp <= TOL_OF_MAX)) {
-          bad.add(kind + " upsampled map " + aUp);
-        }
-        if (!(aMap <= TOL_OF_MAX)) {
-          bad.add(kind + " normalised map " + aMap);
-        }
+        System.out.println("  " + peer.info());
         assertTrue(peer.step() > 0, "a timed step");
       }
     }
     assertTrue(
         bad.isEmpty(),
         "at " + layer + ", seed " + seed + ", beyond " + TOL_OF_MAX + " of max|segcam|: " + bad);
+    Assumptions.assumeTrue(skipped.isEmpty(), () -> "not run: " + skipped);
+  }
+
+  /**
+   * A ReLU input closer to 0 than this fraction of its tensor's largest |value| may land on the
+   * other side of the kink in another float32 engine (pre-activations differ by up to 7.5e-7 of the
+   * max between PyTorch's float32 and float64 on these models), which switches that element's
+   * gradient on or off: a discontinuity, not rounding (seen once: a 4e-3 difference from a
+   * pre-activation of 3.7e-8). Images are redrawn until every ReLU between the layer and the logits
+   * keeps this margin, as gradient checks stay off kinks.
+   */
+  static final double KINK_MARGIN = 2e-6;
+
+  static final int MAX_DRAWS = 200;
+
+  private static FloatTensor awayFromKinks(Graph graph, String layer, Random rng, int size) {
+    Set<String> downstream = new HashSet<>(Set.of(layer));
+    List<String> reluInputs = new ArrayList<>();
+    for (Node n : graph.nodes()) {
+      if (n.inputs().stream().anyMatch(downstream::contains)) {
+        downstream.add(n.name());
+        if (n.op() instanceof Op.Activation a
+            && a.kind() != Op.ActivationKind.SIGMOID
+            && a.kind() != Op.ActivationKind.TANH) {
+          reluInputs.add(n.inputs().get(0));
+        }
+      }
+    }
+    String input = graph.inputs().get(0);
+    try (CpuEngine engine = new CpuEngine(graph, THREADS)) {
+      for (int draw = 1; draw <= MAX_DRAWS; draw++) {
+        FloatTensor images = TorchPeerExport.randomImages(rng, BATCH, size, size);
+        Map<String, FloatTensor> v = engine.forward(Map.of(input, images), reluInputs);
+        double margin = Double.POSITIVE_INFINITY;
+        for (String r : reluInputs) {
+          double max = 0;
+          double min = Double.POSITIVE_INFINITY;
+          for (float x : v.get(r).data()) {
+            max = Math.max(max, Math.abs(x));
+            min = Math.min(min, Math.abs(x));
+          }
+          margin = Math.min(margin, min / max);
+        }
+        if (margin >= KINK_MARGIN) {
+          System.out.printf(
+              Locale.ROOT, "  draw %d: smallest ReLU input %.2g of its max%n", draw, margin);
+          return images;
+        }
+      }
+    }
+    throw new AssertionError(
+        "no images in "
+            + MAX_DRAWS
+            + " draws kept every ReLU input after "
+            + layer
+            + " off its kink by "
+            + KINK_MARGIN
+            + " of its max");
+  }
+
+  private static boolean zeroMap(float[] maps, int n) {
+    int size = maps.length / n;
+    for (int m = 0; m < n; m++) {
+      boolean zero = true;
+      for (int i = m * size; i < (m + 1) * size && zero; i++) {
+        zero = maps[i] == 0f;
+      }
+      if (zero) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static float[] concat(List<float[]> parts) {
