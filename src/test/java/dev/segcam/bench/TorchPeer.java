@@ -46,9 +46,9 @@ final class TorchPeer implements AutoCloseable {
    * loops or oneDNN; PyTorch's oneDNN). Each one alone is up to 5e-6 of the map's max from the
    * float64 map (PyTorch in float64 on the same export, 25 random images and classes per case:
    * scene-unet at dec1_3/conv2 max 5.0e-6, median 8e-7; the 1.9M U-Net at bottleneck_b/relu max
-   * 3.9e-6, median 7e-7), largest where the weighted channel sum cancels, so two engines may
-   * differ by the sum, 1e-5; this is twice that. TorchPeerTest has seen 3e-7 to 7.1e-6 (median
-   * about 1e-6). Issue #15's "≤ 2e-6" is the typical figure, not a bound.
+   * 3.9e-6, median 7e-7), largest where the weighted channel sum cancels, so two engines may differ
+   * by the sum, 1e-5; this is twice that. TorchPeerTest has seen 3e-7 to 7.1e-6 (median about
+   * 1e-6). Issue #15's "≤ 2e-6" is the typical figure, not a bound.
    */
   static final double AGREEMENT_OF_MAX = 2e-5;
 

@@ -1,6 +1,7 @@
 package dev.segcam.bench;
 
 import dev.segcam.cam.Explainer;
+import dev.segcam.image.Images;
 import dev.segcam.io.Json;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
@@ -31,6 +32,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Writes segcam's imported IR graph for the PyTorch peers (bench/peers/irnet.py): DIR/graph.json,
@@ -289,6 +291,36 @@ final class TorchPeerExport {
     return new FloatTensor(Shape.of(n, h, w, 3), d);
   }
 
+  /**
+   * The benchmark's images for a model: scene-unet gets the shipped scenes (samples/scene_NN.png,
+   * cycled to fill the batch: random noise gives all-zero maps for most classes there), the
+   * random-weight U-Nets random images in [0, 1).
+   */
+  static FloatTensor images(String model, int batch, int h, int w, Random rng) {
+    if (!model.equals("scene-unet")) {
+      return randomImages(rng, batch, h, w);
+    }
+    List<Path> scenes;
+    try (Stream<Path> files = Files.list(Paths.get("samples"))) {
+      scenes =
+          files
+              .filter(f -> f.getFileName().toString().matches("scene_\\d+\\.png"))
+              .sorted()
+              .toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException("listing samples/", e);
+    }
+    if (scenes.isEmpty()) {
+      throw new IllegalStateException("no samples/scene_NN.png for scene-unet's images");
+    }
+    float[] d = new float[batch * h * w * 3];
+    for (int i = 0; i < batch; i++) {
+      float[] one = Images.readTensor(scenes.get(i % scenes.size()), h, w).data();
+      System.arraycopy(one, 0, d, i * one.length, one.length);
+    }
+    return new FloatTensor(Shape.of(batch, h, w, 3), d);
+  }
+
   /** The model directory of a benchmark model name: scene-unet, unet:S, unet124:S, classic:S. */
   static Path modelDir(String model, Path benchDir) {
     if (model.equals("scene-unet")) {
@@ -329,7 +361,7 @@ final class TorchPeerExport {
           o.containsKey("layer")
               ? im.layer(o.get("layer"))
               : model.equals("scene-unet") ? ex.defaultLayer() : im.layer("bottleneck_b/relu");
-      FloatTensor images = randomImages(new Random(seed), batch, in.dim(1), in.dim(2));
+      FloatTensor images = images(model, batch, in.dim(1), in.dim(2), new Random(seed));
       Target t = Target.centre(cls, in.dim(1), in.dim(2), layer);
       write(dir, model, graph, ex.logitsNode(), images, t);
       System.out.printf(

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.onednn.OneDnnProbe;
-import dev.segcam.cam.CamMethod;
-import dev.segcam.cam.CamResult;
 import dev.segcam.cam.CpuCamBackend;
 import dev.segcam.cam.Explainer;
 import dev.segcam.ir.FloatTensor;
@@ -17,7 +15,6 @@ import dev.segcam.savedmodel.SavedModelImporter;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -94,42 +91,28 @@ class TorchPeerTest {
     }
   }
 
-  /** segcam's maps of one engine, images in order: raw (B,h,w), upsampled and heatmap (B,H,W). */
-  private record Ref(String engine, float[] raw, float[] up, float[] heat) {}
-
-  private static Ref reference(
-      String engine, CpuCamBackend backend, FloatTensor images, TorchPeerExport.Target t) {
-    try (Explainer ex = new Explainer(backend)) {
-      List<CamResult> r =
-          ex.explain(images, List.of(t.segcam()), List.of(t.layer()), CamMethod.GRAD_CAM).stream()
-              .sorted(Comparator.comparingInt(CamResult::image))
-              .toList();
-      return new Ref(
-          engine,
-          concat(r.stream().map(c -> c.rawMap().data()).toList()),
-          concat(r.stream().map(c -> c.upsampled().data()).toList()),
-          concat(r.stream().map(c -> c.heatmap().data()).toList()));
-    }
-  }
-
   private static void check(Graph graph, String model, int size, String layer, String tag) {
     long seed = Long.getLong("segcam.seed", System.nanoTime());
     System.out.println("TorchPeerTest " + tag + " seed " + seed);
     Random rng = new Random(seed);
     int classes = graph.node(graph.primaryOutput()).shape().dim(3);
     Path dir = Paths.get("target", "torch-peer-test", tag);
-    List<Ref> refs = new ArrayList<>();
+    List<TorchPeerCheck.Ref> refs = new ArrayList<>();
     TorchPeerExport.Target target = null;
     for (int draw = 1; draw <= MAX_DRAWS && refs.isEmpty(); draw++) {
       FloatTensor images = awayFromKinks(graph, layer, rng, size);
       target = TorchPeerExport.Target.centre(rng.nextInt(classes), size, size, layer);
-      Ref java = reference("Java engine", CpuCamBackend.create(graph, THREADS), images, target);
+      TorchPeerCheck.Ref java =
+          TorchPeerCheck.reference(
+              "Java engine", CpuCamBackend.create(graph, THREADS), images, target);
       if (zeroMap(java.raw(), BATCH)) {
         continue; // ReLU(cam) = 0 everywhere on an image: nothing to compare, draw again
       }
       refs.add(java);
       if (OneDnnProbe.status().available()) {
-        refs.add(reference("oneDNN", CpuCamBackend.createOneDnn(graph, THREADS), images, target));
+        refs.add(
+            TorchPeerCheck.reference(
+                "oneDNN", CpuCamBackend.createOneDnn(graph, THREADS), images, target));
       }
       try (Explainer ex = Explainer.cpu(graph)) {
         TorchPeerExport.write(dir, model, graph, ex.logitsNode(), images, target);
@@ -153,7 +136,7 @@ class TorchPeerTest {
             kind == TorchPeer.Kind.HAND
                 ? TorchPeerExport.readNpy(dir.resolve("out-hand-upsampled.npy")).data()
                 : null;
-        for (Ref ref : refs) {
+        for (TorchPeerCheck.Ref ref : refs) {
           double aRaw = TorchPeer.agreement(ref.raw(), raw);
           double aUp = up == null ? Double.NaN : TorchPeer.agreement(ref.up(), up);
           double aMap = TorchPeer.normalisedAgreement(ref.heat(), ref.up(), maps.data(), BATCH);
@@ -259,16 +242,5 @@ class TorchPeerTest {
       }
     }
     return false;
-  }
-
-  private static float[] concat(List<float[]> parts) {
-    int n = parts.stream().mapToInt(p -> p.length).sum();
-    float[] out = new float[n];
-    int at = 0;
-    for (float[] p : parts) {
-      System.arraycopy(p, 0, out, at, p.length);
-      at += p.length;
-    }
-    return out;
   }
 }
