@@ -124,6 +124,19 @@ class Pgc:
         return np.maximum(self.cam.get_cam_image(x, layer, self.targets, acts, grads), 0)
 
 
+def peak_rss_mb():
+    """This process's peak resident set: VmHWM (belongs to the exec'd image; ru_maxrss would keep
+    the parent's peak across fork + exec, e.g. a JVM's), else ru_maxrss (KiB on Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def fail(msg):
     print("error " + msg.replace("\n", " "), flush=True)
     sys.exit(2)
@@ -203,9 +216,7 @@ def main():
             break
         elif cmd:
             fail("unknown command %r (expected run or quit)" % cmd)
-    # ru_maxrss is in KiB on Linux
-    print("peak_rss_mb %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0),
-          flush=True)
+    print("peak_rss_mb %.1f" % peak_rss_mb(), flush=True)
 
 
 if __name__ == "__main__":
