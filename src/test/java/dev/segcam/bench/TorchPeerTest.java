@@ -11,6 +11,8 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
+import dev.segcam.ir.Padding;
+import dev.segcam.ir.Shape;
 import dev.segcam.savedmodel.SavedModelImporter;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -78,6 +80,51 @@ class TorchPeerTest {
   }
 
   static final int UNET_SIZE = 32;
+
+  /**
+   * The op kinds the benchmark models lack, on a 10x10 input: a stride-2 SAME conv (uneven pads: 0
+   * before, 1 after) + LeakyRelu, a 2x2 SAME max pool (uneven -inf pads), a depthwise conv
+   * (multiplier 2) + folded BatchNorm + Relu6 (the layer), a 2x2 SAME AvgPool (uneven, padding
+   * excluded from the divisor), a SAME stride-2 Conv2DTranspose back to 10x10 + Elu, a bias-free
+   * 3x3 conv + BiasAdd + Tanh, a concat with the first conv's upsampled output, a 1x1 head.
+   */
+  @Test
+  void bothPeersGiveSegcamsMapsOnOtherOps() {
+    Random r = new Random(15);
+    Graph.Builder g = Graph.builder();
+    g.add("x", new Op.Input(Shape.of(-1, OTHER_SIZE, OTHER_SIZE, 3)));
+    g.add("c1", new Op.Conv2D(rnd(r, 3, 3, 3, 8), rnd(r, 8), 2, 2, 1, 1, Padding.SAME), "x");
+    g.add("a1", new Op.Activation(Op.ActivationKind.LEAKY_RELU, 0.2f), "c1");
+    g.add("mp", new Op.Pool(Op.PoolKind.MAX, 2, 2, 1, 1, Padding.SAME), "a1");
+    g.add("dw", new Op.DepthwiseConv2D(rnd(r, 3, 3, 8, 2), null, 1, 1, 1, 1, Padding.SAME), "mp");
+    g.add("bn", new Op.BatchNorm(rnd(r, 16), rnd(r, 16)), "dw");
+    g.add("layer", new Op.Activation(Op.ActivationKind.RELU6, 0f), "bn");
+    g.add("ap", new Op.Pool(Op.PoolKind.AVG, 2, 2, 1, 1, Padding.SAME), "layer");
+    g.add(
+        "up",
+        new Op.Conv2DTranspose(rnd(r, 3, 3, 8, 16), rnd(r, 8), 2, 2, Padding.SAME, -1, -1),
+        "ap");
+    g.add("ue", new Op.Activation(Op.ActivationKind.ELU, 0f), "up");
+    g.add("c2", new Op.Conv2D(rnd(r, 3, 3, 8, 8), null, 1, 1, 1, 1, Padding.SAME), "ue");
+    g.add("b2", new Op.BiasAdd(rnd(r, 8)), "c2");
+    g.add("t2", new Op.Activation(Op.ActivationKind.TANH, 0f), "b2");
+    g.add("r1", new Op.Resize(Op.ResizeMode.BILINEAR, OTHER_SIZE, OTHER_SIZE, false, true), "a1");
+    g.add("cat", new Op.Concat(3), "t2", "r1");
+    g.add("head", new Op.Conv2D(rnd(r, 1, 1, 16, 3), rnd(r, 3), 1, 1, 1, 1, Padding.SAME), "cat");
+    g.output("logits", "head");
+    check(g.build(), "other-ops", OTHER_SIZE, "layer", "other-ops");
+  }
+
+  static final int OTHER_SIZE = 10;
+
+  private static FloatTensor rnd(Random r, int... dims) {
+    Shape s = Shape.of(dims);
+    float[] v = new float[s.size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = r.nextFloat() * 2 - 1;
+    }
+    return new FloatTensor(s, v);
+  }
 
   /** scene-unet imported once per test class. */
   private static final class SceneUnet {
