@@ -1,6 +1,7 @@
 package dev.segcam.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.segcam.backend.cpu.CpuEngine;
@@ -116,6 +117,35 @@ class TorchPeerTest {
   }
 
   static final int OTHER_SIZE = 10;
+
+  /** An op the peers do not run is refused when the peer loads, naming the node and op. */
+  @Test
+  void anOpThePeersLackIsRefusedNamingTheNode() {
+    Random r = new Random(15);
+    Graph.Builder g = Graph.builder();
+    g.add("x", new Op.Input(Shape.of(-1, OTHER_SIZE, OTHER_SIZE, 3)));
+    g.add("c1", new Op.Conv2D(rnd(r, 3, 3, 3, 4), rnd(r, 4), 1, 1, 1, 1, Padding.SAME), "x");
+    g.add("odd/exp", new Op.Exp(), "c1");
+    g.add(
+        "head", new Op.Conv2D(rnd(r, 1, 1, 4, 2), rnd(r, 2), 1, 1, 1, 1, Padding.SAME), "odd/exp");
+    g.output("logits", "head");
+    Graph graph = g.build();
+    Path dir = Paths.get("target", "torch-peer-test", "refused");
+    TorchPeerExport.write(
+        dir,
+        "refused",
+        graph,
+        "head",
+        TorchPeerExport.randomImages(r, 1, OTHER_SIZE, OTHER_SIZE),
+        TorchPeerExport.Target.centre(0, OTHER_SIZE, OTHER_SIZE, "c1"));
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class, () -> TorchPeer.start(dir, TorchPeer.Kind.HAND, 1, 1));
+    assertTrue(
+        e.getMessage().contains("node 'odd/exp': op 'Exp'")
+            && e.getMessage().contains("not supported"),
+        e.getMessage());
+  }
 
   private static FloatTensor rnd(Random r, int... dims) {
     Shape s = Shape.of(dims);
