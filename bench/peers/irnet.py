@@ -1,4 +1,5 @@
-"""Runs a segcam IR graph exported by dev.segcam.bench.TorchPeerExport as a PyTorch nn.Module (NCHW).
+"""Runs a segcam IR graph exported by dev.segcam.bench.TorchPeerExport as a PyTorch nn.Module
+(NCHW).
 
 The export (DIR/graph.json + float32 .npy weights in TensorFlow's layouts) lists the nodes from the
 input to the logits in graph order; every node becomes one nn.Module (so any node can be a Grad-CAM
@@ -51,7 +52,7 @@ class Conv(nn.Module):
 
 
 class ConvTranspose(nn.Module):
-    """Conv2DTranspose: the full transposed conv, cropped to TF's output grid at the pads, + bias."""
+    """Conv2DTranspose: the full transposed conv cropped to TF's output grid at the pads, + bias."""
 
     def __init__(self, weight, bias, stride, pads, output):
         super().__init__()
@@ -131,7 +132,7 @@ class Activation(nn.Module):
 
 
 class Resize(nn.Module):
-    """Bilinear resize. TF half_pixel_centers = PyTorch align_corners=False; TF align_corners too."""
+    """Bilinear resize: TF half_pixel_centers is align_corners=False; TF align_corners too."""
 
     def __init__(self, size, align_corners):
         super().__init__()
@@ -237,8 +238,9 @@ class IrNet(nn.Module):
         for i, (_, _, inputs) in enumerate(self.order):
             for n in inputs:
                 last[n] = i
-        self.free_after = [[n for n in dict.fromkeys(inputs) if last[n] == i and n != self.output_name]
-                           for i, (_, _, inputs) in enumerate(self.order)]
+        self.free_after = [
+            [n for n in dict.fromkeys(inputs) if last[n] == i and n != self.output_name]
+            for i, (_, _, inputs) in enumerate(self.order)]
 
     def layer(self, name):
         """The module whose output is node `name` (a Grad-CAM target layer)."""

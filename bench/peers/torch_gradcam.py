@@ -198,7 +198,8 @@ def main():
         np.save(out + "-raw.npy", np.asarray(peer.raw(x), dtype=np.float32))
     info = {
         "peer": a.peer, "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "batch": a.batch, "input": [a.batch, 3, h, w], "layer": target["layer"], "class": cls,
+        "batch": a.batch, "input": [a.batch, images.shape[3], h, w], "layer": target["layer"],
+        "class": cls,
         "box": [x0, y0, x1, y1], "mkldnn": torch.backends.mkldnn.is_available(),
         "pytorch_grad_cam": peer.path if a.peer == "pgc" else None,
         "stand_ins": peer.stubs_line if a.peer == "pgc" else None,
