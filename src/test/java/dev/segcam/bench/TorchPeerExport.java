@@ -86,7 +86,11 @@ final class TorchPeerExport {
       throw new IllegalArgumentException(
           model + ": the torch peers take one input, the graph has " + graph.inputs());
     }
-    Map<String, Shape> shapes = graph.inferShapes(Map.of(input, images.shape()));
+    // pads and sizes depend on H and W only: a graph exported with a fixed batch (BenchUnet's
+    // SavedModels say 1) is described at its own batch, and the peers run any batch
+    int declared = graph.node(input).shape().dim(0);
+    Shape probe = declared > 0 ? images.shape().withDim(0, declared) : images.shape();
+    Map<String, Shape> shapes = graph.inferShapes(Map.of(input, probe));
     Set<String> needed = ancestors(graph, logits);
     if (!needed.contains(target.layer())) {
       throw new IllegalArgumentException(
