@@ -25,7 +25,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -52,9 +52,21 @@ class TorchPeerTest {
   static final int BATCH = 2;
   static final int THREADS = 1;
 
-  @BeforeAll
-  static void needsTorch() {
-    String why = TorchPeer.unavailable(TorchPeer.Kind.HAND);
+  /** The probe's verdict for the hand-written peer, asked once per JVM. */
+  private static String torchMissing;
+
+  private static boolean probed;
+
+  /** Each test, not the class, is skipped with the reason, so the report names it per test. */
+  @BeforeEach
+  void needsTorch() {
+    synchronized (TorchPeerTest.class) {
+      if (!probed) {
+        torchMissing = TorchPeer.unavailable(TorchPeer.Kind.HAND);
+        probed = true;
+      }
+    }
+    String why = torchMissing;
     Assumptions.assumeTrue(
         why == null,
         () ->
