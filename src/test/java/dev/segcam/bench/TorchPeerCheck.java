@@ -190,7 +190,11 @@ final class TorchPeerCheck {
       r.put("median_ms", s.median());
       r.put("cpu_median_ms", Stats.of(cpu).median());
       r.put("peak_rss_mb", p.peakRssMb());
-      r.put("info", p.info());
+      try {
+        r.put("info", p.info() == null ? null : Json.mapper().readTree(p.info()));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        r.put("info", p.info());
+      }
     }
     return r;
   }
