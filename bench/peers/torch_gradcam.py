@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Seg-Grad-CAM peers on PyTorch (CPU) for segcam's CPU benchmark (issue #15), on the same weights.
+
+    /usr/bin/python3 bench/peers/torch_gradcam.py --model DIR --peer hand|pgc [--batch 1]
+                     [--threads N] [--pgc-path PATH]
+    /usr/bin/python3 bench/peers/torch_gradcam.py --probe
+
+DIR is what dev.segcam.bench.TorchPeerExport wrote: graph.json + weights (segcam's imported IR),
+input.npy (N,H,W,3) float32 NHWC, target.json {class, box [x0,y0,x1,y1], layer}. The batch is
+input.npy's first B images (cycled if B > N), every image with the same target.
+
+The step (both peers, as segcam's Explainer does it): forward; score S = sum over the box of the
+class's logits (per image; the batch's scores are summed, images are independent); dS/dA at the
+layer; channel weights = spatial means; cam = ReLU(sum_k w_k A_k); bilinear upsampling to the
+input (half-pixel centers); min-max normalisation per map.
+- hand: written here. The weights do not require grad and the layer's output is detached and made
+  a leaf, so the forward up to the layer records nothing and the backward stops at the layer
+  (torch.autograd.grad), as segcam's data-gradient backward does.
+- pgc: pytorch-grad-cam's GradCAM with SemanticSegmentationTarget, as its tutorial runs it
+  (parameters require grad as nn.Module makes them, loss.backward() through the whole net). It
+  normalises before resizing (cv2.resize) and again after; up to its 1e-7 guard that is the same
+  map, min-max being affine and the resize linear.
+
+Protocol: loads, runs one step, writes DIR/out-<peer>.npy (B,H,W) normalised maps and
+DIR/out-<peer>-raw.npy (B,h,w) the ReLU'd map at the layer before resizing (pgc: its own
+get_cam_image + ReLU on the hooked activations/gradients; hand: also out-hand-upsampled.npy, the
+upsampled map before normalising), prints `info <json>` then `READY`; then per stdin line `run`
+one step, printing `ms <wall> <cpu>` (process CPU time, all threads); `quit` prints
+`peak_rss_mb <N>` and exits. Errors: a line `error <message>` on stdout and exit status 2.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, HERE)
+import irnet  # noqa: E402
+
+# pytorch-grad-cam's checkout: the project's shared/ folder beside the repository, as laid out for
+# development and CI (shared/peers/README.md), unless --pgc-path or PGC_PATH says otherwise
+PGC_CANDIDATES = [os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "peers",
+                                                "pytorch-grad-cam")),
+                  "/work/shared/peers/pytorch-grad-cam"]
+
+
+def find_pgc(given):
+    """The pytorch-grad-cam folder to put on sys.path, or raises naming where it looked."""
+    looked = [given] if given else PGC_CANDIDATES
+    for path in looked:
+        if os.path.isfile(os.path.join(path, "pytorch_grad_cam", "grad_cam.py")):
+            return path
+    raise FileNotFoundError("pytorch-grad-cam not found (no pytorch_grad_cam/grad_cam.py under %s)"
+                            % " or ".join(looked))
+
+
+def normalise(maps):
+    """(B,H,W) -> per-map (x - min) / (max - min), 0 where the map is constant (as segcam)."""
+    flat = maps.reshape(maps.shape[0], -1)
+    lo = flat.min(dim=1, keepdim=True).values
+    rng = flat.max(dim=1, keepdim=True).values - lo
+    out = torch.where(rng > 0, ((flat - lo) / torch.where(rng > 0, rng, torch.ones_like(rng)))
+                      .clamp(max=1.0), torch.zeros_like(flat))
+    return out.reshape(maps.shape)
+
+
+class Hand:
+    def __init__(self, net, layer, cls, mask):
+        for p in net.parameters():
+            p.requires_grad_(False)
+        self.net, self.cls, self.mask = net, cls, torch.from_numpy(mask)
+        self.acts = None
+        net.layer(layer).register_forward_hook(self._leaf)
+
+    def _leaf(self, module, inputs, output):
+        self.acts = output.detach().requires_grad_()
+        return self.acts
+
+    def step(self, x):
+        logits = self.net(x)
+        score = (logits[:, self.cls] * self.mask).sum()
+        (grads,) = torch.autograd.grad(score, self.acts)
+        with torch.no_grad():
+            weights = grads.mean(dim=(2, 3))
+            raw = torch.relu((weights[:, :, None, None] * self.acts).sum(dim=1))
+            up = F.interpolate(raw[:, None], size=x.shape[2:], mode="bilinear",
+                               align_corners=False)[:, 0]
+            maps = normalise(up)
+        self.acts = None
+        return maps.numpy(), {"raw": raw.numpy(), "upsampled": up.numpy()}
+
+
+class Pgc:
+    def __init__(self, net, layer, cls, mask, batch, pgc_path):
+        import pgc_stubs
+
+        self.path = pgc_path
+        self.stubbed = pgc_stubs.install()
+        self.stubs_line = pgc_stubs.describe()
+        sys.path.insert(0, pgc_path)
+        from pytorch_grad_cam import GradCAM
+        from pytorch_grad_cam.utils.model_targets import SemanticSegmentationTarget
+
+        self.cam = GradCAM(model=net, target_layers=[net.layer(layer)])
+        self.targets = [SemanticSegmentationTarget(cls, mask) for _ in range(batch)]
+
+    def step(self, x):
+        return self.cam(input_tensor=x, targets=self.targets), None
+
+    def raw(self, x):
+        """pytorch-grad-cam's own map at the layer before its resize (after the last step)."""
+        ag = self.cam.activations_and_grads
+        acts = ag.activations[0].numpy()
+        grads = ag.gradients[0].numpy()
+        layer = self.cam.target_layers[0]
+        return np.maximum(self.cam.get_cam_image(x, layer, self.targets, acts, grads), 0)
+
+
+def peak_rss_mb():
+    """This process's peak resident set: VmHWM (belongs to the exec'd image; ru_maxrss would keep
+    the parent's peak across fork + exec, e.g. a JVM's), else ru_maxrss (KiB on Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def fail(msg):
+    print("error " + msg.replace("\n", " "), flush=True)
+    sys.exit(2)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--probe", action="store_true",
+                    help="print whether each peer can run here (torch loaded; pgc found), exit")
+    ap.add_argument("--model")
+    ap.add_argument("--peer", choices=["hand", "pgc"])
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--pgc-path", default=os.environ.get("PGC_PATH"))
+    a = ap.parse_args()
+    if a.probe:
+        print("probe hand ok")
+        try:
+            print("probe pgc ok %s" % find_pgc(a.pgc_path))
+        except FileNotFoundError as e:
+            print("probe pgc %s" % e)
+        return
+    if not a.model or not a.peer:
+        fail("--model DIR and --peer hand|pgc are required")
+    if a.batch < 1 or a.threads < 1:
+        fail("--batch and --threads must be >= 1, got %d and %d" % (a.batch, a.threads))
+    torch.set_num_threads(a.threads)
+    try:
+        with open(os.path.join(a.model, "target.json")) as f:
+            target = json.load(f)
+        images = np.load(os.path.join(a.model, "input.npy"))
+        net = irnet.IrNet(a.model).eval()
+    except (OSError, ValueError, KeyError, irnet.UnsupportedGraph) as e:
+        fail("%s: %s" % (a.model, e))
+    if images.ndim != 4:
+        fail("%s/input.npy: expected (N,H,W,C), got %s" % (a.model, images.shape))
+    n, h, w, _ = images.shape
+    batch = images[np.arange(a.batch) % n]
+    x = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32))
+    cls = int(target["class"])
+    x0, y0, x1, y1 = target["box"]
+    mask = np.zeros((h, w), dtype=np.float32)
+    mask[y0:y1, x0:x1] = 1.0
+    try:
+        if a.peer == "hand":
+            peer = Hand(net, target["layer"], cls, mask)
+        else:
+            peer = Pgc(net, target["layer"], cls, mask, a.batch, find_pgc(a.pgc_path))
+    except (irnet.UnsupportedGraph, FileNotFoundError) as e:
+        fail(str(e))
+
+    maps, extra = peer.step(x)
+    out = os.path.join(a.model, "out-%s" % a.peer)
+    np.save(out + ".npy", np.asarray(maps, dtype=np.float32))
+    if a.peer == "hand":
+        np.save(out + "-raw.npy", extra["raw"])
+        np.save(out + "-upsampled.npy", extra["upsampled"])
+    else:
+        np.save(out + "-raw.npy", np.asarray(peer.raw(x), dtype=np.float32))
+    info = {
+        "peer": a.peer, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "batch": a.batch, "input": [a.batch, images.shape[3], h, w], "layer": target["layer"],
+        "class": cls,
+        "box": [x0, y0, x1, y1], "mkldnn": torch.backends.mkldnn.is_available(),
+        "pytorch_grad_cam": peer.path if a.peer == "pgc" else None,
+        "stand_ins": peer.stubs_line if a.peer == "pgc" else None,
+    }
+    print("info " + json.dumps(info), flush=True)
+    print("READY", flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "run":
+            w0, c0 = time.perf_counter(), time.process_time()
+            peer.step(x)
+            w1, c1 = time.perf_counter(), time.process_time()
+            print("ms %.4f %.4f" % ((w1 - w0) * 1e3, (c1 - c0) * 1e3), flush=True)
+        elif cmd == "quit":
+            break
+        elif cmd:
+            fail("unknown command %r (expected run or quit)" % cmd)
+    print("peak_rss_mb %.1f" % peak_rss_mb(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
