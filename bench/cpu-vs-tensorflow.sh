@@ -3,6 +3,7 @@
 # set of issue #15, one run (see bench/README.md).
 #
 #   bench/cpu-vs-tensorflow.sh [--models scene-unet:64,unet:256,unet:512,unet124:512,classic:512]
+#                              (model:size at every --batches; model:size:batch at that batch only)
 #                              [--batches 1,8] [--iterations N (default: per configuration)]
 #                              [--warmup 1] [--threads N] [--memory true|false]
 #                              [--peers torch-hand,pytorch-grad-cam|none] [--engine onednn|java]
@@ -14,7 +15,9 @@
 # Default: the whole set (dev.segcam.bench.CpuVsTensorflowSet), batch 1 and 8, ~25 minutes on an
 # idle 2-core machine; writes the JSON after every configuration and regenerates README.md's
 # "Measured" table from it (MeasuredDoc). --single is the older one-model run with its phase split
-# and JFR profile; --readme-only regenerates the README table from a JSON.
+# and JFR profile (also chosen when an option only it takes is given: --size, --layer, --classes,
+# --class, --seed, --tf-inter-threads, --*-iterations of phases/profile, --node-profile-reps);
+# --readme-only regenerates the README table from a JSON.
 #
 # Compiles main + test classes (offline), resolves the test classpath once into
 # target/bench-classpath.txt, then runs the program in its own JVM (so JVM flags are ours).
@@ -32,6 +35,14 @@ main=dev.segcam.bench.CpuVsTensorflowSet
 case "${1:-}" in
   --single) main=dev.segcam.bench.CpuVsTensorflow; shift ;;
   --readme-only) main=dev.segcam.bench.MeasuredDoc; shift ;;
+  *)
+    # the one-model run's own options (as before the set existed) still select it
+    for a in "$@"; do
+      case "$a" in
+        --size|--classes|--class|--layer|--seed|--tf-inter-threads|--phase-iterations|--profile-iterations|--node-profile-reps)
+          main=dev.segcam.bench.CpuVsTensorflow ;;
+      esac
+    done ;;
 esac
 
 "$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true

@@ -83,16 +83,19 @@ final class BenchSet {
     }
   }
 
-  /** The set's configurations, in order (model, then batch). */
+  /**
+   * The set's configurations, in order (model, then batch): each {@code model:size} at every batch
+   * of {@code batches}, each {@code model:size:batch} at that batch only.
+   */
   static List<Config> configs(String models, String batches) {
     List<Config> out = new ArrayList<>();
     for (String m : models.split(",")) {
       String[] f = m.trim().split(":");
-      if (f.length != 2) {
-        throw new IllegalArgumentException("--models is model:size,...; got " + m);
+      if (f.length != 2 && f.length != 3) {
+        throw new IllegalArgumentException("--models is model:size[:batch],...; got " + m);
       }
       model(f[0]); // unknown names fail here, before anything runs
-      for (String b : batches.split(",")) {
+      for (String b : f.length == 3 ? new String[] {f[2]} : batches.split(",")) {
         out.add(new Config(f[0], Integer.parseInt(f[1]), Integer.parseInt(b.trim())));
       }
     }

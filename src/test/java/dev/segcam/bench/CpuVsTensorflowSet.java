@@ -130,6 +130,18 @@ public final class CpuVsTensorflowSet {
       }
     }
 
+    for (Map.Entry<String, PeakRss.Result> e : mem.entrySet()) {
+      if (e.getValue().outOfMemory()) {
+        // the same side in this JVM, next to the other, would not fit either (or be killed)
+        return configJson(
+            c,
+            iters,
+            warmup,
+            load,
+            new SetJson.Measured(m, "-", null, mem, null, Map.of()),
+            e.getKey() + " ran out of memory in its child JVM: not timed");
+      }
+    }
     List<BenchSet.Side> sides = new ArrayList<>();
     Map<String, String> peerOff = new LinkedHashMap<>();
     try (BenchSet.Segcam seg = new BenchSet.Segcam(graph, c, m, threads, java);
@@ -294,6 +306,24 @@ public final class CpuVsTensorflowSet {
     int steps = Integer.parseInt(o.getOrDefault("steps", "" + MEMORY_STEPS));
     BenchSet.Model m = BenchSet.prepare(c, false);
     String side = o.get("memory-only");
+    try {
+      childSteps(c, m, side, steps, threads, java);
+    } catch (OutOfMemoryError e) {
+      System.out.printf(
+          Locale.ROOT,
+          "%s %s (max heap %d MB, peak RSS %.1f MB)%n",
+          PeakRss.OOM,
+          e.getMessage(),
+          Runtime.getRuntime().maxMemory() >> 20,
+          PeakRss.statusMb("VmHWM"));
+      System.exit(3);
+    }
+    System.out.printf(Locale.ROOT, "%s %.1f%n", PeakRss.PEAK, PeakRss.statusMb("VmHWM"));
+    System.exit(0); // TF's and oneDNN's native threads must not keep the child alive
+  }
+
+  private static void childSteps(
+      BenchSet.Config c, BenchSet.Model m, String side, int steps, int threads, boolean java) {
     try (BenchSet.Side s =
         switch (side) {
           case "segcam" -> new BenchSet.Segcam(BenchSet.graph(m), c, m, threads, java);
@@ -308,7 +338,5 @@ public final class CpuVsTensorflowSet {
         System.out.printf(Locale.ROOT, "step %d: %.1f ms%n", i, r[0]);
       }
     }
-    System.out.printf(Locale.ROOT, "%s %.1f%n", PeakRss.PEAK, PeakRss.statusMb("VmHWM"));
-    System.exit(0); // TF's and oneDNN's native threads must not keep the child alive
   }
 }

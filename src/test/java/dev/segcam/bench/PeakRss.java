@@ -26,6 +26,12 @@ final class PeakRss {
   /** The child's VmRSS right after loading the side, before its first step. */
   static final String LOADED = "loaded_rss_mb";
 
+  /** The line a child prints when it runs out of heap (then exits 3). */
+  static final String OOM = "out_of_memory";
+
+  /** Exit status of a process killed by SIGKILL (the kernel's OOM killer, among others). */
+  private static final int KILLED = 137;
+
   /** A field of /proc/self/status in MB, or -1 when unreadable (not Linux). */
   static double statusMb(String field) {
     try {
@@ -43,6 +49,10 @@ final class PeakRss {
 
   /** What one child reported. */
   record Result(double peakMb, double loadedMb, String error) {
+    boolean outOfMemory() {
+      return error != null && (error.contains(OOM) || error.contains("exit " + KILLED));
+    }
+
     String json() {
       return error != null
           ? "{\"error\": " + Machine.jsonString(error) + "}"
@@ -74,7 +84,9 @@ final class PeakRss {
         String line;
         while ((line = r.readLine()) != null) {
           System.out.println("    [" + side + " child] " + line);
-          last = line;
+          if (!last.startsWith(OOM)) {
+            last = line;
+          }
           String[] f = line.trim().split("\\s+");
           if (f.length == 2 && f[0].equals(PEAK)) {
             peak = Double.parseDouble(f[1]);

@@ -37,17 +37,19 @@ final class SetJson {
       s.append(", \"segcam_engine\": ").append(Machine.jsonString(m.engine()));
       CpuVsTensorflowSet.Agreement a = m.agreement();
       s.append(
-          String.format(
-              Locale.ROOT,
-              ",%n      \"agreement\": {\"ok\": %b, \"rtol\": %.0e, \"atol\": \"%.0e * max|ref|\","
-                  + " \"upsampled_max_err_rel_to_max\": %.3e, \"label_mismatches\": %d, \"lines\":"
-                  + " [%s]}",
-              a.ok(),
-              CpuVsTensorflow.RTOL,
-              CpuVsTensorflow.ATOL_OF_MAX,
-              a.maxErrRelToMax(),
-              a.labelMismatches(),
-              a.report().stream().map(Machine::jsonString).collect(Collectors.joining(", "))));
+          a == null
+              ? ""
+              : String.format(
+                  Locale.ROOT,
+                  ",%n      \"agreement\": {\"ok\": %b, \"rtol\": %.0e, \"atol\": \"%.0e * max|ref|\","
+                      + " \"upsampled_max_err_rel_to_max\": %.3e, \"label_mismatches\": %d, \"lines\":"
+                      + " [%s]}",
+                  a.ok(),
+                  CpuVsTensorflow.RTOL,
+                  CpuVsTensorflow.ATOL_OF_MAX,
+                  a.maxErrRelToMax(),
+                  a.labelMismatches(),
+                  a.report().stream().map(Machine::jsonString).collect(Collectors.joining(", "))));
       Timing t = m.timing();
       if (t != null) {
         Stats seg = t.wall().get("segcam");
