@@ -74,6 +74,7 @@ class BenchSetTest {
          "description": "1.9M U-Net",
          "segcam_ms": {"median": 200, "min": 190, "max": 210, "n": 3},
          "tensorflow_ms": {"median": 100, "min": 90, "max": 110, "n": 3}, "ratio": 2.0,
+         "cpu_time_ratio": 1.8,
          "peers": {"torch-hand": {"status": "ok", "ratio": 1.25},
                    "pytorch-grad-cam": {"status": "off", "reason": "not wired"}},
          "memory": {"segcam": {"peak_mb": 300}, "tensorflow": {"peak_mb": 200}, "ratio": 1.5}},
@@ -93,7 +94,7 @@ class BenchSetTest {
     MeasuredDoc.update(readme, json);
     String once = Files.readString(readme);
     assertTrue(once.contains("| 1.9M U-Net | 256x256 | 1 | 200.0 (190.0–210.0) |"), once);
-    assertTrue(once.contains("| **2.00** | 1.25 | off | 300 / 200 (1.50) | 3 |"), once);
+    assertTrue(once.contains("| **2.00** | 1.80 | 1.25 | off | 300 / 200 (1.50) | 3 |"), once);
     assertTrue(once.contains("| classic | 512x512 | 8 | segcam ran out of memory"), once);
     assertTrue(once.contains("| unet | 256x256 | 8 | 9.50 | 7.70 |"), once);
     assertTrue(once.contains("pytorch-grad-cam (not wired)"), once);

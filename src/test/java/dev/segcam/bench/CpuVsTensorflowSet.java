@@ -42,6 +42,13 @@ import java.util.Map;
 public final class CpuVsTensorflowSet {
   static final String DEFAULT_OUT = "bench/results/cpu-vs-tensorflow-set.json";
 
+  /**
+   * Share of MemAvailable a memory child may hold before it stops itself ({@link PeakRss#watch}),
+   * and the parent's bound for both sides together: on a machine without swap the kernel's OOM
+   * killer would otherwise pick a process, not necessarily ours.
+   */
+  static final double RSS_SHARE = 0.9;
+
   /** Steps a memory child runs (the first allocates, the second shows what a warm step adds). */
   static final int MEMORY_STEPS = 2;
 
@@ -130,6 +137,7 @@ public final class CpuVsTensorflowSet {
       }
     }
 
+    double both = 0;
     for (Map.Entry<String, PeakRss.Result> e : mem.entrySet()) {
       if (e.getValue().outOfMemory()) {
         // the same side in this JVM, next to the other, would not fit either (or be killed)
@@ -141,6 +149,21 @@ public final class CpuVsTensorflowSet {
             new SetJson.Measured(m, "-", null, mem, null, Map.of()),
             e.getKey() + " ran out of memory in its child JVM: not timed");
       }
+      both += Math.max(0, e.getValue().peakMb());
+    }
+    long avail = Machine.memAvailableMb();
+    if (avail > 0 && both > RSS_SHARE * avail) {
+      return configJson(
+          c,
+          iters,
+          warmup,
+          load,
+          new SetJson.Measured(m, "-", null, mem, null, Map.of()),
+          String.format(
+              Locale.ROOT,
+              "both sides in one JVM would need ~%.0f MB, %d MB available: not timed",
+              both,
+              avail));
     }
     List<BenchSet.Side> sides = new ArrayList<>();
     Map<String, String> peerOff = new LinkedHashMap<>();
@@ -306,6 +329,7 @@ public final class CpuVsTensorflowSet {
     int steps = Integer.parseInt(o.getOrDefault("steps", "" + MEMORY_STEPS));
     BenchSet.Model m = BenchSet.prepare(c, false);
     String side = o.get("memory-only");
+    PeakRss.watch((long) (RSS_SHARE * Machine.memAvailableMb()));
     try {
       childSteps(c, m, side, steps, threads, java);
     } catch (OutOfMemoryError e) {

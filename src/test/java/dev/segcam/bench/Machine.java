@@ -53,9 +53,18 @@ final class Machine {
 
   /** MemTotal of /proc/meminfo in MB, or -1. */
   static long memTotalMb() {
+    return memInfoMb("MemTotal");
+  }
+
+  /** MemAvailable of /proc/meminfo in MB (what can be had without swapping), or -1. */
+  static long memAvailableMb() {
+    return memInfoMb("MemAvailable");
+  }
+
+  private static long memInfoMb(String field) {
     try {
       for (String line : Files.readAllLines(Paths.get("/proc/meminfo"))) {
-        if (line.startsWith("MemTotal:")) {
+        if (line.startsWith(field + ":")) {
           return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
         }
       }

@@ -80,7 +80,7 @@ final class MeasuredDoc {
                 + " score over the centre box, backward to the layer, Grad-CAM, upsampling),"
                 + " maps checked to agree first, sides interleaved, medians; ratio = segcam time"
                 + " / peer time (> 1: segcam slower). %s, %d cores (%s; oneDNN %s, ISA %s);"
-                + " commit `%.10s`, %s; load average %.1f at the start (1 min)."
+                + " commit `%.10s`, %s."
                 + " Peak memory: VmHWM of each side alone in a child JVM with the same flags (%s).\n\n",
             json,
             json,
@@ -91,18 +91,32 @@ final class MeasuredDoc {
             dnn.get("isa").asText(),
             root.get("commit").asText(),
             root.get("date").asText(),
-            load.get("start").isNull() ? Double.NaN : load.get("start").get("1min").asDouble(),
             root.get("jvm_args").asText()));
+    double load1 = load.get("start").isNull() ? 0 : load.get("start").get("1min").asDouble();
+    if (load1 > dev.get("cores").asInt()) {
+      s.append(
+          String.format(
+              Locale.ROOT,
+              "The machine was busy (load average %.1f on %d cores at the start): wall times are"
+                  + " inflated and noisy; the ratios of interleaved runs and of CPU time are the"
+                  + " figures to read.\n\n",
+              load1,
+              dev.get("cores").asInt()));
+    }
     s.append(
-        "| model | input | batch | segcam ms | TF ms | vs TF | vs torch (hand) | vs pytorch-grad-cam"
-            + " | peak MB segcam / TF (ratio) | iterations |\n");
-    s.append("|---|---|---|---|---|---|---|---|---|---|\n");
+        "The issue's goals: segcam / TensorFlow ≤ 1.0 and below both PyTorch peers, peak memory ≤"
+            + " 1.5x TensorFlow's, batch 8 ≤ 8x batch 1 at 256x256. Times: median (min–max) ms"
+            + " of the whole step; CPU: the ratio of the process CPU time medians.\n\n");
+    s.append(
+        "| model | input | batch | segcam ms | TF ms | vs TF | vs TF, CPU | vs torch (hand) | vs"
+            + " pytorch-grad-cam | peak MB segcam / TF (ratio) | iterations |\n");
+    s.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (JsonNode c : root.get("configs")) {
       boolean timed = c.has("segcam_ms");
       s.append(
           String.format(
               Locale.ROOT,
-              "| %s | %dx%d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+              "| %s | %dx%d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
               c.has("description") ? c.get("description").asText() : c.get("model").asText(),
               c.get("size").asInt(),
               c.get("size").asInt(),
@@ -110,6 +124,7 @@ final class MeasuredDoc {
               timed ? ms(c.get("segcam_ms")) : status(c),
               timed ? ms(c.get("tensorflow_ms")) : "–",
               timed ? String.format(Locale.ROOT, "**%.2f**", c.get("ratio").asDouble()) : "–",
+              timed ? String.format(Locale.ROOT, "%.2f", c.get("cpu_time_ratio").asDouble()) : "–",
               peer(c, "torch-hand"),
               peer(c, "pytorch-grad-cam"),
               memory(c.get("memory")),

@@ -47,6 +47,46 @@ final class PeakRss {
     return -1;
   }
 
+  /** How often {@link #watch} reads VmRSS. */
+  private static final long WATCH_MS = 50;
+
+  /**
+   * Stops this process (exit 3, after an {@link #OOM} line) when its VmRSS passes limitMb: a daemon
+   * thread reading /proc/self/status. Nothing when limitMb is not positive.
+   */
+  static void watch(long limitMb) {
+    if (limitMb <= 0) {
+      return;
+    }
+    Thread t =
+        new Thread(
+            () -> {
+              while (true) {
+                double rss = statusMb("VmRSS");
+                if (rss > limitMb) {
+                  System.out.printf(
+                      Locale.ROOT,
+                      "%s RSS %.0f MB passed the limit of %d MB (%.0f%% of MemAvailable at the"
+                          + " start)%n",
+                      OOM,
+                      rss,
+                      limitMb,
+                      100 * CpuVsTensorflowSet.RSS_SHARE);
+                  System.out.flush();
+                  Runtime.getRuntime().halt(3);
+                }
+                try {
+                  Thread.sleep(WATCH_MS);
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            },
+            "rss-watch");
+    t.setDaemon(true);
+    t.start();
+  }
+
   /** What one child reported. */
   record Result(double peakMb, double loadedMb, String error) {
     boolean outOfMemory() {
