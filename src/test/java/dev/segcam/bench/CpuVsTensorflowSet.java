@@ -37,7 +37,8 @@ import java.util.Map;
  * --batches 1,8 --iterations N (default per configuration) --warmup 1 --threads <cores> --memory
  * true --peers torch-hand,pytorch-grad-cam|none --engine onednn|java --out
  * bench/results/cpu-vs-tensorflow-set.json --readme README.md|none}. Child mode: {@code
- * --memory-only segcam|tensorflow --config model:size:batch --steps 2}.
+ * --memory-only segcam|tensorflow --config model:size:batch --steps 2 --rss-limit-mb <90% of
+ * MemAvailable>}.
  */
 public final class CpuVsTensorflowSet {
   static final String DEFAULT_OUT = "bench/results/cpu-vs-tensorflow-set.json";
@@ -146,7 +147,7 @@ public final class CpuVsTensorflowSet {
             iters,
             warmup,
             load,
-            new SetJson.Measured(m, "-", null, mem, null, Map.of()),
+            new SetJson.Measured(m, "-", null, mem, null, Map.of(), Map.of()),
             e.getKey() + " ran out of memory in its child JVM: not timed");
       }
       both += Math.max(0, e.getValue().peakMb());
@@ -158,7 +159,7 @@ public final class CpuVsTensorflowSet {
           iters,
           warmup,
           load,
-          new SetJson.Measured(m, "-", null, mem, null, Map.of()),
+          new SetJson.Measured(m, "-", null, mem, null, Map.of(), Map.of()),
           String.format(
               Locale.ROOT,
               "both sides in one JVM would need ~%.0f MB, %d MB available: not timed",
@@ -180,43 +181,87 @@ public final class CpuVsTensorflowSet {
             iters,
             warmup,
             load,
-            new SetJson.Measured(m, seg.engine, a, mem, none, peerOff),
+            new SetJson.Measured(m, seg.engine, a, mem, none, peerOff, Map.of()),
             "maps disagree");
       }
       sides.add(seg);
       sides.add(tf);
-      for (String p : peerNames) {
-        Peers.Opened po = Peers.open(p, c, m, graph, seg.layer, a.segcamMap(), threads);
-        if (po.side() == null) {
-          peerOff.put(p, po.offReason());
-          System.out.println("  peer " + p + " off: " + po.offReason());
-        } else {
-          sides.add(po.side());
-        }
-      }
+      List<Peers.Side> peers = openPeers(peerNames, c, m, graph, seg, a, threads, peerOff);
+      sides.addAll(peers);
+      SetJson.Timing t;
       try {
         for (int i = 0; i < warmup; i++) {
           sides.forEach(BenchSet.Side::step);
         }
-        SetJson.Timing t = interleave(sides, iters);
-        double segMed = t.wall().get("segcam").median();
-        double tfMed = t.wall().get("tensorflow").median();
-        medians.put(c.id(), new double[] {segMed, tfMed});
-        System.out.printf(
-            Locale.ROOT,
-            "  segcam %.1f ms, tensorflow %.1f ms (medians): ratio %.2f; CPU-time ratio %.2f%n",
-            segMed,
-            tfMed,
-            segMed / tfMed,
-            t.cpu().get("segcam").median() / t.cpu().get("tensorflow").median());
-        return configJson(
-            c, iters, warmup, load, new SetJson.Measured(m, seg.engine, a, mem, t, peerOff), null);
+        t = interleave(sides, iters);
       } finally {
-        for (BenchSet.Side s : sides.subList(2, sides.size())) {
-          s.close();
-        }
+        peers.forEach(Peers.Side::close);
+      }
+      Map<String, double[]> peerFigures = new LinkedHashMap<>();
+      for (Peers.Side p : peers) {
+        peerFigures.put(p.name(), new double[] {p.agreement, p.peakRssMb});
+      }
+      double segMed = t.wall().get("segcam").median();
+      double tfMed = t.wall().get("tensorflow").median();
+      medians.put(c.id(), new double[] {segMed, tfMed});
+      System.out.printf(
+          Locale.ROOT,
+          "  segcam %.1f ms, tensorflow %.1f ms (medians): ratio %.2f; CPU-time ratio %.2f%n",
+          segMed,
+          tfMed,
+          segMed / tfMed,
+          t.cpu().get("segcam").median() / t.cpu().get("tensorflow").median());
+      return configJson(
+          c,
+          iters,
+          warmup,
+          load,
+          new SetJson.Measured(m, seg.engine, a, mem, t, peerOff, peerFigures),
+          null);
+    }
+  }
+
+  /** Exports the model for the peers once and opens each; an off peer's reason goes in off. */
+  private static List<Peers.Side> openPeers(
+      List<String> names,
+      BenchSet.Config c,
+      BenchSet.Model m,
+      Graph graph,
+      BenchSet.Segcam seg,
+      Agreement a,
+      int threads,
+      Map<String, String> off) {
+    List<Peers.Side> out = new ArrayList<>();
+    if (names.isEmpty()) {
+      return out;
+    }
+    String why = Peers.missing();
+    Path dir = null;
+    if (why == null) {
+      try {
+        dir = Peers.export(c, m, graph, seg.explainer.logitsNode(), BenchSet.images(c), seg.layer);
+      } catch (RuntimeException e) {
+        why = "export for the peers failed: " + e.getMessage();
       }
     }
+    for (String p : names) {
+      Peers.Opened po =
+          why != null
+              ? new Peers.Opened(null, why)
+              : Peers.open(p, dir, c.batch(), threads, a.segcamHeat(), a.segcamMap());
+      if (po.side() == null) {
+        off.put(p, po.offReason());
+        System.out.println("  peer " + p + " off: " + po.offReason());
+      } else {
+        System.out.printf(
+            Locale.ROOT,
+            "  peer %s agrees with segcam: %.3g of max (normalised maps)%n",
+            p,
+            po.side().agreement);
+        out.add(po.side());
+      }
+    }
+    return out;
   }
 
   /** The agreement check's verdict, its lines, and segcam's upsampled maps (for the peers). */
@@ -225,7 +270,8 @@ public final class CpuVsTensorflowSet {
       List<String> report,
       double maxErrRelToMax,
       int labelMismatches,
-      float[] segcamMap) {}
+      float[] segcamMap,
+      float[] segcamHeat) {}
 
   /** segcam's maps against TensorFlow's, every element, before any timing. */
   static Agreement agreement(BenchSet.Segcam seg, BenchSet.Tf tf) {
@@ -265,7 +311,7 @@ public final class CpuVsTensorflowSet {
     diff += Math.abs(t.predicted().length - k);
     report.add(String.format("predicted labels: %d of %d differ", diff, t.predicted().length));
     return new Agreement(
-        ok, report, CpuVsTensorflow.maxRelToMax(t.upsampled(), segUp), diff, segUp);
+        ok, report, CpuVsTensorflow.maxRelToMax(t.upsampled(), segUp), diff, segUp, cat(heat));
   }
 
   private static float[] cat(List<float[]> parts) {
@@ -329,7 +375,9 @@ public final class CpuVsTensorflowSet {
     int steps = Integer.parseInt(o.getOrDefault("steps", "" + MEMORY_STEPS));
     BenchSet.Model m = BenchSet.prepare(c, false);
     String side = o.get("memory-only");
-    PeakRss.watch((long) (RSS_SHARE * Machine.memAvailableMb()));
+    PeakRss.watch(
+        Long.parseLong(
+            o.getOrDefault("rss-limit-mb", "" + (long) (RSS_SHARE * Machine.memAvailableMb()))));
     try {
       childSteps(c, m, side, steps, threads, java);
     } catch (OutOfMemoryError e) {

@@ -66,7 +66,7 @@ final class PeakRss {
                 if (rss > limitMb) {
                   System.out.printf(
                       Locale.ROOT,
-                      "%s RSS %.0f MB passed the limit of %d MB (%.0f%% of MemAvailable at the"
+                      "%s RSS %.0f MB passed the limit of %d MB (--rss-limit-mb, default %.0f%% of MemAvailable at the"
                           + " start)%n",
                       OOM,
                       rss,

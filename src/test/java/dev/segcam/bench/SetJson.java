@@ -20,7 +20,8 @@ final class SetJson {
       CpuVsTensorflowSet.Agreement agreement,
       Map<String, PeakRss.Result> memory,
       Timing timing,
-      Map<String, String> peersOff) {}
+      Map<String, String> peersOff,
+      Map<String, double[]> peerFigures) {}
 
   static String config(
       BenchSet.Config c, int iters, int warmup, double[] load, Measured m, String error) {
@@ -74,11 +75,14 @@ final class SetJson {
           Stats ps = t.wall().get(p);
           s.append("{\"status\": \"ok\", \"ms\": ").append(ps.json());
           s.append(", \"cpu_ms\": ").append(t.cpu().get(p).json());
+          double[] f = m.peerFigures().getOrDefault(p, new double[] {Double.NaN, Double.NaN});
           s.append(
               String.format(
                   Locale.ROOT,
-                  ", \"ratio\": %.3f}",
-                  t.wall().get("segcam").median() / ps.median()));
+                  ", \"ratio\": %.3f, \"agreement_of_max\": %s, \"peak_mb\": %s}",
+                  t.wall().get("segcam").median() / ps.median(),
+                  num(f[0], "%.3e"),
+                  num(f[1], "%.1f")));
         } else {
           String why = m.peersOff().getOrDefault(p, t == null ? "no timing" : "not requested");
           s.append("{\"status\": \"off\", \"reason\": ")
@@ -101,6 +105,11 @@ final class SetJson {
       s.append("}");
     }
     return s.append("}").toString();
+  }
+
+  /** A number, or null when NaN. */
+  private static String num(double v, String fmt) {
+    return Double.isNaN(v) ? "null" : String.format(Locale.ROOT, fmt, v);
   }
 
   static String document(
