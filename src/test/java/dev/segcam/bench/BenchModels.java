@@ -47,13 +47,14 @@ public final class BenchModels {
 
   /** Exports spec for a (1,size,size,3) input under dir/name-size and returns the export. */
   static BenchUnet.Exported export(Spec spec, int size, Path dir, long seed) {
+    return export(spec, size, 1, dir, seed);
+  }
+
+  /** As {@link #export(Spec, int, Path, long)} for a batch of images, under dir/name-size-bN. */
+  static BenchUnet.Exported export(Spec spec, int size, int batch, Path dir, long seed) {
+    String name = spec.name() + "-" + size + (batch == 1 ? "" : "-b" + batch);
     return BenchUnet.export(
-        dir.resolve(spec.name() + "-" + size),
-        size,
-        spec.channels(),
-        spec.classes(),
-        spec.softmax(),
-        seed);
+        dir.resolve(name), size, batch, spec.channels(), spec.classes(), spec.softmax(), seed);
   }
 
   public static void main(String[] args) {

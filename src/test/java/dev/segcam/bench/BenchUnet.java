@@ -67,6 +67,15 @@ final class BenchUnet {
    */
   static Exported export(
       Path dir, int size, int[] channels, int classes, boolean softmax, long seed) {
+    return export(dir, size, 1, channels, classes, softmax, seed);
+  }
+
+  /**
+   * As {@link #export(Path, int, int[], int, boolean, long)} for a (batch, size, size, 3) input:
+   * the same weights for the same seed whatever the batch.
+   */
+  static Exported export(
+      Path dir, int size, int batch, int[] channels, int classes, boolean softmax, long seed) {
     int pools = channels.length - 1;
     if (size % (1 << pools) != 0) {
       throw new IllegalArgumentException(
@@ -78,7 +87,7 @@ final class BenchUnet {
       Operand<TFloat32> x =
           n.tf
               .withName("input")
-              .placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, size, size, 3)));
+              .placeholder(TFloat32.class, Placeholder.shape(Shape.of(batch, size, size, 3)));
       Operand<TFloat32>[] skips = newArray(pools);
       Operand<TFloat32> h = x;
       int s = size;
@@ -93,7 +102,7 @@ final class BenchUnet {
       h = n.convRelu("bottleneck_b", h, channels[pools]);
       for (int l = pools - 1; l >= 0; l--) {
         s *= 2;
-        Operand<TFloat32> up = n.relu("up" + l, n.deconv("up" + l, h, channels[l], s));
+        Operand<TFloat32> up = n.relu("up" + l, n.deconv("up" + l, h, channels[l], batch, s));
         Ops cat = n.scope("skip" + l);
         h = cat.withName("concat").concat(List.of(up, skips[l]), cat.constant(3));
         h = n.convRelu("dec" + l + "_a", h, channels[l]);
@@ -168,7 +177,8 @@ final class BenchUnet {
   }
 
   /** 2x2 stride-2 VALID transposed conv (Conv2DBackpropInput, constant output size) + BiasAdd. */
-  private Operand<TFloat32> deconv(String layer, Operand<TFloat32> x, int outC, int outSize) {
+  private Operand<TFloat32> deconv(
+      String layer, Operand<TFloat32> x, int outC, int batch, int outSize) {
     long inC = x.shape().get(3);
     Ops s = scope(layer);
     // filter (KH,KW,outC,inC): the data gradient of a conv from outC to inC channels
@@ -177,7 +187,7 @@ final class BenchUnet {
         s.withName("conv_transpose")
             .nn
             .conv2dBackpropInput(
-                s.withName("output_shape").constant(new int[] {1, outSize, outSize, outC}),
+                s.withName("output_shape").constant(new int[] {batch, outSize, outSize, outC}),
                 w,
                 x,
                 List.of(1L, 2L, 2L, 1L),

@@ -286,13 +286,7 @@ public final class CpuVsTensorflow {
           .append(", \"end\": ")
           .append(Machine.loadJson(loadEnd))
           .append("},\n");
-      js.append("  \"java\": ")
-          .append(Machine.jsonString(System.getProperty("java.vm.version")))
-          .append(", \"jvm_args\": ")
-          .append(
-              Machine.jsonString(
-                  String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments())))
-          .append(",\n");
+      js.append("  ").append(Machine.jvmJson()).append(",\n");
       js.append(
           String.format(
               "  \"model\": {\"name\": \"unet4-32-64-128-256\", \"params\": %d, \"input\": [1, %d,"
@@ -501,7 +495,7 @@ public final class CpuVsTensorflow {
   }
 
   /** Checks |ref - x| <= atol + rtol |ref| everywhere, atol = ATOL_OF_MAX * max|ref|. */
-  private static boolean agree(String what, float[] ref, float[] got, List<String> report) {
+  static boolean agree(String what, float[] ref, float[] got, List<String> report) {
     if (ref.length != got.length) {
       report.add(what + ": length " + got.length + " != " + ref.length);
       return false;
@@ -544,7 +538,7 @@ public final class CpuVsTensorflow {
     return bad == 0;
   }
 
-  private static double maxRelToMax(float[] ref, float[] got) {
+  static double maxRelToMax(float[] ref, float[] got) {
     double scale = 0;
     double err = 0;
     for (int i = 0; i < ref.length; i++) {

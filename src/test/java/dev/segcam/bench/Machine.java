@@ -27,6 +27,53 @@ final class Machine {
     return System.getProperty("os.arch");
   }
 
+  /**
+   * The vector instruction-set flags of /proc/cpuinfo that matter to the CPU kernels (avx2, fma,
+   * avx512*, amx*), in the kernel's order, or an empty list when unreadable.
+   */
+  static List<String> cpuFlags() {
+    try {
+      for (String line : Files.readAllLines(Paths.get("/proc/cpuinfo"))) {
+        if (line.startsWith("flags")) {
+          return java.util.Arrays.stream(line.substring(line.indexOf(':') + 1).trim().split("\\s+"))
+              .filter(
+                  f ->
+                      f.equals("avx2")
+                          || f.equals("fma")
+                          || f.startsWith("avx512")
+                          || f.startsWith("amx"))
+              .toList();
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return List.of();
+  }
+
+  /** MemTotal of /proc/meminfo in MB, or -1. */
+  static long memTotalMb() {
+    return memInfoMb("MemTotal");
+  }
+
+  /** MemAvailable of /proc/meminfo in MB (what can be had without swapping), or -1. */
+  static long memAvailableMb() {
+    return memInfoMb("MemAvailable");
+  }
+
+  private static long memInfoMb(String field) {
+    try {
+      for (String line : Files.readAllLines(Paths.get("/proc/meminfo"))) {
+        if (line.startsWith(field + ":")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux
+    }
+    return -1;
+  }
+
   static int cores() {
     return Runtime.getRuntime().availableProcessors();
   }
@@ -77,6 +124,17 @@ final class Machine {
       Thread.currentThread().interrupt();
       return null;
     }
+  }
+
+  /** {@code "java": version, "jvm_args": this JVM's flags} (a JSON object's members). */
+  static String jvmJson() {
+    return "\"java\": "
+        + jsonString(System.getProperty("java.vm.version"))
+        + ", \"jvm_args\": "
+        + jsonString(
+            String.join(
+                " ",
+                java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()));
   }
 
   static String jsonString(String s) {

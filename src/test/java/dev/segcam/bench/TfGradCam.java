@@ -73,6 +73,25 @@ final class TfGradCam implements AutoCloseable {
       float[] seed,
       int intraThreads,
       int interThreads) {
+    this(dir, inputOp, outputOp, layerOp, 1, seed, intraThreads, interThreads);
+  }
+
+  /**
+   * The same for a batch of images (the score S sums over the batch; the images do not mix, so each
+   * image's gradient is its own score's): results hold the images one after the other.
+   *
+   * @param batch the input's batch size (replaces a free batch dimension of the model)
+   * @param seed (batch,H,W,K) score seed
+   */
+  TfGradCam(
+      Path dir,
+      String inputOp,
+      String outputOp,
+      String layerOp,
+      int batch,
+      float[] seed,
+      int intraThreads,
+      int interThreads) {
     ConfigProto config =
         ConfigProto.newBuilder()
             .setIntraOpParallelismThreads(intraThreads)
@@ -90,12 +109,18 @@ final class TfGradCam implements AutoCloseable {
     @SuppressWarnings("unchecked")
     Output<TFloat32> x = (Output<TFloat32>) (Output<?>) g.outputOrThrow(inputOp);
     this.inputShape = x.shape().asArray();
+    this.inputShape[0] = batch;
     long[] ys = y.shape().asArray();
+    ys[0] = batch;
     int h = (int) ys[1];
     int w = (int) ys[2];
     this.sizes =
-        new int[] {(int) a.shape().get(3), (int) (a.shape().get(1) * a.shape().get(2)), h * w};
-    if (seed.length != h * w * (int) ys[3]) {
+        new int[] {
+          batch * (int) a.shape().get(3),
+          batch * (int) (a.shape().get(1) * a.shape().get(2)),
+          batch * h * w
+        };
+    if (seed.length != batch * h * w * (int) ys[3]) {
       throw new IllegalArgumentException(
           "seed has " + seed.length + " values, output " + y.shape());
     }
