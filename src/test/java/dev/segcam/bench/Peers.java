@@ -5,6 +5,7 @@ import dev.segcam.ir.Graph;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.Map;
 
 /**
@@ -77,7 +78,8 @@ final class Peers {
       String logits,
       FloatTensor images,
       String layer) {
-    Path dir = BenchSet.dir(c).resolveSibling(c.id() + "-torch");
+    // under target/, never beside the shipped SavedModel in weights/
+    Path dir = Paths.get("target", "bench", "set", c.id() + "-torch");
     Class<?> ex = load(EXPORT);
     Class<?> target = load(EXPORT + "$Target");
     Object t =
