@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.function.Supplier;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * One oneDNN CPU engine and its stream, and the primitives made for it, cached by key (the IR op
@@ -23,6 +25,11 @@ public final class OneDnnContext implements AutoCloseable {
   private final stream strm;
   private final Map<Object, OneDnnPrimitive> cache = new LinkedHashMap<>();
   private boolean closed;
+  private BytePointer scratch;
+  private long scratchBytes;
+
+  /** The scratch's alignment in bytes (a cache line; oneDNN's kernels like 64). */
+  private static final long ALIGN = 64;
 
   private OneDnnContext(engine cpu, stream strm) {
     this.cpu = cpu;
@@ -77,6 +84,54 @@ public final class OneDnnContext implements AutoCloseable {
     return type.cast(p);
   }
 
+  /**
+   * The address of at least bytes of native scratch, aligned to 64 bytes, shared by every primitive
+   * of this context for the activations and gradients of one run (runs are serialised on the
+   * context); it grows to the largest request and moves when it grows, so a caller lays its
+   * arguments out again when the address changes. Freed by {@link #close}.
+   */
+  synchronized long scratch(long bytes) {
+    if (closed) {
+      throw new IllegalStateException("OneDnnContext is closed");
+    }
+    if (bytes > scratchBytes) {
+      if (scratch != null) {
+        scratch.close();
+        scratch = null;
+        scratchBytes = 0;
+      }
+      try {
+        scratch = new BytePointer(bytes + ALIGN);
+      } catch (OutOfMemoryError e) {
+        throw new OneDnnException(
+            "oneDNN: cannot allocate " + bytes + " bytes of native scratch: " + e.getMessage(), e);
+      }
+      scratchBytes = bytes;
+    }
+    return (scratch.address() + ALIGN - 1) & -ALIGN;
+  }
+
+  /** n rounded up to the scratch's alignment. */
+  static long aligned(long n) {
+    return (n + ALIGN - 1) & -ALIGN;
+  }
+
+  /** A pointer to a native address (no ownership: the scratch owns the memory). */
+  static Pointer at(long address) {
+    return new Address(address);
+  }
+
+  private static final class Address extends Pointer {
+    Address(long a) {
+      address = a;
+    }
+  }
+
+  /** Bytes of native scratch held now (for tests and the benchmark's memory figures). */
+  public synchronized long scratchBytes() {
+    return scratchBytes;
+  }
+
   /** Number of cached primitives (for tests of the reuse). */
   public synchronized int cachedCount() {
     return cache.size();
@@ -92,6 +147,10 @@ public final class OneDnnContext implements AutoCloseable {
     cache.clear();
     for (OneDnnPrimitive p : all) {
       p.close();
+    }
+    if (scratch != null) {
+      scratch.close();
+      scratch = null;
     }
     strm.close();
     cpu.close();

@@ -60,7 +60,7 @@ public final class OneDnnPool extends OneDnnPrimitive {
     if (buildForward(backward, fwd, () -> new pooling_forward(fwd), big, small)) {
       forward = null;
       if (training) {
-        bind(dnnl.DNNL_ARG_WORKSPACE, fwd.workspace_desc());
+        bindOwned(dnnl.DNNL_ARG_WORKSPACE, fwd.workspace_desc());
       }
       return;
     }

@@ -3,6 +3,7 @@ package dev.segcam.backend.onednn;
 import dev.segcam.backend.cpu.Arena;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -14,6 +15,7 @@ import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_desc_base;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * One oneDNN primitive with its argument memories, made once and run many times. Subclasses bind
@@ -28,6 +30,8 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
   private final IntMemoryMap args = new IntMemoryMap();
   private final Map<Integer, FloatPointer> views = new HashMap<>();
   private final Map<Integer, Long> lengths = new HashMap<>();
+  private final Map<Integer, memory> scratchArgs = new LinkedHashMap<>();
+  private long laidAt;
   private primitive prim;
   private String impl = "?";
 
@@ -120,13 +124,54 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     }
   }
 
-  /** Allocates a memory of desc d for argument arg (oneDNN owns the buffer). */
+  /**
+   * Binds argument arg to a memory of desc d without a buffer of its own: at each run it points
+   * into the context's scratch ({@link OneDnnContext#scratch}), which every primitive of the
+   * context shares, since runs on one context are serialised and each run copies its inputs in and
+   * its output out. So the native memory of the activations is one scratch as large as the largest
+   * primitive's arguments, not a copy of every activation and gradient per primitive.
+   */
   final memory bind(int arg, memory.desc d) {
-    memory m = own(make("memory for arg " + arg, () -> new memory(d, ctx.engine())));
+    memory m =
+        own(make("memory for arg " + arg, () -> new memory(d, ctx.engine(), (Pointer) null)));
     args.put(arg, m);
-    views.put(arg, own(new FloatPointer(m.get_data_handle())));
+    scratchArgs.put(arg, m);
     lengths.put(arg, d.get_size() / Float.BYTES);
     return m;
+  }
+
+  /**
+   * Binds argument arg to a memory of desc d with its own buffer (oneDNN allocates it), for what
+   * must outlive one run, e.g. a max pooling's workspace, filled by a forward and read by the
+   * backward run after it.
+   */
+  final memory bindOwned(int arg, memory.desc d) {
+    memory m = own(make("memory for arg " + arg, () -> new memory(d, ctx.engine())));
+    args.put(arg, m);
+    return m;
+  }
+
+  /** Points the scratch-bound arguments at this run's place in the context's scratch. */
+  private void layOut() {
+    if (scratchArgs.isEmpty()) {
+      return;
+    }
+    long total = 0;
+    for (int arg : scratchArgs.keySet()) {
+      total += OneDnnContext.aligned(lengths.get(arg) * Float.BYTES);
+    }
+    long base = ctx.scratch(total);
+    if (base == laidAt) {
+      return;
+    }
+    long at = base;
+    for (Map.Entry<Integer, memory> e : scratchArgs.entrySet()) {
+      Pointer p = OneDnnContext.at(at);
+      e.getValue().set_data_handle(p);
+      views.put(e.getKey(), new FloatPointer(p));
+      at += OneDnnContext.aligned(lengths.get(e.getKey()) * Float.BYTES);
+    }
+    laidAt = base;
   }
 
   /** The memory bound to argument arg (e.g. a forward's workspace, shared with its backward). */
@@ -176,12 +221,14 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
   /** Copies values into argument arg (length must match the argument's layout). */
   final void write(int arg, float[] values) {
     check(arg, values.length, "input");
+    layOut();
     views.get(arg).put(values);
   }
 
   /** Copies argument arg out into dst. */
   final void read(int arg, float[] dst) {
     check(arg, dst.length, "output");
+    layOut();
     views.get(arg).get(dst);
   }
 
@@ -204,6 +251,7 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
 
   /** Executes the primitive on the context's stream and waits for it. */
   final void execute() {
+    layOut();
     try {
       prim.execute(ctx.stream(), args);
       ctx.stream()._wait();
@@ -225,6 +273,7 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
   @Override
   public void close() {
     views.clear();
+    scratchArgs.clear();
     args.close();
     for (int i = owned.size() - 1; i >= 0; i--) {
       try {
