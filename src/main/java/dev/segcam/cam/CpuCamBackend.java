@@ -197,9 +197,10 @@ public final class CpuCamBackend extends HostCamBackend {
     // gradients); every other value goes back to the arena once its last forward reader ran
     Set<String> needed = BackwardPlan.valuesFor(graph, keep);
     CpuEngine.Run run = engine.run(Map.of(input, images.toHost()), needed);
+    Map<String, Shape> shapes = new java.util.HashMap<>(run.shapes());
+    run.values().forEach((k, v) -> shapes.putIfAbsent(k, v.shape()));
     Map<String, FloatTensor> values = new java.util.HashMap<>(run.values());
     values.keySet().retainAll(needed);
-    Map<String, Shape> shapes = run.shapes();
     return new GuidedPass() {
       @Override
       public CamTensor value(String node) {
