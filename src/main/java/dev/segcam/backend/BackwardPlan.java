@@ -2,11 +2,16 @@ package dev.segcam.backend;
 
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Node;
+import dev.segcam.ir.Op;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Which nodes a backward pass must visit: those on a path from a requested layer to a seeded node.
@@ -68,6 +73,68 @@ public final class BackwardPlan {
       }
     }
     return visit;
+  }
+
+  /**
+   * The nodes whose forward values the data-gradient rule of {@code node} may read, in every CPU op
+   * table (the Java engine's and oneDNN's): as TensorFlow's gradients, a convolution's data
+   * gradient, a Concat, a BiasAdd or an average pool read only shapes, an activation the one value
+   * {@link Op#gradReads} names, a max pool its input. An op not listed here is taken to read its
+   * own value and all its inputs'.
+   */
+  public static List<String> reads(Node node) {
+    Op op = node.op();
+    List<String> in = node.inputs();
+    if (op instanceof Op.Input
+        || op instanceof Op.Const
+        || op instanceof Op.Conv2D
+        || op instanceof Op.DepthwiseConv2D
+        || op instanceof Op.Conv2DTranspose
+        || op instanceof Op.Concat
+        || op instanceof Op.BiasAdd) {
+      return List.of();
+    }
+    if (op instanceof Op.Pool p) {
+      return p.kind() == Op.PoolKind.MAX ? List.of(in.get(0)) : List.of();
+    }
+    if (op instanceof Op.Binary) {
+      return op.gradReads() == Op.GradReads.INPUT ? in : List.of();
+    }
+    if (op instanceof Op.Activation
+        || op instanceof Op.Unary
+        || op instanceof Op.Softmax
+        || op instanceof Op.LogSoftmax
+        || op instanceof Op.Exp) {
+      return switch (op.gradReads()) {
+        case INPUT -> List.of(in.get(0));
+        case OUTPUT -> List.of(node.name());
+        case NOTHING -> List.of();
+      };
+    }
+    List<String> all = new ArrayList<>(in);
+    all.add(node.name());
+    return all;
+  }
+
+  /**
+   * The forward values a backward from any of {@code kept} to any of {@code kept} reads ({@link
+   * #reads} of every node on such a path), with {@code kept} themselves: what a forward must keep
+   * for backward passes whose seeds and layers are among {@code kept}.
+   */
+  public static Set<String> valuesFor(Graph g, Collection<String> kept) {
+    Map<String, Integer> index = new HashMap<>();
+    List<Node> nodes = g.nodes();
+    for (int i = 0; i < nodes.size(); i++) {
+      index.put(nodes.get(i).name(), i);
+    }
+    Set<String> out = new LinkedHashSet<>(kept);
+    boolean[] visit = onPath(g, index, kept, kept);
+    for (int i = 0; i < visit.length; i++) {
+      if (visit[i]) {
+        out.addAll(reads(nodes.get(i)));
+      }
+    }
+    return out;
   }
 
   private static int index(Graph g, Map<String, Integer> index, String name) {

@@ -40,7 +40,9 @@ public interface CamBackend extends AutoCloseable {
 
   /**
    * Runs the model on images (N,H,W,C) fed to the graph input {@code input}. The pass keeps the
-   * values of {@code keep} readable and whatever its backward needs.
+   * values of {@code keep} readable and whatever a backward needs whose seeds and layers are among
+   * {@code keep} (a backend may drop every other value, as the CPU backend does: {@link
+   * BackwardPlan#valuesFor}); a backward down to the graph input needs the input in {@code keep}.
    */
   Forward forward(String input, CamTensor images, Set<String> keep);
 

@@ -1,5 +1,6 @@
 package dev.segcam.cam;
 
+import dev.segcam.backend.BackwardPlan;
 import dev.segcam.backend.CamTensor;
 import dev.segcam.backend.HostCamBackend;
 import dev.segcam.backend.OpTable;
@@ -15,6 +16,7 @@ import dev.segcam.backend.onednn.OneDnnProbe;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
+import dev.segcam.ir.Shape;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -190,15 +192,13 @@ public final class CpuCamBackend extends HostCamBackend {
 
   @Override
   public Forward forward(String input, CamTensor images, Set<String> keep) {
-    // a backward from seeds on kept nodes reads only their ancestors' values: drop the others (a
-    // Softmax head beside the logits is the size of the logits)
-    Set<String> needed = new java.util.HashSet<>();
-    for (String k : keep) {
-      if (!needed.contains(k)) {
-        needed.addAll(LayerChoice.ancestors(graph, k));
-      }
-    }
+    // a backward between kept nodes (seeds and layers) reads only some values: for a convolution
+    // none, for a ReLU its input, for a max pool its input (BackwardPlan.reads, as TensorFlow's
+    // gradients); every other value goes back to the arena once its last forward reader ran
+    Set<String> needed = BackwardPlan.valuesFor(graph, keep);
     CpuEngine.Run run = engine.run(Map.of(input, images.toHost()), needed);
+    Map<String, Shape> shapes = new java.util.HashMap<>(run.shapes());
+    run.values().forEach((k, v) -> shapes.putIfAbsent(k, v.shape()));
     Map<String, FloatTensor> values = new java.util.HashMap<>(run.values());
     values.keySet().retainAll(needed);
     return new GuidedPass() {
@@ -229,7 +229,7 @@ public final class CpuCamBackend extends HostCamBackend {
           String node = e.getKey();
           FloatTensor t;
           if (e.getValue() instanceof SparseSeed sp) {
-            SeedHead.Moved m = SeedHead.move(graph, values, node, sp, layers, loop());
+            SeedHead.Moved m = SeedHead.move(graph, values, shapes, node, sp, layers, loop());
             node = m.node();
             t = m.seed();
           } else {
@@ -252,7 +252,7 @@ public final class CpuCamBackend extends HostCamBackend {
           return Map.of(distinct.get(0), CamTensor.host(g));
         }
         Map<String, FloatTensor> g =
-            CpuBackward.backward(graph, values, s, layers, pool, table, guided);
+            CpuBackward.backward(graph, values, shapes, s, layers, pool, table, guided);
         Map<String, CamTensor> out = new LinkedHashMap<>();
         for (String l : layers) {
           out.put(l, CamTensor.host(g.get(l)));

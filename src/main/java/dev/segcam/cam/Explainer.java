@@ -343,6 +343,23 @@ public final class Explainer implements AutoCloseable {
       List<Target> targets,
       List<String> layers,
       SeededStep<R> step) {
+    return seeded(images, prediction, targets, layers, false, step);
+  }
+
+  /**
+   * {@link #seeded(FloatTensor, Prediction, List, List, SeededStep)}; {@code toInput}: the step
+   * also runs a backward down to the graph input (guided backpropagation), so the forward keeps
+   * what that reads. Without it the forward keeps only what a backward from the outputs to the
+   * layers reads (the CPU backend drops the rest: a backward to the input reads every ReLU's input,
+   * half of all activations).
+   */
+  <R> R seeded(
+      FloatTensor images,
+      Prediction prediction,
+      List<Target> targets,
+      List<String> layers,
+      boolean toInput,
+      SeededStep<R> step) {
     if (prediction != null) {
       images = prediction.checkUsable(this, layers);
     }
@@ -408,7 +425,9 @@ public final class Explainer implements AutoCloseable {
     int k = targets.size();
     int rows = n * k;
     Set<String> keep = new LinkedHashSet<>(lays);
-    keep.add(input);
+    if (toInput) {
+      keep.add(input);
+    }
     keep.add(output);
     keep.add(logits);
     // a prediction's forward is reused and stays open (closing the view leaves it be)

@@ -59,7 +59,7 @@ public final class GuidedGradCam {
       List<Target> targets,
       List<String> layers,
       CamMethod method) {
-    return ex.seeded(images, null, targets, layers, guidedStep(ex, method));
+    return ex.seeded(images, null, targets, layers, true, guidedStep(ex, method));
   }
 
   /** {@link #explain(Explainer, FloatTensor, List, List, CamMethod)} on a prediction's forward. */
@@ -72,7 +72,7 @@ public final class GuidedGradCam {
     if (prediction == null) {
       throw new CamException("guided Grad-CAM needs a prediction (it was null)");
     }
-    return ex.seeded(null, prediction, targets, layers, guidedStep(ex, method));
+    return ex.seeded(null, prediction, targets, layers, true, guidedStep(ex, method));
   }
 
   /**

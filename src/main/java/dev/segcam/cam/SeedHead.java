@@ -29,6 +29,7 @@ final class SeedHead {
   static Moved move(
       Graph g,
       Map<String, FloatTensor> values,
+      Map<String, dev.segcam.ir.Shape> shapes,
       String node,
       SparseSeed seed,
       Collection<String> layers,
@@ -50,7 +51,7 @@ final class SeedHead {
       } else if (op instanceof Op.Conv2D c
           && pointwise(c)
           && cur.shape().rank() == 4
-          && values.get(in) != null) {
+          && (values.get(in) != null || shapes.containsKey(in))) {
         return new Moved(in, cur.throughConv1x1(c.filter(), loop));
       } else {
         break;

@@ -75,6 +75,23 @@ public final class CpuBackward {
       Parallel pool,
       OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table,
       boolean guided) {
+    return backward(g, values, Map.of(), seeds, layers, pool, table, guided);
+  }
+
+  /**
+   * {@link #backward(Graph, Map, Map, Collection, Parallel, OpTable, boolean)} where {@code shapes}
+   * (node -> the shape of its forward value, batch N; may be empty) gives the shapes of values not
+   * kept, so that a rule reading only a shape (a convolution's data gradient) needs no value.
+   */
+  public static Map<String, FloatTensor> backward(
+      Graph g,
+      Map<String, FloatTensor> values,
+      Map<String, Shape> shapes,
+      Map<String, FloatTensor> seeds,
+      Collection<String> layers,
+      Parallel pool,
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table,
+      boolean guided) {
     Map<String, Grad> wrapped = null;
     if (seeds != null) {
       wrapped = new LinkedHashMap<>();
@@ -87,7 +104,7 @@ public final class CpuBackward {
             g,
             wrapped,
             layers,
-            new Pass(g, values, pool == null ? CALLER_THREAD : pool, table),
+            new Pass(g, values, shapes, pool == null ? CALLER_THREAD : pool, table),
             guided);
     Map<String, FloatTensor> result = new LinkedHashMap<>();
     for (Map.Entry<String, Grad> e : out.entrySet()) {
@@ -103,6 +120,7 @@ public final class CpuBackward {
   private static final class Pass implements Backprop.Ops<Grad> {
     private final Graph g;
     private final Map<String, FloatTensor> values;
+    private final Map<String, Shape> shapes;
     private final Parallel pool;
     private final OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
     // the arena pass the caller entered (its gradients are recycled as they die), or null
@@ -111,10 +129,12 @@ public final class CpuBackward {
     Pass(
         Graph g,
         Map<String, FloatTensor> values,
+        Map<String, Shape> shapes,
         Parallel pool,
         OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
       this.g = g;
       this.values = values;
+      this.shapes = shapes;
       this.pool = pool;
       this.table = table;
     }
@@ -127,7 +147,7 @@ public final class CpuBackward {
     @Override
     public Shape valueShape(Node node) {
       FloatTensor v = values.get(node.name());
-      return v == null ? null : v.shape();
+      return v == null ? shapes.get(node.name()) : v.shape();
     }
 
     @Override
@@ -232,6 +252,10 @@ public final class CpuBackward {
       FloatTensor v = values.get(name);
       if (v != null) {
         return v.shape();
+      }
+      Shape run = shapes.get(name);
+      if (run != null) {
+        return run;
       }
       Node n = g.node(name);
       if (n.op() instanceof Op.Const c) {

@@ -82,11 +82,23 @@ public final class CpuEngine implements AutoCloseable {
   public static final class Run implements AutoCloseable {
     private final Map<String, FloatTensor> values;
     private final Arena.Pass pass;
+    private final Map<String, Shape> shapes;
 
     /** A run over values and the pass holding them (null: fresh arrays nobody recycles). */
     public Run(Map<String, FloatTensor> values, Arena.Pass pass) {
+      this(values, pass, Map.of());
+    }
+
+    /** A run that also knows every node's shape (so a backward needs no value for a shape). */
+    public Run(Map<String, FloatTensor> values, Arena.Pass pass, Map<String, Shape> shapes) {
       this.values = values;
       this.pass = pass;
+      this.shapes = shapes;
+    }
+
+    /** Node name -> the shape of its value in this run (every node run, kept or not). */
+    public Map<String, Shape> shapes() {
+      return shapes;
     }
 
     /** Node name -> value, owned by the run. */
@@ -114,7 +126,9 @@ public final class CpuEngine implements AutoCloseable {
   public Run forwardPass(Map<String, FloatTensor> inputs, Collection<String> keep) {
     Arena.Pass pass = arena.open();
     try {
-      return new Run(forward(inputs, keep, pass), pass);
+      Map<String, Shape> shapes = new HashMap<>();
+      Map<String, FloatTensor> values = forward(inputs, keep, pass, shapes);
+      return new Run(values, pass, shapes);
     } catch (RuntimeException | Error e) {
       pass.close();
       throw e;
@@ -130,7 +144,7 @@ public final class CpuEngine implements AutoCloseable {
       Map<String, FloatTensor> inputs, Collection<String> keep) {
     // the intermediate values come from the arena; what is returned is the caller's for good
     try (Arena.Pass pass = arena.open()) {
-      Map<String, FloatTensor> result = forward(inputs, keep, pass);
+      Map<String, FloatTensor> result = forward(inputs, keep, pass, new HashMap<>());
       for (FloatTensor v : result.values()) {
         pass.detach(v.data());
       }
@@ -139,7 +153,10 @@ public final class CpuEngine implements AutoCloseable {
   }
 
   private Map<String, FloatTensor> forward(
-      Map<String, FloatTensor> inputs, Collection<String> keep, Arena.Pass pass) {
+      Map<String, FloatTensor> inputs,
+      Collection<String> keep,
+      Arena.Pass pass,
+      Map<String, Shape> shapesOut) {
     Map<String, Shape> inShapes = new HashMap<>();
     int batch = -1;
     String batchFrom = null;
@@ -183,6 +200,7 @@ public final class CpuEngine implements AutoCloseable {
       }
     }
     Map<String, Shape> shapes = graph.inferShapes(inShapes);
+    shapesOut.putAll(shapes);
     Map<String, FloatTensor> values = new HashMap<>();
     try (Arena.Pass.Scope scope = pass.enter()) {
       run(shapes, inputs, keep, kept, values, pass);

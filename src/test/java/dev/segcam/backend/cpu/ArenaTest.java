@@ -147,6 +147,48 @@ class ArenaTest {
     }
   }
 
+  /**
+   * A Seg-Grad-CAM forward keeps only the values its backward reads (as TensorFlow: no convolution
+   * output for a convolution's data gradient, a ReLU's input, a max pool's input), not every
+   * activation: the encoder's first convolution, before the layer, is not kept, and the layer
+   * gradient equals bit for bit the one of a pass that kept every value.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"java", "onednn"})
+  void aForwardKeepsOnlyWhatItsBackwardReads(String engine) {
+    String layer = layers.get(1);
+    String logits = graph.outputs().values().iterator().next();
+    String input = graph.inputs().get(0);
+    String first = graph.consumers(input).iterator().next();
+    Set<String> all = new java.util.HashSet<>();
+    graph.nodes().forEach(n -> all.add(n.name()));
+    FloatTensor img = image(2);
+    try (CpuCamBackend b = backend(engine)) {
+      FloatTensor seed;
+      float[] got;
+      try (CamBackend.Forward f = b.forward(input, CamTensor.host(img), Set.of(layer, logits))) {
+        seed = RandomTensors.normal(rng, f.value(logits).shape());
+        got =
+            f.backward(Map.of(logits, CamTensor.host(seed)), List.of(layer))
+                .get(layer)
+                .toHost()
+                .data();
+        org.junit.jupiter.api.Assertions.assertThrows(
+            dev.segcam.cam.CamException.class,
+            () -> f.value(first),
+            engine + ": kept '" + first + "', which the backward to '" + layer + "' never reads");
+      }
+      try (CamBackend.Forward f = b.forward(input, CamTensor.host(img), all)) {
+        float[] want =
+            f.backward(Map.of(logits, CamTensor.host(seed)), List.of(layer))
+                .get(layer)
+                .toHost()
+                .data();
+        assertArrayEquals(want, got, engine + ": the gradient depends on what was kept");
+      }
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"java", "onednn"})
   void reusedArraysNeverLeakStaleContents(String engine) {
