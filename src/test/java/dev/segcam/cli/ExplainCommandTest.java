@@ -70,6 +70,28 @@ class ExplainCommandTest {
     return new Run(code, out.toString(), err.toString());
   }
 
+  /**
+   * `explain MODEL IMAGE --class 1 --whole --backend cpu --out OUT` plus more: the run the CLI
+   * tests of single models share.
+   */
+  static Run explainClass1(Path model, Path image, Path out, String... more) {
+    String[] base = {
+      "explain",
+      model.toString(),
+      image.toString(),
+      "--class",
+      "1",
+      "--whole",
+      "--backend",
+      "cpu",
+      "--out",
+      out.toString()
+    };
+    String[] args = java.util.Arrays.copyOf(base, base.length + more.length);
+    System.arraycopy(more, 0, args, base.length, more.length);
+    return run(args);
+  }
+
   /** The default layer as the shared run printed it ("layer: NAME (default: ..."). */
   static String defaultLayer() {
     assertEquals(0, all.code(), all.err());

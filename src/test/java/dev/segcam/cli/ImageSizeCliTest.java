@@ -23,18 +23,7 @@ class ImageSizeCliTest {
     Path image = tmp.resolve("noise.png");
     RandomTensors.noisePng(image, 14, 8);
     Path out = tmp.resolve("out");
-    ExplainCommandTest.Run r =
-        ExplainCommandTest.run(
-            "explain",
-            model.toString(),
-            image.toString(),
-            "--class",
-            "1",
-            "--whole",
-            "--backend",
-            "cpu",
-            "--out",
-            out.toString());
+    ExplainCommandTest.Run r = ExplainCommandTest.explainClass1(model, image, out);
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("14x8"), r.out());
     assertTrue(Files.isRegularFile(out.resolve("noise").resolve("explain.json")));

@@ -39,22 +39,7 @@ class ScoreOutputCliTest {
   }
 
   private static ExplainCommandTest.Run explain(String out, String... more) {
-    String[] base = {
-      "explain",
-      model.toString(),
-      image.toString(),
-      "--class",
-      "1",
-      "--whole",
-      "--backend",
-      "cpu",
-      "--out",
-      tmp.resolve(out).toString()
-    };
-    String[] args = new String[base.length + more.length];
-    System.arraycopy(base, 0, args, 0, base.length);
-    System.arraycopy(more, 0, args, base.length, more.length);
-    return ExplainCommandTest.run(args);
+    return ExplainCommandTest.explainClass1(model, image, tmp.resolve(out), more);
   }
 
   @Test

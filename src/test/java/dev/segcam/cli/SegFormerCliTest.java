@@ -8,8 +8,6 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -33,13 +31,14 @@ class SegFormerCliTest {
     Path image = tmp.resolve("noise.png");
     ImageIO.write(img, "png", image.toFile());
 
-    ExplainCommandTest.Run def = explain(model, image, tmp.resolve("default"));
+    ExplainCommandTest.Run def =
+        ExplainCommandTest.explainClass1(model, image, tmp.resolve("default"));
     assertEquals(0, def.code(), def.out() + def.err());
 
     // TensorFlow tensor names, resolved to the IR nodes by the CLI
     Path out = tmp.resolve("tokens");
     ExplainCommandTest.Run tok =
-        explain(
+        ExplainCommandTest.explainClass1(
             model,
             image,
             out,
@@ -72,23 +71,5 @@ class SegFormerCliTest {
       json = Files.readString(j);
     }
     assertTrue(json.contains(":grid"), json);
-  }
-
-  private static ExplainCommandTest.Run explain(Path model, Path image, Path out, String... more) {
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "explain",
-                model.toString(),
-                image.toString(),
-                "--class",
-                "1",
-                "--whole",
-                "--backend",
-                "cpu",
-                "--out",
-                out.toString()));
-    args.addAll(List.of(more));
-    return ExplainCommandTest.run(args.toArray(new String[0]));
   }
 }

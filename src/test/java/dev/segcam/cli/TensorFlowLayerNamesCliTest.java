@@ -58,19 +58,7 @@ class TensorFlowLayerNamesCliTest {
   private static JsonNode explain(Path tmp, Path model, Path image, String layer) throws Exception {
     Path out = tmp.resolve("out-" + layer.replaceAll("[^A-Za-z0-9]", "_"));
     ExplainCommandTest.Run r =
-        ExplainCommandTest.run(
-            "explain",
-            model.toString(),
-            image.toString(),
-            "--class",
-            "1",
-            "--whole",
-            "--backend",
-            "cpu",
-            "--out",
-            out.toString(),
-            "--layer",
-            layer);
+        ExplainCommandTest.explainClass1(model, image, out, "--layer", layer);
     assertEquals(0, r.code(), r.out() + r.err());
     String stem = image.getFileName().toString().replace(".png", "");
     JsonNode doc =

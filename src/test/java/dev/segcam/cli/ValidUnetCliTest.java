@@ -25,19 +25,7 @@ class ValidUnetCliTest {
     for (String layer : new String[] {"crop_skip", "cropping2d"}) {
       Path out = tmp.resolve(layer);
       ExplainCommandTest.Run r =
-          ExplainCommandTest.run(
-              "explain",
-              model.toString(),
-              image.toString(),
-              "--class",
-              "1",
-              "--whole",
-              "--backend",
-              "cpu",
-              "--out",
-              out.toString(),
-              "--layer",
-              layer);
+          ExplainCommandTest.explainClass1(model, image, out, "--layer", layer);
       assertEquals(0, r.code(), r.out() + r.err());
       assertTrue(r.out().contains("34x30"), r.out());
       Path json = out.resolve("cells").resolve("explain.json");
