@@ -12,13 +12,9 @@ cd "$(dirname "$0")/.."
 MVN="${MVN:-mvn}"
 cachedir="${JAVACPP_CACHEDIR:-/tmp/javacpp-shared}"
 
-"$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true
-cpfile=target/bench-classpath.txt
-if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
-  "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
-fi
+# shellcheck source=bench/test-classpath.sh
+source bench/test-classpath.sh # compiles the tests, sets $cp
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
-cp="target/test-classes:target/classes:$(cat "$cpfile")"
 
 # shellcheck disable=SC2086
 exec java -Xss8m -Xms2g -Xmx6g \

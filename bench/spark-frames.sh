@@ -14,11 +14,7 @@ cd "$(dirname "$0")/.."
 MVN="${MVN:-mvn}"
 # the CLI jar for `segcam video` (and the test classes for the driver program)
 "$MVN" -B -q -o package -DskipTests -Dsegcam.ptx.skip=true
-"$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true
-cpfile=target/bench-classpath.txt
-if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
-  "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
-fi
-cp="target/test-classes:target/classes:$(cat "$cpfile")"
+# shellcheck source=bench/test-classpath.sh
+source bench/test-classpath.sh # compiles the tests, sets $cp
 exec java -Xmx2g -Djava.awt.headless=true ${SPARK_FRAMES_JAVA_OPTS:-} -cp "$cp" \
   dev.segcam.bench.SparkFrames "$@"

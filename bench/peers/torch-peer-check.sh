@@ -16,12 +16,8 @@ cd "$(dirname "$0")/../.."
 MVN="${MVN:-mvn}"
 cachedir="${JAVACPP_CACHEDIR:-/tmp/javacpp-shared}"
 
-"$MVN" -B -q -o test-compile -Dsegcam.ptx.skip=true
-cpfile=target/bench-classpath.txt
-if [ ! -s "$cpfile" ] || [ pom.xml -nt "$cpfile" ]; then
-  "$MVN" -B -q -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$cpfile"
-fi
-cp="target/test-classes:target/classes:$(cat "$cpfile")"
+# shellcheck source=bench/test-classpath.sh
+source bench/test-classpath.sh # compiles the tests, sets $cp
 
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
