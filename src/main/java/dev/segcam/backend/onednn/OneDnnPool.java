@@ -2,7 +2,6 @@ package dev.segcam.backend.onednn;
 
 import static dev.segcam.backend.onednn.Descs.nhwc;
 
-import dev.segcam.backend.cpu.Arena;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ConvGeometry;
@@ -103,7 +102,9 @@ public final class OneDnnPool extends OneDnnPrimitive {
   public float[] run(float[] x, float[] dy) {
     direction(backward, true, "pooling run(x, dy)");
     if (forward != null) {
-      Arena.recycle(forward.run(x)); // refills the workspace with this x's argmax
+      // refills the workspace with this x's argmax; its dst is not read
+      forward.write(dnnl.DNNL_ARG_SRC, x);
+      forward.execute();
     }
     return exec(
         dnnl.DNNL_ARG_DIFF_SRC, (int) g.inputSize(), new int[] {dnnl.DNNL_ARG_DIFF_DST}, dy);
