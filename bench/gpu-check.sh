@@ -77,6 +77,15 @@ run() {
   mkdir -p "$out"
   # shellcheck disable=SC1091
   source .device/gpu-env.sh >"$out/gpu-env.log" 2>&1
+  # gpu-env.sh can pick the CUDA toolkit's forward-compatibility libcuda (cuda-*/compat), which
+  # is for a driver older than the toolkit: with the card's own driver it fails every call with
+  # cudaErrorSystemDriverMismatch (803), as the first run on an H100 did. The driver's libcuda it is.
+  LD_LIBRARY_PATH=$(tr ':' '\n' <<<"$LD_LIBRARY_PATH" | grep -v '/compat/*$' | paste -sd:)
+  export LD_LIBRARY_PATH
+  {
+    echo "gpu-check: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    ldconfig -p 2>/dev/null | grep -E 'libcuda\.so\.1 ' | head -2
+  } >>"$out/gpu-env.log" 2>&1
   cat "$out/gpu-env.log"
   local cp=".device/classes:.device/test-classes:.device/lib/*"
   local jflags="-Dsegcam.gpu.required=true -Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp-cache"

@@ -65,11 +65,23 @@ final class LatencyMeter {
   }
 
   private static long allocated() {
-    if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
-        && t.isThreadAllocatedMemorySupported()
-        && t.isThreadAllocatedMemoryEnabled()) {
-      return t.getTotalThreadAllocatedBytes();
+    try {
+      return Allocation.total();
+    } catch (LinkageError e) {
+      // a Java runtime without the jdk.management module (a jlink'd JRE): no allocation counter
+      return -1;
     }
-    return -1;
+  }
+
+  /** Kept apart so that a runtime without com.sun.management fails here, not in the meter. */
+  private static final class Allocation {
+    static long total() {
+      if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
+          && t.isThreadAllocatedMemorySupported()
+          && t.isThreadAllocatedMemoryEnabled()) {
+        return t.getTotalThreadAllocatedBytes();
+      }
+      return -1;
+    }
   }
 }

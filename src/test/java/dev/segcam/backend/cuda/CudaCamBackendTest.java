@@ -93,16 +93,17 @@ class CudaCamBackendTest {
     if (name.equals("scene-unet")) {
       return SavedModelImporter.load(Path.of("weights", "scene-unet")).graph();
     }
-    String prop = System.getProperty("segcam.zoo.dir");
-    Path dir;
-    if (prop != null) {
-      dir = Path.of(prop, name);
-    } else if (Files.isDirectory(Path.of(".device", "model-zoo", name))) {
-      dir = Path.of(".device", "model-zoo", name);
-    } else {
+    Path dir = zooDir().resolve(name);
+    if (!Files.isDirectory(dir)) {
       dir = ModelZoo.get(name).dir();
     }
     return SavedModelImporter.load(dir).graph();
+  }
+
+  /** Where ZooExport's models are: {@code -Dsegcam.zoo.dir}, else {@code .device/model-zoo}. */
+  static Path zooDir() {
+    String prop = System.getProperty("segcam.zoo.dir");
+    return prop != null ? Path.of(prop) : Path.of(".device", "model-zoo");
   }
 
   /** The graph input's shape with unknown dims filled (batch n, spatial 32). */

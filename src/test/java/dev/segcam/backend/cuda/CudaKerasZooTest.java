@@ -13,7 +13,11 @@ import dev.segcam.testing.KerasZoo;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresGpu;
 import dev.segcam.testing.TfOracle;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -38,12 +42,28 @@ class CudaKerasZooTest {
     return KerasZoo.MODELS.keySet().stream().sorted();
   }
 
+  /** The file beside a pre-exported model (ZooExport) that holds its run shape. */
+  static final String RUN_SHAPE = "run-shape.txt";
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("models")
-  void forwardAndGradientsMatchCpu(String name) {
-    KerasZoo.Model m = KerasZoo.MODELS.get(name).get();
-    int[] shape = m.runShape();
-    Graph g = SavedModelImporter.loadAtImageSize(m.dir(), null, shape[1], shape[2]).graph();
+  void forwardAndGradientsMatchCpu(String name) throws IOException {
+    // On the GPU machine (no TensorFlow native) the models come exported by ZooExport.
+    Path pre = CudaCamBackendTest.zooDir().resolve("keras").resolve(name);
+    Path dir;
+    int[] shape;
+    if (Files.isRegularFile(pre.resolve(RUN_SHAPE))) {
+      dir = pre;
+      shape =
+          Arrays.stream(Files.readString(pre.resolve(RUN_SHAPE)).trim().split(" "))
+              .mapToInt(Integer::parseInt)
+              .toArray();
+    } else {
+      KerasZoo.Model m = KerasZoo.MODELS.get(name).get();
+      dir = m.dir();
+      shape = m.runShape();
+    }
+    Graph g = SavedModelImporter.loadAtImageSize(dir, null, shape[1], shape[2]).graph();
     Random rng = new Random(RandomTensors.freshSeed("CudaKerasZooTest." + name));
     FloatTensor img = RandomTensors.input(rng, shape);
     String input = g.inputs().get(0);
