@@ -54,7 +54,12 @@ public final class PtxModule implements AutoCloseable {
       cudart.CU_JIT_INFO_LOG_BUFFER,
       cudart.CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES
     };
-    try (BytePointer image = new BytePointer(z);
+    // The options must go as an IntPointer: with an int[] Java picks the overload whose values
+    // are a @ByPtrPtr Pointer, and the driver then reads the four values (and writes the log
+    // sizes back) through a one-slot stack variable: CUDA_ERROR_INVALID_VALUE and "stack smashing
+    // detected" on the first GPU run (H100, driver 580).
+    try (IntPointer optionList = new IntPointer(options);
+        BytePointer image = new BytePointer(z);
         BytePointer errorLog = new BytePointer(JIT_LOG_BYTES);
         BytePointer infoLog = new BytePointer(JIT_LOG_BYTES);
         PointerPointer<Pointer> values = new PointerPointer<>(options.length)) {
@@ -64,7 +69,7 @@ public final class PtxModule implements AutoCloseable {
       values.put(1, new Word(JIT_LOG_BYTES));
       values.put(2, infoLog);
       values.put(3, new Word(JIT_LOG_BYTES));
-      int res = cudart.cuModuleLoadDataEx(m, image, options.length, options, values);
+      int res = cudart.cuModuleLoadDataEx(m, image, options.length, optionList, values);
       if (res != cudart.CUDA_SUCCESS) {
         try {
           CudaException.checkDriver(res, "cuModuleLoadDataEx(" + name + ")");
