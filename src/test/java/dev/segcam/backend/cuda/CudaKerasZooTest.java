@@ -103,9 +103,11 @@ class CudaKerasZooTest {
           for (String l : layers) {
             addIfFails(
                 failures,
-                CudaCamBackendTest.compare(
+                CudaCamBackendTest.compareGradient(
                     name + " grad " + l + " (" + g.node(l).op().type() + ")",
-                    ref.get(l),
+                    g,
+                    l,
+                    ref,
                     grads.get(l).toHost(),
                     CudaCamBackendTest.NET_RTOL,
                     CudaCamBackendTest.NET_ATOL_OF_MAX));
