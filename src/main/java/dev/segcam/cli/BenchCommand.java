@@ -210,14 +210,16 @@ public final class BenchCommand implements Callable<Integer> {
     if (lat != null) {
       out.printf(
           "  latency over %d frames: p50 %.2f ms, p99 %.2f ms, max %.2f ms; GC %d pauses, %d ms;"
-              + " %.2f MB allocated per frame%n",
+              + " %s%n",
           iterations,
           lat.p50Ms(),
           lat.p99Ms(),
           lat.maxMs(),
           lat.gcCount(),
           lat.gcMs(),
-          lat.allocatedBytesPerFrame() / 1e6);
+          lat.allocatedBytesPerFrame() < 0
+              ? "heap allocation not measured (this Java runtime has no jdk.management)"
+              : String.format("%.2f MB allocated per frame", lat.allocatedBytesPerFrame() / 1e6));
     }
     out.printf(
         "  %d runs: median %.2f ms, p10 %.2f ms, p90 %.2f ms, %.1f frames/s%n",
