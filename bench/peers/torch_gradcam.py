@@ -73,10 +73,15 @@ def normalise(maps):
 
 
 class Hand:
-    def __init__(self, net, layer, cls, mask):
+    def __init__(self, net, layer, cls, mask, device="cpu"):
         for p in net.parameters():
             p.requires_grad_(False)
-        self.net, self.cls, self.mask = net, cls, torch.from_numpy(mask)
+        self.device = torch.device(device)
+        self.fast = self.device.type == "cuda"  # channels_last + cudnn.benchmark (set in main)
+        if self.fast:
+            net = net.to(self.device, memory_format=torch.channels_last)
+        self.net, self.mask = net, torch.from_numpy(mask).to(self.device)
+        self.classes = [cls]
         self.acts = None
         net.layer(layer).register_forward_hook(self._leaf)
 
@@ -85,21 +90,34 @@ class Hand:
         return self.acts
 
     def step(self, x):
+        """x on the host (N,C,H,W); K = len(self.classes) targets share one forward; maps come
+        back to the host target-major ((K*N,H,W), row k*N + i), as segcam's CamResults."""
+        x = x.to(self.device)
+        if self.fast:
+            x = x.contiguous(memory_format=torch.channels_last)
         logits = self.net(x)
-        score = (logits[:, self.cls] * self.mask).sum()
-        (grads,) = torch.autograd.grad(score, self.acts)
-        with torch.no_grad():
-            weights = grads.mean(dim=(2, 3))
-            raw = torch.relu((weights[:, :, None, None] * self.acts).sum(dim=1))
-            up = F.interpolate(raw[:, None], size=x.shape[2:], mode="bilinear",
-                               align_corners=False)[:, 0]
-            maps = normalise(up)
+        maps, raws, ups = [], [], []
+        last = len(self.classes) - 1
+        for k, cls in enumerate(self.classes):
+            score = (logits[:, cls] * self.mask).sum()
+            (grads,) = torch.autograd.grad(score, self.acts, retain_graph=k < last)
+            with torch.no_grad():
+                weights = grads.mean(dim=(2, 3))
+                raw = torch.relu((weights[:, :, None, None] * self.acts).sum(dim=1))
+                up = F.interpolate(raw[:, None], size=x.shape[2:], mode="bilinear",
+                                   align_corners=False)[:, 0]
+                maps.append(normalise(up))
+                raws.append(raw)
+                ups.append(up)
         self.acts = None
-        return maps.numpy(), {"raw": raw.numpy(), "upsampled": up.numpy()}
+        with torch.no_grad():
+            out = torch.cat(maps).cpu().numpy()
+        return out, {"raw": lambda: torch.cat(raws).cpu().numpy(),
+                     "upsampled": lambda: torch.cat(ups).cpu().numpy()}
 
 
 class Pgc:
-    def __init__(self, net, layer, cls, mask, batch, pgc_path):
+    def __init__(self, net, layer, cls, mask, batch, pgc_path, device="cpu"):
         import pgc_stubs
 
         self.path = pgc_path
@@ -109,19 +127,50 @@ class Pgc:
         from pytorch_grad_cam import GradCAM
         from pytorch_grad_cam.utils.model_targets import SemanticSegmentationTarget
 
-        self.cam = GradCAM(model=net, target_layers=[net.layer(layer)])
-        self.targets = [SemanticSegmentationTarget(cls, mask) for _ in range(batch)]
+        self.target_class = SemanticSegmentationTarget
+        self.mask = mask
+        self.cam = GradCAM(model=net.to(device), target_layers=[net.layer(layer)])
+        self.batch(batch, [cls])
+
+    def batch(self, batch, classes):
+        """One call of GradCAM per class (as its tutorial explains one category at a time), every
+        image of the batch with that class's target."""
+        self.targets = [[self.target_class(c, self.mask) for _ in range(batch)] for c in classes]
 
     def step(self, x):
-        return self.cam(input_tensor=x, targets=self.targets), None
+        return np.concatenate([self.cam(input_tensor=x, targets=t) for t in self.targets]), None
 
     def raw(self, x):
         """pytorch-grad-cam's own map at the layer before its resize (after the last step)."""
         ag = self.cam.activations_and_grads
-        acts = ag.activations[0].numpy()
-        grads = ag.gradients[0].numpy()
+        acts = ag.activations[0].cpu().numpy()
+        grads = ag.gradients[0].cpu().numpy()
         layer = self.cam.target_layers[0]
-        return np.maximum(self.cam.get_cam_image(x, layer, self.targets, acts, grads), 0)
+        return np.maximum(
+            self.cam.get_cam_image(x, layer, self.targets[-1], acts, grads), 0)
+
+
+def set_precision(device, tf32):
+    """cuDNN and cuBLAS in FP32 unless tf32 (PyTorch's own default lets cuDNN use TF32)."""
+    if device != "cuda":
+        return
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
+def watch_parent():
+    """Ends this process when its parent (the benchmark's JVM) is gone, e.g. killed at a case's
+    time limit, so that no orphan keeps the GPU's memory."""
+    import threading
+
+    parent = os.getppid()
+
+    def loop():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=loop, daemon=True).start()
 
 
 def peak_rss_mb():
@@ -142,6 +191,27 @@ def fail(msg):
     sys.exit(2)
 
 
+def write_maps(model_dir, peer_name, peer, maps, extra, x):
+    out = os.path.join(model_dir, "out-%s" % peer_name)
+    np.save(out + ".npy", np.asarray(maps, dtype=np.float32))
+    if extra is not None:
+        np.save(out + "-raw.npy", extra["raw"]())
+        np.save(out + "-upsampled.npy", extra["upsampled"]())
+    else:
+        np.save(out + "-raw.npy", np.asarray(peer.raw(x), dtype=np.float32))
+
+
+def timed_step(peer, x, cuda):
+    if cuda:
+        torch.cuda.synchronize()
+    w0, c0 = time.perf_counter(), time.process_time()
+    peer.step(x)
+    if cuda:
+        torch.cuda.synchronize()
+    w1, c1 = time.perf_counter(), time.process_time()
+    return "ms %.4f %.4f" % ((w1 - w0) * 1e3, (c1 - c0) * 1e3)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--probe", action="store_true",
@@ -151,6 +221,9 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--pgc-path", default=os.environ.get("PGC_PATH"))
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="let cuDNN and cuBLAS use TF32 (cuda)")
+    ap.add_argument("--out-name", help="name of the out-NAME*.npy files (default: the peer)")
     a = ap.parse_args()
     if a.probe:
         print("probe hand ok")
@@ -163,7 +236,14 @@ def main():
         fail("--model DIR and --peer hand|pgc are required")
     if a.batch < 1 or a.threads < 1:
         fail("--batch and --threads must be >= 1, got %d and %d" % (a.batch, a.threads))
+    watch_parent()
     torch.set_num_threads(a.threads)
+    cuda = a.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        fail("--device cuda: torch %s sees no CUDA device" % torch.__version__)
+    set_precision(a.device, a.tf32)
+    if cuda and a.peer == "hand":
+        torch.backends.cudnn.benchmark = True
     try:
         with open(os.path.join(a.model, "target.json")) as f:
             target = json.load(f)
@@ -174,28 +254,28 @@ def main():
     if images.ndim != 4:
         fail("%s/input.npy: expected (N,H,W,C), got %s" % (a.model, images.shape))
     n, h, w, _ = images.shape
-    batch = images[np.arange(a.batch) % n]
-    x = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32))
+
+    def batch_of(b):
+        chosen = images[np.arange(b) % n]
+        return torch.from_numpy(np.ascontiguousarray(chosen.transpose(0, 3, 1, 2),
+                                                     dtype=np.float32))
+
+    x = batch_of(a.batch)
     cls = int(target["class"])
     x0, y0, x1, y1 = target["box"]
     mask = np.zeros((h, w), dtype=np.float32)
     mask[y0:y1, x0:x1] = 1.0
     try:
         if a.peer == "hand":
-            peer = Hand(net, target["layer"], cls, mask)
+            peer = Hand(net, target["layer"], cls, mask, a.device)
         else:
-            peer = Pgc(net, target["layer"], cls, mask, a.batch, find_pgc(a.pgc_path))
+            peer = Pgc(net, target["layer"], cls, mask, a.batch, find_pgc(a.pgc_path), a.device)
     except (irnet.UnsupportedGraph, FileNotFoundError) as e:
         fail(str(e))
+    name = a.out_name or a.peer
 
     maps, extra = peer.step(x)
-    out = os.path.join(a.model, "out-%s" % a.peer)
-    np.save(out + ".npy", np.asarray(maps, dtype=np.float32))
-    if a.peer == "hand":
-        np.save(out + "-raw.npy", extra["raw"])
-        np.save(out + "-upsampled.npy", extra["upsampled"])
-    else:
-        np.save(out + "-raw.npy", np.asarray(peer.raw(x), dtype=np.float32))
+    write_maps(a.model, name, peer, maps, extra, x)
     info = {
         "peer": a.peer, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "batch": a.batch, "input": [a.batch, images.shape[3], h, w], "layer": target["layer"],
@@ -203,20 +283,41 @@ def main():
         "box": [x0, y0, x1, y1], "mkldnn": torch.backends.mkldnn.is_available(),
         "pytorch_grad_cam": peer.path if a.peer == "pgc" else None,
         "stand_ins": peer.stubs_line if a.peer == "pgc" else None,
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "tf32": a.tf32, "channels_last": cuda and a.peer == "hand",
+        "cudnn_benchmark": cuda and a.peer == "hand", "cuda_graphs": False,
     }
     print("info " + json.dumps(info), flush=True)
     print("READY", flush=True)
     for line in sys.stdin:
-        cmd = line.strip()
-        if cmd == "run":
-            w0, c0 = time.perf_counter(), time.process_time()
-            peer.step(x)
-            w1, c1 = time.perf_counter(), time.process_time()
-            print("ms %.4f %.4f" % ((w1 - w0) * 1e3, (c1 - c0) * 1e3), flush=True)
-        elif cmd == "quit":
+        cmd = line.strip().split()
+        if cmd == ["run"]:
+            print(timed_step(peer, x, cuda), flush=True)
+        elif len(cmd) == 3 and cmd[0] == "case":
+            # case B c1,c2,...: batch B, one target per class (same box); one step, maps written
+            try:
+                x = batch_of(int(cmd[1]))
+                classes = [int(c) for c in cmd[2].split(",")]
+                if a.peer == "hand":
+                    peer.classes = classes
+                else:
+                    peer.batch(int(cmd[1]), classes)
+                if cuda:
+                    torch.cuda.reset_peak_memory_stats()
+                maps, extra = peer.step(x)
+                write_maps(a.model, name, peer, maps, extra, x)
+                peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else 0.0
+                print("READY %.1f" % peak, flush=True)
+            except (RuntimeError, ValueError) as e:  # torch.cuda.OutOfMemoryError is one
+                x = None
+                if cuda:
+                    torch.cuda.empty_cache()
+                print("error %s: %s" % (type(e).__name__, str(e).replace("\n", " ")[:300]),
+                      flush=True)
+        elif cmd == ["quit"]:
             break
         elif cmd:
-            fail("unknown command %r (expected run or quit)" % cmd)
+            fail("unknown command %r (expected run, case B CLASSES or quit)" % line.strip())
     print("peak_rss_mb %.1f" % peak_rss_mb(), flush=True)
 
 
