@@ -151,11 +151,22 @@ class Pgc:
 
 
 def set_precision(device, tf32):
-    """cuDNN and cuBLAS in FP32 unless tf32 (PyTorch's own default lets cuDNN use TF32)."""
+    """cuDNN convolutions and cuBLAS in FP32 unless tf32 (PyTorch's own default lets cuDNN use
+    TF32). torch >= 2.9 has fp32_precision ("ieee"/"tf32") and deprecates allow_tf32; mixing the
+    two can be refused, so the new one is used where it exists. Returns what is in effect."""
     if device != "cuda":
-        return
+        return None
+    mode = "tf32" if tf32 else "ieee"
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        conv.fp32_precision = mode
+        torch.backends.cuda.matmul.fp32_precision = mode
+        return {"cudnn.conv.fp32_precision": conv.fp32_precision,
+                "cuda.matmul.fp32_precision": torch.backends.cuda.matmul.fp32_precision}
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
+    return {"cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
+            "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32}
 
 
 def watch_parent():
@@ -241,7 +252,7 @@ def main():
     cuda = a.device == "cuda"
     if cuda and not torch.cuda.is_available():
         fail("--device cuda: torch %s sees no CUDA device" % torch.__version__)
-    set_precision(a.device, a.tf32)
+    precision = set_precision(a.device, a.tf32)
     if cuda and a.peer == "hand":
         torch.backends.cudnn.benchmark = True
     try:
@@ -284,7 +295,7 @@ def main():
         "pytorch_grad_cam": peer.path if a.peer == "pgc" else None,
         "stand_ins": peer.stubs_line if a.peer == "pgc" else None,
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "tf32": a.tf32, "channels_last": cuda and a.peer == "hand",
+        "tf32": a.tf32, "precision": precision, "channels_last": cuda and a.peer == "hand",
         "cudnn_benchmark": cuda and a.peer == "hand", "cuda_graphs": False,
     }
     print("info " + json.dumps(info), flush=True)
@@ -296,6 +307,9 @@ def main():
         elif len(cmd) == 3 and cmd[0] == "case":
             # case B c1,c2,...: batch B, one target per class (same box); one step, maps written
             try:
+                x = None
+                if cuda:
+                    torch.cuda.empty_cache()  # the last case's cache, for the other processes
                 x = batch_of(int(cmd[1]))
                 classes = [int(c) for c in cmd[2].split(",")]
                 if a.peer == "hand":

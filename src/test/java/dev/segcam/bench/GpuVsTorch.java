@@ -471,7 +471,7 @@ final class GpuVsTorch {
             floor = new Floor(ex.backend(), graph, input, logits, layer, images, t);
             floor.step();
             Floor fl = floor;
-            sides.put(FLOOR, () -> timed(fl::step));
+            sides.put(FLOOR, () -> timed(() -> fl.step()));
           } catch (RuntimeException e) {
             errors.put(FLOOR, oneLine(e));
           }
@@ -620,14 +620,15 @@ final class GpuVsTorch {
       java.util.Arrays.fill(modes, SeedMode.LINEAR);
     }
 
-    void step() {
+    /** One floor step; returns the channel means (N x C), the gradient's Grad-CAM weights. */
+    float[] step() {
       try (CamTensor img = b.upload(images);
           CamBackend.Forward f = b.forward(input, img, Set.of(logits, layer));
           CamTensor seed =
               b.scoreSeed(f.value(logits), masks, classes, modes, new float[classes.length])) {
         Map<String, CamTensor> g = f.backward(Map.of(logits, seed), List.of(layer));
         try (CamTensor m = b.channelMean(g.get(layer))) {
-          m.toHost();
+          return m.toHost().data();
         } finally {
           g.values().forEach(CamTensor::close);
         }
