@@ -19,7 +19,8 @@
 # GVT_CASE_SECONDS timing budget per case after warm-up (10 s); GVT_REPS rounds at most (20);
 # GVT_WARMUP (3); GVT_MODELS (default "scene-unet unet:512 unet124:512 classic:512");
 # GVT_CASES (default "1x1,8x1,8x8,32x1": BATCHxTARGETS); GVT_TF32=1 adds segcam TF32 and a TF32
-# hand peer; GVT_PYTHON (default python3; dry: /usr/bin/python3).
+# hand peer; GVT_PYTHON (default /opt/torch/.venv/bin/python3 if there, else python3; dry:
+# /usr/bin/python3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -100,14 +101,16 @@ run() {
     LD_LIBRARY_PATH=$(tr ':' '\n' <<<"$LD_LIBRARY_PATH" | grep -v '/compat/*$' | paste -sd:)
     export LD_LIBRARY_PATH
     export PGC_PATH="$PWD/.device/peers/pytorch-grad-cam"
-    local py="${GVT_PYTHON:-python3}"
+    export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" # the peers' CPU threads: no spinning
+    local py="${GVT_PYTHON:-}"
+    [ -n "$py" ] || { [ -x /opt/torch/.venv/bin/python3 ] && py=/opt/torch/.venv/bin/python3; } || py=python3
     device_name=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1 | head -1)
     commit=$(cat .device/commit.txt 2>/dev/null || echo unknown)
     echo "gpu-vs-torch: $device_name; commit $commit; $("$py" -c 'import torch;print("torch",torch.__version__,"cuda",torch.version.cuda,"cudnn",torch.backends.cudnn.version())' 2>&1 | tail -1)"
     cp=".device/classes:.device/test-classes:.device/lib/*"
     jflags="-Dorg.bytedeco.javacpp.cachedir=/tmp/javacpp-cache -Dsegcam.torch.python=$py"
-    backend=cuda
-    device=cuda
+    backend="${GVT_BACKEND:-cuda}" # java/cpu + GVT_DEVICE=cpu: the run path without a GPU
+    device="${GVT_DEVICE:-cuda}"
     GVT_MODELS_="${GVT_MODELS:-scene-unet unet:512 unet124:512 classic:512}"
     GVT_CASES_="${GVT_CASES:-1x1,8x1,8x8,32x1}"
     models "$out"
