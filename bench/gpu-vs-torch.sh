@@ -19,8 +19,9 @@
 # GVT_CASE_SECONDS timing budget per case after warm-up (10 s); GVT_REPS rounds at most (20);
 # GVT_WARMUP (3); GVT_MODELS (default "scene-unet unet:512 unet124:512 classic:512");
 # GVT_CASES (default "1x1,8x1,8x8,32x1": BATCHxTARGETS); GVT_TF32=1 adds segcam TF32 and a TF32
-# hand peer; GVT_PYTHON (default /opt/torch/.venv/bin/python3 if there, else python3; dry:
-# /usr/bin/python3).
+# hand peer; GVT_GRAPHS=1 adds hand-graph (the hand peer's whole step captured as one CUDA graph
+# per shape, replayed); GVT_PYTHON (default /opt/torch/.venv/bin/python3 if there, else python3;
+# dry: /usr/bin/python3); GVT_BACKEND/GVT_DEVICE (cuda/cuda; java/cpu runs this path on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -81,6 +82,7 @@ models() {
     timeout -k 5 "$left" java -Xss8m $jflags -cp "$cp" dev.segcam.bench.GpuVsTorch \
       --model "$model" --size "$size" --backend "$backend" --device "$device" \
       --cases "$GVT_CASES_" --tf32 "$([ "${GVT_TF32:-0}" = 1 ] && echo true || echo false)" \
+      --graphs "$([ "${GVT_GRAPHS:-0}" = 1 ] && echo true || echo false)" \
       --warmup "${GVT_WARMUP:-3}" --reps "${GVT_REPS:-20}" \
       --case-seconds "${GVT_CASE_SECONDS:-10}" --case-timeout "${GVT_CASE_TIMEOUT:-90}" \
       --deadline-ms "$deadline_ms" --json "$json" --dir "${GVT_WORK:-target/gpu-vs-torch-work}" \

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Seg-Grad-CAM peers on PyTorch (CPU) for segcam's CPU benchmark (issue #15), on the same weights.
+"""Seg-Grad-CAM peers on PyTorch for segcam's benchmarks (CPU: issue #15; CUDA: issue #16,
+bench/gpu-vs-torch.sh), on the same weights.
 
-    /usr/bin/python3 bench/peers/torch_gradcam.py --model DIR --peer hand|pgc [--batch 1]
-                     [--threads N] [--pgc-path PATH]
-    /usr/bin/python3 bench/peers/torch_gradcam.py --probe
+    python3 bench/peers/torch_gradcam.py --model DIR --peer hand|pgc [--batch 1] [--threads N]
+                     [--pgc-path PATH] [--device cpu|cuda] [--tf32] [--cuda-graph]
+                     [--out-name NAME]
+    python3 bench/peers/torch_gradcam.py --probe
 
 DIR is what dev.segcam.bench.TorchPeerExport wrote: graph.json + weights (segcam's imported IR),
 input.npy (N,H,W,3) float32 NHWC, target.json {class, box [x0,y0,x1,y1], layer}. The batch is
@@ -12,21 +14,30 @@ input.npy's first B images (cycled if B > N), every image with the same target.
 The step (both peers, as segcam's Explainer does it): forward; score S = sum over the box of the
 class's logits (per image; the batch's scores are summed, images are independent); dS/dA at the
 layer; channel weights = spatial means; cam = ReLU(sum_k w_k A_k); bilinear upsampling to the
-input (half-pixel centers); min-max normalisation per map.
+input (half-pixel centers); min-max normalisation per map. Images start on the host and the maps
+end there, on every device.
 - hand: written here. The weights do not require grad and the layer's output is detached and made
   a leaf, so the forward up to the layer records nothing and the backward stops at the layer
-  (torch.autograd.grad), as segcam's data-gradient backward does.
+  (torch.autograd.grad), as segcam's data-gradient backward does. On cuda also channels_last and
+  cudnn.benchmark; K targets share one forward; --cuda-graph captures the whole step once per
+  (shape, classes) and replays it.
 - pgc: pytorch-grad-cam's GradCAM with SemanticSegmentationTarget, as its tutorial runs it
-  (parameters require grad as nn.Module makes them, loss.backward() through the whole net). It
-  normalises before resizing (cv2.resize) and again after; up to its 1e-7 guard that is the same
-  map, min-max being affine and the resize linear.
+  (parameters require grad as nn.Module makes them, loss.backward() through the whole net; one
+  call per target class). It normalises before resizing (cv2.resize) and again after; up to its
+  1e-7 guard that is the same map, min-max being affine and the resize linear.
+On cuda, convolutions and matmuls are FP32 unless --tf32 (set_precision).
 
-Protocol: loads, runs one step, writes DIR/out-<peer>.npy (B,H,W) normalised maps and
-DIR/out-<peer>-raw.npy (B,h,w) the ReLU'd map at the layer before resizing (pgc: its own
-get_cam_image + ReLU on the hooked activations/gradients; hand: also out-hand-upsampled.npy, the
-upsampled map before normalising), prints `info <json>` then `READY`; then per stdin line `run`
-one step, printing `ms <wall> <cpu>` (process CPU time, all threads); `quit` prints
-`peak_rss_mb <N>` and exits. Errors: a line `error <message>` on stdout and exit status 2.
+Protocol: loads, runs one step, writes DIR/out-NAME.npy (B,H,W) normalised maps and
+DIR/out-NAME-raw.npy (B,h,w) the ReLU'd map at the layer before resizing (pgc: its own
+get_cam_image + ReLU on the hooked activations/gradients; hand: also out-NAME-upsampled.npy, the
+upsampled map before normalising), NAME being --out-name or the peer, prints `info <json>` then
+`READY`; then per stdin line: `run` one step, printing `ms <wall> <cpu>` (process CPU time, all
+threads; on cuda the device is synchronised before and after); `case B C1,C2,...` switches to the
+first B images and one target per class (the same box), runs one step, writes the maps
+((K*B,H,W), target-major) and prints `READY <peak GPU MB>`, or `error <message>` when that fails
+(e.g. out of memory) and waits for the next command; `quit` prints `peak_rss_mb <N>` and exits.
+Other errors: a line `error <message>` on stdout and exit status 2. The process ends itself when
+its parent does.
 """
 
 import argparse
@@ -73,7 +84,7 @@ def normalise(maps):
 
 
 class Hand:
-    def __init__(self, net, layer, cls, mask, device="cpu"):
+    def __init__(self, net, layer, cls, mask, device="cpu", graph=False):
         for p in net.parameters():
             p.requires_grad_(False)
         self.device = torch.device(device)
@@ -83,18 +94,18 @@ class Hand:
         self.net, self.mask = net, torch.from_numpy(mask).to(self.device)
         self.classes = [cls]
         self.acts = None
+        # CUDA graph replay: the whole step captured once per (input shape, classes)
+        self.use_graph, self.graph, self.graph_key = graph, None, None
         net.layer(layer).register_forward_hook(self._leaf)
 
     def _leaf(self, module, inputs, output):
         self.acts = output.detach().requires_grad_()
         return self.acts
 
-    def step(self, x):
-        """x on the host (N,C,H,W); K = len(self.classes) targets share one forward; maps come
-        back to the host target-major ((K*N,H,W), row k*N + i), as segcam's CamResults."""
-        x = x.to(self.device)
-        if self.fast:
-            x = x.contiguous(memory_format=torch.channels_last)
+    def _compute(self, x):
+        """x on the device; K = len(self.classes) targets share one forward. Returns the
+        normalised maps, the raw maps and the upsampled maps on the device, target-major
+        ((K*N,H,W), row k*N + i), as segcam's CamResults."""
         logits = self.net(x)
         maps, raws, ups = [], [], []
         last = len(self.classes) - 1
@@ -110,10 +121,44 @@ class Hand:
                 raws.append(raw)
                 ups.append(up)
         self.acts = None
+        return torch.cat(maps), torch.cat(raws), torch.cat(ups)
+
+    def _capture(self, x):
+        """Warm-up on a side stream (cudnn.benchmark chooses there), then one capture."""
+        self.graph = self.outputs = None
+        self.static_x = torch.empty(x.shape, device=self.device).contiguous(
+            memory_format=torch.channels_last)
+        self.static_x.copy_(x)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self._compute(self.static_x)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.outputs = self._compute(self.static_x)
+        self.graph = graph
+
+    def step(self, x):
+        """x on the host (N,C,H,W); the maps come back to the host."""
+        if self.use_graph:
+            key = (tuple(x.shape), tuple(self.classes))
+            if key != self.graph_key:
+                self.graph_key = None
+                self._capture(x)
+                self.graph_key = key
+            self.static_x.copy_(x)
+            self.graph.replay()
+            maps, raws, ups = self.outputs
+        else:
+            x = x.to(self.device)
+            if self.fast:
+                x = x.contiguous(memory_format=torch.channels_last)
+            maps, raws, ups = self._compute(x)
         with torch.no_grad():
-            out = torch.cat(maps).cpu().numpy()
-        return out, {"raw": lambda: torch.cat(raws).cpu().numpy(),
-                     "upsampled": lambda: torch.cat(ups).cpu().numpy()}
+            out = maps.cpu().numpy()
+        return out, {"raw": lambda: raws.cpu().numpy(), "upsampled": lambda: ups.cpu().numpy()}
 
 
 class Pgc:
@@ -234,6 +279,8 @@ def main():
     ap.add_argument("--pgc-path", default=os.environ.get("PGC_PATH"))
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--tf32", action="store_true", help="let cuDNN and cuBLAS use TF32 (cuda)")
+    ap.add_argument("--cuda-graph", action="store_true",
+                    help="hand on cuda: capture the whole step once per shape, replay it")
     ap.add_argument("--out-name", help="name of the out-NAME*.npy files (default: the peer)")
     a = ap.parse_args()
     if a.probe:
@@ -250,6 +297,8 @@ def main():
     watch_parent()
     torch.set_num_threads(a.threads)
     cuda = a.device == "cuda"
+    if a.cuda_graph and (a.peer != "hand" or not cuda):
+        fail("--cuda-graph is for --peer hand --device cuda")
     if cuda and not torch.cuda.is_available():
         fail("--device cuda: torch %s sees no CUDA device" % torch.__version__)
     precision = set_precision(a.device, a.tf32)
@@ -278,7 +327,7 @@ def main():
     mask[y0:y1, x0:x1] = 1.0
     try:
         if a.peer == "hand":
-            peer = Hand(net, target["layer"], cls, mask, a.device)
+            peer = Hand(net, target["layer"], cls, mask, a.device, a.cuda_graph)
         else:
             peer = Pgc(net, target["layer"], cls, mask, a.batch, find_pgc(a.pgc_path), a.device)
     except (irnet.UnsupportedGraph, FileNotFoundError) as e:
@@ -296,7 +345,7 @@ def main():
         "stand_ins": peer.stubs_line if a.peer == "pgc" else None,
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "tf32": a.tf32, "precision": precision, "channels_last": cuda and a.peer == "hand",
-        "cudnn_benchmark": cuda and a.peer == "hand", "cuda_graphs": False,
+        "cudnn_benchmark": cuda and a.peer == "hand", "cuda_graphs": a.cuda_graph,
     }
     print("info " + json.dumps(info), flush=True)
     print("READY", flush=True)

@@ -224,6 +224,7 @@ final class GpuVsTorch {
     final String backend;
     final String device;
     final boolean tf32;
+    final boolean graphs;
     final List<Case> cases;
     final int warmup;
     final int reps;
@@ -241,6 +242,7 @@ final class GpuVsTorch {
       backend = o.getOrDefault("backend", "cuda");
       device = o.getOrDefault("device", backend.equals("cuda") ? "cuda" : "cpu");
       tf32 = Boolean.parseBoolean(o.getOrDefault("tf32", "false"));
+      graphs = Boolean.parseBoolean(o.getOrDefault("graphs", "false"));
       cases = Case.parse(o.getOrDefault("cases", "1x1,8x1,8x8,32x1"));
       warmup = Integer.parseInt(o.getOrDefault("warmup", "3"));
       reps = Integer.parseInt(o.getOrDefault("reps", "20"));
@@ -353,6 +355,11 @@ final class GpuVsTorch {
       List<String> dev = List.of("--device", device);
       starting.put("hand", start(TorchPeer.Kind.HAND, dev, "hand"));
       starting.put("pgc", start(TorchPeer.Kind.PGC, dev, "pgc"));
+      if (graphs && device.equals("cuda")) {
+        starting.put(
+            "hand-graph",
+            start(TorchPeer.Kind.HAND, List.of("--device", device, "--cuda-graph"), "hand-graph"));
+      }
       if (tf32 && device.equals("cuda")) {
         starting.put(
             "hand-tf32",
@@ -531,14 +538,14 @@ final class GpuVsTorch {
 
   /**
    * segcam's throughput over each peer's (frames/s ratio = peer median / segcam median): "segcam /
-   * hand", "segcam / pgc", "segcam-tf32 / hand-tf32"; at batch 1 also "segcam / segcam-floor"
-   * (latency over the floor's).
+   * hand", "segcam / hand-graph", "segcam / pgc", "segcam-tf32 / hand-tf32"; at batch 1 also
+   * "segcam / segcam-floor" (latency over the floor's).
    */
   static Map<String, Double> ratios(Map<String, double[]> ms, boolean latency) {
     Map<String, Double> med = new LinkedHashMap<>();
     ms.forEach((k, v) -> med.put(k, Stats.of(v).median()));
     Map<String, Double> r = new LinkedHashMap<>();
-    for (String peer : List.of("hand", "pgc")) {
+    for (String peer : List.of("hand", "hand-graph", "pgc")) {
       if (med.containsKey(SEGCAM) && med.containsKey(peer)) {
         r.put(SEGCAM + " / " + peer + " (throughput)", med.get(peer) / med.get(SEGCAM));
       }
