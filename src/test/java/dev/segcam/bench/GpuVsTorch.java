@@ -279,6 +279,18 @@ final class GpuVsTorch {
       info.put("backend", backend);
       info.put("torch_device", device);
       add(doc, "models", info);
+      try {
+        runModel(info);
+      } catch (RuntimeException | Error e) {
+        // e.g. the backend cannot start: say so in the JSON, then fail this JVM (the next model
+        // runs in its own)
+        info.put("error", oneLine(e));
+        write(json, doc);
+        throw e;
+      }
+    }
+
+    private void runModel(Map<String, Object> info) {
       Graph graph;
       String layerArg;
       if (model.equals("scene-unet")) {
