@@ -257,6 +257,13 @@ def write_maps(model_dir, peer_name, peer, maps, extra, x):
         np.save(out + "-raw.npy", np.asarray(peer.raw(x), dtype=np.float32))
 
 
+def step_failed(e, cuda):
+    """A step that failed (e.g. out of memory): one `error` line; the peer waits for a command."""
+    if cuda:
+        torch.cuda.empty_cache()
+    print("error %s: %s" % (type(e).__name__, str(e).replace("\n", " ")[:300]), flush=True)
+
+
 def timed_step(peer, x, cuda):
     if cuda:
         torch.cuda.synchronize()
@@ -352,7 +359,10 @@ def main():
     for line in sys.stdin:
         cmd = line.strip().split()
         if cmd == ["run"]:
-            print(timed_step(peer, x, cuda), flush=True)
+            try:
+                print(timed_step(peer, x, cuda), flush=True)
+            except RuntimeError as e:  # e.g. out of memory: reported, the peer waits for a case
+                step_failed(e, cuda)
         elif len(cmd) == 3 and cmd[0] == "case":
             # case B c1,c2,...: batch B, one target per class (same box); one step, maps written
             try:
@@ -373,10 +383,7 @@ def main():
                 print("READY %.1f" % peak, flush=True)
             except (RuntimeError, ValueError) as e:  # torch.cuda.OutOfMemoryError is one
                 x = None
-                if cuda:
-                    torch.cuda.empty_cache()
-                print("error %s: %s" % (type(e).__name__, str(e).replace("\n", " ")[:300]),
-                      flush=True)
+                step_failed(e, cuda)
         elif cmd == ["quit"]:
             break
         elif cmd:
