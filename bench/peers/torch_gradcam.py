@@ -204,10 +204,14 @@ def set_precision(device, tf32):
     mode = "tf32" if tf32 else "ieee"
     conv = getattr(torch.backends.cudnn, "conv", None)
     if conv is not None and hasattr(conv, "fp32_precision"):
-        conv.fp32_precision = mode
-        torch.backends.cuda.matmul.fp32_precision = mode
-        return {"cudnn.conv.fp32_precision": conv.fp32_precision,
-                "cuda.matmul.fp32_precision": torch.backends.cuda.matmul.fp32_precision}
+        try:
+            conv.fp32_precision = mode
+            torch.backends.cuda.matmul.fp32_precision = mode
+            return {"cudnn.conv.fp32_precision": conv.fp32_precision,
+                    "cuda.matmul.fp32_precision": torch.backends.cuda.matmul.fp32_precision}
+        except (AttributeError, RuntimeError, ValueError) as e:
+            print("set_precision: fp32_precision refused (%s); allow_tf32 instead" % e,
+                  file=sys.stderr)
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     return {"cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
