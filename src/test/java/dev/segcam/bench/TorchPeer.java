@@ -57,6 +57,7 @@ final class TorchPeer implements AutoCloseable {
   private static final long QUIT_WAIT_S = 30;
 
   private final Kind kind;
+  private final String name;
   private final Path dir;
   private final Process process;
   private final BufferedReader out;
@@ -65,8 +66,9 @@ final class TorchPeer implements AutoCloseable {
   private double lastCpuMs = Double.NaN;
   private double peakRssMb = Double.NaN;
 
-  private TorchPeer(Kind kind, Path dir, Process process) {
+  private TorchPeer(Kind kind, String name, Path dir, Process process) {
     this.kind = kind;
+    this.name = name;
     this.dir = dir;
     this.process = process;
     this.out =
@@ -115,6 +117,16 @@ final class TorchPeer implements AutoCloseable {
 
   /** Starts the peer on the export in dir; returns once it has run its first step (READY). */
   static TorchPeer start(Path dir, Kind kind, int batch, int threads) {
+    return start(dir, kind, batch, threads, List.of(), kind.arg);
+  }
+
+  /**
+   * {@link #start(Path, Kind, int, int)} with more options for the peer program (e.g. {@code
+   * --device cuda}, {@code --tf32}); {@code name} names its output files (out-NAME*.npy) and log
+   * (peer-NAME.log), so that two peers of one kind can share an export.
+   */
+  static TorchPeer start(
+      Path dir, Kind kind, int batch, int threads, List<String> extra, String name) {
     List<String> cmd = new ArrayList<>();
     cmd.add(PYTHON);
     cmd.add(SCRIPT.toString());
@@ -126,13 +138,16 @@ final class TorchPeer implements AutoCloseable {
     cmd.add(Integer.toString(batch));
     cmd.add("--threads");
     cmd.add(Integer.toString(threads));
+    cmd.add("--out-name");
+    cmd.add(name);
+    cmd.addAll(extra);
     try {
       Process p =
           new ProcessBuilder(cmd)
-              .redirectError(dir.resolve("peer-" + kind.arg + ".log").toFile())
+              .redirectError(dir.resolve("peer-" + name + ".log").toFile())
               .start();
       try {
-        return new TorchPeer(kind, dir, p);
+        return new TorchPeer(kind, name, dir, p);
       } catch (RuntimeException e) {
         p.destroyForcibly();
         throw e;
@@ -153,12 +168,12 @@ final class TorchPeer implements AutoCloseable {
 
   /** The peer's normalised maps from its first step, (B,H,W). */
   TorchPeerExport.Npy maps() {
-    return TorchPeerExport.readNpy(dir.resolve("out-" + kind.arg + ".npy"));
+    return TorchPeerExport.readNpy(dir.resolve("out-" + name + ".npy"));
   }
 
   /** The peer's map at the layer after the ReLU, before upsampling, (B,h,w). */
   TorchPeerExport.Npy rawMaps() {
-    return TorchPeerExport.readNpy(dir.resolve("out-" + kind.arg + "-raw.npy"));
+    return TorchPeerExport.readNpy(dir.resolve("out-" + name + "-raw.npy"));
   }
 
   /** The largest |ref - x| over every element, relative to the largest |ref|. */
@@ -248,6 +263,31 @@ final class TorchPeer implements AutoCloseable {
     return a;
   }
 
+  /**
+   * Switches the peer to the first {@code batch} images and one target per class (the export's
+   * box), runs one step and writes its maps ((K*B,H,W), target-major, {@link #maps}). Returns the
+   * child's peak GPU memory in MB during that step (0 on the CPU). Throws IllegalStateException
+   * with the peer's message when the step fails (e.g. out of memory); the peer then waits for the
+   * next case.
+   */
+  double configure(int batch, int[] classes) {
+    StringBuilder c = new StringBuilder("case " + batch + " ");
+    for (int i = 0; i < classes.length; i++) {
+      c.append(i == 0 ? "" : ",").append(classes[i]);
+    }
+    send(c.toString());
+    String line = readLine();
+    if (!line.startsWith("READY ")) {
+      throw new IllegalStateException("torch peer " + name + ": expected 'READY MB', got " + line);
+    }
+    return Double.parseDouble(line.substring("READY ".length()));
+  }
+
+  /** The name of this peer's files (the kind unless given). */
+  String name() {
+    return name;
+  }
+
   /** Runs one step in the child; returns its wall time in ms (measured in the child). */
   double step() {
     send("run");
@@ -330,7 +370,7 @@ final class TorchPeer implements AutoCloseable {
   }
 
   private String logTail() {
-    Path log = dir.resolve("peer-" + kind.arg + ".log");
+    Path log = dir.resolve("peer-" + name + ".log");
     try {
       List<String> lines = Files.readAllLines(log);
       return String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
