@@ -295,10 +295,16 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   /** DepthwiseConv2dNative forward for input shape x. */
   public static OneDnnConv depthwise(OneDnnContext ctx, Op.DepthwiseConv2D op, Shape x) {
+    return depthwise(ctx, op, x, null);
+  }
+
+  /** DepthwiseConv2dNative forward followed by act (null: none), fused into one primitive. */
+  public static OneDnnConv depthwise(
+      OneDnnContext ctx, Op.DepthwiseConv2D op, Shape x, Op.Activation act) {
     return ctx.cached(
-        new Key(op, Kind.FORWARD, x),
+        new Key(op, Kind.FORWARD, x, act),
         OneDnnConv.class,
-        () -> depthwiseOf(ctx, Kind.FORWARD, op, x));
+        () -> depthwiseOf(ctx, Kind.FORWARD, op, x, act));
   }
 
   /** DepthwiseConv2dNative data gradient for forward input shape x. */
@@ -306,7 +312,7 @@ public final class OneDnnConv extends OneDnnPrimitive {
     return ctx.cached(
         new Key(op, Kind.BACKWARD_DATA, x),
         OneDnnConv.class,
-        () -> depthwiseOf(ctx, Kind.BACKWARD_DATA, op, x));
+        () -> depthwiseOf(ctx, Kind.BACKWARD_DATA, op, x, null));
   }
 
   /** Conv2DTranspose forward for input shape x (N,H,W,C) -> (N,outH,outW,F). */
@@ -332,10 +338,10 @@ public final class OneDnnConv extends OneDnnPrimitive {
   }
 
   private static OneDnnConv depthwiseOf(
-      OneDnnContext ctx, Kind kind, Op.DepthwiseConv2D op, Shape x) {
+      OneDnnContext ctx, Kind kind, Op.DepthwiseConv2D op, Shape x, Op.Activation act) {
     float[] bias = kind == Kind.FORWARD && op.bias() != null ? op.bias().data() : null;
     ConvGeometry g = ConvGeometry.ofConv(op, x);
-    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias, null);
+    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias, act);
   }
 
   static ConvGeometry conv2dGeometry(Op.Conv2D op, Shape x) {

@@ -75,7 +75,7 @@ public final class OneDnnOpTable {
         },
         (s, op) -> {
           FloatTensor dy = s.dy();
-          String read = OneDnnEltwise.readsOutput(op.kind()) ? s.node().name() : s.input0();
+          String read = op.gradReads() == Op.GradReads.OUTPUT ? s.node().name() : s.input0();
           float[] v = tiled(s, read);
           if (s.guided() && ActivationKernels.guides(op.kind())) {
             // guided backpropagation's ReLU rule has no oneDNN primitive: the Java engine's
