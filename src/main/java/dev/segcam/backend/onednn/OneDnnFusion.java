@@ -34,7 +34,9 @@ public final class OneDnnFusion implements CpuFusion {
 
   @Override
   public boolean fuses(Op producer, Op.Activation act) {
-    return (producer instanceof Op.Conv2D || producer instanceof Op.DepthwiseConv2D)
+    return (producer instanceof Op.Conv2D
+            || producer instanceof Op.DepthwiseConv2D
+            || producer instanceof Op.Conv2DTranspose)
         && !refused.contains(producer);
   }
 
@@ -44,10 +46,13 @@ public final class OneDnnFusion implements CpuFusion {
     FloatTensor x = in.get(0);
     OneDnnConv conv;
     try {
-      conv =
-          producer instanceof Op.Conv2D c
-              ? OneDnnConv.conv2d(ctx, c, x.shape(), act)
-              : OneDnnConv.depthwise(ctx, (Op.DepthwiseConv2D) producer, x.shape(), act);
+      if (producer instanceof Op.Conv2D c) {
+        conv = OneDnnConv.conv2d(ctx, c, x.shape(), act);
+      } else if (producer instanceof Op.DepthwiseConv2D d) {
+        conv = OneDnnConv.depthwise(ctx, d, x.shape(), act);
+      } else {
+        conv = OneDnnConv.transpose(ctx, (Op.Conv2DTranspose) producer, x.shape(), act);
+      }
     } catch (OneDnnUnsupportedException e) {
       refused.add(producer); // the op table's own entry then runs it (or the Java engine's)
       return null;

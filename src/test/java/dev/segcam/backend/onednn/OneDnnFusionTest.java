@@ -36,8 +36,8 @@ import org.junit.jupiter.api.Test;
 class OneDnnFusionTest {
   // the widest convolution below sums 3·3·16 products of operands in about [-1, 1]
   private static final Tolerance FORWARD = Accumulation.overTerms(3 * 3 * 16);
-  // the gradient runs back through four convolutions: one rounding of each, grown by the layers
-  private static final Tolerance GRADIENT = Accumulation.overTerms(4 * 3 * 3 * 16);
+  // the gradient runs back through five convolutions: one rounding of each, grown by the layers
+  private static final Tolerance GRADIENT = Accumulation.overTerms(5 * 3 * 3 * 16);
 
   static OneDnnContext ctx;
   static OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
@@ -87,8 +87,9 @@ class OneDnnFusionTest {
   }
 
   /**
-   * x -> c1 -> relu -> c2 -> relu6 -> dw -> leaky(0.2) -> c3 -> tanh -> c4 -> leaky(-0.3) -> out,
-   * and c1's output also read by a second branch (so c1 must not fuse).
+   * x -> c1 -> relu -> c2 -> relu6 -> dw -> leaky(0.2) -> c3 -> tanh -> c4 -> leaky(-0.3) -> up
+   * (transposed, stride 2) -> relu -> out, and c1's output also read by a second branch (so c1 must
+   * not fuse).
    */
   private static Graph graph() {
     Graph.Builder b = Graph.builder();
@@ -104,8 +105,11 @@ class OneDnnFusionTest {
     b.add("a4", new Op.Activation(Op.ActivationKind.TANH, 0f), "c3");
     b.add("c4", conv(8, 8), "a4");
     b.add("a5", new Op.Activation(Op.ActivationKind.LEAKY_RELU, -0.3f), "c4");
+    b.add(
+        "up", new Op.Conv2DTranspose(rand(2, 2, 6, 8), rand(6), 2, 2, Padding.VALID, -1, -1), "a5");
+    b.add("a6", new Op.Activation(Op.ActivationKind.RELU, 0f), "up");
     b.add("side", new Op.Activation(Op.ActivationKind.SIGMOID, 0f), "c1");
-    b.output("out", "a5");
+    b.output("out", "a6");
     b.output("side", "side");
     return b.build();
   }
@@ -121,13 +125,15 @@ class OneDnnFusionTest {
       // c3's own (pre-activation) output is asked for: it must not fuse, and stay correct
       Set<String> keep = Set.of("a1", "a2", "a3", "a4", "c3");
       try (CpuEngine.Run run = fused.forwardPass(in, keep)) {
-        for (String k : List.of("a1", "a2", "a3", "a4", "c3", "a5", "side")) {
+        for (String k : List.of("a1", "a2", "a3", "a4", "c3", "a6", "side")) {
           FORWARD.assertClose("fused " + k, ref.get(k).data(), run.values().get(k).data());
         }
         assertFalse(run.values().containsKey("c2"), "a fused conv keeps no value of its own");
       }
-      // c1 has two readers, c3 is kept: c2, dw and c4 fuse (c4 with its negative-slope LeakyRelu)
-      assertEquals(List.of(g.node("c2").op(), g.node("dw").op(), g.node("c4").op()), fusion.fused);
+      // c1 has two readers, c3 is kept: c2, dw, c4 (with its negative-slope LeakyRelu) and up fuse
+      assertEquals(
+          List.of(g.node("c2").op(), g.node("dw").op(), g.node("c4").op(), g.node("up").op()),
+          fusion.fused);
       // the pre-activation value has negatives, the activated one none: the kept c3 is not a4
       assertTrue(hasNegative(plainValue(plain, in, "c3")));
       // a forward that keeps everything fuses nothing
@@ -141,32 +147,35 @@ class OneDnnFusionTest {
   void gradientReadsTheFusedForwardsValues() {
     Graph g = graph();
     Map<String, FloatTensor> in = Map.of("x", rand(1, 12, 10, 5));
-    // seed the output, gradient at a1: through every fused pair (ReLU family reading y)
-    Set<String> seedsAndLayers = Set.of("a5", "a1");
+    // seed the output, gradient at a1: back through every fused pair (ReLU family reading y)
+    Set<String> seedsAndLayers = Set.of("a6", "a1");
     Set<String> needed = BackwardPlan.valuesFor(g, seedsAndLayers);
     assertFalse(needed.contains("c2"), "a ReLU's gradient reads its output: " + needed);
     Counting fusion = new Counting();
     try (CpuEngine plain = new CpuEngine(g, 2, table);
         CpuEngine fused = new CpuEngine(g, 2, table, fusion)) {
       Map<String, FloatTensor> all = plain.forward(in, null);
-      FloatTensor seed = rand(all.get("a5").shape().dims());
+      FloatTensor seed = rand(all.get("a6").shape().dims());
       Map<String, FloatTensor> ref =
           CpuBackward.backward(
-              g, all, Map.of("a5", seed), List.of("a1"), plain.parallel(), table, false);
+              g, all, Map.of("a6", seed), List.of("a1"), plain.parallel(), table, false);
       try (CpuEngine.Run run = fused.forwardPass(in, needed)) {
         Map<String, FloatTensor> got =
             CpuBackward.backward(
                 g,
                 run.values(),
                 run.shapes(),
-                Map.of("a5", seed),
+                Map.of("a6", seed),
                 List.of("a1"),
                 fused.parallel(),
                 table,
                 false);
         GRADIENT.assertClose("dS/d a1", ref.get("a1").data(), got.get("a1").data());
       }
-      assertEquals(3, fusion.fused.size(), "fused: " + fusion.fused);
+      // a5 (negative slope) reads its input c4, kept: c2, dw, c3 and up fuse
+      assertEquals(
+          List.of(g.node("c2").op(), g.node("dw").op(), g.node("c3").op(), g.node("up").op()),
+          fusion.fused);
     }
   }
 
