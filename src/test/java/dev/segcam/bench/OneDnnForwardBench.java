@@ -14,6 +14,7 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
+import dev.segcam.testing.ObservedFusion;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
@@ -235,24 +236,10 @@ public final class OneDnnForwardBench {
   }
 
   private static CpuFusion timed(CpuFusion f) {
-    return new CpuFusion() {
-      @Override
-      public boolean fuses(Op producer, Op.Activation act) {
-        return f.fuses(producer, act);
-      }
-
-      @Override
-      public FloatTensor run(
-          CpuEngine e, Op producer, Op.Activation act, List<FloatTensor> in, Shape out) {
-        long c0 = CPU.getCurrentThreadCpuTime();
-        FloatTensor v = f.run(e, producer, act, in, out);
-        current.add(
-            producer.type() + "+" + act.type(),
-            CPU.getCurrentThreadCpuTime() - c0,
-            v == null ? 0 : moved(in, v));
-        return v;
-      }
-    };
+    return new ObservedFusion(
+        f,
+        (producer, act, in, v, nanos) ->
+            current.add(producer.type() + "+" + act.type(), nanos, moved(in, v)));
   }
 
   private static long moved(List<FloatTensor> in, FloatTensor out) {

@@ -281,15 +281,7 @@ public final class OneDnnConv extends OneDnnPrimitive {
     return ctx.cached(
         new Key(op, Kind.FORWARD, x, act),
         OneDnnConv.class,
-        () ->
-            new OneDnnConv(
-                ctx,
-                Kind.FORWARD,
-                conv2dGeometry(op, x),
-                FilterLayout.HWIO,
-                op.filter().data(),
-                op.bias() == null ? null : op.bias().data(),
-                act));
+        () -> of(ctx, Kind.FORWARD, op.filter(), op.bias(), conv2dGeometry(op, x), act));
   }
 
   /** Conv2D data gradient dy -> dx for forward input shape x. */
@@ -333,15 +325,7 @@ public final class OneDnnConv extends OneDnnPrimitive {
     return ctx.cached(
         new Key(op, Kind.TRANSPOSED, x, act),
         OneDnnConv.class,
-        () ->
-            new OneDnnConv(
-                ctx,
-                Kind.TRANSPOSED,
-                transposeGeometry(op, x),
-                FilterLayout.HWIO,
-                op.filter().data(),
-                op.bias() == null ? null : op.bias().data(),
-                act));
+        () -> of(ctx, Kind.TRANSPOSED, op.filter(), op.bias(), transposeGeometry(op, x), act));
   }
 
   /** Conv2DTranspose data gradient (a plain convolution) for forward input shape x. */
@@ -354,8 +338,18 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   private static OneDnnConv of(
       OneDnnContext ctx, Kind kind, FloatTensor filter, FloatTensor bias, ConvGeometry g) {
+    return of(ctx, kind, filter, bias, g, null);
+  }
+
+  private static OneDnnConv of(
+      OneDnnContext ctx,
+      Kind kind,
+      FloatTensor filter,
+      FloatTensor bias,
+      ConvGeometry g,
+      Op.Activation act) {
     return new OneDnnConv(
-        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data(), null);
+        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data(), act);
   }
 
   private static OneDnnConv depthwiseOf(

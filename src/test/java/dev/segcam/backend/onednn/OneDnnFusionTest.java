@@ -15,6 +15,7 @@ import dev.segcam.ir.Graph;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Padding;
 import dev.segcam.ir.Shape;
+import dev.segcam.testing.ObservedFusion;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresOneDnn;
 import dev.segcam.testing.Tolerance;
@@ -57,25 +58,11 @@ class OneDnnFusionTest {
     }
   }
 
-  /** Counts the pairs fused, by producer node. */
-  private static final class Counting implements CpuFusion {
-    final CpuFusion inner = OneDnnFusion.of(ctx);
+  /** Records the producers fused, in order. */
+  private static final class Counting {
     final List<Op> fused = new ArrayList<>();
-
-    @Override
-    public boolean fuses(Op producer, Op.Activation act) {
-      return inner.fuses(producer, act);
-    }
-
-    @Override
-    public FloatTensor run(
-        CpuEngine e, Op producer, Op.Activation act, List<FloatTensor> in, Shape out) {
-      FloatTensor v = inner.run(e, producer, act, in, out);
-      if (v != null) {
-        fused.add(producer);
-      }
-      return v;
-    }
+    final CpuFusion fusion =
+        new ObservedFusion(OneDnnFusion.of(ctx), (p, act, in, out, nanos) -> fused.add(p));
   }
 
   private static FloatTensor rand(int... dims) {
@@ -120,7 +107,7 @@ class OneDnnFusionTest {
     Map<String, FloatTensor> in = Map.of("x", rand(2, 9, 11, 5));
     Counting fusion = new Counting();
     try (CpuEngine plain = new CpuEngine(g, 2, table);
-        CpuEngine fused = new CpuEngine(g, 2, table, fusion)) {
+        CpuEngine fused = new CpuEngine(g, 2, table, fusion.fusion)) {
       Map<String, FloatTensor> ref = plain.forward(in, null);
       // c3's own (pre-activation) output is asked for: it must not fuse, and stay correct
       Set<String> keep = Set.of("a1", "a2", "a3", "a4", "c3");
@@ -153,7 +140,7 @@ class OneDnnFusionTest {
     assertFalse(needed.contains("c2"), "a ReLU's gradient reads its output: " + needed);
     Counting fusion = new Counting();
     try (CpuEngine plain = new CpuEngine(g, 2, table);
-        CpuEngine fused = new CpuEngine(g, 2, table, fusion)) {
+        CpuEngine fused = new CpuEngine(g, 2, table, fusion.fusion)) {
       Map<String, FloatTensor> all = plain.forward(in, null);
       FloatTensor seed = rand(all.get("a6").shape().dims());
       Map<String, FloatTensor> ref =
