@@ -6,7 +6,6 @@ import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuFusion;
 import dev.segcam.backend.cpu.CpuOpTable;
 import dev.segcam.backend.onednn.OneDnnContext;
-import dev.segcam.backend.onednn.OneDnnEltwise;
 import dev.segcam.backend.onednn.OneDnnFusion;
 import dev.segcam.backend.onednn.OneDnnOpTable;
 import dev.segcam.backend.onednn.OneDnnPrimitive;
@@ -37,10 +36,7 @@ import org.bytedeco.javacpp.FloatPointer;
  * entries. Copies: the floats each node moves between Java arrays and oneDNN's memory, times the
  * per-float cost of {@code FloatPointer.put/get} measured here.
  *
- * <p>Args: size (256), batches (1,8), reps (7), JSON path (bench/results/onednn-forward.json),
- * mode: {@code fusion} (default; unfused vs fused) or {@code copies} (both fused; copies into and
- * out of the primitives on one thread vs on oneDNN's OpenMP thread count, {@link
- * OneDnnContext#open(int)}; the engines on that many threads too, so compare wall times).
+ * <p>Args: size (256), batches (1,8), reps (7), JSON path (bench/results/onednn-forward.json).
  */
 public final class OneDnnForwardBench {
   private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
@@ -71,16 +67,9 @@ public final class OneDnnForwardBench {
     }
     int reps = args.length > 2 ? Integer.parseInt(args[2]) : 7;
     Path out = Path.of(args.length > 3 ? args[3] : "bench/results/onednn-forward.json");
-    // fusion: unfused vs fused (one copy thread); copies: fused, copies on one thread vs on the
-    // OpenMP thread count
-    boolean copies = args.length > 4 && args[4].equals("copies");
     OneDnnProbe.Status st = OneDnnProbe.status();
     if (!st.available()) {
       throw new IllegalStateException(st.describe());
-    }
-    if (args.length > 4 && args[4].equals("copyscaling")) {
-      copyScaling(st.threads(), reps);
-      return;
     }
     Graph g = IrUnet.build(IrUnet.MEDIUM, 1);
     String logits = g.outputs().get("logits");
@@ -90,28 +79,16 @@ public final class OneDnnForwardBench {
         "%s; %s; copy put %.3f ns/float, get %.3f ns/float%n",
         Machine.cpuModel(), st.describe(), copy[0], copy[1]);
     StringBuilder rows = new StringBuilder();
-    int threads = copies ? st.threads() : 1;
-    try (OneDnnContext ctx = OneDnnContext.open(1);
-        OneDnnContext ctxN = OneDnnContext.open(st.threads())) {
+    try (OneDnnContext ctx = OneDnnContext.open()) {
       OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table = timed(OneDnnOpTable.of(ctx));
       CpuFusion fusion = timed(OneDnnFusion.of(ctx));
       for (int batch : batches) {
         FloatTensor image = image(batch, size);
         Map<String, FloatTensor> in = Map.of(IrUnet.INPUT, image);
-        try (CpuEngine plain =
-                copies
-                    ? new CpuEngine(g, threads, table, fusion)
-                    : new CpuEngine(g, threads, table);
-            CpuEngine fused =
-                copies
-                    ? new CpuEngine(
-                        g, threads, timed(OneDnnOpTable.of(ctxN)), timed(OneDnnFusion.of(ctxN)))
-                    : new CpuEngine(g, threads, table, fusion)) {
+        try (CpuEngine plain = new CpuEngine(g, 1, table);
+            CpuEngine fused = new CpuEngine(g, 1, table, fusion)) {
           CpuEngine[] engines = {plain, fused};
-          String[] names =
-              copies
-                  ? new String[] {"fused, 1 copy thread", "fused, " + threads + " copy threads"}
-                  : new String[] {"unfused", "fused"};
+          String[] names = {"unfused", "fused"};
           double[][] cpu = new double[2][reps];
           double[][] wall = new double[2][reps];
           Tally[] tallies = {new Tally(), new Tally()};
@@ -184,13 +161,11 @@ public final class OneDnnForwardBench {
     }
     String json =
         String.format(
-            "{%n  \"benchmark\": \"oneDNN forward of the Seg-Grad-CAM step, %s\",%n  \"model\": \"%s\", \"layer\": \"%s\",%n  \"cpu\": %s, \"cores\": %d,"
+            "{%n  \"benchmark\": \"oneDNN forward of the Seg-Grad-CAM step, unfused vs conv+activation"
+                + " fused\",%n  \"model\": \"%s\", \"layer\": \"%s\",%n  \"cpu\": %s, \"cores\": %d,"
                 + " \"onednn\": %s,%n  \"omp_num_threads\": %s, \"load_average\": %s,%n"
                 + "  \"date\": \"%s\", \"commit\": \"%s\",%n"
                 + "  \"copy_ns_per_float\": {\"put\": %.3f, \"get\": %.3f},%n  \"runs\": [%n%s%n  ]%n}%n",
-            copies
-                ? "fused, copies on one thread vs in parallel"
-                : "unfused vs conv+activation fused",
             IrUnet.MEDIUM.name(),
             LAYER,
             Machine.jsonString(Machine.cpuModel()),
@@ -205,46 +180,6 @@ public final class OneDnnForwardBench {
             rows);
     Machine.write(out, json);
     System.out.println("wrote " + out);
-  }
-
-  /**
-   * The copies alone: a ReLU over 8M floats (32 MB in, 32 MB out, as a 256x256x32 activation at
-   * batch 4), its copy in and copy out timed inside the primitive (-Dsegcam.onednn.profile=true),
-   * copies on one thread vs on {@code threads}, interleaved; min and median per variant.
-   */
-  private static void copyScaling(int threads, int reps) {
-    int n = 8 << 20;
-    float[] x = new float[n];
-    Random r = new Random(9);
-    for (int i = 0; i < n; i++) {
-      x[i] = r.nextFloat() - 0.5f;
-    }
-    try (OneDnnContext one = OneDnnContext.open(1);
-        OneDnnContext many = OneDnnContext.open(threads)) {
-      OneDnnEltwise[] p = {
-        OneDnnEltwise.forward(one, Op.ActivationKind.RELU, 0f, n),
-        OneDnnEltwise.forward(many, Op.ActivationKind.RELU, 0f, n)
-      };
-      double[][] in = new double[2][reps];
-      double[][] out = new double[2][reps];
-      for (int i = -WARMUP; i < reps; i++) {
-        for (int k = 0; k < 2; k++) {
-          int v = (i & 1) == 0 ? k : 1 - k;
-          OneDnnPrimitive.profile(true);
-          dev.segcam.backend.cpu.Arena.recycle(p[v].run(x));
-          long[] t = OneDnnPrimitive.profile(true);
-          if (i >= 0) {
-            in[v][i] = t[0] / 1e6;
-            out[v][i] = t[2] / 1e6;
-          }
-        }
-      }
-      for (int v = 0; v < 2; v++) {
-        System.out.printf(
-            "copies of 32 MB on %d thread(s): in %s%n    out %s%n",
-            v == 0 ? 1 : threads, Stats.of(in[v]), Stats.of(out[v]));
-      }
-    }
   }
 
   private static FloatTensor image(int batch, int size) {

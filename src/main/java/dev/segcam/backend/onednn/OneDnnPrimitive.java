@@ -254,7 +254,7 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     check(arg, values.length, "input");
     layOut();
     long t0 = tick();
-    ctx.copyIn(views.get(arg), values);
+    views.get(arg).put(values);
     tock(0, t0);
   }
 
@@ -263,7 +263,7 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     check(arg, dst.length, "output");
     layOut();
     long t0 = tick();
-    ctx.copyOut(views.get(arg), dst);
+    views.get(arg).get(dst);
     tock(2, t0);
   }
 
