@@ -10,15 +10,10 @@
 #      OMP_WAIT_POLICY (default passive), BENCH_JAVA_OPTS, MVN (default mvn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MVN="${MVN:-mvn}"
-cachedir="${JAVACPP_CACHEDIR:-/tmp/javacpp-shared}"
-
-# shellcheck source=bench/test-classpath.sh
-source bench/test-classpath.sh # compiles the tests, sets $cp
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+source bench/test-classpath.sh # shellcheck source=bench/test-classpath.sh (compiles, sets $cp)
 
 # shellcheck disable=SC2086
-exec java -Xss8m -Xms2g -Xmx6g -Dsegcam.onednn.profile=true \
-  -Dorg.bytedeco.javacpp.cachedir="$cachedir" ${BENCH_JAVA_OPTS:-} \
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" \
+  exec java -Xss8m -Xms2g -Xmx6g -Dsegcam.onednn.profile=true ${BENCH_JAVA_OPTS:-} \
+  -Dorg.bytedeco.javacpp.cachedir="${JAVACPP_CACHEDIR:-/tmp/javacpp-shared}" \
   -cp "$cp" dev.segcam.bench.OneDnnForwardBench "$@"
