@@ -67,6 +67,9 @@ public final class OneDnnForwardBench {
     }
     int reps = args.length > 2 ? Integer.parseInt(args[2]) : 7;
     Path out = Path.of(args.length > 3 ? args[3] : "bench/results/onednn-forward.json");
+    // fusion (default): unfused vs fused; concat: both fused, Concat on oneDNN vs on the Java
+    // engine
+    boolean javaConcat = args.length > 4 && args[4].equals("concat");
     OneDnnProbe.Status st = OneDnnProbe.status();
     if (!st.available()) {
       throw new IllegalStateException(st.describe());
@@ -85,10 +88,15 @@ public final class OneDnnForwardBench {
       for (int batch : batches) {
         FloatTensor image = image(batch, size);
         Map<String, FloatTensor> in = Map.of(IrUnet.INPUT, image);
-        try (CpuEngine plain = new CpuEngine(g, 1, table);
-            CpuEngine fused = new CpuEngine(g, 1, table, fusion)) {
+        try (CpuEngine plain =
+                javaConcat ? new CpuEngine(g, 1, table, fusion) : new CpuEngine(g, 1, table);
+            CpuEngine fused =
+                new CpuEngine(g, 1, javaConcat ? withJavaConcat(table) : table, fusion)) {
           CpuEngine[] engines = {plain, fused};
-          String[] names = {"unfused", "fused"};
+          String[] names =
+              javaConcat
+                  ? new String[] {"fused", "fused, Java Concat"}
+                  : new String[] {"unfused", "fused"};
           double[][] cpu = new double[2][reps];
           double[][] wall = new double[2][reps];
           Tally[] tallies = {new Tally(), new Tally()};
@@ -231,6 +239,31 @@ public final class OneDnnForwardBench {
             return v;
           },
           e.backward());
+    }
+    return out;
+  }
+
+  // t with the Java engine's Concat forward (timed under "Concat (Java)")
+  private static OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> withJavaConcat(
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t) {
+    OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> out = new OpTable<>(t.backend());
+    CpuOpTable.Forward<Op> java = CpuOpTable.TABLE.find(Op.Concat.class).forward();
+    for (Class<?> c : Op.class.getPermittedSubclasses()) {
+      @SuppressWarnings("unchecked")
+      Class<? extends Op> op = (Class<? extends Op>) c;
+      OpTable.Entry<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> e = t.find(op);
+      if (e != null) {
+        CpuOpTable.Forward<Op> f =
+            op == Op.Concat.class
+                ? (eng, o, in, shape) -> {
+                  long c0 = CPU.getCurrentThreadCpuTime();
+                  FloatTensor v = java.run(eng, o, in, shape);
+                  current.add("Concat (Java)", CPU.getCurrentThreadCpuTime() - c0, 0);
+                  return v;
+                }
+                : e.forward();
+        out.put(op, f, e.backward());
+      }
     }
     return out;
   }
