@@ -5,6 +5,7 @@ import dev.segcam.backend.OpTable;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuFusion;
 import dev.segcam.backend.cpu.CpuOpTable;
+import dev.segcam.backend.onednn.OneDnnConcat;
 import dev.segcam.backend.onednn.OneDnnContext;
 import dev.segcam.backend.onednn.OneDnnFusion;
 import dev.segcam.backend.onednn.OneDnnOpTable;
@@ -67,9 +68,9 @@ public final class OneDnnForwardBench {
     }
     int reps = args.length > 2 ? Integer.parseInt(args[2]) : 7;
     Path out = Path.of(args.length > 3 ? args[3] : "bench/results/onednn-forward.json");
-    // fusion (default): unfused vs fused; concat: both fused, Concat on oneDNN vs on the Java
-    // engine
-    boolean javaConcat = args.length > 4 && args[4].equals("concat");
+    // fusion (default): unfused vs fused; concat: both fused, Concat on oneDNN (OneDnnConcat) vs on
+    // the Java engine (what the table runs)
+    boolean concat = args.length > 4 && args[4].equals("concat");
     OneDnnProbe.Status st = OneDnnProbe.status();
     if (!st.available()) {
       throw new IllegalStateException(st.describe());
@@ -89,13 +90,14 @@ public final class OneDnnForwardBench {
         FloatTensor image = image(batch, size);
         Map<String, FloatTensor> in = Map.of(IrUnet.INPUT, image);
         try (CpuEngine plain =
-                javaConcat ? new CpuEngine(g, 1, table, fusion) : new CpuEngine(g, 1, table);
-            CpuEngine fused =
-                new CpuEngine(g, 1, javaConcat ? withJavaConcat(table) : table, fusion)) {
+                concat
+                    ? new CpuEngine(g, 1, withOneDnnConcat(table, ctx), fusion)
+                    : new CpuEngine(g, 1, table);
+            CpuEngine fused = new CpuEngine(g, 1, table, fusion)) {
           CpuEngine[] engines = {plain, fused};
           String[] names =
-              javaConcat
-                  ? new String[] {"fused", "fused, Java Concat"}
+              concat
+                  ? new String[] {"fused, oneDNN Concat", "fused, Java Concat"}
                   : new String[] {"unfused", "fused"};
           double[][] cpu = new double[2][reps];
           double[][] wall = new double[2][reps];
@@ -243,11 +245,10 @@ public final class OneDnnForwardBench {
     return out;
   }
 
-  // t with the Java engine's Concat forward (timed under "Concat (Java)")
-  private static OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> withJavaConcat(
-      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t) {
+  // t with Concat on oneDNN's primitive (timed under "Concat (oneDNN)")
+  private static OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> withOneDnnConcat(
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t, OneDnnContext ctx) {
     OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> out = new OpTable<>(t.backend());
-    CpuOpTable.Forward<Op> java = CpuOpTable.TABLE.find(Op.Concat.class).forward();
     for (Class<?> c : Op.class.getPermittedSubclasses()) {
       @SuppressWarnings("unchecked")
       Class<? extends Op> op = (Class<? extends Op>) c;
@@ -257,8 +258,15 @@ public final class OneDnnForwardBench {
             op == Op.Concat.class
                 ? (eng, o, in, shape) -> {
                   long c0 = CPU.getCurrentThreadCpuTime();
-                  FloatTensor v = java.run(eng, o, in, shape);
-                  current.add("Concat (Java)", CPU.getCurrentThreadCpuTime() - c0, 0);
+                  List<Shape> shapes = new ArrayList<>();
+                  List<float[]> data = new ArrayList<>();
+                  for (FloatTensor x : in) {
+                    shapes.add(x.shape());
+                    data.add(x.data());
+                  }
+                  OneDnnConcat p = OneDnnConcat.of(ctx, shapes, ((Op.Concat) o).axis(), shape);
+                  FloatTensor v = new FloatTensor(shape, p.run(data));
+                  current.add("Concat (oneDNN)", CPU.getCurrentThreadCpuTime() - c0, moved(in, v));
                   return v;
                 }
                 : e.forward();
