@@ -11,6 +11,7 @@ import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.backend.onednn.OneDnnContext;
+import dev.segcam.backend.onednn.OneDnnFusion;
 import dev.segcam.backend.onednn.OneDnnOpTable;
 import dev.segcam.backend.onednn.OneDnnProbe;
 import dev.segcam.ir.FloatTensor;
@@ -146,7 +147,7 @@ public final class CpuCamBackend extends HostCamBackend {
   public static CpuCamBackend createOneDnn(Graph graph, int threads) {
     OneDnnContext ctx = OneDnnContext.open();
     OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t = OneDnnOpTable.of(ctx);
-    CpuEngine engine = new CpuEngine(graph, Math.max(1, threads), t);
+    CpuEngine engine = new CpuEngine(graph, Math.max(1, threads), t, OneDnnFusion.of(ctx));
     AutoCloseable both =
         () -> {
           try (ctx) {
@@ -193,8 +194,9 @@ public final class CpuCamBackend extends HostCamBackend {
   @Override
   public Forward forward(String input, CamTensor images, Set<String> keep) {
     // a backward between kept nodes (seeds and layers) reads only some values: for a convolution
-    // none, for a ReLU its input, for a max pool its input (BackwardPlan.reads, as TensorFlow's
-    // gradients); every other value goes back to the arena once its last forward reader ran
+    // none, for a ReLU its output, for a max pool its input (BackwardPlan.reads); every other
+    // value goes back to the arena once its last forward reader ran (and a convolution whose only
+    // reader is its activation is fused with it on oneDNN: its own value never exists)
     Set<String> needed = BackwardPlan.valuesFor(graph, keep);
     CpuEngine.Run run = engine.run(Map.of(input, images.toHost()), needed);
     Map<String, Shape> shapes = new java.util.HashMap<>(run.shapes());

@@ -217,9 +217,21 @@ public sealed interface Op {
       return kind.tfName;
     }
 
+    /**
+     * What segcam's backends read for this activation's gradient: TensorFlow's choice ({@link
+     * ActivationKind#gradReads}), except that the ReLU family (Relu, Relu6, LeakyRelu with a slope
+     * of at least 0) reads its output: their gradients only ask which side of 0 (and 6) the input
+     * was on, and y keeps that exactly (y &gt; 0 iff x &gt; 0, 0 &lt; y &lt; 6 iff 0 &lt; x &lt;
+     * 6), so the result is the same bit for bit, and a convolution fused with its ReLU need not
+     * keep its pre-activation value for the backward.
+     */
     @Override
     public GradReads gradReads() {
-      return kind.gradReads;
+      boolean reluFamily =
+          kind == ActivationKind.RELU
+              || kind == ActivationKind.RELU6
+              || (kind == ActivationKind.LEAKY_RELU && alpha >= 0f);
+      return reluFamily ? GradReads.OUTPUT : kind.gradReads;
     }
 
     @Override

@@ -79,7 +79,14 @@ class OpTableCoverageTest {
 
   @Test
   void traitsFollowTensorFlowsGradientRegistry() {
-    assertEquals(Op.GradReads.INPUT, new Op.Activation(Op.ActivationKind.RELU, 0).gradReads());
+    assertEquals(Op.GradReads.INPUT, Op.ActivationKind.RELU.gradReads); // TensorFlow's ReluGrad
+    // segcam's ReLU family reads its output (the same mask), a negative LeakyRelu slope its input
+    assertEquals(Op.GradReads.OUTPUT, new Op.Activation(Op.ActivationKind.RELU, 0).gradReads());
+    assertEquals(Op.GradReads.OUTPUT, new Op.Activation(Op.ActivationKind.RELU6, 0).gradReads());
+    assertEquals(
+        Op.GradReads.OUTPUT, new Op.Activation(Op.ActivationKind.LEAKY_RELU, 0.2f).gradReads());
+    assertEquals(
+        Op.GradReads.INPUT, new Op.Activation(Op.ActivationKind.LEAKY_RELU, -0.2f).gradReads());
     assertEquals(Op.GradReads.OUTPUT, new Op.Activation(Op.ActivationKind.TANH, 0).gradReads());
     assertEquals(Op.GradReads.OUTPUT, new Op.Softmax().gradReads());
     assertTrue(new Op.Softmax().probabilityHead());

@@ -35,6 +35,7 @@ public final class CpuEngine implements AutoCloseable {
   private final Map<Op, CpuConv.PackedConv> packed = new IdentityHashMap<>();
   private final OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table;
   private final Arena arena = new Arena();
+  private final CpuFusion fusion;
 
   public CpuEngine(Graph graph) {
     this(graph, Runtime.getRuntime().availableProcessors());
@@ -51,9 +52,23 @@ public final class CpuEngine implements AutoCloseable {
    */
   public CpuEngine(
       Graph graph, int threads, OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table) {
+    this(graph, threads, table, null);
+  }
+
+  /**
+   * An engine over {@code table} that also runs a producer and the activation that is its only
+   * reader as one step where {@code fusion} (may be null: none) accepts the pair and the producer's
+   * value is not kept ({@link FusionPlan}); a forward that keeps every value fuses nothing.
+   */
+  public CpuEngine(
+      Graph graph,
+      int threads,
+      OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> table,
+      CpuFusion fusion) {
     this.graph = graph;
     this.parallel = new Parallel(threads);
     this.table = table;
+    this.fusion = fusion;
   }
 
   /** The op table this engine runs (also the one its backward should use). */
@@ -223,13 +238,17 @@ public final class CpuEngine implements AutoCloseable {
       Set<String> kept,
       Map<String, FloatTensor> values,
       Arena.Pass pass) {
+    FusionPlan plan = FusionPlan.of(graph, kept, keep == null, fusion, this);
     Interpreter.forward(
         graph,
         shapes,
         (n, args, out) -> {
           FloatTensor v;
           try {
-            v = n.op() instanceof Op.Input ? inputs.get(n.name()) : run(n, args, out);
+            v =
+                n.op() instanceof Op.Input
+                    ? inputs.get(n.name())
+                    : plan.run(n, args, out, this::run);
           } catch (IllegalArgumentException | ArithmeticException | IndexOutOfBoundsException e) {
             throw new SegcamException("failed on inputs " + shapesOf(args) + ": " + e, e);
           }

@@ -9,7 +9,10 @@ import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.memory_desc_vector;
 
 /**
- * Concatenation along one axis on oneDNN (a U-Net's skip joins: NHWC along C).
+ * Concatenation along one axis on oneDNN (a U-Net's skip joins: NHWC along C). Not in {@link
+ * OneDnnOpTable}: while tensors live in Java arrays the Java engine's Concat (one copy into the
+ * output) is faster than this primitive's copies in, concatenation and copy out (docs/ONEDNN.md,
+ * "Fusion"); kept, tested, for tensors bound as oneDNN memories.
  *
  * <pre>
  * xs[i] (..., Ci, ...) -> out (..., sum Ci, ...) along axis

@@ -60,10 +60,10 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   /**
    * Plans the primitive. bias (F, or C for TRANSPOSED) may be null; it is not used by
-   * BACKWARD_DATA. fused (may be null) is an activation applied to the FORWARD output inside the
-   * primitive (a oneDNN eltwise post-op: conv + bias + activation in one pass over the output).
-   * Only for a forward whose pre-activation value nobody reads (the activation's gradient must then
-   * read its output: ReLU's can, as y &gt; 0 exactly where x &gt; 0).
+   * BACKWARD_DATA. fused (may be null) is an activation applied to the FORWARD or TRANSPOSED output
+   * inside the primitive (a oneDNN eltwise post-op: conv + bias + activation in one pass over the
+   * output). Only for a forward whose pre-activation value nobody reads (the activation's gradient
+   * must then read its output: ReLU's can, as y &gt; 0 exactly where x &gt; 0).
    *
    * @throws OneDnnUnsupportedException when oneDNN cannot express the geometry
    */
@@ -76,8 +76,8 @@ public final class OneDnnConv extends OneDnnPrimitive {
       float[] bias,
       Op.Activation fused) {
     super(ctx, "conv " + kind + " " + g + (fused == null ? "" : " + " + fused.type()));
-    if (fused != null && kind != Kind.FORWARD) {
-      throw new IllegalArgumentException("a fused activation needs Kind.FORWARD, not " + kind);
+    if (fused != null && kind == Kind.BACKWARD_DATA) {
+      throw new IllegalArgumentException("a fused activation needs a forward kind, not " + kind);
     }
     this.kind = kind;
     this.g = g;
@@ -99,16 +99,7 @@ public final class OneDnnConv extends OneDnnPrimitive {
     primitive_desc_base pd;
     switch (kind) {
       case FORWARD -> {
-        primitive_attr attr = own(new primitive_attr());
-        if (fused != null) {
-          post_ops ops = own(new post_ops());
-          ops.append_eltwise(
-              OneDnnEltwise.forwardAlgorithm(fused.kind()),
-              OneDnnEltwise.alpha(fused.kind(), fused.alpha()),
-              OneDnnEltwise.beta(fused.kind()));
-          attr.set_post_ops(ops);
-        }
-        convolution_forward.primitive_desc fwd = forwardPd(g, big, wAny, b, small, attr);
+        convolution_forward.primitive_desc fwd = forwardPd(g, big, wAny, b, small, postOps(fused));
         build(fwd, () -> new convolution_forward(fwd));
         pd = fwd;
       }
@@ -149,7 +140,9 @@ public final class OneDnnConv extends OneDnnPrimitive {
                         strides(g),
                         dilations(g),
                         padBefore(g),
-                        padAfter(g)));
+                        padAfter(g),
+                        postOps(fused),
+                        false));
         build(de, () -> new deconvolution_forward(de));
         pd = de;
       }
@@ -166,6 +159,20 @@ public final class OneDnnConv extends OneDnnPrimitive {
   }
 
   private static final dnnl.algorithm convolution_direct = dnnl.algorithm.convolution_direct;
+
+  // the attributes of a forward: the fused activation (null: none) as an eltwise post-op
+  private primitive_attr postOps(Op.Activation fused) {
+    primitive_attr attr = own(new primitive_attr());
+    if (fused != null) {
+      post_ops ops = own(new post_ops());
+      ops.append_eltwise(
+          OneDnnEltwise.forwardAlgorithm(fused.kind()),
+          OneDnnEltwise.alpha(fused.kind(), fused.alpha()),
+          OneDnnEltwise.beta(fused.kind()));
+      attr.set_post_ops(ops);
+    }
+    return attr;
+  }
 
   private convolution_forward.primitive_desc forwardPd(
       ConvGeometry g,
@@ -274,15 +281,7 @@ public final class OneDnnConv extends OneDnnPrimitive {
     return ctx.cached(
         new Key(op, Kind.FORWARD, x, act),
         OneDnnConv.class,
-        () ->
-            new OneDnnConv(
-                ctx,
-                Kind.FORWARD,
-                conv2dGeometry(op, x),
-                FilterLayout.HWIO,
-                op.filter().data(),
-                op.bias() == null ? null : op.bias().data(),
-                act));
+        () -> of(ctx, Kind.FORWARD, op.filter(), op.bias(), conv2dGeometry(op, x), act));
   }
 
   /** Conv2D data gradient dy -> dx for forward input shape x. */
@@ -295,10 +294,16 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   /** DepthwiseConv2dNative forward for input shape x. */
   public static OneDnnConv depthwise(OneDnnContext ctx, Op.DepthwiseConv2D op, Shape x) {
+    return depthwise(ctx, op, x, null);
+  }
+
+  /** DepthwiseConv2dNative forward followed by act (null: none), fused into one primitive. */
+  public static OneDnnConv depthwise(
+      OneDnnContext ctx, Op.DepthwiseConv2D op, Shape x, Op.Activation act) {
     return ctx.cached(
-        new Key(op, Kind.FORWARD, x),
+        new Key(op, Kind.FORWARD, x, act),
         OneDnnConv.class,
-        () -> depthwiseOf(ctx, Kind.FORWARD, op, x));
+        () -> depthwiseOf(ctx, Kind.FORWARD, op, x, act));
   }
 
   /** DepthwiseConv2dNative data gradient for forward input shape x. */
@@ -306,15 +311,21 @@ public final class OneDnnConv extends OneDnnPrimitive {
     return ctx.cached(
         new Key(op, Kind.BACKWARD_DATA, x),
         OneDnnConv.class,
-        () -> depthwiseOf(ctx, Kind.BACKWARD_DATA, op, x));
+        () -> depthwiseOf(ctx, Kind.BACKWARD_DATA, op, x, null));
   }
 
   /** Conv2DTranspose forward for input shape x (N,H,W,C) -> (N,outH,outW,F). */
   public static OneDnnConv transpose(OneDnnContext ctx, Op.Conv2DTranspose op, Shape x) {
+    return transpose(ctx, op, x, null);
+  }
+
+  /** Conv2DTranspose forward followed by act (null: none), fused into one primitive. */
+  public static OneDnnConv transpose(
+      OneDnnContext ctx, Op.Conv2DTranspose op, Shape x, Op.Activation act) {
     return ctx.cached(
-        new Key(op, Kind.TRANSPOSED, x),
+        new Key(op, Kind.TRANSPOSED, x, act),
         OneDnnConv.class,
-        () -> of(ctx, Kind.TRANSPOSED, op.filter(), op.bias(), transposeGeometry(op, x)));
+        () -> of(ctx, Kind.TRANSPOSED, op.filter(), op.bias(), transposeGeometry(op, x), act));
   }
 
   /** Conv2DTranspose data gradient (a plain convolution) for forward input shape x. */
@@ -327,15 +338,25 @@ public final class OneDnnConv extends OneDnnPrimitive {
 
   private static OneDnnConv of(
       OneDnnContext ctx, Kind kind, FloatTensor filter, FloatTensor bias, ConvGeometry g) {
+    return of(ctx, kind, filter, bias, g, null);
+  }
+
+  private static OneDnnConv of(
+      OneDnnContext ctx,
+      Kind kind,
+      FloatTensor filter,
+      FloatTensor bias,
+      ConvGeometry g,
+      Op.Activation act) {
     return new OneDnnConv(
-        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data(), null);
+        ctx, kind, g, FilterLayout.HWIO, filter.data(), bias == null ? null : bias.data(), act);
   }
 
   private static OneDnnConv depthwiseOf(
-      OneDnnContext ctx, Kind kind, Op.DepthwiseConv2D op, Shape x) {
+      OneDnnContext ctx, Kind kind, Op.DepthwiseConv2D op, Shape x, Op.Activation act) {
     float[] bias = kind == Kind.FORWARD && op.bias() != null ? op.bias().data() : null;
     ConvGeometry g = ConvGeometry.ofConv(op, x);
-    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias, null);
+    return new OneDnnConv(ctx, kind, g, FilterLayout.DEPTHWISE, op.filter().data(), bias, act);
   }
 
   static ConvGeometry conv2dGeometry(Op.Conv2D op, Shape x) {

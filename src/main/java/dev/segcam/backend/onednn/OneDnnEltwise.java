@@ -1,5 +1,6 @@
 package dev.segcam.backend.onednn;
 
+import dev.segcam.ir.Op;
 import dev.segcam.ir.Op.ActivationKind;
 import org.bytedeco.dnnl.eltwise_backward;
 import org.bytedeco.dnnl.eltwise_forward;
@@ -15,8 +16,9 @@ import org.bytedeco.dnnl.memory;
  * Sigmoid    eltwise_logistic_use_dst_for_bwd Tanh      eltwise_tanh_use_dst_for_bwd
  * </pre>
  *
- * The backward reads what TensorFlow's gradient reads (and the Java engine's ElementwiseGrad): the
- * input x for Relu, Relu6 and LeakyRelu, the output y for Elu, Sigmoid and Tanh.
+ * The backward reads what the Java engine's ElementwiseGrad reads ({@link
+ * Op.Activation#gradReads}): the output y, except the input x for a LeakyRelu with a negative
+ * slope.
  */
 public final class OneDnnEltwise extends OneDnnPrimitive {
   private final int n;
@@ -27,7 +29,7 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
     super(ctx, "eltwise " + kind + (bwd ? " bwd" : " fwd") + " n=" + n);
     this.n = n;
     this.backward = bwd;
-    dnnl.algorithm alg = algorithm(kind);
+    dnnl.algorithm alg = algorithm(kind, alpha);
     float a = alpha(kind, alpha);
     float b = beta(kind);
     memory.desc d = own(Descs.rowMajor(n));
@@ -37,7 +39,7 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
             () ->
                 new eltwise_forward.primitive_desc(
                     ctx.engine(), dnnl.prop_kind.forward_training, alg, d, d, a, b));
-    boolean readsDst = readsOutput(kind);
+    boolean readsDst = readsOutput(kind, alpha);
     valueArg = readsDst ? dnnl.DNNL_ARG_DST : dnnl.DNNL_ARG_SRC;
     if (buildForward(bwd, fwd, () -> new eltwise_forward(fwd), d, d)) {
       return;
@@ -50,13 +52,20 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
     bind(valueArg, d);
   }
 
-  /** The algorithm of a forward with a backward: the _use_dst_for_bwd ones read y. */
-  static dnnl.algorithm algorithm(ActivationKind kind) {
+  /**
+   * The algorithm of a forward with a backward: the _use_dst_for_bwd ones read y, as {@link
+   * Op.Activation#gradReads} says (the ReLU family too, where the slope is at least 0).
+   */
+  static dnnl.algorithm algorithm(ActivationKind kind, float alpha) {
+    if (!readsOutput(kind, alpha)) {
+      return forwardAlgorithm(kind);
+    }
     return switch (kind) {
+      case RELU, LEAKY_RELU -> dnnl.algorithm.eltwise_relu_use_dst_for_bwd;
+      case RELU6 -> dnnl.algorithm.eltwise_clip_v2_use_dst_for_bwd;
       case ELU -> dnnl.algorithm.eltwise_elu_use_dst_for_bwd;
       case SIGMOID -> dnnl.algorithm.eltwise_logistic_use_dst_for_bwd;
       case TANH -> dnnl.algorithm.eltwise_tanh_use_dst_for_bwd;
-      default -> forwardAlgorithm(kind);
     };
   }
 
@@ -84,10 +93,8 @@ public final class OneDnnEltwise extends OneDnnPrimitive {
   }
 
   /** Whether the backward reads the forward's output y (else its input x). */
-  public static boolean readsOutput(ActivationKind kind) {
-    return kind == ActivationKind.ELU
-        || kind == ActivationKind.SIGMOID
-        || kind == ActivationKind.TANH;
+  public static boolean readsOutput(ActivationKind kind, float alpha) {
+    return new Op.Activation(kind, alpha).gradReads() == Op.GradReads.OUTPUT;
   }
 
   private record Key(ActivationKind kind, float alpha, int n, boolean backward) {}

@@ -10,18 +10,16 @@ import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ActivationKernels;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
 
 /**
  * The oneDNN backend as an op table over host tensors: convolutions (plain, strided, dilated,
- * depthwise, transposed), pooling, activations, softmax, MatMul, Binary, Resize and Concat run on
- * oneDNN primitives, made once per (op instance, input shape) and cached in the {@link
- * OneDnnContext}; every other op, and every op instance a primitive refuses at plan time ({@link
+ * depthwise, transposed), pooling, activations, softmax, MatMul, Binary and Resize run on oneDNN
+ * primitives, made once per (op instance, input shape) and cached in the {@link OneDnnContext};
+ * every other op, and every op instance a primitive refuses at plan time ({@link
  * OneDnnUnsupportedException}, e.g. a Resize with align_corners, a Sub whose first operand is the
  * broadcast one), runs the Java engine's entry of {@link CpuOpTable#TABLE}. The refusal is
  * remembered per op instance, so a refused op costs one failed plan, not one per call.
@@ -75,7 +73,7 @@ public final class OneDnnOpTable {
         },
         (s, op) -> {
           FloatTensor dy = s.dy();
-          String read = OneDnnEltwise.readsOutput(op.kind()) ? s.node().name() : s.input0();
+          String read = op.gradReads() == Op.GradReads.OUTPUT ? s.node().name() : s.input0();
           float[] v = tiled(s, read);
           if (s.guided() && ActivationKernels.guides(op.kind())) {
             // guided backpropagation's ReLU rule has no oneDNN primitive: the Java engine's
@@ -157,20 +155,10 @@ public final class OneDnnOpTable {
           OneDnnResize r = OneDnnResize.backward(ctx, op, xs);
           s.setDx(0, new FloatTensor(xs, exec(() -> r.run(s.dy().data()))));
         });
-    put(
-        t,
-        Op.Concat.class,
-        (e, op, in, out) -> {
-          List<Shape> shapes = new ArrayList<>();
-          List<float[]> data = new ArrayList<>();
-          for (FloatTensor x : in) {
-            shapes.add(x.shape());
-            data.add(x.data());
-          }
-          OneDnnConcat c = OneDnnConcat.of(ctx, shapes, op.axis(), out);
-          return new FloatTensor(out, exec(() -> c.run(data)));
-        },
-        null);
+    // Concat is pure data movement: the Java engine's copies the inputs once into the output, where
+    // oneDNN's (OneDnnConcat) copies them into native memory, concatenates and copies back
+    // (measured:
+    // 5.0 vs 7.7 ms at the 1.9M U-Net 256x256 batch 1, 42 vs 75 ms at batch 8, one thread)
     // every other op: the Java engine's entry
     for (Class<?> c : Op.class.getPermittedSubclasses()) {
       @SuppressWarnings("unchecked")

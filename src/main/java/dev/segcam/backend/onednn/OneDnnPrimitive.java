@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.bytedeco.dnnl.IntMemoryMap;
@@ -24,6 +25,36 @@ import org.bytedeco.javacpp.Pointer;
  * layout the primitive asked for (oneDNN's {@code any}).
  */
 public abstract class OneDnnPrimitive implements AutoCloseable {
+  /**
+   * {@code -Dsegcam.onednn.profile=true} (read once): every primitive adds the nanoseconds of its
+   * copies in, its executes and its copies out to {@link #profile()}, for benchmarks.
+   */
+  private static final boolean PROFILE = Boolean.getBoolean("segcam.onednn.profile");
+
+  private static final AtomicLongArray PROFILED = new AtomicLongArray(3);
+
+  /**
+   * Nanoseconds spent so far copying into primitives, executing them and copying out of them (all
+   * zero unless {@code segcam.onednn.profile} is set); reset: start again from zero.
+   */
+  public static long[] profile(boolean reset) {
+    long[] out = new long[3];
+    for (int i = 0; i < 3; i++) {
+      out[i] = reset ? PROFILED.getAndSet(i, 0) : PROFILED.get(i);
+    }
+    return out;
+  }
+
+  private static long tick() {
+    return PROFILE ? System.nanoTime() : 0;
+  }
+
+  private static void tock(int what, long t0) {
+    if (PROFILE) {
+      PROFILED.addAndGet(what, System.nanoTime() - t0);
+    }
+  }
+
   final OneDnnContext ctx;
   private final String what;
   private final List<AutoCloseable> owned = new ArrayList<>();
@@ -222,14 +253,18 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
   final void write(int arg, float[] values) {
     check(arg, values.length, "input");
     layOut();
+    long t0 = tick();
     views.get(arg).put(values);
+    tock(0, t0);
   }
 
   /** Copies argument arg out into dst. */
   final void read(int arg, float[] dst) {
     check(arg, dst.length, "output");
     layOut();
+    long t0 = tick();
     views.get(arg).get(dst);
+    tock(2, t0);
   }
 
   private void check(int arg, int len, String role) {
@@ -252,9 +287,11 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
   /** Executes the primitive on the context's stream and waits for it. */
   final void execute() {
     layOut();
+    long t0 = tick();
     try {
       prim.execute(ctx.stream(), args);
       ctx.stream()._wait();
+      tock(1, t0);
     } catch (RuntimeException e) {
       throw new OneDnnException("oneDNN " + what + ": execute failed: " + e.getMessage(), e);
     }

@@ -14,6 +14,7 @@ import dev.segcam.kernels.ConvGeometry;
 import dev.segcam.testing.RandomTensors;
 import dev.segcam.testing.RequiresOneDnn;
 import dev.segcam.testing.Tolerance;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -90,15 +91,22 @@ class OneDnnOpsTest {
   @Test
   void activationsForwardAndDataGradient() {
     int n = 4099; // not a multiple of any vector width
+    List<Op.Activation> cases = new ArrayList<>();
     for (Op.ActivationKind kind : Op.ActivationKind.values()) {
-      float alpha = kind == Op.ActivationKind.LEAKY_RELU ? 0.2f : 0f;
+      cases.add(new Op.Activation(kind, kind == Op.ActivationKind.LEAKY_RELU ? 0.2f : 0f));
+    }
+    cases.add(new Op.Activation(Op.ActivationKind.LEAKY_RELU, -0.3f)); // reads x, not y
+    for (Op.Activation act : cases) {
+      Op.ActivationKind kind = act.kind();
+      float alpha = act.alpha();
       FloatTensor x = rand(-8, 8, n);
       FloatTensor y = CpuOps.activation(par, x, kind, alpha);
       Accumulation.ELEMENTWISE.assertClose(
           "act " + kind, y.data(), OneDnnEltwise.forward(ctx, kind, alpha, n).run(x.data()));
 
       float[] dy = rand(-1, 1, n).data();
-      boolean readsY = OneDnnEltwise.readsOutput(kind);
+      // the reference reads what TensorFlow's gradient reads (x for the ReLU family), oneDNN y
+      boolean readsY = OneDnnEltwise.readsOutput(kind, alpha);
       float[] dxRef =
           ElementwiseGrad.activation(
               kind, alpha, dy, kind.gradReads == Op.GradReads.INPUT ? x.data() : y.data(), par);
