@@ -159,13 +159,22 @@ public final class CpuBackward {
     @Override
     public Grad[] inputGradients(Backprop<Grad> walk, Node node, Grad dy, boolean[] want) {
       long t0 = PROFILE ? System.nanoTime() : 0;
-      Step step = new Step(this, walk, node, dy.t(), want);
+      // dy may be overwritten when the pass owns it alone and the driver drops it after this
+      // step (a returned layer's gradient is kept): a rule may then write its dx into it
+      boolean dyMine = writable(dy) && !walk.isLayer(node.name());
+      Step step = new Step(this, walk, node, dy.t(), want, dyMine);
       table.backward(node.op()).run(step, node.op());
       Grad[] dx = new Grad[step.dx.length];
+      int sharing = 0;
+      for (FloatTensor d : step.dx) {
+        sharing += d != null && d.data() == dy.t().data() ? 1 : 0;
+      }
       for (int k = 0; k < dx.length; k++) {
         FloatTensor d = step.dx[k];
-        // a rule may pass dy through (BiasAdd, Reshape): then the array is not ours to write
-        dx[k] = d == null ? null : new Grad(d, d.data() != dy.t().data());
+        // a rule may pass dy through (BiasAdd, Reshape) or write into it (dyIfWritable): the
+        // array is the dx's to write only if dy was the pass's alone and one dx took it over
+        boolean shared = d != null && d.data() == dy.t().data();
+        dx[k] = d == null ? null : new Grad(d, !shared || (dyMine && sharing == 1));
         if (d != null) {
           retain(d);
         }
@@ -335,8 +344,16 @@ public final class CpuBackward {
     final String in0;
     final boolean[] want;
     final FloatTensor[] dx;
+    private final boolean dyWritable;
 
-    Step(Pass pass, Backprop<Grad> walk, Node node, FloatTensor dyT, boolean[] want) {
+    Step(
+        Pass pass,
+        Backprop<Grad> walk,
+        Node node,
+        FloatTensor dyT,
+        boolean[] want,
+        boolean dyWritable) {
+      this.dyWritable = dyWritable;
       this.pass = pass;
       this.walk = walk;
       this.node = node;
@@ -362,6 +379,16 @@ public final class CpuBackward {
     /** dL/d(node output), batch B = K·N. */
     public FloatTensor dy() {
       return dyT;
+    }
+
+    /**
+     * dy's array when this step may overwrite it (the pass owns it, nothing else references it, and
+     * the node's own gradient is not returned), else null. An element-wise rule writes its dx there
+     * (dx[i] depends on dy[i] only) and sets it as its one input's gradient: one array and one pass
+     * over memory fewer.
+     */
+    public float[] dyIfWritable() {
+      return dyWritable ? dy : null;
     }
 
     /** The name of the node's first input. */
@@ -393,7 +420,12 @@ public final class CpuBackward {
       return pass.gradShape(name, node, b);
     }
 
-    int[] neededChannels(String input, int channels) {
+    /**
+     * The channels of input (a channel Concat of which only some inputs need gradients) that its
+     * consumer's gradient must fill, ascending, or null for all of them; the others may be left
+     * zero.
+     */
+    public int[] neededChannels(String input, int channels) {
       return pass.neededChannels(walk, input, channels);
     }
 

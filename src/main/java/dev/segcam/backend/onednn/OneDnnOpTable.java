@@ -5,11 +5,10 @@ import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
-import dev.segcam.backend.cpu.grad.ElementwiseGrad;
+import dev.segcam.backend.cpu.grad.ConvGrad;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
-import dev.segcam.kernels.ActivationKernels;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -48,7 +47,11 @@ public final class OneDnnOpTable {
 
   private OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> build() {
     OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t = new OpTable<>("onednn");
-    putConv(t, Op.Conv2D.class, OneDnnConv::conv2d, OneDnnConv::conv2dData);
+    put(
+        t,
+        Op.Conv2D.class,
+        (e, op, in, out) -> run(OneDnnConv.conv2d(ctx, op, in.get(0).shape()), in.get(0), out),
+        this::conv2dData);
     putConv(t, Op.DepthwiseConv2D.class, OneDnnConv::depthwise, OneDnnConv::depthwiseData);
     putConv(t, Op.Conv2DTranspose.class, OneDnnConv::transpose, OneDnnConv::transposeData);
     put(
@@ -73,23 +76,10 @@ public final class OneDnnOpTable {
           OneDnnEltwise a = OneDnnEltwise.forward(ctx, op.kind(), op.alpha(), x.size());
           return new FloatTensor(out, exec(() -> a.run(x.data())));
         },
-        (s, op) -> {
-          FloatTensor dy = s.dy();
-          String read = OneDnnEltwise.readsOutput(op.kind()) ? s.node().name() : s.input0();
-          float[] v = tiled(s, read);
-          if (s.guided() && ActivationKernels.guides(op.kind())) {
-            // guided backpropagation's ReLU rule has no oneDNN primitive: the Java engine's
-            s.setDx(
-                0,
-                new FloatTensor(
-                    dy.shape(), ElementwiseGrad.guidedRelu(op.kind(), dy.data(), v, s.pool())));
-            untile(s, read, v);
-            return;
-          }
-          OneDnnEltwise a = OneDnnEltwise.backward(ctx, op.kind(), op.alpha(), dy.size());
-          s.setDx(0, new FloatTensor(dy.shape(), exec(() -> a.run(dy.data(), v))));
-          untile(s, read, v);
-        });
+        // the gradient: the Java engine's element-wise rule, over the pool and into dy when the
+        // pass may overwrite it. oneDNN's eltwise_backward read twice as much memory here (dy and
+        // x copied into its scratch, dx copied out): 2-3x slower (docs/ONEDNN.md, "Backward")
+        null);
     put(
         t,
         Op.Softmax.class,
@@ -236,6 +226,27 @@ public final class OneDnnOpTable {
   private void data(CpuBackward.Step s, OneDnnConv conv) {
     Shape xs = s.gradShape(s.input0());
     s.setDx(0, new FloatTensor(xs, exec(() -> conv.run(s.dy().data()))));
+  }
+
+  /**
+   * Conv2D's data gradient; over a channel Concat of which only some inputs need a gradient (a
+   * decoder conv over [upsampled, encoder skip] with the layer below the upsampling) only the
+   * channels read are computed (the filter sliced at plan time), the others left zero, as the Java
+   * engine's rule does.
+   */
+  private void conv2dData(CpuBackward.Step s, Op.Conv2D op) {
+    Shape xs = s.gradShape(s.input0());
+    int channels = xs.dim(3);
+    int[] keep =
+        op.filter().shape().dim(2) == channels ? s.neededChannels(s.input0(), channels) : null;
+    if (keep == null) {
+      data(s, OneDnnConv.conv2dData(ctx, op, xs));
+      return;
+    }
+    OneDnnConv conv = OneDnnConv.conv2dData(ctx, op, xs, keep);
+    float[] kept = exec(() -> conv.run(s.dy().data()));
+    s.setDx(0, new FloatTensor(xs, ConvGrad.scatterChannels(kept, keep, channels, s.pool())));
+    Arena.recycle(kept);
   }
 
   /**

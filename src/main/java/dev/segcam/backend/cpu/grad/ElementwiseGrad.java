@@ -28,23 +28,37 @@ public final class ElementwiseGrad {
    */
   public static float[] activation(
       ActivationKind kind, float alpha, float[] dy, float[] v, Parallel par) {
-    float[] dx = Arena.zeros(dy.length);
+    return activation(kind, alpha, dy, v, null, par);
+  }
+
+  /**
+   * {@link #activation(ActivationKind, float, float[], float[], Parallel)} into dx (dy.length
+   * values; may be dy itself, since each element reads only its own dy), or into a new array when
+   * dx is null; returns the array written.
+   */
+  public static float[] activation(
+      ActivationKind kind, float alpha, float[] dy, float[] v, float[] dx, Parallel par) {
+    float[] out = dx != null ? dx : Arena.floats(dy.length); // every element is written
     par.parallelFor(
         dy.length,
         CHUNK,
         (lo, hi) ->
-            ActivationKernels.activationBwdRange(dx, dy, v, lo, hi, v.length, kind.code, alpha));
-    return dx;
+            ActivationKernels.activationBwdRange(out, dy, v, lo, hi, v.length, kind.code, alpha));
+    return out;
   }
 
-  /** Guided backpropagation through a Relu/Relu6 ({@link ActivationKernels#guided_relu_bwd}). */
-  public static float[] guidedRelu(ActivationKind kind, float[] dy, float[] x, Parallel par) {
-    float[] dx = Arena.zeros(dy.length);
+  /**
+   * Guided backpropagation through a Relu/Relu6 ({@link ActivationKernels#guided_relu_bwd}), into
+   * dx as {@link #activation(ActivationKind, float, float[], float[], float[], Parallel)} does.
+   */
+  public static float[] guidedRelu(
+      ActivationKind kind, float[] dy, float[] x, float[] dx, Parallel par) {
+    float[] out = dx != null ? dx : Arena.floats(dy.length);
     par.parallelFor(
         dy.length,
         CHUNK,
-        (lo, hi) -> ActivationKernels.guidedReluBwdRange(dx, dy, x, lo, hi, x.length, kind.code));
-    return dx;
+        (lo, hi) -> ActivationKernels.guidedReluBwdRange(out, dy, x, lo, hi, x.length, kind.code));
+    return out;
   }
 
   /**
