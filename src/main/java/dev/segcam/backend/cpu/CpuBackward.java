@@ -39,6 +39,13 @@ public final class CpuBackward {
   /** -Dsegcam.backward.profile=true prints each node's backward time to stderr. */
   private static final boolean PROFILE = Boolean.getBoolean("segcam.backward.profile");
 
+  /**
+   * With the profile, -Dsegcam.backward.profile.cpu=true times the calling thread's CPU time
+   * instead of wall time: all of a node's work when it runs single-threaded (one pool thread,
+   * OMP_NUM_THREADS=1), and what load on a shared machine disturbs least.
+   */
+  private static final boolean PROFILE_CPU = Boolean.getBoolean("segcam.backward.profile.cpu");
+
   /** Stands in for a null pool: one thread runs every loop inline and owns no threads. */
   private static final Parallel CALLER_THREAD = new Parallel(1);
 
@@ -113,6 +120,12 @@ public final class CpuBackward {
     return result;
   }
 
+  private static long profileClock() {
+    return PROFILE_CPU
+        ? java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime()
+        : System.nanoTime();
+  }
+
   /** A gradient and whether this pass owns its array (else it is a seed's or shares dy's). */
   record Grad(FloatTensor t, boolean owned) {}
 
@@ -158,7 +171,7 @@ public final class CpuBackward {
 
     @Override
     public Grad[] inputGradients(Backprop<Grad> walk, Node node, Grad dy, boolean[] want) {
-      long t0 = PROFILE ? System.nanoTime() : 0;
+      long t0 = PROFILE ? profileClock() : 0;
       // dy may be overwritten when the pass owns it alone and the driver drops it after this
       // step (a returned layer's gradient is kept): a rule may then write its dx into it
       boolean dyMine = writable(dy) && !walk.isLayer(node.name());
@@ -182,7 +195,7 @@ public final class CpuBackward {
       if (PROFILE) {
         System.err.printf(
             "backward %-24s %-16s %s %8.2f ms%n",
-            node.name(), node.op().type(), dy.t().shape(), (System.nanoTime() - t0) / 1e6);
+            node.name(), node.op().type(), dy.t().shape(), (profileClock() - t0) / 1e6);
       }
       return dx;
     }

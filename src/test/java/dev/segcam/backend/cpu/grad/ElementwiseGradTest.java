@@ -1,0 +1,63 @@
+package dev.segcam.backend.cpu.grad;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.ir.Op.ActivationKind;
+import dev.segcam.kernels.ActivationKernels;
+import dev.segcam.testing.RandomTensors;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The branch-free ReLU gradient ({@link ElementwiseGrad#reluRange}) against the kernel twin's
+ * ReluGrad ({@link ActivationKernels#activation_bwd}), bit for bit: fresh random values with the
+ * edge cases mixed in (±0, ±inf, NaN, subnormals), values tiled to K targets, into a new array and
+ * into dy itself.
+ */
+class ElementwiseGradTest {
+  private static final float[] EDGES = {
+    0f,
+    -0f,
+    Float.MIN_VALUE,
+    -Float.MIN_VALUE,
+    Float.MIN_NORMAL,
+    Float.MAX_VALUE,
+    -Float.MAX_VALUE,
+    Float.POSITIVE_INFINITY,
+    Float.NEGATIVE_INFINITY,
+    Float.NaN,
+    Float.intBitsToFloat(0xFFC00000), // a NaN with the sign bit
+    Float.intBitsToFloat(0x7F800001) // the smallest positive NaN
+  };
+
+  @Test
+  void reluGradientEqualsTheKernelTwinBitForBit() {
+    Random rng = new Random(RandomTensors.freshSeed("ElementwiseGradTest"));
+    int n = 3 * 1000 + 17; // not a multiple of the parallel chunk
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = rng.nextInt(4) == 0 ? EDGES[rng.nextInt(EDGES.length)] : (float) rng.nextGaussian();
+    }
+    try (Parallel par = new Parallel(3)) {
+      for (int k : new int[] {1, 3}) {
+        float[] dy = new float[k * n];
+        for (int i = 0; i < dy.length; i++) {
+          dy[i] = rng.nextInt(8) == 0 ? EDGES[rng.nextInt(EDGES.length)] : rng.nextFloat() - 0.5f;
+        }
+        float[] ref = new float[dy.length];
+        ActivationKernels.activation_bwd(ref, dy, x, dy.length, n, ActivationKind.RELU.code, 0f);
+        float[] fresh = ElementwiseGrad.activation(ActivationKind.RELU, 0f, dy, x, par);
+        float[] inPlace = dy.clone();
+        float[] got = ElementwiseGrad.activation(ActivationKind.RELU, 0f, inPlace, x, inPlace, par);
+        assertEquals(inPlace, got);
+        for (int i = 0; i < dy.length; i++) {
+          int r = Float.floatToRawIntBits(ref[i]);
+          String at = "K " + k + ", element " + i + ": x " + x[i % n] + ", dy " + dy[i];
+          assertEquals(r, Float.floatToRawIntBits(fresh[i]), at);
+          assertEquals(r, Float.floatToRawIntBits(inPlace[i]), at + " (in place)");
+        }
+      }
+    }
+  }
+}
