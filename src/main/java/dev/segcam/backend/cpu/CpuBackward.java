@@ -10,7 +10,6 @@ import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
-import dev.segcam.kernels.LayoutKernels;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -45,6 +44,9 @@ public final class CpuBackward {
    * OMP_NUM_THREADS=1), and what load on a shared machine disturbs least.
    */
   private static final boolean PROFILE_CPU = Boolean.getBoolean("segcam.backward.profile.cpu");
+
+  /** Elements per parallel chunk of a gradient sum below which a thread hand-off does not pay. */
+  private static final int ADD_GRAIN = 1 << 15;
 
   /** Stands in for a null pool: one thread runs every loop inline and owns no threads. */
   private static final Parallel CALLER_THREAD = new Parallel(1);
@@ -210,7 +212,17 @@ public final class CpuBackward {
         retain(sum);
         release(cur);
       }
-      LayoutKernels.add_inplace(sum.data(), dx.t().data(), sum.size());
+      float[] acc = sum.data();
+      float[] x = dx.t().data();
+      // the add_inplace twin over the pool: a skip connection's sum is megabytes at batch 8
+      pool.parallelFor(
+          acc.length,
+          ADD_GRAIN,
+          (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+              acc[i] = acc[i] + x[i];
+            }
+          });
       release(dx);
       return new Grad(sum, true);
     }
