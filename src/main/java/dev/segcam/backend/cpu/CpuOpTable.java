@@ -389,6 +389,10 @@ public final class CpuOpTable {
       if (gs[side] == null) {
         continue;
       }
+      if (ShapeGrad.passesDy(bin.kind(), side == 0, gs[side], s.ds)) {
+        s.dx[side] = s.dyT; // shared, never written: CpuBackward copies before it sums into it
+        continue;
+      }
       float[] d =
           ShapeGrad.binaryData(
               bin.kind(),

@@ -75,7 +75,10 @@ class OneDnnBackwardTest {
     return RandomTensors.uniform(rng, Shape.of(dims), -a, a);
   }
 
-  /** x -> conv -> relu "skip" -> pool -> conv -> relu "mid" -> deconv -> relu "upr" -> concat. */
+  /**
+   * x -> conv -> relu "skip" -> pool -> conv -> relu "mid" -> mid + mid -> deconv -> relu "upr" ->
+   * concat [upr, skip] -> relu(3x3 conv) + 1x1 conv (a residual Add: dy reaches both) -> tanh.
+   */
   private static Graph unet() {
     Graph.Builder b = Graph.builder();
     b.add("x", new Op.Input(Shape.of(-1, SIZE, SIZE, 3)));
@@ -85,14 +88,20 @@ class OneDnnBackwardTest {
     b.add("p1", new Op.Pool(Op.PoolKind.MAX, 2, 2, 2, 2, Padding.VALID), "skip");
     b.add("c2", new Op.Conv2D(weights(72, 3, 3, 8, 16), null, 1, 1, 1, 1, Padding.SAME), "p1");
     b.add("mid", new Op.Activation(ActivationKind.RELU, 0), "c2");
+    b.add("twice", new Op.Binary(Op.BinaryKind.ADD), "mid", "mid");
     b.add(
         "up",
-        new Op.Conv2DTranspose(weights(16, 2, 2, 8, 16), weights(1, 8), 2, 2, Padding.SAME, -1, -1),
-        "mid");
+        new Op.Conv2DTranspose(weights(32, 2, 2, 8, 16), weights(1, 8), 2, 2, Padding.SAME, -1, -1),
+        "twice");
     b.add("upr", new Op.Activation(ActivationKind.RELU, 0), "up");
     b.add("cat", new Op.Concat(3), "upr", "skip");
+    // side before c3: the reverse walk runs r3's rule (element-wise, may write into its dy) before
+    // side's, which reads the same dy through the Add
+    b.add("side", new Op.Conv2D(weights(16, 1, 1, 16, 4), null, 1, 1, 1, 1, Padding.SAME), "cat");
     b.add("c3", new Op.Conv2D(weights(144, 3, 3, 16, 4), null, 1, 1, 1, 1, Padding.SAME), "cat");
-    b.add("out", new Op.Activation(ActivationKind.TANH, 0), "c3");
+    b.add("r3", new Op.Activation(ActivationKind.RELU, 0), "c3");
+    b.add("res", new Op.Binary(Op.BinaryKind.ADD), "r3", "side");
+    b.add("out", new Op.Activation(ActivationKind.TANH, 0), "res");
     b.output("out", "out");
     return b.build();
   }

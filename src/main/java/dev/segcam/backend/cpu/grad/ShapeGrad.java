@@ -3,6 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.BinaryKind;
+import dev.segcam.ir.Shape;
 import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
 
@@ -69,6 +70,14 @@ public final class ShapeGrad {
         Math.max(1, GRAIN / Math.max(1, x[3])),
         (lo, hi) -> LayoutKernels.pad_bwd_rows(dx, dy, v, lo, hi));
     return dx;
+  }
+
+  /**
+   * Whether an operand's gradient is dy itself: a + b for either operand, a - b for a, when the
+   * operand was not broadcast (its gradient has dy's shape), so nothing is negated or summed.
+   */
+  public static boolean passesDy(BinaryKind kind, boolean wrtA, Shape grad, Shape dy) {
+    return (kind == BinaryKind.ADD || (kind == BinaryKind.SUB && wrtA)) && grad.equals(dy);
   }
 
   /**
