@@ -113,7 +113,9 @@ public final class CpuOpTable {
           FloatTensor y = s.tiledValue(s.node.name());
           s.dx[0] =
               new FloatTensor(
-                  s.ds, ElementwiseGrad.softmax(s.dy, y.data(), s.ds.dim(-1), s.pool()));
+                  s.ds,
+                  ElementwiseGrad.softmax(
+                      s.dy, y.data(), s.ds.dim(-1), s.dyIfWritable(), s.pool()));
         });
     put(
         t,

@@ -77,7 +77,8 @@ class OneDnnBackwardTest {
 
   /**
    * x -> conv -> relu "skip" -> pool -> conv -> relu "mid" -> mid + mid -> deconv -> relu "upr" ->
-   * concat [upr, skip] -> relu(3x3 conv) + 1x1 conv (a residual Add: dy reaches both) -> tanh.
+   * concat [upr, skip] -> relu(3x3 conv) + 1x1 conv (a residual Add: dy reaches both) -> softmax ->
+   * tanh.
    */
   private static Graph unet() {
     Graph.Builder b = Graph.builder();
@@ -101,7 +102,8 @@ class OneDnnBackwardTest {
     b.add("c3", new Op.Conv2D(weights(144, 3, 3, 16, 4), null, 1, 1, 1, 1, Padding.SAME), "cat");
     b.add("r3", new Op.Activation(ActivationKind.RELU, 0), "c3");
     b.add("res", new Op.Binary(Op.BinaryKind.ADD), "r3", "side");
-    b.add("out", new Op.Activation(ActivationKind.TANH, 0), "res");
+    b.add("sm", new Op.Softmax(), "res"); // its dy (tanh's gradient) may be overwritten
+    b.add("out", new Op.Activation(ActivationKind.TANH, 0), "sm");
     b.output("out", "out");
     return b.build();
   }

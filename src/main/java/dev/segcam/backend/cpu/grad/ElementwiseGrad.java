@@ -104,14 +104,22 @@ public final class ElementwiseGrad {
    * <p>dy (B·rows, n), y (N·rows, n) -> dx like dy.
    */
   public static float[] softmax(float[] dy, float[] y, int n, Parallel par) {
-    float[] dx = Arena.zeros(dy.length);
+    return softmax(dy, y, n, null, par);
+  }
+
+  /**
+   * {@link #softmax(float[], float[], int, Parallel)} into dx (may be dy itself: a row's sum is
+   * taken before any of its elements is written), or a new array when dx is null.
+   */
+  public static float[] softmax(float[] dy, float[] y, int n, float[] dx, Parallel par) {
+    float[] out = dx != null ? dx : Arena.floats(dy.length); // every element is written
     int rows = dy.length / n;
     int valueRows = y.length / n;
     par.parallelFor(
         rows,
         1,
-        (start, end) -> ActivationKernels.softmaxBwdRows(dx, dy, y, start, end, valueRows, n));
-    return dx;
+        (start, end) -> ActivationKernels.softmaxBwdRows(out, dy, y, start, end, valueRows, n));
+    return out;
   }
 
   /** dy (..., C) · scale (C) -> dx (..., C): the data gradient of a folded BatchNorm. */
