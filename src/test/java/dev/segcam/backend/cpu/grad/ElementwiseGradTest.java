@@ -7,15 +7,22 @@ import dev.segcam.ir.Op.ActivationKind;
 import dev.segcam.kernels.ActivationKernels;
 import dev.segcam.testing.RandomTensors;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The branch-free ReLU gradient ({@link ElementwiseGrad#reluRange}) against the kernel twin's
- * ReluGrad ({@link ActivationKernels#activation_bwd}), bit for bit: fresh random values with the
- * edge cases mixed in (±0, ±inf, NaN, subnormals), values tiled to K targets, into a new array and
- * into dy itself.
+ * The branch-free ReLU gradients ({@link ElementwiseGrad#reluRange}: Relu, Relu6, LeakyRelu)
+ * against the kernel twin's ReluGrad/Relu6Grad/LeakyReluGrad ({@link
+ * ActivationKernels#activation_bwd}), bit for bit: fresh random values with the edge cases mixed in
+ * (±0, ±inf, NaN, subnormals), values tiled to K targets, into a new array and into dy itself.
  */
 class ElementwiseGradTest {
+  /** Spread of the drawn values: well past Relu6's cap on both sides. */
+  private static final float X_SPREAD = 8;
+
+  /** LeakyRelu's slope. */
+  private static final float ALPHA = 0.2f;
+
   private static final float[] EDGES = {
     0f,
     -0f,
@@ -31,13 +38,22 @@ class ElementwiseGradTest {
     Float.intBitsToFloat(0x7F800001) // the smallest positive NaN
   };
 
-  @Test
-  void reluGradientEqualsTheKernelTwinBitForBit() {
+  @ParameterizedTest
+  @EnumSource(
+      value = ActivationKind.class,
+      names = {"RELU", "RELU6", "LEAKY_RELU"})
+  void reluGradientsEqualTheKernelTwinBitForBit(ActivationKind kind) {
     Random rng = new Random(RandomTensors.freshSeed("ElementwiseGradTest"));
     int n = 3 * 1000 + 17; // not a multiple of the parallel chunk
     float[] x = new float[n];
     for (int i = 0; i < n; i++) {
-      x[i] = rng.nextInt(4) == 0 ? EDGES[rng.nextInt(EDGES.length)] : (float) rng.nextGaussian();
+      x[i] =
+          rng.nextInt(4) == 0
+              ? EDGES[rng.nextInt(EDGES.length)]
+              : (float) rng.nextGaussian() * X_SPREAD; // both sides of Relu6's 6
+      if (rng.nextInt(16) == 0) {
+        x[i] = 6f + (rng.nextInt(3) - 1) * Math.ulp(6f); // at and beside Relu6's cap
+      }
     }
     try (Parallel par = new Parallel(3)) {
       for (int k : new int[] {1, 3}) {
@@ -46,14 +62,14 @@ class ElementwiseGradTest {
           dy[i] = rng.nextInt(8) == 0 ? EDGES[rng.nextInt(EDGES.length)] : rng.nextFloat() - 0.5f;
         }
         float[] ref = new float[dy.length];
-        ActivationKernels.activation_bwd(ref, dy, x, dy.length, n, ActivationKind.RELU.code, 0f);
-        float[] fresh = ElementwiseGrad.activation(ActivationKind.RELU, 0f, dy, x, par);
+        ActivationKernels.activation_bwd(ref, dy, x, dy.length, n, kind.code, ALPHA);
+        float[] fresh = ElementwiseGrad.activation(kind, ALPHA, dy, x, par);
         float[] inPlace = dy.clone();
-        float[] got = ElementwiseGrad.activation(ActivationKind.RELU, 0f, inPlace, x, inPlace, par);
+        float[] got = ElementwiseGrad.activation(kind, ALPHA, inPlace, x, inPlace, par);
         assertEquals(inPlace, got);
         for (int i = 0; i < dy.length; i++) {
           int r = Float.floatToRawIntBits(ref[i]);
-          String at = "K " + k + ", element " + i + ": x " + x[i % n] + ", dy " + dy[i];
+          String at = kind + ", K " + k + ", element " + i + ": x " + x[i % n] + ", dy " + dy[i];
           assertEquals(r, Float.floatToRawIntBits(fresh[i]), at);
           assertEquals(r, Float.floatToRawIntBits(inPlace[i]), at + " (in place)");
         }
