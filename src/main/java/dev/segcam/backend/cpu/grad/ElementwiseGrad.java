@@ -96,6 +96,27 @@ public final class ElementwiseGrad {
     }
   }
 
+  /**
+   * Guided backpropagation's ReLU rule on gradient elements [lo, hi), as {@link
+   * ActivationKernels#guided_relu_bwd} without a branch: dy where dy &gt; 0 and the ReLU is open (x
+   * &gt; 0; Relu6: 0 &lt; x &lt; 6), else +0.
+   */
+  private static void guidedRange(boolean six, float[] dx, float[] dy, float[] x, int lo, int hi) {
+    int n = x.length;
+    int i = lo;
+    while (i < hi) {
+      int xo = i % n;
+      int len = Math.min(hi - i, n - xo);
+      int d = i - xo;
+      for (int j = xo; j < xo + len; j++) {
+        float g = dy[d + j];
+        int open = positive(x[j]) & (six ? positive(RELU6_CAP - x[j]) : -1);
+        dx[d + j] = masked(g, open & positive(g));
+      }
+      i += len;
+    }
+  }
+
   /** ReLU6's upper bound. */
   private static final float RELU6_CAP = 6f;
 
@@ -123,10 +144,12 @@ public final class ElementwiseGrad {
   public static float[] guidedRelu(
       ActivationKind kind, float[] dy, float[] x, float[] dx, Parallel par) {
     float[] out = dx != null ? dx : Arena.floats(dy.length);
-    par.parallelFor(
-        dy.length,
-        CHUNK,
-        (lo, hi) -> ActivationKernels.guidedReluBwdRange(out, dy, x, lo, hi, x.length, kind.code));
+    if (!ActivationKernels.guides(kind)) {
+      // the twin's check and message
+      ActivationKernels.guidedReluBwdRange(out, dy, x, 0, 0, x.length, kind.code);
+    }
+    boolean six = kind == ActivationKind.RELU6;
+    par.parallelFor(dy.length, CHUNK, (lo, hi) -> guidedRange(six, out, dy, x, lo, hi));
     return out;
   }
 

@@ -66,14 +66,29 @@ class ElementwiseGradTest {
         float[] fresh = ElementwiseGrad.activation(kind, ALPHA, dy, x, par);
         float[] inPlace = dy.clone();
         float[] got = ElementwiseGrad.activation(kind, ALPHA, inPlace, x, inPlace, par);
+        same(kind + ", K " + k, x, dy, ref, fresh, inPlace);
         assertEquals(inPlace, got);
-        for (int i = 0; i < dy.length; i++) {
-          int r = Float.floatToRawIntBits(ref[i]);
-          String at = kind + ", K " + k + ", element " + i + ": x " + x[i % n] + ", dy " + dy[i];
-          assertEquals(r, Float.floatToRawIntBits(fresh[i]), at);
-          assertEquals(r, Float.floatToRawIntBits(inPlace[i]), at + " (in place)");
+        if (ActivationKernels.guides(kind)) {
+          float[] guidedRef = new float[dy.length];
+          ActivationKernels.guided_relu_bwd(guidedRef, dy, x, dy.length, n, kind.code);
+          float[] guided = ElementwiseGrad.guidedRelu(kind, dy, x, null, par);
+          float[] guidedInPlace = dy.clone();
+          ElementwiseGrad.guidedRelu(kind, guidedInPlace, x, guidedInPlace, par);
+          same("guided " + kind + ", K " + k, x, dy, guidedRef, guided, guidedInPlace);
         }
       }
+    }
+  }
+
+  /** got and gotInPlace equal ref bit for bit (NaN payloads and the sign of zero included). */
+  private static void same(
+      String what, float[] x, float[] dy, float[] ref, float[] got, float[] gotInPlace) {
+    int n = x.length;
+    for (int i = 0; i < dy.length; i++) {
+      int r = Float.floatToRawIntBits(ref[i]);
+      String at = what + ", element " + i + ": x " + x[i % n] + ", dy " + dy[i];
+      assertEquals(r, Float.floatToRawIntBits(got[i]), at);
+      assertEquals(r, Float.floatToRawIntBits(gotInPlace[i]), at + " (in place)");
     }
   }
 }
