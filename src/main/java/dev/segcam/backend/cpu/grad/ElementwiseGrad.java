@@ -42,7 +42,8 @@ public final class ElementwiseGrad {
     if (kind == ActivationKind.RELU
         || kind == ActivationKind.RELU6
         || kind == ActivationKind.LEAKY_RELU) {
-      par.parallelFor(dy.length, CHUNK, (lo, hi) -> reluRange(kind, alpha, out, dy, v, lo, hi));
+      par.parallelFor(
+          dy.length, CHUNK, (lo, hi) -> reluRange(kind, alpha, false, out, dy, v, lo, hi));
       return out;
     }
     par.parallelFor(
@@ -55,13 +56,21 @@ public final class ElementwiseGrad {
 
   /**
    * ReluGrad, Relu6Grad and LeakyReluGrad on gradient elements [lo, hi), as {@link
-   * ActivationKernels#activation_bwd} but without a branch per element: dy where x &gt; 0 (Relu6: 0
-   * &lt; x &lt; 6), else +0 (LeakyRelu: alpha·dy). The branch depends on the data and mispredicts
-   * on about half of a ReLU's inputs, and the JIT does not vectorize it: 9x slower than the masked
-   * form on 16M elements (80 vs 9 ms, JDK 17, AVX-512).
+   * ActivationKernels#activation_bwd} (guided: guided backpropagation's rule for Relu/Relu6, as
+   * {@link ActivationKernels#guided_relu_bwd}) but without a branch per element: dy where x &gt; 0
+   * (Relu6: 0 &lt; x &lt; 6), else +0 (LeakyRelu: alpha·dy). The branch depends on the data and
+   * mispredicts on about half of a ReLU's inputs, and the JIT does not vectorize it: 9x slower than
+   * the masked form on 16M elements (80 vs 9 ms, JDK 17, AVX-512).
    */
   static void reluRange(
-      ActivationKind kind, float alpha, float[] dx, float[] dy, float[] x, int lo, int hi) {
+      ActivationKind kind,
+      float alpha,
+      boolean guided,
+      float[] dx,
+      float[] dy,
+      float[] x,
+      int lo,
+      int hi) {
     int n = x.length;
     int i = lo;
     while (i < hi) {
@@ -69,6 +78,17 @@ public final class ElementwiseGrad {
       int xo = i % n;
       int len = Math.min(hi - i, n - xo);
       int d = i - xo;
+      if (guided) {
+        // guided backpropagation: dy where dy > 0 and the ReLU is open, else +0
+        boolean six = kind == ActivationKind.RELU6;
+        for (int j = xo; j < xo + len; j++) {
+          float g = dy[d + j];
+          int open = positive(x[j]) & (six ? positive(RELU6_CAP - x[j]) : -1);
+          dx[d + j] = masked(g, open & positive(g));
+        }
+        i += len;
+        continue;
+      }
       switch (kind) {
         case RELU -> {
           for (int j = xo; j < xo + len; j++) {
@@ -91,27 +111,6 @@ public final class ElementwiseGrad {
                     (Float.floatToRawIntBits(g) & m) | (Float.floatToRawIntBits(alpha * g) & ~m));
           }
         }
-      }
-      i += len;
-    }
-  }
-
-  /**
-   * Guided backpropagation's ReLU rule on gradient elements [lo, hi), as {@link
-   * ActivationKernels#guided_relu_bwd} without a branch: dy where dy &gt; 0 and the ReLU is open (x
-   * &gt; 0; Relu6: 0 &lt; x &lt; 6), else +0.
-   */
-  private static void guidedRange(boolean six, float[] dx, float[] dy, float[] x, int lo, int hi) {
-    int n = x.length;
-    int i = lo;
-    while (i < hi) {
-      int xo = i % n;
-      int len = Math.min(hi - i, n - xo);
-      int d = i - xo;
-      for (int j = xo; j < xo + len; j++) {
-        float g = dy[d + j];
-        int open = positive(x[j]) & (six ? positive(RELU6_CAP - x[j]) : -1);
-        dx[d + j] = masked(g, open & positive(g));
       }
       i += len;
     }
@@ -148,8 +147,7 @@ public final class ElementwiseGrad {
       // the twin's check and message
       ActivationKernels.guidedReluBwdRange(out, dy, x, 0, 0, x.length, kind.code);
     }
-    boolean six = kind == ActivationKind.RELU6;
-    par.parallelFor(dy.length, CHUNK, (lo, hi) -> guidedRange(six, out, dy, x, lo, hi));
+    par.parallelFor(dy.length, CHUNK, (lo, hi) -> reluRange(kind, 0f, true, out, dy, x, lo, hi));
     return out;
   }
 

@@ -13,8 +13,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * The branch-free ReLU gradients ({@link ElementwiseGrad#reluRange}: Relu, Relu6, LeakyRelu)
  * against the kernel twin's ReluGrad/Relu6Grad/LeakyReluGrad ({@link
- * ActivationKernels#activation_bwd}), bit for bit: fresh random values with the edge cases mixed in
- * (±0, ±inf, NaN, subnormals), values tiled to K targets, into a new array and into dy itself.
+ * ActivationKernels#activation_bwd}) and guided backpropagation's rule for the ReLUs ({@link
+ * ActivationKernels#guided_relu_bwd}), bit for bit: fresh random values with the edge cases mixed
+ * in (±0, ±inf, NaN, subnormals), values tiled to K targets, into a new array and into dy itself.
  */
 class ElementwiseGradTest {
   /** Spread of the drawn values: well past Relu6's cap on both sides. */
