@@ -90,7 +90,9 @@ public final class CpuOpTable {
         (s, op) ->
             s.dx[0] =
                 new FloatTensor(
-                    s.ds, ElementwiseGrad.scaleChannels(s.dy, op.scale().data(), s.pool())));
+                    s.ds,
+                    ElementwiseGrad.scaleChannels(
+                        s.dy, op.scale().data(), s.dyIfWritable(), s.pool())));
     put(
         t,
         Op.Activation.class,

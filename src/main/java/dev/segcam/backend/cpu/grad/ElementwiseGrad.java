@@ -177,13 +177,18 @@ public final class ElementwiseGrad {
 
   /** dy (..., C) · scale (C) -> dx (..., C): the data gradient of a folded BatchNorm. */
   public static float[] scaleChannels(float[] dy, float[] scale, Parallel par) {
+    return scaleChannels(dy, scale, null, par);
+  }
+
+  /** {@link #scaleChannels(float[], float[], Parallel)} into dx (may be dy), or a new array. */
+  public static float[] scaleChannels(float[] dy, float[] scale, float[] dx, Parallel par) {
     int c = scale.length;
-    float[] dx = Arena.zeros(dy.length);
+    float[] out = dx != null ? dx : Arena.floats(dy.length); // every element is written
     par.parallelFor(
         dy.length / c,
         1,
-        (start, end) -> ActivationKernels.channelAffineRows(dx, dy, scale, null, start, end, c));
-    return dx;
+        (start, end) -> ActivationKernels.channelAffineRows(out, dy, scale, null, start, end, c));
+    return out;
   }
 
   /** dy (B,O), weights (I,O) -> dx (B,I) = dy · weightsᵀ. */
