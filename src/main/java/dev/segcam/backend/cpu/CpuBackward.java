@@ -204,6 +204,12 @@ public final class CpuBackward {
 
     @Override
     public Grad add(Grad cur, Grad dx) {
+      if (!writable(cur) && writable(dx)) {
+        // sum into dx instead of a copy of cur: a + b == b + a exactly in float
+        Grad shared = cur;
+        cur = dx;
+        dx = shared;
+      }
       FloatTensor sum;
       if (writable(cur)) {
         sum = cur.t();

@@ -102,7 +102,10 @@ class OneDnnBackwardTest {
     b.add("c3", new Op.Conv2D(weights(144, 3, 3, 16, 4), null, 1, 1, 1, 1, Padding.SAME), "cat");
     b.add("r3", new Op.Activation(ActivationKind.RELU, 0), "c3");
     b.add("res", new Op.Binary(Op.BinaryKind.ADD), "r3", "side");
-    b.add("sm", new Op.Softmax(), "res"); // its dy (tanh's gradient) may be overwritten
+    // res's gradient: Add's dy passed through (shared), then z's own array, summed into the latter
+    b.add("z", new Op.Conv2D(weights(4, 1, 1, 4, 4), null, 1, 1, 1, 1, Padding.SAME), "res");
+    b.add("mix", new Op.Binary(Op.BinaryKind.ADD), "res", "z");
+    b.add("sm", new Op.Softmax(), "mix"); // its dy (tanh's gradient) may be overwritten
     b.add("out", new Op.Activation(ActivationKind.TANH, 0), "sm");
     b.output("out", "out");
     return b.build();
