@@ -10,7 +10,6 @@ import dev.segcam.ir.Node;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.ir.ShapeException;
-import dev.segcam.kernels.LayoutKernels;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -38,6 +37,16 @@ import java.util.Map;
 public final class CpuBackward {
   /** -Dsegcam.backward.profile=true prints each node's backward time to stderr. */
   private static final boolean PROFILE = Boolean.getBoolean("segcam.backward.profile");
+
+  /**
+   * With the profile, -Dsegcam.backward.profile.cpu=true times the calling thread's CPU time
+   * instead of wall time: all of a node's work when it runs single-threaded (one pool thread,
+   * OMP_NUM_THREADS=1), and what load on a shared machine disturbs least.
+   */
+  private static final boolean PROFILE_CPU = Boolean.getBoolean("segcam.backward.profile.cpu");
+
+  /** Elements per parallel chunk of a gradient sum below which a thread hand-off does not pay. */
+  private static final int ADD_GRAIN = 1 << 15;
 
   /** Stands in for a null pool: one thread runs every loop inline and owns no threads. */
   private static final Parallel CALLER_THREAD = new Parallel(1);
@@ -113,6 +122,12 @@ public final class CpuBackward {
     return result;
   }
 
+  private static long profileClock() {
+    return PROFILE_CPU
+        ? java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime()
+        : System.nanoTime();
+  }
+
   /** A gradient and whether this pass owns its array (else it is a seed's or shares dy's). */
   record Grad(FloatTensor t, boolean owned) {}
 
@@ -158,14 +173,23 @@ public final class CpuBackward {
 
     @Override
     public Grad[] inputGradients(Backprop<Grad> walk, Node node, Grad dy, boolean[] want) {
-      long t0 = PROFILE ? System.nanoTime() : 0;
-      Step step = new Step(this, walk, node, dy.t(), want);
+      long t0 = PROFILE ? profileClock() : 0;
+      // dy may be overwritten when the pass owns it alone and the driver drops it after this
+      // step (a returned layer's gradient is kept): a rule may then write its dx into it
+      boolean dyMine = writable(dy) && !walk.isLayer(node.name());
+      Step step = new Step(this, walk, node, dy.t(), want, dyMine);
       table.backward(node.op()).run(step, node.op());
       Grad[] dx = new Grad[step.dx.length];
+      int sharing = 0;
+      for (FloatTensor d : step.dx) {
+        sharing += d != null && d.data() == dy.t().data() ? 1 : 0;
+      }
       for (int k = 0; k < dx.length; k++) {
         FloatTensor d = step.dx[k];
-        // a rule may pass dy through (BiasAdd, Reshape): then the array is not ours to write
-        dx[k] = d == null ? null : new Grad(d, d.data() != dy.t().data());
+        // a rule may pass dy through (BiasAdd, Reshape) or write into it (dyIfWritable): the
+        // array is the dx's to write only if dy was the pass's alone and one dx took it over
+        boolean shared = d != null && d.data() == dy.t().data();
+        dx[k] = d == null ? null : new Grad(d, !shared || (dyMine && sharing == 1));
         if (d != null) {
           retain(d);
         }
@@ -173,13 +197,19 @@ public final class CpuBackward {
       if (PROFILE) {
         System.err.printf(
             "backward %-24s %-16s %s %8.2f ms%n",
-            node.name(), node.op().type(), dy.t().shape(), (System.nanoTime() - t0) / 1e6);
+            node.name(), node.op().type(), dy.t().shape(), (profileClock() - t0) / 1e6);
       }
       return dx;
     }
 
     @Override
     public Grad add(Grad cur, Grad dx) {
+      if (!writable(cur) && writable(dx)) {
+        // sum into dx instead of a copy of cur: a + b == b + a exactly in float
+        Grad shared = cur;
+        cur = dx;
+        dx = shared;
+      }
       FloatTensor sum;
       if (writable(cur)) {
         sum = cur.t();
@@ -188,7 +218,17 @@ public final class CpuBackward {
         retain(sum);
         release(cur);
       }
-      LayoutKernels.add_inplace(sum.data(), dx.t().data(), sum.size());
+      float[] acc = sum.data();
+      float[] x = dx.t().data();
+      // the add_inplace twin over the pool: a skip connection's sum is megabytes at batch 8
+      pool.parallelFor(
+          acc.length,
+          ADD_GRAIN,
+          (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+              acc[i] = acc[i] + x[i];
+            }
+          });
       release(dx);
       return new Grad(sum, true);
     }
@@ -335,8 +375,16 @@ public final class CpuBackward {
     final String in0;
     final boolean[] want;
     final FloatTensor[] dx;
+    private final boolean dyWritable;
 
-    Step(Pass pass, Backprop<Grad> walk, Node node, FloatTensor dyT, boolean[] want) {
+    Step(
+        Pass pass,
+        Backprop<Grad> walk,
+        Node node,
+        FloatTensor dyT,
+        boolean[] want,
+        boolean dyWritable) {
+      this.dyWritable = dyWritable;
       this.pass = pass;
       this.walk = walk;
       this.node = node;
@@ -362,6 +410,16 @@ public final class CpuBackward {
     /** dL/d(node output), batch B = K·N. */
     public FloatTensor dy() {
       return dyT;
+    }
+
+    /**
+     * dy's array when this step may overwrite it (the pass owns it, nothing else references it, and
+     * the node's own gradient is not returned), else null. An element-wise rule writes its dx there
+     * (dx[i] depends on dy[i] only) and sets it as its one input's gradient: one array and one pass
+     * over memory fewer.
+     */
+    public float[] dyIfWritable() {
+      return dyWritable ? dy : null;
     }
 
     /** The name of the node's first input. */
@@ -393,7 +451,12 @@ public final class CpuBackward {
       return pass.gradShape(name, node, b);
     }
 
-    int[] neededChannels(String input, int channels) {
+    /**
+     * The channels of input (a channel Concat of which only some inputs need gradients) that its
+     * consumer's gradient must fill, ascending, or null for all of them; the others may be left
+     * zero.
+     */
+    public int[] neededChannels(String input, int channels) {
       return pass.neededChannels(walk, input, channels);
     }
 

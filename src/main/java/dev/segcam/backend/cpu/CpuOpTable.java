@@ -90,7 +90,9 @@ public final class CpuOpTable {
         (s, op) ->
             s.dx[0] =
                 new FloatTensor(
-                    s.ds, ElementwiseGrad.scaleChannels(s.dy, op.scale().data(), s.pool())));
+                    s.ds,
+                    ElementwiseGrad.scaleChannels(
+                        s.dy, op.scale().data(), s.dyIfWritable(), s.pool())));
     put(
         t,
         Op.Activation.class,
@@ -100,8 +102,9 @@ public final class CpuOpTable {
           float[] v = s.tiledValue(read).data();
           float[] dx =
               s.guided() && ActivationKernels.guides(op.kind())
-                  ? ElementwiseGrad.guidedRelu(op.kind(), s.dy, v, s.pool())
-                  : ElementwiseGrad.activation(op.kind(), op.alpha(), s.dy, v, s.pool());
+                  ? ElementwiseGrad.guidedRelu(op.kind(), s.dy, v, s.dyIfWritable(), s.pool())
+                  : ElementwiseGrad.activation(
+                      op.kind(), op.alpha(), s.dy, v, s.dyIfWritable(), s.pool());
           s.dx[0] = new FloatTensor(s.ds, dx);
         });
     put(
@@ -112,7 +115,9 @@ public final class CpuOpTable {
           FloatTensor y = s.tiledValue(s.node.name());
           s.dx[0] =
               new FloatTensor(
-                  s.ds, ElementwiseGrad.softmax(s.dy, y.data(), s.ds.dim(-1), s.pool()));
+                  s.ds,
+                  ElementwiseGrad.softmax(
+                      s.dy, y.data(), s.ds.dim(-1), s.dyIfWritable(), s.pool()));
         });
     put(
         t,
@@ -284,7 +289,7 @@ public final class CpuOpTable {
     Shape f = c.filter().shape();
     Shape ds = s.ds;
     int[] keep = s.neededChannels(s.in0, f.dim(2));
-    float[] filter = keep == null ? c.filter().data() : inputChannels(c.filter(), keep);
+    float[] filter = keep == null ? c.filter().data() : ConvGrad.inputChannels(c.filter(), keep);
     int cin = keep == null ? f.dim(2) : keep.length;
     ConvGeometry geo = checked(ConvGeometry.ofConv(c, xs.withDim(3, cin)), c.padding(), xs, ds);
     boolean unitStride = c.strideH() == 1 && c.strideW() == 1;
@@ -292,7 +297,9 @@ public final class CpuOpTable {
         unitStride && cin < CHANNEL_MAJOR_BELOW
             ? CpuBackwardConv.conv2dData(s.pool(), s.dy, filter, geo)
             : ConvGrad.conv2dDataPixelMajor(s.dy, filter, geo, s.pool());
-    s.dx[0] = new FloatTensor(xs, keep == null ? d : scatterChannels(s.pool(), d, keep, f.dim(2)));
+    s.dx[0] =
+        new FloatTensor(
+            xs, keep == null ? d : ConvGrad.scatterChannels(d, keep, f.dim(2), s.pool()));
   }
 
   private static void depthwiseGrad(CpuBackward.Step s, Op.DepthwiseConv2D c) {
@@ -351,7 +358,7 @@ public final class CpuOpTable {
     for (int k = 0; k < sizes.length; k++) {
       sizes[k] = s.shapeOf(ins.get(k)).dim(c.axis());
     }
-    float[][] parts = ShapeGrad.concatData(s.dy, s.ds.dims(), c.axis(), sizes);
+    float[][] parts = ShapeGrad.concatData(s.dy, s.ds.dims(), c.axis(), sizes, s.want, s.pool());
     for (int k = 0; k < sizes.length; k++) {
       if (s.want[k]) {
         s.dx[k] = new FloatTensor(s.gradShape(ins.get(k)), parts[k]);
@@ -386,6 +393,10 @@ public final class CpuOpTable {
       if (gs[side] == null) {
         continue;
       }
+      if (ShapeGrad.passesDy(bin.kind(), side == 0, gs[side], s.ds)) {
+        s.dx[side] = s.dyT; // shared, never written: CpuBackward copies before it sums into it
+        continue;
+      }
       float[] d =
           ShapeGrad.binaryData(
               bin.kind(),
@@ -400,40 +411,6 @@ public final class CpuOpTable {
               s.pool());
       s.dx[side] = new FloatTensor(gs[side], d);
     }
-  }
-
-  /** filter (KH,KW,C,F) -> (KH,KW,keep.length,F) with only the kept input channels. */
-  private static float[] inputChannels(FloatTensor filter, int[] keep) {
-    Shape s = filter.shape();
-    int taps = s.dim(0) * s.dim(1);
-    int c = s.dim(2);
-    int f = s.dim(3);
-    float[] src = filter.data();
-    float[] out = Arena.zeros(taps * keep.length * f);
-    for (int t = 0; t < taps; t++) {
-      for (int q = 0; q < keep.length; q++) {
-        System.arraycopy(src, (t * c + keep[q]) * f, out, (t * keep.length + q) * f, f);
-      }
-    }
-    return out;
-  }
-
-  /** (P, keep.length) -> (P, channels) with zeros in the channels not kept. */
-  private static float[] scatterChannels(Parallel pool, float[] d, int[] keep, int channels) {
-    int k = keep.length;
-    int pixels = d.length / k;
-    float[] out = Arena.zeros(pixels * channels);
-    pool.parallelFor(
-        pixels,
-        1,
-        (lo, hi) -> {
-          for (int p = lo; p < hi; p++) {
-            for (int q = 0; q < k; q++) {
-              out[p * channels + keep[q]] = d[p * k + q];
-            }
-          }
-        });
-    return out;
   }
 
   /** The geometry of a convolution from x's grid xs to dy's grid ds, checked against ds. */

@@ -10,10 +10,13 @@ import static dev.segcam.backend.onednn.Descs.strides;
 
 import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.CpuConv;
+import dev.segcam.backend.cpu.grad.ConvGrad;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ConvGeometry;
+import java.util.Arrays;
+import java.util.List;
 import org.bytedeco.dnnl.convolution_backward_data;
 import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.deconvolution_forward;
@@ -290,6 +293,29 @@ public final class OneDnnConv extends OneDnnPrimitive {
         new Key(op, Kind.BACKWARD_DATA, x),
         OneDnnConv.class,
         () -> of(ctx, Kind.BACKWARD_DATA, op.filter(), null, conv2dGeometry(op, x)));
+  }
+
+  /** A Conv2D whose data gradient is wanted for the kept input channels only. */
+  private record KeptChannels(Op.Conv2D op, List<Integer> keep) {}
+
+  /**
+   * Conv2D data gradient dy -&gt; dx (N,H,W,keep.length) for the kept input channels of the forward
+   * input x (N,H,W,C) only: the filter sliced once, at plan time ({@link ConvGrad#inputChannels}),
+   * so the work shrinks by keep.length / C.
+   */
+  public static OneDnnConv conv2dData(OneDnnContext ctx, Op.Conv2D op, Shape x, int[] keep) {
+    Shape f = op.filter().shape();
+    return ctx.cached(
+        new Key(new KeptChannels(op, Arrays.stream(keep).boxed().toList()), Kind.BACKWARD_DATA, x),
+        OneDnnConv.class,
+        () ->
+            of(
+                ctx,
+                Kind.BACKWARD_DATA,
+                new FloatTensor(
+                    f.withDim(2, keep.length), ConvGrad.inputChannels(op.filter(), keep)),
+                null,
+                conv2dGeometry(op, x.withDim(3, keep.length))));
   }
 
   /** DepthwiseConv2dNative forward for input shape x. */

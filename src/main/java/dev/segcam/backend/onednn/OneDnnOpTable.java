@@ -5,11 +5,10 @@ import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.CpuBackward;
 import dev.segcam.backend.cpu.CpuEngine;
 import dev.segcam.backend.cpu.CpuOpTable;
-import dev.segcam.backend.cpu.grad.ElementwiseGrad;
+import dev.segcam.backend.cpu.grad.ConvGrad;
 import dev.segcam.ir.FloatTensor;
 import dev.segcam.ir.Op;
 import dev.segcam.ir.Shape;
-import dev.segcam.kernels.ActivationKernels;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Set;
@@ -46,7 +45,11 @@ public final class OneDnnOpTable {
 
   private OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> build() {
     OpTable<CpuOpTable.Forward<Op>, CpuOpTable.Backward<Op>> t = new OpTable<>("onednn");
-    putConv(t, Op.Conv2D.class, OneDnnConv::conv2d, OneDnnConv::conv2dData);
+    put(
+        t,
+        Op.Conv2D.class,
+        (e, op, in, out) -> run(OneDnnConv.conv2d(ctx, op, in.get(0).shape()), in.get(0), out),
+        this::conv2dData);
     putConv(t, Op.DepthwiseConv2D.class, OneDnnConv::depthwise, OneDnnConv::depthwiseData);
     putConv(t, Op.Conv2DTranspose.class, OneDnnConv::transpose, OneDnnConv::transposeData);
     put(
@@ -71,23 +74,10 @@ public final class OneDnnOpTable {
           OneDnnEltwise a = OneDnnEltwise.forward(ctx, op.kind(), op.alpha(), x.size());
           return new FloatTensor(out, exec(() -> a.run(x.data())));
         },
-        (s, op) -> {
-          FloatTensor dy = s.dy();
-          String read = op.gradReads() == Op.GradReads.OUTPUT ? s.node().name() : s.input0();
-          float[] v = tiled(s, read);
-          if (s.guided() && ActivationKernels.guides(op.kind())) {
-            // guided backpropagation's ReLU rule has no oneDNN primitive: the Java engine's
-            s.setDx(
-                0,
-                new FloatTensor(
-                    dy.shape(), ElementwiseGrad.guidedRelu(op.kind(), dy.data(), v, s.pool())));
-            untile(s, read, v);
-            return;
-          }
-          OneDnnEltwise a = OneDnnEltwise.backward(ctx, op.kind(), op.alpha(), dy.size());
-          s.setDx(0, new FloatTensor(dy.shape(), exec(() -> a.run(dy.data(), v))));
-          untile(s, read, v);
-        });
+        // the gradient: the Java engine's element-wise rule, over the pool and into dy when the
+        // pass may overwrite it. oneDNN's eltwise_backward read twice as much memory here (dy and
+        // x copied into its scratch, dx copied out): 2-3x slower (docs/ONEDNN.md, "Backward")
+        null);
     put(
         t,
         Op.Softmax.class,
@@ -97,14 +87,10 @@ public final class OneDnnOpTable {
           OneDnnSoftmax sm = OneDnnSoftmax.forward(ctx, x.size() / n, n);
           return new FloatTensor(out, exec(() -> sm.run(x.data())));
         },
-        (s, op) -> {
-          FloatTensor dy = s.dy();
-          float[] y = tiled(s, s.node().name());
-          int n = dy.shape().dim(-1);
-          OneDnnSoftmax sm = OneDnnSoftmax.backward(ctx, dy.size() / n, n);
-          s.setDx(0, new FloatTensor(dy.shape(), exec(() -> sm.run(dy.data(), y))));
-          untile(s, s.node().name(), y);
-        });
+        // the gradient: the Java engine's rule, over the pool, into dy when the pass may overwrite
+        // it, reading y modulo the batch (no tiled copy for K targets): 20% less CPU than
+        // softmax_backward with its copies, one thread, 512x512 rows of 124 or 21 classes
+        null);
     put(
         t,
         Op.MatMul.class,
@@ -224,6 +210,27 @@ public final class OneDnnOpTable {
   private void data(CpuBackward.Step s, OneDnnConv conv) {
     Shape xs = s.gradShape(s.input0());
     s.setDx(0, new FloatTensor(xs, exec(() -> conv.run(s.dy().data()))));
+  }
+
+  /**
+   * Conv2D's data gradient; over a channel Concat of which only some inputs need a gradient (a
+   * decoder conv over [upsampled, encoder skip] with the layer below the upsampling) only the
+   * channels read are computed (the filter sliced at plan time), the others left zero, as the Java
+   * engine's rule does.
+   */
+  private void conv2dData(CpuBackward.Step s, Op.Conv2D op) {
+    Shape xs = s.gradShape(s.input0());
+    int channels = xs.dim(3);
+    int[] keep =
+        op.filter().shape().dim(2) == channels ? s.neededChannels(s.input0(), channels) : null;
+    if (keep == null) {
+      data(s, OneDnnConv.conv2dData(ctx, op, xs));
+      return;
+    }
+    OneDnnConv conv = OneDnnConv.conv2dData(ctx, op, xs, keep);
+    float[] kept = exec(() -> conv.run(s.dy().data()));
+    s.setDx(0, new FloatTensor(xs, ConvGrad.scatterChannels(kept, keep, channels, s.pool())));
+    Arena.recycle(kept);
   }
 
   /**

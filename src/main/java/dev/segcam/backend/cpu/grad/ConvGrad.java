@@ -3,6 +3,8 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Gemm;
 import dev.segcam.backend.cpu.Parallel;
+import dev.segcam.ir.FloatTensor;
+import dev.segcam.ir.Shape;
 import dev.segcam.kernels.ConvGeometry;
 import java.util.Arrays;
 
@@ -13,6 +15,9 @@ import java.util.Arrays;
  * whole-image im2col buffer is ever allocated.
  */
 public final class ConvGrad {
+  /** Elements per parallel chunk below which a split is not worth a thread hand-off. */
+  private static final int SCATTER_GRAIN = 1 << 14;
+
   private ConvGrad() {}
 
   /**
@@ -131,5 +136,51 @@ public final class ConvGrad {
           }
         });
     return dx;
+  }
+
+  /**
+   * The filter of a Conv2D whose data gradient is wanted for some input channels only (a conv over
+   * a channel Concat of which one input needs no gradient).
+   *
+   * <p>filter (KH,KW,C,F) -> (KH,KW,keep.length,F) with only the kept input channels.
+   */
+  public static float[] inputChannels(FloatTensor filter, int[] keep) {
+    Shape s = filter.shape();
+    int taps = s.dim(0) * s.dim(1);
+    int c = s.dim(2);
+    int f = s.dim(3);
+    float[] src = filter.data();
+    float[] out = Arena.floats(taps * keep.length * f); // every element is copied in
+    for (int t = 0; t < taps; t++) {
+      for (int q = 0; q < keep.length; q++) {
+        System.arraycopy(src, (t * c + keep[q]) * f, out, (t * keep.length + q) * f, f);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The data gradient over all channels from the one over the kept channels ({@link
+   * #inputChannels}), zero in the others.
+   *
+   * <p>d (P, keep.length) -> (P, channels).
+   */
+  public static float[] scatterChannels(float[] d, int[] keep, int channels, Parallel pool) {
+    int k = keep.length;
+    int pixels = d.length / k;
+    float[] out = Arena.floats(pixels * channels); // every element is written
+    pool.parallelFor(
+        pixels,
+        Math.max(1, SCATTER_GRAIN / channels),
+        (lo, hi) -> {
+          for (int p = lo; p < hi; p++) {
+            int o = p * channels;
+            Arrays.fill(out, o, o + channels, 0f);
+            for (int q = 0; q < k; q++) {
+              out[o + keep[q]] = d[p * k + q];
+            }
+          }
+        });
+    return out;
   }
 }

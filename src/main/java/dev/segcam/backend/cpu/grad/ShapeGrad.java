@@ -3,7 +3,7 @@ package dev.segcam.backend.cpu.grad;
 import dev.segcam.backend.cpu.Arena;
 import dev.segcam.backend.cpu.Parallel;
 import dev.segcam.ir.Op.BinaryKind;
-import dev.segcam.kernels.ConcatDims;
+import dev.segcam.ir.Shape;
 import dev.segcam.kernels.Dims4;
 import dev.segcam.kernels.LayoutKernels;
 
@@ -15,11 +15,13 @@ public final class ShapeGrad {
   private static final int GRAIN = 1 << 14;
 
   /**
-   * Concat's gradient: the slice of dy that each input contributed.
+   * Concat's gradient: the slice of dy that each wanted input contributed (null for the others),
+   * copied by the pool's threads over the rows before the axis.
    *
    * <p>dy (dims, sum of sizes along axis) -> dx_i (dims with sizes[i] along axis).
    */
-  public static float[][] concatData(float[] dy, int[] dyDims, int axis, int[] sizes) {
+  public static float[][] concatData(
+      float[] dy, int[] dyDims, int axis, int[] sizes, boolean[] want, Parallel par) {
     int outer = 1;
     for (int d = 0; d < axis; d++) {
       outer *= dyDims[d];
@@ -32,9 +34,18 @@ public final class ShapeGrad {
     float[][] dx = new float[sizes.length][];
     int at = 0;
     for (int k = 0; k < sizes.length; k++) {
-      float[] part = Arena.zeros(outer * sizes[k] * inner);
-      LayoutKernels.concat_copy(dy, part, new ConcatDims(outer, sizes[k], inner, total, at), true);
-      dx[k] = part;
+      if (want[k]) {
+        int size = sizes[k];
+        int offset = at;
+        int in = inner;
+        float[] part = Arena.floats(outer * size * inner); // every element is copied in
+        par.parallelFor(
+            outer,
+            Math.max(1, GRAIN / Math.max(1, size * inner)),
+            (lo, hi) ->
+                LayoutKernels.concatCopyRows(dy, part, lo, hi, size, in, total, offset, true));
+        dx[k] = part;
+      }
       at += sizes[k];
     }
     return dx;
@@ -59,6 +70,14 @@ public final class ShapeGrad {
         Math.max(1, GRAIN / Math.max(1, x[3])),
         (lo, hi) -> LayoutKernels.pad_bwd_rows(dx, dy, v, lo, hi));
     return dx;
+  }
+
+  /**
+   * Whether an operand's gradient is dy itself: a + b for either operand, a - b for a, when the
+   * operand was not broadcast (its gradient has dy's shape), so nothing is negated or summed.
+   */
+  public static boolean passesDy(BinaryKind kind, boolean wrtA, Shape grad, Shape dy) {
+    return (kind == BinaryKind.ADD || (kind == BinaryKind.SUB && wrtA)) && grad.equals(dy);
   }
 
   /**
