@@ -50,6 +50,12 @@ public final class CpuVsTensorflowSet {
    */
   static final double RSS_SHARE = 0.9;
 
+  /**
+   * The peers run beside both sides only while the two take at most this share of the memory budget
+   * ({@link #RSS_SHARE} of MemAvailable): each peer process is about as large as a side.
+   */
+  static final double PEERS_BESIDE = 0.5;
+
   /** Steps a memory child runs (the first allocates, the second shows what a warm step adds). */
   static final int MEMORY_STEPS = 2;
 
@@ -186,7 +192,23 @@ public final class CpuVsTensorflowSet {
       }
       sides.add(seg);
       sides.add(tf);
-      List<Peers.Side> peers = openPeers(peerNames, c, m, graph, seg, a, threads, peerOff);
+      List<String> peersHere = peerNames;
+      if (!peerNames.isEmpty() && avail > 0 && both > PEERS_BESIDE * RSS_SHARE * avail) {
+        // each PyTorch peer is a process of about the same size as a side: the run of
+        // 2026-12-05 was killed by the kernel at the classic U-Net's batch 8 (segcam 8.8 GB and
+        // TensorFlow 6.8 GB in this JVM, the peers 8 GB beside it, 24 GB in all)
+        String why =
+            String.format(
+                Locale.ROOT,
+                "not run: segcam and TensorFlow need ~%.0f MB of the %d MB available, the peers'"
+                    + " processes would not fit beside them",
+                both,
+                avail);
+        peerNames.forEach(p -> peerOff.put(p, why));
+        System.out.println("  peers off: " + why);
+        peersHere = List.of();
+      }
+      List<Peers.Side> peers = openPeers(peersHere, c, m, graph, seg, a, threads, peerOff);
       sides.addAll(peers);
       SetJson.Timing t;
       try {
