@@ -97,11 +97,15 @@ final class MeasuredDoc {
       s.append(
           String.format(
               Locale.ROOT,
-              "The machine was busy (load average %.1f on %d cores at the start): wall times are"
+              "The machine was busy (load average %.1f on %d cores at the start%s): wall times are"
                   + " inflated and noisy; the ratios of interleaved runs and of CPU time are the"
                   + " figures to read.\n\n",
               load1,
-              dev.get("cores").asInt()));
+              dev.get("cores").asInt(),
+              load.has("now") && !load.get("now").isNull()
+                  ? String.format(
+                      Locale.ROOT, ", %.1f at the end", load.get("now").get("1min").asDouble())
+                  : ""));
     }
     s.append(
         "The issue's goals: segcam / TensorFlow ≤ 1.0 and below both PyTorch peers, peak memory ≤"
@@ -150,7 +154,13 @@ final class MeasuredDoc {
     }
     String off = peersOff(root);
     if (!off.isEmpty()) {
-      s.append("\nPeers off in this run: ").append(off).append("\n");
+      s.append("\nPeers off: ").append(off).append("\n");
+    }
+    for (JsonNode c : root.get("configs")) {
+      if (c.has("run")) {
+        s.append("\n").append(c.get("id").asText()).append(": ").append(c.get("run").asText());
+        s.append("\n");
+      }
     }
     return s.toString();
   }
@@ -195,24 +205,34 @@ final class MeasuredDoc {
 
   /** Each off peer's reason, once. */
   private static String peersOff(JsonNode root) {
-    java.util.Map<String, String> why = new java.util.LinkedHashMap<>();
+    // per configuration: "id: peer, peer (reason)", the peers of one reason together
+    StringBuilder s = new StringBuilder();
     for (JsonNode c : root.get("configs")) {
       if (!c.has("peers")) {
         continue;
       }
+      java.util.Map<String, java.util.List<String>> byReason = new java.util.LinkedHashMap<>();
       c.get("peers")
           .fields()
           .forEachRemaining(
               e -> {
                 if (!e.getValue().get("status").asText().equals("ok")) {
-                  why.putIfAbsent(e.getKey(), e.getValue().get("reason").asText());
+                  byReason
+                      .computeIfAbsent(
+                          e.getValue().get("reason").asText(), r -> new java.util.ArrayList<>())
+                      .add(e.getKey());
                 }
               });
+      byReason.forEach(
+          (reason, peers) ->
+              s.append(s.length() == 0 ? "" : "; ")
+                  .append(c.get("id").asText())
+                  .append(": ")
+                  .append(String.join(", ", peers))
+                  .append(" (")
+                  .append(reason)
+                  .append(")"));
     }
-    StringBuilder s = new StringBuilder();
-    why.forEach(
-        (k, v) ->
-            s.append(s.length() == 0 ? "" : "; ").append(k).append(" (").append(v).append(")"));
     return s.toString();
   }
 
