@@ -5,7 +5,7 @@
 #   bench/cpu-vs-tensorflow.sh [--models scene-unet:64,unet:256,unet:512,unet124:512,classic:512]
 #                              (model:size at every --batches; model:size:batch at that batch only)
 #                              [--batches 1,8] [--iterations N (default: per configuration)]
-#                              [--warmup 1] [--threads N] [--memory true|false]
+#                              [--warmup 1] [--warmup-s 5] [--threads N] [--memory true|false]
 #                              [--peers torch-hand,pytorch-grad-cam|none] [--engine onednn|java]
 #                              [--out bench/results/cpu-vs-tensorflow-set.json] [--readme README.md|none]
 #   bench/cpu-vs-tensorflow.sh --single [the one-model options of dev.segcam.bench.CpuVsTensorflow:

@@ -222,6 +222,34 @@ final class BenchSet {
     void close();
   }
 
+  /**
+   * Default least wall time of the warm-up ({@link #warmUp}), seconds. Measured on scene-unet at
+   * 64x64 batch 1 (2 cores, 2026-12-05): with one warm-up step segcam's median over the next 30
+   * steps was 1.53x TensorFlow's, over steps 30-99 1.35x and over steps 100-199 0.95x: its Java
+   * code is still being JIT-compiled (TensorFlow's C++ is not) for about the first 100 steps, about
+   * 2 s of both sides' time. Bigger models pass this in their first step.
+   */
+  static final double DEFAULT_WARMUP_S = 5;
+
+  /** Upper bound on warm-up steps per side, whatever the time (a side of microseconds). */
+  static final int MAX_WARMUP_STEPS = 1000;
+
+  /**
+   * Steps every side (in order) until at least minSteps rounds have run and at least minSeconds of
+   * wall time has passed, at most {@link #MAX_WARMUP_STEPS} rounds (but never fewer than minSteps);
+   * returns the rounds run.
+   */
+  static int warmUp(List<? extends Side> sides, int minSteps, double minSeconds) {
+    long t0 = System.nanoTime();
+    long minNanos = (long) (minSeconds * 1e9);
+    int rounds = 0;
+    while (rounds < minSteps || (rounds < MAX_WARMUP_STEPS && System.nanoTime() - t0 < minNanos)) {
+      sides.forEach(Side::step);
+      rounds++;
+    }
+    return rounds;
+  }
+
   private static final com.sun.management.OperatingSystemMXBean OS =
       (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 

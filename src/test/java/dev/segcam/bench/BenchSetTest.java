@@ -104,4 +104,55 @@ class BenchSetTest {
     MeasuredDoc.update(readme, json);
     assertEquals(once, Files.readString(readme));
   }
+
+  /** A side that counts its steps and takes about stepMs each. */
+  private static final class CountingSide implements BenchSet.Side {
+    int steps;
+    final long stepNanos;
+
+    CountingSide(double stepMs) {
+      this.stepNanos = (long) (stepMs * 1e6);
+    }
+
+    @Override
+    public String name() {
+      return "counting";
+    }
+
+    @Override
+    public double[] step() {
+      steps++;
+      long t0 = System.nanoTime();
+      while (System.nanoTime() - t0 < stepNanos) {
+        Thread.onSpinWait();
+      }
+      return new double[] {0, 0};
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  @Test
+  void warmUpRunsTheStepsAndThenUntilTheTimeHasPassed() {
+    CountingSide a = new CountingSide(0);
+    CountingSide b = new CountingSide(0);
+    assertEquals(3, BenchSet.warmUp(List.of(a, b), 3, 0));
+    assertEquals(3, a.steps);
+    assertEquals(3, b.steps);
+
+    // a slow side: the steps asked for, even past the time
+    CountingSide slow = new CountingSide(20);
+    assertEquals(2, BenchSet.warmUp(List.of(slow), 2, 0.001));
+
+    // a fast side: more steps until the time has passed (each at least 1 ms: 50 ms = at most 50)
+    CountingSide fast = new CountingSide(1);
+    int rounds = BenchSet.warmUp(List.of(fast), 1, 0.05);
+    assertTrue(rounds > 1 && rounds <= 50, "rounds " + rounds);
+    assertEquals(rounds, fast.steps);
+
+    // a side of no time at all stops at the cap
+    CountingSide instant = new CountingSide(0);
+    assertEquals(BenchSet.MAX_WARMUP_STEPS, BenchSet.warmUp(List.of(instant), 1, 3600));
+  }
 }

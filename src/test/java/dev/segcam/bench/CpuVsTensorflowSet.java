@@ -34,8 +34,8 @@ import java.util.Map;
  * {@link MeasuredDoc} turns it into README's "Measured" section.
  *
  * <p>Args (all optional): {@code --models scene-unet:64,unet:256,unet:512,unet124:512,classic:512
- * --batches 1,8 --iterations N (default per configuration) --warmup 1 --threads <cores> --memory
- * true --peers torch-hand,pytorch-grad-cam|none --engine onednn|java --out
+ * --batches 1,8 --iterations N (default per configuration) --warmup 1 --warmup-s 5 --threads
+ * <cores> --memory true --peers torch-hand,pytorch-grad-cam|none --engine onednn|java --out
  * bench/results/cpu-vs-tensorflow-set.json --readme README.md|none}. Child mode: {@code
  * --memory-only segcam|tensorflow --config model:size:batch --steps 2 --rss-limit-mb <90% of
  * MemAvailable>}.
@@ -75,6 +75,7 @@ public final class CpuVsTensorflowSet {
             o.getOrDefault("batches", BenchSet.DEFAULT_BATCHES));
     int iterations = Integer.parseInt(o.getOrDefault("iterations", "-1"));
     int warmup = Integer.parseInt(o.getOrDefault("warmup", "1"));
+    double warmupS = Double.parseDouble(o.getOrDefault("warmup-s", "" + BenchSet.DEFAULT_WARMUP_S));
     boolean memory = Boolean.parseBoolean(o.getOrDefault("memory", "true"));
     String peersArg = o.getOrDefault("peers", String.join(",", Peers.NAMES));
     List<String> peers = peersArg.equals("none") ? List.of() : List.of(peersArg.split(","));
@@ -96,10 +97,16 @@ public final class CpuVsTensorflowSet {
     Map<String, double[]> medians = new LinkedHashMap<>(); // id -> {segcam, tf}
     for (BenchSet.Config c : configs) {
       int iters = iterations >= 0 ? iterations : c.defaultIterations();
-      System.out.printf("%n== %s: %d iterations, warm-up %d%n", c.id(), iters, warmup);
+      System.out.printf(
+          Locale.ROOT,
+          "%n== %s: %d iterations, warm-up %d steps and %.1f s%n",
+          c.id(),
+          iters,
+          warmup,
+          warmupS);
       String json;
       try {
-        json = runConfig(c, iters, warmup, threads, java, memory, peers, medians);
+        json = runConfig(c, iters, warmup, warmupS, threads, java, memory, peers, medians);
       } catch (OutOfMemoryError | RuntimeException e) {
         System.out.println("  FAILED: " + e);
         json = configJson(c, iters, warmup, Machine.loadAverage(), null, e.toString());
@@ -122,6 +129,7 @@ public final class CpuVsTensorflowSet {
       BenchSet.Config c,
       int iters,
       int warmup,
+      double warmupS,
       int threads,
       boolean java,
       boolean memory,
@@ -211,10 +219,10 @@ public final class CpuVsTensorflowSet {
       List<Peers.Side> peers = openPeers(peersHere, c, m, graph, seg, a, threads, peerOff);
       sides.addAll(peers);
       SetJson.Timing t;
+      int warmedUp;
       try {
-        for (int i = 0; i < warmup; i++) {
-          sides.forEach(BenchSet.Side::step);
-        }
+        warmedUp = BenchSet.warmUp(sides, warmup, warmupS);
+        System.out.printf(Locale.ROOT, "  warm-up: %d steps per side%n", warmedUp);
         t = interleave(sides, iters);
       } finally {
         peers.forEach(Peers.Side::close);
@@ -236,7 +244,7 @@ public final class CpuVsTensorflowSet {
       return configJson(
           c,
           iters,
-          warmup,
+          warmedUp,
           load,
           new SetJson.Measured(m, seg.engine, a, mem, t, peerOff, peerFigures),
           null);
