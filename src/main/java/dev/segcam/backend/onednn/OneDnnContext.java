@@ -140,26 +140,35 @@ public final class OneDnnContext implements AutoCloseable {
 
   /** Copies src into native memory at dst (in parallel when large). */
   void copyIn(FloatPointer dst, float[] src) {
-    if (src.length < PARALLEL_COPY_FLOATS || copies.threads() == 1) {
-      dst.put(src);
-      return;
-    }
-    copies.parallelFor(
-        src.length,
-        PARALLEL_COPY_FLOATS / 4,
-        (lo, hi) -> new FloatPointer(dst).position(dst.position() + lo).put(src, lo, hi - lo));
+    copy(dst, src, true);
   }
 
   /** Copies native memory at src out into dst (in parallel when large). */
   void copyOut(FloatPointer src, float[] dst) {
-    if (dst.length < PARALLEL_COPY_FLOATS || copies.threads() == 1) {
-      src.get(dst);
+    copy(src, dst, false);
+  }
+
+  /** Copies a into native memory at p (in) or p's floats out into a, by chunks when large. */
+  private void copy(FloatPointer p, float[] a, boolean in) {
+    if (a.length < PARALLEL_COPY_FLOATS || copies.threads() == 1) {
+      if (in) {
+        p.put(a);
+      } else {
+        p.get(a);
+      }
       return;
     }
     copies.parallelFor(
-        dst.length,
+        a.length,
         PARALLEL_COPY_FLOATS / 4,
-        (lo, hi) -> new FloatPointer(src).position(src.position() + lo).get(dst, lo, hi - lo));
+        (lo, hi) -> {
+          FloatPointer at = new FloatPointer(p).position(p.position() + lo);
+          if (in) {
+            at.put(a, lo, hi - lo);
+          } else {
+            at.get(a, lo, hi - lo);
+          }
+        });
   }
 
   /** n rounded up to the scratch's alignment. */
