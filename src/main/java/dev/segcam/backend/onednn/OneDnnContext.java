@@ -1,6 +1,7 @@
 package dev.segcam.backend.onednn;
 
 import dev.segcam.backend.BackendUnavailableException;
+import dev.segcam.backend.cpu.Parallel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -9,6 +10,7 @@ import java.util.function.Supplier;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
@@ -23,6 +25,7 @@ import org.bytedeco.javacpp.Pointer;
 public final class OneDnnContext implements AutoCloseable {
   private final engine cpu;
   private final stream strm;
+  private final Parallel copies;
   private final Map<Object, OneDnnPrimitive> cache = new LinkedHashMap<>();
   private boolean closed;
   private BytePointer scratch;
@@ -31,17 +34,41 @@ public final class OneDnnContext implements AutoCloseable {
   /** The scratch's alignment in bytes (a cache line; oneDNN's kernels like 64). */
   private static final long ALIGN = 64;
 
-  private OneDnnContext(engine cpu, stream strm) {
+  /**
+   * Arrays of at least this many floats are copied into and out of the primitives' memory by the
+   * context's copy threads together (4 MB: large activations; below it one thread copies, as the
+   * hand-off would cost about what it saves).
+   */
+  static final int PARALLEL_COPY_FLOATS = 1 << 20;
+
+  /** The system property that sets {@link #open()}'s copy threads. */
+  public static final String COPY_THREADS_PROPERTY = "segcam.onednn.copyThreads";
+
+  private OneDnnContext(engine cpu, stream strm, int copyThreads) {
     this.cpu = cpu;
     this.strm = strm;
+    this.copies = new Parallel(copyThreads);
   }
 
   /**
-   * Opens a context on CPU engine 0.
+   * Opens a context on CPU engine 0 whose large copies between Java arrays and the primitives'
+   * memory run on as many threads as oneDNN's OpenMP runtime has ({@code
+   * -Dsegcam.onednn.copyThreads=N} overrides it, e.g. 1 for benchmarks comparing serial copies).
    *
    * @throws BackendUnavailableException with the probe's one-line reason when oneDNN cannot load
    */
   public static OneDnnContext open() {
+    OneDnnProbe.Status s = OneDnnProbe.status();
+    return open(Integer.getInteger(COPY_THREADS_PROPERTY, s.available() ? s.threads() : 1));
+  }
+
+  /**
+   * Opens a context on CPU engine 0 whose large copies run on copyThreads threads (1: the caller's
+   * only).
+   *
+   * @throws BackendUnavailableException with the probe's one-line reason when oneDNN cannot load
+   */
+  public static OneDnnContext open(int copyThreads) {
     OneDnnProbe.Status s = OneDnnProbe.status();
     if (!s.available()) {
       throw new BackendUnavailableException(s.describe());
@@ -49,7 +76,7 @@ public final class OneDnnContext implements AutoCloseable {
     engine e = null;
     try {
       e = new engine(engine.kind.cpu, 0);
-      return new OneDnnContext(e, new stream(e));
+      return new OneDnnContext(e, new stream(e), Math.max(1, copyThreads));
     } catch (RuntimeException ex) {
       if (e != null) {
         e.close();
@@ -111,6 +138,39 @@ public final class OneDnnContext implements AutoCloseable {
     return (scratch.address() + ALIGN - 1) & -ALIGN;
   }
 
+  /** Copies src into native memory at dst (in parallel when large). */
+  void copyIn(FloatPointer dst, float[] src) {
+    copy(dst, src, true);
+  }
+
+  /** Copies native memory at src out into dst (in parallel when large). */
+  void copyOut(FloatPointer src, float[] dst) {
+    copy(src, dst, false);
+  }
+
+  /** Copies a into native memory at p (in) or p's floats out into a, by chunks when large. */
+  private void copy(FloatPointer p, float[] a, boolean in) {
+    if (a.length < PARALLEL_COPY_FLOATS || copies.threads() == 1) {
+      if (in) {
+        p.put(a);
+      } else {
+        p.get(a);
+      }
+      return;
+    }
+    copies.parallelFor(
+        a.length,
+        PARALLEL_COPY_FLOATS / 4,
+        (lo, hi) -> {
+          FloatPointer at = new FloatPointer(p).position(p.position() + lo);
+          if (in) {
+            at.put(a, lo, hi - lo);
+          } else {
+            at.get(a, lo, hi - lo);
+          }
+        });
+  }
+
   /** n rounded up to the scratch's alignment. */
   static long aligned(long n) {
     return (n + ALIGN - 1) & -ALIGN;
@@ -154,5 +214,6 @@ public final class OneDnnContext implements AutoCloseable {
     }
     strm.close();
     cpu.close();
+    copies.close();
   }
 }

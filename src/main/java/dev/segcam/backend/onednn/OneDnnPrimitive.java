@@ -254,7 +254,7 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     check(arg, values.length, "input");
     layOut();
     long t0 = tick();
-    views.get(arg).put(values);
+    ctx.copyIn(views.get(arg), values);
     tock(0, t0);
   }
 
@@ -263,7 +263,7 @@ public abstract class OneDnnPrimitive implements AutoCloseable {
     check(arg, dst.length, "output");
     layOut();
     long t0 = tick();
-    views.get(arg).get(dst);
+    ctx.copyOut(views.get(arg), dst);
     tock(2, t0);
   }
 
