@@ -325,11 +325,11 @@ public final class CpuVsTensorflowSet {
     boolean ok = true;
     ok &=
         CpuVsTensorflow.agree("score (sum)", new float[] {t.score()}, new float[] {score}, report);
-    ok &= CpuVsTensorflow.agree("weights", t.weights(), cat(w), report);
-    ok &= CpuVsTensorflow.agree("raw map", t.raw(), cat(raw), report);
-    float[] segUp = cat(up);
+    ok &= CpuVsTensorflow.agree("weights", t.weights(), TorchPeerCheck.concat(w), report);
+    ok &= CpuVsTensorflow.agree("raw map", t.raw(), TorchPeerCheck.concat(raw), report);
+    float[] segUp = TorchPeerCheck.concat(up);
     ok &= CpuVsTensorflow.agree("upsampled map", t.upsampled(), segUp, report);
-    ok &= CpuVsTensorflow.agree("heatmap", t.heatmap(), cat(heat), report);
+    ok &= CpuVsTensorflow.agree("heatmap", t.heatmap(), TorchPeerCheck.concat(heat), report);
     int diff = 0;
     int k = 0;
     for (int[] l : labels) {
@@ -341,18 +341,12 @@ public final class CpuVsTensorflowSet {
     diff += Math.abs(t.predicted().length - k);
     report.add(String.format("predicted labels: %d of %d differ", diff, t.predicted().length));
     return new Agreement(
-        ok, report, CpuVsTensorflow.maxRelToMax(t.upsampled(), segUp), diff, segUp, cat(heat));
-  }
-
-  private static float[] cat(List<float[]> parts) {
-    int n = parts.stream().mapToInt(p -> p.length).sum();
-    float[] out = new float[n];
-    int at = 0;
-    for (float[] p : parts) {
-      System.arraycopy(p, 0, out, at, p.length);
-      at += p.length;
-    }
-    return out;
+        ok,
+        report,
+        CpuVsTensorflow.maxRelToMax(t.upsampled(), segUp),
+        diff,
+        segUp,
+        TorchPeerCheck.concat(heat));
   }
 
   /** Every side once per iteration, the order rotating (side i first in iteration i mod n). */

@@ -207,13 +207,7 @@ final class GpuVsTorch {
   }
 
   public static void main(String[] args) {
-    Map<String, String> o = new LinkedHashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      if (!args[i].startsWith("--")) {
-        throw new IllegalArgumentException("expected --option value, got " + args[i]);
-      }
-      o.put(args[i].substring(2), args[i + 1]);
-    }
+    Map<String, String> o = TorchPeerExport.options(args);
     new Run(o).run();
   }
 

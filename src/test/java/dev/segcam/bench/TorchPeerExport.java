@@ -344,7 +344,8 @@ final class TorchPeerExport {
     };
   }
 
-  public static void main(String[] args) {
+  /** {@code --name value} pairs in order (the bench programs' arguments). */
+  static Map<String, String> options(String[] args) {
     Map<String, String> o = new LinkedHashMap<>();
     for (int i = 0; i + 1 < args.length; i += 2) {
       if (!args[i].startsWith("--")) {
@@ -352,6 +353,11 @@ final class TorchPeerExport {
       }
       o.put(args[i].substring(2), args[i + 1]);
     }
+    return o;
+  }
+
+  public static void main(String[] args) {
+    Map<String, String> o = options(args);
     String model = o.getOrDefault("model", "scene-unet");
     Path dir = Paths.get(o.getOrDefault("dir", "target/torch-peer/" + model.replace(':', '-')));
     int batch = Integer.parseInt(o.getOrDefault("batch", "1"));
